@@ -1,0 +1,336 @@
+"""Observability: structured logs without personal data, EMF metrics and optional X-Ray tracing.
+
+Importing this module is free: aws_lambda_powertools is imported on first use, never at import
+time, so it does not count against the cold start of `import app`.
+
+    from chalicelib import observability
+    observability.install(app)             # once, in app.py, before any other middleware
+    observability.metric("HoldCreated", site=site_id)
+    observability.logger().info("hold refused", extra={"reason": "cooldown"})
+
+Metric names and dimensions are listed in docs/metrics.md; CloudWatch alarms in
+infra/resources.yaml depend on them, so rename nothing without changing both.
+"""
+import os
+import re
+import threading
+import time
+
+NAMESPACE = "fairslot"
+SERVICE = "fairslot"
+
+# Keys whose values are personal data or secrets. Compared after lower-casing and turning "-" into
+# "_", at any depth of a log record (dicts, lists, `extra=`, appended keys).
+REDACTED_KEYS = frozenset(
+    {
+        "document",
+        "document_number",
+        "number",
+        "email",
+        "e_mail",
+        "family_name",
+        "given_names",
+        "given_name",
+        "first_name",
+        "last_name",
+        "phone",
+        "birth_date",
+        "date_of_birth",
+        "applicant",
+        "client_ip",
+        "source_ip",
+        "sourceip",
+        "ip",
+        "x_forwarded_for",
+        "authorization",
+        "x_api_key",
+        "api_key",
+        "hold_token",
+        "booking_token",
+        "request_token",
+        "x_hold_token",
+        "x_booking_token",
+        "x_request_token",
+        "token",
+        "password",
+        "secret",
+    }
+)
+REDACTED = "***"
+_EMAIL = None  # compiled on first use
+
+
+def _email_re():
+    global _EMAIL
+    if _EMAIL is None:
+        _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+    return _EMAIL
+
+
+def _is_personal_key(key):
+    return isinstance(key, str) and key.lower().replace("-", "_") in REDACTED_KEYS
+
+
+def redact(value, _depth=0):
+    """A copy of `value` with personal data replaced by "***": values of REDACTED_KEYS at any depth
+    and anything that looks like an e-mail address inside any string."""
+    if _depth > 20:
+        return REDACTED
+    if isinstance(value, str):
+        return _email_re().sub(REDACTED, value) if "@" in value else value
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if _is_personal_key(k) and v is not None else redact(v, _depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [redact(v, _depth + 1) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    # Anything else (an exception, a datetime, a model) would be serialised with str(): do it
+    # here so that the text is redacted too.
+    try:
+        return redact(str(value), _depth + 1)
+    except Exception:  # noqa: BLE001
+        return REDACTED
+
+
+# --- logging -------------------------------------------------------------------------------------
+
+_logger = None
+_logger_lock = threading.Lock()
+
+
+def logger():
+    """The service's Powertools Logger (JSON to stdout, service "fairslot"), created on first use.
+
+    Its formatter redacts personal data from every record. It shares the logging.Logger named
+    "fairslot" with Chalice's `app.log`, whose plain-text handler is removed so that Chalice's own
+    messages (unhandled exceptions included) go through the same redacting JSON formatter.
+    """
+    global _logger
+    if _logger is None:
+        with _logger_lock:
+            if _logger is None:
+                _logger = _build_logger()
+    return _logger
+
+
+def _build_logger():
+    import logging
+
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    class RedactingFormatter(LambdaPowertoolsFormatter):
+        def serialize(self, log):
+            return super().serialize(redact(log))
+
+    std = logging.getLogger(SERVICE)
+    for handler in list(std.handlers):
+        if not getattr(std, "powertools_handler", None) is handler:
+            std.removeHandler(handler)  # Chalice's plain-text handler: it would bypass redaction
+    built = Logger(service=SERVICE, logger_formatter=RedactingFormatter(), utc=True)
+    return built
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+_state = threading.local()  # .buffer: list of (name, value, dimensions) while a request runs
+
+
+def _local():
+    return os.environ.get("FAIRSLOT_LOCAL") == "1"
+
+
+def metric(name: str, value: float = 1, **dimensions) -> None:
+    """Count `value` of metric `name` in namespace "fairslot" (EMF, unit Count).
+
+    Inside an invocation wrapped by install() the metric is buffered and flushed once when the
+    invocation ends; outside one it is written at once. Dimensions are optional (`site=...`);
+    every metric is also published without them (dimension `service` only), which is what the
+    alarms use. Never raises: observability must not break a booking.
+    """
+    try:
+        if not isinstance(name, str) or not name or isinstance(value, bool):
+            return
+        value = float(value)
+        dims = {
+            str(k): str(v)
+            for k, v in dimensions.items()
+            if v is not None and str(v).strip() and not _is_personal_key(k)
+        }
+        buffer = getattr(_state, "buffer", None)
+        if buffer is not None:
+            buffer.append((name, value, dims))
+        else:
+            _emit([(name, value, dims)])
+    except Exception:  # noqa: BLE001 - see docstring
+        pass
+
+
+def flush() -> None:
+    """Write the metrics buffered by this invocation (the middleware calls it). Never raises."""
+    buffer = getattr(_state, "buffer", None)
+    _state.buffer = None
+    if buffer:
+        try:
+            _emit(buffer)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _emit(records):
+    """Write EMF blobs to stdout: one per distinct dimension set, each with two dimension
+    arrays, ["service"] and ["service", <dimensions>...]. Locally (FAIRSLOT_LOCAL=1) nothing."""
+    if _local():
+        return
+    import warnings
+
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    groups = {}
+    for name, value, dims in records:
+        groups.setdefault(tuple(sorted(dims.items())), []).append((name, value))
+    for dims, values in groups.items():
+        emf = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+        if dims:
+            emf.add_dimensions(service=SERVICE, **dict(dims))
+        for name, value in values:
+            emf.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            emf.flush_metrics()
+
+
+# --- middleware ----------------------------------------------------------------------------------
+
+_cold_start = True
+
+
+def _tracing_enabled():
+    if _local():
+        return False
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in ("true", "1")
+
+
+def install(app):
+    """Register fairslot's middleware on a Chalice app, for every event type, outermost first:
+    logging context (request ids, one access line per HTTP request), metric flush, then X-Ray
+    (only when POWERTOOLS_TRACE_DISABLED is not "true" and the X-Ray SDK is installed).
+    Call it before registering any other middleware so that logging stays outermost."""
+    app.register_middleware(_logging_middleware, "all")
+    app.register_middleware(_metrics_middleware, "all")
+    if _tracing_enabled():
+        app.register_middleware(_tracing_middleware, "all")
+    return app
+
+
+def _request_keys(event):
+    global _cold_start
+    keys = {"cold_start": _cold_start}
+    _cold_start = False
+    lambda_context = getattr(event, "lambda_context", None) or getattr(event, "context", None)
+    aws_request_id = getattr(lambda_context, "aws_request_id", None)
+    if aws_request_id:
+        keys["lambda_request_id"] = aws_request_id
+    request_context = getattr(event, "context", None)
+    if isinstance(request_context, dict):  # an HTTP request: API Gateway's requestContext
+        keys["request_id"] = request_context.get("requestId")
+        keys["route"] = request_context.get("resourcePath")
+        keys["method"] = getattr(event, "method", None)
+    else:
+        keys["event"] = type(event).__name__
+    return {k: v for k, v in keys.items() if v is not None}
+
+
+def _logging_middleware(event, get_response):
+    try:
+        log = logger()
+        keys = _request_keys(event)
+        log.thread_safe_append_keys(**keys)
+        if keys.get("request_id"):
+            log.set_correlation_id(keys["request_id"])
+    except Exception:  # noqa: BLE001 - never let logging break a request
+        log, keys = None, {}
+    started = time.perf_counter()
+    status = None
+    try:
+        response = get_response(event)
+        status = getattr(response, "status_code", None)
+        return response
+    finally:
+        if log is not None:
+            try:
+                if "route" in keys:
+                    log.info(
+                        "request",
+                        extra={
+                            "status_code": status if status is not None else 500,
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        },
+                    )
+                log.thread_safe_clear_keys()
+                log.set_correlation_id(None)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _metrics_middleware(event, get_response):
+    _state.buffer = []
+    try:
+        return get_response(event)
+    finally:
+        flush()
+
+
+_tracer = None
+
+
+def _get_tracer():
+    """Powertools Tracer, or False when the X-Ray SDK is not packaged (see docs/deploy.md)."""
+    global _tracer
+    if _tracer is None:
+        try:
+            from aws_lambda_powertools import Tracer
+
+            _tracer = Tracer(service=SERVICE)
+        except Exception:  # noqa: BLE001 - ImportError of aws_xray_sdk, mostly
+            _tracer = False
+            try:
+                logger().warning("tracing requested but unavailable; is aws-xray-sdk packaged?")
+            except Exception:  # noqa: BLE001
+                pass
+    return _tracer
+
+
+def _tracing_middleware(event, get_response):
+    tracer = _get_tracer()
+    if not tracer:
+        return get_response(event)
+    request_context = getattr(event, "context", None)
+    if isinstance(request_context, dict):
+        annotations = {"route": request_context.get("resourcePath"), "method": event.method}
+        name = f"## {event.method} {annotations['route']}"
+    else:
+        annotations, name = {}, f"## {type(event).__name__}"
+    # Request and response bodies carry personal data: they are never added as metadata.
+    with tracer.provider.in_subsegment(name) as subsegment:
+        for key, value in annotations.items():
+            if value:
+                subsegment.put_annotation(key, value)
+        response = get_response(event)
+        status = getattr(response, "status_code", None)
+        if status is not None:
+            subsegment.put_annotation("status_code", status)
+        return response
+
+
+def _reset_for_tests():
+    """Forget cached logger/tracer state (tests only)."""
+    global _logger, _tracer, _cold_start
+    _logger, _tracer, _cold_start = None, None, True
+    _state.buffer = None
+
+
+__all__ = ["install", "metric", "flush", "logger", "redact", "NAMESPACE", "SERVICE"]
