@@ -1,0 +1,113 @@
+// The fairslot HTTP API (SPEC §5) as small async functions; every failure becomes an ApiError.
+import { t } from './i18n.js';
+import { formatDuration } from './format.js';
+
+const DEFAULT_API = 'http://127.0.0.1:8000';
+const LOCAL_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+/** The API base URL: ?api= (only when the app itself is served locally, so that a link cannot
+ * send someone's identity to another server), else window.FAIRSLOT_API (config.js), else default. */
+export function apiBase() {
+  const fromQuery = new URLSearchParams(location.search).get('api');
+  if (fromQuery && LOCAL_HOSTS.includes(location.hostname)) return fromQuery.replace(/\/+$/, '');
+  return String(window.FAIRSLOT_API || DEFAULT_API).replace(/\/+$/, '');
+}
+
+export class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    const err = (body && body.error) || {};
+    super(err.message || `HTTP ${status}`);
+    this.status = status; // 0 when the network failed
+    this.code = err.code || '';
+    this.details = err.details || {};
+    this.retryAfter = retryAfter; // seconds or null
+  }
+
+  /** The field (dotted path) a 422 names, if any. */
+  get field() {
+    return this.status === 422 ? this.details.field || null : null;
+  }
+}
+
+function parseRetryAfter(value) {
+  if (!value) return null;
+  const n = Number(value);
+  if (Number.isFinite(n)) return Math.max(0, n);
+  const when = Date.parse(value);
+  return Number.isNaN(when) ? null : Math.max(0, Math.round((when - Date.now()) / 1000));
+}
+
+async function call(method, path, { body, headers = {}, signal } = {}) {
+  const init = { method, headers: { Accept: 'application/json', ...headers }, signal, cache: 'no-store' };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(apiBase() + path, init);
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, null, null);
+  }
+  let data = null;
+  if (response.status !== 204) {
+    try { data = await response.json(); } catch { data = null; }
+  }
+  if (!response.ok) {
+    // Retry-After is readable only if the API exposes it (Access-Control-Expose-Headers);
+    // details.retry_after is accepted as a fallback.
+    const retry = parseRetryAfter(response.headers.get('Retry-After'))
+      ?? parseRetryAfter(data && data.error && data.error.details && data.error.details.retry_after);
+    throw new ApiError(response.status, data, retry);
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  sites: () => call('GET', '/sites'),
+  slots: (siteId, { procedure, from, to, limit, cursor }, opts) => {
+    const q = new URLSearchParams({ procedure });
+    if (from) q.set('from', from);
+    if (to) q.set('to', to);
+    if (limit) q.set('limit', String(limit));
+    if (cursor) q.set('cursor', cursor);
+    return call('GET', `/sites/${enc(siteId)}/slots?${q}`, opts);
+  },
+  hold: (slotId, applicant) => call('POST', '/holds', { body: { slot_id: slotId, applicant } }),
+  releaseHold: (holdId, token) => call('DELETE', `/holds/${enc(holdId)}`, { headers: { 'X-Hold-Token': token } }),
+  book: (holdId, holdToken) => call('POST', '/bookings', { body: { hold_id: holdId, hold_token: holdToken } }),
+  booking: (id, token) => call('GET', `/bookings/${enc(id)}`, { headers: { 'X-Booking-Token': token } }),
+  cancelBooking: (id, token) => call('DELETE', `/bookings/${enc(id)}`, { headers: { 'X-Booking-Token': token } }),
+  fileRequest: (body) => call('POST', '/requests', { body }),
+  request: (id, token) => call('GET', `/requests/${enc(id)}`, { headers: { 'X-Request-Token': token } }),
+  withdrawRequest: (id, token) => call('DELETE', `/requests/${enc(id)}`, { headers: { 'X-Request-Token': token } }),
+};
+
+const SLOT_GONE = /slot|unavailable|taken|not_available|no_longer/;
+const IDENTITY = /identity|already|active_hold|active_booking|one_at_a_time|duplicate/;
+
+/** A message for the user for any ApiError; `context` narrows 404/409 wording ('slot'). */
+export function errorMessage(error, context = '') {
+  if (!(error instanceof ApiError)) return t('api.5xx');
+  const { status, code } = error;
+  const wait = error.retryAfter != null ? formatDuration(error.retryAfter) : null;
+  switch (status) {
+    case 0: return t('api.network');
+    case 400: return t('api.400');
+    case 401: return t('api.401');
+    case 403: return t('api.403');
+    case 404: return context === 'slot' ? t('api.404.slot') : t('api.404');
+    case 409:
+      if (IDENTITY.test(code)) return t('api.409.identity');
+      if (context === 'slot' || SLOT_GONE.test(code)) return t('api.409.slot');
+      return t('api.409');
+    case 410: return t('api.410');
+    case 422: return t('api.422');
+    case 429: return wait ? t('api.429', { wait }) : t('api.429.nowait');
+    case 503: return wait ? t('api.503', { wait }) : t('api.503.nowait');
+    default: return t('api.5xx');
+  }
+}

@@ -1,0 +1,857 @@
+// The applicants' single-page app: choose a site and procedure, a slot, give an identity, hold,
+// confirm; see, print or cancel the booking; or, in draw mode, file a request and confirm an offer.
+import { api, ApiError, errorMessage } from './api.js';
+import { DICTIONARIES, lang, setLang, t } from './i18n.js';
+import { html } from './html.js';
+import { store } from './store.js';
+import {
+  addDays, dayIn, formatClock, formatDate, formatDateTime, formatDay, formatDuration, formatTime, startOfDay,
+} from './format.js';
+import { applicantBody, todayIso, validateApplicant, validateRange } from './validate.js';
+
+const SEARCH_AHEAD_DAYS = 60;
+const SLOTS_PAGE = 40;
+
+const state = {
+  sites: null,
+  sitesError: null,
+  siteId: '',
+  procedureId: '',
+  step: 'site', // site | slot | identity | hold | range
+  day: null,
+  slots: [],
+  nextCursor: null,
+  slotsLoading: false,
+  slotsError: null,
+  noneAhead: false,
+  slot: null,
+  applicant: { docType: 'agdref', docNumber: '', birthDate: '', familyName: '', givenNames: '', email: '', phone: '' },
+  range: { from: '', to: '', permitExpiresOn: '' },
+  fieldErrors: {}, // dotted API field path -> [message key, params] or ['raw', text]
+  hold: null,
+  holdExpired: false,
+  alert: null, // { type: 'error' | 'success' | 'info' | 'warning', text, title? }
+  busy: false,
+  page: null, // { kind: 'booking' | 'request', id, data, error, cancelOpen, justBooked }
+};
+
+const app = () => document.getElementById('app');
+let ticker = null;
+let poller = null;
+
+// ---------------------------------------------------------------- helpers
+
+function site() { return (state.sites || []).find((s) => s.site_id === state.siteId) || null; }
+function procedure() { const s = site(); return s ? (s.procedures || []).find((p) => p.procedure_id === state.procedureId) || null : null; }
+function isDraw() { const p = procedure(); return !!p && p.allocation === 'draw'; }
+function siteById(id) { return (state.sites || []).find((s) => s.site_id === id) || null; }
+function tzOf(s) { return (s && s.timezone) || 'Europe/Paris'; }
+
+function announce(text) {
+  const live = document.getElementById('announcer');
+  live.textContent = '';
+  // A fresh text node after a tick makes screen readers announce repeated messages too.
+  setTimeout(() => { live.textContent = text; }, 50);
+}
+
+function setAlert(type, text, title) { state.alert = { type, text, title }; }
+
+function alertBlock() {
+  if (!state.alert) return '';
+  const { type, text, title } = state.alert;
+  const role = type === 'error' || type === 'warning' ? 'alert' : 'status';
+  return html`<div class="fr-alert fr-alert--${type} ${title ? '' : 'fr-alert--sm'} fr-mb-3w" role="${role}" id="page-alert" tabindex="-1">
+    ${title ? html`<h2 class="fr-alert__title">${title}</h2>` : ''}<p>${text}</p></div>`;
+}
+
+function stepper(n, total, titleKey, nextKey) {
+  return html`<div class="fr-stepper">
+    <h1 class="fr-stepper__title" id="view-title" tabindex="-1">${t(titleKey)}
+      <span class="fr-stepper__state">${t('step.of', { n, total })}</span></h1>
+    <div class="fr-stepper__steps" data-fr-current-step="${n}" data-fr-steps="${total}"></div>
+    ${nextKey ? html`<p class="fr-stepper__details"><span class="fr-text--bold">${t('step.next')}</span> ${t(nextKey)}</p>` : ''}
+  </div>`;
+}
+
+function slotLabel(slot, s = site()) {
+  const tz = tzOf(s);
+  return `${formatDateTime(slot.starts_at, tz)} – ${formatTime(slot.ends_at, tz)}`;
+}
+
+function fieldId(path) { return `f-${path.replace(/\./g, '-')}`; }
+
+function fieldError(path) {
+  const e = state.fieldErrors[path];
+  if (!e) return null;
+  return e[0] === 'raw' ? t('err.field.server', { message: e[1] }) : t(e[0], e[1] || {});
+}
+
+function input(path, model, labelKey, { type = 'text', hintKey, hint, autocomplete, inputmode, required = true, max } = {}) {
+  const id = fieldId(path);
+  const error = fieldError(path);
+  const value = model.split('.').reduce((o, k) => o[k], state);
+  return html`<div class="fr-input-group ${error ? 'fr-input-group--error' : ''}">
+    <label class="fr-label" for="${id}">${t(labelKey)}
+      ${hintKey || hint ? html`<span class="fr-hint-text" id="${id}-hint">${hint || t(hintKey)}</span>` : ''}</label>
+    <input class="fr-input ${error ? 'fr-input--error' : ''}" id="${id}" name="${path}" type="${type}" data-model="${model}"
+      value="${value}" ${autocomplete ? html`autocomplete="${autocomplete}"` : ''} ${inputmode ? html`inputmode="${inputmode}"` : ''}
+      ${required ? html`required aria-required="true"` : ''} ${max ? html`max="${max}"` : ''}
+      aria-describedby="${id}-messages" ${error ? html`aria-invalid="true"` : ''}>
+    <div class="fr-messages-group" id="${id}-messages" aria-live="polite">
+      ${error ? html`<p class="fr-message fr-message--error">${error}</p>` : ''}</div>
+  </div>`;
+}
+
+function errorSummary() {
+  const entries = Object.keys(state.fieldErrors);
+  if (!entries.length) return '';
+  return html`<div class="fr-alert fr-alert--error fr-mb-3w" role="alert" id="error-summary" tabindex="-1">
+    <h2 class="fr-alert__title">${t('identity.summary', { n: entries.length })}</h2>
+    <ul>${entries.map((path) => html`<li><a href="#${fieldId(path)}" data-focus="${fieldId(path)}">${labelFor(path)} : ${fieldError(path)}</a></li>`)}</ul>
+  </div>`;
+}
+
+const FIELD_LABELS = {
+  'applicant.document.type': 'identity.docType',
+  'applicant.document.number': 'identity.number',
+  'applicant.document': 'identity.number',
+  'applicant.birth_date': 'identity.birth',
+  'applicant.family_name': 'identity.family',
+  'applicant.given_names': 'identity.given',
+  'applicant.email': 'identity.email',
+  'applicant.phone': 'identity.phone',
+  from: 'range.from',
+  to: 'range.to',
+  permit_expires_on: 'range.permit',
+};
+function labelFor(path) { return FIELD_LABELS[path] ? t(FIELD_LABELS[path]) : path; }
+
+/** Where the API's 422 lands: the same field as the client check, with the client's wording
+ * when we know the rule, else the server's own message. */
+function applyServerFieldError(error) {
+  const path = error.field === 'applicant.document' ? 'applicant.document.number' : error.field;
+  if (!path) return false;
+  const known = validateApplicant(state.applicant)[path] || validateRange(state.range)[path];
+  state.fieldErrors = { [path]: known || ['raw', error.message] };
+  return true;
+}
+
+// ---------------------------------------------------------------- rendering
+
+function render({ focus = null } = {}) {
+  clearInterval(ticker);
+  ticker = null;
+  let view;
+  if (state.page) view = state.page.kind === 'booking' ? bookingView() : requestView();
+  else view = { site: siteView, slot: slotView, identity: identityView, hold: holdView, range: rangeView }[state.step]();
+  app().innerHTML = String(view);
+  document.title = `${document.getElementById('view-title')?.textContent.replace(/\s+/g, ' ').trim() || t('app.title')} — ${t('app.title')}`;
+  renderChrome();
+  afterRender();
+  if (focus === 'title') document.getElementById('view-title')?.focus();
+  else if (focus === 'alert') (document.getElementById('page-alert') || document.getElementById('view-title'))?.focus();
+  else if (focus === 'summary') document.getElementById('error-summary')?.focus();
+  else if (focus) document.getElementById(focus)?.focus();
+}
+
+function renderChrome() {
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  const sw = document.getElementById('lang-switch');
+  const other = lang() === 'fr' ? 'en' : 'fr';
+  sw.textContent = DICTIONARIES[lang()]['lang.switch'];
+  sw.lang = other;
+  sw.title = DICTIONARIES[lang()]['lang.switch.title'];
+}
+
+function afterRender() {
+  const hold = state.page ? state.page.offer : state.hold;
+  if (hold && !state.holdExpired && document.getElementById('countdown')) startCountdown(hold);
+}
+
+// ---------------------------------------------------------------- step 1: site & procedure
+
+function existingNotices() {
+  const bookings = store.bookings().filter((b) => b.status !== 'cancelled');
+  const requests = store.requests().filter((r) => !['withdrawn', 'booked', 'expired'].includes(r.status));
+  if (!bookings.length && !requests.length) return '';
+  return html`<div class="fr-callout fr-mb-4w"><h2 class="fr-callout__title fr-h6">${bookings.length ? t('home.existing') : t('home.existing.request')}</h2>
+    <ul class="fr-callout__text fr-text--md">
+      ${bookings.map((b) => html`<li><a class="fr-link" href="#/booking/${encodeURIComponent(b.booking_id)}">${t('home.existing.link', { reference: b.reference || '' })}</a></li>`)}
+      ${requests.map((r) => html`<li><a class="fr-link" href="#/request/${encodeURIComponent(r.request_id)}">${t('home.existing.request.link')}</a></li>`)}
+    </ul></div>`;
+}
+
+function siteView() {
+  const sites = state.sites || [];
+  const s = site();
+  const procs = s ? s.procedures || [] : [];
+  const loading = !state.sites && !state.sitesError;
+  const draw = isDraw();
+  return html`
+    ${stepper(1, draw ? 3 : 4, 'step.site', draw ? 'step.range' : 'step.slot')}
+    <p class="fr-mb-3w">${t('home.intro')}</p>
+    ${existingNotices()}
+    ${alertBlock()}
+    ${state.sitesError ? html`<div class="fr-alert fr-alert--error fr-alert--sm fr-mb-3w" role="alert"><p>${errorMessage(state.sitesError)}</p></div>
+      <button class="fr-btn fr-btn--secondary fr-mb-3w" type="button" data-action="reload-sites">${t('retry')}</button>` : ''}
+    <form data-form="site" novalidate>
+      <div class="fr-select-group">
+        <label class="fr-label" for="site">${t('site.label')}</label>
+        <select class="fr-select" id="site" name="site" data-model="siteId" required ${loading || state.sitesError ? 'disabled' : ''}
+          ${loading ? html`aria-busy="true"` : ''}>
+          <option value="" ${state.siteId ? '' : 'selected'} disabled>${loading ? t('loading') : t('site.placeholder')}</option>
+          ${sites.map((x) => html`<option value="${x.site_id}" ${x.site_id === state.siteId ? 'selected' : ''}>${x.name}</option>`)}
+        </select>
+      </div>
+      ${s ? html`<p class="fr-text--sm fr-mb-3w" id="site-address">${s.address || ''}</p>` : ''}
+      <div class="fr-select-group">
+        <label class="fr-label" for="procedure">${t('procedure.label')}</label>
+        <select class="fr-select" id="procedure" name="procedure" data-model="procedureId" required ${s ? '' : 'disabled'}>
+          <option value="" ${state.procedureId ? '' : 'selected'} disabled>${t('procedure.placeholder')}</option>
+          ${procs.map((p) => html`<option value="${p.procedure_id}" ${p.procedure_id === state.procedureId ? 'selected' : ''}>${p.name}${p.allocation === 'draw' ? ` (${t('procedure.draw')})` : ''}</option>`)}
+        </select>
+      </div>
+      ${draw ? html`<div class="fr-callout fr-mb-3w" id="draw-explain"><p class="fr-callout__text fr-text--md">${t('procedure.draw.explain')}</p></div>` : ''}
+      <button class="fr-btn" type="submit" id="site-continue" ${s && procedure() ? '' : 'disabled'}>${t('continue')}</button>
+    </form>`;
+}
+
+async function loadSites() {
+  state.sitesError = null;
+  try {
+    const data = await api.sites();
+    state.sites = data.sites || [];
+    if (state.sites.length === 1 && !state.siteId) state.siteId = state.sites[0].site_id;
+  } catch (e) {
+    state.sitesError = e;
+  }
+  if (!state.page && state.step === 'site') render({ focus: document.activeElement?.id || null });
+  document.documentElement.dataset.sites = state.sitesError ? 'error' : 'ready';
+}
+
+// ---------------------------------------------------------------- step 2: slot (fcfs)
+
+function recapLine() {
+  const s = site();
+  const p = procedure();
+  return html`<p class="fr-text--sm fr-mb-2w"><strong>${s ? s.name : ''}</strong> — ${p ? p.name : ''}
+    <button type="button" class="fr-btn fr-btn--tertiary-no-outline fr-btn--sm fr-ml-1w" data-action="go-site">${t('change')}</button></p>`;
+}
+
+function slotView() {
+  const s = site();
+  const tz = tzOf(s);
+  const dayText = state.day ? formatDay(state.day, tz) : '';
+  let list;
+  if (state.slotsLoading && !state.slots.length) list = html`<p aria-busy="true">${t('loading')}</p>`;
+  else if (state.slotsError) list = html`<div class="fr-alert fr-alert--error fr-alert--sm" role="alert"><p>${errorMessage(state.slotsError)}</p></div>
+    <button class="fr-btn fr-btn--secondary fr-mt-2w" type="button" data-action="reload-slots">${t('retry')}</button>`;
+  else if (state.noneAhead) list = html`<p id="slots-empty">${t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS })}</p>
+    <button class="fr-btn fr-btn--secondary" type="button" data-action="reload-slots">${t('slots.refresh')}</button>`;
+  else if (!state.slots.length) list = html`<p id="slots-empty">${t('slots.none')}</p>
+    <button class="fr-btn fr-btn--secondary" type="button" data-action="find-next">${t('slots.findNext')}</button>`;
+  else {
+    list = html`<ul class="slot-list" aria-labelledby="slots-legend">
+      ${state.slots.map((x) => html`<li><button type="button" class="fr-btn fr-btn--secondary slot-btn" data-action="pick-slot" data-slot="${x.slot_id}"
+        aria-label="${t('slots.choose')} : ${slotLabel(x, s)}">${formatTime(x.starts_at, tz)}<span class="slot-end" aria-hidden="true">–${formatTime(x.ends_at, tz)}</span></button></li>`)}
+    </ul>
+    <p class="fr-text--sm fr-mt-1w" aria-live="polite">${t('slots.count', { n: state.slots.length })}</p>
+    ${state.nextCursor ? html`<button class="fr-btn fr-btn--tertiary" type="button" data-action="more-slots" id="more-slots">${t('slots.more')}</button>` : ''}`;
+  }
+  return html`
+    ${stepper(2, 4, 'step.slot', 'step.identity')}
+    ${recapLine()}
+    ${alertBlock()}
+    <form data-form="day" class="day-nav fr-mb-2w" novalidate>
+      <div class="fr-input-group day-input">
+        <label class="fr-label" for="day">${t('slots.day')}</label>
+        <input class="fr-input" type="date" id="day" name="day" value="${state.day || ''}" min="${dayIn(Date.now(), tz)}">
+      </div>
+      <button type="submit" class="fr-btn fr-btn--secondary">${t('slots.show')}</button>
+    </form>
+    <ul class="fr-btns-group fr-btns-group--inline fr-btns-group--sm day-steps">
+      <li><button type="button" class="fr-btn fr-btn--tertiary" id="day-prev" data-action="day-prev" ${state.day && state.day > dayIn(Date.now(), tz) ? '' : 'disabled'}>${t('slots.prev')}</button></li>
+      <li><button type="button" class="fr-btn fr-btn--tertiary" id="day-next" data-action="day-next" ${state.day ? '' : 'disabled'}>${t('slots.next')}</button></li>
+    </ul>
+    <h2 class="fr-h5" id="slots-legend">${state.day ? t('slots.legend', { day: dayText }) : t('step.slot')}</h2>
+    <div id="slots" ${state.slotsLoading ? html`aria-busy="true"` : ''}>${list}</div>
+    <div class="fr-mt-4w"><button class="fr-btn fr-btn--tertiary" type="button" data-action="go-site">${t('back')}</button></div>`;
+}
+
+async function loadDay(day, { append = false } = {}) {
+  const s = site();
+  const tz = tzOf(s);
+  state.day = day;
+  state.slotsLoading = true;
+  state.slotsError = null;
+  state.noneAhead = false;
+  if (!append) { state.slots = []; state.nextCursor = null; }
+  render({ focus: document.activeElement?.id || null });
+  try {
+    const data = await api.slots(state.siteId, {
+      procedure: state.procedureId, from: startOfDay(day, tz), to: startOfDay(addDays(day, 1), tz),
+      limit: SLOTS_PAGE, cursor: append ? state.nextCursor : undefined,
+    });
+    const now = Date.now();
+    const fresh = (data.slots || []).filter((x) => new Date(x.ends_at).getTime() > now);
+    state.slots = append ? state.slots.concat(fresh) : fresh;
+    state.nextCursor = data.next_cursor || null;
+  } catch (e) {
+    state.slotsError = e;
+  }
+  state.slotsLoading = false;
+  const focusId = document.activeElement?.id;
+  render({ focus: focusId && document.getElementById(focusId) ? focusId : null });
+  if (!state.slotsError) announce(`${t('slots.legend', { day: formatDay(day, tz) })}. ${state.slots.length ? t('slots.count', { n: state.slots.length }) : t('slots.none')}`);
+}
+
+/** Jump to the first day with a bookable slot, from `fromDay` on. */
+async function findNextDay(fromDay) {
+  const s = site();
+  const tz = tzOf(s);
+  state.slotsLoading = true;
+  state.slotsError = null;
+  state.slots = [];
+  render({ focus: document.activeElement?.id || null });
+  try {
+    const data = await api.slots(state.siteId, {
+      procedure: state.procedureId, from: fromDay === dayIn(Date.now(), tz) ? new Date().toISOString() : startOfDay(fromDay, tz),
+      to: startOfDay(addDays(fromDay, SEARCH_AHEAD_DAYS), tz), limit: 1,
+    });
+    const first = (data.slots || [])[0];
+    if (first) return loadDay(dayIn(first.starts_at, tz));
+    state.day = fromDay;
+    state.noneAhead = true;
+  } catch (e) {
+    state.slotsError = e;
+  }
+  state.slotsLoading = false;
+  render({ focus: null });
+  announce(state.noneAhead ? t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS }) : errorMessage(state.slotsError));
+  return undefined;
+}
+
+// ---------------------------------------------------------------- step 2 bis: date range (draw)
+
+function rangeView() {
+  return html`
+    ${stepper(2, 3, 'step.range', 'step.identity')}
+    ${recapLine()}
+    ${alertBlock()}
+    <div class="fr-callout fr-mb-3w"><p class="fr-callout__text fr-text--md">${t('procedure.draw.explain')}</p></div>
+    ${errorSummary()}
+    <form data-form="range" novalidate>
+      <p class="fr-hint-text">${t('range.hint')}</p>
+      ${input('from', 'range.from', 'range.from', { type: 'date' })}
+      ${input('to', 'range.to', 'range.to', { type: 'date' })}
+      ${input('permit_expires_on', 'range.permitExpiresOn', 'range.permit', { type: 'date', hintKey: 'range.permit.hint', required: false })}
+      <ul class="fr-btns-group fr-btns-group--inline-sm">
+        <li><button class="fr-btn" type="submit">${t('continue')}</button></li>
+        <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="go-site">${t('back')}</button></li>
+      </ul>
+    </form>`;
+}
+
+// ---------------------------------------------------------------- step 3: identity
+
+function identityView() {
+  const draw = isDraw();
+  const a = state.applicant;
+  const typeError = fieldError('applicant.document.type');
+  return html`
+    ${draw ? stepper(3, 3, 'step.identity', null) : stepper(3, 4, 'step.identity', 'step.confirm')}
+    ${draw ? recapLine() : html`<p class="fr-text--sm fr-mb-2w" id="chosen-slot">${t('slots.selected', { when: state.slot ? slotLabel(state.slot) : '' })}
+      <button type="button" class="fr-btn fr-btn--tertiary-no-outline fr-btn--sm fr-ml-1w" data-action="go-slot">${t('change')}</button></p>`}
+    ${alertBlock()}
+    ${errorSummary()}
+    <p class="fr-text--sm">${t('identity.intro')}</p>
+    <form data-form="identity" novalidate>
+      <fieldset class="fr-fieldset ${typeError ? 'fr-fieldset--error' : ''}" id="${fieldId('applicant.document.type')}" aria-labelledby="doctype-legend ${fieldId('applicant.document.type')}-messages" tabindex="-1">
+        <legend class="fr-fieldset__legend fr-fieldset__legend--regular" id="doctype-legend">${t('identity.docType')}</legend>
+        ${['agdref', 'passport', 'visa'].map((type) => html`<div class="fr-fieldset__element"><div class="fr-radio-group">
+          <input type="radio" id="doctype-${type}" name="docType" value="${type}" data-model="applicant.docType" ${a.docType === type ? 'checked' : ''}>
+          <label class="fr-label" for="doctype-${type}">${t(`identity.docType.${type}`)}</label></div></div>`)}
+        <div class="fr-messages-group" id="${fieldId('applicant.document.type')}-messages" aria-live="polite">
+          ${typeError ? html`<p class="fr-message fr-message--error">${typeError}</p>` : ''}</div>
+      </fieldset>
+      ${input('applicant.document.number', 'applicant.docNumber', 'identity.number', { hintKey: `identity.number.hint.${a.docType}`, inputmode: a.docType === 'agdref' ? 'numeric' : undefined, autocomplete: 'off' })}
+      ${input('applicant.birth_date', 'applicant.birthDate', 'identity.birth', { type: 'date', hintKey: 'identity.birth.hint', autocomplete: 'bday', max: todayIso() })}
+      ${input('applicant.family_name', 'applicant.familyName', 'identity.family', { hintKey: 'identity.family.hint', autocomplete: 'family-name' })}
+      ${input('applicant.given_names', 'applicant.givenNames', 'identity.given', { autocomplete: 'given-name' })}
+      ${input('applicant.email', 'applicant.email', 'identity.email', { type: 'email', hintKey: 'identity.email.hint', autocomplete: 'email' })}
+      ${input('applicant.phone', 'applicant.phone', 'identity.phone', { type: 'tel', hintKey: 'identity.phone.hint', autocomplete: 'tel', required: false })}
+      <ul class="fr-btns-group fr-btns-group--inline-sm">
+        <li><button class="fr-btn" type="submit" id="identity-submit" ${state.busy ? 'disabled aria-busy="true"' : ''}>${draw ? t('identity.submit.request') : t('identity.submit')}</button></li>
+        <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="${draw ? 'go-range' : 'go-slot'}">${t('back')}</button></li>
+      </ul>
+    </form>`;
+}
+
+// ---------------------------------------------------------------- step 4: hold and confirm
+
+function recapList(rows) {
+  return html`<dl class="recap">${rows.filter(([, v]) => v).map(([k, v]) => html`<div><dt>${t(k)}</dt><dd>${v}</dd></div>`)}</dl>`;
+}
+
+function countdownBlock(hold, expiredKey = 'hold.expired') {
+  if (state.holdExpired) {
+    return html`<div class="fr-alert fr-alert--warning fr-mb-3w" role="alert" id="hold-expired" tabindex="-1">
+      <h2 class="fr-alert__title">${t('hold.expired.title')}</h2><p>${t(expiredKey)}</p></div>`;
+  }
+  const left = secondsLeft(hold);
+  return html`<div class="countdown fr-mb-3w">
+    <p class="fr-mb-0" id="countdown-label">${t('hold.remaining')}</p>
+    <p class="countdown__clock" id="countdown" role="timer" aria-live="off" aria-labelledby="countdown-label"
+      data-expires="${hold.expires_at}">${formatClock(left)}</p>
+  </div>`;
+}
+
+function holdView() {
+  const hold = state.hold;
+  const s = site();
+  const p = procedure();
+  const slot = hold.slot || state.slot;
+  return html`
+    ${stepper(4, 4, 'step.confirm', null)}
+    ${alertBlock()}
+    ${state.holdExpired ? '' : html`<p>${t('hold.intro')}</p>`}
+    ${countdownBlock(hold)}
+    <h2 class="fr-h5">${t('recap.title')}</h2>
+    ${recapList([
+      ['recap.site', s && s.name], ['recap.address', s && s.address], ['recap.procedure', p && p.name],
+      ['recap.when', slot && slotLabel(slot, s)],
+      ['recap.name', `${state.applicant.familyName.toUpperCase()} ${state.applicant.givenNames}`],
+      ['recap.document', t(`identity.docType.${state.applicant.docType}`)],
+    ])}
+    ${state.holdExpired
+    ? html`<button class="fr-btn" type="button" data-action="after-expiry">${t('booking.new')}</button>`
+    : html`<div class="fr-notice fr-notice--info fr-mb-3w"><div class="fr-container"><div class="fr-notice__body"><p class="fr-notice__title">${t('hold.release.warn')}</p></div></div></div>
+      <ul class="fr-btns-group fr-btns-group--inline-sm">
+        <li><button class="fr-btn" type="button" id="confirm" data-action="confirm-hold" ${state.busy ? 'disabled aria-busy="true"' : ''}>${t('hold.confirm')}</button></li>
+        <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="release-hold" ${state.busy ? 'disabled' : ''}>${t('hold.release')}</button></li>
+      </ul>`}`;
+}
+
+function secondsLeft(hold) {
+  return (new Date(hold.expires_at).getTime() - Date.now()) / 1000;
+}
+
+function startCountdown(hold) {
+  let warned60 = secondsLeft(hold) <= 60;
+  const tick = () => {
+    const el = document.getElementById('countdown');
+    if (!el) { clearInterval(ticker); return; }
+    const left = secondsLeft(hold);
+    el.textContent = formatClock(left);
+    if (!warned60 && left <= 60) { warned60 = true; announce(t('hold.remaining.sr', { time: formatDuration(left) })); }
+    if (left <= 0) {
+      clearInterval(ticker);
+      state.holdExpired = true;
+      state.alert = null;
+      render({ focus: 'hold-expired' });
+    }
+  };
+  ticker = setInterval(tick, 250);
+}
+
+// ---------------------------------------------------------------- booking page
+
+function statusBadge(status) {
+  const kind = { booked: 'success', attended: 'success', cancelled: 'error', no_show: 'warning', offered: 'new', pending: 'info' }[status] || 'info';
+  return html`<p class="fr-badge fr-badge--${kind}" id="status">${DICTIONARIES[lang()][`status.${status}`] ? t(`status.${status}`) : status}</p>`;
+}
+
+function bookingView() {
+  const page = state.page;
+  const rec = store.booking(page.id);
+  if (!rec) {
+    return html`<h1 id="view-title" tabindex="-1">${t('booking.title')}</h1>
+      <div class="fr-alert fr-alert--info fr-alert--sm fr-mb-3w"><p>${t('booking.missing')}</p></div>
+      <a class="fr-btn" href="#/">${t('booking.new')}</a>`;
+  }
+  const b = { ...rec, ...(page.data || {}) };
+  const slot = b.slot || rec.slot || {};
+  const s = siteById(slot.site_id || rec.site_id);
+  const p = s ? (s.procedures || []).find((x) => x.procedure_id === (slot.procedure_id || rec.procedure_id)) : null;
+  const tz = tzOf(s);
+  const name = [b.family_name && String(b.family_name).toUpperCase(), b.given_names].filter(Boolean).join(' ');
+  const active = b.status !== 'cancelled';
+  return html`
+    <h1 id="view-title" tabindex="-1" class="no-print">${t('booking.title')}</h1>
+    ${alertBlock()}
+    ${page.justBooked ? html`<div class="fr-alert fr-alert--success fr-mb-3w no-print" role="status"><h2 class="fr-alert__title">${t('booking.confirmed')}</h2><p>${t('booking.keep')}</p></div>` : ''}
+    ${page.loading ? html`<p aria-busy="true" class="no-print">${t('loading')}</p>` : ''}
+    <section class="convocation" aria-labelledby="convocation-title">
+      <p class="print-only convocation__header">${t('app.ministry')} — ${s ? s.name : ''}</p>
+      <h2 class="fr-h4" id="convocation-title">${t('booking.convocation')}</h2>
+      <p class="reference"><span class="reference__label">${t('recap.reference')}</span>
+        <span class="reference__value" id="reference">${b.reference || ''}</span></p>
+      ${b.status ? statusBadge(b.status) : ''}
+      ${recapList([
+        ['recap.when', slot.starts_at && `${formatDateTime(slot.starts_at, tz)}${slot.ends_at ? ` – ${formatTime(slot.ends_at, tz)}` : ''}`],
+        ['recap.site', s && s.name], ['recap.address', s && s.address], ['recap.procedure', p && p.name],
+        ['recap.name', name], ['recap.document', b.document_type && t(`identity.docType.${b.document_type}`)],
+      ])}
+      ${active ? html`<p class="fr-text--sm">${t('booking.convocation.bring')}</p>` : ''}
+    </section>
+    <div class="no-print">
+      ${active ? html`<ul class="fr-btns-group fr-btns-group--inline-sm fr-mt-3w">
+        <li><button class="fr-btn" type="button" data-action="print">${t('booking.print')}</button></li>
+        <li><button class="fr-btn fr-btn--secondary" type="button" data-action="open-cancel" id="open-cancel" aria-expanded="${page.cancelOpen ? 'true' : 'false'}" aria-controls="cancel-panel">${t('booking.cancel')}</button></li>
+      </ul>
+      ${page.cancelOpen ? html`<section class="cancel-panel fr-p-3w fr-mb-3w" id="cancel-panel" aria-labelledby="cancel-title">
+        <h2 class="fr-h5" id="cancel-title" tabindex="-1">${t('booking.cancel.warn.title')}</h2>
+        <p id="cancel-warning">${t('booking.cancel.warn')}</p>
+        <ul class="fr-btns-group fr-btns-group--inline-sm">
+          <li><button class="fr-btn btn-danger" type="button" data-action="cancel-booking" id="cancel-confirm" aria-describedby="cancel-warning" ${state.busy ? 'disabled aria-busy="true"' : ''}>${t('booking.cancel.confirm')}</button></li>
+          <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="close-cancel">${t('booking.cancel.keep')}</button></li>
+        </ul></section>` : ''}` : ''}
+      <ul class="fr-btns-group fr-btns-group--inline-sm fr-mt-3w">
+        <li><a class="fr-btn fr-btn--tertiary" href="#/" data-action="new-booking">${t('booking.new')}</a></li>
+        <li><button class="fr-btn fr-btn--tertiary-no-outline" type="button" data-action="forget-booking">${t('booking.forget')}</button></li>
+      </ul>
+    </div>`;
+}
+
+async function loadBooking(focus = 'title') {
+  const rec = store.booking(state.page.id);
+  if (!rec) { render({ focus }); return; }
+  state.page.loading = true;
+  render({ focus });
+  try {
+    state.page.data = await api.booking(rec.booking_id, rec.booking_token);
+    if (state.page.data && state.page.data.status) store.saveBooking({ booking_id: rec.booking_id, status: state.page.data.status });
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 0 && rec.reference)) setAlert('error', errorMessage(e));
+  }
+  state.page.loading = false;
+  render({ focus: state.alert ? 'alert' : null });
+}
+
+// ---------------------------------------------------------------- draw request page
+
+function requestView() {
+  const page = state.page;
+  const rec = store.request(page.id);
+  if (!rec) {
+    return html`<h1 id="view-title" tabindex="-1">${t('request.title')}</h1>
+      <div class="fr-alert fr-alert--info fr-alert--sm fr-mb-3w"><p>${t('request.missing')}</p></div>
+      <a class="fr-btn" href="#/">${t('booking.new')}</a>`;
+  }
+  const r = { ...rec, ...(page.data || {}) };
+  const s = siteById(r.site_id);
+  const p = s ? (s.procedures || []).find((x) => x.procedure_id === r.procedure_id) : null;
+  const offer = page.offer;
+  const open = !['withdrawn', 'booked', 'expired', 'cancelled'].includes(r.status);
+  return html`
+    <h1 id="view-title" tabindex="-1">${t('request.title')}</h1>
+    ${alertBlock()}
+    ${page.justFiled ? html`<div class="fr-alert fr-alert--success fr-mb-3w" role="status"><p>${t('request.filed')}</p></div>` : ''}
+    ${page.loading ? html`<p aria-busy="true">${t('loading')}</p>` : ''}
+    ${r.status ? statusBadge(r.status) : ''}
+    ${recapList([
+      ['recap.site', s && s.name], ['recap.procedure', p && p.name],
+      ['request.period', r.from && r.to && `${formatDate(r.from)} – ${formatDate(r.to)}`],
+    ])}
+    ${offer ? html`<h2 class="fr-h5">${t('status.offered')}</h2><p>${t('request.offer')}</p>
+      ${countdownBlock(offer, 'api.410')}
+      ${recapList([['recap.when', offer.slot && slotLabel(offer.slot, s)], ['recap.address', s && s.address]])}
+      ${state.holdExpired ? '' : html`<button class="fr-btn fr-mb-3w" type="button" id="confirm" data-action="confirm-offer" ${state.busy ? 'disabled aria-busy="true"' : ''}>${t('hold.confirm')}</button>`}`
+    : open ? html`<p>${t('request.pending')}</p>` : ''}
+    <ul class="fr-btns-group fr-btns-group--inline-sm fr-mt-3w">
+      ${open ? html`<li><button class="fr-btn fr-btn--secondary" type="button" data-action="refresh-request">${t('request.refresh')}</button></li>
+      <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="withdraw-request">${t('request.withdraw')}</button></li>` : ''}
+      <li><a class="fr-btn fr-btn--tertiary" href="#/" data-action="new-booking">${t('booking.new')}</a></li>
+    </ul>`;
+}
+
+async function loadRequest(focus = 'title') {
+  const rec = store.request(state.page.id);
+  if (!rec) { render({ focus }); return; }
+  state.page.loading = true;
+  render({ focus });
+  try {
+    const data = await api.request(rec.request_id, rec.request_token);
+    state.page.data = data;
+    const offer = data && data.hold && data.hold.hold_id ? data.hold : null;
+    if (offer && (!state.page.offer || state.page.offer.hold_id !== offer.hold_id)) state.holdExpired = secondsLeft(offer) <= 0;
+    state.page.offer = offer;
+    store.saveRequest({ request_id: rec.request_id, status: data.status });
+  } catch (e) {
+    setAlert('error', errorMessage(e));
+  }
+  state.page.loading = false;
+  render({ focus: state.alert ? 'alert' : null });
+}
+
+// ---------------------------------------------------------------- actions
+
+function resetFlow() {
+  state.page = null;
+  state.step = 'site';
+  state.hold = null;
+  state.holdExpired = false;
+  state.slot = null;
+  state.alert = null;
+  state.fieldErrors = {};
+  state.busy = false;
+}
+
+const actions = {
+  'reload-sites': () => loadSites(),
+  'go-site': () => { state.alert = null; state.step = 'site'; render({ focus: 'title' }); },
+  'go-slot': () => { state.alert = null; state.fieldErrors = {}; state.step = 'slot'; render({ focus: 'title' }); if (!state.day) findNextDay(dayIn(Date.now(), tzOf(site()))); },
+  'go-range': () => { state.alert = null; state.fieldErrors = {}; state.step = 'range'; render({ focus: 'title' }); },
+  'reload-slots': () => (state.day && !state.noneAhead ? loadDay(state.day) : findNextDay(dayIn(Date.now(), tzOf(site())))),
+  'find-next': () => findNextDay(addDays(state.day, 1)),
+  'more-slots': () => loadDay(state.day, { append: true }),
+  'day-prev': () => loadDay(addDays(state.day, -1)),
+  'day-next': () => loadDay(addDays(state.day, 1)),
+  'pick-slot': (el) => {
+    state.slot = state.slots.find((x) => x.slot_id === el.dataset.slot);
+    state.alert = null;
+    state.fieldErrors = {};
+    state.step = 'identity';
+    render({ focus: 'title' });
+  },
+  'confirm-hold': () => confirmHold(state.hold),
+  'release-hold': async () => {
+    state.busy = true;
+    render({ focus: 'confirm' });
+    try { await api.releaseHold(state.hold.hold_id, state.hold.hold_token); setAlert('info', t('hold.released')); } catch (e) { setAlert('error', errorMessage(e)); }
+    state.busy = false;
+    state.hold = null;
+    state.step = 'slot';
+    render({ focus: 'alert' });
+    loadDay(state.day);
+  },
+  'after-expiry': () => { state.hold = null; state.holdExpired = false; state.alert = null; state.step = 'slot'; render({ focus: 'title' }); loadDay(state.day); },
+  print: () => window.print(),
+  'open-cancel': () => { state.page.cancelOpen = true; render({ focus: 'cancel-title' }); },
+  'close-cancel': () => { state.page.cancelOpen = false; render({ focus: 'open-cancel' }); },
+  'cancel-booking': async () => {
+    const rec = store.booking(state.page.id);
+    state.busy = true;
+    render({ focus: 'cancel-confirm' });
+    try {
+      await api.cancelBooking(rec.booking_id, rec.booking_token);
+      store.saveBooking({ booking_id: rec.booking_id, status: 'cancelled' });
+      state.page.data = { ...(state.page.data || {}), status: 'cancelled' };
+      state.page.cancelOpen = false;
+      state.page.justBooked = false;
+      setAlert('success', t('booking.cancelled'));
+    } catch (e) {
+      setAlert('error', errorMessage(e));
+    }
+    state.busy = false;
+    render({ focus: 'alert' });
+  },
+  'forget-booking': () => { store.forgetBooking(state.page.id); location.hash = '#/'; },
+  'new-booking': () => { /* the hashchange does the rest */ },
+  'refresh-request': () => loadRequest(null),
+  'withdraw-request': async () => {
+    const rec = store.request(state.page.id);
+    try {
+      await api.withdrawRequest(rec.request_id, rec.request_token);
+      store.saveRequest({ request_id: rec.request_id, status: 'withdrawn' });
+      state.page.data = { ...(state.page.data || {}), status: 'withdrawn' };
+      state.page.offer = null;
+      setAlert('success', t('request.withdrawn'));
+    } catch (e) {
+      setAlert('error', errorMessage(e));
+    }
+    render({ focus: 'alert' });
+  },
+  'confirm-offer': () => confirmHold(state.page.offer),
+};
+
+async function confirmHold(hold) {
+  state.busy = true;
+  state.alert = null;
+  render({ focus: 'confirm' });
+  try {
+    const b = await api.book(hold.hold_id, hold.hold_token);
+    const slot = b.slot || hold.slot || state.slot || {};
+    store.saveBooking({
+      booking_id: b.booking_id, booking_token: b.booking_token, reference: b.reference, status: b.status || 'booked',
+      slot, site_id: slot.site_id || state.siteId, procedure_id: slot.procedure_id || state.procedureId,
+      document_type: state.applicant.docType,
+    });
+    if (state.page && state.page.kind === 'request') store.saveRequest({ request_id: state.page.id, status: 'booked' });
+    state.busy = false;
+    state.hold = null;
+    state.holdExpired = false;
+    pendingJustBooked = b.booking_id;
+    location.hash = `#/booking/${encodeURIComponent(b.booking_id)}`;
+  } catch (e) {
+    state.busy = false;
+    if (e instanceof ApiError && e.status === 410) {
+      state.holdExpired = true;
+      render({ focus: 'hold-expired' });
+      return;
+    }
+    setAlert('error', errorMessage(e));
+    render({ focus: 'alert' });
+  }
+}
+
+let pendingJustBooked = null;
+
+const forms = {
+  site: () => {
+    if (!site() || !procedure()) return;
+    state.alert = null;
+    state.fieldErrors = {};
+    if (isDraw()) {
+      state.step = 'range';
+      render({ focus: 'title' });
+      return;
+    }
+    state.step = 'slot';
+    state.day = null;
+    state.slots = [];
+    render({ focus: 'title' });
+    findNextDay(dayIn(Date.now(), tzOf(site())));
+  },
+  day: (form) => {
+    const day = form.day.value;
+    if (/^\d{4}-\d{2}-\d{2}$/.test(day)) loadDay(day);
+  },
+  range: () => {
+    state.fieldErrors = validateRange(state.range);
+    if (Object.keys(state.fieldErrors).length) { render({ focus: 'summary' }); return; }
+    state.step = 'identity';
+    render({ focus: 'title' });
+  },
+  identity: async () => {
+    state.fieldErrors = validateApplicant(state.applicant);
+    state.alert = null;
+    if (Object.keys(state.fieldErrors).length) { render({ focus: 'summary' }); return; }
+    state.busy = true;
+    render({ focus: 'identity-submit' });
+    try {
+      if (isDraw()) await fileRequest();
+      else {
+        state.hold = await api.hold(state.slot.slot_id, applicantBody(state.applicant));
+        state.holdExpired = secondsLeft(state.hold) <= 0;
+        state.busy = false;
+        state.step = 'hold';
+        render({ focus: 'title' });
+        announce(t('hold.remaining.sr', { time: formatDuration(secondsLeft(state.hold)) }));
+      }
+    } catch (e) {
+      state.busy = false;
+      if (e instanceof ApiError && e.status === 422 && applyServerFieldError(e)) { render({ focus: 'summary' }); return; }
+      if (e instanceof ApiError && !isDraw() && ((e.status === 409 && !/identity|already|active/.test(e.code)) || e.status === 404)) {
+        // The slot went to someone else meanwhile: back to the list, keep what was typed.
+        setAlert('error', errorMessage(e, 'slot'));
+        state.step = 'slot';
+        state.slot = null;
+        await loadDay(state.day);
+        render({ focus: 'alert' });
+        return;
+      }
+      setAlert('error', errorMessage(e));
+      render({ focus: 'alert' });
+    }
+  },
+};
+
+async function fileRequest() {
+  const tz = tzOf(site());
+  const body = {
+    site_id: state.siteId, procedure_id: state.procedureId, applicant: applicantBody(state.applicant),
+    from: startOfDay(state.range.from, tz), to: startOfDay(addDays(state.range.to, 1), tz),
+  };
+  if (state.range.permitExpiresOn) body.permit_expires_on = state.range.permitExpiresOn;
+  const r = await api.fileRequest(body);
+  store.saveRequest({
+    request_id: r.request_id, request_token: r.request_token, status: r.status, site_id: state.siteId,
+    procedure_id: state.procedureId, from: state.range.from, to: state.range.to,
+  });
+  state.busy = false;
+  pendingJustFiled = r.request_id;
+  location.hash = `#/request/${encodeURIComponent(r.request_id)}`;
+}
+let pendingJustFiled = null;
+
+// ---------------------------------------------------------------- routing and events
+
+function route() {
+  clearInterval(poller);
+  const m = location.hash.match(/^#\/(booking|request)\/(.+)$/);
+  if (m) {
+    const id = decodeURIComponent(m[2]);
+    state.alert = null;
+    state.holdExpired = false;
+    state.page = { kind: m[1], id, justBooked: pendingJustBooked === id, justFiled: pendingJustFiled === id };
+    pendingJustBooked = null;
+    pendingJustFiled = null;
+    if (m[1] === 'booking') loadBooking();
+    else {
+      loadRequest();
+      // An offer can appear at any draw: look again now and then while the page is visible.
+      poller = setInterval(() => { if (!document.hidden && state.page && !state.busy && !state.page.offer) loadRequest(null); }, 30000);
+    }
+    return;
+  }
+  resetFlow();
+  render({ focus: document.activeElement && document.activeElement !== document.body ? 'title' : null });
+}
+
+function onInput(event) {
+  const el = event.target;
+  const model = el.dataset && el.dataset.model;
+  if (!model) return;
+  const [a, b] = model.split('.');
+  if (b) state[a][b] = el.value; else state[a] = el.value;
+  if (model === 'siteId') {
+    const s = site();
+    if (!s || !(s.procedures || []).some((p) => p.procedure_id === state.procedureId)) state.procedureId = s && s.procedures && s.procedures.length === 1 ? s.procedures[0].procedure_id : '';
+    state.day = null;
+    render({ focus: 'site' });
+  } else if (model === 'procedureId') {
+    state.day = null;
+    render({ focus: 'procedure' });
+  } else if (model === 'applicant.docType') {
+    const hint = document.getElementById(`${fieldId('applicant.document.number')}-hint`);
+    if (hint) hint.textContent = t(`identity.number.hint.${el.value}`);
+    const number = document.getElementById(fieldId('applicant.document.number'));
+    if (number) { if (el.value === 'agdref') number.setAttribute('inputmode', 'numeric'); else number.removeAttribute('inputmode'); }
+  }
+}
+
+function start() {
+  const saved = store.lang();
+  const fromQuery = new URLSearchParams(location.search).get('lang');
+  setLang(fromQuery || saved || 'fr');
+  const root = app();
+  root.addEventListener('click', (event) => {
+    const focusLink = event.target.closest('[data-focus]');
+    if (focusLink) { event.preventDefault(); document.getElementById(focusLink.dataset.focus)?.focus(); return; }
+    const el = event.target.closest('[data-action]');
+    if (!el || el.disabled) return;
+    const action = actions[el.dataset.action];
+    if (!action) return;
+    if (el.tagName !== 'A') event.preventDefault();
+    action(el);
+  });
+  root.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.target.closest('[data-form]');
+    if (form && forms[form.dataset.form]) forms[form.dataset.form](form);
+  });
+  root.addEventListener('change', onInput);
+  root.addEventListener('input', (event) => { if (event.target.tagName === 'INPUT' && event.target.type !== 'radio') onInput(event); });
+  document.getElementById('lang-switch').addEventListener('click', () => {
+    setLang(lang() === 'fr' ? 'en' : 'fr');
+    store.setLang(lang());
+    render({ focus: 'lang-switch' });
+    announce(t('app.title'));
+  });
+  window.addEventListener('hashchange', route);
+  route();
+  loadSites();
+}
+
+start();

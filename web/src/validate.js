@@ -1,0 +1,73 @@
+// Client-side checks that mirror the API's own (chalicelib/inputs.py, domain.normalise_document),
+// keyed by the same dotted field paths as the API's 422 details.field, so both land in one place.
+
+export const DOC_PATTERNS = {
+  agdref: /^\d{10}$/,
+  passport: /^[A-Z0-9]{6,12}$/,
+  visa: /^[A-Z0-9]{6,16}$/,
+};
+const EMAIL = /^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
+const PHONE = /^\+?[0-9 ().-]{6,20}$/;
+
+export function normaliseDocument(number) {
+  return String(number || '').replace(/[\s.\-/]/g, '').toUpperCase();
+}
+
+function isoDate(value) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value || '')) return null;
+  const d = new Date(`${value}T00:00:00Z`);
+  return Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value ? null : d;
+}
+
+export function todayIso() {
+  const now = new Date();
+  return new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+}
+
+/** { 'applicant.document.number': ['err.agdref'], ... } — message keys (and params) per field. */
+export function validateApplicant(a) {
+  const errors = {};
+  const add = (field, key, params) => { if (!errors[field]) errors[field] = [key, params]; };
+  if (!['agdref', 'passport', 'visa'].includes(a.docType)) add('applicant.document.type', 'err.docType');
+  const number = normaliseDocument(a.docNumber);
+  if (!number) add('applicant.document.number', 'err.required');
+  else if (DOC_PATTERNS[a.docType] && !DOC_PATTERNS[a.docType].test(number)) add('applicant.document.number', `err.${a.docType}`);
+  const birth = isoDate(a.birthDate);
+  const today = todayIso();
+  if (!a.birthDate) add('applicant.birth_date', 'err.required');
+  else if (!birth || a.birthDate >= today || Number(a.birthDate.slice(0, 4)) < Number(today.slice(0, 4)) - 130) add('applicant.birth_date', 'err.birth');
+  const text = (field, value, max) => {
+    const v = String(value || '').trim();
+    if (!v) add(field, 'err.required');
+    else if (v.length > max) add(field, 'err.tooLong', { max });
+  };
+  text('applicant.family_name', a.familyName, 100);
+  text('applicant.given_names', a.givenNames, 150);
+  text('applicant.email', a.email, 254);
+  if (String(a.email || '').trim() && !EMAIL.test(String(a.email).trim())) add('applicant.email', 'err.email');
+  const phone = String(a.phone || '').trim();
+  if (phone && (phone.length > 20 || !PHONE.test(phone))) add('applicant.phone', 'err.phone');
+  return errors;
+}
+
+export function validateRange(r) {
+  const errors = {};
+  if (!isoDate(r.from)) errors.from = ['err.date'];
+  if (!isoDate(r.to)) errors.to = ['err.date'];
+  else if (isoDate(r.from) && r.to < r.from) errors.to = ['err.range'];
+  if (r.permitExpiresOn && !isoDate(r.permitExpiresOn)) errors.permit_expires_on = ['err.date'];
+  return errors;
+}
+
+/** The API body's applicant object from the form values. */
+export function applicantBody(a) {
+  const body = {
+    document: { type: a.docType, number: normaliseDocument(a.docNumber) },
+    birth_date: a.birthDate,
+    family_name: String(a.familyName).trim(),
+    given_names: String(a.givenNames).trim(),
+    email: String(a.email).trim(),
+  };
+  if (String(a.phone || '').trim()) body.phone = String(a.phone).trim();
+  return body;
+}

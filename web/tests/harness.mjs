@@ -1,0 +1,164 @@
+// Test harness: starts the local stack (the real one from devlocal, or the fake API when asked or
+// when devlocal has none), drives Debian's Chromium through playwright-core, and runs axe audits.
+import { spawn } from 'node:child_process';
+import { createHmac, randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+
+const require = createRequire(import.meta.url);
+export const WEB = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO = join(WEB, '..');
+export const ARTIFACTS = join(WEB, 'test-artifacts');
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+export const STAFF_SECRET = process.env.STAFF_JWT_SECRET || 'fairslot-web-tests-secret';
+
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer().once('error', () => resolve(false))
+      .once('listening', () => srv.close(() => resolve(true))).listen(port, '127.0.0.1');
+  });
+}
+
+async function freePort(preferred) {
+  for (let p = preferred; p < preferred + 50; p += 1) if (await portFree(p)) return p;
+  throw new Error(`no free port near ${preferred}`);
+}
+
+function waitForLine(child, pattern, timeoutMs, label) {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`${label}: no ${pattern} within ${timeoutMs} ms\n${seen.slice(-3000)}`)), timeoutMs);
+    const onData = (chunk) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) { clearTimeout(timer); resolve(); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c) => { seen += c.toString(); if (process.env.FAIRSLOT_WEB_DEBUG) process.stderr.write(c); });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${label} exited (${code}) before ready\n${seen.slice(-3000)}`)); });
+  });
+}
+
+function realStackAvailable() {
+  return existsSync(join(REPO, 'devlocal', 'stack.py')) && existsSync(join(REPO, '.venv', 'bin', 'python'));
+}
+
+/** Starts the stack; returns { api, web, kind, stop() }. FAIRSLOT_WEB_STACK=fake|real forces one. */
+export async function startStack() {
+  const wanted = process.env.FAIRSLOT_WEB_STACK || (realStackAvailable() ? 'real' : 'fake');
+  const children = [];
+  const env = { ...process.env, STAFF_JWT_SECRET: STAFF_SECRET, PYTHONUNBUFFERED: '1' };
+  let apiPort; let webPort;
+  if (wanted === 'real') {
+    apiPort = await freePort(8100);
+    const enginePort = await freePort(apiPort === 8101 ? 8102 : 8101);
+    webPort = await freePort(8180);
+    const child = spawn(join(REPO, '.venv', 'bin', 'python'), ['-m', 'devlocal.stack', '--api-port', String(apiPort),
+      '--engine-port', String(enginePort), '--web-port', String(webPort)], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    await waitForLine(child, /^READY\b/m, 180000, 'devlocal.stack');
+  } else {
+    apiPort = await freePort(8100);
+    webPort = await freePort(8180);
+    const python = process.env.PYTHON || 'python3';
+    const apiChild = spawn(python, [join(WEB, 'tests', 'fake_api.py'), '--port', String(apiPort)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(apiChild);
+    await waitForLine(apiChild, /READY/, 20000, 'fake_api');
+    const webChild = spawn(python, [join(WEB, 'serve.py'), '--port', String(webPort), '--quiet'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(webChild);
+    await waitForLine(webChild, /fairslot web on/, 20000, 'serve.py');
+  }
+  const api = `http://127.0.0.1:${apiPort}`;
+  const web = `http://127.0.0.1:${webPort}/?api=${encodeURIComponent(api)}`;
+  const stop = async () => {
+    for (const child of children.reverse()) {
+      if (child.exitCode !== null) continue;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  return { api, web, kind: wanted, stop };
+}
+
+export async function launchBrowser() {
+  const { chromium } = require('playwright-core');
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+export async function newPage(browser, { mobile = true, locale = 'fr-FR' } = {}) {
+  const context = await browser.newContext({
+    viewport: mobile ? { width: 390, height: 844 } : { width: 1280, height: 900 },
+    deviceScaleFactor: 1, locale, timezoneId: 'Europe/Paris', bypassCSP: true, serviceWorkers: 'block',
+  });
+  const page = await context.newPage();
+  page.consoleErrors = [];
+  page.on('console', (msg) => { if (msg.type() === 'error') page.consoleErrors.push(msg.text()); });
+  page.on('pageerror', (err) => page.consoleErrors.push(String(err)));
+  return page;
+}
+
+/** axe-core run on the current page; returns violations (all impacts). */
+export async function axeAudit(page) {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+}
+
+export function serious(violations) {
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+export async function screenshot(page, name, opts = {}) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true, ...opts });
+  return path;
+}
+
+// ---------------------------------------------------------------- direct API use from tests
+
+export function staffToken(groups = ['admins']) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const head = b64({ alg: 'HS256', typ: 'JWT' });
+  const body = b64({ sub: 'web-tests', 'cognito:groups': groups, exp: Math.floor(Date.now() / 1000) + 3600 });
+  const sig = createHmac('sha256', STAFF_SECRET).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+export async function apiCall(api, method, path, { body, headers = {} } = {}) {
+  const res = await fetch(api + path, {
+    method, headers: { 'Content-Type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await res.json(); } catch { data = null; }
+  return { status: res.status, data, headers: res.headers };
+}
+
+export async function setPolicy(api, siteId, procedureId, fields) {
+  const res = await apiCall(api, 'PUT', `/staff/sites/${siteId}/procedures/${procedureId}/policy`, {
+    body: fields, headers: { Authorization: `Bearer ${staffToken()}` },
+  });
+  if (res.status >= 300) throw new Error(`policy PUT ${res.status}: ${JSON.stringify(res.data)}`);
+  return res.data;
+}
+
+let counter = 0;
+/** A fresh identity each call: R2 and R4 bind holds, bookings and cooldowns to identities. */
+export function newIdentity(overrides = {}) {
+  counter += 1;
+  const number = `${String(randomInt(10 ** 8)).padStart(8, '0')}${String(counter % 100).padStart(2, '0')}`;
+  return {
+    document: { type: 'agdref', number }, birth_date: '1990-04-12', family_name: 'Martin',
+    given_names: `Amina ${counter}`, email: `amina.${counter}.${randomInt(1e6)}@example.org`, ...overrides,
+  };
+}
