@@ -278,7 +278,7 @@ function slotView() {
     <div class="fr-mt-4w"><button class="fr-btn fr-btn--tertiary" type="button" data-action="go-site">${t('back')}</button></div>`;
 }
 
-async function loadDay(day, { append = false } = {}) {
+async function loadDay(day, { append = false, focus = undefined } = {}) {
   const s = site();
   const tz = tzOf(s);
   state.day = day;
@@ -286,7 +286,7 @@ async function loadDay(day, { append = false } = {}) {
   state.slotsError = null;
   state.noneAhead = false;
   if (!append) { state.slots = []; state.nextCursor = null; }
-  render({ focus: document.activeElement?.id || null });
+  render({ focus: focus !== undefined ? focus : document.activeElement?.id || null });
   try {
     const data = await api.slots(state.siteId, {
       procedure: state.procedureId, from: startOfDay(day, tz), to: startOfDay(addDays(day, 1), tz),
@@ -300,8 +300,8 @@ async function loadDay(day, { append = false } = {}) {
     state.slotsError = e;
   }
   state.slotsLoading = false;
-  const focusId = document.activeElement?.id;
-  render({ focus: focusId && document.getElementById(focusId) ? focusId : null });
+  const focusId = focus !== undefined ? focus : document.activeElement?.id;
+  render({ focus: focusId && (focusId === 'alert' || document.getElementById(focusId)) ? focusId : null });
   if (!state.slotsError) announce(`${t('slots.legend', { day: formatDay(day, tz) })}. ${state.slots.length ? t('slots.count', { n: state.slots.length }) : t('slots.none')}`);
 }
 
@@ -622,10 +622,9 @@ const actions = {
     state.busy = false;
     state.hold = null;
     state.step = 'slot';
-    render({ focus: 'alert' });
-    loadDay(state.day);
+    loadDay(state.day, { focus: 'alert' });
   },
-  'after-expiry': () => { state.hold = null; state.holdExpired = false; state.alert = null; state.step = 'slot'; render({ focus: 'title' }); loadDay(state.day); },
+  'after-expiry': () => { state.hold = null; state.holdExpired = false; state.alert = null; state.step = 'slot'; loadDay(state.day, { focus: 'title' }); },
   print: () => window.print(),
   'open-cancel': () => { state.page.cancelOpen = true; render({ focus: 'cancel-title' }); },
   'close-cancel': () => { state.page.cancelOpen = false; render({ focus: 'open-cancel' }); },
@@ -747,8 +746,7 @@ const forms = {
         setAlert('error', errorMessage(e, 'slot'));
         state.step = 'slot';
         state.slot = null;
-        await loadDay(state.day);
-        render({ focus: 'alert' });
+        await loadDay(state.day, { focus: 'alert' });
         return;
       }
       setAlert('error', errorMessage(e));

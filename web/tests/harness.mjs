@@ -58,6 +58,8 @@ export async function startStack() {
     apiPort = await freePort(8100);
     const enginePort = await freePort(apiPort === 8101 ? 8102 : 8101);
     webPort = await freePort(8180);
+    // The API answers CORS only for listed origins; the test web server runs on its own port.
+    env.CORS_ORIGINS = [process.env.CORS_ORIGINS, `http://127.0.0.1:${webPort}`, `http://localhost:${webPort}`].filter(Boolean).join(',');
     const child = spawn(join(REPO, '.venv', 'bin', 'python'), ['-m', 'devlocal.stack', '--api-port', String(apiPort),
       '--engine-port', String(enginePort), '--web-port', String(webPort)], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
