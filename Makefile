@@ -1,0 +1,32 @@
+# fairslot: `make run` serves the API (and web app) locally; `make test` runs every test.
+# Both install what they need on the first call (virtualenv, pip, npm, apt) and are quick after.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-python test-web bench token clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@if [ -f web/package.json ] && [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund); fi
+	$(PY) -m devlocal.stack
+
+test: test-python test-web
+
+test-python: $(STAMP)
+	$(PY) -m pytest
+
+test-web: $(STAMP)
+	@if [ -x web/tests/run.sh ]; then web/tests/run.sh; else echo "web/tests/run.sh not present: no browser tests"; fi
+
+bench: $(STAMP)
+	$(PY) bench/storm.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache var out

@@ -1,0 +1,65 @@
+"""Staff authentication: verify the bearer JWT and its Cognito groups.
+
+Locally (and in tests) tokens are HS256 signed with STAFF_JWT_SECRET. In AWS they are the staff
+user pool's RS256 ID tokens, verified against its JWKS (STAFF_JWKS_URL, STAFF_JWT_ISSUER,
+STAFF_JWT_AUDIENCE); the keys are fetched once per warm process.
+"""
+from chalicelib.config import settings
+
+AGENT_GROUPS = frozenset({"agents", "admins"})
+ADMIN_GROUPS = frozenset({"admins"})
+_jwks_client = None
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def _bearer(header):
+    if not isinstance(header, str):
+        raise InvalidToken("missing")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("not a bearer token")
+    return token.strip()
+
+
+def verify_staff_token(header):
+    """The claims of a valid staff token, or InvalidToken."""
+    import jwt  # PyJWT: imported on the first staff request, not at cold start
+
+    token = _bearer(header)
+    options = {"require": ["exp", "sub"]}
+    try:
+        if settings.staff_jwks_url:
+            global _jwks_client
+            if _jwks_client is None:
+                _jwks_client = jwt.PyJWKClient(settings.staff_jwks_url, cache_keys=True)
+            key = _jwks_client.get_signing_key_from_jwt(token).key
+            return jwt.decode(
+                token, key, algorithms=["RS256"], issuer=settings.staff_jwt_issuer,
+                audience=settings.staff_jwt_audience, options=options,
+            )
+        if settings.staff_jwt_secret:
+            return jwt.decode(token, settings.staff_jwt_secret, algorithms=["HS256"], options=options)
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc))
+    raise InvalidToken("staff authentication is not configured")
+
+
+def groups_of(claims):
+    groups = claims.get("cognito:groups") or []
+    if isinstance(groups, str):
+        groups = [groups]
+    return frozenset(g for g in groups if isinstance(g, str))
+
+
+def issue_local_staff_token(secret, subject, groups, ttl_seconds=8 * 3600):
+    """A local HS256 staff token (tests, demo, `make token`); never used in AWS."""
+    import time
+
+    import jwt
+
+    now = int(time.time())
+    claims = {"sub": subject, "cognito:groups": list(groups), "iat": now, "exp": now + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm="HS256")

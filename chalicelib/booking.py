@@ -1,0 +1,230 @@
+"""Use cases of the booking core: search, hold, release, confirm, read and cancel.
+
+Each one reads at most one item, asks domain.py what the rules say, and makes one conditional
+write or one transaction through storage.py.
+"""
+import random
+from datetime import timedelta
+
+from chalicelib import catalog, domain, storage
+from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
+from chalicelib.config import settings
+from chalicelib.errors import Forbidden, InvalidField, NotFound
+from chalicelib.models import Applicant, Booking, Hold
+from chalicelib.observability import metric
+from chalicelib.keys import identity_secret
+from chalicelib.tokens import derived_token, new_id, new_reference, new_token, token_hash, token_matches
+
+_rng = random.SystemRandom()
+
+
+def slot_view(item):
+    return {
+        "slot_id": item.slot_id,
+        "site_id": item.site_id,
+        "procedure_id": item.procedure_id,
+        "starts_at": item.starts_at,
+        "ends_at": item.ends_at,
+    }
+
+
+def _purge_at(starts_at):
+    return int(epoch_of(starts_at) + settings.personal_data_retention_days * 86400)
+
+
+# --- search ---------------------------------------------------------------------------------
+
+def search(site_id, procedure_id, start, end, limit, cursor, now):
+    catalog.procedure(site_id, procedure_id)
+    if end <= start:
+        raise InvalidField("to", "to must be after from.")
+    floor = max(start.timestamp(), now)
+    slots, next_cursor = storage.search_holdable_slots(
+        site_id, procedure_id, to_rfc3339(floor), utc_key(end), limit, cursor, now
+    )
+    return {"slots": [slot_view(s) for s in slots], "next_cursor": next_cursor}
+
+
+def default_search_window(start):
+    return start + timedelta(days=31)
+
+
+# --- holds ----------------------------------------------------------------------------------
+
+def hold(slot_id, applicant, client_ip, now):
+    slot = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
+    if slot is None:
+        raise NotFound("Unknown slot.", code="slot_not_found")
+    policy = catalog.policy(slot.site_id, slot.procedure_id)
+    if policy.allocation == "draw":
+        raise Forbidden("This procedure is allocated by draw: file a request instead.", code="draw_only")
+    starts = epoch_of(slot.starts_at)
+    expires_at, available_after = domain.hold_terms(now, starts, policy, _rng)
+    identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
+    token = new_token()
+    item = Hold(
+        new_id("hold"),
+        token_hash=token_hash(token),
+        slot_id=slot.slot_id,
+        site_id=slot.site_id,
+        procedure_id=slot.procedure_id,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        identity_key=identity,
+        applicant=Applicant(**applicant.public_fields()),
+        expires_at=round(expires_at, 3),
+        status="active",
+        client_ip=client_ip,
+        created_at=now,
+        purge_at=_purge_at(slot.starts_at),
+    )
+    window = domain.hour_window(now)
+    try:
+        storage.hold_slot_if_available(
+            slot,
+            item,
+            now,
+            available_from_after=round(available_after, 3),
+            lapse_until=round(domain.cooldown_until(expires_at, policy), 3),
+            ip_limit={"ip": client_ip or "unknown", "window": window, "max": policy.max_holds_per_ip_per_hour},
+        )
+    except Exception as exc:
+        metric({"cooldown": "CooldownRefusals", "rate_limited": "HoldsPerIpLimited",
+                "slot_unavailable": "SlotConflicts"}.get(getattr(exc, "code", ""), "HoldRefused"), site=slot.site_id)
+        raise
+    metric("HoldCreated", site=slot.site_id)
+    return {
+        "hold_id": item.hold_id,
+        "hold_token": token,
+        "expires_at": to_rfc3339(item.expires_at),
+        "slot": slot_view(slot),
+    }
+
+
+def _hold_for(hold_id, token):
+    found = storage.get_hold(hold_id) if isinstance(hold_id, str) and len(hold_id) <= 64 else None
+    if found is None:
+        raise NotFound("Unknown hold.", code="hold_not_found")
+    if not token_matches(token, found.token_hash):
+        raise Forbidden("The hold token does not match.", code="bad_hold_token")
+    return found
+
+
+def release(hold_id, token, now):
+    found = _hold_for(hold_id, token)
+    policy = catalog.policy(found.site_id, found.procedure_id)
+    storage.release_hold_if_active(
+        found,
+        now,
+        available_from=round(domain.quarantine_end(now, epoch_of(found.starts_at), policy, _rng), 3),
+        cooldown_until=round(domain.cooldown_until(now, policy), 3),
+    )
+    metric("HoldReleased", site=found.site_id)
+    metric("HoldsAbandoned", site=found.site_id)
+    metric("QuarantineStarted", site=found.site_id)
+
+
+# --- bookings -------------------------------------------------------------------------------
+
+def _booking_token(hold_token):
+    return derived_token(identity_secret(), "booking", hold_token)
+
+
+def _booking_view(booking_id, reference, status, hold_or_booking, token=None):
+    view = {
+        "booking_id": booking_id,
+        "reference": reference,
+        "status": status,
+        "slot": {
+            "slot_id": hold_or_booking.slot_id,
+            "site_id": hold_or_booking.site_id,
+            "procedure_id": hold_or_booking.procedure_id,
+            "starts_at": hold_or_booking.starts_at,
+            "ends_at": hold_or_booking.ends_at,
+        },
+        "applicant": {
+            "family_name": hold_or_booking.applicant.family_name,
+            "given_names": hold_or_booking.applicant.given_names,
+        },
+    }
+    if token is not None:
+        view["booking_token"] = token
+    return view
+
+
+def confirm(hold_id, hold_token, now, partner_id=None):
+    """Confirm a hold; confirming the same hold again returns the same booking (and token)."""
+    found = _hold_for(hold_id, hold_token)
+    token = _booking_token(hold_token)
+    if found.status == "confirmed":
+        return _booking_view(found.booking_id, found.reference, "booked", found, token), False
+    booking = Booking(
+        new_id("bkg"),
+        token_hash=token_hash(token),
+        reference=new_reference(),
+        hold_id=found.hold_id,
+        slot_id=found.slot_id,
+        site_id=found.site_id,
+        procedure_id=found.procedure_id,
+        starts_at=found.starts_at,
+        ends_at=found.ends_at,
+        day_pk=f"{found.site_id}#{domain.local_date(parse_instant(found.starts_at), catalog.site(found.site_id).timezone)}",
+        identity_key=found.identity_key,
+        applicant=found.applicant,
+        status="booked",
+        partner_id=partner_id,
+        created_at=now,
+        purge_at=found.purge_at,
+    )
+    if not storage.confirm_hold_as_booking(found, booking, now):
+        again = storage.get_hold(hold_id)  # confirmed by a concurrent identical request
+        return _booking_view(again.booking_id, again.reference, "booked", again, token), False
+    metric("BookingConfirmed", site=found.site_id)
+    return _booking_view(booking.booking_id, booking.reference, "booked", booking, token), True
+
+
+def _booking_for(booking_id, token):
+    found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
+    if found is None:
+        raise NotFound("Unknown booking.", code="booking_not_found")
+    if not token_matches(token, found.token_hash):
+        raise Forbidden("The booking token does not match.", code="bad_booking_token")
+    return found
+
+
+def get_booking(booking_id, token):
+    found = _booking_for(booking_id, token)
+    return _booking_view(found.booking_id, found.reference, found.status, found)
+
+
+def cancel(booking_id, token, now):
+    found = _booking_for(booking_id, token)
+    policy = catalog.policy(found.site_id, found.procedure_id)
+    storage.cancel_booking_if_booked(
+        found,
+        now,
+        available_from=round(domain.quarantine_end(now, epoch_of(found.starts_at), policy, _rng), 3),
+        cooldown_until=round(domain.cooldown_until(now, policy), 3),
+    )
+    metric("BookingCancelled", site=found.site_id)
+    metric("QuarantineStarted", site=found.site_id)
+
+
+def day_list(site_id, day):
+    catalog.site(site_id)
+    return {
+        "bookings": [
+            {
+                "booking_id": b.booking_id,
+                "slot_id": b.slot_id,
+                "procedure_id": b.procedure_id,
+                "starts_at": b.starts_at,
+                "reference": b.reference,
+                "status": b.status,
+                "family_name": b.applicant.family_name,
+                "given_names": b.applicant.given_names,
+                **({"partner_id": b.partner_id} if b.partner_id else {}),
+            }
+            for b in storage.bookings_of_day(site_id, day.isoformat())
+        ]
+    }

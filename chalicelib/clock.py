@@ -1,0 +1,45 @@
+"""Time: the one source of "now", and the RFC 3339 forms the API speaks."""
+import time
+from datetime import date, datetime, timezone
+
+_offset = 0.0
+
+
+def now():
+    return time.time() + _offset
+
+
+def advance(seconds):
+    """Move this process's clock forward (in-process tests only; real time is never changed)."""
+    global _offset
+    _offset += seconds
+
+
+def reset():
+    global _offset
+    _offset = 0.0
+
+
+def to_rfc3339(epoch):
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_key(dt):
+    """The sortable UTC string stored for appointment times (also valid RFC 3339)."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_instant(value):
+    """An RFC 3339 date-time (offset required) or a plain date (midnight UTC) -> aware datetime."""
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    if len(value) == 10:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("offset required")
+    return parsed
+
+
+def epoch_of(utc_string):
+    return datetime.fromisoformat(utc_string.replace("Z", "+00:00")).timestamp()

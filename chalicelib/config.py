@@ -1,0 +1,70 @@
+"""Configuration: every environment variable fairslot reads, read here and nowhere else."""
+import os
+from dataclasses import dataclass
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def _list(name, default):
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_prefix: str
+    region: str
+    dynamodb_endpoint: str | None
+    identity_hmac_secret: str
+    identity_hmac_secret_param: str | None
+    staff_jwt_secret: str | None
+    staff_jwt_issuer: str | None
+    staff_jwks_url: str | None
+    staff_jwt_audience: str | None
+    cors_origins: list
+    personal_data_retention_days: int
+    catalog_cache_seconds: int
+    policy_defaults: dict
+    local: bool
+
+
+def _load():
+    return Settings(
+        table_prefix=os.environ.get("TABLE_PREFIX", "fairslot-dev"),
+        region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "eu-west-3")),
+        dynamodb_endpoint=os.environ.get("DYNAMODB_ENDPOINT") or None,
+        # Locally a dev secret is fine; in AWS the secret comes from SSM (see docs/deploy.md).
+        identity_hmac_secret=os.environ.get("IDENTITY_HMAC_SECRET", ""),
+        identity_hmac_secret_param=os.environ.get("IDENTITY_HMAC_SECRET_PARAM") or None,
+        staff_jwt_secret=os.environ.get("STAFF_JWT_SECRET") or None,
+        staff_jwt_issuer=os.environ.get("STAFF_JWT_ISSUER") or None,
+        staff_jwks_url=os.environ.get("STAFF_JWKS_URL") or None,
+        staff_jwt_audience=os.environ.get("STAFF_JWT_AUDIENCE") or None,
+        cors_origins=_list("CORS_ORIGINS", "http://127.0.0.1:8080,http://localhost:8080"),
+        personal_data_retention_days=_int("PERSONAL_DATA_RETENTION_DAYS", 90),
+        catalog_cache_seconds=_int("CATALOG_CACHE_SECONDS", 30),
+        local=os.environ.get("FAIRSLOT_LOCAL") == "1",
+        policy_defaults={
+            "hold_ttl_seconds": _int("DEFAULT_HOLD_TTL_SECONDS", 600),
+            "quarantine_min_seconds": _int("DEFAULT_QUARANTINE_MIN_SECONDS", 1800),
+            "quarantine_max_seconds": _int("DEFAULT_QUARANTINE_MAX_SECONDS", 21600),
+            "cooldown_seconds": _int("DEFAULT_COOLDOWN_SECONDS", 86400),
+            "allocation": os.environ.get("DEFAULT_ALLOCATION", "fcfs"),
+            "publish_window_seconds": _int("DEFAULT_PUBLISH_WINDOW_SECONDS", 3600),
+            "draw_interval_seconds": _int("DEFAULT_DRAW_INTERVAL_SECONDS", 86400),
+            "offer_ttl_seconds": _int("DEFAULT_OFFER_TTL_SECONDS", 86400),
+            "partner_share": float(os.environ.get("DEFAULT_PARTNER_SHARE", "0")),
+            "max_holds_per_ip_per_hour": _int("DEFAULT_MAX_HOLDS_PER_IP_PER_HOUR", 20),
+        },
+    )
+
+
+settings = _load()
+
+
+def reload():
+    """Re-read the environment (tests change it between cases)."""
+    global settings
+    settings = _load()
+    return settings

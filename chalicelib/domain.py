@@ -1,0 +1,213 @@
+"""The anti-scalping rules (SPEC §4) as pure functions: no I/O, no boto3, no Chalice.
+
+Storage turns each rule into a DynamoDB condition; this module says what the rule is, so tests of
+the rules need nothing but Python. Times are epoch seconds; randomness comes in as an argument.
+"""
+import hashlib
+import hmac
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from chalicelib.errors import InvalidField
+
+# --- Slot lifecycle --------------------------------------------------------------------------
+
+# Stored states. "scheduled" and "quarantined" are not stored: they are an open (or formerly
+# held) slot whose available_from is still in the future, which is what makes one uniform rule
+# cover publication, quarantine and hold expiry alike.
+OPEN, HELD, BOOKED, ATTENDED, NO_SHOW, CLOSED = "open", "held", "booked", "attended", "no_show", "closed"
+HOLDABLE_STATES = (OPEN, HELD)
+
+
+def is_holdable(state, available_from, now):
+    """The uniform rule: a slot can be held iff it is not booked/closed and available_from <= now.
+
+    A held slot counts: its available_from is set, when the hold is taken, to the hold's expiry
+    plus a quarantine, so an expired hold frees the slot only after that hidden quarantine."""
+    return state in HOLDABLE_STATES and available_from <= now
+
+
+def visible_state(state, available_from, freed_count, hold_expires_at, now):
+    """The §4 lifecycle name of a stored slot at `now` (for staff and statistics, never public)."""
+    if state == HELD and hold_expires_at is not None and hold_expires_at > now:
+        return HELD
+    if state in HOLDABLE_STATES:
+        if available_from <= now:
+            return OPEN
+        return "quarantined" if freed_count or state == HELD else "scheduled"
+    return state
+
+
+# --- Policies --------------------------------------------------------------------------------
+
+ALLOCATIONS = ("fcfs", "draw")
+
+
+@dataclass(frozen=True)
+class Policy:
+    hold_ttl_seconds: int = 600
+    quarantine_min_seconds: int = 1800
+    quarantine_max_seconds: int = 21600
+    cooldown_seconds: int = 86400
+    allocation: str = "fcfs"
+    publish_window_seconds: int = 3600
+    draw_interval_seconds: int = 86400
+    offer_ttl_seconds: int = 86400
+    partner_share: float = 0.0
+    max_holds_per_ip_per_hour: int = 20
+
+    def as_dict(self):
+        return asdict(self)
+
+
+POLICY_FIELDS = tuple(f.name for f in fields(Policy))
+_POLICY_LIMITS = {  # field: (minimum, maximum)
+    "hold_ttl_seconds": (1, 86400),
+    "quarantine_min_seconds": (0, 30 * 86400),
+    "quarantine_max_seconds": (0, 30 * 86400),
+    "cooldown_seconds": (0, 365 * 86400),
+    "publish_window_seconds": (0, 30 * 86400),
+    "draw_interval_seconds": (1, 30 * 86400),
+    "offer_ttl_seconds": (1, 30 * 86400),
+    "partner_share": (0.0, 1.0),
+    "max_holds_per_ip_per_hour": (1, 1_000_000),
+}
+
+
+def policy_with(base, changes):
+    """`base` with the fields of `changes` applied, each checked; raises InvalidField."""
+    if not isinstance(changes, dict):
+        raise InvalidField("policy", "The policy must be a JSON object.")
+    values = {}
+    for name, value in changes.items():
+        if name not in POLICY_FIELDS:
+            raise InvalidField(name, f"Unknown policy field '{name}'.")
+        if name == "allocation":
+            if value not in ALLOCATIONS:
+                raise InvalidField(name, "allocation must be 'fcfs' or 'draw'.")
+        else:
+            low, high = _POLICY_LIMITS[name]
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if name != "partner_share" and numeric and value != int(value):
+                numeric = False
+            if not numeric or not low <= value <= high:
+                raise InvalidField(name, f"{name} must be a number between {low} and {high}.")
+            value = float(value) if name == "partner_share" else int(value)
+        values[name] = value
+    policy = replace(base, **values)
+    if policy.quarantine_min_seconds > policy.quarantine_max_seconds:
+        raise InvalidField("quarantine_min_seconds", "quarantine_min_seconds exceeds quarantine_max_seconds.")
+    return policy
+
+
+# --- R3 quarantine, R4 cooldown, hold terms --------------------------------------------------
+
+def quarantine_end(now, starts_at, policy, rng):
+    """R3: the hidden instant a freed slot becomes holdable again, uniform in [min, max].
+
+    Near the appointment the window shrinks so that the slot still comes back before it starts:
+    it is scaled to at most half the time left."""
+    low, high = policy.quarantine_min_seconds, policy.quarantine_max_seconds
+    left = starts_at - now
+    if left < 2 * high:
+        high = max(0.0, left / 2)
+        low = min(low, high)
+    return now + rng.uniform(low, high)
+
+
+def hold_terms(now, starts_at, policy, rng, ttl_seconds=None):
+    """A new hold's expiry, and the available_from the slot takes with it: the expiry followed
+    by a quarantine, so letting a hold lapse frees the slot no sooner than releasing it."""
+    expires_at = now + (ttl_seconds or policy.hold_ttl_seconds)
+    return expires_at, quarantine_end(expires_at, starts_at, policy, rng)
+
+
+def cooldown_until(now, policy):
+    """R4: when an identity that let a hold go or cancelled may hold again."""
+    return now + policy.cooldown_seconds
+
+
+def retry_after_seconds(until, now):
+    return max(1, int(-(-(until - now) // 1)))
+
+
+# --- R5 random publication -------------------------------------------------------------------
+
+def publication_instants(now, count, policy, mode, rng):
+    """R5: when each new slot becomes visible: now, or uniform over the publication window."""
+    if mode == "now" or policy.publish_window_seconds == 0:
+        return [now] * count
+    return [now + rng.uniform(0, policy.publish_window_seconds) for _ in range(count)]
+
+
+def schedule_slot_times(tz_name, first_day, last_day, weekdays, opens, closes, slot_minutes, counters):
+    """Every (starts_at, ends_at, counter) in UTC that a staff opening schedule describes.
+
+    weekdays use Monday=0 .. Sunday=6; times are local to the site's timezone."""
+    tz = ZoneInfo(tz_name)
+    step = timedelta(minutes=slot_minutes)
+    out = []
+    day = first_day
+    while day <= last_day:
+        if day.weekday() in weekdays:
+            start = datetime.combine(day, opens, tz)
+            end_of_day = datetime.combine(day, closes, tz)
+            while start + step <= end_of_day:
+                for counter in range(counters):
+                    out.append((start.astimezone(timezone.utc), (start + step).astimezone(timezone.utc), counter))
+                start = start + step
+        day += timedelta(days=1)
+    return out
+
+
+def local_date(starts_at_utc, tz_name):
+    return starts_at_utc.astimezone(ZoneInfo(tz_name)).date().isoformat()
+
+
+# --- R1 identity -----------------------------------------------------------------------------
+
+DOCUMENT_TYPES = ("agdref", "passport", "visa")
+_DOC_PATTERNS = {
+    "agdref": re.compile(r"^\d{10}$"),
+    "passport": re.compile(r"^[A-Z0-9]{6,12}$"),
+    "visa": re.compile(r"^[A-Z0-9]{6,16}$"),
+}
+
+
+def normalise_document(doc_type, number):
+    """The canonical document number: upper case, no spaces, dots or dashes; checked per type."""
+    if doc_type not in DOCUMENT_TYPES:
+        raise InvalidField("applicant.document.type", "Document type must be agdref, passport or visa.")
+    if not isinstance(number, str):
+        raise InvalidField("applicant.document.number", "Document number must be a string.")
+    canonical = re.sub(r"[\s.\-/]", "", number).upper()
+    if not _DOC_PATTERNS[doc_type].match(canonical):
+        hint = "an AGDREF number has 10 digits" if doc_type == "agdref" else "letters and digits only"
+        raise InvalidField("applicant.document.number", f"Invalid {doc_type} number ({hint}).")
+    return canonical
+
+
+def identity_key(secret, doc_type, number, birth_date):
+    """R1: the identity key, an HMAC of the normalised document and birth date; the raw number
+    is never stored. Passports and visas are one identity space (a visa sits in a passport)."""
+    canonical = normalise_document(doc_type, number)
+    kind = "agdref" if doc_type == "agdref" else "travel"
+    message = f"{kind}|{canonical}|{birth_date.isoformat()}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def check_birth_date(value, today):
+    if not isinstance(value, date) or value >= today or value < date(today.year - 130, 1, 1):
+        raise InvalidField("applicant.birth_date", "Birth date must be a past date (YYYY-MM-DD).")
+    return value
+
+
+# --- R8 rate limits --------------------------------------------------------------------------
+
+def hour_window(now):
+    """The fixed one-hour window a per-IP hold counter belongs to: (window id, window end)."""
+    start = int(now // 3600) * 3600
+    return start, start + 3600
+

@@ -1,0 +1,58 @@
+"""Typed errors: raised by any layer, turned into the HTTP error envelope once, in app.py."""
+
+
+class FairslotError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message, details=None, retry_after=None, code=None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        self.retry_after = retry_after
+        if code:
+            self.code = code
+
+
+class MalformedRequest(FairslotError):
+    status, code = 400, "malformed_request"
+
+
+class Unauthorized(FairslotError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(FairslotError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(FairslotError):
+    status, code = 404, "not_found"
+
+
+class Conflict(FairslotError):
+    status, code = 409, "conflict"
+
+
+class Expired(FairslotError):
+    status, code = 410, "expired"
+
+
+class InvalidField(FairslotError):
+    status, code = 422, "invalid_field"
+
+    def __init__(self, field, message):
+        super().__init__(message, details={"field": field})
+
+
+class TooManyRequests(FairslotError):
+    """Cooldown (R4) or rate limit (R8); retry_after is the caller's own wait, never a slot's."""
+
+    status, code = 429, "too_many_requests"
+
+
+class StorageUnavailable(FairslotError):
+    status, code = 503, "storage_unavailable"
+
+    def __init__(self, message="Storage is busy, please retry shortly.", retry_after=2):
+        super().__init__(message, retry_after=retry_after)

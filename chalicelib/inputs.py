@@ -1,0 +1,190 @@
+"""Parsing of client input into checked values; every problem becomes a 400 or a 422 naming the field."""
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, time
+
+from chalicelib import domain
+from chalicelib.clock import parse_instant
+from chalicelib.errors import InvalidField, MalformedRequest
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_PHONE = re.compile(r"^\+?[0-9 ().-]{6,20}$")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def json_body(request):
+    """The request body as a JSON object, or 400."""
+    raw = request.raw_body
+    if not raw:
+        raise MalformedRequest("A JSON body is required.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedRequest("The body is not valid JSON.")
+    if not isinstance(body, dict):
+        raise MalformedRequest("The body must be a JSON object.")
+    return body
+
+
+def text(body, field, prefix="", max_len=200, required=True):
+    value = body.get(field)
+    name = prefix + field
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidField(name, f"{name} is required and must be a non-empty string.")
+    value = value.strip()
+    if len(value) > max_len:
+        raise InvalidField(name, f"{name} is longer than {max_len} characters.")
+    return value
+
+
+def identifier(value, field):
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidField(field, f"{field} must be an identifier (letters, digits, '_' or '-').")
+    return value
+
+
+def iso_date(value, field):
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidField(field, f"{field} must be a date (YYYY-MM-DD).")
+
+
+def instant(value, field):
+    try:
+        return parse_instant(value)
+    except (ValueError, TypeError):
+        raise InvalidField(field, f"{field} must be an RFC 3339 date-time with offset, or a date.")
+
+
+def clock_time(value, field):
+    try:
+        if not isinstance(value, str) or not re.match(r"^\d{2}:\d{2}$", value):
+            raise ValueError
+        return time.fromisoformat(value)
+    except ValueError:
+        raise InvalidField(field, f"{field} must be a time HH:MM.")
+
+
+def integer(value, field, low, high):
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidField(field, f"{field} must be an integer between {low} and {high}.")
+    return value
+
+
+@dataclass(frozen=True)
+class ApplicantInput:
+    document_type: str
+    document_number: str  # normalised; used only to compute the identity key, never stored
+    birth_date: date
+    family_name: str
+    given_names: str
+    email: str
+    phone: str | None
+
+    def public_fields(self):
+        return {
+            "document_type": self.document_type,
+            "family_name": self.family_name,
+            "given_names": self.given_names,
+            "email": self.email,
+            "phone": self.phone,
+        }
+
+
+def document(value, prefix):
+    if not isinstance(value, dict):
+        raise InvalidField(prefix + "document", "document must be an object with type and number.")
+    doc_type = value.get("type")
+    number = value.get("number")
+    return doc_type, domain.normalise_document(doc_type, number)
+
+
+def applicant(body, today):
+    value = body.get("applicant")
+    if not isinstance(value, dict):
+        raise InvalidField("applicant", "applicant must be an object.")
+    doc_type, number = document(value.get("document"), "applicant.")
+    birth = domain.check_birth_date(iso_date(value.get("birth_date"), "applicant.birth_date"), today)
+    email = text(value, "email", "applicant.", 254)
+    if not _EMAIL.match(email):
+        raise InvalidField("applicant.email", "applicant.email is not a valid e-mail address.")
+    phone = text(value, "phone", "applicant.", 20, required=False)
+    if phone is not None and not _PHONE.match(phone):
+        raise InvalidField("applicant.phone", "applicant.phone is not a valid phone number.")
+    return ApplicantInput(
+        document_type=doc_type,
+        document_number=number,
+        birth_date=birth,
+        family_name=text(value, "family_name", "applicant.", 100),
+        given_names=text(value, "given_names", "applicant.", 150),
+        email=email.lower(),
+        phone=phone,
+    )
+
+
+def site(body):
+    """POST /staff/sites: a site and its procedures."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    site_id = body.get("site_id")
+    if site_id is not None:
+        identifier(site_id, "site_id")
+    tz = text(body, "timezone", max_len=64)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidField("timezone", "timezone must be an IANA zone such as Europe/Paris.")
+    procedures = body.get("procedures")
+    if not isinstance(procedures, list) or not 1 <= len(procedures) <= 50:
+        raise InvalidField("procedures", "procedures must be a list of 1 to 50 {procedure_id, name}.")
+    parsed, seen = [], set()
+    for i, p in enumerate(procedures):
+        if not isinstance(p, dict):
+            raise InvalidField(f"procedures[{i}]", "Each procedure must be an object.")
+        pid = identifier(p.get("procedure_id"), f"procedures[{i}].procedure_id")
+        if pid in seen:
+            raise InvalidField(f"procedures[{i}].procedure_id", "Duplicate procedure_id.")
+        seen.add(pid)
+        parsed.append({"procedure_id": pid, "name": text(p, "name", f"procedures[{i}].", 200)})
+    return {
+        "site_id": site_id,
+        "name": text(body, "name"),
+        "address": text(body, "address", max_len=500),
+        "timezone": tz,
+        "procedures": parsed,
+    }
+
+
+def schedule(body):
+    """POST /staff/sites/{site_id}/schedules: an opening schedule to turn into slots."""
+    spec = {
+        "procedure_id": identifier(body.get("procedure_id"), "procedure_id"),
+        "from": iso_date(body.get("from"), "from"),
+        "to": iso_date(body.get("to"), "to"),
+        "opens": clock_time(body.get("opens"), "opens"),
+        "closes": clock_time(body.get("closes"), "closes"),
+        "slot_minutes": integer(body.get("slot_minutes"), "slot_minutes", 5, 480),
+        "counters": integer(body.get("counters", 1), "counters", 1, 100),
+        "publish": body.get("publish", "now"),
+    }
+    weekdays = body.get("weekdays", [0, 1, 2, 3, 4])
+    if not isinstance(weekdays, list) or not weekdays or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in weekdays
+    ):
+        raise InvalidField("weekdays", "weekdays must be a non-empty list of integers 0 (Monday) to 6.")
+    spec["weekdays"] = set(weekdays)
+    if spec["to"] < spec["from"] or (spec["to"] - spec["from"]).days > 366:
+        raise InvalidField("to", "to must be on or after from, within a year.")
+    if spec["closes"] <= spec["opens"]:
+        raise InvalidField("closes", "closes must be after opens.")
+    if spec["publish"] not in ("now", "random_window"):
+        raise InvalidField("publish", "publish must be 'now' or 'random_window'.")
+    return spec

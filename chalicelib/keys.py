@@ -1,0 +1,30 @@
+"""Server-side secrets, fetched once per process: the identity-key HMAC secret."""
+from chalicelib.config import settings
+
+_identity_secret = None
+_DEV_SECRET = "fairslot-local-dev-identity-secret-not-for-production"
+
+
+def identity_secret():
+    """From IDENTITY_HMAC_SECRET, else the SSM SecureString named by IDENTITY_HMAC_SECRET_PARAM
+    (AWS), else the local development secret when running locally (FAIRSLOT_LOCAL=1)."""
+    global _identity_secret
+    if _identity_secret is None:
+        if settings.identity_hmac_secret:
+            _identity_secret = settings.identity_hmac_secret
+        elif settings.identity_hmac_secret_param:
+            import boto3
+
+            ssm = boto3.client("ssm", region_name=settings.region)
+            response = ssm.get_parameter(Name=settings.identity_hmac_secret_param, WithDecryption=True)
+            _identity_secret = response["Parameter"]["Value"]
+        elif settings.local:
+            _identity_secret = _DEV_SECRET
+        else:
+            raise RuntimeError("No identity HMAC secret configured (IDENTITY_HMAC_SECRET_PARAM).")
+    return _identity_secret
+
+
+def forget():
+    global _identity_secret
+    _identity_secret = None

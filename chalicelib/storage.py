@@ -1,0 +1,491 @@
+"""Storage: the only module that reads or writes DynamoDB.
+
+Every write names its condition; every change of several items is one transaction. Function
+names say what the write guarantees. Failures come back as typed errors from chalicelib.errors:
+a failed condition as the conflict it means, throttling or an unreachable engine as 503.
+"""
+import base64
+import binascii
+import json
+from contextlib import contextmanager
+
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+
+from chalicelib import domain
+from chalicelib.clock import epoch_of
+from chalicelib.config import settings
+from chalicelib.errors import Conflict, Expired, InvalidField, StorageUnavailable, TooManyRequests
+from chalicelib.models import (
+    ALL_MODELS,
+    TTL_ATTRIBUTES,
+    Booking,
+    Counter,
+    Hold,
+    IdentityState,
+    Policy,
+    Site,
+    Slot,
+)
+
+HOLD_SCOPE = "hold"
+_CONTENTION = {"TransactionConflict"}
+_UNAVAILABLE = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ThrottlingError",
+    "TransactionInProgressException",
+}
+_connection = None
+
+
+def booking_scope(procedure_id):
+    return f"booking#{procedure_id}"
+
+
+def _tx_connection():
+    global _connection
+    if _connection is None:
+        from pynamodb.connection import Connection
+
+        _connection = Connection(
+            region=settings.region,
+            host=settings.dynamodb_endpoint,
+            connect_timeout_seconds=2,
+            read_timeout_seconds=3,
+            max_retry_attempts=2,
+        )
+    return _connection
+
+
+@contextmanager
+def _storage_call():
+    """Throttling, timeouts and an unreachable engine become a 503 with Retry-After."""
+    try:
+        yield
+    except TransactWriteError:
+        raise
+    except PynamoDBException as exc:
+        if exc.cause_response_code in _UNAVAILABLE or exc.cause_response_code is None:
+            raise StorageUnavailable()
+        raise
+
+
+class _Transaction:
+    """A TransactWrite whose items carry labels, so a cancellation says which condition failed.
+
+    PynamoDB sends condition checks, deletes, puts and updates in that order; the labels follow."""
+
+    _ORDER = ("check", "delete", "put", "update")
+
+    def __init__(self):
+        from pynamodb.transactions import TransactWrite
+
+        self._tx = TransactWrite(connection=_tx_connection())
+        self._labels = {kind: [] for kind in self._ORDER}
+
+    def check(self, label, model_cls, hash_key, range_key=None, condition=None):
+        self._tx.condition_check(model_cls, hash_key, range_key, condition=condition)
+        self._labels["check"].append(label)
+
+    def delete(self, label, model, condition):
+        self._tx.delete(model, condition=condition)
+        self._labels["delete"].append(label)
+
+    def put(self, label, model, condition):
+        self._tx.save(model, condition=condition)
+        self._labels["put"].append(label)
+
+    def update(self, label, model, actions, condition, return_old=False):
+        self._tx.update(model, actions=actions, condition=condition, return_values="ALL_OLD" if return_old else None)
+        self._labels["update"].append(label)
+
+    def commit(self):
+        """Commit; returns {} or, when cancelled, {label: raw old item or None} of failed items."""
+        try:
+            with _storage_call():
+                self._tx._commit()
+            return {}
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            codes = {r.code for r in reasons if r is not None}
+            if exc.cause_response_code != "TransactionCanceledException" or codes & _UNAVAILABLE:
+                raise StorageUnavailable()
+            if codes & _CONTENTION:
+                raise Conflict("Someone else changed this at the same moment; please retry.", code="state_changed")
+            labels = [label for kind in self._ORDER for label in self._labels[kind]]
+            return {
+                label: (reason.raw_item or {})
+                for label, reason in zip(labels, reasons)
+                if reason is not None and reason.code == "ConditionalCheckFailed"
+            }
+
+
+def _number(raw_item, name):
+    value = (raw_item or {}).get(name, {}).get("N")
+    return float(value) if value is not None else None
+
+
+# --- tables (local engine and tests) --------------------------------------------------------
+
+def ensure_tables():
+    """Create missing tables with their TTL (local engine, tests). In AWS, infra/ owns them."""
+    import boto3
+
+    client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint)
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(wait=True)
+            ttl = TTL_ATTRIBUTES.get(model)
+            if ttl:
+                client.update_time_to_live(
+                    TableName=model.Meta.table_name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl},
+                )
+
+
+# --- catalog: sites and policies ------------------------------------------------------------
+
+def create_site_if_new(site_id, name, address, timezone, procedures):
+    site = Site(sk=site_id, name=name, address=address, timezone=timezone, procedures=procedures)
+    with _storage_call():
+        try:
+            site.save(condition=Site.sk.does_not_exist())
+        except PynamoDBException as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict(f"Site '{site_id}' already exists.", code="site_exists")
+            raise
+    return site
+
+
+def list_sites():
+    with _storage_call():
+        return list(Site.query("site"))
+
+
+def get_site(site_id):
+    with _storage_call():
+        try:
+            return Site.get("site", site_id)
+        except Site.DoesNotExist:
+            return None
+
+
+def get_policy_values(site_id, procedure_id):
+    with _storage_call():
+        try:
+            return Policy.get(f"policy#{site_id}", procedure_id).values
+        except Policy.DoesNotExist:
+            return {}
+
+
+def put_policy_values(site_id, procedure_id, values, now):
+    """Policies are replaced whole by their owner (staff); last writer wins, by design."""
+    policy = Policy(pk=f"policy#{site_id}", sk=procedure_id, values=values, updated_at=now)
+    with _storage_call():
+        policy.save(condition=Policy.pk.does_not_exist() | Policy.pk.exists())
+
+
+# --- slots ----------------------------------------------------------------------------------
+
+def create_slots_if_new(slots):
+    """Insert new slots, each by one conditional put (only if its id is new); returns the count.
+
+    Puts rather than 100-item transactions: the slots are independent, and a few parallel puts
+    finish a large schedule well within API Gateway's time limit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def put(slot):
+        with _storage_call():
+            slot.save(condition=Slot.slot_id.does_not_exist())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(put, slots))
+    return len(slots)
+
+
+def get_slot(slot_id):
+    with _storage_call():
+        try:
+            return Slot.get(slot_id)
+        except Slot.DoesNotExist:
+            return None
+
+
+def _encode_cursor(key):
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor, search_pk):
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        valid = (
+            isinstance(key, dict)
+            and set(key) == {"slot_id", "search_pk", "starts_at"}
+            and all(isinstance(v, dict) and isinstance(v.get("S"), str) and len(v) == 1 for v in key.values())
+            and key["search_pk"]["S"] == search_pk
+        )
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise InvalidField("cursor", "cursor is not one this search returned.")
+    return key
+
+
+def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor, now):
+    """One page of holdable slots: ONE Query on the sparse search index, filtered to those whose
+    available_from has passed (which also hides held, scheduled and quarantined slots)."""
+    search_pk = f"{site_id}#{procedure_id}"
+    start_key = _decode_cursor(cursor, search_pk) if cursor else None
+    with _storage_call():
+        page = Slot._get_connection().query(
+            search_pk,
+            range_key_condition=Slot.starts_at.between(from_key, to_key),
+            filter_condition=Slot.available_from <= now,
+            index_name=Slot.search.Meta.index_name,
+            exclusive_start_key=start_key,
+            limit=limit,
+        )
+    slots = [Slot.from_raw_data(item) for item in page.get("Items", [])]
+    last = page.get("LastEvaluatedKey")
+    return slots, (_encode_cursor(last) if last else None)
+
+
+# --- holds ----------------------------------------------------------------------------------
+
+def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, ip_limit):
+    """R1-R4, R8 in one transaction: the slot is holdable (uniform rule), the identity has no
+    active hold, no cooldown and no active booking for the procedure, the client IP is under its
+    hourly limit. Raises the refusal that applies to the caller; the slot's own timing is never
+    part of an answer."""
+    identity = hold.identity_key
+    window_start, window_end = ip_limit["window"]
+    tx = _Transaction()
+    tx.update(
+        "slot",
+        Slot(slot.slot_id),
+        actions=[
+            Slot.state.set(domain.HELD),
+            Slot.hold_id.set(hold.hold_id),
+            Slot.hold_expires_at.set(hold.expires_at),
+            Slot.available_from.set(available_from_after),
+        ],
+        condition=Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from <= now) & Slot.search_pk.exists(),
+    )
+    tx.update(
+        "identity",
+        IdentityState(identity, HOLD_SCOPE),
+        actions=[
+            IdentityState.hold_id.set(hold.hold_id),
+            IdentityState.hold_expires_at.set(hold.expires_at),
+            IdentityState.hold_lapse_until.set(lapse_until),
+            IdentityState.purge_at.set(hold.purge_at),
+        ],
+        condition=(IdentityState.hold_id.does_not_exist() | (IdentityState.hold_lapse_until <= now))
+        & (IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= now)),
+        return_old=True,
+    )
+    tx.check(
+        "booking",
+        IdentityState,
+        identity,
+        booking_scope(hold.procedure_id),
+        condition=IdentityState.booking_id.does_not_exist() | (IdentityState.booking_ends_at <= now),
+    )
+    tx.update(
+        "ip",
+        Counter(f"holds-ip#{ip_limit['ip']}#{window_start}"),
+        actions=[Counter.n.add(1), Counter.expires_ttl.set(window_end)],
+        condition=Counter.n.does_not_exist() | (Counter.n < ip_limit["max"]),
+    )
+    tx.put("hold", hold, Hold.hold_id.does_not_exist())
+    failed = tx.commit()
+    if not failed:
+        return
+    if "identity" in failed:
+        old = failed["identity"]
+        expires = _number(old, "hold_expires_at")
+        if expires is not None and expires > now:
+            raise Conflict("You already hold a slot; confirm or release it first.", code="hold_already_active")
+        until = max(_number(old, "hold_lapse_until") or 0, _number(old, "cooldown_until") or 0)
+        raise TooManyRequests(
+            "You let a hold go or cancelled recently; you can hold a slot again later.",
+            code="cooldown",
+            retry_after=domain.retry_after_seconds(until, now),
+        )
+    if "ip" in failed:
+        raise TooManyRequests(
+            "Too many holds from your network; please try again later.",
+            code="rate_limited",
+            retry_after=domain.retry_after_seconds(window_end, now),
+        )
+    if "booking" in failed:
+        raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
+    raise Conflict("This slot is no longer available.", code="slot_unavailable")
+
+
+def get_hold(hold_id):
+    with _storage_call():
+        try:
+            return Hold.get(hold_id)
+        except Hold.DoesNotExist:
+            return None
+
+
+def release_hold_if_active(hold, now, available_from, cooldown_until):
+    """Free a held slot into quarantine and start the identity's cooldown, only while the hold is
+    still active (an expired hold has already freed the slot at its own hidden instant)."""
+    tx = _Transaction()
+    tx.update(
+        "slot",
+        Slot(hold.slot_id),
+        actions=[
+            Slot.state.set(domain.OPEN),
+            Slot.available_from.set(available_from),
+            Slot.hold_id.remove(),
+            Slot.hold_expires_at.remove(),
+            Slot.freed_count.add(1),
+        ],
+        condition=(Slot.state == domain.HELD) & (Slot.hold_id == hold.hold_id) & (Slot.hold_expires_at > now),
+    )
+    tx.update(
+        "hold",
+        Hold(hold.hold_id),
+        actions=[Hold.status.set("released")],
+        condition=(Hold.status == "active") & (Hold.expires_at > now),
+    )
+    tx.update(
+        "identity",
+        IdentityState(hold.identity_key, HOLD_SCOPE),
+        actions=[
+            IdentityState.hold_id.remove(),
+            IdentityState.hold_expires_at.remove(),
+            IdentityState.hold_lapse_until.remove(),
+            IdentityState.cooldown_until.set(cooldown_until),
+        ],
+        condition=IdentityState.hold_id == hold.hold_id,
+    )
+    if tx.commit():
+        _raise_hold_not_active(hold, now)
+
+
+def _raise_hold_not_active(hold, now):
+    if hold.status == "active" and hold.expires_at <= now:
+        raise Expired("This hold has expired.", code="hold_expired")
+    raise Conflict("This hold is no longer active.", code="hold_not_active")
+
+
+# --- bookings -------------------------------------------------------------------------------
+
+def confirm_hold_as_booking(hold, booking, now):
+    """Turn an active, unexpired hold into a booking: slot, hold, booking and both identity items
+    change together or not at all. Returns False if the hold was confirmed concurrently."""
+    tx = _Transaction()
+    tx.update(
+        "slot",
+        Slot(hold.slot_id),
+        actions=[Slot.state.set(domain.BOOKED), Slot.booking_id.set(booking.booking_id), Slot.search_pk.remove()],
+        condition=(Slot.state == domain.HELD) & (Slot.hold_id == hold.hold_id) & (Slot.hold_expires_at > now),
+    )
+    tx.update(
+        "hold",
+        Hold(hold.hold_id),
+        actions=[
+            Hold.status.set("confirmed"),
+            Hold.booking_id.set(booking.booking_id),
+            Hold.reference.set(booking.reference),
+        ],
+        condition=(Hold.status == "active") & (Hold.expires_at > now),
+    )
+    tx.put("booking", booking, Booking.booking_id.does_not_exist())
+    tx.update(
+        "identity",
+        IdentityState(hold.identity_key, HOLD_SCOPE),
+        actions=[IdentityState.hold_id.remove(), IdentityState.hold_expires_at.remove(), IdentityState.hold_lapse_until.remove()],
+        condition=IdentityState.hold_id == hold.hold_id,
+    )
+    tx.update(
+        "active_booking",
+        IdentityState(hold.identity_key, booking_scope(hold.procedure_id)),
+        actions=[
+            IdentityState.booking_id.set(booking.booking_id),
+            IdentityState.booking_ends_at.set(epoch_of(booking.ends_at)),
+            IdentityState.purge_at.set(booking.purge_at),
+        ],
+        condition=IdentityState.booking_id.does_not_exist() | (IdentityState.booking_ends_at <= now),
+    )
+    failed = tx.commit()
+    if not failed:
+        return True
+    if "hold" in failed:
+        fresh = get_hold(hold.hold_id)
+        if fresh is not None and fresh.status == "confirmed":
+            return False
+        _raise_hold_not_active(fresh or hold, now)
+    if "active_booking" in failed:
+        raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
+    _raise_hold_not_active(hold, now)
+
+
+def get_booking(booking_id):
+    with _storage_call():
+        try:
+            return Booking.get(booking_id)
+        except Booking.DoesNotExist:
+            return None
+
+
+def cancel_booking_if_booked(booking, now, available_from, cooldown_until):
+    """Cancel a booking: its slot goes into quarantine (R3), its identity into cooldown (R4),
+    and the identity's one-booking-per-procedure lock is freed, all in one transaction."""
+    failed = _cancel_transaction(booking, now, available_from, cooldown_until)
+    if set(failed) == {"cooldown"}:
+        # A longer cooldown is already running: keep it, cancel without touching it.
+        failed = _cancel_transaction(booking, now, available_from, None)
+    if failed:
+        raise Conflict("This booking is no longer active.", code="booking_not_active")
+
+
+def _cancel_transaction(booking, now, available_from, cooldown_until):
+    tx = _Transaction()
+    tx.update(
+        "booking",
+        Booking(booking.booking_id),
+        actions=[Booking.status.set("cancelled"), Booking.cancelled_at.set(now)],
+        condition=Booking.status == "booked",
+    )
+    tx.update(
+        "slot",
+        Slot(booking.slot_id),
+        actions=[
+            Slot.state.set(domain.OPEN),
+            Slot.available_from.set(available_from),
+            Slot.search_pk.set(f"{booking.site_id}#{booking.procedure_id}"),
+            Slot.booking_id.remove(),
+            Slot.hold_id.remove(),
+            Slot.hold_expires_at.remove(),
+            Slot.freed_count.add(1),
+        ],
+        condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
+    )
+    if cooldown_until is not None:
+        tx.update(
+            "cooldown",
+            IdentityState(booking.identity_key, HOLD_SCOPE),
+            actions=[IdentityState.cooldown_until.set(cooldown_until)],
+            condition=IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= cooldown_until),
+        )
+    tx.delete(
+        "active_booking",
+        IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
+        condition=IdentityState.booking_id == booking.booking_id,
+    )
+    return tx.commit()
+
+
+def bookings_of_day(site_id, day):
+    with _storage_call():
+        return list(Booking.day.query(f"{site_id}#{day}"))

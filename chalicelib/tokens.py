@@ -1,0 +1,37 @@
+"""Opaque ids, bearer tokens (>=128 random bits, stored hashed, compared in constant time)."""
+import base64
+import hashlib
+import hmac
+import secrets
+
+_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U: read aloud at a counter
+
+
+def new_id(prefix):
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def new_token():
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token, stored_hash):
+    if not isinstance(token, str) or not stored_hash:
+        return False
+    return hmac.compare_digest(token_hash(token), stored_hash)
+
+
+def derived_token(secret, purpose, source_token):
+    """A token that the same source token always yields again (so retrying a confirm returns
+    the same booking token) and nobody without the source token and the secret can compute."""
+    digest = hmac.new(secret.encode(), f"{purpose}|{source_token}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def new_reference(prefix="FS"):
+    body = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    return f"{prefix}-{body[:4]}-{body[4:]}"

@@ -1,0 +1,66 @@
+"""`chalice local` for fairslot, with two dev-only adjustments that mirror API Gateway in AWS.
+
+1. Authorizer refusals use fairslot's error envelope (in AWS: the GatewayResponses of infra/).
+2. X-Forwarded-For from loopback becomes the source IP, so tests and benchmarks can act as many
+   clients; in AWS the source IP is API Gateway's and cannot be set by a client.
+
+Usage: python -m devlocal.api_server --host 127.0.0.1 --port 8000
+"""
+import argparse
+import json
+import os
+import sys
+
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _patch_chalice_local():
+    from chalice import local
+
+    def envelope(status, code, message):
+        return json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
+
+    original_init = local.LocalGatewayException.__init__
+
+    def init(self, headers, body=None):
+        if isinstance(self, local.NotAuthorizedError):
+            body = envelope(401, "unauthorized", "A valid staff bearer token is required.")
+        elif isinstance(self, local.ForbiddenError):
+            body = envelope(403, "forbidden", "These credentials do not allow this action.")
+        original_init(self, {**(headers or {}), "Content-Type": "application/json"}, body)
+
+    local.LocalGatewayException.__init__ = init
+
+    original_event = local.LambdaEventConverter.create_lambda_event
+
+    def create_lambda_event(self, method, path, headers, body=None):
+        event = original_event(self, method, path, headers, body)
+        forwarded = event["headers"].get("x-forwarded-for")
+        if forwarded:
+            event["requestContext"]["identity"]["sourceIp"] = forwarded.split(",")[0].strip()
+        return event
+
+    local.LambdaEventConverter.create_lambda_event = create_lambda_event
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--stage", default="dev")
+    args = parser.parse_args(argv)
+    _patch_chalice_local()
+    from chalice.cli import create_local_server
+    from chalice.cli.factory import CLIFactory
+
+    sys.path.insert(0, PROJECT_DIR)
+    # A copy: the stage's environment_variables in .chalice/config.json describe AWS (SSM secret,
+    # Cognito keys); locally the environment set by devlocal.stack must win.
+    factory = CLIFactory(PROJECT_DIR, environ=dict(os.environ))
+    server = create_local_server(factory, args.host, args.port, args.stage)
+    print(f"api listening on http://{args.host}:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

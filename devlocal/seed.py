@@ -1,0 +1,54 @@
+"""Demo data: the Préfecture de l'Hérault (Montpellier) and the sous-préfecture of Béziers,
+three procedures each, three weeks of weekday slots published at once."""
+from datetime import date, time, timedelta
+
+PROCEDURES = [
+    {"procedure_id": "renewal", "name": "Renouvellement de titre de séjour"},
+    {"procedure_id": "first_application", "name": "Première demande de titre de séjour"},
+    {"procedure_id": "student", "name": "Étudiants et chercheurs"},
+]
+SITES = [
+    {
+        "site_id": "herault-montpellier",
+        "name": "Préfecture de l'Hérault",
+        "address": "34 place des Martyrs de la Résistance, 34062 Montpellier",
+        "timezone": "Europe/Paris",
+        "counters": {"renewal": 3, "first_application": 2, "student": 2},
+    },
+    {
+        "site_id": "herault-beziers",
+        "name": "Sous-préfecture de Béziers",
+        "address": "Boulevard Édouard Herriot, 34500 Béziers",
+        "timezone": "Europe/Paris",
+        "counters": {"renewal": 2, "first_application": 1, "student": 1},
+    },
+]
+
+
+def seed(now, weeks=3):
+    """Create the demo sites and slots unless they exist; returns the number of slots created."""
+    from chalicelib import catalog, storage
+
+    created = 0
+    first = date.fromtimestamp(now) + timedelta(days=1)
+    for spec in SITES:
+        if storage.get_site(spec["site_id"]) is not None:
+            continue
+        catalog.create_site(spec["site_id"], spec["name"], spec["address"], spec["timezone"], PROCEDURES)
+        for procedure in PROCEDURES:
+            created += catalog.publish_schedule(
+                spec["site_id"],
+                procedure["procedure_id"],
+                {
+                    "from": first,
+                    "to": first + timedelta(days=7 * weeks - 1),
+                    "weekdays": {0, 1, 2, 3, 4},
+                    "opens": time(9, 0),
+                    "closes": time(12, 0),
+                    "slot_minutes": 15,
+                    "counters": spec["counters"][procedure["procedure_id"]],
+                    "publish": "now",
+                },
+                now,
+            )
+    return created

@@ -1,0 +1,125 @@
+"""Dev-only patch of moto's DynamoDB (never packaged): serializable actions, no instance leak.
+
+moto 5 is not atomic under concurrent requests: two racing conditional writes or transactions can
+both succeed, because each action reads, checks and writes items without a lock. Running every
+DynamoDB action under one process-wide lock makes the engine serializable, like DynamoDB is for
+single items and transactions. moto also appends every model instance it ever creates to a class
+list (for its dashboard), which leaks memory in a long-running server; we stop tracking them.
+
+moto also deep-copies every table a transaction touches, once per item, to be able to roll back:
+a hold (one slot among 2,000) took about 0.5 s. We snapshot only the items the transaction names
+and restore those (and trim the stream records of the rolled-back writes) on cancellation, which
+is what the rollback needs. bench/storm.py measures both variants (FAIRSLOT_MOTO_TABLE_COPY=1
+keeps moto's own behaviour).
+
+The patch reaches into moto internals, so the moto version is pinned in requirements-dev.txt and
+checked here; tests/engine/test_serial_moto.py proves the race is gone.
+"""
+import functools
+import os
+import threading
+
+PINNED_MOTO = "5.2.5"
+_lock = threading.RLock()
+_applied = False
+
+
+def apply():
+    """Patch moto in this process (idempotent). Call before the first DynamoDB request."""
+    global _applied
+    if _applied:
+        return
+    import moto
+    from moto.core import common_models
+    from moto.core.model_instances import reset_model_data
+    from moto.dynamodb.responses import DynamoHandler
+
+    if moto.__version__ != PINNED_MOTO:
+        raise RuntimeError(f"devlocal.serial_moto is written for moto {PINNED_MOTO}, found {moto.__version__}")
+
+    action = DynamoHandler.call_action
+
+    @functools.wraps(action)
+    def serialized_call_action(self):
+        with _lock:
+            return action(self)
+
+    DynamoHandler.call_action = serialized_call_action
+
+    def untracked_new(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    common_models.BaseModel.__new__ = staticmethod(untracked_new)
+    reset_model_data()
+    if os.environ.get("FAIRSLOT_MOTO_TABLE_COPY") != "1":
+        _rollback_by_item()
+    _applied = True
+
+
+def _rollback_by_item():
+    """Replace moto's whole-table backup in TransactWriteItems with a backup of the named items."""
+    import copy
+
+    from moto.dynamodb import models as backend_module
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    class TablesAreNotCopied:
+        """moto's transact_write_items deep-copies tables through this name; items still are."""
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    backend_module.copy = TablesAreNotCopied
+    transact = backend_module.DynamoDBBackend.transact_write_items
+
+    def snapshot(backend, transact_items):
+        saved = []
+        for entry in transact_items:
+            op = next(iter(entry.values()))
+            table = backend.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            key = op.get("Key") or op.get("Item") or {}
+            try:
+                hash_value = DynamoType(key[table.hash_key_attr])
+                range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            except KeyError:
+                continue  # moto itself rejects the request before writing anything
+            item = table.get_item(hash_value, range_value)
+            shard = table.stream_shard
+            saved.append((table, hash_value, range_value, copy.deepcopy(item), len(shard.items) if shard else 0))
+        return saved
+
+    def restore(saved):
+        for table, hash_value, range_value, item, stream_length in reversed(saved):
+            if range_value is not None:
+                if item is None:
+                    table.items.get(hash_value, {}).pop(range_value, None)
+                else:
+                    table.items[hash_value][range_value] = item
+            elif item is None:
+                table.items.pop(hash_value, None)
+            else:
+                table.items[hash_value] = item
+            if table.stream_shard is not None:
+                del table.stream_shard.items[stream_length:]
+
+    @functools.wraps(transact)
+    def transact_write_items(self, transact_items):
+        saved = snapshot(self, transact_items)
+        try:
+            return transact(self, transact_items)
+        except Exception:
+            restore(saved)
+            raise
+
+    backend_module.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def tracked_instances():
+    """How many model instances moto's tracker holds (0 once patched): for the leak test."""
+    from moto.core.model_instances import model_data
+
+    return sum(len(getattr(cls, "instances_tracked", [])) for models in model_data.values() for cls in models.values())

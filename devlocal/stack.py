@@ -1,0 +1,121 @@
+"""`make run`: the whole local stack in one command, stopped by one Ctrl-C.
+
+Starts the serialized DynamoDB engine (in this process), creates the tables, seeds demo data,
+then runs the API under `chalice local` and, when web/ exists, the applicants' web app.
+Prints READY once everything answers.
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEV_STAFF_SECRET = "fairslot-local-staff-secret-change-me"
+
+
+def local_environment(engine_endpoint, staff_secret):
+    """The environment the API runs with locally (also used by the tests)."""
+    return {
+        "FAIRSLOT_LOCAL": "1",
+        "DYNAMODB_ENDPOINT": engine_endpoint,
+        "AWS_DEFAULT_REGION": "eu-west-3",
+        "AWS_REGION": "eu-west-3",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "TABLE_PREFIX": os.environ.get("TABLE_PREFIX", "fairslot-local"),
+        "IDENTITY_HMAC_SECRET": os.environ.get("IDENTITY_HMAC_SECRET", "fairslot-local-identity-secret"),
+        "STAFF_JWT_SECRET": staff_secret,
+        "STAFF_JWKS_URL": "",
+        "IDENTITY_HMAC_SECRET_PARAM": "",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+    }
+
+
+def wait_until_up(url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except Exception:
+            time.sleep(0.2)
+    return False
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--engine-port", type=int, default=8001)
+    parser.add_argument("--web-port", type=int, default=8080)
+    parser.add_argument("--no-seed", action="store_true")
+    parser.add_argument("--no-web", action="store_true")
+    args = parser.parse_args(argv)
+
+    staff_secret = os.environ.get("STAFF_JWT_SECRET")
+    if not staff_secret:
+        staff_secret = DEV_STAFF_SECRET
+        print(f"STAFF_JWT_SECRET not set: using the dev default '{DEV_STAFF_SECRET}'", flush=True)
+
+    from devlocal.engine import Engine
+
+    engine = Engine(port=args.engine_port).start()
+    env = local_environment(engine.endpoint, staff_secret)
+    os.environ.update(env)
+    sys.path.insert(0, ROOT)
+    from chalicelib import storage
+    from chalicelib.auth import issue_local_staff_token
+    from chalicelib.clock import now
+
+    storage.ensure_tables()
+    if not args.no_seed:
+        from devlocal.seed import seed
+
+        print(f"seeded {seed(now())} demo slots", flush=True)
+
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "devlocal.api_server", "--port", str(args.api_port)],
+            cwd=ROOT, env={**os.environ, **env},
+        )
+    ]
+    web_server = os.path.join(ROOT, "web", "serve.py")
+    if not args.no_web and os.path.exists(web_server):
+        children.append(subprocess.Popen([sys.executable, web_server, "--port", str(args.web_port)], cwd=ROOT))
+
+    def stop(*_):
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        engine.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if not wait_until_up(f"http://127.0.0.1:{args.api_port}/health"):
+        print("the API did not start", flush=True)
+        stop()
+    token = issue_local_staff_token(staff_secret, "local-admin", ["admins"])
+    print(f"API      http://127.0.0.1:{args.api_port}", flush=True)
+    if len(children) > 1:
+        print(f"web app  http://127.0.0.1:{args.web_port}/", flush=True)
+    print(f"engine   {engine.endpoint} (moto DynamoDB, serialized)", flush=True)
+    print(f"staff admin token (8 h): {token}", flush=True)
+    print("READY", flush=True)
+    while True:
+        for child in children:
+            if child.poll() is not None:
+                print(f"a child process exited ({child.args}); stopping", flush=True)
+                stop()
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()
