@@ -148,8 +148,8 @@ def metric(name: str, value: float = 1, **dimensions) -> None:
 
     Inside an invocation wrapped by install() the metric is buffered and flushed once when the
     invocation ends; outside one it is written at once. Dimensions are optional (`site=...`);
-    every metric is also published without them (dimension `service` only), which is what the
-    alarms use. Never raises: observability must not break a booking.
+    every metric is also published without them (dimensions `service` and `stage` only), which
+    is what the alarms use. Never raises: observability must not break a booking.
     """
     try:
         if not isinstance(name, str) or not name or isinstance(value, bool):
@@ -158,7 +158,10 @@ def metric(name: str, value: float = 1, **dimensions) -> None:
         dims = {
             str(k): str(v)
             for k, v in dimensions.items()
-            if v is not None and str(v).strip() and not _is_personal_key(k)
+            if v is not None
+            and str(v).strip()
+            and not _is_personal_key(k)
+            and k not in ("service", "stage")  # set here, not by callers
         }
         buffer = getattr(_state, "buffer", None)
         if buffer is not None:
@@ -182,20 +185,29 @@ def flush() -> None:
 
 def _emit(records):
     """Write EMF blobs to stdout: one per distinct dimension set, each with two dimension
-    arrays, ["service"] and ["service", <dimensions>...]. Locally (FAIRSLOT_LOCAL=1) nothing."""
+    arrays, ["service", "stage"] and ["service", "stage", <dimensions>...] ("stage" only when
+    FAIRSLOT_STAGE is set, as it is in AWS). Locally (FAIRSLOT_LOCAL=1) nothing."""
     if _local():
         return
     import warnings
 
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+    # One namespace for every stage: the stage dimension keeps dev from paging prod when both
+    # live in one account.
+    base = {"service": SERVICE}
+    stage = os.environ.get("FAIRSLOT_STAGE", "").strip()
+    if stage:
+        base["stage"] = stage
     groups = {}
     for name, value, dims in records:
         groups.setdefault(tuple(sorted(dims.items())), []).append((name, value))
     for dims, values in groups.items():
         emf = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+        for key, value in base.items():
+            emf.add_dimension(key, value)
         if dims:
-            emf.add_dimensions(service=SERVICE, **dict(dims))
+            emf.add_dimensions(**base, **dict(dims))
         for name, value in values:
             emf.add_metric(name=name, unit=MetricUnit.Count, value=value)
         with warnings.catch_warnings():
@@ -276,10 +288,21 @@ def _logging_middleware(event, get_response):
                 pass
 
 
+# A scheduled run or a stream batch that raises is counted, whatever the handler: the
+# ScheduledRunsFailedAlarm in infra/resources.yaml needs no list of functions.
+_FAILURE_METRICS = {"CloudWatchEvent": "ScheduledRunFailed", "DynamoDBEvent": "StreamBatchFailed"}
+
+
 def _metrics_middleware(event, get_response):
     _state.buffer = []
     try:
         return get_response(event)
+    except Exception:
+        failure = _FAILURE_METRICS.get(type(event).__name__)
+        if failure:
+            function = getattr(getattr(event, "context", None), "function_name", None)
+            metric(failure, function=function)
+        raise
     finally:
         flush()
 

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,11 @@ def pytest_configure(config):
     )
 
 
-def run_python(code, env=None, cwd=ROOT, timeout=120):
-    """Run `code` in a fresh interpreter with the repo on sys.path; return CompletedProcess."""
+def run_python(code, env=None, cwd=None, timeout=120):
+    """Run `code` in a fresh interpreter with the repo on sys.path; return CompletedProcess.
+
+    It runs outside the repo by default: chalice.test.Client would otherwise load the real
+    .chalice/config.json and export its stage's environment variables."""
     full_env = {
         k: v
         for k, v in os.environ.items()
@@ -36,7 +40,7 @@ def run_python(code, env=None, cwd=ROOT, timeout=120):
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-c", code],
-        cwd=str(cwd),
+        cwd=str(cwd or tempfile.gettempdir()),
         env=full_env,
         capture_output=True,
         text=True,

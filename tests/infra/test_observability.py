@@ -144,6 +144,50 @@ def test_middleware_flushes_emf_metrics_per_invocation_and_logs_requests(py):
     assert all(a["cold_start"] is (i == 0) for i, a in enumerate(access))
 
 
+def test_metrics_carry_the_stage_dimension_in_aws(py):
+    result = py(APP, env={"FAIRSLOT_STAGE": "prod"})
+    assert result.returncode == 0, result.stderr
+    emf = [line for line in _json_lines(result.stdout) if "_aws" in line]
+    dims = {m["Name"]: b["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+            for b in emf for m in b["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert dims["HoldCreated"] == [["service", "stage"], ["service", "stage", "site"]]
+    assert dims["StorageUnavailable"] == [["service", "stage"]]
+    assert all(b["stage"] == "prod" for b in emf)
+
+
+def test_a_failing_scheduled_run_is_counted_and_still_fails(py):
+    code = textwrap.dedent(
+        """
+        from chalice import Chalice, Rate
+        from chalice.test import Client
+        from chalicelib import observability
+
+        app = Chalice(app_name="fairslot")
+        observability.install(app)
+
+        @app.schedule(Rate(5, unit=Rate.MINUTES))
+        def sweep(event):
+            observability.metric("HoldExpired", 3)
+            raise RuntimeError("sweep failed")
+
+        with Client(app) as client:
+            try:
+                client.lambda_.invoke("sweep", client.events.generate_cw_event(
+                    source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+            except RuntimeError:
+                print("RAISED")
+        """
+    )
+    result = py(code, env={"FAIRSLOT_STAGE": "prod"})
+    assert result.returncode == 0, result.stderr
+    assert "RAISED" in result.stdout
+    emf = [line for line in _json_lines(result.stdout) if "_aws" in line]
+    names = {m["Name"] for b in emf for m in b["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert names == {"HoldExpired", "ScheduledRunFailed"}
+    failed = next(b for b in emf if "ScheduledRunFailed" in b)
+    assert ["service", "stage"] in failed["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+
+
 def test_metric_never_raises_and_outside_a_request_is_written_at_once(py):
     code = textwrap.dedent(
         """
