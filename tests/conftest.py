@@ -1,0 +1,62 @@
+"""Test environment: every in-process test runs against moto's DynamoDB, serialized by
+devlocal.serial_moto, with the same configuration variables the application reads in AWS."""
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Before anything imports chalicelib.config.
+os.environ.update(
+    {
+        "FAIRSLOT_LOCAL": "1",
+        "TABLE_PREFIX": "fairslot-test",
+        "AWS_DEFAULT_REGION": "eu-west-3",
+        "AWS_REGION": "eu-west-3",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "IDENTITY_HMAC_SECRET": "test-identity-secret",
+        "STAFF_JWT_SECRET": "test-staff-secret-at-least-32-bytes-long",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "CATALOG_CACHE_SECONDS": "30",
+    }
+)
+os.environ.pop("DYNAMODB_ENDPOINT", None)
+
+import pytest  # noqa: E402
+
+from devlocal import serial_moto  # noqa: E402
+
+serial_moto.apply()
+
+
+@pytest.fixture
+def engine():
+    """A fresh in-process DynamoDB with fairslot's tables."""
+    from moto import mock_aws
+
+    from chalicelib import catalog, clock, keys, storage
+
+    with mock_aws():
+        catalog.forget_cached()
+        keys.forget()
+        clock.reset()
+        storage._connection = None
+        storage.ensure_tables()
+        yield
+        clock.reset()
+        catalog.forget_cached()
+
+
+@pytest.fixture
+def api(engine, tmp_path):
+    """The Chalice app under its test client (authorizers included), on the fresh engine."""
+    from chalice.test import Client
+
+    from tests.support import Api
+
+    import app as application
+
+    with Client(application.app, project_dir=str(tmp_path)) as client:
+        yield Api(client)

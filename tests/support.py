@@ -1,0 +1,144 @@
+"""Test helpers: one small client for the API, in process (Chalice test client) or over HTTP."""
+import json
+import os
+from datetime import date, timedelta
+
+from chalicelib.auth import issue_local_staff_token
+
+SITE = "test-site"
+PROCEDURE = "renewal"
+
+
+def applicant(n, doc_type="agdref", birth_date="1990-01-02", email=None):
+    number = f"{n:010d}" if doc_type == "agdref" else f"P{n:08d}"
+    return {
+        "document": {"type": doc_type, "number": number},
+        "birth_date": birth_date,
+        "family_name": f"Family{n}",
+        "given_names": f"Given{n}",
+        "email": email or f"person{n}@example.org",
+    }
+
+
+class Reply:
+    def __init__(self, status, body, headers):
+        self.status, self.body, self.headers = status, body, {k.lower(): v for k, v in headers.items()}
+
+    @property
+    def code(self):
+        return (self.body or {}).get("error", {}).get("code")
+
+    def __repr__(self):
+        return f"<{self.status} {self.body}>"
+
+
+class Api:
+    """The API as a client sees it. `transport` is a Chalice test client or a base URL."""
+
+    def __init__(self, transport, staff_secret=None):
+        self.transport = transport
+        self.staff_secret = staff_secret or os.environ["STAFF_JWT_SECRET"]
+        self._session = None
+
+    def call(self, method, path, body=None, headers=None, raw=None):
+        headers = dict(headers or {})
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if data is not None:
+            headers.setdefault("Content-Type", "application/json")
+        if isinstance(self.transport, str):
+            import requests
+
+            if self._session is None:
+                self._session = requests.Session()
+            r = self._session.request(method, self.transport + path, data=data, headers=headers, timeout=60)
+            text, status, reply_headers = r.text, r.status_code, dict(r.headers)
+        else:
+            r = getattr(self.transport.http, method.lower())(path, headers=headers, body=data)
+            text = r.body.decode() if isinstance(r.body, bytes) else r.body
+            status, reply_headers = r.status_code, r.headers
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = {"raw": text}
+        return Reply(status, parsed, reply_headers)
+
+    # --- staff ---
+    def staff_headers(self, groups=("admins",)):
+        return {"Authorization": "Bearer " + issue_local_staff_token(self.staff_secret, "tester", groups)}
+
+    def create_site(self, site_id=SITE, procedures=(PROCEDURE,)):
+        body = {
+            "site_id": site_id,
+            "name": "Préfecture de test",
+            "address": "1 rue de la Loi, 34000 Montpellier",
+            "timezone": "Europe/Paris",
+            "procedures": [{"procedure_id": p, "name": p.title()} for p in procedures],
+        }
+        reply = self.call("POST", "/staff/sites", body, self.staff_headers())
+        assert reply.status == 201, reply
+        return reply.body
+
+    def set_policy(self, site_id=SITE, procedure=PROCEDURE, **values):
+        reply = self.call("PUT", f"/staff/sites/{site_id}/procedures/{procedure}/policy", values, self.staff_headers())
+        assert reply.status == 200, reply
+        return reply.body
+
+    def schedule(self, site_id=SITE, procedure=PROCEDURE, days=1, slot_minutes=60, counters=1,
+                 opens="09:00", closes="12:00", publish="now", start_in_days=2):
+        first = date.today() + timedelta(days=start_in_days)
+        body = {
+            "procedure_id": procedure,
+            "from": first.isoformat(),
+            "to": (first + timedelta(days=days - 1)).isoformat(),
+            "weekdays": [0, 1, 2, 3, 4, 5, 6],
+            "opens": opens,
+            "closes": closes,
+            "slot_minutes": slot_minutes,
+            "counters": counters,
+            "publish": publish,
+        }
+        reply = self.call("POST", f"/staff/sites/{site_id}/schedules", body, self.staff_headers())
+        assert reply.status == 201, reply
+        return reply.body["created"]
+
+    # --- public ---
+    def slots(self, site_id=SITE, procedure=PROCEDURE, limit=100, **params):
+        query = "&".join(f"{k}={v}" for k, v in {"procedure": procedure, "limit": limit, **params}.items())
+        reply = self.call("GET", f"/sites/{site_id}/slots?{query}")
+        assert reply.status == 200, reply
+        return reply.body["slots"]
+
+    def all_slot_ids(self, site_id=SITE, procedure=PROCEDURE):
+        ids, cursor = [], None
+        while True:
+            extra = {"cursor": cursor} if cursor else {}
+            query = "&".join(f"{k}={v}" for k, v in {"procedure": procedure, "limit": 100, **extra}.items())
+            reply = self.call("GET", f"/sites/{site_id}/slots?{query}")
+            ids += [s["slot_id"] for s in reply.body["slots"]]
+            cursor = reply.body["next_cursor"]
+            if not cursor:
+                return ids
+
+    def hold(self, slot_id, person, ip=None):
+        headers = {"X-Forwarded-For": ip} if ip else None
+        return self.call("POST", "/holds", {"slot_id": slot_id, "applicant": person}, headers)
+
+    def release(self, hold):
+        return self.call("DELETE", f"/holds/{hold['hold_id']}", headers={"X-Hold-Token": hold["hold_token"]})
+
+    def confirm(self, hold):
+        return self.call("POST", "/bookings", {"hold_id": hold["hold_id"], "hold_token": hold["hold_token"]})
+
+    def booking(self, booking):
+        return self.call("GET", f"/bookings/{booking['booking_id']}", headers={"X-Booking-Token": booking["booking_token"]})
+
+    def cancel(self, booking):
+        return self.call("DELETE", f"/bookings/{booking['booking_id']}", headers={"X-Booking-Token": booking["booking_token"]})
+
+    def ready_site(self, **policy):
+        """A site with one procedure, the given policy and one day of hourly slots (3 slots)."""
+        self.create_site()
+        if policy:
+            self.set_policy(**policy)
+        self.schedule()
+        return self.slots()

@@ -1,0 +1,131 @@
+"""The anti-scalping rules as pure functions: no engine, no HTTP."""
+import random
+from datetime import date, time
+
+import pytest
+
+from chalicelib import domain
+from chalicelib.errors import InvalidField
+
+POLICY = domain.Policy()
+DAY = 86400
+
+
+def test_a_slot_is_holdable_only_once_available_from_has_passed():
+    assert domain.is_holdable("open", 100, now=100)
+    assert not domain.is_holdable("open", 101, now=100)
+
+
+def test_an_expired_hold_frees_its_slot_only_at_its_hidden_instant():
+    assert not domain.is_holdable("held", 150, now=120)
+    assert domain.is_holdable("held", 150, now=150)
+
+
+def test_booked_attended_and_closed_slots_are_never_holdable():
+    for state in ("booked", "attended", "no_show", "closed"):
+        assert not domain.is_holdable(state, 0, now=10)
+
+
+def test_quarantine_ends_within_the_policy_window():
+    rng = random.Random(1)
+    now, starts = 1_000_000, 1_000_000 + 30 * DAY
+    ends = [domain.quarantine_end(now, starts, POLICY, rng) - now for _ in range(2000)]
+    assert min(ends) >= POLICY.quarantine_min_seconds
+    assert max(ends) <= POLICY.quarantine_max_seconds
+    assert max(ends) - min(ends) > 0.9 * (POLICY.quarantine_max_seconds - POLICY.quarantine_min_seconds)
+
+
+def test_quarantine_shrinks_near_the_appointment_so_the_slot_still_comes_back():
+    rng = random.Random(2)
+    now = 1_000_000
+    starts = now + 3600  # one hour before the appointment
+    for _ in range(500):
+        end = domain.quarantine_end(now, starts, POLICY, rng)
+        assert now <= end <= now + 1800
+
+
+def test_a_lapsed_hold_frees_its_slot_no_sooner_than_a_released_one():
+    rng = random.Random(3)
+    now, starts = 0, 60 * DAY
+    expires, available = domain.hold_terms(now, starts, POLICY, rng)
+    assert expires == POLICY.hold_ttl_seconds
+    assert available - expires >= POLICY.quarantine_min_seconds
+
+
+def test_cooldown_runs_from_the_moment_the_hold_or_booking_was_let_go():
+    assert domain.cooldown_until(500, POLICY) == 500 + POLICY.cooldown_seconds
+
+
+def test_retry_after_is_a_whole_positive_number_of_seconds():
+    assert domain.retry_after_seconds(100.2, 100) == 1
+    assert domain.retry_after_seconds(110.0, 100) == 10
+    assert domain.retry_after_seconds(90, 100) == 1
+
+
+def test_random_publication_spreads_slots_over_the_window():
+    rng = random.Random(4)
+    policy = domain.policy_with(POLICY, {"publish_window_seconds": 3600})
+    instants = domain.publication_instants(0, 1000, policy, "random_window", rng)
+    assert all(0 <= t <= 3600 for t in instants)
+    assert len({round(t) for t in instants}) > 500
+    assert domain.publication_instants(7, 3, policy, "now", rng) == [7, 7, 7]
+
+
+def test_schedule_times_follow_the_site_timezone_and_weekdays():
+    # Monday 2026-03-30 (after the DST change) and Friday 2026-03-27 (before it)
+    times = domain.schedule_slot_times("Europe/Paris", date(2026, 3, 27), date(2026, 3, 30), {0, 4},
+                                       time(9, 0), time(10, 0), 30, 2)
+    assert len(times) == 2 * 2 * 2
+    assert times[0][0].isoformat() == "2026-03-27T08:00:00+00:00"  # UTC+1
+    assert times[-1][0].isoformat() == "2026-03-30T07:30:00+00:00"  # UTC+2
+
+
+def test_policy_changes_are_checked_field_by_field():
+    assert domain.policy_with(POLICY, {"hold_ttl_seconds": 2}).hold_ttl_seconds == 2
+    for bad in ({"hold_ttl_seconds": 0}, {"hold_ttl_seconds": "600"}, {"allocation": "lottery"},
+                {"unknown": 1}, {"partner_share": 2}, {"quarantine_min_seconds": 10, "quarantine_max_seconds": 5},
+                {"cooldown_seconds": True}, {"hold_ttl_seconds": 1.5}):
+        with pytest.raises(InvalidField):
+            domain.policy_with(POLICY, bad)
+
+
+def test_document_numbers_are_normalised_before_hashing():
+    key = domain.identity_key("s", "agdref", "12 345-678.90", date(1990, 1, 2))
+    assert key == domain.identity_key("s", "agdref", "1234567890", date(1990, 1, 2))
+    assert key != domain.identity_key("s", "agdref", "1234567890", date(1990, 1, 3))
+    assert key != domain.identity_key("other secret", "agdref", "1234567890", date(1990, 1, 2))
+    assert "1234567890" not in key
+
+
+def test_a_passport_and_a_visa_with_the_same_number_are_one_identity():
+    assert domain.identity_key("s", "passport", "ab123456", date(1990, 1, 2)) == \
+        domain.identity_key("s", "visa", "AB 123456", date(1990, 1, 2))
+
+
+@pytest.mark.parametrize("doc_type,number", [("agdref", "123"), ("agdref", "12345678901"), ("passport", "A*B"),
+                                             ("id_card", "1234567890"), ("agdref", 1234567890)])
+def test_invalid_documents_are_refused_with_the_field_named(doc_type, number):
+    with pytest.raises(InvalidField) as info:
+        domain.normalise_document(doc_type, number)
+    assert info.value.details["field"].startswith("applicant.document.")
+
+
+def test_birth_dates_must_be_plausible():
+    today = date(2026, 1, 1)
+    assert domain.check_birth_date(date(1990, 5, 1), today) == date(1990, 5, 1)
+    for bad in (date(2026, 1, 1), date(2030, 1, 1), date(1800, 1, 1)):
+        with pytest.raises(InvalidField):
+            domain.check_birth_date(bad, today)
+
+
+def test_visible_state_names_the_lifecycle_of_a_stored_slot():
+    assert domain.visible_state("open", 200, 0, None, now=100) == "scheduled"
+    assert domain.visible_state("open", 200, 1, None, now=100) == "quarantined"
+    assert domain.visible_state("open", 50, 1, None, now=100) == "open"
+    assert domain.visible_state("held", 500, 0, 150, now=100) == "held"
+    assert domain.visible_state("held", 500, 0, 90, now=100) == "quarantined"
+    assert domain.visible_state("booked", 0, 0, None, now=100) == "booked"
+
+
+def test_per_ip_counters_use_fixed_hour_windows():
+    assert domain.hour_window(7200 + 59) == (7200, 10800)
