@@ -10,7 +10,8 @@ import {
 import { applicantBody, todayIso, validateApplicant, validateRange } from './validate.js';
 
 const SEARCH_AHEAD_DAYS = 60;
-const SLOTS_PAGE = 40;
+const SLOTS_PAGE = 60;
+const MAX_PAGES = 12;
 
 const state = {
   sites: null,
@@ -141,6 +142,7 @@ function applyServerFieldError(error) {
 function render({ focus = null } = {}) {
   clearInterval(ticker);
   ticker = null;
+  const previous = document.activeElement && document.activeElement.id;
   let view;
   if (state.page) view = state.page.kind === 'booking' ? bookingView() : requestView();
   else view = { site: siteView, slot: slotView, identity: identityView, hold: holdView, range: rangeView }[state.step]();
@@ -152,6 +154,8 @@ function render({ focus = null } = {}) {
   else if (focus === 'alert') (document.getElementById('page-alert') || document.getElementById('view-title'))?.focus();
   else if (focus === 'summary') document.getElementById('error-summary')?.focus();
   else if (focus) document.getElementById(focus)?.focus();
+  // A re-render (data arriving, a timer) must not drop the keyboard user's place.
+  else if (previous && previous !== 'main') document.getElementById(previous)?.focus({ preventScroll: true });
 }
 
 function renderChrome() {
@@ -278,6 +282,25 @@ function slotView() {
     <div class="fr-mt-4w"><button class="fr-btn fr-btn--tertiary" type="button" data-action="go-site">${t('back')}</button></div>`;
 }
 
+/** Slots in [from, to), following next_cursor: the API filters after its page limit, so a page
+ * can be short or even empty while more slots follow. Stops at `want` slots or MAX_PAGES pages. */
+async function fetchSlots(from, to, want, cursor) {
+  let slots = [];
+  for (let page = 0; page < MAX_PAGES; page += 1) {
+    const data = await api.slots(state.siteId, { procedure: state.procedureId, from, to, limit: Math.max(want, 20), cursor });
+    slots = slots.concat(data.slots || []);
+    cursor = data.next_cursor || null;
+    if (!cursor || slots.length >= want) break;
+  }
+  return { slots, cursor };
+}
+
+/** Counters make several slots at one time: show each time once (the first slot id stands for it). */
+function distinctTimes(slots) {
+  const seen = new Set();
+  return slots.filter((x) => (seen.has(x.starts_at) ? false : (seen.add(x.starts_at), true)));
+}
+
 async function loadDay(day, { append = false, focus = undefined } = {}) {
   const s = site();
   const tz = tzOf(s);
@@ -288,14 +311,11 @@ async function loadDay(day, { append = false, focus = undefined } = {}) {
   if (!append) { state.slots = []; state.nextCursor = null; }
   render({ focus: focus !== undefined ? focus : document.activeElement?.id || null });
   try {
-    const data = await api.slots(state.siteId, {
-      procedure: state.procedureId, from: startOfDay(day, tz), to: startOfDay(addDays(day, 1), tz),
-      limit: SLOTS_PAGE, cursor: append ? state.nextCursor : undefined,
-    });
+    const { slots, cursor } = await fetchSlots(startOfDay(day, tz), startOfDay(addDays(day, 1), tz), SLOTS_PAGE, append ? state.nextCursor : undefined);
     const now = Date.now();
-    const fresh = (data.slots || []).filter((x) => new Date(x.ends_at).getTime() > now);
-    state.slots = append ? state.slots.concat(fresh) : fresh;
-    state.nextCursor = data.next_cursor || null;
+    const fresh = slots.filter((x) => new Date(x.ends_at).getTime() > now);
+    state.slots = distinctTimes(append ? state.slots.concat(fresh) : fresh);
+    state.nextCursor = cursor;
   } catch (e) {
     state.slotsError = e;
   }
@@ -314,11 +334,9 @@ async function findNextDay(fromDay) {
   state.slots = [];
   render({ focus: document.activeElement?.id || null });
   try {
-    const data = await api.slots(state.siteId, {
-      procedure: state.procedureId, from: fromDay === dayIn(Date.now(), tz) ? new Date().toISOString() : startOfDay(fromDay, tz),
-      to: startOfDay(addDays(fromDay, SEARCH_AHEAD_DAYS), tz), limit: 1,
-    });
-    const first = (data.slots || [])[0];
+    const from = fromDay === dayIn(Date.now(), tz) ? new Date().toISOString() : startOfDay(fromDay, tz);
+    const { slots } = await fetchSlots(from, startOfDay(addDays(fromDay, SEARCH_AHEAD_DAYS), tz), 1);
+    const first = slots[0];
     if (first) return loadDay(dayIn(first.starts_at, tz));
     state.day = fromDay;
     state.noneAhead = true;
