@@ -98,7 +98,10 @@ export function errorMessage(error, context = '') {
     case 0: return t('api.network');
     case 400: return t('api.400');
     case 401: return t('api.401');
-    case 403: return t('api.403');
+    case 403:
+      if (/token/.test(code)) return t('api.401');
+      if (code === 'draw_only') return t('api.403.draw');
+      return t('api.403');
     case 404: return context === 'slot' ? t('api.404.slot') : t('api.404');
     case 409:
       if (IDENTITY.test(code)) return t('api.409.identity');

@@ -767,6 +767,7 @@ const forms = {
         await loadDay(state.day, { focus: 'alert' });
         return;
       }
+      if (e instanceof ApiError && e.code === 'draw_only') loadSites(); // the policy changed meanwhile
       setAlert('error', errorMessage(e));
       render({ focus: 'alert' });
     }

@@ -270,6 +270,59 @@ describe('applicants web app', () => {
     await page.context().close();
   });
 
+  test('every API error status has its own plain message, in both languages', async () => {
+    const page = await newPage(browser);
+    await open(page);
+    const result = await page.evaluate(async () => {
+      const { ApiError, errorMessage } = await import('/src/api.js');
+      const i18n = await import('/src/i18n.js');
+      const { formatDuration } = await import('/src/format.js');
+      const err = (status, code = '', retry = null) => new ApiError(status, { error: { code, message: 'x', details: {} } }, retry);
+      const cases = [[0], [400, 'malformed_request'], [401, 'unauthorized'], [403, 'forbidden'],
+        [404, 'booking_not_found'], [409, 'slot_unavailable'], [409, 'hold_already_active'], [409, 'state_changed'],
+        [410, 'hold_expired'], [422, 'invalid_field'], [429, 'cooldown', 86340], [429, 'rate_limited'], [503, 'storage_unavailable', 5], [500]];
+      const out = {};
+      for (const lang of ['fr', 'en']) {
+        i18n.setLang(lang);
+        out[lang] = cases.map(([status, code, retry]) => errorMessage(err(status, code, retry)));
+        out[`${lang}-durations`] = [45, 61, 3725, 86340, 90000].map(formatDuration);
+        out[`${lang}-badToken`] = errorMessage(err(403, 'bad_booking_token')) === errorMessage(err(401, 'unauthorized'));
+      }
+      i18n.setLang('fr');
+      const keys = (d) => Object.keys(d).sort().join(',');
+      out.sameKeys = keys(i18n.DICTIONARIES.fr) === keys(i18n.DICTIONARIES.en);
+      return out;
+    });
+    assert.ok(result.sameKeys, 'French and English dictionaries have the same keys');
+    for (const lang of ['fr', 'en']) {
+      const messages = result[lang];
+      assert.equal(new Set(messages).size, messages.length, `${lang}: one message per case\n${messages.join('\n')}`);
+      assert.ok(messages.every((m) => m && !m.includes('{')), `${lang}: no unfilled placeholder`);
+    }
+    assert.ok(result['fr-badToken'] && result['en-badToken'], 'a wrong token reads like a bad link');
+    assert.match(result.fr[10], /23\sheures et 59\sminutes/);
+    assert.match(result.en[10], /23 hours and 59 minutes/);
+    assert.match(result.fr[12], /5\ssecondes/);
+    assert.deepEqual(result['en-durations'], ['45 seconds', '1 minute and 1 second', '1 hour and 3 minutes', '23 hours and 59 minutes', '1 day and 1 hour']);
+    await page.context().close();
+  });
+
+  test('a busy service (503) says when to retry, and retrying works', async () => {
+    const page = await newPage(browser);
+    await page.route(`${stack.api}/sites`, (route) => route.fulfill({
+      status: 503, contentType: 'application/json',
+      headers: { 'Retry-After': '5', 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Retry-After' },
+      body: JSON.stringify({ error: { code: 'storage_unavailable', message: 'busy', details: {} } }),
+    }));
+    await page.goto(stack.web);
+    await page.waitForSelector('[data-action="reload-sites"]');
+    assert.match(await page.textContent('#app [role="alert"]'), /Réessayez dans 5\ssecondes/);
+    await page.unroute(`${stack.api}/sites`);
+    await page.click('[data-action="reload-sites"]');
+    await page.waitForSelector('#site:enabled');
+    await page.context().close();
+  });
+
   test('keyboard alone completes the first step', async () => {
     const page = await newPage(browser);
     await open(page);
