@@ -492,7 +492,8 @@ function bookingView() {
   const s = siteById(slot.site_id || rec.site_id);
   const p = s ? (s.procedures || []).find((x) => x.procedure_id === (slot.procedure_id || rec.procedure_id)) : null;
   const tz = tzOf(s);
-  const name = [b.family_name && String(b.family_name).toUpperCase(), b.given_names].filter(Boolean).join(' ');
+  const who = b.applicant || b;
+  const name = [who.family_name && String(who.family_name).toUpperCase(), who.given_names].filter(Boolean).join(' ');
   const active = b.status !== 'cancelled';
   return html`
     <h1 id="view-title" tabindex="-1" class="no-print">${t('booking.title')}</h1>
@@ -500,7 +501,7 @@ function bookingView() {
     ${page.justBooked ? html`<div class="fr-alert fr-alert--success fr-mb-3w no-print" role="status"><h2 class="fr-alert__title">${t('booking.confirmed')}</h2><p>${t('booking.keep')}</p></div>` : ''}
     ${page.loading ? html`<p aria-busy="true" class="no-print">${t('loading')}</p>` : ''}
     <section class="convocation" aria-labelledby="convocation-title">
-      <p class="print-only convocation__header">${t('app.ministry')} — ${s ? s.name : ''}</p>
+      <p class="print-only convocation__header">${t('app.title')} — ${s ? s.name : ''}</p>
       <h2 class="fr-h4" id="convocation-title">${t('booking.convocation')}</h2>
       <p class="reference"><span class="reference__label">${t('recap.reference')}</span>
         <span class="reference__value" id="reference">${b.reference || ''}</span></p>

@@ -6,7 +6,6 @@ export const LANGS = ['fr', 'en'];
 const fr = {
   'app.title': 'Rendez-vous en préfecture',
   'app.tagline': 'Titres de séjour — prise de rendez-vous équitable',
-  'app.ministry': 'Préfecture',
   'skip.content': 'Aller au contenu',
   'lang.label': 'Langue',
   'lang.switch': 'English',
@@ -167,7 +166,6 @@ const fr = {
 const en = {
   'app.title': 'Prefecture appointments',
   'app.tagline': 'Residence permits — fair appointment booking',
-  'app.ministry': 'Prefecture',
   'skip.content': 'Skip to content',
   'lang.label': 'Language',
   'lang.switch': 'Français',
