@@ -127,6 +127,8 @@ describe('applicants web app', () => {
     await page.waitForFunction(() => document.getElementById('reference')?.textContent.trim());
     const reference = (await page.textContent('#reference')).trim();
     assert.match(page.url(), /#\/booking\//);
+    await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+    assert.match(await page.textContent('.convocation'), /MARTIN Amina/, 'the convocation names the applicant');
     await audit(page, 'booking');
     await screenshot(page, 'booking');
     await page.setViewportSize({ width: 1280, height: 900 });
