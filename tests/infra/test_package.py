@@ -287,3 +287,14 @@ def test_sam_translator_accepts_the_template(packaged):
         params = {"AWS::Region": "eu-west-3", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
         output = transform(template, params, NoManagedPolicies())
         assert "RestAPIapiStage" in output["Resources"], stage
+
+
+def test_dashboard_body_is_valid_json(templates):
+    import re
+
+    body, variables = templates["prod"]["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    rendered = re.sub(r"\$\{[^}]+\}", "x", body)
+    dashboard = json.loads(rendered)
+    titles = {w["properties"].get("title") for w in dashboard["widgets"]}
+    assert {"Alarms", "Fraud signals", "DynamoDB throttles and errors"} <= titles
+    assert set(variables) == {"ApiName", "ApiStage"}
