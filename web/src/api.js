@@ -109,7 +109,11 @@ export function errorMessage(error, context = '') {
       return t('api.409');
     case 410: return t('api.410');
     case 422: return t('api.422');
-    case 429: return wait ? t('api.429', { wait }) : t('api.429.nowait');
+    case 429:
+      if (!wait) return t('api.429.nowait');
+      if (code === 'cooldown') return t('api.429.cooldown', { wait });
+      if (code === 'rate_limited') return t('api.429.rate', { wait });
+      return t('api.429', { wait });
     case 503: return wait ? t('api.503', { wait }) : t('api.503.nowait');
     default: return t('api.5xx');
   }

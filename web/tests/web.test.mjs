@@ -282,7 +282,7 @@ describe('applicants web app', () => {
       const err = (status, code = '', retry = null) => new ApiError(status, { error: { code, message: 'x', details: {} } }, retry);
       const cases = [[0], [400, 'malformed_request'], [401, 'unauthorized'], [403, 'forbidden'],
         [404, 'booking_not_found'], [409, 'slot_unavailable'], [409, 'hold_already_active'], [409, 'state_changed'],
-        [410, 'hold_expired'], [422, 'invalid_field'], [429, 'cooldown', 86340], [429, 'rate_limited'], [503, 'storage_unavailable', 5], [500]];
+        [410, 'hold_expired'], [422, 'invalid_field'], [429, 'cooldown', 86340], [429, 'rate_limited'], [429, 'rate_limited', 120], [429, 'too_many_requests', 120], [503, 'storage_unavailable', 5], [500]];
       const out = {};
       for (const lang of ['fr', 'en']) {
         i18n.setLang(lang);
@@ -304,7 +304,7 @@ describe('applicants web app', () => {
     assert.ok(result['fr-badToken'] && result['en-badToken'], 'a wrong token reads like a bad link');
     assert.match(result.fr[10], /23\sheures et 59\sminutes/);
     assert.match(result.en[10], /23 hours and 59 minutes/);
-    assert.match(result.fr[12], /5\ssecondes/);
+    assert.match(result.fr[14], /5\ssecondes/);
     assert.deepEqual(result['en-durations'], ['45 seconds', '1 minute and 1 second', '1 hour and 3 minutes', '23 hours and 59 minutes', '1 day and 1 hour']);
     await page.context().close();
   });
