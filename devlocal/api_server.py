@@ -14,7 +14,7 @@ import sys
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _patch_chalice_local():
+def patch_chalice_local():
     from chalice import local
 
     def envelope(status, code, message):
@@ -49,7 +49,7 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--stage", default="dev")
     args = parser.parse_args(argv)
-    _patch_chalice_local()
+    patch_chalice_local()
     from chalice.cli import create_local_server
     from chalice.cli.factory import CLIFactory
 

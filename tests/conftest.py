@@ -20,6 +20,7 @@ os.environ.update(
         "STAFF_JWT_SECRET": "test-staff-secret-at-least-32-bytes-long",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "CATALOG_CACHE_SECONDS": "30",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
 )
 os.environ.pop("DYNAMODB_ENDPOINT", None)
@@ -27,8 +28,10 @@ os.environ.pop("DYNAMODB_ENDPOINT", None)
 import pytest  # noqa: E402
 
 from devlocal import serial_moto  # noqa: E402
+from devlocal.api_server import patch_chalice_local  # noqa: E402
 
 serial_moto.apply()
+patch_chalice_local()  # authorizer refusals in the error envelope, as API Gateway's responses are
 
 
 @pytest.fixture

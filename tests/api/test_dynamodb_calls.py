@@ -1,0 +1,66 @@
+"""SPEC §6: the DynamoDB work of each operation, counted at botocore so it cannot creep up."""
+from collections import Counter
+
+import botocore.client
+import pytest
+
+from tests.support import applicant
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    seen = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation_name, api_params):
+        if self.meta.service_model.service_name == "dynamodb":
+            seen[operation_name] += 1
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return seen
+
+
+def measure(calls, action):
+    calls.clear()
+    result = action()
+    return dict(calls), result
+
+
+def test_each_operation_makes_one_write_call_after_at_most_one_read(api, calls):
+    slots = api.ready_site()
+    # Warm the per-process catalog cache (sites, policy), as any warm Lambda has it.
+    api.confirm(api.hold(slots[0]["slot_id"], applicant(1)).body)
+
+    search, _ = measure(calls, lambda: api.slots())
+    assert search == {"Query": 1}
+
+    hold_calls, hold = measure(calls, lambda: api.hold(slots[1]["slot_id"], applicant(2)).body)
+    assert hold_calls == {"GetItem": 1, "TransactWriteItems": 1}
+
+    confirm_calls, booking = measure(calls, lambda: api.confirm(hold).body)
+    assert confirm_calls == {"GetItem": 1, "TransactWriteItems": 1}
+
+    again_calls, _ = measure(calls, lambda: api.confirm(hold))
+    assert again_calls == {"GetItem": 1}  # the same booking again, from the hold alone
+
+    cancel_calls, _ = measure(calls, lambda: api.cancel(booking))
+    assert cancel_calls == {"GetItem": 1, "TransactWriteItems": 1}
+
+    other = api.hold(slots[2]["slot_id"], applicant(3)).body
+    release_calls, _ = measure(calls, lambda: api.release(other))
+    assert release_calls == {"GetItem": 1, "TransactWriteItems": 1}
+
+    refused_calls, _ = measure(calls, lambda: api.hold(slots[2]["slot_id"], applicant(4)))
+    assert refused_calls == {"GetItem": 1, "TransactWriteItems": 1}
+
+
+def test_no_request_path_scans(api, calls):
+    slots = api.ready_site()
+    api.call("GET", "/sites")
+    api.slots()
+    booking = api.confirm(api.hold(slots[0]["slot_id"], applicant(1)).body).body
+    api.booking(booking)
+    api.call("GET", f"/staff/sites/test-site/bookings?date={slots[0]['starts_at'][:10]}", headers=api.staff_headers())
+    api.cancel(booking)
+    assert "Scan" not in calls
