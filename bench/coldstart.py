@@ -164,9 +164,9 @@ def main():
     print(f"fairslot cold start, stage {args.stage}, {args.runs} alternating runs each ({variant})")
     print(f"python {sys.version.split()[0]}; deployment.zip {zip_size / 1e6:.1f} MB as packaged"
           f"{f', {final_size / 1e6:.1f} MB slimmed' if args.slim else ''}; unzipped {unpacked / 1e6:.1f} MB")
-    print(f"  import app    ({tree:26s})  median {app_median * 1000:7.1f} ms   "
+    print(f"  import app    {'(' + tree + ')':28s}  median {app_median * 1000:7.1f} ms   "
           f"runs: {', '.join(f'{t * 1000:.0f}' for t in app_times)}")
-    print(f"  import boto3  ({'venv site-packages, .pyc':26s})  median {boto_median * 1000:7.1f} ms   "
+    print(f"  import boto3  {'(venv site-packages, .pyc)':28s}  median {boto_median * 1000:7.1f} ms   "
           f"runs: {', '.join(f'{t * 1000:.0f}' for t in boto_times)}")
     ratio = app_median / boto_median
     print(f"  ratio app/boto3: {ratio:.2f}x (target <= 2x: {'met' if ratio <= 2 else 'NOT met'})")
