@@ -603,6 +603,31 @@ async function loadRequest(focus = 'title') {
   render({ focus: state.alert ? 'alert' : null });
 }
 
+// ---------------------------------------------------------------- steps and browser history
+
+/** Moves to a step of the flow and records it, so the browser's Back button goes one step back. */
+function enterStep(step) {
+  state.step = step;
+  if (!history.state || history.state.fairslotStep !== step) history.pushState({ fairslotStep: step }, '', '#/');
+}
+
+/** Back/Forward between steps: go where asked if that step can be shown, never away from a live hold. */
+function onPopState(event) {
+  const wanted = (event.state && event.state.fairslotStep) || (['', '#/'].includes(location.hash) ? 'site' : null);
+  if (!wanted || state.page || location.hash.match(/^#\/(booking|request)\//)) return;
+  let step = wanted;
+  if (state.hold && !state.holdExpired) step = 'hold';
+  else if (step === 'hold') step = state.slot ? 'identity' : 'slot';
+  if (step !== 'site' && !(site() && procedure())) step = 'site';
+  if (step === 'identity' && !isDraw() && !state.slot) step = 'slot';
+  if (step !== wanted) history.replaceState({ fairslotStep: step }, '', '#/');
+  state.step = step;
+  state.alert = null;
+  state.fieldErrors = {};
+  render({ focus: 'title' });
+  if (step === 'slot' && !state.slots.length && !state.slotsLoading) findNextDay(dayIn(Date.now(), tzOf(site())));
+}
+
 // ---------------------------------------------------------------- actions
 
 function resetFlow() {
@@ -618,9 +643,9 @@ function resetFlow() {
 
 const actions = {
   'reload-sites': () => loadSites(),
-  'go-site': () => { state.alert = null; state.step = 'site'; render({ focus: 'title' }); },
-  'go-slot': () => { state.alert = null; state.fieldErrors = {}; state.step = 'slot'; render({ focus: 'title' }); if (!state.day) findNextDay(dayIn(Date.now(), tzOf(site()))); },
-  'go-range': () => { state.alert = null; state.fieldErrors = {}; state.step = 'range'; render({ focus: 'title' }); },
+  'go-site': () => { state.alert = null; enterStep('site'); render({ focus: 'title' }); },
+  'go-slot': () => { state.alert = null; state.fieldErrors = {}; enterStep('slot'); render({ focus: 'title' }); if (!state.day) findNextDay(dayIn(Date.now(), tzOf(site()))); },
+  'go-range': () => { state.alert = null; state.fieldErrors = {}; enterStep('range'); render({ focus: 'title' }); },
   'reload-slots': () => (state.day && !state.noneAhead ? loadDay(state.day) : findNextDay(dayIn(Date.now(), tzOf(site())))),
   'find-next': () => findNextDay(addDays(state.day, 1)),
   'more-slots': () => loadDay(state.day, { append: true }),
@@ -630,7 +655,7 @@ const actions = {
     state.slot = state.slots.find((x) => x.slot_id === el.dataset.slot);
     state.alert = null;
     state.fieldErrors = {};
-    state.step = 'identity';
+    enterStep('identity');
     render({ focus: 'title' });
   },
   'confirm-hold': () => confirmHold(state.hold),
@@ -640,10 +665,10 @@ const actions = {
     try { await api.releaseHold(state.hold.hold_id, state.hold.hold_token); setAlert('info', t('hold.released')); } catch (e) { setAlert('error', errorMessage(e)); }
     state.busy = false;
     state.hold = null;
-    state.step = 'slot';
+    enterStep('slot');
     loadDay(state.day, { focus: 'alert' });
   },
-  'after-expiry': () => { state.hold = null; state.holdExpired = false; state.alert = null; state.step = 'slot'; loadDay(state.day, { focus: 'title' }); },
+  'after-expiry': () => { state.hold = null; state.holdExpired = false; state.alert = null; enterStep('slot'); loadDay(state.day, { focus: 'title' }); },
   print: () => window.print(),
   'open-cancel': () => { state.page.cancelOpen = true; render({ focus: 'cancel-title' }); },
   'close-cancel': () => { state.page.cancelOpen = false; render({ focus: 'open-cancel' }); },
@@ -721,11 +746,11 @@ const forms = {
     state.alert = null;
     state.fieldErrors = {};
     if (isDraw()) {
-      state.step = 'range';
+      enterStep('range');
       render({ focus: 'title' });
       return;
     }
-    state.step = 'slot';
+    enterStep('slot');
     state.day = null;
     state.slots = [];
     render({ focus: 'title' });
@@ -738,7 +763,7 @@ const forms = {
   range: () => {
     state.fieldErrors = validateRange(state.range);
     if (Object.keys(state.fieldErrors).length) { render({ focus: 'summary' }); return; }
-    state.step = 'identity';
+    enterStep('identity');
     render({ focus: 'title' });
   },
   identity: async () => {
@@ -753,7 +778,7 @@ const forms = {
         state.hold = await api.hold(state.slot.slot_id, applicantBody(state.applicant));
         state.holdExpired = secondsLeft(state.hold) <= 0;
         state.busy = false;
-        state.step = 'hold';
+        enterStep('hold');
         render({ focus: 'title' });
         announce(t('hold.remaining.sr', { time: formatDuration(secondsLeft(state.hold)) }));
       }
@@ -763,7 +788,7 @@ const forms = {
       if (e instanceof ApiError && !isDraw() && ((e.status === 409 && !/identity|already|active/.test(e.code)) || e.status === 404)) {
         // The slot went to someone else meanwhile: back to the list, keep what was typed.
         setAlert('error', errorMessage(e, 'slot'));
-        state.step = 'slot';
+        enterStep('slot');
         state.slot = null;
         await loadDay(state.day, { focus: 'alert' });
         return;
@@ -868,6 +893,8 @@ function start() {
     announce(t('app.title'));
   });
   window.addEventListener('hashchange', route);
+  window.addEventListener('popstate', onPopState);
+  if (!location.hash.match(/^#\/(booking|request)\//)) history.replaceState({ fairslotStep: 'site' }, '', location.hash || '#/');
   route();
   loadSites();
 }

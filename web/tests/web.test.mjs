@@ -325,6 +325,23 @@ describe('applicants web app', () => {
     await page.context().close();
   });
 
+  test('the browser Back button goes one step back, keeping the choices', async () => {
+    const page = await newPage(browser);
+    await open(page);
+    await chooseProcedure(page);
+    await firstSlot(page);
+    await page.goBack();
+    await page.waitForSelector('.slot-btn');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'view-title');
+    await page.goBack();
+    await page.waitForSelector('#site-continue');
+    assert.equal(await page.inputValue('#site'), target.siteId);
+    assert.equal(await page.inputValue('#procedure'), target.procedureId);
+    await page.goForward();
+    await page.waitForSelector('.slot-btn');
+    await page.context().close();
+  });
+
   test('keyboard alone completes the first step', async () => {
     const page = await newPage(browser);
     await open(page);
