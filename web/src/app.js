@@ -160,6 +160,8 @@ function render({ focus = null } = {}) {
 
 function renderChrome() {
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  for (const el of document.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
   const sw = document.getElementById('lang-switch');
   const other = lang() === 'fr' ? 'en' : 'fr';
   sw.textContent = DICTIONARIES[lang()]['lang.switch'];
