@@ -229,6 +229,18 @@ describe('applicants web app', () => {
     }
   });
 
+  test('giving up a held slot releases it and says a waiting period follows', async () => {
+    const page = await newPage(browser);
+    const { slotId } = await holdThroughUi(page);
+    await page.click('[data-action="release-hold"]');
+    await page.waitForFunction(() => document.getElementById('page-alert')?.textContent.includes('libéré'));
+    assert.match(await page.textContent('#page-alert'), /délai d’attente/);
+    await page.waitForSelector('.slot-btn');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'page-alert');
+    assert.equal(await page.locator(`.slot-btn[data-slot="${slotId}"]`).count(), 0, 'a released slot is not offered again at once (R3)');
+    await page.context().close();
+  });
+
   test('a slot taken by someone else meanwhile sends the applicant back to the list, details kept', async () => {
     const page = await newPage(browser);
     await open(page);
