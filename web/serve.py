@@ -6,6 +6,7 @@ import signal
 import sys
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # Only what the browser needs; package.json, tests, node_modules and this script stay private.
@@ -38,8 +39,8 @@ class Handler(SimpleHTTPRequestHandler):
         path = self.path.split("?", 1)[0].split("#", 1)[0]
         if path in ("", "/"):
             return "index.html"
-        rel = path.lstrip("/")
-        if ".." in rel.split("/") or not any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in PUBLIC):
+        rel = unquote(path).lstrip("/")
+        if ".." in rel.split("/") or "\\" in rel or "\0" in rel or not any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in PUBLIC):
             return None
         return rel
 

@@ -88,6 +88,20 @@ after(async () => {
 });
 
 describe('applicants web app', () => {
+  test('serve.py serves the app with the right types, no caching of HTML, and nothing else', async () => {
+    const origin = new URL(stack.web).origin;
+    const home = await fetch(`${origin}/`);
+    assert.equal(home.status, 200);
+    assert.match(home.headers.get('content-type'), /^text\/html/);
+    assert.equal(home.headers.get('cache-control'), 'no-store');
+    assert.match(home.headers.get('content-security-policy'), /script-src 'self'/);
+    assert.match((await fetch(`${origin}/src/app.js`)).headers.get('content-type'), /^text\/javascript/);
+    assert.equal((await fetch(`${origin}/vendor/dsfr/fonts/Marianne-Regular.woff2`)).headers.get('content-type'), 'font/woff2');
+    for (const hidden of ['/package.json', '/serve.py', '/tests/harness.mjs', '/node_modules/axe-core/axe.min.js', '/%2e%2e/Makefile']) {
+      assert.equal((await fetch(origin + hidden)).status, 404, hidden);
+    }
+  });
+
   test('the home screen lists the sites and passes an axe audit', async () => {
     const page = await newPage(browser);
     await open(page);
