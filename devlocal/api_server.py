@@ -3,6 +3,8 @@
 1. Authorizer refusals use fairslot's error envelope (in AWS: the GatewayResponses of infra/).
 2. X-Forwarded-For from loopback becomes the source IP, so tests and benchmarks can act as many
    clients; in AWS the source IP is API Gateway's and cannot be set by a client.
+3. A listen backlog of 128 instead of socketserver's 5, so a burst of clients is queued rather
+   than reset (API Gateway queues them too).
 
 Usage: python -m devlocal.api_server --host 127.0.0.1 --port 8000
 """
@@ -41,6 +43,7 @@ def patch_chalice_local():
         return event
 
     local.LambdaEventConverter.create_lambda_event = create_lambda_event
+    local.ThreadedHTTPServer.request_queue_size = 128
 
 
 def main(argv=None):
