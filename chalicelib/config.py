@@ -27,6 +27,8 @@ class Settings:
     catalog_cache_seconds: int
     policy_defaults: dict
     local: bool
+    dynamodb_read_timeout_seconds: int
+    dynamodb_max_retries: int
 
 
 def _load():
@@ -45,6 +47,9 @@ def _load():
         personal_data_retention_days=_int("PERSONAL_DATA_RETENTION_DAYS", 90),
         catalog_cache_seconds=_int("CATALOG_CACHE_SECONDS", 30),
         local=os.environ.get("FAIRSLOT_LOCAL") == "1",
+        # Fail fast and let the client retry (503 + Retry-After): API Gateway allows 29 s.
+        dynamodb_read_timeout_seconds=_int("DYNAMODB_READ_TIMEOUT_SECONDS", 3),
+        dynamodb_max_retries=_int("DYNAMODB_MAX_RETRIES", 2),
         policy_defaults={
             "hold_ttl_seconds": _int("DEFAULT_HOLD_TTL_SECONDS", 600),
             "quarantine_min_seconds": _int("DEFAULT_QUARANTINE_MIN_SECONDS", 1800),

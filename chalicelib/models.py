@@ -27,8 +27,8 @@ class _Meta:
             "billing_mode": "PAY_PER_REQUEST",
             # Fail fast and let the client retry: API Gateway's 29 s budget is not ours to spend.
             "connect_timeout_seconds": 2,
-            "read_timeout_seconds": 3,
-            "max_retry_attempts": 2,
+            "read_timeout_seconds": settings.dynamodb_read_timeout_seconds,
+            "max_retry_attempts": settings.dynamodb_max_retries,
         }
         if settings.dynamodb_endpoint:
             attrs["host"] = settings.dynamodb_endpoint

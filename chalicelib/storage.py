@@ -7,8 +7,10 @@ a failed condition as the conflict it means, throttling or an unreachable engine
 import base64
 import binascii
 import json
+import threading
 from contextlib import contextmanager
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 from chalicelib import domain
@@ -39,6 +41,7 @@ _UNAVAILABLE = {
     "TransactionInProgressException",
 }
 _connection = None
+_connection_lock = threading.Lock()
 
 
 def booking_scope(procedure_id):
@@ -46,29 +49,54 @@ def booking_scope(procedure_id):
 
 
 def _tx_connection():
+    """The one DynamoDB connection (and botocore client) every model and transaction shares.
+
+    Created once under a lock: PynamoDB builds a client lazily per model, and threads racing
+    to do so (chalice local serves each request on a thread) built dozens of clients, ~8 MB each.
+    In Lambda one client instead of seven also means less work on the first request."""
     global _connection
     if _connection is None:
-        from pynamodb.connection import Connection
+        with _connection_lock:
+            if _connection is None:
+                from pynamodb.connection import Connection
 
-        _connection = Connection(
-            region=settings.region,
-            host=settings.dynamodb_endpoint,
-            connect_timeout_seconds=2,
-            read_timeout_seconds=3,
-            max_retry_attempts=2,
-        )
+                shared = Connection(
+                    region=settings.region,
+                    host=settings.dynamodb_endpoint,
+                    connect_timeout_seconds=2,
+                    read_timeout_seconds=settings.dynamodb_read_timeout_seconds,
+                    max_retry_attempts=settings.dynamodb_max_retries,
+                    max_pool_connections=50,
+                )
+                shared.client  # noqa: B018 -- build the client now, under the lock
+                for model in ALL_MODELS + (Policy,):
+                    table = model._get_connection()
+                    if table.table_name not in shared._tables:
+                        shared.add_meta_table(table.connection.get_meta_table(table.table_name))
+                    table.connection = shared
+                _connection = shared
     return _connection
+
+
+def _unavailable(exc):
+    """Is this failure the storage's (throttled, timed out, unreachable) rather than a condition?"""
+    cause = getattr(exc, "cause", None)
+    if isinstance(exc, BotoCoreError) or isinstance(cause, BotoCoreError):
+        return True
+    code = exc.cause_response_code if isinstance(exc, PynamoDBException) and isinstance(cause, ClientError) else None
+    return code is None or code in _UNAVAILABLE
 
 
 @contextmanager
 def _storage_call():
     """Throttling, timeouts and an unreachable engine become a 503 with Retry-After."""
+    _tx_connection()
     try:
         yield
     except TransactWriteError:
         raise
-    except PynamoDBException as exc:
-        if exc.cause_response_code in _UNAVAILABLE or exc.cause_response_code is None:
+    except (PynamoDBException, BotoCoreError) as exc:
+        if _unavailable(exc):
             raise StorageUnavailable()
         raise
 
@@ -109,6 +137,8 @@ class _Transaction:
                 self._tx._commit()
             return {}
         except TransactWriteError as exc:
+            if not isinstance(exc.cause, ClientError):
+                raise StorageUnavailable()
             reasons = exc.cancellation_reasons or []
             codes = {r.code for r in reasons if r is not None}
             if exc.cause_response_code != "TransactionCanceledException" or codes & _UNAVAILABLE:

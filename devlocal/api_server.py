@@ -3,8 +3,9 @@
 1. Authorizer refusals use fairslot's error envelope (in AWS: the GatewayResponses of infra/).
 2. X-Forwarded-For from loopback becomes the source IP, so tests and benchmarks can act as many
    clients; in AWS the source IP is API Gateway's and cannot be set by a client.
-3. A listen backlog of 128 instead of socketserver's 5, so a burst of clients is queued rather
-   than reset (API Gateway queues them too).
+3. A listen backlog of 1024 instead of socketserver's 5, so a burst of clients is queued rather
+   than reset (API Gateway queues them too), and TCP_NODELAY: the handler writes headers and body
+   separately, and Nagle's algorithm with delayed ACKs added ~40 ms to every keep-alive response.
 
 Usage: python -m devlocal.api_server --host 127.0.0.1 --port 8000
 """
@@ -43,7 +44,8 @@ def patch_chalice_local():
         return event
 
     local.LambdaEventConverter.create_lambda_event = create_lambda_event
-    local.ThreadedHTTPServer.request_queue_size = 128
+    local.ThreadedHTTPServer.request_queue_size = 1024
+    local.ChaliceRequestHandler.disable_nagle_algorithm = True
 
 
 def main(argv=None):

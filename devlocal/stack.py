@@ -31,6 +31,10 @@ def local_environment(engine_endpoint, staff_secret):
         "STAFF_JWKS_URL": "",
         "IDENTITY_HMAC_SECRET_PARAM": "",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        # The local engine serializes every action: under a storm a request queues rather than
+        # fails, and retries would only add load.
+        "DYNAMODB_READ_TIMEOUT_SECONDS": os.environ.get("DYNAMODB_READ_TIMEOUT_SECONDS", "20"),
+        "DYNAMODB_MAX_RETRIES": os.environ.get("DYNAMODB_MAX_RETRIES", "0"),
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
     }
 

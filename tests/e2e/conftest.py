@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from bench.storm import drain
+
 from tests.support import Api
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -36,6 +38,7 @@ def stack():
             break
         if time.monotonic() > deadline or proc.poll() is not None:
             raise RuntimeError("the local stack did not start; see .e2e-stack.log")
+    drain(proc.stdout, os.path.join(ROOT, ".e2e-stack.out"))
     yield f"http://127.0.0.1:{api_port}"
     proc.terminate()
     proc.wait(timeout=20)
