@@ -3,9 +3,9 @@ import json
 from datetime import date
 from functools import wraps
 
-from chalice import AuthResponse, Chalice, Response
+from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import booking, catalog, clock, inputs, observability
+from chalicelib import audit, booking, catalog, clock, draws, inputs, notify, observability, partners, signals, staff
 from chalicelib.auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, groups_of, verify_staff_token
 from chalicelib.config import settings
 from chalicelib.errors import FairslotError, InvalidField
@@ -134,13 +134,14 @@ def create_hold():
 
 @route("/holds/{hold_id}", methods=["DELETE"], status=204)
 def release_hold(hold_id):
-    booking.release(hold_id, _header("x-hold-token"), clock.now())
+    booking.release(hold_id, _header("x-hold-token"), clock.now(), client_ip=_client_ip())
 
 
 @route("/bookings", methods=["POST"])
 def confirm_booking():
     body = _body()
-    view, created = booking.confirm(inputs.text(body, "hold_id", max_len=64), inputs.text(body, "hold_token", max_len=100), clock.now())
+    view, created = booking.confirm(inputs.text(body, "hold_id", max_len=64), inputs.text(body, "hold_token", max_len=100), clock.now(),
+                                    client_ip=_client_ip())
     return Response(body=json.dumps(view), status_code=201 if created else 200,
                     headers={"Content-Type": "application/json", **_cors_headers()})
 
@@ -152,7 +153,47 @@ def get_booking(booking_id):
 
 @route("/bookings/{booking_id}", methods=["DELETE"], status=204)
 def cancel_booking(booking_id):
-    booking.cancel(booking_id, _header("x-booking-token"), clock.now())
+    booking.cancel(booking_id, _header("x-booking-token"), clock.now(), client_ip=_client_ip())
+
+
+# --- draw allocation (R6) and transparency -------------------------------------------------
+
+@route("/requests", methods=["POST"], status=201)
+def file_request():
+    now = clock.now()
+    fields = inputs.draw_request(_body(), date.fromtimestamp(now))
+    return draws.file_request(now=now, **fields)
+
+
+@route("/requests/{request_id}")
+def get_request(request_id):
+    return draws.request_view(request_id, _header("x-request-token"), clock.now())
+
+
+@route("/requests/{request_id}", methods=["DELETE"], status=204)
+def withdraw_request(request_id):
+    draws.withdraw(request_id, _header("x-request-token"), clock.now())
+
+
+@route("/sites/{site_id}/procedures/{procedure_id}/draws")
+def list_draws(site_id, procedure_id):
+    return draws.public_draws(site_id, procedure_id, clock.now())
+
+
+@route("/stats/{site_id}")
+def site_stats(site_id):
+    q, now = _query(), clock.now()
+    start = inputs.instant(q["from"], "from") if "from" in q else clock.parse_instant(date.fromtimestamp(now).isoformat())
+    end = inputs.instant(q["to"], "to") if "to" in q else booking.default_search_window(start)
+    if end <= start or (end - start).days > 366:
+        raise InvalidField("to", "to must be after from, within a year.")
+    return draws.stats(site_id, start, end, now)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def run_due_draws(event):
+    """Draws of every draw-mode procedure, each at its policy's draw_interval_seconds."""
+    return draws.run_due_draws(clock.now())
 
 
 # --- staff ----------------------------------------------------------------------------------
@@ -181,11 +222,144 @@ def create_schedule(site_id):
     return {"created": catalog.publish_schedule(site_id, spec["procedure_id"], spec, clock.now())}
 
 
+@route("/staff/sites/{site_id}/procedures/{procedure_id}/draws", methods=["POST"], authorizer=staff_admin)
+def run_draw(site_id, procedure_id):
+    return draws.run_draw(site_id, procedure_id, clock.now())
+
+
 @route("/staff/sites/{site_id}/bookings", authorizer=staff_agent)
 def day_list(site_id):
     q = _query()
     day = inputs.iso_date(q.get("date", date.fromtimestamp(clock.now()).isoformat()), "date")
     return booking.day_list(site_id, day)
+
+
+# --- issue 4: partners, staff work, notifications, audit trail ------------------------------
+
+@app.authorizer(ttl_seconds=0, header="x-api-key")
+def partner_key(auth_request):
+    """The partner behind x-api-key, looked up by its hash on every request (TTL 0): a revoked
+    key is refused at once."""
+    found = partners.authenticate(auth_request.token)
+    if found is None:
+        return AuthResponse(routes=[], principal_id="anonymous")
+    return AuthResponse(routes=["*"], principal_id=found.partner_id,
+                        context={"partner_id": found.partner_id, "daily_quota": str(int(found.daily_quota))})
+
+
+def _authorizer_context():
+    return (app.current_request.context or {}).get("authorizer") or {}
+
+
+def _partner():
+    return partners.quota_of(_authorizer_context())
+
+
+def _staff_subject():
+    return str(_authorizer_context().get("principalId") or "unknown")
+
+
+@route("/partner/sites/{site_id}/slots", authorizer=partner_key)
+def partner_search_slots(site_id):
+    q, now = _query(), clock.now()
+    _partner()
+    if "procedure" not in q:
+        raise InvalidField("procedure", "procedure is required.")
+    start = inputs.instant(q["from"], "from") if "from" in q else clock.parse_instant(clock.to_rfc3339(now))
+    end = inputs.instant(q["to"], "to") if "to" in q else booking.default_search_window(start)
+    limit = inputs.integer(q.get("limit", 20), "limit", 1, 100)
+    return booking.search(site_id, q["procedure"], start, end, limit, q.get("cursor"), now, partner=True)
+
+
+@route("/partner/holds", methods=["POST"], status=201, authorizer=partner_key)
+def partner_hold():
+    body, now = _body(), clock.now()
+    applicant = inputs.applicant(body, date.fromtimestamp(now))
+    return booking.hold(inputs.text(body, "slot_id", max_len=64), applicant, _client_ip(), now, partner=_partner())
+
+
+@route("/partner/bookings", methods=["POST"], authorizer=partner_key)
+def partner_confirm():
+    body = _body()
+    view, created = booking.confirm(inputs.text(body, "hold_id", max_len=64), inputs.text(body, "hold_token", max_len=100),
+                                    clock.now(), partner_id=_partner()["partner_id"], client_ip=_client_ip())
+    return _json(201 if created else 200, view)
+
+
+@route("/partner/bookings", authorizer=partner_key)
+def partner_bookings():
+    return partners.bookings(_partner()["partner_id"], clock.now())
+
+
+@route("/partner/bookings/{booking_id}", methods=["DELETE"], status=204, authorizer=partner_key)
+def partner_cancel(booking_id):
+    booking.cancel(booking_id, None, clock.now(), partner_id=_partner()["partner_id"], client_ip=_client_ip())
+
+
+@route("/staff/partners", methods=["POST"], status=201, authorizer=staff_admin)
+def create_partner():
+    body = _body()
+    return partners.create(inputs.text(body, "name"), inputs.integer(body.get("daily_quota"), "daily_quota", 1, 100_000),
+                           clock.now())
+
+
+@route("/staff/partners", authorizer=staff_admin)
+def list_partners():
+    return partners.list_all()
+
+
+@route("/staff/partners/{partner_id}", methods=["DELETE"], status=204, authorizer=staff_admin)
+def revoke_partner(partner_id):
+    partners.revoke(partner_id, clock.now())
+
+
+@route("/staff/bookings/{booking_id}/check-in", methods=["POST"], authorizer=staff_agent)
+def check_in(booking_id):
+    body, now = _body(), clock.now()
+    doc_type, number = inputs.document(body.get("document"), "")
+    birth_date = inputs.iso_date(body.get("birth_date"), "birth_date")
+    return staff.check_in(booking_id, doc_type, number, birth_date, _staff_subject(), _client_ip(), now)
+
+
+@route("/staff/bookings/{booking_id}/no-show", methods=["POST"], authorizer=staff_agent)
+def no_show(booking_id):
+    return staff.no_show(booking_id, _staff_subject(), _client_ip(), clock.now())
+
+
+@route("/staff/slots/{slot_id}/close", methods=["POST"], authorizer=staff_agent)
+def close_slot(slot_id):
+    return staff.close_slot(slot_id, _staff_subject(), _client_ip(), clock.now())
+
+
+@route("/staff/signals", authorizer=staff_agent)
+def review_signals():
+    q, now = _query(), clock.now()
+    last = inputs.iso_date(q["date"], "date") if "date" in q else signals.today(now)
+    return signals.review(last, inputs.integer(q.get("days", 1), "days", 1, 31))
+
+
+@route("/staff/slots/{slot_id}/history", authorizer=staff_agent)
+def slot_history(slot_id):
+    return audit.slot_history(slot_id)
+
+
+@route("/staff/bookings/{booking_id}/history", authorizer=staff_agent)
+def booking_history(booking_id):
+    return audit.booking_history(booking_id)
+
+
+@app.on_dynamodb_record(stream_arn=settings.bookings_stream_arn, batch_size=1, starting_position="TRIM_HORIZON")
+def bookings_stream(event):
+    """Notifications from the bookings stream: a failed send raises, so the record is retried
+    (the booking is already stored; nothing on the booking path waits for e-mail)."""
+    for record in event:
+        notify.booking_changed(record.event_name, record.old_image, record.new_image, record.sequence_number)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def send_reminders(event):
+    """Marks tomorrow's bookings as reminded, once each; the stream sends the e-mails."""
+    return notify.remind_tomorrow(clock.now())
 
 
 # --- CORS preflight for every path above ----------------------------------------------------

@@ -6,7 +6,7 @@ write or one transaction through storage.py.
 import random
 from datetime import timedelta
 
-from chalicelib import catalog, domain, storage
+from chalicelib import audit, catalog, domain, oversight, signals, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
 from chalicelib.errors import Forbidden, InvalidField, NotFound
@@ -34,13 +34,16 @@ def _purge_at(starts_at):
 
 # --- search ---------------------------------------------------------------------------------
 
-def search(site_id, procedure_id, start, end, limit, cursor, now):
+def search(site_id, procedure_id, start, end, limit, cursor, now, partner=False):
+    """Holdable slots; a partner's search also shows the share reserved to partners."""
     catalog.procedure(site_id, procedure_id)
     if end <= start:
         raise InvalidField("to", "to must be after from.")
+    if catalog.policy(site_id, procedure_id).allocation == "draw":
+        return {"slots": [], "next_cursor": None}  # allocated by draw: file a request
     floor = max(start.timestamp(), now)
     slots, next_cursor = storage.search_holdable_slots(
-        site_id, procedure_id, to_rfc3339(floor), utc_key(end), limit, cursor, now
+        site_id, procedure_id, to_rfc3339(floor), utc_key(end), limit, cursor, now, include_reserved=partner
     )
     return {"slots": [slot_view(s) for s in slots], "next_cursor": next_cursor}
 
@@ -51,7 +54,8 @@ def default_search_window(start):
 
 # --- holds ----------------------------------------------------------------------------------
 
-def hold(slot_id, applicant, client_ip, now):
+def hold(slot_id, applicant, client_ip, now, partner=None):
+    """A hold; `partner` ({"partner_id", "daily_quota"}) when a partner holds for a beneficiary."""
     slot = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
     if slot is None:
         raise NotFound("Unknown slot.", code="slot_not_found")
@@ -77,8 +81,15 @@ def hold(slot_id, applicant, client_ip, now):
         client_ip=client_ip,
         created_at=now,
         purge_at=_purge_at(slot.starts_at),
+        partner_id=partner["partner_id"] if partner else None,
     )
     window = domain.hour_window(now)
+    actor = audit.partner(partner["partner_id"]) if partner else audit.identity(identity)
+    also = [
+        audit.entry(slot.slot_id, "hold_taken", actor, now, slot.starts_at, client_ip, hold_id=item.hold_id),
+        audit.entry(item.hold_id, "hold_taken", actor, now, slot.starts_at, client_ip, slot_id=slot.slot_id),
+        *signals.hold_items(now, client_ip, identity, applicant.email),
+    ]
     try:
         storage.hold_slot_if_available(
             slot,
@@ -86,9 +97,14 @@ def hold(slot_id, applicant, client_ip, now):
             now,
             available_from_after=round(available_after, 3),
             lapse_until=round(domain.cooldown_until(expires_at, policy), 3),
-            ip_limit={"ip": client_ip or "unknown", "window": window, "max": policy.max_holds_per_ip_per_hour},
+            ip_limit=None if partner else {"ip": client_ip or "unknown", "window": window, "max": policy.max_holds_per_ip_per_hour},
+            partner_quota={"partner_id": partner["partner_id"], "window": oversight.day_window(now),
+                           "max": partner["daily_quota"]} if partner else None,
+            also=also,
         )
     except Exception as exc:
+        if getattr(exc, "code", "") == "cooldown":
+            signals.cooldown_refused(now, slot.site_id)
         metric({"cooldown": "CooldownRefusals", "rate_limited": "HoldsPerIpLimited",
                 "slot_unavailable": "SlotConflicts"}.get(getattr(exc, "code", ""), "HoldRefused"), site=slot.site_id)
         raise
@@ -110,14 +126,23 @@ def _hold_for(hold_id, token):
     return found
 
 
-def release(hold_id, token, now):
+def _actor(hold_or_booking):
+    if hold_or_booking.partner_id:
+        return audit.partner(hold_or_booking.partner_id)
+    return audit.identity(hold_or_booking.identity_key)
+
+
+def release(hold_id, token, now, client_ip=None):
     found = _hold_for(hold_id, token)
     policy = catalog.policy(found.site_id, found.procedure_id)
+    actor = _actor(found)
     storage.release_hold_if_active(
         found,
         now,
-        available_from=round(domain.quarantine_end(now, epoch_of(found.starts_at), policy, _rng), 3),
+        available_from=round(domain.freed_available_from(now, epoch_of(found.starts_at), policy, _rng), 3),
         cooldown_until=round(domain.cooldown_until(now, policy), 3),
+        also=[audit.entry(found.slot_id, "hold_released", actor, now, found.starts_at, client_ip, hold_id=found.hold_id),
+              audit.entry(found.hold_id, "hold_released", actor, now, found.starts_at, client_ip)],
     )
     metric("HoldReleased", site=found.site_id)
     metric("HoldsAbandoned", site=found.site_id)
@@ -152,9 +177,13 @@ def _booking_view(booking_id, reference, status, hold_or_booking, token=None):
     return view
 
 
-def confirm(hold_id, hold_token, now, partner_id=None):
-    """Confirm a hold; confirming the same hold again returns the same booking (and token)."""
+def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
+    """Confirm a hold; confirming the same hold again returns the same booking (and token).
+    A partner confirms only its own holds; a partner's hold stays attributed to it."""
     found = _hold_for(hold_id, hold_token)
+    if partner_id is not None and found.partner_id != partner_id:
+        raise Forbidden("This hold was not made by this partner.", code="not_this_partner")
+    partner_id = partner_id or found.partner_id
     token = _booking_token(hold_token)
     if found.status == "confirmed":
         return _booking_view(found.booking_id, found.reference, "booked", found, token), False
@@ -176,7 +205,15 @@ def confirm(hold_id, hold_token, now, partner_id=None):
         created_at=now,
         purge_at=found.purge_at,
     )
-    if not storage.confirm_hold_as_booking(found, booking, now):
+    actor = _actor(booking)
+    also = [
+        audit.entry(found.hold_id, "hold_confirmed", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
+        audit.entry(booking.booking_id, "booked", actor, now, found.starts_at, client_ip,
+                    slot_id=found.slot_id, hold_id=found.hold_id, reference=booking.reference),
+        audit.entry(found.slot_id, "booked", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
+        *signals.partner_items(now, partner_id, booked=1),
+    ]
+    if not storage.confirm_hold_as_booking(found, booking, now, also=also):
         again = storage.get_hold(hold_id)  # confirmed by a concurrent identical request
         return _booking_view(again.booking_id, again.reference, "booked", again, token), False
     metric("BookingConfirmed", site=found.site_id)
@@ -197,14 +234,26 @@ def get_booking(booking_id, token):
     return _booking_view(found.booking_id, found.reference, found.status, found)
 
 
-def cancel(booking_id, token, now):
-    found = _booking_for(booking_id, token)
+def _booking_of_partner(booking_id, partner_id):
+    """A partner reaches its own bookings without their tokens, and nobody else's (404 alike)."""
+    found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
+    if found is None or found.partner_id != partner_id:
+        raise NotFound("Unknown booking.", code="booking_not_found")
+    return found
+
+
+def cancel(booking_id, token, now, partner_id=None, client_ip=None):
+    found = _booking_of_partner(booking_id, partner_id) if partner_id else _booking_for(booking_id, token)
     policy = catalog.policy(found.site_id, found.procedure_id)
+    actor = _actor(found)
     storage.cancel_booking_if_booked(
         found,
         now,
-        available_from=round(domain.quarantine_end(now, epoch_of(found.starts_at), policy, _rng), 3),
+        available_from=round(domain.freed_available_from(now, epoch_of(found.starts_at), policy, _rng), 3),
         cooldown_until=round(domain.cooldown_until(now, policy), 3),
+        also=[audit.entry(found.booking_id, "cancelled", actor, now, found.starts_at, client_ip),
+              audit.entry(found.slot_id, "cancelled", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
+              *signals.partner_items(now, found.partner_id, cancelled=1)],
     )
     metric("BookingCancelled", site=found.site_id)
     metric("QuarantineStarted", site=found.site_id)

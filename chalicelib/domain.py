@@ -18,6 +18,7 @@ from chalicelib.errors import InvalidField
 # held) slot whose available_from is still in the future, which is what makes one uniform rule
 # cover publication, quarantine and hold expiry alike.
 OPEN, HELD, BOOKED, ATTENDED, NO_SHOW, CLOSED = "open", "held", "booked", "attended", "no_show", "closed"
+REFUSED = "refused"  # check-in found another identity (R7): the appointment is refused
 HOLDABLE_STATES = (OPEN, HELD)
 
 
@@ -57,6 +58,7 @@ class Policy:
     offer_ttl_seconds: int = 86400
     partner_share: float = 0.0
     max_holds_per_ip_per_hour: int = 20
+    partner_release_lead_seconds: int = 172800  # unused partner share goes public this long before
 
     def as_dict(self):
         return asdict(self)
@@ -73,6 +75,7 @@ _POLICY_LIMITS = {  # field: (minimum, maximum)
     "offer_ttl_seconds": (1, 30 * 86400),
     "partner_share": (0.0, 1.0),
     "max_holds_per_ip_per_hour": (1, 1_000_000),
+    "partner_release_lead_seconds": (0, 365 * 86400),
 }
 
 
@@ -211,3 +214,61 @@ def hour_window(now):
     start = int(now // 3600) * 3600
     return start, start + 3600
 
+
+
+# --- R6 draw allocation ----------------------------------------------------------------------
+
+URGENT_PERMIT_DAYS = 60  # permits expiring within this many days of the draw form the first tier
+
+
+def request_tier(permit_expires_on, draw_day):
+    """1 for a permit expiring within URGENT_PERMIT_DAYS of the draw (or already expired), else 2."""
+    if permit_expires_on is not None and (permit_expires_on - draw_day).days <= URGENT_PERMIT_DAYS:
+        return 1
+    return 2
+
+
+def _draw_number(seed_hex, label):
+    """A 256-bit number from the seed and a label: HMAC-SHA256(seed, label), big-endian.
+
+    Only this and integer arithmetic make the draw, so anyone can replay it from the published
+    seed with any HMAC implementation."""
+    return int.from_bytes(hmac.new(bytes.fromhex(seed_hex), label.encode(), hashlib.sha256).digest(), "big")
+
+
+def allocate(requests, slots, seed_hex):
+    """R6: the draw. `requests`: dicts with request_id, tier, first_day, last_day (ISO dates, the
+    wanted range) and excluded_slots (slots this identity freed); `slots`: dicts with slot_id and
+    day (ISO date). Returns [(request_id, slot_id)].
+
+    Requests are taken tier by tier, in a random order within a tier (sorted by their draw
+    number); each takes a slot uniformly at random among those still free that fall in its range
+    and that it did not free itself. So within a tier every request has the same chance."""
+    order = sorted(requests, key=lambda r: (r["tier"], _draw_number(seed_hex, "order|" + r["request_id"]), r["request_id"]))
+    free = sorted(slots, key=lambda s: s["slot_id"])
+    taken, result = set(), []
+    for request in order:
+        excluded = set(request.get("excluded_slots") or ())
+        candidates = [
+            s for s in free
+            if s["slot_id"] not in taken and s["slot_id"] not in excluded
+            and request["first_day"] <= s["day"] <= request["last_day"]
+        ]
+        if not candidates:
+            continue
+        pick = candidates[_draw_number(seed_hex, "slot|" + request["request_id"]) % len(candidates)]
+        taken.add(pick["slot_id"])
+        result.append((request["request_id"], pick["slot_id"]))
+    return result
+
+
+def seed_commitment(seed_hex):
+    """What is published before a draw: SHA-256 of the seed."""
+    return hashlib.sha256(bytes.fromhex(seed_hex)).hexdigest()
+
+
+def freed_available_from(now, starts_at, policy, rng):
+    """When a freed slot can be taken again: after a quarantine (fcfs), or at the next draw."""
+    if policy.allocation == "draw":
+        return now
+    return quarantine_end(now, starts_at, policy, rng)

@@ -188,3 +188,23 @@ def schedule(body):
     if spec["publish"] not in ("now", "random_window"):
         raise InvalidField("publish", "publish must be 'now' or 'random_window'.")
     return spec
+
+
+def day(value, field):
+    """A date given as YYYY-MM-DD or as an RFC 3339 instant (its calendar date)."""
+    if isinstance(value, str) and len(value) == 10:
+        return iso_date(value, field)
+    return instant(value, field).date()
+
+
+def draw_request(body, today):
+    """POST /requests: who, where, which procedure, which days, and the permit's expiry."""
+    permit = body.get("permit_expires_on")
+    return {
+        "site_id": identifier(body.get("site_id"), "site_id"),
+        "procedure_id": identifier(body.get("procedure_id"), "procedure_id"),
+        "applicant": applicant(body, today),
+        "first_day": day(body.get("from"), "from"),
+        "last_day": day(body.get("to"), "to"),
+        "permit_expires_on": iso_date(permit, "permit_expires_on") if permit is not None else None,
+    }

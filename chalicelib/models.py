@@ -9,8 +9,9 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.config import settings
@@ -46,6 +47,17 @@ class SlotSearchIndex(GlobalSecondaryIndex):
     starts_at = UnicodeAttribute(range_key=True)
 
 
+class SlotSiteIndex(GlobalSecondaryIndex):
+    """Every slot of a site by start time, for the public statistics (never the search)."""
+
+    class Meta:
+        index_name = "site"
+        projection = IncludeProjection(["procedure_id", "state", "available_from", "freed_count", "hold_expires_at"])
+
+    site_id = UnicodeAttribute(hash_key=True)
+    starts_at = UnicodeAttribute(range_key=True)
+
+
 class Slot(Model):
     Meta = _Meta.for_table("slots")
 
@@ -60,11 +72,17 @@ class Slot(Model):
     search_pk = UnicodeAttribute(null=True)
     hold_id = UnicodeAttribute(null=True)
     hold_expires_at = NumberAttribute(null=True)
+    # Who held it last, and who freed it: a draw never gives a slot back to either (R6).
+    hold_identity = UnicodeAttribute(null=True)
+    freed_by = UnicodeAttribute(null=True)
     booking_id = UnicodeAttribute(null=True)
     freed_count = NumberAttribute(default=0)
     created_at = NumberAttribute()
+    # Partner share (issue 4): a public hold or search needs reserved_until absent or passed.
+    reserved_until = NumberAttribute(null=True)
 
     search = SlotSearchIndex()
+    by_site = SlotSiteIndex()
 
 
 class Applicant(MapAttribute):
@@ -93,9 +111,11 @@ class Hold(Model):
     status = UnicodeAttribute()  # active | released | confirmed
     booking_id = UnicodeAttribute(null=True)
     reference = UnicodeAttribute(null=True)
+    request_id = UnicodeAttribute(null=True)  # set when the hold is a draw's offer
     client_ip = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     purge_at = NumberAttribute()  # TTL: personal data goes some time after the appointment
+    partner_id = UnicodeAttribute(null=True)  # the partner that holds on a beneficiary's behalf
 
 
 class BookingDayIndex(GlobalSecondaryIndex):
@@ -106,6 +126,28 @@ class BookingDayIndex(GlobalSecondaryIndex):
         projection = AllProjection()
 
     day_pk = UnicodeAttribute(hash_key=True)  # "<site_id>#<YYYY-MM-DD>"
+    starts_at = UnicodeAttribute(range_key=True)
+
+
+class BookingPartnerIndex(GlobalSecondaryIndex):
+    """A partner's own bookings (sparse: only partner bookings carry partner_id)."""
+
+    class Meta:
+        index_name = "partner"
+        projection = AllProjection()
+
+    partner_id = UnicodeAttribute(hash_key=True)
+    starts_at = UnicodeAttribute(range_key=True)
+
+
+class BookingSiteIndex(GlobalSecondaryIndex):
+    """Every booking of a site by appointment time, for the public statistics."""
+
+    class Meta:
+        index_name = "site"
+        projection = IncludeProjection(["procedure_id", "status"])
+
+    site_id = UnicodeAttribute(hash_key=True)
     starts_at = UnicodeAttribute(range_key=True)
 
 
@@ -129,8 +171,65 @@ class Booking(Model):
     created_at = NumberAttribute()
     cancelled_at = NumberAttribute(null=True)
     purge_at = NumberAttribute()
+    checked_in_at = NumberAttribute(null=True)
+    reminded_at = NumberAttribute(null=True)  # set once by the reminder run; the stream sends it
 
     day = BookingDayIndex()
+    by_site = BookingSiteIndex()
+    partner = BookingPartnerIndex()
+
+
+class RequestPoolIndex(GlobalSecondaryIndex):
+    """Sparse: the waiting requests of one site and procedure, the next draw's entrants."""
+
+    class Meta:
+        index_name = "pool"
+        projection = AllProjection()
+
+    pool_pk = UnicodeAttribute(hash_key=True)  # "<site_id>#<procedure_id>", only while waiting
+    created_at = NumberAttribute(range_key=True)
+
+
+class Request(Model):
+    """R6: an identity-bound request to be allocated a slot by draw."""
+
+    Meta = _Meta.for_table("requests")
+
+    request_id = UnicodeAttribute(hash_key=True)
+    token_hash = UnicodeAttribute()
+    site_id = UnicodeAttribute()
+    procedure_id = UnicodeAttribute()
+    identity_key = UnicodeAttribute()
+    applicant = Applicant()
+    first_day = UnicodeAttribute()  # wanted range, local ISO dates
+    last_day = UnicodeAttribute()
+    permit_expires_on = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # waiting | offered | booked | withdrawn (expired is derived)
+    pool_pk = UnicodeAttribute(null=True)
+    hold_id = UnicodeAttribute(null=True)
+    offer_expires_at = NumberAttribute(null=True)
+    booking_id = UnicodeAttribute(null=True)
+    partner_id = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    purge_at = NumberAttribute()
+
+    pool = RequestPoolIndex()
+
+
+class Draw(Model):
+    """A draw of one site and procedure: committed (seed hash published) then run (seed, entrants,
+    slots and allocation recorded) so that anyone can replay it with domain.allocate."""
+
+    Meta = _Meta.for_table("draws")
+
+    draw_pk = UnicodeAttribute(hash_key=True)  # "<site_id>#<procedure_id>"
+    draw_id = UnicodeAttribute(range_key=True)  # sortable: "<committed epoch ms, 15 digits>-<random>"
+    status = UnicodeAttribute()  # committed | run
+    seed_hash = UnicodeAttribute()
+    seed = UnicodeAttribute()  # secret until the draw has run; never returned before
+    committed_at = NumberAttribute()
+    run_at = NumberAttribute(null=True)
+    record = JSONAttribute(null=True)  # entrants, slots, allocation, offers made
 
 
 class IdentityState(Model):
@@ -148,6 +247,9 @@ class IdentityState(Model):
     cooldown_until = NumberAttribute(null=True)
     booking_id = UnicodeAttribute(null=True)
     booking_ends_at = NumberAttribute(null=True)
+    # scope "request#<procedure_id>": the identity's one live request for the procedure
+    request_id = UnicodeAttribute(null=True)
+    request_ends_at = NumberAttribute(null=True)
     purge_at = NumberAttribute(null=True)
 
 
@@ -185,10 +287,76 @@ class Counter(Model):
     expires_ttl = NumberAttribute()
 
 
-ALL_MODELS = (Slot, Hold, Booking, IdentityState, Site, Counter)
+ALL_MODELS = (Slot, Hold, Booking, IdentityState, Site, Counter, Request, Draw)
 TTL_ATTRIBUTES = {
     Hold: "purge_at",
     Booking: "purge_at",
     IdentityState: "purge_at",
+    Request: "purge_at",
     Counter: "expires_ttl",
 }
+
+
+# --- partners, audit trail and signals (issue 4) -------------------------------------------------
+
+class Partner(Model):
+    """A partner association; all partners share one partition so listing them is a Query."""
+
+    Meta = _Meta.for_table("catalog")
+
+    pk = UnicodeAttribute(hash_key=True, default="partner")
+    sk = UnicodeAttribute(range_key=True)  # partner_id
+    name = UnicodeAttribute()
+    daily_quota = NumberAttribute()
+    key_hash = UnicodeAttribute()
+    created_at = NumberAttribute()
+    revoked_at = NumberAttribute(null=True)
+
+
+class PartnerKey(Model):
+    """A partner found by the SHA-256 of its API key (the key itself is never stored); deleted
+    when the partner is revoked."""
+
+    Meta = _Meta.for_table("catalog")
+
+    pk = UnicodeAttribute(hash_key=True)  # "partner-key#<sha256 of the key>"
+    sk = UnicodeAttribute(range_key=True, default="key")
+    partner_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    daily_quota = NumberAttribute()
+
+
+class AuditEntry(Model):
+    """One state change of a slot, hold or booking: appended, never updated."""
+
+    Meta = _Meta.for_table("audit")
+
+    entity_id = UnicodeAttribute(hash_key=True)  # slot_id, hold_id or booking_id
+    at = UnicodeAttribute(range_key=True)  # "<RFC 3339 with ms>#<random>": unique, sorts by time
+    action = UnicodeAttribute()
+    actor = UnicodeAttribute()  # "identity:<key>", "partner:<id>", "staff:<subject>" or "system"
+    client_ip = UnicodeAttribute(null=True)
+    details = JSONAttribute(null=True)
+    purge_at = NumberAttribute()
+
+
+class SignalCount(Model):
+    """R9 signals of one UTC day, one item per subject (an IP, a domain, a partner...), kept in the
+    audit table's "signals#<day>" partitions so staff read a day with one Query. Counters: these
+    items are updated (ADD), unlike audit entries."""
+
+    Meta = _Meta.for_table("audit")
+
+    entity_id = UnicodeAttribute(hash_key=True)  # "signals#<YYYY-MM-DD>"
+    at = UnicodeAttribute(range_key=True)  # "<kind>#<subject>"
+    kind = UnicodeAttribute(null=True)
+    n = NumberAttribute(null=True)
+    identities = UnicodeSetAttribute(null=True)  # short hashes of identity keys (per IP)
+    booked = NumberAttribute(null=True)  # per partner
+    cancelled = NumberAttribute(null=True)  # per partner
+    details = JSONAttribute(null=True)
+    purge_at = NumberAttribute(null=True)
+
+
+ALL_MODELS = ALL_MODELS + (AuditEntry, Partner, PartnerKey, SignalCount)
+TTL_ATTRIBUTES[AuditEntry] = "purge_at"

@@ -23,8 +23,10 @@ from chalicelib.models import (
     Booking,
     Counter,
     Hold,
+    Draw,
     IdentityState,
     Policy,
+    Request,
     Site,
     Slot,
 )
@@ -130,6 +132,15 @@ class _Transaction:
         self._tx.update(model, actions=actions, condition=condition, return_values="ALL_OLD" if return_old else None)
         self._labels["update"].append(label)
 
+    def add_all(self, items):
+        """Items built elsewhere in storage (storage_staff: audit entries, signal counters), each
+        ("put", label, model, condition) or ("update", label, model, actions, condition)."""
+        for item in items or ():
+            if item[0] == "put":
+                self.put(item[1], item[2], item[3])
+            else:
+                self.update(item[1], item[2], item[3], item[4])
+
     def commit(self):
         """Commit; returns {} or, when cancelled, {label: raw old item or None} of failed items."""
         try:
@@ -173,6 +184,11 @@ def ensure_tables():
                 client.update_time_to_live(
                     TableName=model.Meta.table_name,
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl},
+                )
+            if model is Booking:  # notifications read it (infra/: NEW_AND_OLD_IMAGES too)
+                client.update_table(
+                    TableName=model.Meta.table_name,
+                    StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
                 )
 
 
@@ -265,7 +281,7 @@ def _decode_cursor(cursor, search_pk):
     return key
 
 
-def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor, now):
+def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor, now, include_reserved=False):
     """One page of holdable slots: ONE Query on the sparse search index, filtered to those whose
     available_from has passed (which also hides held, scheduled and quarantined slots)."""
     search_pk = f"{site_id}#{procedure_id}"
@@ -274,7 +290,8 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
         page = Slot._get_connection().query(
             search_pk,
             range_key_condition=Slot.starts_at.between(from_key, to_key),
-            filter_condition=Slot.available_from <= now,
+            filter_condition=(Slot.available_from <= now) if include_reserved
+            else (Slot.available_from <= now) & _not_reserved(now),
             index_name=Slot.search.Meta.index_name,
             exclusive_start_key=start_key,
             limit=limit,
@@ -286,13 +303,26 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
 
 # --- holds ----------------------------------------------------------------------------------
 
-def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, ip_limit):
+def _slot_is_holdable(now):
+    """The uniform rule as a condition (domain.is_holdable), on a slot offered for holding."""
+    return Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from <= now) & Slot.search_pk.exists()
+
+
+def _not_reserved(now):
+    """The partner share (issue 4): a reserved slot is public only once reserved_until passed."""
+    return Slot.reserved_until.does_not_exist() | (Slot.reserved_until <= now)
+
+
+def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, ip_limit, partner_quota=None, also=()):
     """R1-R4, R8 in one transaction: the slot is holdable (uniform rule), the identity has no
     active hold, no cooldown and no active booking for the procedure, the client IP is under its
     hourly limit. Raises the refusal that applies to the caller; the slot's own timing is never
-    part of an answer."""
+    part of an answer.
+
+    A partner's hold (partner_quota given) may take a reserved slot and counts against the
+    partner's daily quota instead of the per-IP limit; `also` adds audit entries and signals."""
     identity = hold.identity_key
-    window_start, window_end = ip_limit["window"]
+    window_start, window_end = ip_limit["window"] if ip_limit else (None, None)
     tx = _Transaction()
     tx.update(
         "slot",
@@ -301,9 +331,10 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
             Slot.state.set(domain.HELD),
             Slot.hold_id.set(hold.hold_id),
             Slot.hold_expires_at.set(hold.expires_at),
+            Slot.hold_identity.set(identity),
             Slot.available_from.set(available_from_after),
         ],
-        condition=Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from <= now) & Slot.search_pk.exists(),
+        condition=_slot_is_holdable(now) if partner_quota else _slot_is_holdable(now) & _not_reserved(now),
     )
     tx.update(
         "identity",
@@ -325,13 +356,22 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
         booking_scope(hold.procedure_id),
         condition=IdentityState.booking_id.does_not_exist() | (IdentityState.booking_ends_at <= now),
     )
-    tx.update(
-        "ip",
-        Counter(f"holds-ip#{ip_limit['ip']}#{window_start}"),
-        actions=[Counter.n.add(1), Counter.expires_ttl.set(window_end)],
-        condition=Counter.n.does_not_exist() | (Counter.n < ip_limit["max"]),
-    )
+    if ip_limit:
+        tx.update(
+            "ip",
+            Counter(f"holds-ip#{ip_limit['ip']}#{window_start}"),
+            actions=[Counter.n.add(1), Counter.expires_ttl.set(window_end)],
+            condition=Counter.n.does_not_exist() | (Counter.n < ip_limit["max"]),
+        )
+    if partner_quota:
+        tx.update(
+            "quota",
+            Counter(f"partner-holds#{partner_quota['partner_id']}#{partner_quota['window'][0]}"),
+            actions=[Counter.n.add(1), Counter.expires_ttl.set(partner_quota["window"][1])],
+            condition=Counter.n.does_not_exist() | (Counter.n < partner_quota["max"]),
+        )
     tx.put("hold", hold, Hold.hold_id.does_not_exist())
+    tx.add_all(also)
     failed = tx.commit()
     if not failed:
         return
@@ -352,6 +392,12 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
             code="rate_limited",
             retry_after=domain.retry_after_seconds(window_end, now),
         )
+    if "quota" in failed:
+        raise TooManyRequests(
+            "This partner's daily quota of holds is used up.",
+            code="partner_quota_exceeded",
+            retry_after=domain.retry_after_seconds(partner_quota["window"][1], now),
+        )
     if "booking" in failed:
         raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
     raise Conflict("This slot is no longer available.", code="slot_unavailable")
@@ -365,7 +411,7 @@ def get_hold(hold_id):
             return None
 
 
-def release_hold_if_active(hold, now, available_from, cooldown_until):
+def release_hold_if_active(hold, now, available_from, cooldown_until, also=()):
     """Free a held slot into quarantine and start the identity's cooldown, only while the hold is
     still active (an expired hold has already freed the slot at its own hidden instant)."""
     tx = _Transaction()
@@ -377,6 +423,7 @@ def release_hold_if_active(hold, now, available_from, cooldown_until):
             Slot.available_from.set(available_from),
             Slot.hold_id.remove(),
             Slot.hold_expires_at.remove(),
+            Slot.freed_by.set(hold.identity_key),
             Slot.freed_count.add(1),
         ],
         condition=(Slot.state == domain.HELD) & (Slot.hold_id == hold.hold_id) & (Slot.hold_expires_at > now),
@@ -398,6 +445,7 @@ def release_hold_if_active(hold, now, available_from, cooldown_until):
         ],
         condition=IdentityState.hold_id == hold.hold_id,
     )
+    tx.add_all(also)
     if tx.commit():
         _raise_hold_not_active(hold, now)
 
@@ -410,7 +458,7 @@ def _raise_hold_not_active(hold, now):
 
 # --- bookings -------------------------------------------------------------------------------
 
-def confirm_hold_as_booking(hold, booking, now):
+def confirm_hold_as_booking(hold, booking, now, also=()):
     """Turn an active, unexpired hold into a booking: slot, hold, booking and both identity items
     change together or not at all. Returns False if the hold was confirmed concurrently."""
     tx = _Transaction()
@@ -447,6 +495,21 @@ def confirm_hold_as_booking(hold, booking, now):
         ],
         condition=IdentityState.booking_id.does_not_exist() | (IdentityState.booking_ends_at <= now),
     )
+    if hold.request_id:
+        tx.update(
+            "request",
+            Request(hold.request_id),
+            actions=[Request.status.set("booked"), Request.booking_id.set(booking.booking_id)],
+            condition=(Request.status == "offered") & (Request.hold_id == hold.hold_id),
+        )
+        # The request is over; from now on the booking itself is the identity's one (R2).
+        tx.update(
+            "request_scope",
+            IdentityState(hold.identity_key, request_scope(hold.procedure_id)),
+            actions=[IdentityState.request_ends_at.set(now)],
+            condition=IdentityState.request_id == hold.request_id,
+        )
+    tx.add_all(also)
     failed = tx.commit()
     if not failed:
         return True
@@ -468,18 +531,18 @@ def get_booking(booking_id):
             return None
 
 
-def cancel_booking_if_booked(booking, now, available_from, cooldown_until):
+def cancel_booking_if_booked(booking, now, available_from, cooldown_until, also=()):
     """Cancel a booking: its slot goes into quarantine (R3), its identity into cooldown (R4),
     and the identity's one-booking-per-procedure lock is freed, all in one transaction."""
-    failed = _cancel_transaction(booking, now, available_from, cooldown_until)
+    failed = _cancel_transaction(booking, now, available_from, cooldown_until, also)
     if set(failed) == {"cooldown"}:
         # A longer cooldown is already running: keep it, cancel without touching it.
-        failed = _cancel_transaction(booking, now, available_from, None)
+        failed = _cancel_transaction(booking, now, available_from, None, also)
     if failed:
         raise Conflict("This booking is no longer active.", code="booking_not_active")
 
 
-def _cancel_transaction(booking, now, available_from, cooldown_until):
+def _cancel_transaction(booking, now, available_from, cooldown_until, also=()):
     tx = _Transaction()
     tx.update(
         "booking",
@@ -497,6 +560,7 @@ def _cancel_transaction(booking, now, available_from, cooldown_until):
             Slot.booking_id.remove(),
             Slot.hold_id.remove(),
             Slot.hold_expires_at.remove(),
+            Slot.freed_by.set(booking.identity_key),
             Slot.freed_count.add(1),
         ],
         condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
@@ -513,9 +577,200 @@ def _cancel_transaction(booking, now, available_from, cooldown_until):
         IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
         condition=IdentityState.booking_id == booking.booking_id,
     )
+    tx.add_all(also)
     return tx.commit()
 
 
 def bookings_of_day(site_id, day):
     with _storage_call():
         return list(Booking.day.query(f"{site_id}#{day}"))
+
+
+# --- draws: requests, offers, draw records (R6) ---------------------------------------------
+
+def request_scope(procedure_id):
+    return f"request#{procedure_id}"
+
+
+def _identity_may_enter(tx, identity, procedure_id, now):
+    """Conditions shared by filing a request: no cooldown (R4) and no active booking (R2)."""
+    tx.check(
+        "cooldown",
+        IdentityState,
+        identity,
+        HOLD_SCOPE,
+        condition=(IdentityState.hold_id.does_not_exist() | (IdentityState.hold_expires_at > now)
+                   | (IdentityState.hold_lapse_until <= now))
+        & (IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= now)),
+    )
+    tx.check(
+        "booking",
+        IdentityState,
+        identity,
+        booking_scope(procedure_id),
+        condition=IdentityState.booking_id.does_not_exist() | (IdentityState.booking_ends_at <= now),
+    )
+
+
+def file_request_if_allowed(request, request_ends_at, now):
+    """R6 + R2 + R4: one live request per identity and procedure, none while in cooldown or
+    holding a booking for the procedure; the request enters the pool of the next draw."""
+    tx = _Transaction()
+    tx.put("request", request, Request.request_id.does_not_exist())
+    tx.update(
+        "scope",
+        IdentityState(request.identity_key, request_scope(request.procedure_id)),
+        actions=[
+            IdentityState.request_id.set(request.request_id),
+            IdentityState.request_ends_at.set(request_ends_at),
+            IdentityState.purge_at.set(request.purge_at),
+        ],
+        condition=IdentityState.request_id.does_not_exist() | (IdentityState.request_ends_at <= now),
+    )
+    _identity_may_enter(tx, request.identity_key, request.procedure_id, now)
+    failed = tx.commit()
+    if not failed:
+        return
+    if "cooldown" in failed:
+        identity = IdentityState.get(request.identity_key, HOLD_SCOPE)
+        until = max(identity.hold_lapse_until or 0, identity.cooldown_until or 0)
+        raise TooManyRequests("You let a hold go or cancelled recently; you can file a request later.",
+                              code="cooldown", retry_after=domain.retry_after_seconds(until, now))
+    if "booking" in failed:
+        raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
+    raise Conflict("You already have a request for this procedure.", code="request_already_active")
+
+
+def get_request(request_id):
+    with _storage_call():
+        try:
+            return Request.get(request_id)
+        except Request.DoesNotExist:
+            return None
+
+
+def withdraw_request_if_live(request, now, offer=None, available_from=None, cooldown_until=None):
+    """Withdraw a waiting request; an offered one also gives its offer back (the slot to the next
+    draw, the identity into cooldown), in the same transaction."""
+    tx = _Transaction()
+    live = (Request.status == "waiting") if offer is None else ((Request.status == "offered") & (Request.hold_id == offer.hold_id))
+    tx.update("request", Request(request.request_id),
+              actions=[Request.status.set("withdrawn"), Request.pool_pk.remove()], condition=live)
+    tx.update(
+        "scope",
+        IdentityState(request.identity_key, request_scope(request.procedure_id)),
+        actions=[IdentityState.request_ends_at.set(now)],
+        condition=IdentityState.request_id == request.request_id,
+    )
+    if offer is not None:
+        tx.update(
+            "slot",
+            Slot(offer.slot_id),
+            actions=[Slot.state.set(domain.OPEN), Slot.available_from.set(available_from), Slot.hold_id.remove(),
+                     Slot.hold_expires_at.remove(), Slot.freed_by.set(offer.identity_key), Slot.freed_count.add(1)],
+            condition=(Slot.state == domain.HELD) & (Slot.hold_id == offer.hold_id) & (Slot.hold_expires_at > now),
+        )
+        tx.update("hold", Hold(offer.hold_id), actions=[Hold.status.set("released")],
+                  condition=(Hold.status == "active") & (Hold.expires_at > now))
+        tx.update(
+            "identity",
+            IdentityState(offer.identity_key, HOLD_SCOPE),
+            actions=[IdentityState.hold_id.remove(), IdentityState.hold_expires_at.remove(),
+                     IdentityState.hold_lapse_until.remove(), IdentityState.cooldown_until.set(cooldown_until)],
+            condition=IdentityState.hold_id == offer.hold_id,
+        )
+    if tx.commit():
+        raise Conflict("This request can no longer be withdrawn.", code="request_not_live")
+
+
+def _query_all(query, *args, **kwargs):
+    """Every item of a Query, page after page (draw and statistics jobs, never a request's search)."""
+    with _storage_call():
+        return list(query(*args, **kwargs))
+
+
+def waiting_requests(site_id, procedure_id):
+    return _query_all(Request.pool.query, f"{site_id}#{procedure_id}")
+
+
+def free_slots(site_id, procedure_id, from_key, to_key, now):
+    return _query_all(Slot.search.query, f"{site_id}#{procedure_id}", Slot.starts_at.between(from_key, to_key),
+                      filter_condition=Slot.available_from <= now)
+
+
+def make_offer_if_still_possible(request, slot, hold, now, lapse_until):
+    """A draw's offer: the slot is held for the request's identity with the offer's expiry, in one
+    transaction with the request (still waiting) and the identity (no hold, no cooldown).
+    Returns False when something changed since the draw read them (the offer is not made)."""
+    tx = _Transaction()
+    tx.update(
+        "slot",
+        Slot(slot.slot_id),
+        actions=[Slot.state.set(domain.HELD), Slot.hold_id.set(hold.hold_id), Slot.hold_expires_at.set(hold.expires_at),
+                 Slot.hold_identity.set(hold.identity_key), Slot.available_from.set(hold.expires_at)],
+        condition=_slot_is_holdable(now),
+    )
+    tx.put("hold", hold, Hold.hold_id.does_not_exist())
+    tx.update(
+        "identity",
+        IdentityState(hold.identity_key, HOLD_SCOPE),
+        actions=[IdentityState.hold_id.set(hold.hold_id), IdentityState.hold_expires_at.set(hold.expires_at),
+                 IdentityState.hold_lapse_until.set(lapse_until), IdentityState.purge_at.set(hold.purge_at)],
+        condition=(IdentityState.hold_id.does_not_exist() | (IdentityState.hold_lapse_until <= now))
+        & (IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= now)),
+    )
+    tx.update(
+        "request",
+        Request(request.request_id),
+        actions=[Request.status.set("offered"), Request.pool_pk.remove(), Request.hold_id.set(hold.hold_id),
+                 Request.offer_expires_at.set(hold.expires_at)],
+        condition=Request.status == "waiting",
+    )
+    tx.update(
+        "scope",
+        IdentityState(request.identity_key, request_scope(request.procedure_id)),
+        actions=[IdentityState.request_ends_at.set(hold.expires_at)],
+        condition=IdentityState.request_id == request.request_id,
+    )
+    return not tx.commit()
+
+
+def draws_of(site_id, procedure_id, limit=20):
+    """The latest draws first (the first one may be committed and not yet run)."""
+    with _storage_call():
+        return list(Draw.query(f"{site_id}#{procedure_id}", scan_index_forward=False, limit=limit))
+
+
+def commit_draw_if_none_pending(draw):
+    with _storage_call():
+        try:
+            draw.save(condition=Draw.draw_id.does_not_exist())
+        except PynamoDBException as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict("This draw already exists.", code="draw_exists")
+            raise
+
+
+def claim_committed_draw(draw, now):
+    """Only one runner gets a committed draw (scheduler and staff may race)."""
+    with _storage_call():
+        try:
+            draw.update(actions=[Draw.status.set("running"), Draw.run_at.set(now)], condition=Draw.status == "committed")
+            return True
+        except PynamoDBException as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
+
+def record_draw_run(draw, record):
+    with _storage_call():
+        draw.update(actions=[Draw.status.set("run"), Draw.record.set(record)], condition=Draw.status == "running")
+
+
+def slots_of_site(site_id, from_key, to_key):
+    return _query_all(Slot.by_site.query, site_id, Slot.starts_at.between(from_key, to_key))
+
+
+def bookings_of_site(site_id, from_key, to_key):
+    return _query_all(Booking.by_site.query, site_id, Booking.starts_at.between(from_key, to_key))

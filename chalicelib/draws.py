@@ -1,0 +1,268 @@
+"""Use cases of draw allocation (R6): requests, verifiable draws, offers, transparency figures."""
+import random
+import secrets
+from datetime import date, timedelta
+
+from chalicelib import catalog, domain, storage
+from chalicelib.clock import parse_instant, to_rfc3339, utc_key
+from chalicelib.config import settings
+from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound
+from chalicelib.keys import identity_secret
+from chalicelib.models import Applicant, Draw, Hold, Request
+from chalicelib.observability import metric
+from chalicelib.tokens import derived_token, new_id, new_token, token_hash, token_matches
+
+_rng = random.SystemRandom()
+
+
+# --- requests -------------------------------------------------------------------------------
+
+def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_expires_on, now, partner_id=None):
+    catalog.procedure(site_id, procedure_id)
+    if catalog.policy(site_id, procedure_id).allocation != "draw":
+        raise Forbidden("This procedure is first come, first served: search and hold a slot.", code="not_draw")
+    today = date.fromtimestamp(now)
+    if last_day < first_day:
+        raise InvalidField("to", "to must be on or after from.")
+    if last_day < today or (last_day - today).days > 366:
+        raise InvalidField("to", "to must be within the next year.")
+    identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
+    token = new_token()
+    ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
+    request = Request(
+        new_id("req"),
+        token_hash=token_hash(token),
+        site_id=site_id,
+        procedure_id=procedure_id,
+        identity_key=identity,
+        applicant=Applicant(**applicant.public_fields()),
+        first_day=max(first_day, today).isoformat(),
+        last_day=last_day.isoformat(),
+        permit_expires_on=permit_expires_on.isoformat() if permit_expires_on else None,
+        status="waiting",
+        pool_pk=f"{site_id}#{procedure_id}",
+        partner_id=partner_id,
+        created_at=now,
+        purge_at=int(ends + settings.personal_data_retention_days * 86400),
+    )
+    storage.file_request_if_allowed(request, ends, now)
+    metric("RequestFiled", site=site_id)
+    return {"request_id": request.request_id, "request_token": token, "status": "waiting"}
+
+
+def _offer_token(hold_id):
+    """The offer's hold token: only the server can compute it, and it shows it only to whoever
+    holds the request token (GET /requests/{id})."""
+    return derived_token(identity_secret(), "offer", hold_id)
+
+
+def _request_for(request_id, token):
+    found = storage.get_request(request_id) if isinstance(request_id, str) and len(request_id) <= 64 else None
+    if found is None:
+        raise NotFound("Unknown request.", code="request_not_found")
+    if not token_matches(token, found.token_hash):
+        raise Forbidden("The request token does not match.", code="bad_request_token")
+    return found
+
+
+def request_status(found, now):
+    if found.status == "offered" and found.offer_expires_at <= now:
+        return "expired"
+    if found.status == "waiting" and parse_instant(found.last_day).timestamp() + 86400 <= now:
+        return "expired"
+    return found.status
+
+
+def request_view(request_id, token, now):
+    found = _request_for(request_id, token)
+    status = request_status(found, now)
+    view = {
+        "request_id": found.request_id,
+        "status": status,
+        "site_id": found.site_id,
+        "procedure_id": found.procedure_id,
+        "from": found.first_day,
+        "to": found.last_day,
+        "permit_expires_on": found.permit_expires_on,
+    }
+    if status == "offered":
+        hold = storage.get_hold(found.hold_id)
+        view["hold"] = {
+            "hold_id": hold.hold_id,
+            "hold_token": _offer_token(hold.hold_id),
+            "expires_at": to_rfc3339(hold.expires_at),
+            "slot": {"slot_id": hold.slot_id, "site_id": hold.site_id, "procedure_id": hold.procedure_id,
+                     "starts_at": hold.starts_at, "ends_at": hold.ends_at},
+        }
+    if status == "booked":
+        view["booking_id"] = found.booking_id
+    return view
+
+
+def withdraw(request_id, token, now):
+    found = _request_for(request_id, token)
+    status = request_status(found, now)
+    if status == "offered":
+        offer = storage.get_hold(found.hold_id)
+        policy = catalog.policy(found.site_id, found.procedure_id)
+        storage.withdraw_request_if_live(found, now, offer, available_from=now,
+                                         cooldown_until=round(domain.cooldown_until(now, policy), 3))
+        metric("HoldsAbandoned", site=found.site_id)
+    elif status == "waiting":
+        storage.withdraw_request_if_live(found, now)
+    else:
+        raise Conflict("This request can no longer be withdrawn.", code="request_not_live")
+
+
+# --- draws ----------------------------------------------------------------------------------
+
+def _new_commitment(site_id, procedure_id, now):
+    seed = secrets.token_hex(32)  # 256 bits from the OS's cryptographic source
+    draw = Draw(
+        f"{site_id}#{procedure_id}",
+        f"{int(now * 1000):015d}-{secrets.token_hex(4)}",
+        status="committed",
+        seed=seed,
+        seed_hash=domain.seed_commitment(seed),
+        committed_at=now,
+    )
+    storage.commit_draw_if_none_pending(draw)
+    return draw
+
+
+def pending_draw(site_id, procedure_id, now):
+    """The committed, not yet run draw (its seed hash is public); committed now if none."""
+    for draw in storage.draws_of(site_id, procedure_id, limit=3):
+        if draw.status == "committed":
+            return draw
+    return _new_commitment(site_id, procedure_id, now)
+
+
+def run_draw(site_id, procedure_id, now):
+    """Run the committed draw: entrants and free slots are read, domain.allocate decides with the
+    committed seed, each winner gets an offer (a hold for offer_ttl_seconds), and everything is
+    recorded for replay. A new commitment is published for the next draw."""
+    found = catalog.procedure(site_id, procedure_id)
+    policy = catalog.policy(site_id, procedure_id)
+    if policy.allocation != "draw":
+        raise Forbidden("This procedure is first come, first served.", code="not_draw")
+    draw = pending_draw(site_id, procedure_id, now)
+    if not storage.claim_committed_draw(draw, now):
+        raise Conflict("This draw is already running.", code="draw_running")
+    tz = found.timezone
+    today = date.fromtimestamp(now)
+    requests = [r for r in storage.waiting_requests(site_id, procedure_id) if request_status(r, now) == "waiting"]
+    slots = storage.free_slots(site_id, procedure_id, to_rfc3339(now), utc_key(parse_instant((today + timedelta(days=367)).isoformat())), now)
+    entrants = [
+        {
+            "request_id": r.request_id,
+            "tier": domain.request_tier(date.fromisoformat(r.permit_expires_on) if r.permit_expires_on else None, today),
+            "first_day": r.first_day,
+            "last_day": r.last_day,
+            "excluded_slots": sorted(s.slot_id for s in slots if r.identity_key in (s.freed_by, s.hold_identity)),
+        }
+        for r in requests
+    ]
+    pool = [{"slot_id": s.slot_id, "day": domain.local_date(parse_instant(s.starts_at), tz)} for s in slots]
+    allocation = domain.allocate(entrants, pool, draw.seed)
+    by_request = {r.request_id: r for r in requests}
+    by_slot = {s.slot_id: s for s in slots}
+    offered = []
+    for request_id, slot_id in allocation:
+        request, slot = by_request[request_id], by_slot[slot_id]
+        expires_at = round(now + policy.offer_ttl_seconds, 3)
+        hold_id = new_id("hold")
+        hold = Hold(
+            hold_id,
+            token_hash=token_hash(_offer_token(hold_id)),
+            slot_id=slot.slot_id, site_id=site_id, procedure_id=procedure_id,
+            starts_at=slot.starts_at, ends_at=slot.ends_at,
+            identity_key=request.identity_key, applicant=request.applicant,
+            expires_at=expires_at, status="active", request_id=request_id,
+            created_at=now, purge_at=request.purge_at,
+        )
+        if storage.make_offer_if_still_possible(request, slot, hold, now, round(domain.cooldown_until(expires_at, policy), 3)):
+            offered.append(request_id)
+    record = {
+        "site_id": site_id,
+        "procedure_id": procedure_id,
+        "run_at": to_rfc3339(now),
+        "seed": draw.seed,
+        "seed_hash": draw.seed_hash,
+        "entrants": entrants,
+        "slots": pool,
+        "allocation": [list(pair) for pair in allocation],
+        "offered": offered,
+    }
+    storage.record_draw_run(draw, record)
+    _new_commitment(site_id, procedure_id, now + 0.001)
+    metric("DrawRun", site=site_id)
+    metric("OffersMade", value=len(offered), site=site_id)
+    return {"draw_id": draw.draw_id, "entrants": len(entrants), "slots": len(pool), "offered": len(offered)}
+
+
+def run_due_draws(now):
+    """The scheduled job: every draw-mode procedure whose last draw is draw_interval_seconds old."""
+    ran = []
+    for site in catalog.sites():
+        for p in site.procedures:
+            policy = catalog.policy(site.sk, p["procedure_id"])
+            if policy.allocation != "draw":
+                continue
+            last_run = next((d.run_at for d in storage.draws_of(site.sk, p["procedure_id"], limit=3) if d.run_at), None)
+            if last_run is None or last_run + policy.draw_interval_seconds <= now:
+                try:
+                    ran.append(run_draw(site.sk, p["procedure_id"], now))
+                except Conflict:
+                    continue  # another runner has it
+    return ran
+
+
+def draw_view(draw):
+    view = {"draw_id": draw.draw_id, "status": draw.status, "seed_hash": draw.seed_hash,
+            "committed_at": to_rfc3339(draw.committed_at)}
+    if draw.status == "run":
+        view.update(draw.record)  # the seed is revealed only once the draw has run
+        view["odds"] = round(len(draw.record["offered"]) / len(draw.record["entrants"]), 4) if draw.record["entrants"] else None
+    return view
+
+
+def public_draws(site_id, procedure_id, now):
+    catalog.procedure(site_id, procedure_id)
+    draws = storage.draws_of(site_id, procedure_id)
+    if catalog.policy(site_id, procedure_id).allocation == "draw" and not any(d.status == "committed" for d in draws):
+        draws = [pending_draw(site_id, procedure_id, now)] + draws
+    return {"draws": [draw_view(d) for d in draws]}
+
+
+# --- transparency ---------------------------------------------------------------------------
+
+def stats(site_id, start, end, now):
+    """Public figures of a site over [start, end) of appointment times (SPEC §5 /stats)."""
+    site = catalog.site(site_id)
+    from_key, to_key = utc_key(start), utc_key(end)
+    per_procedure = {p["procedure_id"]: {"published": 0, "scheduled": 0, "open": 0, "held": 0, "booked": 0,
+                                         "quarantined": 0, "cancelled": 0, "attended": 0, "no_show": 0}
+                     for p in site.procedures}
+    for slot in storage.slots_of_site(site_id, from_key, to_key):
+        figures = per_procedure.setdefault(slot.procedure_id, {})
+        state = domain.visible_state(slot.state, slot.available_from, slot.freed_count, slot.hold_expires_at, now)
+        figures[state] = figures.get(state, 0) + 1
+        if state != "scheduled":
+            figures["published"] = figures.get("published", 0) + 1
+    for booking in storage.bookings_of_site(site_id, from_key, to_key):
+        if booking.status == "cancelled":
+            figures = per_procedure.setdefault(booking.procedure_id, {})
+            figures["cancelled"] = figures.get("cancelled", 0) + 1
+    draws = {}
+    for p in site.procedures:
+        runs = [d for d in storage.draws_of(site_id, p["procedure_id"]) if d.status == "run"]
+        if runs:
+            draws[p["procedure_id"]] = [
+                {"draw_id": d.draw_id, "run_at": d.record["run_at"], "entrants": len(d.record["entrants"]),
+                 "slots": len(d.record["slots"]), "offered": len(d.record["offered"]),
+                 "odds": round(len(d.record["offered"]) / len(d.record["entrants"]), 4) if d.record["entrants"] else None}
+                for d in runs
+            ]
+    return {"site_id": site_id, "from": to_rfc3339(start.timestamp()), "to": to_rfc3339(end.timestamp()),
+            "procedures": per_procedure, "draws": draws}
