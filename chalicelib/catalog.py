@@ -2,8 +2,8 @@
 import random
 import time
 
-from chalicelib import domain, storage
-from chalicelib.clock import utc_key
+from chalicelib import domain, oversight, storage
+from chalicelib.clock import epoch_of, parse_instant, utc_key
 from chalicelib.config import settings
 from chalicelib.errors import InvalidField, NotFound
 from chalicelib.models import Slot
@@ -98,7 +98,8 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None):
     times = [t for t in times if t[0].timestamp() > now]
     if len(times) > 5000:
         raise InvalidField("to", "A schedule may create at most 5000 slots at once; shorten the period.")
-    instants = domain.publication_instants(now, len(times), policy(site_id, procedure_id), spec["publish"], rng)
+    rules = policy(site_id, procedure_id)
+    instants = domain.publication_instants(now, len(times), rules, spec["publish"], rng)
     slots = [
         Slot(
             new_id("slot"),
@@ -114,4 +115,17 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None):
         )
         for (starts, ends, _counter), available_from in zip(times, instants)
     ]
+    _reserve_partner_share(slots, found.timezone, rules, rng)
     return storage.create_slots_if_new(slots)
+
+
+def _reserve_partner_share(slots, tz_name, rules, rng):
+    """The partner share of each local day, chosen at random, reserved until the release lead time
+    before its appointment (a uniform rule in the hold condition and the search filter, no job)."""
+    by_day = {}
+    for slot in slots:
+        by_day.setdefault(domain.local_date(parse_instant(slot.starts_at), tz_name), []).append(slot.slot_id)
+    reserved = oversight.reserved_slot_ids(by_day, rules.partner_share, rng)
+    for slot in slots:
+        if slot.slot_id in reserved:
+            slot.reserved_until = round(oversight.reserved_until(epoch_of(slot.starts_at), rules), 3)

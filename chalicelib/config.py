@@ -29,6 +29,11 @@ class Settings:
     local: bool
     dynamodb_read_timeout_seconds: int
     dynamodb_max_retries: int
+    partner_key_cache_seconds: int
+    outbox_dir: str | None
+    mail_from: str
+    bookings_stream_arn: str
+    reminder_lead_days: int
 
 
 def _load():
@@ -50,6 +55,17 @@ def _load():
         # Fail fast and let the client retry (503 + Retry-After): API Gateway allows 29 s.
         dynamodb_read_timeout_seconds=_int("DYNAMODB_READ_TIMEOUT_SECONDS", 3),
         dynamodb_max_retries=_int("DYNAMODB_MAX_RETRIES", 2),
+        # Issue 4: partners and notifications.
+        partner_key_cache_seconds=_int("PARTNER_KEY_CACHE_SECONDS", 0),
+        # Locally (and whenever set) e-mails are written as .eml files here instead of sent by SES.
+        outbox_dir=os.environ.get("OUTBOX_DIR") or (os.path.join("var", "outbox") if os.environ.get("FAIRSLOT_LOCAL") == "1" else None),
+        mail_from=os.environ.get("MAIL_FROM", "rendez-vous@fairslot.example"),
+        # Chalice needs the ARN when packaging; docs/deploy.md §9 says how the real one is set.
+        bookings_stream_arn=os.environ.get(
+            "BOOKINGS_STREAM_ARN",
+            "arn:aws:dynamodb:eu-west-3:123456789012:table/fairslot-dev-bookings/stream/2026-01-01T00:00:00.000",
+        ),
+        reminder_lead_days=_int("REMINDER_LEAD_DAYS", 1),
         policy_defaults={
             "hold_ttl_seconds": _int("DEFAULT_HOLD_TTL_SECONDS", 600),
             "quarantine_min_seconds": _int("DEFAULT_QUARANTINE_MIN_SECONDS", 1800),

@@ -1,6 +1,7 @@
 """`chalice local` for fairslot, with two dev-only adjustments that mirror API Gateway in AWS.
 
-1. Authorizer refusals use fairslot's error envelope (in AWS: the GatewayResponses of infra/).
+1. Authorizer refusals use fairslot's error envelope (in AWS: the GatewayResponses of infra/),
+   and an authorizer reads the header it names (x-api-key for partners), as API Gateway does.
 2. X-Forwarded-For from loopback becomes the source IP, so tests and benchmarks can act as many
    clients; in AWS the source IP is API Gateway's and cannot be set by a client.
 3. A listen backlog of 1024 instead of socketserver's 5, so a burst of clients is queued rather
@@ -44,6 +45,23 @@ def patch_chalice_local():
         return event
 
     local.LambdaEventConverter.create_lambda_event = create_lambda_event
+
+    # chalice local always reads the Authorization header; API Gateway reads the header the
+    # authorizer names (the partner authorizer's is x-api-key).
+    original_prepare = local.LocalGatewayAuthorizer._prepare_authorizer_event
+
+    def prepare_authorizer_event(self, arn, lambda_event, lambda_context):
+        route_entry = self._route_for_event(lambda_event)
+        header = getattr(getattr(getattr(route_entry, "authorizer", None), "config", None), "header", None)
+        if header and header.lower() != "authorization":
+            headers = lambda_event.get("headers") or {}
+            value = headers.get(header.lower())
+            lambda_event = {**lambda_event, "headers": {**headers, "authorization": value}}
+            if value is None:
+                lambda_event["headers"].pop("authorization")
+        return original_prepare(self, arn, lambda_event, lambda_context)
+
+    local.LocalGatewayAuthorizer._prepare_authorizer_event = prepare_authorizer_event
     local.ThreadedHTTPServer.request_queue_size = 1024
     local.ChaliceRequestHandler.disable_nagle_algorithm = True
 

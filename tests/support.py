@@ -142,3 +142,49 @@ class Api:
             self.set_policy(**policy)
         self.schedule()
         return self.slots()
+
+    # --- partners (issue 4) ---
+    def create_partner(self, name="Cimade Montpellier", daily_quota=50):
+        reply = self.call("POST", "/staff/partners", {"name": name, "daily_quota": daily_quota}, self.staff_headers())
+        assert reply.status == 201, reply
+        return reply.body
+
+    def revoke_partner(self, partner):
+        return self.call("DELETE", f"/staff/partners/{partner['partner_id']}", headers=self.staff_headers())
+
+    @staticmethod
+    def partner_headers(partner):
+        return {"x-api-key": partner["api_key"] if isinstance(partner, dict) else partner}
+
+    def partner_slots(self, partner, site_id=SITE, procedure=PROCEDURE, limit=100):
+        reply = self.call("GET", f"/sites/{site_id}/slots?procedure={procedure}&limit={limit}".replace("/sites/", "/partner/sites/", 1),
+                          headers=self.partner_headers(partner))
+        assert reply.status == 200, reply
+        return reply.body["slots"]
+
+    def partner_hold(self, partner, slot_id, person):
+        return self.call("POST", "/partner/holds", {"slot_id": slot_id, "applicant": person}, self.partner_headers(partner))
+
+    def partner_confirm(self, partner, hold):
+        return self.call("POST", "/partner/bookings", {"hold_id": hold["hold_id"], "hold_token": hold["hold_token"]},
+                         self.partner_headers(partner))
+
+    def partner_bookings(self, partner):
+        return self.call("GET", "/partner/bookings", headers=self.partner_headers(partner))
+
+    def partner_cancel(self, partner, booking_id):
+        return self.call("DELETE", f"/partner/bookings/{booking_id}", headers=self.partner_headers(partner))
+
+    def partner_book(self, partner, slot_id, person):
+        hold = self.partner_hold(partner, slot_id, person)
+        assert hold.status == 201, hold
+        booked = self.partner_confirm(partner, hold.body)
+        assert booked.status == 201, booked
+        return booked.body
+
+    def book(self, slot_id, person, ip=None):
+        hold = self.hold(slot_id, person, ip)
+        assert hold.status == 201, hold
+        booked = self.confirm(hold.body)
+        assert booked.status == 201, booked
+        return booked.body

@@ -1,0 +1,55 @@
+"""The audit trail: who changed what, when and from where; appended in the change's own transaction.
+
+Use cases call `entry(...)` to get an item for the transaction that makes the change (storage
+appends it with a condition that it is new), and staff read an entity's history here.
+"""
+from chalicelib import storage_staff
+from chalicelib.clock import epoch_of, to_rfc3339
+from chalicelib.config import settings
+
+
+def identity(identity_key):
+    return f"identity:{identity_key}"
+
+
+def partner(partner_id):
+    return f"partner:{partner_id}"
+
+
+def staff(subject):
+    return f"staff:{subject}"
+
+
+def purge_at(starts_at):
+    """Audit entries expire with the personal data they point at."""
+    return int(epoch_of(starts_at) + settings.personal_data_retention_days * 86400)
+
+
+def entry(entity_id, action, actor, now, starts_at, client_ip=None, **details):
+    return storage_staff.audit_item(entity_id, action, actor, now, purge_at(starts_at), client_ip, details)
+
+
+def _view(e):
+    return {
+        "entity_id": e.entity_id,
+        "at": to_rfc3339(epoch_of(e.at.split("#", 1)[0])),
+        "action": e.action,
+        "actor": e.actor,
+        "client_ip": e.client_ip,
+        "details": e.details or {},
+    }
+
+
+def slot_history(slot_id):
+    return {"slot_id": slot_id, "history": [_view(e) for e in storage_staff.history_of(slot_id)]}
+
+
+def booking_history(booking_id):
+    """A booking's history includes its hold's (the hold came first, under another id)."""
+    from chalicelib.errors import NotFound
+
+    found = storage_staff.get_booking_of(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
+    if found is None:
+        raise NotFound("Unknown booking.", code="booking_not_found")
+    entries = storage_staff.history_of(found.hold_id, found.booking_id)
+    return {"booking_id": booking_id, "history": [_view(e) for e in entries]}

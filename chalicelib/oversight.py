@@ -1,0 +1,119 @@
+"""Pure rules of partners and staff oversight: partner share, partner quota, check-in, signals.
+
+Like domain.py: no I/O, no boto3, no Chalice; times are epoch seconds, randomness an argument.
+"""
+import hashlib
+import hmac
+from collections import defaultdict
+
+# --- partner share ---------------------------------------------------------------------------
+
+
+def reserved_slot_ids(slots_by_day, share, rng):
+    """Per day, round(share * slots of that day) slots chosen uniformly at random for partners.
+
+    `slots_by_day`: {day: [slot_id, ...]}. Returns a set of slot ids."""
+    chosen = set()
+    if share <= 0:
+        return chosen
+    for day in sorted(slots_by_day):
+        ids = sorted(slots_by_day[day])
+        count = min(len(ids), int(round(share * len(ids))))
+        chosen.update(rng.sample(ids, count))
+    return chosen
+
+
+def reserved_until(starts_at, policy):
+    """When unused partner share goes public: the policy's lead time before the appointment."""
+    return starts_at - policy.partner_release_lead_seconds
+
+
+def is_reserved(reserved_until_value, now):
+    """Is a slot still reserved to partners at `now` (so hidden from and unholdable by the public)?"""
+    return reserved_until_value is not None and reserved_until_value > now
+
+
+# --- partner quota ---------------------------------------------------------------------------
+
+
+def day_window(now):
+    """The fixed UTC day a partner's daily quota counts in: (window start, window end)."""
+    start = int(now // 86400) * 86400
+    return start, start + 86400
+
+
+# --- R7 check-in -----------------------------------------------------------------------------
+
+
+def identities_match(presented_key, booked_key):
+    """R7: the document shown at the counter is the one bound to the booking (constant time)."""
+    return hmac.compare_digest(presented_key, booked_key)
+
+
+def check_in_status(match):
+    return "attended" if match else "refused"
+
+
+# --- R9 signals ------------------------------------------------------------------------------
+
+# Throw-away mail services traffickers register fake applicants with (a small built-in list).
+DISPOSABLE_EMAIL_DOMAINS = frozenset({
+    "yopmail.com", "yopmail.fr", "mailinator.com", "guerrillamail.com", "guerrillamail.net",
+    "10minutemail.com", "temp-mail.org", "tempmail.com", "trashmail.com", "jetable.org",
+    "sharklasers.com", "getnada.com", "maildrop.cc", "dispostable.com", "throwawaymail.com",
+    "fakeinbox.com", "mohmal.com", "emailondeck.com", "mintemail.com", "spamgourmet.com",
+})
+IDENTITIES_PER_IP_THRESHOLD = 3
+PARTNER_CANCEL_RATE_THRESHOLD = 0.3
+PARTNER_MIN_BOOKINGS = 5
+
+
+def email_domain(email):
+    return email.rsplit("@", 1)[-1].lower()
+
+
+def is_disposable(email):
+    domain = email_domain(email)
+    return any(domain == d or domain.endswith("." + d) for d in DISPOSABLE_EMAIL_DOMAINS)
+
+
+def identity_short(identity_key):
+    """A short stand-in for an identity key, enough to count distinct identities behind an IP."""
+    return hashlib.sha256(identity_key.encode()).hexdigest()[:16]
+
+
+def summarize_signals(items):
+    """What staff review: `items` are the day's signal counters as dicts (kind, subject, n,
+    identities, booked, cancelled, details). Returns the §4 R9 signals, worst first."""
+    out = {
+        "identities_per_ip": [],
+        "cooldown_refusals": 0,
+        "checkin_mismatches": [],
+        "disposable_email_domains": [],
+        "partner_cancellations": [],
+    }
+    partners = defaultdict(lambda: [0, 0])
+    for item in items:
+        kind = item["kind"]
+        if kind == "ip":
+            count = len(item.get("identities") or ())
+            if count >= IDENTITIES_PER_IP_THRESHOLD:
+                out["identities_per_ip"].append({"client_ip": item["subject"], "identities": count, "holds": item.get("n") or 0})
+        elif kind == "cooldown":
+            out["cooldown_refusals"] += item.get("n") or 0
+        elif kind == "checkin_mismatch":
+            out["checkin_mismatches"].append(item.get("details") or {"booking_id": item["subject"]})
+        elif kind == "email_domain":
+            out["disposable_email_domains"].append({"domain": item["subject"], "holds": item.get("n") or 0})
+        elif kind == "partner":
+            partners[item["subject"]][0] += item.get("booked") or 0
+            partners[item["subject"]][1] += item.get("cancelled") or 0
+    for partner_id, (booked, cancelled) in partners.items():
+        rate = cancelled / booked if booked else (1.0 if cancelled else 0.0)
+        if max(booked, cancelled) >= PARTNER_MIN_BOOKINGS and rate >= PARTNER_CANCEL_RATE_THRESHOLD:
+            out["partner_cancellations"].append({"partner_id": partner_id, "booked": booked, "cancelled": cancelled,
+                                                 "rate": round(rate, 3)})
+    out["identities_per_ip"].sort(key=lambda s: -s["identities"])
+    out["disposable_email_domains"].sort(key=lambda s: -s["holds"])
+    out["partner_cancellations"].sort(key=lambda s: -s["rate"])
+    return out

@@ -1,0 +1,101 @@
+"""Partner associations: their API keys (created, listed, revoked by staff), the key check behind
+the partner authorizer, and the partner's own view of its bookings."""
+import time
+
+from chalicelib import storage_staff
+from chalicelib.clock import to_rfc3339, utc_key
+from chalicelib.config import settings
+from chalicelib.errors import NotFound, Unauthorized
+from chalicelib.models import Partner
+from chalicelib.tokens import new_id, new_token, token_hash
+
+_key_cache = {}  # key hash -> (expires_monotonic, partner or None); off unless configured
+
+
+def _view(p):
+    return {
+        "partner_id": p.sk,
+        "name": p.name,
+        "daily_quota": int(p.daily_quota),
+        "created_at": to_rfc3339(p.created_at),
+        "status": "revoked" if p.revoked_at else "active",
+        **({"revoked_at": to_rfc3339(p.revoked_at)} if p.revoked_at else {}),
+    }
+
+
+def create(name, daily_quota, now):
+    """A new partner and its API key (256 random bits), shown once; only its SHA-256 is kept."""
+    key = "fsk_" + new_token()
+    partner = Partner(sk=new_id("ptn"), name=name, daily_quota=daily_quota, key_hash=token_hash(key), created_at=now)
+    storage_staff.create_partner_if_new(partner)
+    return {"partner_id": partner.sk, "api_key": key, **{k: v for k, v in _view(partner).items() if k != "partner_id"}}
+
+
+def list_all():
+    return {"partners": [_view(p) for p in storage_staff.list_partners()]}
+
+
+def revoke(partner_id, now):
+    found = storage_staff.get_partner(partner_id) if isinstance(partner_id, str) and len(partner_id) <= 64 else None
+    if found is None:
+        raise NotFound("Unknown partner.", code="partner_not_found")
+    storage_staff.revoke_partner_if_active(found, now)
+    _key_cache.clear()
+
+
+def authenticate(api_key):
+    """The live partner behind an API key, or None: one GetItem on the key's hash.
+
+    PARTNER_KEY_CACHE_SECONDS > 0 keeps lookups in this process for that long (a revoked key then
+    works up to that long in other warm processes); the default 0 checks every request."""
+    if not isinstance(api_key, str) or not 20 <= len(api_key) <= 100:
+        return None
+    digest = token_hash(api_key)
+    ttl = settings.partner_key_cache_seconds
+    if ttl > 0:
+        hit = _key_cache.get(digest)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+    found = storage_staff.partner_by_key_hash(digest)
+    if ttl > 0:
+        if len(_key_cache) > 1000:
+            _key_cache.clear()
+        _key_cache[digest] = (time.monotonic() + ttl, found)
+    return found
+
+
+def forget_cached():
+    _key_cache.clear()
+
+
+def bookings(partner_id, now):
+    """The partner's bookings from today on (booked or not), soonest first."""
+    found = storage_staff.bookings_of_partner(partner_id, utc_key_of(now - 86400))
+    return {
+        "bookings": [
+            {
+                "booking_id": b.booking_id,
+                "reference": b.reference,
+                "status": b.status,
+                "slot": {"slot_id": b.slot_id, "site_id": b.site_id, "procedure_id": b.procedure_id,
+                         "starts_at": b.starts_at, "ends_at": b.ends_at},
+                "applicant": {"family_name": b.applicant.family_name, "given_names": b.applicant.given_names},
+            }
+            for b in found
+        ]
+    }
+
+
+def utc_key_of(epoch):
+    from datetime import datetime, timezone
+
+    return utc_key(datetime.fromtimestamp(epoch, timezone.utc))
+
+
+def quota_of(context):
+    """The partner the authorizer let through, from its context: {"partner_id", "daily_quota"}."""
+    try:
+        return {"partner_id": context["partner_id"], "daily_quota": int(context["daily_quota"])}
+    except (KeyError, TypeError, ValueError):
+        raise Unauthorized("A valid partner API key is required.")
+

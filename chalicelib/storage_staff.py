@@ -1,0 +1,273 @@
+"""Storage for partners, staff work, the audit trail, signals and reminders (issue 4).
+
+The second storage module: like storage.py it is the only place these items are read or written,
+every write names its condition and every change of several items is one transaction (its
+_Transaction). Audit entries and signal counters are built here as transaction items that the
+booking transactions in storage.py append (`also=`), so a change and its audit entry are written
+together or not at all.
+"""
+import secrets
+
+from pynamodb.exceptions import PynamoDBException
+
+from chalicelib import domain
+from chalicelib.errors import Conflict
+from chalicelib.models import (
+    AuditEntry,
+    Booking,
+    Hold,
+    IdentityState,
+    Partner,
+    PartnerKey,
+    SignalCount,
+    Slot,
+)
+from chalicelib.storage import HOLD_SCOPE, _storage_call, _Transaction, booking_scope
+
+# --- audit entries and signals as transaction items ------------------------------------------
+
+
+def _audit_at(now):
+    from datetime import datetime, timezone
+
+    stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return f"{stamp}#{secrets.token_hex(4)}"
+
+
+def audit_item(entity_id, action, actor, now, purge_at, client_ip=None, details=None):
+    """An audit entry to append in a transaction: a new item, never an update."""
+    entry = AuditEntry(
+        entity_id, _audit_at(now), action=action, actor=actor, client_ip=client_ip,
+        details=details or None, purge_at=int(purge_at),
+    )
+    return ("put", "audit", entry, AuditEntry.entity_id.does_not_exist())
+
+
+def _signal_key(now):
+    from datetime import datetime, timezone
+
+    return "signals#" + datetime.fromtimestamp(now, timezone.utc).date().isoformat()
+
+
+def _signal_purge_at(now):
+    from chalicelib.config import settings
+
+    return int(now + settings.personal_data_retention_days * 86400)
+
+
+def _signal_update(now, kind, subject, actions):
+    item = SignalCount(_signal_key(now), f"{kind}#{subject}")
+    actions = [SignalCount.kind.set(kind), SignalCount.purge_at.set(_signal_purge_at(now)), *actions]
+    # A counter of the day: created or incremented, whichever comes first.
+    return ("update", f"signal:{kind}", item, actions, SignalCount.entity_id.does_not_exist() | SignalCount.entity_id.exists())
+
+
+def signal_identity_behind_ip(now, client_ip, identity_short):
+    return _signal_update(now, "ip", client_ip, [SignalCount.n.add(1), SignalCount.identities.add({identity_short})])
+
+
+def signal_disposable_email(now, email_domain):
+    return _signal_update(now, "email_domain", email_domain, [SignalCount.n.add(1)])
+
+
+def signal_partner(now, partner_id, booked=0, cancelled=0):
+    actions = []
+    if booked:
+        actions.append(SignalCount.booked.add(booked))
+    if cancelled:
+        actions.append(SignalCount.cancelled.add(cancelled))
+    return _signal_update(now, "partner", partner_id, actions)
+
+
+def signal_checkin_mismatch(now, booking, staff_subject):
+    item = SignalCount(
+        _signal_key(now), f"checkin_mismatch#{booking.booking_id}", kind="checkin_mismatch", n=1,
+        details={"booking_id": booking.booking_id, "site_id": booking.site_id, "slot_id": booking.slot_id,
+                 "partner_id": booking.partner_id, "staff": staff_subject},
+        purge_at=_signal_purge_at(now),
+    )
+    return ("put", "signal:checkin_mismatch", item, SignalCount.entity_id.does_not_exist())
+
+
+def record_cooldown_refusal(now, site_id):
+    """A hold refused by the cooldown: counted after the refusal (its transaction was cancelled)."""
+    _, _, item, actions, condition = _signal_update(now, "cooldown", site_id, [SignalCount.n.add(1)])
+    with _storage_call():
+        item.update(actions=actions, condition=condition)
+
+
+def signals_of_day(day):
+    with _storage_call():
+        return list(SignalCount.query(f"signals#{day}"))
+
+
+# --- partners --------------------------------------------------------------------------------
+
+
+def create_partner_if_new(partner):
+    """The partner and its key lookup, together."""
+    tx = _Transaction()
+    tx.put("partner", partner, Partner.sk.does_not_exist())
+    tx.put(
+        "key",
+        PartnerKey(f"partner-key#{partner.key_hash}", partner_id=partner.sk, name=partner.name, daily_quota=partner.daily_quota),
+        PartnerKey.pk.does_not_exist(),
+    )
+    if tx.commit():
+        raise Conflict("This partner already exists.", code="partner_exists")
+
+
+def list_partners():
+    with _storage_call():
+        return list(Partner.query("partner"))
+
+
+def get_partner(partner_id):
+    with _storage_call():
+        try:
+            return Partner.get("partner", partner_id)
+        except Partner.DoesNotExist:
+            return None
+
+
+def revoke_partner_if_active(partner, now):
+    """Revocation: the partner is marked revoked and its key lookup deleted, in one transaction,
+    so the very next request with that key finds nothing."""
+    tx = _Transaction()
+    tx.update("partner", Partner("partner", partner.sk), actions=[Partner.revoked_at.set(now)],
+              condition=Partner.sk.exists() & Partner.revoked_at.does_not_exist())
+    tx.delete("key", PartnerKey(f"partner-key#{partner.key_hash}"), condition=PartnerKey.partner_id == partner.sk)
+    if tx.commit():
+        raise Conflict("This partner is already revoked.", code="partner_revoked")
+
+
+def partner_by_key_hash(key_hash):
+    """One GetItem: the live partner behind an API key hash, or None (unknown or revoked)."""
+    with _storage_call():
+        try:
+            return PartnerKey.get(f"partner-key#{key_hash}", "key")
+        except PartnerKey.DoesNotExist:
+            return None
+
+
+def bookings_of_partner(partner_id, from_key, limit=100):
+    with _storage_call():
+        return list(Booking.partner.query(partner_id, Booking.starts_at >= from_key, limit=limit))
+
+
+# --- staff work ------------------------------------------------------------------------------
+
+
+def _booking_final(tx, booking, status, slot_state, now, also, extra_actions=()):
+    tx.update(
+        "booking",
+        Booking(booking.booking_id),
+        actions=[Booking.status.set(status), *extra_actions],
+        condition=Booking.status == "booked",
+    )
+    tx.update(
+        "slot",
+        Slot(booking.slot_id),
+        actions=[Slot.state.set(slot_state)],
+        condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
+    )
+    tx.add_all(also)
+    if tx.commit():
+        raise Conflict("This booking is no longer booked.", code="booking_not_active")
+
+
+def check_in_booking(booking, status, now, also):
+    """R7: attended (identity matches) or refused (it does not), booking and slot together."""
+    slot_state = domain.ATTENDED if status == domain.ATTENDED else domain.REFUSED
+    _booking_final(_Transaction(), booking, status, slot_state, now, also, [Booking.checked_in_at.set(now)])
+
+
+def mark_no_show(booking, now, also):
+    _booking_final(_Transaction(), booking, domain.NO_SHOW, domain.NO_SHOW, now, also)
+
+
+def close_slot_if_open_to_change(slot, now, also):
+    """Staff close a slot: never offered again (closed, out of the search index). A booking on it
+    becomes `closed` and frees its identity's one-booking lock; a hold on it ends without cooldown."""
+    tx = _Transaction()
+    tx.update(
+        "slot",
+        Slot(slot.slot_id),
+        actions=[Slot.state.set(domain.CLOSED), Slot.search_pk.remove(), Slot.hold_id.remove(), Slot.hold_expires_at.remove()],
+        condition=(Slot.state == slot.state) & (Slot.state != domain.CLOSED)
+        & (Slot.booking_id.does_not_exist() if not slot.booking_id else Slot.booking_id == slot.booking_id),
+    )
+    booking = None
+    if slot.state == domain.BOOKED and slot.booking_id:
+        booking = get_booking_of(slot.booking_id)
+        if booking is not None:
+            tx.update("booking", Booking(booking.booking_id), actions=[Booking.status.set("closed")],
+                      condition=Booking.status == "booked")
+            tx.delete("active_booking", IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
+                      condition=IdentityState.booking_id == booking.booking_id)
+    elif slot.state == domain.HELD and slot.hold_id:
+        hold = get_hold_of(slot.hold_id)
+        if hold is not None and hold.status == "active":
+            tx.update("hold", Hold(hold.hold_id), actions=[Hold.status.set("closed")],
+                      condition=Hold.status == "active")
+            tx.update("identity", IdentityState(hold.identity_key, HOLD_SCOPE),
+                      actions=[IdentityState.hold_id.remove(), IdentityState.hold_expires_at.remove(),
+                               IdentityState.hold_lapse_until.remove()],
+                      condition=IdentityState.hold_id == hold.hold_id)
+    tx.add_all(also(booking))
+    failed = tx.commit()
+    if failed and set(failed) <= {"hold", "identity"}:
+        raise Conflict("The slot changed while closing it; please retry.", code="state_changed")
+    if failed:
+        raise Conflict("This slot cannot be closed in its current state.", code="slot_not_closable")
+    return booking
+
+
+def get_hold_of(hold_id):
+    with _storage_call():
+        try:
+            return Hold.get(hold_id)
+        except Hold.DoesNotExist:
+            return None
+
+
+def get_booking_of(booking_id):
+    with _storage_call():
+        try:
+            return Booking.get(booking_id)
+        except Booking.DoesNotExist:
+            return None
+
+
+def history_of(*entity_ids):
+    entries = []
+    with _storage_call():
+        for entity_id in entity_ids:
+            if entity_id:
+                entries += list(AuditEntry.query(entity_id))
+    return sorted(entries, key=lambda e: e.at)
+
+
+# --- reminders -------------------------------------------------------------------------------
+
+
+def bookings_of_day(site_id, day):
+    with _storage_call():
+        return list(Booking.day.query(f"{site_id}#{day}", filter_condition=Booking.status == "booked"))
+
+
+def mark_reminded_once(booking, now):
+    """True if this call set reminded_at (the stream then sends the reminder); False if another
+    run did it first or the booking is no longer booked."""
+    with _storage_call():
+        try:
+            Booking(booking.booking_id).update(
+                actions=[Booking.reminded_at.set(now)],
+                condition=Booking.reminded_at.does_not_exist() & (Booking.status == "booked"),
+            )
+            return True
+        except PynamoDBException as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
