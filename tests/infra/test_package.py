@@ -26,6 +26,8 @@ TABLES = {
     "CatalogTable": "catalog",
     "CountersTable": "counters",
     "AuditTable": "audit",
+    "RequestsTable": "requests",
+    "DrawsTable": "draws",
 }
 ALARMS = {
     "Api5xxRateAlarm",
@@ -120,12 +122,13 @@ def test_every_table_is_protected_and_encrypted(templates, stage):
             assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     bookings = resources["BookingsTable"]["Properties"]
     assert bookings["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert {i["IndexName"] for i in bookings["GlobalSecondaryIndexes"]} == {"day", "partner"}
+    assert {i["IndexName"] for i in bookings["GlobalSecondaryIndexes"]} == {"day", "partner", "site"}
     ttl = {lid: resources[lid]["Properties"].get("TimeToLiveSpecification", {}).get("AttributeName")
            for lid in TABLES}
     assert ttl == {"SlotsTable": None, "HoldsTable": "purge_at", "BookingsTable": "purge_at",
                    "IdentitiesTable": "purge_at", "CatalogTable": None,
-                   "CountersTable": "expires_ttl", "AuditTable": "purge_at"}
+                   "CountersTable": "expires_ttl", "AuditTable": "purge_at",
+                   "RequestsTable": "purge_at", "DrawsTable": None}
 
 
 @pytest.mark.parametrize("stage", STAGES)
