@@ -477,7 +477,7 @@ function startCountdown(hold) {
 // ---------------------------------------------------------------- booking page
 
 function statusBadge(status) {
-  const kind = { booked: 'success', attended: 'success', cancelled: 'error', no_show: 'warning', offered: 'new', pending: 'info' }[status] || 'info';
+  const kind = { booked: 'success', attended: 'success', cancelled: 'error', no_show: 'warning', offered: 'new', waiting: 'info' }[status] || 'info';
   return html`<p class="fr-badge fr-badge--${kind}" id="status">${DICTIONARIES[lang()][`status.${status}`] ? t(`status.${status}`) : status}</p>`;
 }
 

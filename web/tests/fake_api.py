@@ -252,11 +252,11 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ["requests"] and method == "POST":
             b = self.body()
             key, person = identity(b.get("applicant"))
-            r = {"request_id": "r_" + secrets.token_hex(8), "request_token": secrets.token_urlsafe(24), "status": "pending",
+            r = {"request_id": "r_" + secrets.token_hex(8), "request_token": secrets.token_urlsafe(24), "status": "waiting",
                  "site_id": b.get("site_id"), "procedure_id": b.get("procedure_id"), "from": b.get("from"), "to": b.get("to"),
                  "identity": key, "person": person, "hold_id": None}
             REQUESTS[r["request_id"]] = r
-            return 201, {"request_id": r["request_id"], "request_token": r["request_token"], "status": "pending"}
+            return 201, {"request_id": r["request_id"], "request_token": r["request_token"], "status": "waiting"}
         if len(parts) == 2 and parts[0] == "requests":
             r = REQUESTS.get(parts[1])
             if not r or not secrets.compare_digest(r["request_token"], self.headers.get("X-Request-Token", "")):
@@ -279,7 +279,7 @@ class Handler(BaseHTTPRequestHandler):
         if len(parts) == 6 and parts[0] == "staff" and parts[5] == "draws" and method == "POST":
             offered = 0
             for r in REQUESTS.values():
-                if r["status"] == "pending" and r["site_id"] == parts[2] and r["procedure_id"] == parts[4]:
+                if r["status"] == "waiting" and r["site_id"] == parts[2] and r["procedure_id"] == parts[4]:
                     free = next((s for s in sorted(SLOTS.values(), key=lambda s: s["starts_at"])
                                  if s["site_id"] == parts[2] and s["procedure_id"] == parts[4] and s["state"] == "open"), None)
                     if free:
