@@ -1,5 +1,6 @@
 """Demo data: the Préfecture de l'Hérault (Montpellier) and the sous-préfecture of Béziers,
-three procedures each, three weeks of weekday slots published at once."""
+three procedures each, three weeks of weekday slots published at once; Béziers' students are
+allocated by draw, everything else first come, first served (with quarantine and cooldown)."""
 from datetime import date, time, timedelta
 
 PROCEDURES = [
@@ -51,4 +52,7 @@ def seed(now, weeks=3):
                 },
                 now,
             )
+    # One procedure shows the draw (R6): students at Béziers file requests, drawn every hour.
+    if created:
+        catalog.update_policy("herault-beziers", "student", {"allocation": "draw", "draw_interval_seconds": 3600}, now)
     return created

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -16,9 +17,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEV_STAFF_SECRET = "fairslot-local-staff-secret-change-me"
 
 
-def local_environment(engine_endpoint, staff_secret):
+def local_environment(engine_endpoint, staff_secret, web_port=8080):
     """The environment the API runs with locally (also used by the tests)."""
+    origins = f"http://127.0.0.1:{web_port},http://localhost:{web_port}"
     return {
+        "CORS_ORIGINS": os.environ.get("CORS_ORIGINS", origins),
         "FAIRSLOT_LOCAL": "1",
         "DYNAMODB_ENDPOINT": engine_endpoint,
         "AWS_DEFAULT_REGION": "eu-west-3",
@@ -50,6 +53,18 @@ def wait_until_up(url, timeout=60):
     return False
 
 
+def run_scheduled_draws(every):
+    """What the rate-scheduled Lambda does in AWS: run the draws that are due."""
+    from chalicelib import clock, draws
+
+    while True:
+        time.sleep(every)
+        try:
+            draws.run_due_draws(clock.now())
+        except Exception as exc:  # the next tick tries again, as the schedule would
+            print(f"scheduled draws failed: {exc!r}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--api-port", type=int, default=8000)
@@ -57,6 +72,8 @@ def main(argv=None):
     parser.add_argument("--web-port", type=int, default=8080)
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument("--no-web", action="store_true")
+    parser.add_argument("--draw-every", type=float, default=60,
+                        help="seconds between runs of the scheduled draw job (as @app.schedule in AWS); 0: never")
     args = parser.parse_args(argv)
 
     staff_secret = os.environ.get("STAFF_JWT_SECRET")
@@ -67,7 +84,7 @@ def main(argv=None):
     from devlocal.engine import Engine
 
     engine = Engine(port=args.engine_port).start()
-    env = local_environment(engine.endpoint, staff_secret)
+    env = local_environment(engine.endpoint, staff_secret, args.web_port)
     os.environ.update(env)
     sys.path.insert(0, ROOT)
     from chalicelib import storage
@@ -106,6 +123,8 @@ def main(argv=None):
     if not wait_until_up(f"http://127.0.0.1:{args.api_port}/health"):
         print("the API did not start", flush=True)
         stop()
+    if args.draw_every > 0:
+        threading.Thread(target=run_scheduled_draws, args=(args.draw_every,), daemon=True).start()
     token = issue_local_staff_token(staff_secret, "local-admin", ["admins"])
     print(f"API      http://127.0.0.1:{args.api_port}", flush=True)
     if len(children) > 1:
