@@ -9,7 +9,7 @@ from datetime import timedelta
 from chalicelib import audit, catalog, domain, oversight, signals, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
-from chalicelib.errors import Forbidden, InvalidField, NotFound
+from chalicelib.errors import Forbidden, InvalidField, NotFound, Unauthorized
 from chalicelib.models import Applicant, Booking, Hold
 from chalicelib.observability import metric
 from chalicelib.keys import identity_secret
@@ -117,13 +117,19 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
     }
 
 
-def _hold_for(hold_id, token):
-    found = storage.get_hold(hold_id) if isinstance(hold_id, str) and len(hold_id) <= 64 else None
+def bearer_owned(load, item_id, token, kind):
+    """The hold, booking or request that this bearer token opens: 404 if the id is unknown,
+    401 if the token is missing or is not this item's (compared in constant time)."""
+    found = load(item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None
     if found is None:
-        raise NotFound("Unknown hold.", code="hold_not_found")
+        raise NotFound(f"Unknown {kind}.", code=f"{kind}_not_found")
     if not token_matches(token, found.token_hash):
-        raise Forbidden("The hold token does not match.", code="bad_hold_token")
+        raise Unauthorized(f"The {kind} token is missing or does not match.", code=f"bad_{kind}_token")
     return found
+
+
+def _hold_for(hold_id, token):
+    return bearer_owned(storage.get_hold, hold_id, token, "hold")
 
 
 def _actor(hold_or_booking):
@@ -221,12 +227,7 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
 
 
 def _booking_for(booking_id, token):
-    found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
-    if found is None:
-        raise NotFound("Unknown booking.", code="booking_not_found")
-    if not token_matches(token, found.token_hash):
-        raise Forbidden("The booking token does not match.", code="bad_booking_token")
-    return found
+    return bearer_owned(storage.get_booking, booking_id, token, "booking")
 
 
 def get_booking(booking_id, token):

@@ -4,13 +4,14 @@ import secrets
 from datetime import date, timedelta
 
 from chalicelib import catalog, domain, storage
+from chalicelib.booking import bearer_owned
 from chalicelib.clock import parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound
 from chalicelib.keys import identity_secret
 from chalicelib.models import Applicant, Draw, Hold, Request
 from chalicelib.observability import metric
-from chalicelib.tokens import derived_token, new_id, new_token, token_hash, token_matches
+from chalicelib.tokens import derived_token, new_id, new_token, token_hash
 
 _rng = random.SystemRandom()
 
@@ -57,12 +58,7 @@ def _offer_token(hold_id):
 
 
 def _request_for(request_id, token):
-    found = storage.get_request(request_id) if isinstance(request_id, str) and len(request_id) <= 64 else None
-    if found is None:
-        raise NotFound("Unknown request.", code="request_not_found")
-    if not token_matches(token, found.token_hash):
-        raise Forbidden("The request token does not match.", code="bad_request_token")
-    return found
+    return bearer_owned(storage.get_request, request_id, token, "request")
 
 
 def request_status(found, now):

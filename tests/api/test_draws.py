@@ -137,7 +137,7 @@ def test_withdrawing_a_waiting_or_offered_request(api):
 def test_request_tokens_are_checked_and_fields_validated(api):
     draw_site(api)
     request = file(api, 1).body
-    assert api.call("GET", f"/requests/{request['request_id']}", headers={"X-Request-Token": "nope"}).status == 403
+    assert api.call("GET", f"/requests/{request['request_id']}", headers={"X-Request-Token": "nope"}).status == 401
     bad = file(api, 2, **{"from": "soon"})
     assert bad.status == 422 and bad.body["error"]["details"]["field"] == "from"
     api.set_policy(allocation="fcfs")
