@@ -240,12 +240,14 @@ def get_booking_of(booking_id):
 
 
 def history_of(*entity_ids):
+    """The entries of several entities by time; at the same instant (one transaction), in the
+    order the entities are given (a hold before the booking it became)."""
     entries = []
     with _storage_call():
-        for entity_id in entity_ids:
+        for rank, entity_id in enumerate(entity_ids):
             if entity_id:
-                entries += list(AuditEntry.query(entity_id))
-    return sorted(entries, key=lambda e: e.at)
+                entries += [(e.at.split("#", 1)[0], rank, e.at, e) for e in AuditEntry.query(entity_id)]
+    return [e for *_, e in sorted(entries, key=lambda t: t[:3])]
 
 
 # --- reminders -------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """`make run`: the whole local stack in one command, stopped by one Ctrl-C.
 
 Starts the serialized DynamoDB engine (in this process), creates the tables, seeds demo data,
-then runs the API under `chalice local` and, when web/ exists, the applicants' web app.
+feeds the bookings stream to the app's stream handler (devlocal.streams: e-mails land in
+OUTBOX_DIR, default var/outbox/), then runs the API under `chalice local` and, when web/ exists,
+the applicants' web app.
 Prints READY once everything answers.
 """
 import argparse
@@ -39,6 +41,8 @@ def local_environment(engine_endpoint, staff_secret, web_port=8080):
         "DYNAMODB_READ_TIMEOUT_SECONDS": os.environ.get("DYNAMODB_READ_TIMEOUT_SECONDS", "20"),
         "DYNAMODB_MAX_RETRIES": os.environ.get("DYNAMODB_MAX_RETRIES", "0"),
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        # Notifications are written here as .eml files instead of being sent (devlocal.streams).
+        "OUTBOX_DIR": os.environ.get("OUTBOX_DIR", os.path.join(ROOT, "var", "outbox")),
     }
 
 
@@ -97,6 +101,14 @@ def main(argv=None):
 
         print(f"seeded {seed(now())} demo slots", flush=True)
 
+    # The bookings stream -> the app's own stream handler (notifications), as Lambda would.
+    import app as application
+    from chalicelib.models import Booking
+    from devlocal.streams import BookingsStreamPoller
+
+    poller = BookingsStreamPoller(application.bookings_stream, Booking.Meta.table_name, engine.endpoint,
+                                  region=env["AWS_REGION"]).start()
+
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "devlocal.api_server", "--port", str(args.api_port)],
@@ -115,6 +127,7 @@ def main(argv=None):
                 child.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 child.kill()
+        poller.stop()
         engine.stop()
         sys.exit(0)
 
@@ -130,6 +143,7 @@ def main(argv=None):
     if len(children) > 1:
         print(f"web app  http://127.0.0.1:{args.web_port}/", flush=True)
     print(f"engine   {engine.endpoint} (moto DynamoDB, serialized)", flush=True)
+    print(f"outbox   {env['OUTBOX_DIR']} (notification e-mails as .eml files)", flush=True)
     print(f"staff admin token (8 h): {token}", flush=True)
     print("READY", flush=True)
     while True:
