@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from tests.support import Api
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAFF_SECRET = "e2e-staff-secret-at-least-32-bytes-long"
+OUTBOX = tempfile.mkdtemp(prefix="fairslot-e2e-outbox-")  # notification e-mails of the stack
 
 
 def free_port():
@@ -25,7 +27,8 @@ def free_port():
 @pytest.fixture(scope="session")
 def stack():
     api_port, engine_port = free_port(), free_port()
-    env = {**os.environ, "STAFF_JWT_SECRET": STAFF_SECRET, "TABLE_PREFIX": "fairslot-e2e", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "STAFF_JWT_SECRET": STAFF_SECRET, "TABLE_PREFIX": "fairslot-e2e", "POWERTOOLS_LOG_LEVEL": "WARNING",
+           "OUTBOX_DIR": OUTBOX}
     log = open(os.path.join(ROOT, ".e2e-stack.log"), "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "devlocal.stack", "--api-port", str(api_port), "--engine-port", str(engine_port),
@@ -54,3 +57,9 @@ def http(stack):
     client = Api(stack, staff_secret=STAFF_SECRET)
     client.site = f"e2e-{os.getpid()}-{next(_sites)}"
     return client
+
+
+@pytest.fixture
+def outbox(stack):
+    """The directory where the stack writes notification e-mails (.eml)."""
+    return OUTBOX
