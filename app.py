@@ -25,7 +25,7 @@ _ACCEPTED_TYPES = ["application/json", "text/plain", "application/x-www-form-url
 def _cors_headers():
     origin = (app.current_request.headers or {}).get("origin") if app.current_request else None
     if origin and origin in settings.cors_origins:
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Expose-Headers": "Retry-After"}
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Expose-Headers": "Retry-After, Date"}
     return {}
 
 
@@ -55,6 +55,8 @@ def route(path, methods=("GET",), status=200, authorizer=None):
                     return result
                 return _json(status, result) if status != 204 else _json(204, None)
             except FairslotError as exc:
+                if exc.status == 503:
+                    observability.metric("StorageUnavailable")
                 return error_response(exc)
             except Exception:
                 observability.logger().exception("unhandled error")
