@@ -9,8 +9,6 @@ or scheduled caller is retried).
 import os
 import threading
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 from chalicelib.config import settings
 from chalicelib.observability import logger, metric
@@ -83,6 +81,9 @@ _TEXTS = {
 
 def render(kind, to, site_name, tz_name, starts_at, reference=None, expires_at=None, message_id=None):
     """The bilingual message (French first) as an EmailMessage."""
+    from email.message import EmailMessage  # not at import: it costs every cold start
+    from email.utils import make_msgid
+
     subject, french, english = _TEXTS[kind]
     fr, en = _local_time(starts_at, tz_name)
     expires_fr, expires_en = _local_time(expires_at, tz_name) if expires_at else ("", "")
@@ -189,12 +190,14 @@ def booking_changed(event_name, old_image, new_image, sequence="0"):
 
 def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=None):
     """The draw's offer e-mail (expires_at: epoch seconds or RFC 3339)."""
+    import secrets
+
     from chalicelib import catalog
     from chalicelib.clock import to_rfc3339
 
     site = catalog.site(site_id)
     expires = to_rfc3339(expires_at) if isinstance(expires_at, (int, float)) else expires_at
-    name = f"{offer_id or make_msgid(domain='x').strip('<>').split('@')[0]}-offer"
+    name = f"{offer_id or 'offer_' + secrets.token_hex(12)}-offer"
     send(render(OFFER, email, site.name, site.timezone, starts_at, reference, expires), name)
     metric("NotificationSent")
 
