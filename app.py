@@ -302,7 +302,7 @@ def partner_cancel(booking_id):
 def create_partner():
     body = _body()
     return partners.create(inputs.text(body, "name"), inputs.integer(body.get("daily_quota"), "daily_quota", 1, 100_000),
-                           clock.now())
+                           clock.now(), _staff_subject(), _client_ip())
 
 
 @route("/staff/partners", authorizer=staff_admin)
@@ -312,15 +312,13 @@ def list_partners():
 
 @route("/staff/partners/{partner_id}", methods=["DELETE"], status=204, authorizer=staff_admin)
 def revoke_partner(partner_id):
-    partners.revoke(partner_id, clock.now())
+    partners.revoke(partner_id, clock.now(), _staff_subject(), _client_ip())
 
 
 @route("/staff/bookings/{booking_id}/check-in", methods=["POST"], authorizer=staff_agent)
 def check_in(booking_id):
-    body, now = _body(), clock.now()
-    doc_type, number = inputs.document(body.get("document"), "")
-    birth_date = inputs.iso_date(body.get("birth_date"), "birth_date")
-    return staff.check_in(booking_id, doc_type, number, birth_date, _staff_subject(), _client_ip(), now)
+    doc_type, number, birth_date = inputs.check_in(_body())
+    return staff.check_in(booking_id, doc_type, number, birth_date, _staff_subject(), _client_ip(), clock.now())
 
 
 @route("/staff/bookings/{booking_id}/no-show", methods=["POST"], authorizer=staff_agent)
@@ -338,6 +336,11 @@ def review_signals():
     q, now = _query(), clock.now()
     last = inputs.iso_date(q["date"], "date") if "date" in q else signals.today(now)
     return signals.review(last, inputs.integer(q.get("days", 1), "days", 1, 31))
+
+
+@route("/staff/partners/{partner_id}/history", authorizer=staff_admin)
+def partner_history(partner_id):
+    return partners.history(partner_id)
 
 
 @route("/staff/slots/{slot_id}/history", authorizer=staff_agent)

@@ -40,6 +40,10 @@ def _view(e):
     }
 
 
+def history_view(entity_id):
+    return {"entity_id": entity_id, "history": [_view(e) for e in storage_staff.history_of(entity_id)]}
+
+
 def slot_history(slot_id):
     return {"slot_id": slot_id, "history": [_view(e) for e in storage_staff.history_of(slot_id)]}
 

@@ -208,3 +208,13 @@ def draw_request(body, today):
         "last_day": day(body.get("to"), "to"),
         "permit_expires_on": iso_date(permit, "permit_expires_on") if permit is not None else None,
     }
+
+
+def check_in(body):
+    """POST /staff/bookings/{id}/check-in: the document shown at the counter and the birth date."""
+    try:
+        doc_type, number = document(body.get("document"), "")
+    except InvalidField as exc:  # the domain names applicant.* fields; here they are top level
+        field = exc.details["field"].removeprefix("applicant.")
+        raise InvalidField(field, exc.message.replace("applicant.", ""))
+    return doc_type, number, iso_date(body.get("birth_date"), "birth_date")

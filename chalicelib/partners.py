@@ -2,7 +2,7 @@
 the partner authorizer, and the partner's own view of its bookings."""
 import time
 
-from chalicelib import storage_staff
+from chalicelib import audit, storage_staff
 from chalicelib.clock import to_rfc3339, utc_key
 from chalicelib.config import settings
 from chalicelib.errors import NotFound, Unauthorized
@@ -23,23 +23,34 @@ def _view(p):
     }
 
 
-def create(name, daily_quota, now):
+def _audit(partner_id, action, now, staff_subject, client_ip, **details):
+    # Partners are not personal data; their audit entries are kept as long as bookings' are.
+    return storage_staff.audit_item(partner_id, action, audit.staff(staff_subject), now,
+                                    now + settings.personal_data_retention_days * 86400, client_ip, details)
+
+
+def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
     """A new partner and its API key (256 random bits), shown once; only its SHA-256 is kept."""
     key = "fsk_" + new_token()
     partner = Partner(sk=new_id("ptn"), name=name, daily_quota=daily_quota, key_hash=token_hash(key), created_at=now)
-    storage_staff.create_partner_if_new(partner)
+    storage_staff.create_partner_if_new(partner, [_audit(partner.sk, "partner_created", now, staff_subject, client_ip,
+                                                         daily_quota=daily_quota)])
     return {"partner_id": partner.sk, "api_key": key, **{k: v for k, v in _view(partner).items() if k != "partner_id"}}
+
+
+def history(partner_id):
+    return audit.history_view(partner_id)
 
 
 def list_all():
     return {"partners": [_view(p) for p in storage_staff.list_partners()]}
 
 
-def revoke(partner_id, now):
+def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
     found = storage_staff.get_partner(partner_id) if isinstance(partner_id, str) and len(partner_id) <= 64 else None
     if found is None:
         raise NotFound("Unknown partner.", code="partner_not_found")
-    storage_staff.revoke_partner_if_active(found, now)
+    storage_staff.revoke_partner_if_active(found, now, [_audit(found.sk, "partner_revoked", now, staff_subject, client_ip)])
     _key_cache.clear()
 
 

@@ -104,8 +104,8 @@ def signals_of_day(day):
 # --- partners --------------------------------------------------------------------------------
 
 
-def create_partner_if_new(partner):
-    """The partner and its key lookup, together."""
+def create_partner_if_new(partner, also=()):
+    """The partner and its key lookup, together (with its audit entry)."""
     tx = _Transaction()
     tx.put("partner", partner, Partner.sk.does_not_exist())
     tx.put(
@@ -113,6 +113,7 @@ def create_partner_if_new(partner):
         PartnerKey(f"partner-key#{partner.key_hash}", partner_id=partner.sk, name=partner.name, daily_quota=partner.daily_quota),
         PartnerKey.pk.does_not_exist(),
     )
+    tx.add_all(also)
     if tx.commit():
         raise Conflict("This partner already exists.", code="partner_exists")
 
@@ -130,13 +131,14 @@ def get_partner(partner_id):
             return None
 
 
-def revoke_partner_if_active(partner, now):
+def revoke_partner_if_active(partner, now, also=()):
     """Revocation: the partner is marked revoked and its key lookup deleted, in one transaction,
     so the very next request with that key finds nothing."""
     tx = _Transaction()
     tx.update("partner", Partner("partner", partner.sk), actions=[Partner.revoked_at.set(now)],
               condition=Partner.sk.exists() & Partner.revoked_at.does_not_exist())
     tx.delete("key", PartnerKey(f"partner-key#{partner.key_hash}"), condition=PartnerKey.partner_id == partner.sk)
+    tx.add_all(also)
     if tx.commit():
         raise Conflict("This partner is already revoked.", code="partner_revoked")
 

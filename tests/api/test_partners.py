@@ -143,3 +143,11 @@ def test_partner_policy_field_is_validated(api):
     reply = api.call("PUT", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/policy", {"partner_release_lead_seconds": -1},
                      api.staff_headers())
     assert reply.status == 422 and reply.body["error"]["details"] == {"field": "partner_release_lead_seconds"}
+
+
+def test_creating_and_revoking_a_partner_is_audited(api):
+    partner = api.create_partner()
+    api.revoke_partner(partner)
+    reply = api.call("GET", f"/staff/partners/{partner['partner_id']}/history", headers=api.staff_headers())
+    assert [(e["action"], e["actor"]) for e in reply.body["history"]] == [("partner_created", "staff:tester"),
+                                                                          ("partner_revoked", "staff:tester")]

@@ -188,3 +188,17 @@ def test_no_staff_or_partner_path_scans(api, calls):
     api.call("GET", "/staff/partners", headers=api.staff_headers())
     api.revoke_partner(partner)
     assert calls and "Scan" not in calls
+
+
+def test_check_in_input_is_validated_naming_the_field(api):
+    slots = api.ready_site()
+    booking = api.book(slots[0]["slot_id"], applicant(1))
+    path = f"/staff/bookings/{booking['booking_id']}/check-in"
+    for body, field in [({"document": {"type": "agdref", "number": "12"}, "birth_date": "1990-01-02"}, "document.number"),
+                        ({"document": {"type": "id", "number": "1234567890"}, "birth_date": "1990-01-02"}, "document.type"),
+                        ({"document": {"type": "agdref", "number": "0000000001"}, "birth_date": "02/01/1990"}, "birth_date")]:
+        reply = api.call("POST", path, body, api.staff_headers(AGENT))
+        assert reply.status == 422 and reply.body["error"]["details"] == {"field": field}, reply
+    assert api.call("POST", "/staff/bookings/bkg_nope/check-in",
+                    {"document": {"type": "agdref", "number": "0000000001"}, "birth_date": "1990-01-02"},
+                    api.staff_headers(AGENT)).status == 404
