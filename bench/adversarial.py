@@ -1,0 +1,525 @@
+"""Adversarial simulation (issue 3, "Fair allocation"): traffickers, buyers, honest applicants
+and polling bots against the REAL API over HTTP (the local stack on free loopback ports), in both
+allocation modes. Prints a markdown table of results and the command that reproduces it.
+
+Agents
+  trafficker  many fake identities (each a different document number), one IP per identity
+              (X-Forwarded-For, which the local stack takes as the client IP), and a bot that
+              works for his buyer;
+  buyer       one real identity, who paid the trafficker;
+  honest      one identity each, checks now and then (mean interval HONEST_MEAN_S, "a few times a
+              day" in compressed time);
+  bot         one identity, polls as fast as the server answers.
+
+Compressed time: hold_ttl 2 s, quarantine 1-3 s, cooldown 5 s (about 1 s = 2 h of the real
+defaults: quarantine 30 min-6 h, cooldown ~10 h). Honest applicants check every ~3 s (~6 h).
+
+Scenarios (SPEC §1, §4 R3/R4/R6/R8)
+  (a) cancel-and-rebook      the trafficker cancels a fake booking, the buyer takes the slot back
+  (b) release-and-rehold     the same with a hold (draw mode: an offer withdrawn)
+  (c) expiry-and-rehold      the same with a hold left to expire (draw mode: an offer left to lapse)
+  (d) hold cycling           many fake identities hold and let go to deny inventory to others
+  (e) one IP, many ids       the per-IP hold limit (draw mode: requests filed from one IP)
+  (f) buyer in the draw      the trafficker files a request with the buyer's own identity
+  bot vs honest              who gets the slots: a polling bot or an applicant checking now and then
+
+In fcfs a transfer is: the buyer ends up booked on the exact slot the trafficker freed. In draw
+mode the trafficker frees the slot just before a draw the buyer has entered: a transfer is the
+draw giving that slot to the buyer; measured over repeated draws.
+
+    .venv/bin/python bench/adversarial.py [--quick] [--seed N]
+"""
+import argparse
+import itertools
+import os
+import random
+import sys
+import threading
+import time
+from datetime import date, timedelta
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.storm import STAFF_SECRET, start_stack  # noqa: E402
+
+os.environ.setdefault("STAFF_JWT_SECRET", STAFF_SECRET)
+from tests.support import Api  # noqa: E402
+
+PROCEDURE = "renewal"
+FAST = {"hold_ttl_seconds": 2, "quarantine_min_seconds": 1, "quarantine_max_seconds": 3, "cooldown_seconds": 5,
+        "max_holds_per_ip_per_hour": 1_000_000}
+DRAW = {"allocation": "draw", "offer_ttl_seconds": 600, "cooldown_seconds": 5, "max_holds_per_ip_per_hour": 1_000_000}
+HONEST_MEAN_S = 3.0
+BOT_PAUSE_S = 0.01
+_ids = itertools.count(1)
+_sites = itertools.count(1)
+_ips = itertools.count(1)
+
+
+# --- plumbing -------------------------------------------------------------------------------
+
+def person(tag="x"):
+    n = next(_ids)
+    return {"document": {"type": "agdref", "number": f"{7_000_000_000 + n:010d}"}, "birth_date": "1990-01-02",
+            "family_name": f"{tag.title()}{n}", "given_names": "Test", "email": f"{tag}{n}@example.org"}
+
+
+def new_ip():
+    n = next(_ips)
+    return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
+class Bench:
+    def __init__(self, base, rng):
+        self.base, self.rng = base, rng
+        self.admin = Api(base, staff_secret=STAFF_SECRET)
+
+    def client(self):
+        return Api(self.base, staff_secret=STAFF_SECRET)
+
+    def site(self, policy, slots_closes="10:00", slot_minutes=60, publish="now", days=1):
+        site = f"adv-{os.getpid()}-{next(_sites)}"
+        self.admin.create_site(site_id=site)
+        self.admin.set_policy(site_id=site, **policy)
+        self.admin.schedule(site_id=site, closes=slots_closes, slot_minutes=slot_minutes, publish=publish, days=days)
+        return site
+
+    def slot_ids_now(self, api, site):
+        return [s["slot_id"] for s in api.slots(site_id=site)]
+
+    # draw helpers
+    def file(self, api, site, who, ip=None, permit=None, first=None, last=None):
+        body = {"site_id": site, "procedure_id": PROCEDURE, "applicant": who,
+                "from": (first or date.today()).isoformat(), "to": (last or date.today() + timedelta(days=30)).isoformat()}
+        if permit:
+            body["permit_expires_on"] = permit
+        return api.call("POST", "/requests", body, {"X-Forwarded-For": ip or new_ip()})
+
+    def status(self, api, req):
+        return api.call("GET", f"/requests/{req['request_id']}", headers={"X-Request-Token": req["request_token"]})
+
+    def withdraw(self, api, req):
+        return api.call("DELETE", f"/requests/{req['request_id']}", headers={"X-Request-Token": req["request_token"]})
+
+    def run_draw(self, site):
+        reply = self.admin.call("POST", f"/staff/sites/{site}/procedures/{PROCEDURE}/draws", headers=self.admin.staff_headers())
+        assert reply.status == 200, reply
+        return reply.body
+
+    def offer_of(self, api, req):
+        body = self.status(api, req).body
+        return body.get("hold") if body.get("status") == "offered" else None
+
+
+def nap(seconds, until):
+    """Sleep `seconds`, but not past the monotonic instant `until`."""
+    time.sleep(max(0.0, min(seconds, until - time.monotonic())))
+
+
+def rate(k, n):
+    return f"{k}/{n} = {k / n:.0%}" if n else "–"
+
+
+# --- fcfs races: (a), (b), (c) --------------------------------------------------------------
+
+def fcfs_trial(b, how, rivals, honest):
+    """One slot; a fake identity of the trafficker has it (booked, or held); he lets it go (cancel,
+    release or expiry) and his bot tries at once, then keeps polling for the buyer, racing `rivals`
+    bots and `honest` applicants. Returns (buyer at once status, winner kind or None)."""
+    site = b.site(FAST)
+    api = b.client()
+    slot = b.slot_ids_now(api, site)[0]
+    fake, buyer = person("fake"), person("buyer")
+    hold = api.hold(slot, fake, ip=new_ip())
+    held_by = time.time()  # the server took the hold before this instant: it expires before held_by + ttl
+    assert hold.status == 201, hold
+    if how == "cancel":
+        booking = api.confirm(hold.body).body
+        assert api.cancel(booking).status == 204
+    elif how == "release":
+        assert api.release(hold.body).status == 204
+    else:  # expiry: wait for the instant the hold lapses, which the trafficker knows to a few ms
+        # (the response's expires_at is rounded down to the second, so it is not used)
+        time.sleep(max(0.0, held_by + FAST["hold_ttl_seconds"] - time.time()) + 0.02)
+    buyer_ip = new_ip()
+    at_once = api.hold(slot, buyer, ip=buyer_ip)
+    winner, done, lock = [], threading.Event(), threading.Lock()
+    deadline = time.monotonic() + FAST["quarantine_max_seconds"] + 2.5
+
+    def won(kind, client, reply):
+        with lock:
+            if done.is_set():
+                return
+            done.set()
+        client.confirm(reply.body)
+        winner.append(kind)
+
+    if at_once.status == 201:
+        won("buyer", api, at_once)
+
+    def buyer_bot():  # the trafficker knows the slot id: he polls POST /holds directly
+        c = b.client()
+        while not done.is_set() and time.monotonic() < deadline:
+            r = c.hold(slot, buyer, ip=buyer_ip)
+            if r.status == 201:
+                return won("buyer", c, r)
+            time.sleep(BOT_PAUSE_S)
+
+    def rival_bot():
+        c, me, ip = b.client(), person("bot"), new_ip()
+        while not done.is_set() and time.monotonic() < deadline:
+            if slot in b.slot_ids_now(c, site):
+                r = c.hold(slot, me, ip=ip)
+                if r.status == 201:
+                    return won("bot", c, r)
+            time.sleep(BOT_PAUSE_S)
+
+    def honest_applicant(seed):
+        rng, c, me, ip = random.Random(seed), b.client(), person("honest"), new_ip()
+        done.wait(rng.uniform(0, HONEST_MEAN_S))
+        while not done.is_set() and time.monotonic() < deadline:
+            if slot in b.slot_ids_now(c, site):
+                r = c.hold(slot, me, ip=ip)
+                if r.status == 201:
+                    return won("honest", c, r)
+            done.wait(min(rng.expovariate(1 / HONEST_MEAN_S), max(0.0, deadline - time.monotonic())))
+
+    threads = [threading.Thread(target=buyer_bot)] + [threading.Thread(target=rival_bot) for _ in range(rivals)] + \
+        [threading.Thread(target=honest_applicant, args=(b.rng.random(),)) for _ in range(honest)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return at_once.status, (winner[0] if winner else None)
+
+
+def fcfs_race_row(b, how, label, trials, rivals, honest):
+    at_once, transfers, others = [], 0, {}
+    for _ in range(trials):
+        status, who = fcfs_trial(b, how, rivals, honest)
+        at_once.append(status)
+        transfers += who == "buyer"
+        others[who] = others.get(who, 0) + 1
+    n = rivals + honest + 1
+    return {"scenario": label, "mode": "fcfs", "runs": trials,
+            "at_once": f"{sum(s == 201 for s in at_once)}/{trials} (got {','.join(sorted(set(map(str, at_once))))})",
+            "transfer": rate(transfers, trials), "buyer": rate(transfers, trials), "fair": f"1/{n} = {1 / n:.0%}",
+            "notes": f"{rivals} rival bots, {honest} honest; winners: "
+                     + ", ".join(f"{k or 'nobody'} {v}" for k, v in sorted(others.items(), key=lambda kv: str(kv[0])))}
+
+
+# --- draw mode: (a), (b), (c) ---------------------------------------------------------------
+
+def draw_trial(b, how, entrants):
+    """A fake identity of the trafficker won the slot in a draw; the buyer and entrants-1 honest
+    applicants file requests; the trafficker lets the slot go (cancel / withdraw the offer / let
+    the offer lapse) and the next draw runs. Returns (buyer at once status, buyer waiting until
+    the draw, buyer got the freed slot, draw record replays)."""
+    policy = dict(DRAW, offer_ttl_seconds=2) if how == "expiry" else DRAW
+    site = b.site(policy)
+    api = b.client()
+    fake = b.file(api, site, person("fake")).body
+    assert b.run_draw(site)["offered"] == 1
+    offer = b.offer_of(api, fake)
+    slot = offer["slot"]["slot_id"]
+    buyer_who = person("buyer")
+    buyer = b.file(api, site, buyer_who).body
+    for _ in range(entrants - 1):
+        assert b.file(api, site, person("honest")).status == 201
+    if how == "cancel":
+        booking = api.confirm(offer).body
+        assert api.cancel(booking).status == 204
+    elif how == "release":
+        assert b.withdraw(api, fake).status == 204
+    else:
+        time.sleep(2.05)
+    at_once = api.hold(slot, buyer_who, ip=new_ip()).status  # the fcfs trick, tried anyway
+    waiting = b.status(api, buyer).body["status"] == "waiting"
+    b.run_draw(site)
+    got = b.offer_of(api, buyer)
+    record = next(d for d in api.call("GET", f"/sites/{site}/procedures/{PROCEDURE}/draws").body["draws"] if d["status"] == "run"
+                  and any(e["request_id"] == buyer["request_id"] for e in d["entrants"]))
+    from chalicelib import domain
+    replays = [list(p) for p in domain.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"]
+    return at_once, waiting, bool(got and got["slot"]["slot_id"] == slot), replays
+
+
+def draw_race_row(b, how, label, trials, entrants):
+    results = [draw_trial(b, how, entrants) for _ in range(trials)]
+    transfers = sum(r[2] for r in results)
+    return {"scenario": label, "mode": "draw", "runs": trials,
+            "at_once": f"0/{trials} (got {','.join(sorted({str(r[0]) for r in results}))}); "
+                       f"still waiting {sum(r[1] for r in results)}/{trials}",
+            "transfer": rate(transfers, trials), "buyer": rate(transfers, trials), "fair": f"1/{entrants} = {1 / entrants:.0%}",
+            "notes": f"{entrants} entrants, the freed slot the only one in the draw; records replay "
+                     f"{sum(r[3] for r in results)}/{trials}"}
+
+
+# --- (f) the buyer's identity in the draw ---------------------------------------------------
+
+def buyer_in_draw_row(b, trials, fakes, honest, urgent_buyer=False, urgent_honest=0):
+    """One slot per draw; entrants: the trafficker's fakes, the buyer (filed by the trafficker
+    with the buyer's own identity), honest applicants. Win rates against 1/N."""
+    n = fakes + 1 + honest
+    buyer_wins = fake_wins = 0
+    soon = (date.today() + timedelta(days=20)).isoformat()
+    for _ in range(trials):
+        site = b.site(DRAW)
+        api = b.client()
+        ip = new_ip()  # the trafficker files everything from one address
+        fake_reqs = [b.file(api, site, person("fake"), ip=ip).body for _ in range(fakes)]
+        buyer = b.file(api, site, person("buyer"), ip=ip, permit=soon if urgent_buyer else None).body
+        for i in range(honest):
+            assert b.file(api, site, person("honest"), permit=soon if i < urgent_honest else None).status == 201
+        b.run_draw(site)
+        buyer_wins += b.offer_of(api, buyer) is not None
+        fake_wins += sum(b.offer_of(api, r) is not None for r in fake_reqs)
+    if urgent_buyer:
+        label = "(f') buyer falsely declares an urgent permit"
+        fair = f"1/{n} = {1 / n:.0%} (honest urgent: {urgent_honest})"
+    else:
+        label = "(f) buyer's identity in the draw + fakes"
+        fair = f"1/{n} = {1 / n:.0%}"
+    return {"scenario": label, "mode": "draw", "runs": trials, "at_once": "–", "transfer": "–",
+            "buyer": rate(buyer_wins, trials), "fair": fair,
+            "notes": f"1 slot, {n} entrants; the trafficker's {fakes} fakes won {rate(fake_wins, trials)} (fair {fakes}/{n} = {fakes / n:.0%})"}
+
+
+# --- bots against honest applicants ---------------------------------------------------------
+
+def fcfs_market(b, bots, honest, slots, window, duration):
+    """`slots` slots published at random instants over `window` seconds; everybody wants one."""
+    site = b.site(dict(FAST, publish_window_seconds=window), slots_closes=f"{9 + slots}:00", publish="random_window")
+    won, lock, stop_at = {"bot": 0, "honest": 0}, threading.Lock(), time.monotonic() + duration
+
+    def agent(kind, seed):
+        rng, c, me, ip = random.Random(seed), b.client(), person(kind), new_ip()
+        if kind == "honest":
+            nap(rng.uniform(0, HONEST_MEAN_S), stop_at)
+        while time.monotonic() < stop_at:
+            for slot in b.slot_ids_now(c, site)[:3]:
+                r = c.hold(slot, me, ip=ip)
+                if r.status == 201 and c.confirm(r.body).status == 201:
+                    with lock:
+                        won[kind] += 1
+                    return
+            nap(BOT_PAUSE_S if kind == "bot" else rng.expovariate(1 / HONEST_MEAN_S), stop_at)
+
+    threads = [threading.Thread(target=agent, args=(k, b.rng.random())) for k in ["bot"] * bots + ["honest"] * honest]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return won
+
+
+def draw_market(b, bots, honest, slots):
+    site = b.site(DRAW, slots_closes=f"{9 + slots}:00")
+    api = b.client()
+    reqs = []
+    for _ in range(bots):  # bots file first and file again and again (refused)
+        me, ip = person("bot"), new_ip()
+        reqs.append(("bot", b.file(api, site, me, ip=ip).body))
+        for _ in range(3):
+            assert b.file(api, site, me, ip=ip).status == 409
+    reqs += [("honest", b.file(api, site, person("honest")).body) for _ in range(honest)]
+    b.run_draw(site)
+    won = {"bot": 0, "honest": 0}
+    for kind, r in reqs:
+        won[kind] += b.offer_of(api, r) is not None
+    return won
+
+
+def bots_rows(b, rounds_fcfs, rounds_draw, bots, honest, slots):
+    tot = {"bot": 0, "honest": 0}
+    for _ in range(rounds_fcfs):
+        for k, v in fcfs_market(b, bots, honest, slots, window=3, duration=6).items():
+            tot[k] += v
+    nb, nh = bots * rounds_fcfs, honest * rounds_fcfs
+    rows = [{"scenario": "bot vs honest", "mode": "fcfs", "runs": rounds_fcfs, "at_once": "–", "transfer": "–",
+             "buyer": "–", "fair": f"{slots}/{bots + honest} = {slots / (bots + honest):.0%}",
+             "notes": f"{slots} slots published at random over 3 s, {bots} bots, {honest} honest: "
+                      f"bots won {rate(tot['bot'], nb)}, honest won {rate(tot['honest'], nh)}"}]
+    tot = {"bot": 0, "honest": 0}
+    for _ in range(rounds_draw):
+        for k, v in draw_market(b, bots, honest, slots).items():
+            tot[k] += v
+    nb, nh = bots * rounds_draw, honest * rounds_draw
+    rows.append({"scenario": "bot vs honest", "mode": "draw", "runs": rounds_draw, "at_once": "–", "transfer": "–",
+                 "buyer": "–", "fair": f"{slots}/{bots + honest} = {slots / (bots + honest):.0%}",
+                 "notes": f"{slots} slots per draw, {bots} bots (filed first, refiled 3x: 409), {honest} honest: "
+                          f"bots won {rate(tot['bot'], nb)}, honest won {rate(tot['honest'], nh)}"})
+    return rows
+
+
+# --- (d) hold cycling -----------------------------------------------------------------------
+
+def cycling_fcfs(b, slots, honest, duration, cycling, pool):
+    """A trafficker's bot holds every slot it sees with an identity from a pool of `pool` fake
+    identities (each on its own IP) and lets the hold go at once (release), to deny inventory;
+    honest applicants check now and then. Returns (honest booked, holds taken, cooldown refusals)."""
+    site = b.site(FAST, slots_closes=f"{9 + slots}:00")
+    stop_at = time.monotonic() + duration
+    booked, stats, lock = [0], {"holds": 0, "cooldown": 0}, threading.Lock()
+    identities = [(person("fake"), new_ip()) for _ in range(pool)]
+
+    def trafficker():
+        c, k = b.client(), 0
+        while time.monotonic() < stop_at:
+            for slot in b.slot_ids_now(c, site):
+                who, ip = identities[k % pool]
+                k += 1
+                r = c.hold(slot, who, ip=ip)
+                if r.status == 201:
+                    stats["holds"] += 1
+                    c.release(r.body)
+                elif r.code == "cooldown":
+                    stats["cooldown"] += 1
+            time.sleep(BOT_PAUSE_S)
+
+    def honest_applicant(seed):
+        rng, c, me, ip = random.Random(seed), b.client(), person("honest"), new_ip()
+        nap(rng.uniform(0, HONEST_MEAN_S), stop_at)
+        while time.monotonic() < stop_at:
+            free = b.slot_ids_now(c, site)
+            if free:
+                r = c.hold(rng.choice(free), me, ip=ip)
+                if r.status == 201 and c.confirm(r.body).status == 201:
+                    with lock:
+                        booked[0] += 1
+                    return
+            nap(rng.expovariate(1 / HONEST_MEAN_S), stop_at)
+
+    threads = ([threading.Thread(target=trafficker)] if cycling else []) + \
+        [threading.Thread(target=honest_applicant, args=(b.rng.random(),)) for _ in range(honest)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return booked[0], stats["holds"], stats["cooldown"]
+
+
+def cycling_rows(b, duration, slots, honest):
+    base = cycling_fcfs(b, slots, honest, duration, cycling=False, pool=1)[0]
+    rows = [{"scenario": "(d) hold cycling: baseline, no trafficker", "mode": "fcfs", "runs": 1, "at_once": "–",
+             "transfer": "–", "buyer": "–", "fair": "–",
+             "notes": f"{slots} slots, {honest} honest over {duration} s: honest booked {base}"}]
+    for pool in (2, 50):
+        booked, holds, cooldown = cycling_fcfs(b, slots, honest, duration, cycling=True, pool=pool)
+        rows.append({"scenario": f"(d) hold cycling, {pool} fake identities", "mode": "fcfs", "runs": 1, "at_once": "–",
+                     "transfer": "–", "buyer": "–", "fair": "–",
+                     "notes": f"honest booked {booked} (baseline {base}); trafficker holds {holds}, "
+                              f"refused for cooldown {cooldown}"})
+    # draw mode: hold cycling is impossible (no holds); its analogue, fakes winning offers and
+    # withdrawing them, lands the fakes in cooldown and the slots in the next draw.
+    site = b.site(DRAW, slots_closes=f"{9 + slots}:00")
+    api = b.client()
+    fakes = []
+    for _ in range(8):
+        who = person("fake")
+        fakes.append((who, b.file(api, site, who).body))
+    honest_reqs = [b.file(api, site, person("honest")).body for _ in range(honest)]
+    refiled = refused = honest_booked = fake_offers = 0
+    for _ in range(3):
+        b.run_draw(site)
+        for i, (who, r) in enumerate(fakes):
+            if r and b.offer_of(api, r):
+                assert b.withdraw(api, r).status == 204
+                again = b.file(api, site, who)
+                refiled += 1
+                refused += again.status == 429 and again.code == "cooldown"
+                fakes[i] = (who, again.body if again.status == 201 else None)
+                fake_offers += 1
+        for r in honest_reqs:
+            offer = b.offer_of(api, r)
+            if offer and api.confirm(offer).status == 201:
+                honest_booked += 1
+    rows.append({"scenario": "(d) offer cycling: 8 fakes withdraw won offers", "mode": "draw", "runs": 3,
+                 "at_once": "–", "transfer": "–", "buyer": "–", "fair": "–",
+                 "notes": f"{slots} slots, {honest} honest, 3 draws: honest booked {honest_booked}; "
+                          f"fakes won and withdrew {fake_offers} offers (each slot back in the next draw); fakes refiling after withdrawing refused for cooldown {refused}/{refiled}"})
+    return rows
+
+
+# --- (e) many identities behind one IP ------------------------------------------------------
+
+def one_ip_rows(b, identities, limit):
+    site = b.site(dict(FAST, max_holds_per_ip_per_hour=limit), slots_closes="12:00", slot_minutes=15, days=3)
+    api = b.client()
+    ip = new_ip()
+    slots = b.slot_ids_now(api, site)
+    statuses = [api.hold(slots[i], person("fake"), ip=ip) for i in range(identities)]
+    holds = sum(r.status == 201 for r in statuses)
+    limited = sum(r.code == "rate_limited" for r in statuses)
+    other_ip = api.hold(slots[identities], person("honest"), ip=new_ip()).status
+    rows = [{"scenario": "(e) one IP, many identities: holds", "mode": "fcfs", "runs": 1, "at_once": "–", "transfer": "–",
+             "buyer": "–", "fair": f"limit {limit}/h",
+             "notes": f"{identities} identities from one IP: {holds} holds, {limited} refused 429 rate_limited; "
+                      f"another IP at once: {other_ip}"}]
+    site = b.site(dict(DRAW, max_holds_per_ip_per_hour=limit))
+    accepted = sum(b.file(api, site, person("fake"), ip=ip).status == 201 for _ in range(identities))
+    rows.append({"scenario": "(e) one IP, many identities: requests", "mode": "draw", "runs": 1, "at_once": "–",
+                 "transfer": "–", "buyer": "–", "fair": f"limit {limit}/h (holds)",
+                 "notes": f"{identities} requests with fake identities from one IP: {accepted} accepted "
+                          f"(no per-IP limit on POST /requests)"})
+    return rows
+
+
+# --- main -----------------------------------------------------------------------------------
+
+COLUMNS = [("scenario", "scenario"), ("mode", "mode"), ("runs", "runs"), ("at_once", "buyer at once"),
+           ("transfer", "transfers"), ("buyer", "buyer wins"), ("fair", "fair share"), ("notes", "notes")]
+
+
+def table(rows):
+    out = ["| " + " | ".join(h for _, h in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    out += ["| " + " | ".join(str(r[k]) for k, _ in COLUMNS) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def main():
+    sys.stdout.reconfigure(line_buffering=True)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer trials (about a minute and a half)")
+    parser.add_argument("--seed", type=int, default=2026, help="seed of the agents' own randomness (the server's is its own)")
+    args = parser.parse_args()
+    q = args.quick
+    n_fcfs, n_draw, n_f, n_bots_fcfs, n_bots_draw = (2, 6, 8, 1, 4) if q else (20, 40, 60, 3, 30)
+    cycle_s = 6 if q else 12
+
+    started = time.monotonic()
+    proc, base, _engine, _pid = start_stack()
+    b = Bench(base, random.Random(args.seed))
+    rows = []
+    try:
+        def step(name, fn, *a):
+            t = time.monotonic()
+            got = fn(*a)
+            rows.extend(got if isinstance(got, list) else [got])
+            print(f"  {name}: {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)
+
+        step("fcfs (a) alone", fcfs_race_row, b, "cancel", "(a) cancel-and-rebook, buyer's bot vs honest only", n_fcfs, 0, 4)
+        step("fcfs (a) rivals", fcfs_race_row, b, "cancel", "(a) cancel-and-rebook", n_fcfs, 3, 4)
+        step("fcfs (b)", fcfs_race_row, b, "release", "(b) release-and-rehold", n_fcfs, 3, 4)
+        step("fcfs (c)", fcfs_race_row, b, "expiry", "(c) expiry-and-rehold", n_fcfs, 3, 4)
+        step("draw (a)", draw_race_row, b, "cancel", "(a) cancel before the draw", n_draw, 5)
+        step("draw (b)", draw_race_row, b, "release", "(b) offer withdrawn before the draw", n_draw, 5)
+        step("draw (c)", draw_race_row, b, "expiry", "(c) offer left to lapse", max(4, n_draw // 2), 5)
+        step("(f)", buyer_in_draw_row, b, n_f, 3, 4)
+        step("(f')", buyer_in_draw_row, b, n_f // 2, 3, 4, True, 1)
+        step("bots", bots_rows, b, n_bots_fcfs, n_bots_draw, 4, 8, 4)
+        step("(d)", cycling_rows, b, cycle_s, 4, 6)
+        step("(e)", one_ip_rows, b, 30, 5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    print()
+    print(table(rows))
+    print()
+    print(f"Reproduce: `.venv/bin/python bench/adversarial.py{' --quick' if q else ''} --seed {args.seed}` "
+          f"(loopback, local stack; this run took {time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
