@@ -79,7 +79,7 @@ def is_disposable(email):
 
 def identity_short(identity_key):
     """A short stand-in for an identity key, enough to count distinct identities behind an IP."""
-    return hashlib.sha256(identity_key.encode()).hexdigest()[:16]
+    return hashlib.sha256(identity_key.encode()).hexdigest()[:12]
 
 
 def summarize_signals(items):
@@ -93,12 +93,13 @@ def summarize_signals(items):
         "partner_cancellations": [],
     }
     partners = defaultdict(lambda: [0, 0])
+    ips = defaultdict(lambda: [set(), 0])
     for item in items:
         kind = item["kind"]
-        if kind == "ip":
-            count = len(item.get("identities") or ())
-            if count >= IDENTITIES_PER_IP_THRESHOLD:
-                out["identities_per_ip"].append({"client_ip": item["subject"], "identities": count, "holds": item.get("n") or 0})
+        if kind == "ip":  # subject "<ip>#<hour>": one item per IP and hour
+            ip = item["subject"].rsplit("#", 1)[0] if "#" in item["subject"] else item["subject"]
+            ips[ip][0].update(item.get("identities") or ())
+            ips[ip][1] += item.get("n") or 0
         elif kind == "cooldown":
             out["cooldown_refusals"] += item.get("n") or 0
         elif kind == "checkin_mismatch":
@@ -108,6 +109,9 @@ def summarize_signals(items):
         elif kind == "partner":
             partners[item["subject"]][0] += item.get("booked") or 0
             partners[item["subject"]][1] += item.get("cancelled") or 0
+    for ip, (identities, holds) in ips.items():
+        if len(identities) >= IDENTITIES_PER_IP_THRESHOLD:
+            out["identities_per_ip"].append({"client_ip": ip, "identities": len(identities), "holds": holds})
     for partner_id, (booked, cancelled) in partners.items():
         rate = cancelled / booked if booked else (1.0 if cancelled else 0.0)
         if max(booked, cancelled) >= PARTNER_MIN_BOOKINGS and rate >= PARTNER_CANCEL_RATE_THRESHOLD:

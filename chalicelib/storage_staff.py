@@ -63,7 +63,11 @@ def _signal_update(now, kind, subject, actions):
 
 
 def signal_identity_behind_ip(now, client_ip, identity_short):
-    return _signal_update(now, "ip", client_ip, [SignalCount.n.add(1), SignalCount.identities.add({identity_short})])
+    # One item per IP and hour: a carrier-grade NAT may put thousands of people behind one IP,
+    # and an item must stay far below DynamoDB's 400 KB or every hold from that IP would fail.
+    hour = int(now // 3600) % 24
+    return _signal_update(now, "ip", f"{client_ip}#{hour:02d}",
+                          [SignalCount.n.add(1), SignalCount.identities.add({identity_short})])
 
 
 def signal_disposable_email(now, email_domain):

@@ -41,8 +41,9 @@ def test_disposable_domains_are_recognised_with_subdomains():
 
 def test_signals_report_only_what_crosses_a_threshold():
     summary = oversight.summarize_signals([
-        {"kind": "ip", "subject": "1.2.3.4", "n": 5, "identities": {"a", "b", "c"}},
-        {"kind": "ip", "subject": "5.6.7.8", "n": 9, "identities": {"a", "b"}},
+        {"kind": "ip", "subject": "1.2.3.4#09", "n": 3, "identities": {"a", "b"}},
+        {"kind": "ip", "subject": "1.2.3.4#10", "n": 2, "identities": {"b", "c"}},
+        {"kind": "ip", "subject": "5.6.7.8#10", "n": 9, "identities": {"a", "b"}},
         {"kind": "cooldown", "subject": "site", "n": 4},
         {"kind": "cooldown", "subject": "other", "n": 1},
         {"kind": "partner", "subject": "ptn_busy", "booked": 10, "cancelled": 1},
