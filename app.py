@@ -164,7 +164,7 @@ def cancel_booking(booking_id):
 def file_request():
     now = clock.now()
     fields = inputs.draw_request(_body(), date.fromtimestamp(now))
-    return draws.file_request(now=now, **fields)
+    return draws.file_request(now=now, client_ip=_client_ip(), **fields)
 
 
 @route("/requests/{request_id}")

@@ -18,9 +18,11 @@ _rng = random.SystemRandom()
 
 # --- requests -------------------------------------------------------------------------------
 
-def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_expires_on, now, partner_id=None):
+def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_expires_on, now, partner_id=None,
+                 client_ip=None):
     catalog.procedure(site_id, procedure_id)
-    if catalog.policy(site_id, procedure_id).allocation != "draw":
+    policy = catalog.policy(site_id, procedure_id)
+    if policy.allocation != "draw":
         raise Forbidden("This procedure is first come, first served: search and hold a slot.", code="not_draw")
     today = date.fromtimestamp(now)
     if last_day < first_day:
@@ -46,7 +48,10 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
         created_at=now,
         purge_at=int(ends + settings.personal_data_retention_days * 86400),
     )
-    storage.file_request_if_allowed(request, ends, now)
+    # Per-IP cap as for holds (R8); a partner's requests are bounded by its key instead.
+    ip_limit = None if partner_id else {"ip": client_ip or "unknown", "window": domain.hour_window(now),
+                                        "max": policy.max_holds_per_ip_per_hour}
+    storage.file_request_if_allowed(request, ends, now, ip_limit)
     metric("RequestFiled", site=site_id)
     return {"request_id": request.request_id, "request_token": token, "status": "waiting"}
 

@@ -303,6 +303,17 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
 
 # --- holds ----------------------------------------------------------------------------------
 
+def _count_for_ip(tx, kind, ip_limit):
+    """R8: one more action of this kind from this client IP in its hourly window, under the cap."""
+    window_start, window_end = ip_limit["window"]
+    tx.update(
+        "ip",
+        Counter(f"{kind}#{ip_limit['ip']}#{window_start}"),
+        actions=[Counter.n.add(1), Counter.expires_ttl.set(window_end)],
+        condition=Counter.n.does_not_exist() | (Counter.n < ip_limit["max"]),
+    )
+
+
 def _slot_is_holdable(now):
     """The uniform rule as a condition (domain.is_holdable), on a slot offered for holding."""
     return Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from <= now) & Slot.search_pk.exists()
@@ -357,12 +368,7 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
         condition=IdentityState.booking_id.does_not_exist() | (IdentityState.booking_ends_at <= now),
     )
     if ip_limit:
-        tx.update(
-            "ip",
-            Counter(f"holds-ip#{ip_limit['ip']}#{window_start}"),
-            actions=[Counter.n.add(1), Counter.expires_ttl.set(window_end)],
-            condition=Counter.n.does_not_exist() | (Counter.n < ip_limit["max"]),
-        )
+        _count_for_ip(tx, "holds-ip", ip_limit)
     if partner_quota:
         tx.update(
             "quota",
@@ -612,11 +618,14 @@ def _identity_may_enter(tx, identity, procedure_id, now):
     )
 
 
-def file_request_if_allowed(request, request_ends_at, now):
-    """R6 + R2 + R4: one live request per identity and procedure, none while in cooldown or
-    holding a booking for the procedure; the request enters the pool of the next draw."""
+def file_request_if_allowed(request, request_ends_at, now, ip_limit=None):
+    """R6 + R2 + R4 + R8: one live request per identity and procedure, none while in cooldown or
+    holding a booking for the procedure, and no more per client IP and hour than the policy
+    allows; the request enters the pool of the next draw."""
     tx = _Transaction()
     tx.put("request", request, Request.request_id.does_not_exist())
+    if ip_limit:
+        _count_for_ip(tx, "requests-ip", ip_limit)
     tx.update(
         "scope",
         IdentityState(request.identity_key, request_scope(request.procedure_id)),
@@ -636,6 +645,9 @@ def file_request_if_allowed(request, request_ends_at, now):
         until = max(identity.hold_lapse_until or 0, identity.cooldown_until or 0)
         raise TooManyRequests("You let a hold go or cancelled recently; you can file a request later.",
                               code="cooldown", retry_after=domain.retry_after_seconds(until, now))
+    if "ip" in failed:
+        raise TooManyRequests("Too many requests from your network; please try again later.", code="rate_limited",
+                              retry_after=domain.retry_after_seconds(ip_limit["window"][1], now))
     if "booking" in failed:
         raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
     raise Conflict("You already have a request for this procedure.", code="request_already_active")

@@ -166,3 +166,11 @@ def test_public_stats_count_what_happened(api):
     renewal = figures["procedures"][PROCEDURE]
     assert (renewal["booked"], renewal["cancelled"], renewal["quarantined"], renewal["open"]) == (1, 1, 1, 1)
     assert renewal["published"] == 3
+
+
+def test_requests_per_client_ip_are_capped_like_holds(api):
+    draw_site(api, max_holds_per_ip_per_hour=2)
+    assert [file(api, n).status for n in range(3)] == [201, 201, 429]
+    assert file(api, 9).code == "rate_limited"
+    clock.advance(3600)
+    assert file(api, 9).status == 201

@@ -240,10 +240,6 @@ def test_hold_cycling_puts_every_cycling_identity_into_cooldown(http):
 
 # --- weaknesses found (issue 3): API changes are for the owners of app.py / chalicelib -----
 
-@pytest.mark.xfail(reason="R8/R9: POST /requests has no per-IP limit (and records no 'identities behind one IP' "
-                          "signal): one address files any number of fake-identity draw requests, raising a "
-                          "trafficker's odds in proportion. Holds are limited by max_holds_per_ip_per_hour.",
-                   strict=False)
 def test_one_address_cannot_file_unlimited_draw_requests(http):
     site = new_site(http, {**DRAW, "max_holds_per_ip_per_hour": 3}, closes="10:00")
     cafe = ip()
