@@ -298,6 +298,13 @@ def partner_cancel(booking_id):
     booking.cancel(booking_id, None, clock.now(), partner_id=_partner()["partner_id"], client_ip=_client_ip())
 
 
+@route("/partner/requests", methods=["POST"], status=201, authorizer=partner_key)
+def partner_file_request():
+    now = clock.now()
+    fields = inputs.draw_request(_body(), date.fromtimestamp(now))
+    return draws.file_request(now=now, partner_id=_partner()["partner_id"], **fields)
+
+
 @route("/staff/partners", methods=["POST"], status=201, authorizer=staff_admin)
 def create_partner():
     body = _body()

@@ -238,8 +238,10 @@ def _draw_number(seed_hex, label):
 
 def allocate(requests, slots, seed_hex):
     """R6: the draw. `requests`: dicts with request_id, tier, first_day, last_day (ISO dates, the
-    wanted range) and excluded_slots (slots this identity freed); `slots`: dicts with slot_id and
-    day (ISO date). Returns [(request_id, slot_id)].
+    wanted range), excluded_slots (slots this identity freed) and, for a partner's request,
+    partner: true; `slots`: dicts with slot_id, day (ISO date) and, for a slot of the partner
+    share still reserved, reserved: true (only a partner's request may get it).
+    Returns [(request_id, slot_id)].
 
     Requests are taken tier by tier, in a random order within a tier (sorted by their draw
     number); each takes a slot uniformly at random among those still free that fall in its range
@@ -253,6 +255,7 @@ def allocate(requests, slots, seed_hex):
             s for s in free
             if s["slot_id"] not in taken and s["slot_id"] not in excluded
             and request["first_day"] <= s["day"] <= request["last_day"]
+            and (request.get("partner") or not s.get("reserved"))
         ]
         if not candidates:
             continue

@@ -161,10 +161,15 @@ def run_draw(site_id, procedure_id, now):
             "first_day": r.first_day,
             "last_day": r.last_day,
             "excluded_slots": sorted(s.slot_id for s in slots if r.identity_key in (s.freed_by, s.hold_identity)),
+            **({"partner": True} if r.partner_id else {}),
         }
         for r in requests
     ]
-    pool = [{"slot_id": s.slot_id, "day": domain.local_date(parse_instant(s.starts_at), tz)} for s in slots]
+    pool = [
+        {"slot_id": s.slot_id, "day": domain.local_date(parse_instant(s.starts_at), tz),
+         **({"reserved": True} if s.reserved_until is not None and s.reserved_until > now else {})}
+        for s in slots
+    ]
     allocation = domain.allocate(entrants, pool, draw.seed)
     by_request = {r.request_id: r for r in requests}
     by_slot = {s.slot_id: s for s in slots}

@@ -720,7 +720,7 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until):
         Slot(slot.slot_id),
         actions=[Slot.state.set(domain.HELD), Slot.hold_id.set(hold.hold_id), Slot.hold_expires_at.set(hold.expires_at),
                  Slot.hold_identity.set(hold.identity_key), Slot.available_from.set(hold.expires_at)],
-        condition=_slot_is_holdable(now),
+        condition=_slot_is_holdable(now) if request.partner_id else (_slot_is_holdable(now) & _not_reserved(now)),
     )
     tx.put("hold", hold, Hold.hold_id.does_not_exist())
     tx.update(

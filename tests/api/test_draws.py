@@ -174,3 +174,21 @@ def test_requests_per_client_ip_are_capped_like_holds(api):
     assert file(api, 9).code == "rate_limited"
     clock.advance(3600)
     assert file(api, 9).status == 201
+
+
+def test_the_partner_share_goes_to_partner_requests_until_its_release(api):
+    draw_site(api, partner_share=1.0, partner_release_lead_seconds=2 * 86400 - 3600)
+    partner = api.create_partner()
+    public = file(api, 1).body
+    assert run(api)["offered"] == 0  # every slot is reserved for partners
+    body = {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(2),
+            "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
+    filed = api.call("POST", "/partner/requests", body, api.partner_headers(partner))
+    assert filed.status == 201, filed
+    assert api.call("POST", "/partner/requests", body).status in (401, 403)  # needs a key
+    assert run(api)["offered"] == 1
+    assert status(api, filed.body).body["status"] == "offered"
+    assert status(api, public).body["status"] == "waiting"
+    clock.advance(2 * 86400)  # past the release lead time: the share is public
+    assert run(api)["offered"] == 1
+    assert status(api, public).body["status"] == "offered"
