@@ -458,11 +458,14 @@ def one_ip_rows(b, identities, limit):
              "notes": f"{identities} identities from one IP: {holds} holds, {limited} refused 429 rate_limited; "
                       f"another IP at once: {other_ip}"}]
     site = b.site(dict(DRAW, max_holds_per_ip_per_hour=limit))
-    accepted = sum(b.file(api, site, person("fake"), ip=ip).status == 201 for _ in range(identities))
+    filed = [b.file(api, site, person("fake"), ip=ip) for _ in range(identities)]
+    accepted = sum(r.status == 201 for r in filed)
+    limited = sum(r.code == "rate_limited" for r in filed)
+    other_ip = b.file(api, site, person("honest"), ip=new_ip()).status
     rows.append({"scenario": "(e) one IP, many identities: requests", "mode": "draw", "runs": 1, "at_once": "–",
-                 "transfer": "–", "buyer": "–", "fair": f"limit {limit}/h (holds)",
-                 "notes": f"{identities} requests with fake identities from one IP: {accepted} accepted "
-                          f"(no per-IP limit on POST /requests)"})
+                 "transfer": "–", "buyer": "–", "fair": f"limit {limit}/h",
+                 "notes": f"{identities} requests with fake identities from one IP: {accepted} accepted, "
+                          f"{limited} refused 429 rate_limited; another IP at once: {other_ip}"})
     return rows
 
 

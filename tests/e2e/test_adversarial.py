@@ -238,10 +238,12 @@ def test_hold_cycling_puts_every_cycling_identity_into_cooldown(http):
     assert http.hold(slots[6], person(), ip=ip()).status == 201
 
 
-# --- weaknesses found (issue 3): API changes are for the owners of app.py / chalicelib -----
+# --- found by this suite (issue 3): committed as xfail, fixed in 10a84ea (R8 for requests) --
 
 def test_one_address_cannot_file_unlimited_draw_requests(http):
     site = new_site(http, {**DRAW, "max_holds_per_ip_per_hour": 3}, closes="10:00")
     cafe = ip()
-    statuses = [_file(http, site, person(), ip_address=cafe).status for _ in range(6)]
-    assert statuses.count(201) <= 3 and 429 in statuses, statuses
+    replies = [_file(http, site, person(), ip_address=cafe) for _ in range(6)]
+    assert [r.status for r in replies] == [201] * 3 + [429] * 3, replies
+    assert {r.code for r in replies[3:]} == {"rate_limited"} and int(replies[-1].headers["retry-after"]) > 0
+    assert _file(http, site, person()).status == 201  # another address is not affected
