@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -26,21 +25,12 @@ STAFF_SECRET = "bench-staff-secret-at-least-32-bytes-long"
 
 
 def start_stack(cache_seconds):
-    from bench.storm import drain
-    from tests.e2e.conftest import free_port
+    from bench import storm
 
-    api_port, engine_port = free_port(), free_port()
-    env = {**os.environ, "STAFF_JWT_SECRET": STAFF_SECRET, "TABLE_PREFIX": "fairslot-bench-auth",
-           "POWERTOOLS_LOG_LEVEL": "WARNING", "PARTNER_KEY_CACHE_SECONDS": str(cache_seconds),
-           "OUTBOX_DIR": os.path.join(ROOT, "var", "bench-outbox")}
-    proc = subprocess.Popen([sys.executable, "-m", "devlocal.stack", "--api-port", str(api_port), "--engine-port",
-                             str(engine_port), "--no-seed", "--no-web"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=open(os.path.join(ROOT, ".bench-stack.log"), "w"), text=True)
-    for line in proc.stdout:
-        if line.strip() == "READY":
-            break
-    drain(proc.stdout, os.path.join(ROOT, ".bench-stack.out"))
-    return proc, f"http://127.0.0.1:{api_port}"
+    proc, base, _engine, _pid = storm.start_stack(
+        TABLE_PREFIX="fairslot-bench-auth", PARTNER_KEY_CACHE_SECONDS=str(cache_seconds),
+        OUTBOX_DIR=os.path.join(ROOT, "var", "bench-outbox"))
+    return proc, base
 
 
 def timed(calls, n):

@@ -23,11 +23,13 @@ STAFF_SECRET = "bench-staff-secret-at-least-32-bytes-long"
 _people = itertools.count(1)
 
 
-def start_stack():
+def start_stack(**extra_env):
+    """The local stack on free ports, for a benchmark: (process, API URL, engine URL, API pid)."""
     from tests.e2e.conftest import free_port
 
     api_port, engine_port = free_port(), free_port()
-    env = {**os.environ, "STAFF_JWT_SECRET": STAFF_SECRET, "TABLE_PREFIX": "fairslot-bench", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "STAFF_JWT_SECRET": STAFF_SECRET, "TABLE_PREFIX": "fairslot-bench", "POWERTOOLS_LOG_LEVEL": "WARNING",
+           **extra_env}
     proc = subprocess.Popen([sys.executable, "-m", "devlocal.stack", "--api-port", str(api_port), "--engine-port",
                              str(engine_port), "--no-seed", "--no-web"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=open(os.path.join(ROOT, ".bench-stack.log"), "w"), text=True)

@@ -138,15 +138,23 @@ def _actor(hold_or_booking):
     return audit.identity(hold_or_booking.identity_key)
 
 
+def _freed_terms(found, now):
+    """When the slot of a released hold or cancelled booking comes back (R3 quarantine, or the
+    next draw) and until when its identity may not hold again (R4)."""
+    policy = catalog.policy(found.site_id, found.procedure_id)
+    return {
+        "available_from": round(domain.freed_available_from(now, epoch_of(found.starts_at), policy, _rng), 3),
+        "cooldown_until": round(domain.cooldown_until(now, policy), 3),
+    }
+
+
 def release(hold_id, token, now, client_ip=None):
     found = _hold_for(hold_id, token)
-    policy = catalog.policy(found.site_id, found.procedure_id)
     actor = _actor(found)
     storage.release_hold_if_active(
         found,
         now,
-        available_from=round(domain.freed_available_from(now, epoch_of(found.starts_at), policy, _rng), 3),
-        cooldown_until=round(domain.cooldown_until(now, policy), 3),
+        **_freed_terms(found, now),
         also=[audit.entry(found.slot_id, "hold_released", actor, now, found.starts_at, client_ip, hold_id=found.hold_id),
               audit.entry(found.hold_id, "hold_released", actor, now, found.starts_at, client_ip)],
     )
@@ -245,13 +253,11 @@ def _booking_of_partner(booking_id, partner_id):
 
 def cancel(booking_id, token, now, partner_id=None, client_ip=None):
     found = _booking_of_partner(booking_id, partner_id) if partner_id else _booking_for(booking_id, token)
-    policy = catalog.policy(found.site_id, found.procedure_id)
     actor = _actor(found)
     storage.cancel_booking_if_booked(
         found,
         now,
-        available_from=round(domain.freed_available_from(now, epoch_of(found.starts_at), policy, _rng), 3),
-        cooldown_until=round(domain.cooldown_until(now, policy), 3),
+        **_freed_terms(found, now),
         also=[audit.entry(found.booking_id, "cancelled", actor, now, found.starts_at, client_ip),
               audit.entry(found.slot_id, "cancelled", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
               *signals.partner_items(now, found.partner_id, cancelled=1)],

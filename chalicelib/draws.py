@@ -7,7 +7,7 @@ from chalicelib import catalog, domain, storage
 from chalicelib.booking import bearer_owned
 from chalicelib.clock import parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
-from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound
+from chalicelib.errors import Conflict, Forbidden, InvalidField
 from chalicelib.keys import identity_secret
 from chalicelib.models import Applicant, Draw, Hold, Request
 from chalicelib.observability import metric

@@ -4,7 +4,6 @@ Times that conditions compare (available_from, expiries, cooldowns) are epoch se
 appointment times are RFC 3339 UTC strings so that they sort as range keys.
 """
 from pynamodb.attributes import (
-    BooleanAttribute,
     JSONAttribute,
     MapAttribute,
     NumberAttribute,

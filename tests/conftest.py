@@ -63,3 +63,22 @@ def api(engine, tmp_path):
 
     with Client(application.app, project_dir=str(tmp_path)) as client:
         yield Api(client)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """The DynamoDB operations made from now on, counted at botocore (SPEC §6 budgets)."""
+    from collections import Counter
+
+    import botocore.client
+
+    seen = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation_name, api_params):
+        if self.meta.service_model.service_name == "dynamodb":
+            seen[operation_name] += 1
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return seen

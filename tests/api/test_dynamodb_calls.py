@@ -1,24 +1,5 @@
 """SPEC §6: the DynamoDB work of each operation, counted at botocore so it cannot creep up."""
-from collections import Counter
-
-import botocore.client
-import pytest
-
 from tests.support import applicant
-
-
-@pytest.fixture
-def calls(monkeypatch):
-    seen = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self, operation_name, api_params):
-        if self.meta.service_model.service_name == "dynamodb":
-            seen[operation_name] += 1
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    return seen
 
 
 def measure(calls, action):

@@ -1,29 +1,10 @@
 """Staff work (issue 4): check-in with identity match (R7), no-show, closing slots, fraud signals
 (R9) and the audit trail."""
-from collections import Counter
-
-import botocore.client
-import pytest
-
 from chalicelib import clock
 from chalicelib.clock import epoch_of
 from tests.support import PROCEDURE, SITE, applicant
 
 AGENT = ("agents",)
-
-
-@pytest.fixture
-def calls(monkeypatch):
-    seen = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self, operation_name, api_params):
-        if self.meta.service_model.service_name == "dynamodb":
-            seen[operation_name] += 1
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    return seen
 
 
 def check_in(api, booking, person, groups=AGENT):
