@@ -3,7 +3,7 @@
 Use cases call `entry(...)` to get an item for the transaction that makes the change (storage
 appends it with a condition that it is new), and staff read an entity's history here.
 """
-from chalicelib import storage_staff
+from chalicelib import storage, storage_staff
 from chalicelib.clock import epoch_of, to_rfc3339
 from chalicelib.config import settings
 
@@ -52,7 +52,7 @@ def booking_history(booking_id):
     """A booking's history includes its hold's (the hold came first, under another id)."""
     from chalicelib.errors import NotFound
 
-    found = storage_staff.get_booking_of(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
+    found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
     if found is None:
         raise NotFound("Unknown booking.", code="booking_not_found")
     entries = storage_staff.history_of(found.hold_id, found.booking_id)

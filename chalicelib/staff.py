@@ -7,7 +7,7 @@ from chalicelib.observability import metric
 
 
 def _booking(booking_id):
-    found = storage_staff.get_booking_of(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
+    found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
     if found is None:
         raise NotFound("Unknown booking.", code="booking_not_found")
     return found

@@ -211,20 +211,22 @@ def list_sites():
         return list(Site.query("site"))
 
 
-def get_site(site_id):
+def _get(model, *key):
+    """One GetItem: the item, or None if there is none."""
     with _storage_call():
         try:
-            return Site.get("site", site_id)
-        except Site.DoesNotExist:
+            return model.get(*key)
+        except model.DoesNotExist:
             return None
 
 
+def get_site(site_id):
+    return _get(Site, "site", site_id)
+
+
 def get_policy_values(site_id, procedure_id):
-    with _storage_call():
-        try:
-            return Policy.get(f"policy#{site_id}", procedure_id).values
-        except Policy.DoesNotExist:
-            return {}
+    policy = _get(Policy, f"policy#{site_id}", procedure_id)
+    return policy.values if policy else {}
 
 
 def put_policy_values(site_id, procedure_id, values, now):
@@ -253,11 +255,7 @@ def create_slots_if_new(slots):
 
 
 def get_slot(slot_id):
-    with _storage_call():
-        try:
-            return Slot.get(slot_id)
-        except Slot.DoesNotExist:
-            return None
+    return _get(Slot, slot_id)
 
 
 def _encode_cursor(key):
@@ -410,11 +408,7 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
 
 
 def get_hold(hold_id):
-    with _storage_call():
-        try:
-            return Hold.get(hold_id)
-        except Hold.DoesNotExist:
-            return None
+    return _get(Hold, hold_id)
 
 
 def release_hold_if_active(hold, now, available_from, cooldown_until, also=()):
@@ -530,11 +524,7 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
 
 
 def get_booking(booking_id):
-    with _storage_call():
-        try:
-            return Booking.get(booking_id)
-        except Booking.DoesNotExist:
-            return None
+    return _get(Booking, booking_id)
 
 
 def cancel_booking_if_booked(booking, now, available_from, cooldown_until, also=()):
@@ -654,11 +644,7 @@ def file_request_if_allowed(request, request_ends_at, now, ip_limit=None):
 
 
 def get_request(request_id):
-    with _storage_call():
-        try:
-            return Request.get(request_id)
-        except Request.DoesNotExist:
-            return None
+    return _get(Request, request_id)
 
 
 def withdraw_request_if_live(request, now, offer=None, available_from=None, cooldown_until=None):

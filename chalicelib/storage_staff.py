@@ -22,7 +22,7 @@ from chalicelib.models import (
     SignalCount,
     Slot,
 )
-from chalicelib.storage import HOLD_SCOPE, _storage_call, _Transaction, booking_scope
+from chalicelib.storage import HOLD_SCOPE, _get, _storage_call, _Transaction, booking_scope, get_booking, get_hold
 
 # --- audit entries and signals as transaction items ------------------------------------------
 
@@ -128,11 +128,7 @@ def list_partners():
 
 
 def get_partner(partner_id):
-    with _storage_call():
-        try:
-            return Partner.get("partner", partner_id)
-        except Partner.DoesNotExist:
-            return None
+    return _get(Partner, "partner", partner_id)
 
 
 def revoke_partner_if_active(partner, now, also=()):
@@ -149,11 +145,7 @@ def revoke_partner_if_active(partner, now, also=()):
 
 def partner_by_key_hash(key_hash):
     """One GetItem: the live partner behind an API key hash, or None (unknown or revoked)."""
-    with _storage_call():
-        try:
-            return PartnerKey.get(f"partner-key#{key_hash}", "key")
-        except PartnerKey.DoesNotExist:
-            return None
+    return _get(PartnerKey, f"partner-key#{key_hash}", "key")
 
 
 def bookings_of_partner(partner_id, from_key, limit=100):
@@ -205,14 +197,14 @@ def close_slot_if_open_to_change(slot, now, also):
     )
     booking = None
     if slot.state == domain.BOOKED and slot.booking_id:
-        booking = get_booking_of(slot.booking_id)
+        booking = get_booking(slot.booking_id)
         if booking is not None:
             tx.update("booking", Booking(booking.booking_id), actions=[Booking.status.set("closed")],
                       condition=Booking.status == "booked")
             tx.delete("active_booking", IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
                       condition=IdentityState.booking_id == booking.booking_id)
     elif slot.state == domain.HELD and slot.hold_id:
-        hold = get_hold_of(slot.hold_id)
+        hold = get_hold(slot.hold_id)
         if hold is not None and hold.status == "active":
             tx.update("hold", Hold(hold.hold_id), actions=[Hold.status.set("closed")],
                       condition=Hold.status == "active")
@@ -227,22 +219,6 @@ def close_slot_if_open_to_change(slot, now, also):
     if failed:
         raise Conflict("This slot cannot be closed in its current state.", code="slot_not_closable")
     return booking
-
-
-def get_hold_of(hold_id):
-    with _storage_call():
-        try:
-            return Hold.get(hold_id)
-        except Hold.DoesNotExist:
-            return None
-
-
-def get_booking_of(booking_id):
-    with _storage_call():
-        try:
-            return Booking.get(booking_id)
-        except Booking.DoesNotExist:
-            return None
 
 
 def history_of(*entity_ids):
