@@ -204,7 +204,8 @@ def run_due_draws(event):
 def create_site():
     body = _body()
     fields = inputs.site(body)
-    return catalog.site_view(catalog.create_site(**fields))
+    created = catalog.create_site(**fields, now=clock.now(), staff_subject=_staff_subject(), client_ip=_client_ip())
+    return catalog.site_view(created)
 
 
 @route("/staff/sites/{site_id}/procedures/{procedure_id}/policy", authorizer=staff_agent)
@@ -215,13 +216,21 @@ def get_policy(site_id, procedure_id):
 
 @route("/staff/sites/{site_id}/procedures/{procedure_id}/policy", methods=["PUT"], authorizer=staff_admin)
 def put_policy(site_id, procedure_id):
-    return catalog.update_policy(site_id, procedure_id, _body(), clock.now()).as_dict()
+    return catalog.update_policy(site_id, procedure_id, _body(), clock.now(), _staff_subject(), _client_ip()).as_dict()
 
 
 @route("/staff/sites/{site_id}/schedules", methods=["POST"], status=201, authorizer=staff_admin)
 def create_schedule(site_id):
     spec = inputs.schedule(_body())
-    return {"created": catalog.publish_schedule(site_id, spec["procedure_id"], spec, clock.now())}
+    return {"created": catalog.publish_schedule(site_id, spec["procedure_id"], spec, clock.now(),
+                                                staff_subject=_staff_subject(), client_ip=_client_ip())}
+
+
+@route("/staff/sites/{site_id}/history", authorizer=staff_agent)
+def site_history(site_id):
+    """The site's creation, its schedules and its procedures' policy changes."""
+    found = catalog.site(site_id)
+    return audit.site_history(site_id, [p["procedure_id"] for p in found.procedures])
 
 
 @route("/staff/sites/{site_id}/procedures/{procedure_id}/draws", methods=["POST"], authorizer=staff_admin)

@@ -29,6 +29,21 @@ def entry(entity_id, action, actor, now, starts_at, client_ip=None, **details):
     return storage_staff.audit_item(entity_id, action, actor, now, purge_at(starts_at), client_ip, details)
 
 
+def staff_change(entity_id, action, staff_subject, now, client_ip=None, **details):
+    """An entry for a staff change of configuration (a site, a policy, a schedule): there is no
+    appointment for it to expire with, so it is kept that long from the change."""
+    return storage_staff.audit_item(entity_id, action, staff(staff_subject), now,
+                                    now + settings.personal_data_retention_days * 86400, client_ip, details)
+
+
+def site_entity(site_id):
+    return f"site#{site_id}"
+
+
+def policy_entity(site_id, procedure_id):
+    return f"policy#{site_id}#{procedure_id}"
+
+
 def _view(e):
     return {
         "entity_id": e.entity_id,
@@ -42,6 +57,12 @@ def _view(e):
 
 def history_view(entity_id):
     return {"entity_id": entity_id, "history": [_view(e) for e in storage_staff.history_of(entity_id)]}
+
+
+def site_history(site_id, procedure_ids):
+    """A site's creation and schedules, and the policy changes of its procedures, by time."""
+    entries = storage_staff.history_of(site_entity(site_id), *(policy_entity(site_id, p) for p in procedure_ids))
+    return {"site_id": site_id, "history": [_view(e) for e in entries]}
 
 
 def slot_history(slot_id):

@@ -2,8 +2,8 @@
 import random
 import time
 
-from chalicelib import domain, oversight, storage
-from chalicelib.clock import epoch_of, parse_instant, utc_key
+from chalicelib import audit, domain, oversight, storage
+from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
 from chalicelib.errors import InvalidField, NotFound
 from chalicelib.models import Slot
@@ -55,10 +55,20 @@ def policy(site_id, procedure_id):
     return domain.policy_with(default_policy(), values)
 
 
-def update_policy(site_id, procedure_id, changes, now):
+def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", client_ip=None):
+    """The policy with `changes` applied, audited with each changed field's old and new value.
+
+    Read from storage, not the cache, and written only if still unchanged: the old values the
+    audit entry shows are the ones actually replaced."""
     procedure(site_id, procedure_id)
-    merged = domain.policy_with(policy(site_id, procedure_id), changes)
-    storage.put_policy_values(site_id, procedure_id, merged.as_dict(), now)
+    stored = storage.get_policy(site_id, procedure_id)
+    old = domain.policy_with(default_policy(), stored.values if stored else {})
+    merged = domain.policy_with(old, changes)
+    before, after = old.as_dict(), merged.as_dict()
+    changed = {name: {"old": before[name], "new": after[name]} for name in after if before[name] != after[name]}
+    entry = audit.staff_change(audit.policy_entity(site_id, procedure_id), "policy_changed", staff_subject, now, client_ip,
+                               changes=changed)
+    storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None, [entry])
     forget_cached()
     return merged
 
@@ -80,15 +90,19 @@ def site_view(s, with_policies=True):
     }
 
 
-def create_site(site_id, name, address, timezone, procedures):
-    created = storage.create_site_if_new(site_id or new_id("site"), name, address, timezone, procedures)
+def create_site(site_id, name, address, timezone, procedures, now, staff_subject="unknown", client_ip=None):
+    site_id = site_id or new_id("site")
+    entry = audit.staff_change(audit.site_entity(site_id), "site_created", staff_subject, now, client_ip,
+                               name=name, timezone=timezone, procedures=[p["procedure_id"] for p in procedures])
+    created = storage.create_site_if_new(site_id, name, address, timezone, procedures, [entry])
     forget_cached()
     return created
 
 
-def publish_schedule(site_id, procedure_id, spec, now, rng=None):
+def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="unknown", client_ip=None):
     """Create the slots of an opening schedule; each becomes visible at now or at a random
-    instant of the publication window (R5). Returns how many were created."""
+    instant of the publication window (R5). Returns how many were created; the site's audit
+    trail gets one entry for the whole schedule (storage.create_slots_if_new says when)."""
     rng = rng or random.SystemRandom()
     found = procedure(site_id, procedure_id)
     times = domain.schedule_slot_times(
@@ -116,7 +130,19 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None):
         for (starts, ends, _counter), available_from in zip(times, instants)
     ]
     _reserve_partner_share(slots, found.timezone, rules, rng)
-    return storage.create_slots_if_new(slots)
+    return storage.create_slots_if_new(slots, [_schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip)])
+
+
+def _schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip):
+    """What the schedule published: its period, how many slots, how many reserved to partners,
+    and the window in which they become visible."""
+    visible = [s.available_from for s in slots]
+    return audit.staff_change(
+        audit.site_entity(site_id), "schedule_published", staff_subject, now, client_ip,
+        procedure_id=procedure_id, period={"from": spec["from"].isoformat(), "to": spec["to"].isoformat()},
+        publish=spec["publish"], created=len(slots), reserved=sum(1 for s in slots if s.reserved_until is not None),
+        visible_from=to_rfc3339(min(visible)) if slots else None, visible_until=to_rfc3339(max(visible)) if slots else None,
+    )
 
 
 def _reserve_partner_share(slots, tz_name, rules, rng):

@@ -326,11 +326,12 @@ class PartnerKey(Model):
 
 
 class AuditEntry(Model):
-    """One state change of a slot, hold or booking: appended, never updated."""
+    """One state change of a slot, hold, booking, partner or of the configuration: appended, never updated."""
 
     Meta = _Meta.for_table("audit")
 
-    entity_id = UnicodeAttribute(hash_key=True)  # slot_id, hold_id or booking_id
+    # slot_id, hold_id, booking_id, partner_id, "site#<site_id>" or "policy#<site_id>#<procedure_id>"
+    entity_id = UnicodeAttribute(hash_key=True)
     at = UnicodeAttribute(range_key=True)  # "<RFC 3339 with ms>#<random>": unique, sorts by time
     action = UnicodeAttribute()
     actor = UnicodeAttribute()  # "identity:<key>", "partner:<id>", "staff:<subject>" or "system"

@@ -194,15 +194,14 @@ def ensure_tables():
 
 # --- catalog: sites and policies ------------------------------------------------------------
 
-def create_site_if_new(site_id, name, address, timezone, procedures):
+def create_site_if_new(site_id, name, address, timezone, procedures, also=()):
+    """The site, only if its id is new, with its audit entry (`also`) in one transaction."""
     site = Site(sk=site_id, name=name, address=address, timezone=timezone, procedures=procedures)
-    with _storage_call():
-        try:
-            site.save(condition=Site.sk.does_not_exist())
-        except PynamoDBException as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise Conflict(f"Site '{site_id}' already exists.", code="site_exists")
-            raise
+    tx = _Transaction()
+    tx.put("site", site, Site.sk.does_not_exist())
+    tx.add_all(also)
+    if tx.commit():
+        raise Conflict(f"Site '{site_id}' already exists.", code="site_exists")
     return site
 
 
@@ -229,28 +228,49 @@ def get_policy_values(site_id, procedure_id):
     return policy.values if policy else {}
 
 
-def put_policy_values(site_id, procedure_id, values, now):
-    """Policies are replaced whole by their owner (staff); last writer wins, by design."""
+def get_policy(site_id, procedure_id):
+    """The stored policy item (values and updated_at), or None while the defaults apply."""
+    return _get(Policy, f"policy#{site_id}", procedure_id)
+
+
+def replace_policy_if_unchanged(site_id, procedure_id, values, now, read_at, also=()):
+    """The policy replaced whole, with its audit entry (`also`), in one transaction, only if it is
+    still the one read (updated_at == read_at; None: none was stored): the entry's old values are
+    then exactly those replaced, and of two staff saving at once the second is told (409)."""
     policy = Policy(pk=f"policy#{site_id}", sk=procedure_id, values=values, updated_at=now)
-    with _storage_call():
-        policy.save(condition=Policy.pk.does_not_exist() | Policy.pk.exists())
+    tx = _Transaction()
+    tx.put("policy", policy, Policy.pk.does_not_exist() if read_at is None else Policy.updated_at == read_at)
+    tx.add_all(also)
+    if tx.commit():
+        raise Conflict("The policy changed meanwhile; read it again and retry.", code="state_changed")
 
 
 # --- slots ----------------------------------------------------------------------------------
 
-def create_slots_if_new(slots):
+def create_slots_if_new(slots, also=()):
     """Insert new slots, each by one conditional put (only if its id is new); returns the count.
 
     Puts rather than 100-item transactions: the slots are independent, and a few parallel puts
-    finish a large schedule well within API Gateway's time limit."""
+    finish a large schedule well within API Gateway's time limit. So the schedule's audit entry
+    (`also`) cannot share one transaction with all its slots: it goes in one with the FIRST slot,
+    before any other is written, so no slot exists without its entry. If a later put fails (503),
+    the entry counts slots that were not all created: an entry too many, never a slot unaudited."""
     from concurrent.futures import ThreadPoolExecutor
 
     def put(slot):
         with _storage_call():
             slot.save(condition=Slot.slot_id.does_not_exist())
 
+    first, rest = (slots[:1], slots[1:]) if also else ([], slots)
+    if also:
+        tx = _Transaction()
+        for slot in first:
+            tx.put("slot", slot, Slot.slot_id.does_not_exist())
+        tx.add_all(also)
+        if tx.commit():
+            raise Conflict("This slot already exists.", code="slot_exists")
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(put, slots))
+        list(pool.map(put, rest))
     return len(slots)
 
 

@@ -35,7 +35,7 @@ def seed(now, weeks=3):
     for spec in SITES:
         if storage.get_site(spec["site_id"]) is not None:
             continue
-        catalog.create_site(spec["site_id"], spec["name"], spec["address"], spec["timezone"], PROCEDURES)
+        catalog.create_site(spec["site_id"], spec["name"], spec["address"], spec["timezone"], PROCEDURES, now, "seed")
         for procedure in PROCEDURES:
             created += catalog.publish_schedule(
                 spec["site_id"],
@@ -51,8 +51,10 @@ def seed(now, weeks=3):
                     "publish": "now",
                 },
                 now,
+                staff_subject="seed",
             )
     # One procedure shows the draw (R6): students at Béziers file requests, drawn every hour.
     if created:
-        catalog.update_policy("herault-beziers", "student", {"allocation": "draw", "draw_interval_seconds": 3600}, now)
+        catalog.update_policy("herault-beziers", "student", {"allocation": "draw", "draw_interval_seconds": 3600}, now,
+                              staff_subject="seed")
     return created

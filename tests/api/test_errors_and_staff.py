@@ -103,7 +103,8 @@ def test_garbage_to_every_route_never_gets_a_5xx(api):
               ("POST", "/holds"), ("DELETE", "/holds/x"), ("POST", "/bookings"), ("GET", "/bookings/x"),
               ("DELETE", "/bookings/x"), ("POST", "/staff/sites"), ("PUT", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/policy"),
               ("GET", f"/staff/sites/{SITE}/procedures/x/policy"), ("POST", f"/staff/sites/{SITE}/schedules"),
-              ("GET", f"/staff/sites/{SITE}/bookings?date=garbage")]
+              ("GET", f"/staff/sites/{SITE}/bookings?date=garbage"), ("GET", f"/staff/sites/{SITE}/history"),
+              ("GET", "/staff/sites/%00%ff/history")]
     for method, path in routes:
         for body in bodies:
             for headers in ({}, staff, {"Content-Type": "text/plain", "X-Hold-Token": body[:50], **staff}):
