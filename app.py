@@ -299,7 +299,9 @@ def partner_confirm():
 
 @route("/partner/bookings", authorizer=partner_key)
 def partner_bookings():
-    return partners.bookings(_partner()["partner_id"], clock.now())
+    q = _query()
+    limit = inputs.integer(q.get("limit", 50), "limit", 1, 100)
+    return partners.bookings(_partner()["partner_id"], clock.now(), limit, q.get("cursor"))
 
 
 @route("/partner/bookings/{booking_id}", methods=["DELETE"], status=204, authorizer=partner_key)

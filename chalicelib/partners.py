@@ -79,9 +79,10 @@ def forget_cached():
     _key_cache.clear()
 
 
-def bookings(partner_id, now):
-    """The partner's bookings from today on (booked or not), soonest first."""
-    found = storage_staff.bookings_of_partner(partner_id, utc_key_of(now - 86400))
+def bookings(partner_id, now, limit, cursor=None):
+    """One page of the partner's bookings from yesterday (UTC) on, booked or not, soonest first,
+    and the cursor of the next page (None at the end)."""
+    found, next_cursor = storage_staff.bookings_of_partner(partner_id, utc_key_of(now - 86400), limit, cursor)
     return {
         "bookings": [
             {
@@ -93,7 +94,8 @@ def bookings(partner_id, now):
                 "applicant": {"family_name": b.applicant.family_name, "given_names": b.applicant.given_names},
             }
             for b in found
-        ]
+        ],
+        "next_cursor": next_cursor,
     }
 
 

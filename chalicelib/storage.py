@@ -282,41 +282,52 @@ def _encode_cursor(key):
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor, search_pk):
+def _decode_cursor(cursor, key_names, partition):
+    """The start key a cursor carries, checked against the Query it is for: exactly `key_names`,
+    string values, and `partition` ((name, value)) as the index's partition key. A garbled cursor
+    or one of another list (another search, another partner) is a 422, never followed."""
+    name, value = partition
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
         valid = (
             isinstance(key, dict)
-            and set(key) == {"slot_id", "search_pk", "starts_at"}
+            and set(key) == set(key_names)
             and all(isinstance(v, dict) and isinstance(v.get("S"), str) and len(v) == 1 for v in key.values())
-            and key["search_pk"]["S"] == search_pk
+            and key[name]["S"] == value
         )
     except (ValueError, binascii.Error, UnicodeDecodeError):
         valid = False
     if not valid:
-        raise InvalidField("cursor", "cursor is not one this search returned.")
+        raise InvalidField("cursor", "cursor is not one a previous page of this list returned.")
     return key
+
+
+def _query_page(model, index, partition, range_key_condition, limit, start_key, filter_condition=None):
+    """ONE Query on a secondary index: the page's items and the cursor of the next page (None at
+    the end). A page may hold fewer than `limit` items, even none, while a cursor follows."""
+    with _storage_call():
+        page = model._get_connection().query(
+            partition,
+            range_key_condition=range_key_condition,
+            filter_condition=filter_condition,
+            index_name=index.Meta.index_name,
+            exclusive_start_key=start_key,
+            limit=limit,
+        )
+    last = page.get("LastEvaluatedKey")
+    return [model.from_raw_data(item) for item in page.get("Items", [])], (_encode_cursor(last) if last else None)
 
 
 def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor, now, include_reserved=False):
     """One page of holdable slots: ONE Query on the sparse search index, filtered to those whose
     available_from has passed (which also hides held, scheduled and quarantined slots)."""
     search_pk = f"{site_id}#{procedure_id}"
-    start_key = _decode_cursor(cursor, search_pk) if cursor else None
-    with _storage_call():
-        page = Slot._get_connection().query(
-            search_pk,
-            range_key_condition=Slot.starts_at.between(from_key, to_key),
-            filter_condition=(Slot.available_from <= now) if include_reserved
-            else (Slot.available_from <= now) & _not_reserved(now),
-            index_name=Slot.search.Meta.index_name,
-            exclusive_start_key=start_key,
-            limit=limit,
-        )
-    slots = [Slot.from_raw_data(item) for item in page.get("Items", [])]
-    last = page.get("LastEvaluatedKey")
-    return slots, (_encode_cursor(last) if last else None)
+    start_key = _decode_cursor(cursor, ("slot_id", "search_pk", "starts_at"), ("search_pk", search_pk)) if cursor else None
+    return _query_page(
+        Slot, Slot.search, search_pk, Slot.starts_at.between(from_key, to_key), limit, start_key,
+        filter_condition=(Slot.available_from <= now) if include_reserved else (Slot.available_from <= now) & _not_reserved(now),
+    )
 
 
 # --- holds ----------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ from chalicelib.models import (
     SignalCount,
     Slot,
 )
-from chalicelib.storage import HOLD_SCOPE, _get, _storage_call, _Transaction, booking_scope, get_booking, get_hold
+from chalicelib.storage import (
+    HOLD_SCOPE, _decode_cursor, _get, _query_page, _storage_call, _Transaction, booking_scope, get_booking, get_hold,
+)
 
 # --- audit entries and signals as transaction items ------------------------------------------
 
@@ -148,9 +150,16 @@ def partner_by_key_hash(key_hash):
     return _get(PartnerKey, f"partner-key#{key_hash}", "key")
 
 
-def bookings_of_partner(partner_id, from_key, limit=100):
-    with _storage_call():
-        return list(Booking.partner.query(partner_id, Booking.starts_at >= from_key, limit=limit))
+def bookings_of_partner(partner_id, from_key, limit, cursor=None):
+    """One page of a partner's own bookings from from_key on, soonest first: ONE Query on the
+    sparse partner index. The partner is the caller's, never the cursor's: a cursor naming
+    another partner is refused (422)."""
+    start_key = _decode_cursor(cursor, ("booking_id", "partner_id", "starts_at"), ("partner_id", partner_id)) if cursor else None
+    if start_key and start_key["starts_at"]["S"] < from_key:
+        # A cursor from before the window (a page read yesterday): DynamoDB refuses a start key
+        # outside the key condition, and every booking in the window comes after it anyway.
+        start_key = None
+    return _query_page(Booking, Booking.partner, partner_id, Booking.starts_at >= from_key, limit, start_key)
 
 
 # --- staff work ------------------------------------------------------------------------------
