@@ -385,6 +385,13 @@ def send_reminders(event):
     return notify.remind_tomorrow(clock.now())
 
 
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def publish_signal_metrics(event):
+    """Today's identities-behind-one-IP figures (R9) as metrics for their alarm: holds and requests
+    only count them, so this run reads the day's counters once."""
+    return signals.publish_metrics(clock.now())
+
+
 # --- CORS preflight for every path above ----------------------------------------------------
 
 def _preflight(**_params):

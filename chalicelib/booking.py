@@ -88,7 +88,9 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
     also = [
         audit.entry(slot.slot_id, "hold_taken", actor, now, slot.starts_at, client_ip, hold_id=item.hold_id),
         audit.entry(item.hold_id, "hold_taken", actor, now, slot.starts_at, client_ip, slot_id=slot.slot_id),
-        *signals.hold_items(now, client_ip, identity, applicant.email),
+        # A partner holds for its beneficiaries from its own servers (bounded by its quota): its IP
+        # is no sign of fake identities, as for its draw requests.
+        *signals.hold_items(now, None if partner else client_ip, identity, applicant.email),
     ]
     try:
         storage.hold_slot_if_available(

@@ -82,9 +82,29 @@ def identity_short(identity_key):
     return hashlib.sha256(identity_key.encode()).hexdigest()[:12]
 
 
+def identities_by_ip(items):
+    """{client IP: [distinct identities behind it, holds, draw requests]} from the day's "ip"
+    counters (`items` as for summarize_signals), merged over their hours."""
+    ips = defaultdict(lambda: [set(), 0, 0])
+    for item in items:
+        if item["kind"] == "ip":  # subject "<ip>#<hour>": one item per IP and hour
+            ip = item["subject"].rsplit("#", 1)[0] if "#" in item["subject"] else item["subject"]
+            ips[ip][0].update(item.get("identities") or ())
+            ips[ip][1] += item.get("n") or 0
+            ips[ip][2] += item.get("requests") or 0
+    return ips
+
+
+def many_identities_per_ip(items):
+    """The day's figures for the R9 alarm: (the most distinct identities behind one IP, how many
+    IPs have IDENTITIES_PER_IP_THRESHOLD or more)."""
+    counts = [len(identities) for identities, _, _ in identities_by_ip(items).values()]
+    return max(counts, default=0), sum(1 for c in counts if c >= IDENTITIES_PER_IP_THRESHOLD)
+
+
 def summarize_signals(items):
     """What staff review: `items` are the day's signal counters as dicts (kind, subject, n,
-    identities, booked, cancelled, details). Returns the §4 R9 signals, worst first."""
+    requests, identities, booked, cancelled, details). Returns the §4 R9 signals, worst first."""
     out = {
         "identities_per_ip": [],
         "cooldown_refusals": 0,
@@ -93,14 +113,9 @@ def summarize_signals(items):
         "partner_cancellations": [],
     }
     partners = defaultdict(lambda: [0, 0])
-    ips = defaultdict(lambda: [set(), 0])
     for item in items:
         kind = item["kind"]
-        if kind == "ip":  # subject "<ip>#<hour>": one item per IP and hour
-            ip = item["subject"].rsplit("#", 1)[0] if "#" in item["subject"] else item["subject"]
-            ips[ip][0].update(item.get("identities") or ())
-            ips[ip][1] += item.get("n") or 0
-        elif kind == "cooldown":
+        if kind == "cooldown":
             out["cooldown_refusals"] += item.get("n") or 0
         elif kind == "checkin_mismatch":
             out["checkin_mismatches"].append(item.get("details") or {"booking_id": item["subject"]})
@@ -109,9 +124,10 @@ def summarize_signals(items):
         elif kind == "partner":
             partners[item["subject"]][0] += item.get("booked") or 0
             partners[item["subject"]][1] += item.get("cancelled") or 0
-    for ip, (identities, holds) in ips.items():
+    for ip, (identities, holds, requests) in identities_by_ip(items).items():
         if len(identities) >= IDENTITIES_PER_IP_THRESHOLD:
-            out["identities_per_ip"].append({"client_ip": ip, "identities": len(identities), "holds": holds})
+            out["identities_per_ip"].append({"client_ip": ip, "identities": len(identities), "holds": holds,
+                                             "requests": requests})
     for partner_id, (booked, cancelled) in partners.items():
         rate = cancelled / booked if booked else (1.0 if cancelled else 0.0)
         if max(booked, cancelled) >= PARTNER_MIN_BOOKINGS and rate >= PARTNER_CANCEL_RATE_THRESHOLD:

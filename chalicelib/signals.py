@@ -5,15 +5,25 @@ from chalicelib import oversight, storage_staff
 from chalicelib.observability import logger, metric
 
 
+def _behind_ip(now, client_ip, identity_key, request=False):
+    if not client_ip:
+        return []
+    return [storage_staff.signal_identity_behind_ip(now, client_ip, oversight.identity_short(identity_key), request)]
+
+
 def hold_items(now, client_ip, identity_key, email):
     """Signal counters a hold's transaction carries: identities behind its IP, disposable mail."""
-    items = []
-    if client_ip:
-        items.append(storage_staff.signal_identity_behind_ip(now, client_ip, oversight.identity_short(identity_key)))
+    items = _behind_ip(now, client_ip, identity_key)
     if email and oversight.is_disposable(email):
         metric("DisposableEmailDomains")
         items.append(storage_staff.signal_disposable_email(now, oversight.email_domain(email)))
     return items
+
+
+def request_items(now, client_ip, identity_key):
+    """The signal a draw request's transaction carries: its identity behind its IP, as for holds,
+    so fake applicants filing requests from one network show up too."""
+    return _behind_ip(now, client_ip, identity_key, request=True)
 
 
 def partner_items(now, partner_id, booked=0, cancelled=0):
@@ -28,18 +38,34 @@ def cooldown_refused(now, site_id):
         logger().warning("cooldown signal not recorded")
 
 
+def _items_of_day(day):
+    """The counters of one UTC day as oversight's pure functions take them: one Query."""
+    items = []
+    for s in storage_staff.signals_of_day(day.isoformat()):
+        kind, _, subject = s.at.partition("#")
+        items.append({"kind": s.kind or kind, "subject": subject, "n": int(s.n or 0), "requests": int(s.requests or 0),
+                      "identities": s.identities or set(), "booked": int(s.booked or 0),
+                      "cancelled": int(s.cancelled or 0), "details": s.details})
+    return items
+
+
 def review(last_day, days):
     """The signals of `days` UTC days ending on `last_day`: one Query per day."""
     items = []
     for offset in range(days):
-        day = (last_day - timedelta(days=offset)).isoformat()
-        for s in storage_staff.signals_of_day(day):
-            kind, _, subject = s.at.partition("#")
-            items.append({"kind": s.kind or kind, "subject": subject, "n": int(s.n or 0),
-                          "identities": s.identities or set(), "booked": int(s.booked or 0),
-                          "cancelled": int(s.cancelled or 0), "details": s.details})
+        items += _items_of_day(last_day - timedelta(days=offset))
     summary = oversight.summarize_signals(items)
     return {"from": (last_day - timedelta(days=days - 1)).isoformat(), "to": last_day.isoformat(), "signals": summary}
+
+
+def publish_metrics(now):
+    """Today's "many identities behind one IP" (R9) as metrics, for its alarm. A transaction
+    cannot return the count and a hold must not pay an extra read for it, so a schedule reads
+    the day's counters (one Query) and publishes what staff would see now."""
+    most, many = oversight.many_identities_per_ip(_items_of_day(today(now)))
+    metric("IdentitiesPerIpMax", most)
+    metric("IpsWithManyIdentities", many)
+    return {"identities_per_ip_max": most, "ips_with_many_identities": many}
 
 
 def today(now):

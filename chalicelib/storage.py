@@ -639,10 +639,10 @@ def _identity_may_enter(tx, identity, procedure_id, now):
     )
 
 
-def file_request_if_allowed(request, request_ends_at, now, ip_limit=None):
+def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, also=()):
     """R6 + R2 + R4 + R8: one live request per identity and procedure, none while in cooldown or
     holding a booking for the procedure, and no more per client IP and hour than the policy
-    allows; the request enters the pool of the next draw."""
+    allows; the request enters the pool of the next draw. `also` adds signals."""
     tx = _Transaction()
     tx.put("request", request, Request.request_id.does_not_exist())
     if ip_limit:
@@ -658,6 +658,7 @@ def file_request_if_allowed(request, request_ends_at, now, ip_limit=None):
         condition=IdentityState.request_id.does_not_exist() | (IdentityState.request_ends_at <= now),
     )
     _identity_may_enter(tx, request.identity_key, request.procedure_id, now)
+    tx.add_all(also)
     failed = tx.commit()
     if not failed:
         return

@@ -64,12 +64,14 @@ def _signal_update(now, kind, subject, actions):
     return ("update", f"signal:{kind}", item, actions, SignalCount.entity_id.does_not_exist() | SignalCount.entity_id.exists())
 
 
-def signal_identity_behind_ip(now, client_ip, identity_short):
+def signal_identity_behind_ip(now, client_ip, identity_short, request=False):
     # One item per IP and hour: a carrier-grade NAT may put thousands of people behind one IP,
     # and an item must stay far below DynamoDB's 400 KB or every hold from that IP would fail.
+    # Holds and draw requests share it (one set of identities), each with its own count.
     hour = int(now // 3600) % 24
+    counter = SignalCount.requests if request else SignalCount.n
     return _signal_update(now, "ip", f"{client_ip}#{hour:02d}",
-                          [SignalCount.n.add(1), SignalCount.identities.add({identity_short})])
+                          [counter.add(1), SignalCount.identities.add({identity_short})])
 
 
 def signal_disposable_email(now, email_domain):

@@ -14,12 +14,12 @@ def draw_site(api, **policy):
     return api
 
 
-def file(api, n, permit=None, **extra):
+def file(api, n, permit=None, ip=None, **extra):
     body = {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(n),
             "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat(), **extra}
     if permit:
         body["permit_expires_on"] = permit
-    return api.call("POST", "/requests", body)
+    return api.call("POST", "/requests", body, {"X-Forwarded-For": ip} if ip else None)
 
 
 def status(api, request):
@@ -176,6 +176,21 @@ def test_requests_per_client_ip_are_capped_like_holds(api):
     assert file(api, 9).status == 201
 
 
+def test_identities_filing_requests_from_one_ip_show_in_the_staff_signals(api):
+    draw_site(api)
+    partner = api.create_partner()
+    assert [file(api, n, ip="203.0.113.9").status for n in range(4)] == [201] * 4
+    assert file(api, 9, ip="198.51.100.2").status == 201
+    body = {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(10),
+            "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
+    # A partner files for its beneficiaries from its own servers: bounded by its key, not a signal.
+    headers = {**api.partner_headers(partner), "X-Forwarded-For": "203.0.113.9"}
+    assert api.call("POST", "/partner/requests", body, headers).status == 201
+    reply = api.call("GET", "/staff/signals", headers=api.staff_headers(("agents",)))
+    assert reply.body["signals"]["identities_per_ip"] == [
+        {"client_ip": "203.0.113.9", "identities": 4, "holds": 0, "requests": 4}]
+
+
 def test_the_partner_share_goes_to_partner_requests_until_its_release(api):
     draw_site(api, partner_share=1.0, partner_release_lead_seconds=86400)  # slots start in 1.3 to 2.5 days
     partner = api.create_partner()
@@ -185,7 +200,7 @@ def test_the_partner_share_goes_to_partner_requests_until_its_release(api):
             "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
     filed = api.call("POST", "/partner/requests", body, api.partner_headers(partner))
     assert filed.status == 201, filed
-    assert api.call("POST", "/partner/requests", body).status in (401, 403)  # needs a key
+    assert api.call("POST", "/partner/requests", body).status == 401  # needs a key
     assert run(api)["offered"] == 1
     assert status(api, filed.body).body["status"] == "offered"
     assert status(api, public).body["status"] == "waiting"

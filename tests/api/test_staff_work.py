@@ -101,9 +101,33 @@ def test_signals_count_identities_behind_an_ip_disposable_mail_and_cooldown_refu
     api.release(holds[0])
     assert api.hold(slots[3]["slot_id"], applicant(1), ip="198.51.100.1").code == "cooldown"
     found = signals(api)
-    assert found["identities_per_ip"] == [{"client_ip": "203.0.113.7", "identities": 3, "holds": 3}]
+    assert found["identities_per_ip"] == [{"client_ip": "203.0.113.7", "identities": 3, "holds": 3, "requests": 0}]
     assert found["disposable_email_domains"] == [{"domain": "yopmail.com", "holds": 2}]
     assert found["cooldown_refusals"] == 1
+
+
+def test_a_schedule_publishes_the_identities_behind_one_ip_as_metrics(api, monkeypatch):
+    import app as application
+    from chalicelib import observability
+
+    published = []
+    monkeypatch.setattr(observability, "_emit", published.extend)
+    api.create_site()
+    api.schedule(slot_minutes=20)  # 9 slots
+    partner = api.create_partner()
+    slots = api.slots()
+    for i in range(4):
+        assert api.hold(slots[i]["slot_id"], applicant(i + 1), ip="203.0.113.7").status == 201
+    assert api.hold(slots[4]["slot_id"], applicant(5), ip="198.51.100.1").status == 201
+    for i in range(5, 8):  # a partner holding for its beneficiaries from its servers is no signal
+        body = {"slot_id": slots[i]["slot_id"], "applicant": applicant(i + 1)}
+        headers = {**api.partner_headers(partner), "X-Forwarded-For": "198.51.100.1"}
+        assert api.call("POST", "/partner/holds", body, headers).status == 201
+    published.clear()
+    event = api.transport.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
+                                                    resources=[])
+    application.publish_signal_metrics(event, None)
+    assert published == [("IdentitiesPerIpMax", 4.0, {}), ("IpsWithManyIdentities", 1.0, {})]
 
 
 def test_signals_flag_a_partner_that_cancels_much(api):

@@ -43,8 +43,9 @@ ALARMS = {
     "CheckinMismatchesAlarm",
     "HoldsPerIpLimitedSpikeAlarm",
     "HoldsAbandonedSpikeAlarm",
+    "ManyIdentitiesPerIpAlarm",
 }
-FRAUD_METRICS = {"CooldownRefusals", "CheckinMismatches", "HoldsPerIpLimited", "HoldsAbandoned"}
+FRAUD_METRICS = {"CooldownRefusals", "CheckinMismatches", "HoldsPerIpLimited", "HoldsAbandoned", "IdentitiesPerIpMax"}
 # Left out of the copy that is packaged: heavy, irrelevant, or generated.
 IGNORED = shutil.ignore_patterns(
     ".venv", "node_modules", "web", ".git", "out", "var", "test-artifacts", "__pycache__",

@@ -51,10 +51,27 @@ def test_signals_report_only_what_crosses_a_threshold():
         {"kind": "partner", "subject": "ptn_odd", "booked": 1, "cancelled": 3},
         {"kind": "email_domain", "subject": "yopmail.com", "n": 2},
     ])
-    assert summary["identities_per_ip"] == [{"client_ip": "1.2.3.4", "identities": 3, "holds": 5}]
+    assert summary["identities_per_ip"] == [{"client_ip": "1.2.3.4", "identities": 3, "holds": 5, "requests": 0}]
     assert summary["cooldown_refusals"] == 5
     assert summary["partner_cancellations"] == [{"partner_id": "ptn_odd", "booked": 5, "cancelled": 3, "rate": 0.6}]
     assert summary["disposable_email_domains"] == [{"domain": "yopmail.com", "holds": 2}]
+
+
+def test_the_identities_behind_one_ip_are_counted_over_the_hours_of_the_day_holds_and_requests_alike():
+    items = [
+        {"kind": "ip", "subject": "1.2.3.4#09", "n": 2, "identities": {"a", "b"}},
+        {"kind": "ip", "subject": "1.2.3.4#10", "requests": 2, "identities": {"b", "c", "d"}},
+        {"kind": "ip", "subject": "5.6.7.8#10", "n": 9, "identities": {"a", "b"}},
+        {"kind": "ip", "subject": "9.9.9.9#11", "requests": 3, "identities": {"x", "y", "z"}},
+        {"kind": "email_domain", "subject": "yopmail.com", "n": 7},
+    ]
+    assert oversight.many_identities_per_ip(items) == (4, 2)  # at the threshold (3) counts
+    assert oversight.summarize_signals(items)["identities_per_ip"] == [
+        {"client_ip": "1.2.3.4", "identities": 4, "holds": 2, "requests": 2},
+        {"client_ip": "9.9.9.9", "identities": 3, "holds": 0, "requests": 3},
+    ]
+    assert oversight.many_identities_per_ip(items[2:3]) == (2, 0)  # below the threshold: the maximum still shows
+    assert oversight.many_identities_per_ip([]) == (0, 0)
 
 
 def test_which_booking_changes_are_notified():
