@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-python test-web bench token clean
+.PHONY: run test test-python test-web bench package token clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test-web: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/storm.py
+
+# The deployable artefacts of one stage in out/$(STAGE) (docs/deploy.md §4); nothing is deployed.
+STAGE ?= dev
+package: $(STAMP)
+	$(PY) infra/package.py --stage $(STAGE) --slim out/$(STAGE)
+	$(VENV)/bin/cfn-lint --regions eu-west-3 -- out/$(STAGE)/sam.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache var out

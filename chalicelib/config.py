@@ -11,6 +11,12 @@ def _list(name, default):
     return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
 
 
+# Stream ARNs that infra/package.py replaces with `!GetAtt <table>.StreamArn` (the table's
+# logical id in infra/resources.yaml): the tables are created by the stack the handlers are in.
+_BOOKINGS_STREAM_PLACEHOLDER = "arn:aws:dynamodb:eu-west-3:000000000000:table/fairslot-bookings/stream/set-by-infra-package"
+STREAM_ARN_PLACEHOLDERS = {_BOOKINGS_STREAM_PLACEHOLDER: "BookingsTable"}
+
+
 @dataclass(frozen=True)
 class Settings:
     table_prefix: str
@@ -60,11 +66,9 @@ def _load():
         # Locally (and whenever set) e-mails are written as .eml files here instead of sent by SES.
         outbox_dir=os.environ.get("OUTBOX_DIR") or (os.path.join("var", "outbox") if os.environ.get("FAIRSLOT_LOCAL") == "1" else None),
         mail_from=os.environ.get("MAIL_FROM", "rendez-vous@fairslot.example"),
-        # Chalice needs the ARN when packaging; docs/deploy.md §9 says how the real one is set.
-        bookings_stream_arn=os.environ.get(
-            "BOOKINGS_STREAM_ARN",
-            "arn:aws:dynamodb:eu-west-3:123456789012:table/fairslot-dev-bookings/stream/2026-01-01T00:00:00.000",
-        ),
+        # Chalice needs the ARN when packaging; infra/package.py points the placeholder at the
+        # stack's own bookings table.
+        bookings_stream_arn=os.environ.get("BOOKINGS_STREAM_ARN") or _BOOKINGS_STREAM_PLACEHOLDER,
         reminder_lead_days=_int("REMINDER_LEAD_DAYS", 1),
         policy_defaults={
             "hold_ttl_seconds": _int("DEFAULT_HOLD_TTL_SECONDS", 600),
