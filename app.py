@@ -5,8 +5,8 @@ from functools import wraps
 
 from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import audit, booking, catalog, clock, draws, inputs, notify, observability, partners, signals, staff
-from chalicelib.auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, groups_of, verify_staff_token
+from chalicelib import audit, booking, catalog, clock, draws, gateway_keys, inputs, notify, observability, partners, signals, staff
+from chalicelib.auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
 from chalicelib.config import settings
 from chalicelib.errors import FairslotError, InvalidField
 
@@ -43,7 +43,7 @@ def error_response(exc):
     return _json(exc.status, body, headers)
 
 
-def route(path, methods=("GET",), status=200, authorizer=None):
+def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=False):
     """app.route plus: the error envelope for every failure, CORS, and a JSON response."""
 
     def register(view):
@@ -63,7 +63,8 @@ def route(path, methods=("GET",), status=200, authorizer=None):
                 return _json(500, {"error": {"code": "internal_error", "message": "Something went wrong on our side.", "details": {}}})
 
         _cors_paths.add(path)
-        return app.route(path, methods=list(methods), authorizer=authorizer, content_types=_ACCEPTED_TYPES)(handler)
+        return app.route(path, methods=list(methods), authorizer=authorizer, api_key_required=api_key_required,
+                         content_types=_ACCEPTED_TYPES)(handler)
 
     return register
 
@@ -72,7 +73,7 @@ def _authorize(auth_request, allowed):
     try:
         claims = verify_staff_token(auth_request.token)
     except InvalidToken:
-        return AuthResponse(routes=[], principal_id="anonymous")
+        raise NotAuthenticated()
     if not groups_of(claims) & allowed:
         return AuthResponse(routes=[], principal_id=str(claims.get("sub")))
     return AuthResponse(routes=["*"], principal_id=str(claims["sub"]), context={"groups": ",".join(sorted(groups_of(claims)))})
@@ -253,9 +254,18 @@ def partner_key(auth_request):
     key is refused at once."""
     found = partners.authenticate(auth_request.token)
     if found is None:
-        return AuthResponse(routes=[], principal_id="anonymous")
-    return AuthResponse(routes=["*"], principal_id=found.partner_id,
-                        context={"partner_id": found.partner_id, "daily_quota": str(int(found.daily_quota))})
+        raise NotAuthenticated()
+    allowed = AuthResponse(routes=["*"], principal_id=found.partner_id,
+                           context={"partner_id": found.partner_id, "daily_quota": str(int(found.daily_quota))})
+    # API Gateway counts and throttles the request against the usage-plan key this names (the
+    # API key source is AUTHORIZER, infra/resources.yaml): the partner never sees that key.
+    return {**allowed.to_dict(auth_request), "usageIdentifierKey": gateway_keys.usage_key(found.partner_id)}
+
+
+def partner_route(path, **kwargs):
+    """A partner route: the partner_key authorizer, and in AWS the partner usage plan's
+    throttle and quota (api_key_required with the AUTHORIZER key source: see gateway_keys)."""
+    return route(path, authorizer=partner_key, api_key_required=True, **kwargs)
 
 
 def _authorizer_context():
@@ -270,7 +280,7 @@ def _staff_subject():
     return str(_authorizer_context().get("principalId") or "unknown")
 
 
-@route("/partner/sites/{site_id}/slots", authorizer=partner_key)
+@partner_route("/partner/sites/{site_id}/slots")
 def partner_search_slots(site_id):
     q, now = _query(), clock.now()
     _partner()
@@ -282,14 +292,14 @@ def partner_search_slots(site_id):
     return booking.search(site_id, q["procedure"], start, end, limit, q.get("cursor"), now, partner=True)
 
 
-@route("/partner/holds", methods=["POST"], status=201, authorizer=partner_key)
+@partner_route("/partner/holds", methods=["POST"], status=201)
 def partner_hold():
     body, now = _body(), clock.now()
     applicant = inputs.applicant(body, date.fromtimestamp(now))
     return booking.hold(inputs.text(body, "slot_id", max_len=64), applicant, _client_ip(), now, partner=_partner())
 
 
-@route("/partner/bookings", methods=["POST"], authorizer=partner_key)
+@partner_route("/partner/bookings", methods=["POST"])
 def partner_confirm():
     body = _body()
     view, created = booking.confirm(inputs.text(body, "hold_id", max_len=64), inputs.text(body, "hold_token", max_len=100),
@@ -297,19 +307,19 @@ def partner_confirm():
     return _json(201 if created else 200, view)
 
 
-@route("/partner/bookings", authorizer=partner_key)
+@partner_route("/partner/bookings")
 def partner_bookings():
     q = _query()
     limit = inputs.integer(q.get("limit", 50), "limit", 1, 100)
     return partners.bookings(_partner()["partner_id"], clock.now(), limit, q.get("cursor"))
 
 
-@route("/partner/bookings/{booking_id}", methods=["DELETE"], status=204, authorizer=partner_key)
+@partner_route("/partner/bookings/{booking_id}", methods=["DELETE"], status=204)
 def partner_cancel(booking_id):
     booking.cancel(booking_id, None, clock.now(), partner_id=_partner()["partner_id"], client_ip=_client_ip())
 
 
-@route("/partner/requests", methods=["POST"], status=201, authorizer=partner_key)
+@partner_route("/partner/requests", methods=["POST"], status=201)
 def partner_file_request():
     now = clock.now()
     fields = inputs.draw_request(_body(), date.fromtimestamp(now))

@@ -15,6 +15,15 @@ class InvalidToken(Exception):
     pass
 
 
+class NotAuthenticated(Exception):
+    """Raised by an authorizer for no or bad credentials. API Gateway answers 401 (its
+    UNAUTHORIZED gateway response) when a Lambda authorizer fails with exactly the message
+    "Unauthorized"; a deny policy would be 403, which SPEC §5 keeps for "not allowed"."""
+
+    def __init__(self):
+        super().__init__("Unauthorized")
+
+
 def _bearer(header):
     if not isinstance(header, str):
         raise InvalidToken("missing")

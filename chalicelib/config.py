@@ -36,6 +36,8 @@ class Settings:
     dynamodb_read_timeout_seconds: int
     dynamodb_max_retries: int
     partner_key_cache_seconds: int
+    partner_usage_plan_id: str | None
+    partner_usage_plan_param: str | None
     outbox_dir: str | None
     mail_from: str
     bookings_stream_arn: str
@@ -63,6 +65,10 @@ def _load():
         dynamodb_max_retries=_int("DYNAMODB_MAX_RETRIES", 2),
         # Issue 4: partners and notifications.
         partner_key_cache_seconds=_int("PARTNER_KEY_CACHE_SECONDS", 0),
+        # API Gateway's partner usage plan (chalicelib/gateway_keys.py): its id, or the SSM
+        # parameter holding it (what the stack sets). Neither: partners are not registered there.
+        partner_usage_plan_id=os.environ.get("PARTNER_USAGE_PLAN_ID") or None,
+        partner_usage_plan_param=os.environ.get("PARTNER_USAGE_PLAN_PARAM") or None,
         # Locally (and whenever set) e-mails are written as .eml files here instead of sent by SES.
         outbox_dir=os.environ.get("OUTBOX_DIR") or (os.path.join("var", "outbox") if os.environ.get("FAIRSLOT_LOCAL") == "1" else None),
         mail_from=os.environ.get("MAIL_FROM", "rendez-vous@fairslot.example"),

@@ -310,6 +310,8 @@ class Partner(Model):
     key_hash = UnicodeAttribute()
     created_at = NumberAttribute()
     revoked_at = NumberAttribute(null=True)
+    # Its key in API Gateway's partner usage plan (chalicelib/gateway_keys.py), when registered.
+    gateway_key_id = UnicodeAttribute(null=True)
 
 
 class PartnerKey(Model):

@@ -2,10 +2,10 @@
 the partner authorizer, and the partner's own view of its bookings."""
 import time
 
-from chalicelib import audit, storage_staff
+from chalicelib import audit, gateway_keys, storage_staff
 from chalicelib.clock import to_rfc3339, utc_key
 from chalicelib.config import settings
-from chalicelib.errors import NotFound, Unauthorized
+from chalicelib.errors import Conflict, NotFound, Unauthorized
 from chalicelib.models import Partner
 from chalicelib.tokens import new_id, new_token, token_hash
 
@@ -23,18 +23,22 @@ def _view(p):
     }
 
 
-def _audit(partner_id, action, now, staff_subject, client_ip, **details):
-    # Partners are not personal data; their audit entries are kept as long as bookings' are.
-    return storage_staff.audit_item(partner_id, action, audit.staff(staff_subject), now,
-                                    now + settings.personal_data_retention_days * 86400, client_ip, details)
-
-
 def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
-    """A new partner and its API key (256 random bits), shown once; only its SHA-256 is kept."""
+    """A new partner and its API key (256 random bits), shown once; only its SHA-256 is kept.
+
+    Its usage-plan key is registered in API Gateway first: if that fails nothing is stored (503);
+    if storing fails the registration is undone, so no partner half exists."""
     key = "fsk_" + new_token()
-    partner = Partner(sk=new_id("ptn"), name=name, daily_quota=daily_quota, key_hash=token_hash(key), created_at=now)
-    storage_staff.create_partner_if_new(partner, [_audit(partner.sk, "partner_created", now, staff_subject, client_ip,
-                                                         daily_quota=daily_quota)])
+    partner_id = new_id("ptn")
+    gateway_key_id = gateway_keys.register(partner_id, name)
+    partner = Partner(sk=partner_id, name=name, daily_quota=daily_quota, key_hash=token_hash(key), created_at=now,
+                      gateway_key_id=gateway_key_id)
+    entry = audit.staff_change(partner_id, "partner_created", staff_subject, now, client_ip, daily_quota=daily_quota)
+    try:
+        storage_staff.create_partner_if_new(partner, [entry])
+    except Exception:
+        gateway_keys.unregister(gateway_key_id)
+        raise
     return {"partner_id": partner.sk, "api_key": key, **{k: v for k, v in _view(partner).items() if k != "partner_id"}}
 
 
@@ -50,8 +54,16 @@ def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
     found = storage_staff.get_partner(partner_id) if isinstance(partner_id, str) and len(partner_id) <= 64 else None
     if found is None:
         raise NotFound("Unknown partner.", code="partner_not_found")
-    storage_staff.revoke_partner_if_active(found, now, [_audit(found.sk, "partner_revoked", now, staff_subject, client_ip)])
-    _key_cache.clear()
+    already = found.revoked_at is not None
+    if not already:
+        entry = audit.staff_change(found.sk, "partner_revoked", staff_subject, now, client_ip)
+        storage_staff.revoke_partner_if_active(found, now, [entry])
+        _key_cache.clear()
+    # Its usage-plan key goes too. Revoking again retries a cleanup that failed; a key left
+    # behind is inert anyway (gateway_keys.unregister).
+    gateway_keys.unregister(found.gateway_key_id)
+    if already:
+        raise Conflict("This partner is already revoked.", code="partner_revoked")
 
 
 def authenticate(api_key):

@@ -2,6 +2,9 @@
 
 1. Authorizer refusals use fairslot's error envelope (in AWS: the GatewayResponses of infra/),
    and an authorizer reads the header it names (x-api-key for partners), as API Gateway does.
+   An authorizer that fails with "Unauthorized" gives 401 and one that fails otherwise (storage
+   trouble) 503 with Retry-After, as API Gateway's UNAUTHORIZED and AUTHORIZER_FAILURE
+   responses do in infra/resources.yaml; chalice local would let the exception escape.
 2. X-Forwarded-For from loopback becomes the source IP, so tests and benchmarks can act as many
    clients; in AWS the source IP is API Gateway's and cannot be set by a client.
 3. A listen backlog of 1024 instead of socketserver's 5, so a burst of clients is queued rather
@@ -26,14 +29,35 @@ def patch_chalice_local():
 
     original_init = local.LocalGatewayException.__init__
 
+    class AuthorizerFailure(local.LocalGatewayException):
+        CODE = 503
+
     def init(self, headers, body=None):
         if isinstance(self, local.NotAuthorizedError):
-            body = envelope(401, "unauthorized", "A valid staff bearer token is required.")
+            body = envelope(401, "unauthorized", "Missing or invalid credentials.")
         elif isinstance(self, local.ForbiddenError):
             body = envelope(403, "forbidden", "These credentials do not allow this action.")
+        elif isinstance(self, AuthorizerFailure):
+            body = envelope(503, "unavailable", "The service is unavailable, retry shortly.")
+            headers = {**(headers or {}), "Retry-After": "2"}
         original_init(self, {**(headers or {}), "Content-Type": "application/json"}, body)
 
     local.LocalGatewayException.__init__ = init
+
+    original_authorize = local.LocalGatewayAuthorizer.authorize
+
+    def authorize(self, raw_path, lambda_event, lambda_context):
+        try:
+            return original_authorize(self, raw_path, lambda_event, lambda_context)
+        except local.LocalGatewayException:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- what API Gateway does with a failed authorizer
+            headers = {"x-amzn-RequestId": lambda_context.aws_request_id}
+            if str(exc) == "Unauthorized":
+                raise local.NotAuthorizedError(headers) from exc
+            raise AuthorizerFailure(headers) from exc
+
+    local.LocalGatewayAuthorizer.authorize = authorize
 
     original_event = local.LambdaEventConverter.create_lambda_event
 

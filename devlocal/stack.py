@@ -35,6 +35,8 @@ def local_environment(engine_endpoint, staff_secret, web_port=8080):
         "STAFF_JWT_SECRET": staff_secret,
         "STAFF_JWKS_URL": "",
         "IDENTITY_HMAC_SECRET_PARAM": "",
+        # No API Gateway locally: partners are not registered in a usage plan.
+        "PARTNER_USAGE_PLAN_PARAM": "",
         "POWERTOOLS_TRACE_DISABLED": "true",
         # The local engine serializes every action: under a storm a request queues rather than
         # fails, and retries would only add load.

@@ -120,10 +120,10 @@ def test_staff_routes_need_a_valid_token_of_the_right_group(api):
     api.ready_site()
     path = f"/staff/sites/{SITE}/procedures/{PROCEDURE}/policy"
     assert api.call("GET", path).status == 401
-    assert api.call("GET", path, headers={"Authorization": "Bearer not.a.jwt"}).status in (401, 403)
-    assert api.call("GET", path, headers=api.staff_headers(groups=("visitors",))).status in (401, 403)
+    assert api.call("GET", path, headers={"Authorization": "Bearer not.a.jwt"}).status == 401
+    assert api.call("GET", path, headers=api.staff_headers(groups=("visitors",))).status == 403
     assert api.call("GET", path, headers=api.staff_headers(groups=("agents",))).status == 200
-    assert api.call("PUT", path, {"cooldown_seconds": 5}, api.staff_headers(groups=("agents",))).status in (401, 403)
+    assert api.call("PUT", path, {"cooldown_seconds": 5}, api.staff_headers(groups=("agents",))).status == 403
     assert api.call("PUT", path, {"cooldown_seconds": 5}, api.staff_headers(groups=("admins",))).status == 200
 
 
@@ -131,7 +131,7 @@ def test_a_token_signed_with_another_secret_is_refused(api):
     from tests.support import Api
 
     forger = Api(api.transport, staff_secret="x" * 40)
-    assert api.call("POST", "/staff/sites", {"name": "x"}, forger.staff_headers()).status in (401, 403)
+    assert api.call("POST", "/staff/sites", {"name": "x"}, forger.staff_headers()).status == 401
 
 
 def test_policy_defaults_come_from_configuration_and_updates_are_checked(api):

@@ -149,6 +149,28 @@ def test_api_is_throttled_per_partner_and_rate_limited_per_ip(templates, stage):
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_partner_routes_are_counted_against_the_usage_plan_key_the_authorizer_names(templates, stage):
+    resources = templates[stage]["Resources"]
+    swagger = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    assert swagger["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
+    partner_methods = {(path, verb): op for path, ops in swagger["paths"].items() if path.startswith("/partner/")
+                       for verb, op in ops.items() if verb != "options"}
+    assert len(partner_methods) == 6
+    for where, op in partner_methods.items():
+        assert {"api_key": []} in op["security"] and {"partner_key": []} in op["security"], where
+    public = swagger["paths"]["/holds"]["post"]
+    assert "security" not in public
+    responses = swagger["x-amazon-apigateway-gateway-responses"]
+    assert responses["UNAUTHORIZED"]["statusCode"] == 401 and responses["ACCESS_DENIED"]["statusCode"] == 403
+    assert responses["AUTHORIZER_FAILURE"]["statusCode"] == 503
+    parameter = resources["PartnerUsagePlanIdParameter"]["Properties"]
+    assert parameter["Value"] == {"Ref": "PartnerUsagePlan"}
+    assert parameter["Name"] == {"Fn::Sub": "/fairslot/${Stage}/partner-usage-plan-id"}
+    variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["PARTNER_USAGE_PLAN_PARAM"] == f"/fairslot/{stage}/partner-usage-plan-id"
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_the_stream_handler_reads_the_stacks_own_bookings_stream(templates, stage):
     """No ARN to look up between two deploys: the event source refers to the table it reads."""
     events = templates[stage]["Resources"]["BookingsStream"]["Properties"]["Events"]
@@ -211,6 +233,10 @@ def test_policy_is_least_privilege(stage):
     assert f"table/fairslot-{stage}-bookings/index/*" in tables
     assert f"table/fairslot-{stage}-bookings/stream/*" in text
     assert f"parameter/fairslot/{stage}/identity-hmac-secret" in text
+    assert f"parameter/fairslot/{stage}/partner-usage-plan-id" in text
+    (gateway,) = [st for st in policy["Statement"] if any(a.startswith("apigateway:") for a in st["Action"])]
+    assert set(gateway["Action"]) == {"apigateway:POST", "apigateway:DELETE"}
+    assert "/apikeys" in json.dumps(gateway["Resource"]) and "/usageplans/*/keys" in json.dumps(gateway["Resource"])
 
 
 def test_template_matches_the_pynamodb_models(templates):
