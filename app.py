@@ -8,13 +8,14 @@ from chalice import AuthResponse, Chalice, Rate, Response
 from chalicelib import audit, booking, catalog, clock, draws, gateway_keys, inputs, notify, observability, partners, signals, staff
 from chalicelib.auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
 from chalicelib.config import settings
-from chalicelib.errors import FairslotError, InvalidField
+from chalicelib.errors import FairslotError, InvalidField, NotFound
 
 app = Chalice(app_name="fairslot")
 observability.install(app)
 
 _ALLOWED_HEADERS = "Content-Type,Authorization,X-Api-Key,X-Hold-Token,X-Booking-Token,X-Request-Token"
 _cors_paths = set()
+MAX_PATH_ID = 128
 # Any body type reaches the handler, which answers 400 in the error envelope if it is not JSON.
 _ACCEPTED_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
                    "application/octet-stream", "application/xml", "text/html"]
@@ -50,6 +51,9 @@ def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=
         @wraps(view)
         def handler(*args, **kwargs):
             try:
+                if any(len(value) > MAX_PATH_ID for value in kwargs.values()):
+                    # No id fairslot issues is this long; DynamoDB would refuse it as a key.
+                    raise NotFound("No such resource.")
                 result = view(*args, **kwargs)
                 if isinstance(result, Response):
                     return result

@@ -324,6 +324,13 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
     available_from has passed (which also hides held, scheduled and quarantined slots)."""
     search_pk = f"{site_id}#{procedure_id}"
     start_key = _decode_cursor(cursor, ("slot_id", "search_pk", "starts_at"), ("search_pk", search_pk)) if cursor else None
+    if start_key:
+        # DynamoDB refuses a start key outside the key condition (ValidationException), and the
+        # window moves: its start is "now" at each page, or the caller changed from/to.
+        if start_key["starts_at"]["S"] > to_key:
+            return [], None  # the list ended before this window's end
+        if start_key["starts_at"]["S"] < from_key:
+            start_key = None  # every slot of the window comes after the cursor anyway
     return _query_page(
         Slot, Slot.search, search_pk, Slot.starts_at.between(from_key, to_key), limit, start_key,
         filter_condition=(Slot.available_from <= now) if include_reserved else (Slot.available_from <= now) & _not_reserved(now),

@@ -91,6 +91,43 @@ def test_a_cursor_from_another_search_is_refused(api):
     assert reply.status == 422 and reply.body["error"]["details"]["field"] == "cursor"
 
 
+def test_a_cursor_outside_the_window_is_never_sent_to_dynamodb(api, monkeypatch):
+    """DynamoDB refuses a start key outside the Query's key condition (a 500 if sent). The window
+    moves under a cursor: its start is "now" at every page, or the caller changes from/to."""
+    import botocore.client
+
+    api.create_site()
+    api.schedule(slot_minutes=30)
+    first = api.call("GET", f"/sites/{SITE}/slots?procedure={PROCEDURE}&limit=2").body
+    everything = api.call("GET", f"/sites/{SITE}/slots?procedure={PROCEDURE}&limit=100").body["slots"]
+    cursor_at = first["slots"][-1]["starts_at"]
+    later = [s for s in everything if s["starts_at"] > cursor_at][1]["starts_at"]
+    sent = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def spy(self, operation, params):
+        if operation == "Query":
+            sent.append(params.get("ExclusiveStartKey"))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    # The window now starts after the cursor: the continuation is the window itself.
+    moved = api.call("GET", f"/sites/{SITE}/slots?procedure={PROCEDURE}&limit=100&from={later}&cursor={first['next_cursor']}")
+    assert moved.status == 200 and moved.body["slots"][0]["starts_at"] == later and sent == [None]
+    # The window now ends before the cursor: nothing follows it.
+    ended = api.call("GET", f"/sites/{SITE}/slots?procedure={PROCEDURE}&to={first['slots'][0]['starts_at']}&cursor={first['next_cursor']}")
+    assert ended.status == 200 and ended.body == {"slots": [], "next_cursor": None} and sent == [None]
+
+
+def test_a_path_id_longer_than_any_fairslot_issues_is_not_found(api):
+    api.ready_site()
+    long = "x" * 3000
+    for method, path in [("GET", f"/bookings/{long}"), ("GET", f"/sites/{long}/slots?procedure={PROCEDURE}"),
+                         ("DELETE", f"/holds/{long}"), ("GET", f"/staff/slots/{long}/history")]:
+        reply = api.call(method, path, headers=api.staff_headers() if "/staff/" in path else None)
+        assert (reply.status, reply.code) == (404, "not_found"), (path[:40], reply)
+
+
 def test_garbage_to_every_route_never_gets_a_5xx(api):
     api.ready_site()
     rng = random.Random(7)
