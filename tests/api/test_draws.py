@@ -1,5 +1,6 @@
 """Draw allocation through the API (R6, R3 in draw mode, verifiable draws, transparency)."""
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from chalicelib import clock, domain
 from tests.support import PROCEDURE, SITE, applicant
@@ -192,7 +193,7 @@ def test_identities_filing_requests_from_one_ip_show_in_the_staff_signals(api):
 
 
 def test_the_partner_share_goes_to_partner_requests_until_its_release(api):
-    draw_site(api, partner_share=1.0, partner_release_lead_seconds=86400)  # slots start in 1.3 to 2.5 days
+    draw_site(api, partner_share=1.0, partner_release_lead_seconds=86400)  # slots from 09:00 the day after tomorrow
     partner = api.create_partner()
     public = file(api, 1).body
     assert run(api)["offered"] == 0  # every slot is reserved for partners
@@ -204,6 +205,8 @@ def test_the_partner_share_goes_to_partner_requests_until_its_release(api):
     assert run(api)["offered"] == 1
     assert status(api, filed.body).body["status"] == "offered"
     assert status(api, public).body["status"] == "waiting"
-    clock.advance(2 * 86400)  # past the release lead time: the share is public
+    # Just past the first slot's release lead time (whatever the hour now): that slot is public.
+    first_starts = datetime.combine(date.today() + timedelta(days=2), time(9), ZoneInfo("Europe/Paris")).timestamp()
+    clock.advance(first_starts - 86400 + 60 - clock.now())
     assert run(api)["offered"] == 1
     assert status(api, public).body["status"] == "offered"
