@@ -344,12 +344,13 @@ class AuditEntry(Model):
 
 class SignalCount(Model):
     """R9 signals of one UTC day, one item per subject (an IP, a domain, a partner...), kept in the
-    audit table's "signals#<day>" partitions so staff read a day with one Query. Counters: these
-    items are updated (ADD), unlike audit entries."""
+    audit table's "signals#<day>#<shard>" partitions (storage_staff.SIGNAL_SHARDS, by subject) so
+    staff read a day with a Query per shard and no partition takes every hold's write. Counters:
+    these items are updated (ADD), unlike audit entries."""
 
     Meta = _Meta.for_table("audit")
 
-    entity_id = UnicodeAttribute(hash_key=True)  # "signals#<YYYY-MM-DD>"
+    entity_id = UnicodeAttribute(hash_key=True)  # "signals#<YYYY-MM-DD>#<shard>"
     at = UnicodeAttribute(range_key=True)  # "<kind>#<subject>"
     kind = UnicodeAttribute(null=True)
     n = NumberAttribute(null=True)

@@ -39,7 +39,7 @@ def cooldown_refused(now, site_id):
 
 
 def _items_of_day(day):
-    """The counters of one UTC day as oversight's pure functions take them: one Query."""
+    """The counters of one UTC day as oversight's pure functions take them: one Query per shard."""
     items = []
     for s in storage_staff.signals_of_day(day.isoformat()):
         kind, _, subject = s.at.partition("#")
@@ -50,7 +50,7 @@ def _items_of_day(day):
 
 
 def review(last_day, days):
-    """The signals of `days` UTC days ending on `last_day`: one Query per day."""
+    """The signals of `days` UTC days ending on `last_day` (storage_staff.signals_of_day)."""
     items = []
     for offset in range(days):
         items += _items_of_day(last_day - timedelta(days=offset))
@@ -61,7 +61,7 @@ def review(last_day, days):
 def publish_metrics(now):
     """Today's "many identities behind one IP" (R9) as metrics, for its alarm. A transaction
     cannot return the count and a hold must not pay an extra read for it, so a schedule reads
-    the day's counters (one Query) and publishes what staff would see now."""
+    the day's counters (a few Queries) and publishes what staff would see now."""
     most, many = oversight.many_identities_per_ip(_items_of_day(today(now)))
     metric("IdentitiesPerIpMax", most)
     metric("IpsWithManyIdentities", many)

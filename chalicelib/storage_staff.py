@@ -45,10 +45,17 @@ def audit_item(entity_id, action, actor, now, purge_at, client_ip=None, details=
     return ("put", "audit", entry, AuditEntry.entity_id.does_not_exist())
 
 
-def _signal_key(now):
-    from datetime import datetime, timezone
+# A day's signal items are spread over this many partitions by their subject: every hold and
+# draw request updates one, and a single partition takes at most 1,000 write units a second.
+SIGNAL_SHARDS = 8
 
-    return "signals#" + datetime.fromtimestamp(now, timezone.utc).date().isoformat()
+
+def _signal_key(now, subject):
+    from datetime import datetime, timezone
+    from zlib import crc32
+
+    day = datetime.fromtimestamp(now, timezone.utc).date().isoformat()
+    return f"signals#{day}#{crc32(subject.encode()) % SIGNAL_SHARDS}"
 
 
 def _signal_purge_at(now):
@@ -58,7 +65,7 @@ def _signal_purge_at(now):
 
 
 def _signal_update(now, kind, subject, actions):
-    item = SignalCount(_signal_key(now), f"{kind}#{subject}")
+    item = SignalCount(_signal_key(now, f"{kind}#{subject}"), f"{kind}#{subject}")
     actions = [SignalCount.kind.set(kind), SignalCount.purge_at.set(_signal_purge_at(now)), *actions]
     # A counter of the day: created or incremented, whichever comes first.
     return ("update", f"signal:{kind}", item, actions, SignalCount.entity_id.does_not_exist() | SignalCount.entity_id.exists())
@@ -89,7 +96,8 @@ def signal_partner(now, partner_id, booked=0, cancelled=0):
 
 def signal_checkin_mismatch(now, booking, staff_subject):
     item = SignalCount(
-        _signal_key(now), f"checkin_mismatch#{booking.booking_id}", kind="checkin_mismatch", n=1,
+        _signal_key(now, f"checkin_mismatch#{booking.booking_id}"), f"checkin_mismatch#{booking.booking_id}",
+        kind="checkin_mismatch", n=1,
         details={"booking_id": booking.booking_id, "site_id": booking.site_id, "slot_id": booking.slot_id,
                  "partner_id": booking.partner_id, "staff": staff_subject},
         purge_at=_signal_purge_at(now),
@@ -105,8 +113,9 @@ def record_cooldown_refusal(now, site_id):
 
 
 def signals_of_day(day):
+    """The day's signal items: one Query per shard."""
     with _storage_call():
-        return list(SignalCount.query(f"signals#{day}"))
+        return [item for shard in range(SIGNAL_SHARDS) for item in SignalCount.query(f"signals#{day}#{shard}")]
 
 
 # --- partners --------------------------------------------------------------------------------
