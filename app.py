@@ -227,8 +227,8 @@ def put_policy(site_id, procedure_id):
 @route("/staff/sites/{site_id}/schedules", methods=["POST"], status=201, authorizer=staff_admin)
 def create_schedule(site_id):
     spec = inputs.schedule(_body())
-    return {"created": catalog.publish_schedule(site_id, spec["procedure_id"], spec, clock.now(),
-                                                staff_subject=_staff_subject(), client_ip=_client_ip())}
+    return catalog.publish_schedule(site_id, spec["procedure_id"], spec, clock.now(),
+                                    staff_subject=_staff_subject(), client_ip=_client_ip())
 
 
 @route("/staff/sites/{site_id}/history", authorizer=staff_agent)

@@ -6,6 +6,7 @@ from chalicelib import audit, domain, oversight, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
 from chalicelib.errors import InvalidField, NotFound
+from chalicelib.keys import identity_secret
 from chalicelib.models import Slot
 from chalicelib.tokens import new_id
 
@@ -101,8 +102,10 @@ def create_site(site_id, name, address, timezone, procedures, now, staff_subject
 
 def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="unknown", client_ip=None):
     """Create the slots of an opening schedule; each becomes visible at now or at a random
-    instant of the publication window (R5). Returns how many were created; the site's audit
-    trail gets one entry for the whole schedule (storage.create_slots_if_new says when)."""
+    instant of the publication window (R5). A slot is one counter's one opening: publishing
+    again creates only the slots that do not exist yet (a retry after a 503, another counter),
+    and never brings back a closed or booked one. Returns {"created", "existing"}; the site's
+    audit trail gets one entry for the schedule, written before its slots."""
     rng = rng or random.SystemRandom()
     found = procedure(site_id, procedure_id)
     times = domain.schedule_slot_times(
@@ -116,7 +119,7 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="
     instants = domain.publication_instants(now, len(times), rules, spec["publish"], rng)
     slots = [
         Slot(
-            new_id("slot"),
+            domain.slot_id(identity_secret(), site_id, procedure_id, utc_key(starts), counter),
             site_id=site_id,
             procedure_id=procedure_id,
             starts_at=utc_key(starts),
@@ -127,20 +130,21 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="
             freed_count=0,
             created_at=now,
         )
-        for (starts, ends, _counter), available_from in zip(times, instants)
+        for (starts, ends, counter), available_from in zip(times, instants)
     ]
     _reserve_partner_share(slots, found.timezone, rules, rng)
-    return storage.create_slots_if_new(slots, [_schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip)])
+    created = storage.create_slots_if_new(slots, [_schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip)])
+    return {"created": created, "existing": len(slots) - created}
 
 
 def _schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip):
-    """What the schedule published: its period, how many slots, how many reserved to partners,
-    and the window in which they become visible."""
+    """What the schedule describes: its period, how many slots from now on (some may exist
+    already), how many reserved to partners, and the window in which they become visible."""
     visible = [s.available_from for s in slots]
     return audit.staff_change(
         audit.site_entity(site_id), "schedule_published", staff_subject, now, client_ip,
         procedure_id=procedure_id, period={"from": spec["from"].isoformat(), "to": spec["to"].isoformat()},
-        publish=spec["publish"], created=len(slots), reserved=sum(1 for s in slots if s.reserved_until is not None),
+        publish=spec["publish"], slots=len(slots), reserved=sum(1 for s in slots if s.reserved_until is not None),
         visible_from=to_rfc3339(min(visible)) if slots else None, visible_until=to_rfc3339(max(visible)) if slots else None,
     )
 

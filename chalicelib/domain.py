@@ -165,6 +165,14 @@ def schedule_slot_times(tz_name, first_day, last_day, weekdays, opens, closes, s
     return out
 
 
+def slot_id(secret, site_id, procedure_id, starts_at_key, counter):
+    """A slot's id: always the same for one counter's one opening, so publishing a schedule again
+    (a retry after a failure, or more counters) never doubles a slot; keyed with a server secret,
+    so nobody can compute an id before the slot is published and hold it without searching."""
+    message = f"slot|{site_id}|{procedure_id}|{starts_at_key}|{counter}".encode()
+    return "slot_" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:24]
+
+
 def local_date(starts_at_utc, tz_name):
     return starts_at_utc.astimezone(ZoneInfo(tz_name)).date().isoformat()
 

@@ -248,30 +248,34 @@ def replace_policy_if_unchanged(site_id, procedure_id, values, now, read_at, als
 # --- slots ----------------------------------------------------------------------------------
 
 def create_slots_if_new(slots, also=()):
-    """Insert new slots, each by one conditional put (only if its id is new); returns the count.
+    """Insert the slots whose id is new, each by one conditional put; returns how many were new
+    (the others exist already: an earlier publication of the same openings).
 
     Puts rather than 100-item transactions: the slots are independent, and a few parallel puts
-    finish a large schedule well within API Gateway's time limit. So the schedule's audit entry
-    (`also`) cannot share one transaction with all its slots: it goes in one with the FIRST slot,
-    before any other is written, so no slot exists without its entry. If a later put fails (503),
-    the entry counts slots that were not all created: an entry too many, never a slot unaudited."""
+    finish a large schedule well within API Gateway's time limit. The schedule's audit entry
+    (`also`) is written first, so no slot exists without its entry; if a put then fails (503),
+    publishing again creates the missing slots only, with an entry of its own."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def put(slot):
-        with _storage_call():
-            slot.save(condition=Slot.slot_id.does_not_exist())
+    from pynamodb.exceptions import PutError
 
-    first, rest = (slots[:1], slots[1:]) if also else ([], slots)
+    def put(slot):
+        try:
+            with _storage_call():
+                slot.save(condition=Slot.slot_id.does_not_exist())
+            return True
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
     if also:
         tx = _Transaction()
-        for slot in first:
-            tx.put("slot", slot, Slot.slot_id.does_not_exist())
         tx.add_all(also)
         if tx.commit():
-            raise Conflict("This slot already exists.", code="slot_exists")
+            raise Conflict("Someone else changed this at the same moment; please retry.", code="state_changed")
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(put, rest))
-    return len(slots)
+        return sum(pool.map(put, slots))
 
 
 def get_slot(slot_id):

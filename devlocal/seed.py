@@ -52,7 +52,7 @@ def seed(now, weeks=3):
                 },
                 now,
                 staff_subject="seed",
-            )
+            )["created"]
     # One procedure shows the draw (R6): students at Béziers file requests, drawn every hour.
     if created:
         catalog.update_policy("herault-beziers", "student", {"allocation": "draw", "draw_interval_seconds": 3600}, now,

@@ -48,7 +48,7 @@ def test_site_creation_and_a_schedule_are_in_the_site_history_in_order(api):
     created = api.call("POST", f"/staff/sites/{SITE}/schedules",
                        {"procedure_id": PROCEDURE, "from": day, "to": day, "weekdays": list(range(7)), "opens": "09:00",
                         "closes": "12:00", "slot_minutes": 60, "counters": 1, "publish": "now"}, as_admin(api))
-    assert created.status == 201 and created.body == {"created": 3}
+    assert created.status == 201 and created.body == {"created": 3, "existing": 0}
     entries = site_history(api).body["history"]
     assert [e["action"] for e in entries] == ["site_created", "policy_changed", "schedule_published"]
     site_created, _, published = entries
@@ -58,7 +58,7 @@ def test_site_creation_and_a_schedule_are_in_the_site_history_in_order(api):
     assert published["actor"] == "staff:tester"
     details = published["details"]
     assert details["procedure_id"] == PROCEDURE and details["publish"] == "now"
-    assert details["created"] == 3 and details["reserved"] == 1  # a third of the day, for partners
+    assert details["slots"] == 3 and details["reserved"] == 1  # a third of the day, for partners
     assert details["visible_from"] and details["visible_until"] >= details["visible_from"]
 
 
