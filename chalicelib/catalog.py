@@ -67,6 +67,8 @@ def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", 
     merged = domain.policy_with(old, changes)
     before, after = old.as_dict(), merged.as_dict()
     changed = {name: {"old": before[name], "new": after[name]} for name in after if before[name] != after[name]}
+    if not changed and stored is not None:
+        return merged  # nothing changes: no write, no audit entry
     entry = audit.staff_change(audit.policy_entity(site_id, procedure_id), "policy_changed", staff_subject, now, client_ip,
                                changes=changed)
     storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None, [entry])

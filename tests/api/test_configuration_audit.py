@@ -36,6 +36,9 @@ def test_a_policy_change_names_the_admin_the_ip_and_each_changed_field_old_and_n
     assert changes[0]["details"] == {"changes": {"hold_ttl_seconds": {"old": 600, "new": 30}}}
     assert changes[1]["details"] == {"changes": {"hold_ttl_seconds": {"old": 30, "new": 45},
                                                  "partner_share": {"old": 0.0, "new": 0.5}}}
+    # Sending the current values again changes nothing, and records nothing.
+    assert put_policy(api, as_admin(api), hold_ttl_seconds=45).status == 200
+    assert len([e for e in site_history(api).body["history"] if e["action"] == "policy_changed"]) == 2
 
 
 def test_site_creation_and_a_schedule_are_in_the_site_history_in_order(api):
