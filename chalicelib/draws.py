@@ -51,7 +51,7 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     # Per-IP cap as for holds (R8); a partner's requests are bounded by its key instead.
     ip_limit = None if partner_id else {"ip": client_ip or "unknown", "window": domain.hour_window(now),
                                         "max": policy.max_holds_per_ip_per_hour}
-    storage.file_request_if_allowed(request, ends, now, ip_limit, also=signals.request_items(now, client_ip, identity))
+    storage.file_request_if_allowed(request, ends, now, ip_limit, also=signals.request_items(now, client_ip, identity, applicant.email))
     metric("RequestFiled", site=site_id)
     return {"request_id": request.request_id, "request_token": token, "status": "waiting"}
 

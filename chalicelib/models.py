@@ -354,7 +354,7 @@ class SignalCount(Model):
     at = UnicodeAttribute(range_key=True)  # "<kind>#<subject>"
     kind = UnicodeAttribute(null=True)
     n = NumberAttribute(null=True)
-    requests = NumberAttribute(null=True)  # per IP: draw requests (n counts its holds)
+    requests = NumberAttribute(null=True)  # per IP or e-mail domain: draw requests (n counts its holds)
     identities = UnicodeSetAttribute(null=True)  # short hashes of identity keys (per IP)
     booked = NumberAttribute(null=True)  # per partner
     cancelled = NumberAttribute(null=True)  # per partner

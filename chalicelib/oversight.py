@@ -120,7 +120,8 @@ def summarize_signals(items):
         elif kind == "checkin_mismatch":
             out["checkin_mismatches"].append(item.get("details") or {"booking_id": item["subject"]})
         elif kind == "email_domain":
-            out["disposable_email_domains"].append({"domain": item["subject"], "holds": item.get("n") or 0})
+            out["disposable_email_domains"].append({"domain": item["subject"], "holds": item.get("n") or 0,
+                                                     "requests": item.get("requests") or 0})
         elif kind == "partner":
             partners[item["subject"]][0] += item.get("booked") or 0
             partners[item["subject"]][1] += item.get("cancelled") or 0

@@ -11,19 +11,20 @@ def _behind_ip(now, client_ip, identity_key, request=False):
     return [storage_staff.signal_identity_behind_ip(now, client_ip, oversight.identity_short(identity_key), request)]
 
 
-def hold_items(now, client_ip, identity_key, email):
-    """Signal counters a hold's transaction carries: identities behind its IP, disposable mail."""
-    items = _behind_ip(now, client_ip, identity_key)
+def hold_items(now, client_ip, identity_key, email, request=False):
+    """Signal counters a hold's (or a draw request's) transaction carries: its identity behind
+    its IP, and a throw-away e-mail domain; holds and requests are counted apart."""
+    items = _behind_ip(now, client_ip, identity_key, request)
     if email and oversight.is_disposable(email):
         metric("DisposableEmailDomains")
-        items.append(storage_staff.signal_disposable_email(now, oversight.email_domain(email)))
+        items.append(storage_staff.signal_disposable_email(now, oversight.email_domain(email), request))
     return items
 
 
-def request_items(now, client_ip, identity_key):
-    """The signal a draw request's transaction carries: its identity behind its IP, as for holds,
-    so fake applicants filing requests from one network show up too."""
-    return _behind_ip(now, client_ip, identity_key, request=True)
+def request_items(now, client_ip, identity_key, email):
+    """The signals of a draw request, as for holds: fake applicants filing requests from one
+    network, or with throw-away addresses, show up too."""
+    return hold_items(now, client_ip, identity_key, email, request=True)
 
 
 def partner_items(now, partner_id, booked=0, cancelled=0):

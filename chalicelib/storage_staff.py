@@ -81,8 +81,9 @@ def signal_identity_behind_ip(now, client_ip, identity_short, request=False):
                           [counter.add(1), SignalCount.identities.add({identity_short})])
 
 
-def signal_disposable_email(now, email_domain):
-    return _signal_update(now, "email_domain", email_domain, [SignalCount.n.add(1)])
+def signal_disposable_email(now, email_domain, request=False):
+    counter = SignalCount.requests if request else SignalCount.n
+    return _signal_update(now, "email_domain", email_domain, [counter.add(1)])
 
 
 def signal_partner(now, partner_id, booked=0, cancelled=0):

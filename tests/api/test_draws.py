@@ -192,6 +192,14 @@ def test_identities_filing_requests_from_one_ip_show_in_the_staff_signals(api):
         {"client_ip": "203.0.113.9", "identities": 4, "holds": 0, "requests": 4}]
 
 
+def test_requests_with_throw_away_addresses_show_in_the_staff_signals(api):
+    draw_site(api)
+    assert file(api, 1, applicant=applicant(1, email="x1@yopmail.com")).status == 201
+    assert file(api, 2, applicant=applicant(2, email="x2@yopmail.com")).status == 201
+    reply = api.call("GET", "/staff/signals", headers=api.staff_headers(("agents",)))
+    assert reply.body["signals"]["disposable_email_domains"] == [{"domain": "yopmail.com", "holds": 0, "requests": 2}]
+
+
 def test_the_partner_share_goes_to_partner_requests_until_its_release(api):
     draw_site(api, partner_share=1.0, partner_release_lead_seconds=86400)  # slots from 09:00 the day after tomorrow
     partner = api.create_partner()

@@ -102,7 +102,7 @@ def test_signals_count_identities_behind_an_ip_disposable_mail_and_cooldown_refu
     assert api.hold(slots[3]["slot_id"], applicant(1), ip="198.51.100.1").code == "cooldown"
     found = signals(api)
     assert found["identities_per_ip"] == [{"client_ip": "203.0.113.7", "identities": 3, "holds": 3, "requests": 0}]
-    assert found["disposable_email_domains"] == [{"domain": "yopmail.com", "holds": 2}]
+    assert found["disposable_email_domains"] == [{"domain": "yopmail.com", "holds": 2, "requests": 0}]
     assert found["cooldown_refusals"] == 1
 
 

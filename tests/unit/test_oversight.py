@@ -54,7 +54,7 @@ def test_signals_report_only_what_crosses_a_threshold():
     assert summary["identities_per_ip"] == [{"client_ip": "1.2.3.4", "identities": 3, "holds": 5, "requests": 0}]
     assert summary["cooldown_refusals"] == 5
     assert summary["partner_cancellations"] == [{"partner_id": "ptn_odd", "booked": 5, "cancelled": 3, "rate": 0.6}]
-    assert summary["disposable_email_domains"] == [{"domain": "yopmail.com", "holds": 2}]
+    assert summary["disposable_email_domains"] == [{"domain": "yopmail.com", "holds": 2, "requests": 0}]
 
 
 def test_the_identities_behind_one_ip_are_counted_over_the_hours_of_the_day_holds_and_requests_alike():
