@@ -60,8 +60,9 @@ def register(partner_id, name):
             return None
         apigateway = _client("apigateway")
         key_id = apigateway.create_api_key(
+            # No tags: tagging on creation needs apigateway:PUT on /tags too; the name says it all.
             name=f"{settings.table_prefix}-{partner_id}", description=f"fairslot partner: {name}"[:120],
-            enabled=True, value=usage_key(partner_id), tags={"project": "fairslot", "partner_id": partner_id},
+            enabled=True, value=usage_key(partner_id),
         )["id"]
     except (BotoCoreError, ClientError) as exc:
         logger().warning("partner key not registered in API Gateway", extra={"error": str(exc)})
