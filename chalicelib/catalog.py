@@ -52,8 +52,13 @@ def procedure(site_id, procedure_id):
 
 
 def policy(site_id, procedure_id):
-    values = _cached(("policy", site_id, procedure_id), lambda: storage.get_policy_values(site_id, procedure_id))
+    values = _cached(("policy", site_id, procedure_id), lambda: _stored_values(site_id, procedure_id))
     return domain.policy_with(default_policy(), values)
+
+
+def _stored_values(site_id, procedure_id):
+    stored = storage.get_policy(site_id, procedure_id)
+    return stored.values if stored else {}
 
 
 def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", client_ip=None):

@@ -223,11 +223,6 @@ def get_site(site_id):
     return _get(Site, "site", site_id)
 
 
-def get_policy_values(site_id, procedure_id):
-    policy = _get(Policy, f"policy#{site_id}", procedure_id)
-    return policy.values if policy else {}
-
-
 def get_policy(site_id, procedure_id):
     """The stored policy item (values and updated_at), or None while the defaults apply."""
     return _get(Policy, f"policy#{site_id}", procedure_id)
@@ -307,6 +302,22 @@ def _decode_cursor(cursor, key_names, partition):
     return key
 
 
+_ENDED = object()
+
+
+def _resume_within(start_key, range_name, low, high=None):
+    """A cursor's start key for the window queried now. DynamoDB refuses a start key outside the
+    key condition (ValidationException), and a window moves under a cursor (its start is "now",
+    or the caller changed from/to): before the window, every item of it comes after the cursor,
+    so the Query starts afresh; after it, nothing follows (_ENDED)."""
+    if start_key is None:
+        return None
+    at = start_key[range_name]["S"]
+    if high is not None and at > high:
+        return _ENDED
+    return None if at < low else start_key
+
+
 def _query_page(model, index, partition, range_key_condition, limit, start_key, filter_condition=None):
     """ONE Query on a secondary index: the page's items and the cursor of the next page (None at
     the end). A page may hold fewer than `limit` items, even none, while a cursor follows."""
@@ -328,13 +339,9 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
     available_from has passed (which also hides held, scheduled and quarantined slots)."""
     search_pk = f"{site_id}#{procedure_id}"
     start_key = _decode_cursor(cursor, ("slot_id", "search_pk", "starts_at"), ("search_pk", search_pk)) if cursor else None
-    if start_key:
-        # DynamoDB refuses a start key outside the key condition (ValidationException), and the
-        # window moves: its start is "now" at each page, or the caller changed from/to.
-        if start_key["starts_at"]["S"] > to_key:
-            return [], None  # the list ended before this window's end
-        if start_key["starts_at"]["S"] < from_key:
-            start_key = None  # every slot of the window comes after the cursor anyway
+    start_key = _resume_within(start_key, "starts_at", from_key, to_key)
+    if start_key is _ENDED:
+        return [], None
     return _query_page(
         Slot, Slot.search, search_pk, Slot.starts_at.between(from_key, to_key), limit, start_key,
         filter_condition=(Slot.available_from <= now) if include_reserved else (Slot.available_from <= now) & _not_reserved(now),

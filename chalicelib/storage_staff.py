@@ -23,7 +23,8 @@ from chalicelib.models import (
     Slot,
 )
 from chalicelib.storage import (
-    HOLD_SCOPE, _decode_cursor, _get, _query_page, _storage_call, _Transaction, booking_scope, get_booking, get_hold,
+    HOLD_SCOPE, _decode_cursor, _get, _query_page, _resume_within, _storage_call, _Transaction, booking_scope, get_booking,
+    get_hold,
 )
 
 # --- audit entries and signals as transaction items ------------------------------------------
@@ -50,12 +51,13 @@ def audit_item(entity_id, action, actor, now, purge_at, client_ip=None, details=
 SIGNAL_SHARDS = 8
 
 
-def _signal_key(now, subject):
+def _signal_item(now, at, **attributes):
+    """The day's counter item `at` ("<kind>#<subject>"), in its shard of the day's partitions."""
     from datetime import datetime, timezone
     from zlib import crc32
 
     day = datetime.fromtimestamp(now, timezone.utc).date().isoformat()
-    return f"signals#{day}#{crc32(subject.encode()) % SIGNAL_SHARDS}"
+    return SignalCount(f"signals#{day}#{crc32(at.encode()) % SIGNAL_SHARDS}", at, **attributes)
 
 
 def _signal_purge_at(now):
@@ -65,7 +67,7 @@ def _signal_purge_at(now):
 
 
 def _signal_update(now, kind, subject, actions):
-    item = SignalCount(_signal_key(now, f"{kind}#{subject}"), f"{kind}#{subject}")
+    item = _signal_item(now, f"{kind}#{subject}")
     actions = [SignalCount.kind.set(kind), SignalCount.purge_at.set(_signal_purge_at(now)), *actions]
     # A counter of the day: created or incremented, whichever comes first.
     return ("update", f"signal:{kind}", item, actions, SignalCount.entity_id.does_not_exist() | SignalCount.entity_id.exists())
@@ -96,9 +98,8 @@ def signal_partner(now, partner_id, booked=0, cancelled=0):
 
 
 def signal_checkin_mismatch(now, booking, staff_subject):
-    item = SignalCount(
-        _signal_key(now, f"checkin_mismatch#{booking.booking_id}"), f"checkin_mismatch#{booking.booking_id}",
-        kind="checkin_mismatch", n=1,
+    item = _signal_item(
+        now, f"checkin_mismatch#{booking.booking_id}", kind="checkin_mismatch", n=1,
         details={"booking_id": booking.booking_id, "site_id": booking.site_id, "slot_id": booking.slot_id,
                  "partner_id": booking.partner_id, "staff": staff_subject},
         purge_at=_signal_purge_at(now),
@@ -167,10 +168,7 @@ def bookings_of_partner(partner_id, from_key, limit, cursor=None):
     sparse partner index. The partner is the caller's, never the cursor's: a cursor naming
     another partner is refused (422)."""
     start_key = _decode_cursor(cursor, ("booking_id", "partner_id", "starts_at"), ("partner_id", partner_id)) if cursor else None
-    if start_key and start_key["starts_at"]["S"] < from_key:
-        # A cursor from before the window (a page read yesterday): DynamoDB refuses a start key
-        # outside the key condition, and every booking in the window comes after it anyway.
-        start_key = None
+    start_key = _resume_within(start_key, "starts_at", from_key)  # a page read yesterday
     return _query_page(Booking, Booking.partner, partner_id, Booking.starts_at >= from_key, limit, start_key)
 
 

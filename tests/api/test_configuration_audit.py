@@ -99,4 +99,4 @@ def test_a_policy_saved_over_a_change_made_since_it_was_read_is_refused(api):
     with pytest.raises(Conflict):
         storage.replace_policy_if_unchanged(SITE, PROCEDURE, {**read.values, "hold_ttl_seconds": 60}, clock.now(),
                                             read.updated_at)
-    assert storage.get_policy_values(SITE, PROCEDURE)["hold_ttl_seconds"] == 45
+    assert storage.get_policy(SITE, PROCEDURE).values["hold_ttl_seconds"] == 45
