@@ -349,8 +349,9 @@ def revoke_partner(partner_id):
 
 @route("/staff/bookings/{booking_id}/check-in", methods=["POST"], authorizer=staff_agent)
 def check_in(booking_id):
-    doc_type, number, birth_date = inputs.check_in(_body())
-    return staff.check_in(booking_id, doc_type, number, birth_date, _staff_subject(), _client_ip(), clock.now())
+    doc_type, number, birth_date, permit_expires_on = inputs.check_in(_body())
+    return staff.check_in(booking_id, doc_type, number, birth_date, _staff_subject(), _client_ip(), clock.now(),
+                          permit_expires_on=permit_expires_on)
 
 
 @route("/staff/bookings/{booking_id}/no-show", methods=["POST"], authorizer=staff_agent)

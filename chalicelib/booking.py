@@ -62,6 +62,7 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
     policy = catalog.policy(slot.site_id, slot.procedure_id)
     if policy.allocation == "draw":
         raise Forbidden("This procedure is allocated by draw: file a request instead.", code="draw_only")
+    domain.check_accepted_document(applicant.document_type, policy)
     starts = epoch_of(slot.starts_at)
     expires_at, available_after = domain.hold_terms(now, starts, policy, _rng)
     identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
@@ -220,6 +221,9 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
         partner_id=partner_id,
         created_at=now,
         purge_at=found.purge_at,
+        tier=found.tier,
+        permit_expires_on=found.permit_expires_on,
+        draw_day=found.draw_day,
     )
     actor = _actor(booking)
     also = [
@@ -281,6 +285,9 @@ def day_list(site_id, day):
                 "status": b.status,
                 "family_name": b.applicant.family_name,
                 "given_names": b.applicant.given_names,
+                # Won in a draw: the tier and the permit expiry declared, to check at the counter (R7).
+                "tier": int(b.tier) if b.tier is not None else None,
+                "permit_expires_on": b.permit_expires_on,
                 **({"partner_id": b.partner_id} if b.partner_id else {}),
             }
             for b in storage.bookings_of_day(site_id, day.isoformat())

@@ -26,8 +26,9 @@ def forget_cached():
     _cache.clear()
 
 
-def default_policy():
-    return domain.Policy(**settings.policy_defaults)
+def default_policy(procedure_id=None):
+    """The configured defaults, with those configured for this procedure id (a renewal's documents)."""
+    return domain.Policy(**{**settings.policy_defaults, **settings.procedure_policy_defaults.get(procedure_id, {})})
 
 
 def sites():
@@ -53,7 +54,7 @@ def procedure(site_id, procedure_id):
 
 def policy(site_id, procedure_id):
     values = _cached(("policy", site_id, procedure_id), lambda: _stored_values(site_id, procedure_id))
-    return domain.policy_with(default_policy(), values)
+    return domain.policy_with(default_policy(procedure_id), values)
 
 
 def _stored_values(site_id, procedure_id):
@@ -68,7 +69,7 @@ def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", 
     audit entry shows are the ones actually replaced."""
     procedure(site_id, procedure_id)
     stored = storage.get_policy(site_id, procedure_id)
-    old = domain.policy_with(default_policy(), stored.values if stored else {})
+    old = domain.policy_with(default_policy(procedure_id), stored.values if stored else {})
     merged = domain.policy_with(old, changes)
     before, after = old.as_dict(), merged.as_dict()
     changed = {name: {"old": before[name], "new": after[name]} for name in after if before[name] != after[name]}

@@ -11,6 +11,16 @@ def _list(name, default):
     return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
 
 
+def _documents_by_procedure(name, default):
+    """"renewal:agdref;other:agdref|passport" -> {"renewal": ("agdref",), "other": ("agdref", "passport")}."""
+    out = {}
+    for entry in os.environ.get(name, default).split(";"):
+        procedure, _, types = entry.partition(":")
+        if procedure.strip():
+            out[procedure.strip()] = tuple(t.strip() for t in types.split("|") if t.strip())
+    return out
+
+
 # Stream ARNs that infra/package.py replaces with `!GetAtt <table>.StreamArn` (the table's
 # logical id in infra/resources.yaml): the tables are created by the stack the handlers are in.
 _BOOKINGS_STREAM_PLACEHOLDER = "arn:aws:dynamodb:eu-west-3:000000000000:table/fairslot-bookings/stream/set-by-infra-package"
@@ -42,6 +52,7 @@ class Settings:
     mail_from: str
     bookings_stream_arn: str
     reminder_lead_days: int
+    procedure_policy_defaults: dict
 
 
 def _load():
@@ -87,6 +98,13 @@ def _load():
             "offer_ttl_seconds": _int("DEFAULT_OFFER_TTL_SECONDS", 86400),
             "partner_share": float(os.environ.get("DEFAULT_PARTNER_SHARE", "0")),
             "max_holds_per_ip_per_hour": _int("DEFAULT_MAX_HOLDS_PER_IP_PER_HOUR", 20),
+            "accepted_documents": tuple(_list("DEFAULT_ACCEPTED_DOCUMENTS", "agdref,passport,visa")),
+        },
+        # Per procedure id, the documents it accepts unless its policy says otherwise: a renewal
+        # accepts only the AGDREF number, which every renewing applicant has (one person, one entry).
+        procedure_policy_defaults={
+            procedure: {"accepted_documents": types}
+            for procedure, types in _documents_by_procedure("DEFAULT_ACCEPTED_DOCUMENTS_BY_PROCEDURE", "renewal:agdref").items()
         },
     )
 

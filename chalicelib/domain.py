@@ -6,6 +6,7 @@ the rules need nothing but Python. Times are epoch seconds; randomness comes in 
 import hashlib
 import hmac
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -59,6 +60,7 @@ class Policy:
     partner_share: float = 0.0
     max_holds_per_ip_per_hour: int = 20
     partner_release_lead_seconds: int = 172800  # unused partner share goes public this long before
+    accepted_documents: tuple = ("agdref", "passport", "visa")  # R1: the document types a hold or request may name
 
     def as_dict(self):
         return asdict(self)
@@ -90,6 +92,8 @@ def policy_with(base, changes):
         if name == "allocation":
             if value not in ALLOCATIONS:
                 raise InvalidField(name, "allocation must be 'fcfs' or 'draw'.")
+        elif name == "accepted_documents":
+            value = _accepted_documents(value)
         else:
             low, high = _POLICY_LIMITS[name]
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -103,6 +107,15 @@ def policy_with(base, changes):
     if policy.quarantine_min_seconds > policy.quarantine_max_seconds:
         raise InvalidField("quarantine_min_seconds", "quarantine_min_seconds exceeds quarantine_max_seconds.")
     return policy
+
+
+def _accepted_documents(value):
+    """A non-empty set of document types, kept in DOCUMENT_TYPES order (so equal sets compare equal)."""
+    if (not isinstance(value, (list, tuple)) or not value
+            or not all(isinstance(v, str) and v in DOCUMENT_TYPES for v in value) or len(set(value)) != len(value)):
+        raise InvalidField("accepted_documents",
+                           "accepted_documents must be a non-empty list of distinct types among " + ", ".join(DOCUMENT_TYPES) + ".")
+    return tuple(t for t in DOCUMENT_TYPES if t in value)
 
 
 # --- R3 quarantine, R4 cooldown, hold terms --------------------------------------------------
@@ -180,24 +193,57 @@ def local_date(starts_at_utc, tz_name):
 # --- R1 identity -----------------------------------------------------------------------------
 
 DOCUMENT_TYPES = ("agdref", "passport", "visa")
+# Checked after normalisation, on ASCII only: `\d` and `[A-Z]` would let other scripts through.
 _DOC_PATTERNS = {
-    "agdref": re.compile(r"^\d{10}$"),
-    "passport": re.compile(r"^[A-Z0-9]{6,12}$"),
-    "visa": re.compile(r"^[A-Z0-9]{6,16}$"),
+    "agdref": re.compile(r"[0-9]{10}", re.ASCII),
+    "passport": re.compile(r"[A-Z0-9]{6,12}", re.ASCII),
+    "visa": re.compile(r"[A-Z0-9]{6,16}", re.ASCII),
 }
+# What people put between the characters of a number and what copy-paste adds: every Unicode
+# space (Z*) and dash (Pd), invisible format characters (Cf: zero-width space, soft hyphen, BOM,
+# direction marks), and the dots, slashes and minus signs that are not in those categories.
+_SEPARATOR_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Pd", "Cf"})
+_SEPARATORS = frozenset(".\u00b7\u2027\u30fb\u3002/\\\u2044\u2215\u2212_")
+
+
+def _document_characters(number):
+    """NFKC, every decimal digit of any script as its ASCII digit, separators dropped."""
+    out = []
+    for ch in unicodedata.normalize("NFKC", number):
+        if ch in _SEPARATORS or ch.isspace() or unicodedata.category(ch) in _SEPARATOR_CATEGORIES:
+            continue
+        digit = unicodedata.decimal(ch, None)
+        out.append(str(digit) if digit is not None else ch)
+    return "".join(out)
 
 
 def normalise_document(doc_type, number):
-    """The canonical document number: upper case, no spaces, dots or dashes; checked per type."""
+    """The canonical document number, so that one document is one identity however it is typed:
+    Unicode NFKC (fullwidth letters and digits become ASCII), any decimal digit (Arabic-Indic,
+    Devanagari...) as its ASCII digit, separators dropped, upper case; then checked per type.
+    Whatever is still not ASCII is refused, before upper-casing (which would turn 'ß' into 'SS'
+    and a dotless 'ı' into 'I': two spellings of one number)."""
     if doc_type not in DOCUMENT_TYPES:
         raise InvalidField("applicant.document.type", "Document type must be agdref, passport or visa.")
-    if not isinstance(number, str):
+    if not isinstance(number, str) or len(number) > 200:
         raise InvalidField("applicant.document.number", "Document number must be a string.")
-    canonical = re.sub(r"[\s.\-/]", "", number).upper()
-    if not _DOC_PATTERNS[doc_type].match(canonical):
+    canonical = _document_characters(number)
+    if not canonical.isascii():
+        raise InvalidField("applicant.document.number",
+                           f"The {doc_type} number contains characters outside its format (letters A-Z and digits only).")
+    canonical = canonical.upper()
+    if not _DOC_PATTERNS[doc_type].fullmatch(canonical):
         hint = "an AGDREF number has 10 digits" if doc_type == "agdref" else "letters and digits only"
         raise InvalidField("applicant.document.number", f"Invalid {doc_type} number ({hint}).")
     return canonical
+
+
+def check_accepted_document(doc_type, policy):
+    """R1: a procedure accepts only the document types its policy lists (renewals: the AGDREF
+    number every renewing applicant has, so one person cannot enter once per document)."""
+    if doc_type not in policy.accepted_documents:
+        raise InvalidField("applicant.document.type",
+                           "This procedure accepts only these documents: " + ", ".join(policy.accepted_documents) + ".")
 
 
 def identity_key(secret, doc_type, number, birth_date):
@@ -234,6 +280,18 @@ def request_tier(permit_expires_on, draw_day):
     if permit_expires_on is not None and (permit_expires_on - draw_day).days <= URGENT_PERMIT_DAYS:
         return 1
     return 2
+
+
+def declared_urgency_holds(tier, draw_day, permit_read_on):
+    """R7: a booking won in the urgent tier is honest iff the permit the agent reads at the counter
+    would have put it in that tier on the draw's day. Other bookings claimed nothing to check.
+    The read expiry is required for an urgent booking (InvalidField naming it)."""
+    if tier != 1:
+        return True
+    if permit_read_on is None:
+        raise InvalidField("permit_expires_on", "This booking was won in the urgent tier: permit_expires_on, the expiry "
+                                                "read on the permit, is required.")
+    return request_tier(permit_read_on, draw_day) == 1
 
 
 def _draw_number(seed_hex, label):

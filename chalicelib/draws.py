@@ -24,6 +24,7 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     policy = catalog.policy(site_id, procedure_id)
     if policy.allocation != "draw":
         raise Forbidden("This procedure is first come, first served: search and hold a slot.", code="not_draw")
+    domain.check_accepted_document(applicant.document_type, policy)
     today = date.fromtimestamp(now)
     if last_day < first_day:
         raise InvalidField("to", "to must be on or after from.")
@@ -186,6 +187,9 @@ def run_draw(site_id, procedure_id, now):
             identity_key=request.identity_key, applicant=request.applicant,
             expires_at=expires_at, status="active", request_id=request_id,
             created_at=now, purge_at=request.purge_at,
+            # The booking it becomes keeps them: the counter checks a declared urgency (R7).
+            tier=domain.request_tier(date.fromisoformat(request.permit_expires_on) if request.permit_expires_on else None, today),
+            permit_expires_on=request.permit_expires_on, draw_day=today.isoformat(),
         )
         if storage.make_offer_if_still_possible(request, slot, hold, now, round(domain.cooldown_until(expires_at, policy), 3)):
             offered.append(request_id)

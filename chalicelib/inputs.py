@@ -48,7 +48,9 @@ def identifier(value, field):
 
 def iso_date(value, field):
     try:
-        if not isinstance(value, str) or len(value) != 10:
+        # ASCII only: a birth date feeds the identity key, and the pure-Python date parser
+        # (other interpreters, Python 3.12+'s fallback) reads Arabic-Indic or fullwidth digits.
+        if not isinstance(value, str) or len(value) != 10 or not value.isascii():
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
@@ -211,10 +213,13 @@ def draw_request(body, today):
 
 
 def check_in(body):
-    """POST /staff/bookings/{id}/check-in: the document shown at the counter and the birth date."""
+    """POST /staff/bookings/{id}/check-in: the document shown at the counter, the birth date, and
+    the expiry read on the permit (required by staff.check_in for a booking won as urgent)."""
     try:
         doc_type, number = document(body.get("document"), "")
     except InvalidField as exc:  # the domain names applicant.* fields; here they are top level
         field = exc.details["field"].removeprefix("applicant.")
         raise InvalidField(field, exc.message.replace("applicant.", ""))
-    return doc_type, number, iso_date(body.get("birth_date"), "birth_date")
+    permit = body.get("permit_expires_on")
+    return (doc_type, number, iso_date(body.get("birth_date"), "birth_date"),
+            iso_date(permit, "permit_expires_on") if permit is not None else None)

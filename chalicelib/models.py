@@ -115,6 +115,10 @@ class Hold(Model):
     created_at = NumberAttribute()
     purge_at = NumberAttribute()  # TTL: personal data goes some time after the appointment
     partner_id = UnicodeAttribute(null=True)  # the partner that holds on a beneficiary's behalf
+    # A draw's offer keeps what its request declared, for the counter to check (R7 false urgency).
+    tier = NumberAttribute(null=True)
+    permit_expires_on = UnicodeAttribute(null=True)
+    draw_day = UnicodeAttribute(null=True)
 
 
 class BookingDayIndex(GlobalSecondaryIndex):
@@ -172,6 +176,10 @@ class Booking(Model):
     purge_at = NumberAttribute()
     checked_in_at = NumberAttribute(null=True)
     reminded_at = NumberAttribute(null=True)  # set once by the reminder run; the stream sends it
+    # Won in a draw: the request's tier and declared permit expiry, and the draw's day (R7).
+    tier = NumberAttribute(null=True)
+    permit_expires_on = UnicodeAttribute(null=True)
+    draw_day = UnicodeAttribute(null=True)
 
     day = BookingDayIndex()
     by_site = BookingSiteIndex()

@@ -50,8 +50,9 @@ def identities_match(presented_key, booked_key):
     return hmac.compare_digest(presented_key, booked_key)
 
 
-def check_in_status(match):
-    return "attended" if match else "refused"
+def check_in_status(match, urgency_holds=True):
+    """Attended only if the identity matches and, for a booking won as urgent, the urgency holds."""
+    return "attended" if match and urgency_holds else "refused"
 
 
 # --- R9 signals ------------------------------------------------------------------------------
@@ -109,6 +110,7 @@ def summarize_signals(items):
         "identities_per_ip": [],
         "cooldown_refusals": 0,
         "checkin_mismatches": [],
+        "false_urgency": [],
         "disposable_email_domains": [],
         "partner_cancellations": [],
     }
@@ -119,6 +121,8 @@ def summarize_signals(items):
             out["cooldown_refusals"] += item.get("n") or 0
         elif kind == "checkin_mismatch":
             out["checkin_mismatches"].append(item.get("details") or {"booking_id": item["subject"]})
+        elif kind == "false_urgency":
+            out["false_urgency"].append(item.get("details") or {"booking_id": item["subject"]})
         elif kind == "email_domain":
             out["disposable_email_domains"].append({"domain": item["subject"], "holds": item.get("n") or 0,
                                                      "requests": item.get("requests") or 0})

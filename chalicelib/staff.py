@@ -1,4 +1,6 @@
 """Prefecture staff's day-to-day work: check-in with identity match (R7), no-show, closing slots."""
+from datetime import date
+
 from chalicelib import audit, domain, oversight, storage, storage_staff
 from chalicelib.clock import epoch_of
 from chalicelib.errors import Conflict, NotFound
@@ -13,23 +15,40 @@ def _booking(booking_id):
     return found
 
 
-def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip, now):
-    """R7: the document at the counter against the booking's identity. A match: attended. A
-    mismatch: the appointment is refused and a resale signal recorded, in the same transaction."""
+def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip, now, permit_expires_on=None):
+    """R7: the document at the counter against the booking's identity, and for a booking won in
+    the urgent tier the permit's real expiry against the tier. A match: attended. A mismatch or a
+    false urgency: the appointment is refused and a signal recorded, in the same transaction.
+    A false urgency is judged only on the booked person's own permit (identities match)."""
     found = _booking(booking_id)
+    honest = domain.declared_urgency_holds(found.tier, _day(found.draw_day), permit_expires_on)
     presented = domain.identity_key(identity_secret(), doc_type, number, birth_date)
     match = oversight.identities_match(presented, found.identity_key)
-    status = oversight.check_in_status(match)
+    false_urgency = match and not honest
+    status = oversight.check_in_status(match, honest)
     actor = audit.staff(staff_subject)
+    details = {} if status == domain.ATTENDED else {"reason": "false_urgency" if false_urgency else "identity_mismatch"}
+    if found.tier is not None:
+        details["permit_expires_on"] = permit_expires_on.isoformat() if permit_expires_on else None
     also = [
-        audit.entry(found.booking_id, "checked_in" if match else "check_in_refused", actor, now, found.starts_at, client_ip),
+        audit.entry(found.booking_id, "checked_in" if status == domain.ATTENDED else "check_in_refused", actor, now,
+                    found.starts_at, client_ip, **details),
         audit.entry(found.slot_id, status, actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
     ]
     if not match:
         also.append(storage_staff.signal_checkin_mismatch(now, found, staff_subject))
+    if false_urgency:
+        also.append(storage_staff.signal_false_urgency(now, found, staff_subject, permit_expires_on.isoformat()))
     storage_staff.check_in_booking(found, status, now, also)
-    metric("CheckinMatched" if match else "CheckinMismatches", site=found.site_id)
-    return {"booking_id": found.booking_id, "match": match, "status": status}
+    if status == domain.ATTENDED:
+        metric("CheckinMatched", site=found.site_id)
+    else:
+        metric("FalseUrgency" if false_urgency else "CheckinMismatches", site=found.site_id)
+    return {"booking_id": found.booking_id, "match": match, "false_urgency": false_urgency, "status": status}
+
+
+def _day(iso):
+    return date.fromisoformat(iso) if iso else None
 
 
 def no_show(booking_id, staff_subject, client_ip, now):

@@ -107,6 +107,18 @@ def signal_checkin_mismatch(now, booking, staff_subject):
     return ("put", "signal:checkin_mismatch", item, SignalCount.entity_id.does_not_exist())
 
 
+def signal_false_urgency(now, booking, staff_subject, permit_read_on):
+    """R9: a booking won in the urgent tier whose permit, read at the counter, was not urgent."""
+    item = _signal_item(
+        now, f"false_urgency#{booking.booking_id}", kind="false_urgency", n=1,
+        details={"booking_id": booking.booking_id, "site_id": booking.site_id, "slot_id": booking.slot_id,
+                 "partner_id": booking.partner_id, "staff": staff_subject, "draw_day": booking.draw_day,
+                 "declared_permit_expires_on": booking.permit_expires_on, "read_permit_expires_on": permit_read_on},
+        purge_at=_signal_purge_at(now),
+    )
+    return ("put", "signal:false_urgency", item, SignalCount.entity_id.does_not_exist())
+
+
 def record_cooldown_refusal(now, site_id):
     """A hold refused by the cooldown: counted after the refusal (its transaction was cancelled)."""
     _, _, item, actions, condition = _signal_update(now, "cooldown", site_id, [SignalCount.n.add(1)])

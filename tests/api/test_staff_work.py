@@ -33,7 +33,7 @@ def test_the_right_person_at_the_counter_is_checked_in(api):
     typed = {**person, "document": {"type": "agdref", "number": "00 0000 0001"}}
     reply = check_in(api, booking, typed)
     assert reply.status == 200, reply
-    assert reply.body == {"booking_id": booking["booking_id"], "match": True, "status": "attended"}
+    assert reply.body == {"booking_id": booking["booking_id"], "match": True, "false_urgency": False, "status": "attended"}
     assert api.booking(booking).body["status"] == "attended"
     assert check_in(api, booking, person).status == 409  # once only
     assert signals(api)["checkin_mismatches"] == []
@@ -44,7 +44,7 @@ def test_a_check_in_mismatch_refuses_the_appointment_and_is_a_resale_signal(api)
     booking = api.book(slots[0]["slot_id"], applicant(1))
     buyer = applicant(2)
     reply = check_in(api, booking, buyer)
-    assert reply.body == {"booking_id": booking["booking_id"], "match": False, "status": "refused"}
+    assert reply.body == {"booking_id": booking["booking_id"], "match": False, "false_urgency": False, "status": "refused"}
     assert api.booking(booking).body["status"] == "refused"
     found = signals(api)["checkin_mismatches"]
     assert [s["booking_id"] for s in found] == [booking["booking_id"]]
