@@ -140,3 +140,36 @@ def test_a_draw_request_names_an_accepted_document_too(api):
                                              api.partner_headers(partner)))
     assert api.call("POST", "/requests", {**body, "applicant": applicant(1)}).status == 201
     assert api.call("POST", "/partner/requests", {**body, "applicant": applicant(2)}, api.partner_headers(partner)).status == 201
+
+
+def _script_zeros():
+    import sys
+    import unicodedata
+
+    return [c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Nd" and unicodedata.decimal(chr(c)) == 0]
+
+
+def test_no_spelling_of_a_booked_identity_gets_past_its_booking(api):
+    """Thirty spellings mixing every decimal digit script Unicode has and assorted separators,
+    drawn with a fixed seed: each is the booked identity (R2), never a new one."""
+    import random
+
+    rng = random.Random(10)
+    zeros = _script_zeros()
+    assert len(zeros) > 60  # every script, not a handful
+    separators = ["", "", " ", "\u00a0", "\u2003", "-", "\u2014", "\ufe63", ".", "\uff0e", "/", "\u200b", "\u2212"]
+    slots = api.ready_site()
+    api.book(slots[0]["slot_id"], spelled(ASCII))
+    for _ in range(30):
+        typed = "".join(chr(rng.choice(zeros) + int(d)) + rng.choice(separators) for d in ASCII)
+        refused = api.hold(slots[1]["slot_id"], spelled(typed))
+        assert refused.status == 409 and refused.code == "booking_already_active", (typed, refused)
+
+
+def test_at_the_counter_a_foreign_letter_is_refused_naming_the_field(api):
+    slots = api.ready_site()
+    booking = api.book(slots[0]["slot_id"], applicant(1))
+    body = {"document": {"type": "agdref", "number": "00000000ß1"}, "birth_date": "1990-01-02"}
+    reply = api.call("POST", f"/staff/bookings/{booking['booking_id']}/check-in", body, api.staff_headers(AGENT))
+    assert reply.status == 422 and reply.body["error"]["details"]["field"] == "document.number", reply
+    assert api.booking(booking).body["status"] == "booked"
