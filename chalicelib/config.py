@@ -12,7 +12,7 @@ def _list(name, default):
 
 
 def _documents_by_procedure(name, default):
-    """"renewal:agdref;other:agdref|passport" -> {"renewal": ("agdref",), "other": ("agdref", "passport")}."""
+    """Parses `renewal:agdref;other:agdref|passport` into {procedure id: (document types, ...)}."""
     out = {}
     for entry in os.environ.get(name, default).split(";"):
         procedure, _, types = entry.partition(":")

@@ -226,7 +226,7 @@ def normalise_document(doc_type, number):
     if doc_type not in DOCUMENT_TYPES:
         raise InvalidField("applicant.document.type", "Document type must be agdref, passport or visa.")
     if not isinstance(number, str) or len(number) > 200:
-        raise InvalidField("applicant.document.number", "Document number must be a string.")
+        raise InvalidField("applicant.document.number", "Document number must be a string of at most 200 characters.")
     canonical = _document_characters(number)
     if not canonical.isascii():
         raise InvalidField("applicant.document.number",
