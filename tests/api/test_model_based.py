@@ -1,5 +1,6 @@
 """Property-based: random sequences of hold / confirm / cancel / release / time passing, driven
-through the API, agree with a small model of the rules (R2, R3, R4 and the hold lifecycle)."""
+through the API, agree with a small model of the rules (R2, R3, R4 and the hold lifecycle), whatever
+digit script each person types their document number in (R1)."""
 import itertools
 
 import pytest
@@ -14,6 +15,9 @@ from tests.support import applicant
 POLICY = {"hold_ttl_seconds": 50, "quarantine_min_seconds": 100, "quarantine_max_seconds": 100,
           "cooldown_seconds": 200, "max_holds_per_ip_per_hour": 1_000_000}
 SLOTS, PEOPLE = 3, 3
+# Each time a person holds, they may type their document number in another digit script
+# (ASCII, fullwidth, Arabic-Indic, Devanagari): still one identity (R1), so R2 and R4 still apply.
+DIGIT_ZEROS = (0x30, 0xFF10, 0x660, 0x966)
 _examples = itertools.count()
 
 
@@ -59,14 +63,16 @@ class BookingMachine(RuleBasedStateMachine):
         self.tokens = {}
         self.bookings = {}
 
-    def who(self, n):
-        return applicant(self.base + n)
+    def who(self, n, zero=0x30):
+        person = applicant(self.base + n)
+        number = "".join(chr(zero + int(d)) for d in person["document"]["number"])
+        return {**person, "document": {**person["document"], "number": number}}
 
-    @rule(n=st.integers(0, PEOPLE - 1), k=st.integers(0, SLOTS - 1))
-    def hold(self, n, k):
+    @rule(n=st.integers(0, PEOPLE - 1), k=st.integers(0, SLOTS - 1), zero=st.sampled_from(DIGIT_ZEROS))
+    def hold(self, n, k, zero):
         slot_id = self._pick(self.model.slot, k)
         status, code = self.model.expected_hold(n, slot_id, self.now)
-        reply = self.api.hold(slot_id, self.who(n))
+        reply = self.api.hold(slot_id, self.who(n, zero))
         assert (reply.status, reply.code) == (status, code), (reply, self.model.person[n], self.model.slot[slot_id])
         if status == 201:
             hold_id = reply.body["hold_id"]
