@@ -85,6 +85,8 @@ def test_a_false_urgency_refuses_the_appointment_and_is_a_signal(api, metrics):
             for s in found] == [(booking["booking_id"], URGENT, NOT_URGENT, TODAY.isoformat())]
     assert signals(api)["checkin_mismatches"] == []
     assert metrics == ["FalseUrgency"]
+    last = api.call("GET", f"/staff/bookings/{booking['booking_id']}/history", headers=api.staff_headers(AGENT)).body["history"][-1]
+    assert (last["action"], last["details"]) == ("check_in_refused", {"reason": "false_urgency", "permit_expires_on": NOT_URGENT})
     assert check_in(api, booking, applicant(1), URGENT).code == "booking_not_active"  # refused is final
 
 
