@@ -92,11 +92,17 @@ def site_view(s, with_policies=True):
             {
                 "procedure_id": p["procedure_id"],
                 "name": p["name"],
-                **({"allocation": policy(s.sk, p["procedure_id"]).allocation} if with_policies else {}),
+                **(_public_policy(policy(s.sk, p["procedure_id"])) if with_policies else {}),
             }
             for p in s.procedures
         ],
     }
+
+
+def _public_policy(rules):
+    """What an applicant needs before filling a form: how slots are allocated and which documents
+    the procedure accepts (R1)."""
+    return {"allocation": rules.allocation, "accepted_documents": list(rules.accepted_documents)}
 
 
 def create_site(site_id, name, address, timezone, procedures, now, staff_subject="unknown", client_ip=None):

@@ -201,7 +201,8 @@ def test_sites_are_created_once_and_listed(api):
     assert bad_tz.status == 422 and bad_tz.body["error"]["details"]["field"] == "timezone"
     sites = api.call("GET", "/sites").body["sites"]
     assert [s["site_id"] for s in sites] == [SITE]
-    assert sites[0]["procedures"] == [{"procedure_id": PROCEDURE, "name": "Renewal", "allocation": "fcfs"}]
+    assert sites[0]["procedures"] == [{"procedure_id": PROCEDURE, "name": "Renewal", "allocation": "fcfs",
+                                       "accepted_documents": ["agdref"]}]
 
 
 def test_schedules_create_slots_per_counter(api):

@@ -107,6 +107,8 @@ def test_another_procedure_accepts_every_document_by_default(api):
     slot = api.slots(procedure="first_application")[0]
     assert api.call("GET", f"/staff/sites/{SITE}/procedures/first_application/policy",
                     headers=api.staff_headers(AGENT)).body["accepted_documents"] == ["agdref", "passport", "visa"]
+    listed = api.call("GET", "/sites").body["sites"][0]["procedures"]
+    assert listed[0]["accepted_documents"] == ["agdref", "passport", "visa"]
     assert api.hold(slot["slot_id"], passport(1)).status == 201
 
 
