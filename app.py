@@ -184,7 +184,14 @@ def withdraw_request(request_id):
 
 @route("/sites/{site_id}/procedures/{procedure_id}/draws")
 def list_draws(site_id, procedure_id):
-    return draws.public_draws(site_id, procedure_id, clock.now())
+    q = _query()
+    return draws.public_draws(site_id, procedure_id, clock.now(), inputs.integer(q.get("limit", 20), "limit", 1, 50), q.get("cursor"))
+
+
+@route("/sites/{site_id}/procedures/{procedure_id}/draws/{draw_id}/record")
+def draw_record(site_id, procedure_id, draw_id):
+    q = _query()
+    return draws.draw_record_page(site_id, procedure_id, draw_id, q.get("part", "entrants"), q.get("cursor"))
 
 
 @route("/stats/{site_id}")

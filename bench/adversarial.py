@@ -238,8 +238,8 @@ def draw_trial(b, how, entrants):
     waiting = b.status(api, buyer).body["status"] == "waiting"
     b.run_draw(site)
     got = b.offer_of(api, buyer)
-    record = next(d for d in api.call("GET", f"/sites/{site}/procedures/{PROCEDURE}/draws").body["draws"] if d["status"] == "run"
-                  and any(e["request_id"] == buyer["request_id"] for e in d["entrants"]))
+    records = (api.draw_record(d, site_id=site) for d in api.draws(site_id=site) if d["status"] == "run")
+    record = next(r for r in records if any(e["request_id"] == buyer["request_id"] for e in r["entrants"]))
     from chalicelib import domain
     replays = [list(p) for p in domain.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"]
     return at_once, waiting, bool(got and got["slot"]["slot_id"] == slot), replays

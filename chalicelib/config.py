@@ -53,6 +53,7 @@ class Settings:
     bookings_stream_arn: str
     reminder_lead_days: int
     procedure_policy_defaults: dict
+    draw_lease_seconds: int
 
 
 def _load():
@@ -87,6 +88,9 @@ def _load():
         # stack's own bookings table.
         bookings_stream_arn=os.environ.get("BOOKINGS_STREAM_ARN") or _BOOKINGS_STREAM_PLACEHOLDER,
         reminder_lead_days=_int("REMINDER_LEAD_DAYS", 1),
+        # A draw's runner holds it this long and renews as it goes; past it, another run resumes
+        # the draw (longer than the API function's 15 s, shorter than the 5-minute draw tick).
+        draw_lease_seconds=_int("DRAW_LEASE_SECONDS", 60),
         policy_defaults={
             "hold_ttl_seconds": _int("DEFAULT_HOLD_TTL_SECONDS", 600),
             "quarantine_min_seconds": _int("DEFAULT_QUARANTINE_MIN_SECONDS", 1800),

@@ -1,16 +1,18 @@
 """Use cases of draw allocation (R6): requests, verifiable draws, offers, transparency figures."""
+import hashlib
+import hmac
 import random
 import secrets
 from datetime import date, timedelta
 
-from chalicelib import catalog, domain, signals, storage
+from chalicelib import catalog, clock, domain, signals, storage
 from chalicelib.booking import bearer_owned
 from chalicelib.clock import parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
-from chalicelib.errors import Conflict, Forbidden, InvalidField
+from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound
 from chalicelib.keys import identity_secret
 from chalicelib.models import Applicant, Draw, Hold, Request
-from chalicelib.observability import metric
+from chalicelib.observability import logger, metric
 from chalicelib.tokens import derived_token, new_id, new_token, token_hash
 
 _rng = random.SystemRandom()
@@ -140,18 +142,60 @@ def pending_draw(site_id, procedure_id, now):
     return _new_commitment(site_id, procedure_id, now)
 
 
-def run_draw(site_id, procedure_id, now):
-    """Run the committed draw: entrants and free slots are read, domain.allocate decides with the
-    committed seed, each winner gets an offer (a hold for offer_ttl_seconds), and everything is
-    recorded for replay. A new commitment is published for the next draw."""
-    found = catalog.procedure(site_id, procedure_id)
-    policy = catalog.policy(site_id, procedure_id)
-    if policy.allocation != "draw":
-        raise Forbidden("This procedure is first come, first served.", code="not_draw")
+UNFINISHED = ("running", "allocating")
+REVEALED = ("allocating", "run")  # the allocation is recorded: the seed is public
+
+
+def _unfinished_draw(site_id, procedure_id):
+    return next((d for d in storage.draws_of(site_id, procedure_id, limit=3) if d.status in UNFINISHED), None)
+
+
+def _lease_over(draw, now):
+    return draw.lease_until is None or draw.lease_until <= now
+
+
+class _Lease:
+    """The runner's hold on its draw: renewed once a third of it has passed, so a live run is
+    never taken over and a crashed one is resumed one lease later. Losing it stops the run."""
+
+    def __init__(self, draw, runner, started):
+        self.draw, self.runner, self.renewed = draw, runner, started
+
+    def until(self, at):
+        return round(at + settings.draw_lease_seconds, 3)
+
+    def keep(self):
+        at = clock.now()
+        if at - self.renewed < settings.draw_lease_seconds / 3:
+            return
+        if not storage.renew_draw_lease(self.draw, self.runner, self.until(at)):
+            raise Conflict("Another run took this draw over.", code="draw_running")
+        self.renewed = at
+
+
+def _take_draw(site_id, procedure_id, now):
+    """The draw this run is in charge of: an unfinished one whose lease passed (resumed), else the
+    committed one (claimed). 409 while another run holds a lease."""
+    runner = new_id("run")
+    until = round(now + settings.draw_lease_seconds, 3)
+    unfinished = _unfinished_draw(site_id, procedure_id)
+    if unfinished is not None:
+        if not _lease_over(unfinished, now) or not storage.take_over_stale_draw(unfinished, now, runner, until):
+            raise Conflict("This draw is already running.", code="draw_running",
+                           retry_after=domain.retry_after_seconds(unfinished.lease_until or now, now))
+        metric("DrawResumed", site=site_id)
+        logger().info("draw resumed", extra={"draw_id": unfinished.draw_id, "status": unfinished.status,
+                                             "attempt": int(unfinished.attempt)})
+        return unfinished, runner, True
     draw = pending_draw(site_id, procedure_id, now)
-    if not storage.claim_committed_draw(draw, now):
-        raise Conflict("This draw is already running.", code="draw_running")
-    tz = found.timezone
+    if not storage.claim_committed_draw(draw, now, runner, until):
+        raise Conflict("This draw is already running.", code="draw_running", retry_after=1)
+    return draw, runner, False
+
+
+def _entrants_and_slots(site_id, procedure_id, timezone, now):
+    """What a draw allocates: the waiting requests and the free slots, as domain.allocate reads
+    them, with the stored items by id for the offers."""
     today = date.fromtimestamp(now)
     requests = [r for r in storage.waiting_requests(site_id, procedure_id) if request_status(r, now) == "waiting"]
     slots = storage.free_slots(site_id, procedure_id, to_rfc3339(now), utc_key(parse_instant((today + timedelta(days=367)).isoformat())), now)
@@ -167,60 +211,104 @@ def run_draw(site_id, procedure_id, now):
         for r in requests
     ]
     pool = [
-        {"slot_id": s.slot_id, "day": domain.local_date(parse_instant(s.starts_at), tz),
+        {"slot_id": s.slot_id, "day": domain.local_date(parse_instant(s.starts_at), timezone),
          **({"reserved": True} if s.reserved_until is not None and s.reserved_until > now else {})}
         for s in slots
     ]
-    allocation = domain.allocate(entrants, pool, draw.seed)
-    by_request = {r.request_id: r for r in requests}
-    by_slot = {s.slot_id: s for s in slots}
-    offered = []
+    return entrants, pool, {r.request_id: r for r in requests}, {s.slot_id: s for s in slots}
+
+
+def _offer_hold_id(draw, request_id):
+    """The same draw and request always name the same hold: a resumed draw's offer meets the
+    one already made (the put is conditional on a new id) instead of making a second."""
+    digest = hmac.new(identity_secret().encode(), f"draw-offer|{draw.draw_pk}|{draw.draw_id}|{request_id}".encode(), hashlib.sha256)
+    return "hold_" + digest.hexdigest()[:24]
+
+
+def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease):
+    """Each allocated pair's offer, idempotently: (made or found made, not possible)."""
+    day = date.fromtimestamp(draw.run_at)  # the draw's day, also when a later run resumes it
+    offered = skipped = 0
     for request_id, slot_id in allocation:
-        request, slot = by_request[request_id], by_slot[slot_id]
-        expires_at = round(now + policy.offer_ttl_seconds, 3)
-        hold_id = new_id("hold")
-        hold = Hold(
-            hold_id,
-            token_hash=token_hash(_offer_token(hold_id)),
-            slot_id=slot.slot_id, site_id=site_id, procedure_id=procedure_id,
-            starts_at=slot.starts_at, ends_at=slot.ends_at,
-            identity_key=request.identity_key, applicant=request.applicant,
-            expires_at=expires_at, status="active", request_id=request_id,
-            created_at=now, purge_at=request.purge_at,
-            # The booking it becomes keeps them: the counter checks a declared urgency (R7).
-            tier=domain.request_tier(date.fromisoformat(request.permit_expires_on) if request.permit_expires_on else None, today),
-            permit_expires_on=request.permit_expires_on, draw_day=today.isoformat(),
-        )
-        if storage.make_offer_if_still_possible(request, slot, hold, now, round(domain.cooldown_until(expires_at, policy), 3)):
-            offered.append(request_id)
-    record = {
-        "site_id": site_id,
-        "procedure_id": procedure_id,
-        "run_at": to_rfc3339(now),
-        "seed": draw.seed,
-        "seed_hash": draw.seed_hash,
-        "entrants": entrants,
-        "slots": pool,
-        "allocation": [list(pair) for pair in allocation],
-        "offered": offered,
-    }
-    storage.record_draw_run(draw, record)
-    _new_commitment(site_id, procedure_id, now + 0.001)
+        request, slot = by_request.get(request_id), by_slot.get(slot_id)
+        outcome = storage.OFFER_NOT_POSSIBLE
+        if request is not None and slot is not None:
+            expires_at = round(now + policy.offer_ttl_seconds, 3)
+            hold_id = _offer_hold_id(draw, request_id)
+            hold = Hold(
+                hold_id,
+                token_hash=token_hash(_offer_token(hold_id)),
+                slot_id=slot.slot_id, site_id=slot.site_id, procedure_id=slot.procedure_id,
+                starts_at=slot.starts_at, ends_at=slot.ends_at,
+                identity_key=request.identity_key, applicant=request.applicant,
+                expires_at=expires_at, status="active", request_id=request_id,
+                created_at=now, purge_at=request.purge_at,
+                # The booking it becomes keeps them: the counter checks a declared urgency (R7).
+                tier=domain.request_tier(date.fromisoformat(request.permit_expires_on) if request.permit_expires_on else None, day),
+                permit_expires_on=request.permit_expires_on, draw_day=day.isoformat(),
+            )
+            outcome = storage.make_offer_if_still_possible(request, slot, hold, now, round(domain.cooldown_until(expires_at, policy), 3))
+        if outcome == storage.OFFER_NOT_POSSIBLE:
+            skipped += 1
+            logger().info("draw offer not possible", extra={"draw_id": draw.draw_id, "request_id": request_id, "slot_id": slot_id})
+        else:
+            offered += 1
+        lease.keep()
+    return offered, skipped
+
+
+def run_draw(site_id, procedure_id, now):
+    """Run the committed draw, or resume an unfinished one whose runner's lease passed.
+
+    Write-ahead: the entrants and free slots are read, domain.allocate decides with the committed
+    seed, and the whole record (entrants, slots, allocation) is stored in bounded chunks; only
+    then is the draw marked allocating (its seed public) and are the offers made, each one
+    transaction that a resumed run finds already made. A draw that crashed before its record was
+    complete is run again with the same seed on entrants and slots read again; once recorded it
+    is only ever completed from its record. A new commitment is published for the next draw."""
+    found = catalog.procedure(site_id, procedure_id)
+    policy = catalog.policy(site_id, procedure_id)
+    if policy.allocation != "draw":
+        raise Forbidden("This procedure is first come, first served.", code="not_draw")
+    draw, runner, resumed = _take_draw(site_id, procedure_id, now)
+    lease = _Lease(draw, runner, clock.now())
+    if draw.status == "running":
+        entrants, pool, by_request, by_slot = _entrants_and_slots(site_id, procedure_id, found.timezone, now)
+        allocation = [list(pair) for pair in domain.allocate(entrants, pool, draw.seed)]
+        parts = storage.record_draw_chunks(draw, draw.attempt, {"entrants": entrants, "slots": pool, "allocation": allocation},
+                                           after_each=lease.keep)
+        counts = {"entrants": len(entrants), "slots": len(pool), "allocation": len(allocation)}
+        if not storage.mark_draw_recorded(draw, runner, parts, counts, now, lease.until(clock.now())):
+            raise Conflict("Another run took this draw over.", code="draw_running")
+    else:  # allocating: the record decides, the draw is never drawn again
+        allocation = storage.read_draw_record(draw)["allocation"]
+        by_request = storage.requests_by_id({request_id for request_id, _ in allocation})
+        by_slot = storage.slots_by_id({slot_id for _, slot_id in allocation})
+    offered, skipped = _make_offers(draw, allocation, by_request, by_slot, policy, now, lease)
+    if not storage.mark_draw_run(draw, runner, offered, skipped, now):
+        raise Conflict("Another run took this draw over.", code="draw_running")
+    pending_draw(site_id, procedure_id, now + 0.001)
     metric("DrawRun", site=site_id)
-    metric("OffersMade", value=len(offered), site=site_id)
-    return {"draw_id": draw.draw_id, "entrants": len(entrants), "slots": len(pool), "offered": len(offered)}
+    metric("OffersMade", value=offered, site=site_id)
+    return {"draw_id": draw.draw_id, "entrants": int(draw.entrant_count), "slots": int(draw.slot_count),
+            "offered": offered, "skipped": skipped, "resumed": resumed}
 
 
 def run_due_draws(now):
-    """The scheduled job: every draw-mode procedure whose last draw is draw_interval_seconds old."""
+    """The scheduled job: every draw-mode procedure whose last draw is draw_interval_seconds old,
+    and any draw left unfinished past its runner's lease (resumed)."""
     ran = []
     for site in catalog.sites():
         for p in site.procedures:
             policy = catalog.policy(site.sk, p["procedure_id"])
             if policy.allocation != "draw":
                 continue
-            last_run = next((d.run_at for d in storage.draws_of(site.sk, p["procedure_id"], limit=3) if d.run_at), None)
-            if last_run is None or last_run + policy.draw_interval_seconds <= now:
+            recent = storage.draws_of(site.sk, p["procedure_id"], limit=3)
+            stuck = any(d.status in UNFINISHED and _lease_over(d, now) for d in recent)
+            if stuck:
+                metric("DrawStuck", site=site.sk)
+            last_run = next((d.run_at for d in recent if d.run_at), None)
+            if stuck or last_run is None or last_run + policy.draw_interval_seconds <= now:
                 try:
                     ran.append(run_draw(site.sk, p["procedure_id"], now))
                 except Conflict:
@@ -229,20 +317,38 @@ def run_due_draws(now):
 
 
 def draw_view(draw):
+    """A draw's public summary, bounded in size: its record is read in pages (draw_record_page)."""
     view = {"draw_id": draw.draw_id, "status": draw.status, "seed_hash": draw.seed_hash,
             "committed_at": to_rfc3339(draw.committed_at)}
+    if draw.run_at is not None:
+        view["run_at"] = to_rfc3339(draw.run_at)
+    if draw.status in REVEALED:  # the seed is revealed only once the allocation is recorded
+        view.update(seed=draw.seed, entrants=int(draw.entrant_count), slots=int(draw.slot_count),
+                    allocated=int(draw.allocated_count), record_pages={k: int(v) for k, v in draw.record_parts.items()})
     if draw.status == "run":
-        view.update(draw.record)  # the seed is revealed only once the draw has run
-        view["odds"] = round(len(draw.record["offered"]) / len(draw.record["entrants"]), 4) if draw.record["entrants"] else None
+        view.update(offered=int(draw.offered_count), skipped=int(draw.skipped_count),
+                    odds=round(draw.offered_count / draw.entrant_count, 4) if draw.entrant_count else None)
     return view
 
 
-def public_draws(site_id, procedure_id, now):
+def public_draws(site_id, procedure_id, now, limit=20, cursor=None):
     catalog.procedure(site_id, procedure_id)
-    draws = storage.draws_of(site_id, procedure_id)
-    if catalog.policy(site_id, procedure_id).allocation == "draw" and not any(d.status == "committed" for d in draws):
-        draws = [pending_draw(site_id, procedure_id, now)] + draws
-    return {"draws": [draw_view(d) for d in draws]}
+    draws, next_cursor = storage.draws_page(site_id, procedure_id, limit, cursor)
+    if cursor is None and catalog.policy(site_id, procedure_id).allocation == "draw" and not any(d.status == "committed" for d in draws):
+        draws = [pending_draw(site_id, procedure_id, now)] + draws[:limit - 1]
+    return {"draws": [draw_view(d) for d in draws], "next_cursor": next_cursor}
+
+
+def draw_record_page(site_id, procedure_id, draw_id, part, cursor):
+    """One page of a draw's record (entrants, slots or allocation), for anyone to replay it."""
+    catalog.procedure(site_id, procedure_id)
+    if part not in storage.RECORD_PARTS:
+        raise InvalidField("part", "part must be one of: " + ", ".join(storage.RECORD_PARTS) + ".")
+    draw = storage.get_draw(site_id, procedure_id, draw_id)
+    if draw is None or draw.status not in REVEALED:
+        raise NotFound("No recorded draw with this id.", code="draw_not_found")
+    items, next_cursor = storage.draw_record_chunk(draw, part, cursor)
+    return {"draw_id": draw.draw_id, "part": part, "items": items, "next_cursor": next_cursor}
 
 
 # --- transparency ---------------------------------------------------------------------------
@@ -266,13 +372,8 @@ def stats(site_id, start, end, now):
             figures["cancelled"] = figures.get("cancelled", 0) + 1
     draws = {}
     for p in site.procedures:
-        runs = [d for d in storage.draws_of(site_id, p["procedure_id"]) if d.status == "run"]
+        runs = [draw_view(d) for d in storage.draws_of(site_id, p["procedure_id"]) if d.status == "run"]
         if runs:
-            draws[p["procedure_id"]] = [
-                {"draw_id": d.draw_id, "run_at": d.record["run_at"], "entrants": len(d.record["entrants"]),
-                 "slots": len(d.record["slots"]), "offered": len(d.record["offered"]),
-                 "odds": round(len(d.record["offered"]) / len(d.record["entrants"]), 4) if d.record["entrants"] else None}
-                for d in runs
-            ]
+            draws[p["procedure_id"]] = [{k: v[k] for k in ("draw_id", "run_at", "entrants", "slots", "offered", "odds")} for v in runs]
     return {"site_id": site_id, "from": to_rfc3339(start.timestamp()), "to": to_rfc3339(end.timestamp()),
             "procedures": per_procedure, "draws": draws}

@@ -224,19 +224,47 @@ class Request(Model):
 
 
 class Draw(Model):
-    """A draw of one site and procedure: committed (seed hash published) then run (seed, entrants,
-    slots and allocation recorded) so that anyone can replay it with domain.allocate."""
+    """A draw of one site and procedure: committed (seed hash published), running (claimed by a
+    runner under a lease), allocating (entrants, slots and allocation recorded in DrawRecordChunk
+    items, seed revealed, offers being made) then run (outcome counted). Anyone can replay it
+    with domain.allocate from the record."""
 
     Meta = _Meta.for_table("draws")
 
     draw_pk = UnicodeAttribute(hash_key=True)  # "<site_id>#<procedure_id>"
     draw_id = UnicodeAttribute(range_key=True)  # sortable: "<committed epoch ms, 15 digits>-<random>"
-    status = UnicodeAttribute()  # committed | run
+    status = UnicodeAttribute()  # committed | running | allocating | run
     seed_hash = UnicodeAttribute()
-    seed = UnicodeAttribute()  # secret until the draw has run; never returned before
+    seed = UnicodeAttribute()  # secret until the allocation is recorded; never returned before
     committed_at = NumberAttribute()
     run_at = NumberAttribute(null=True)
-    record = JSONAttribute(null=True)  # entrants, slots, allocation, offers made
+    # The run in charge (random per attempt) and until when; a later run takes over only past it.
+    runner = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
+    attempt = NumberAttribute(null=True)  # 1 at the claim, +1 at each take-over
+    resumed = NumberAttribute(null=True)
+    # Write-ahead record: the attempt whose chunks hold it and how many chunks each part has.
+    record_attempt = NumberAttribute(null=True)
+    record_parts = JSONAttribute(null=True)  # {"entrants": n, "slots": n, "allocation": n}
+    recorded_at = NumberAttribute(null=True)
+    entrant_count = NumberAttribute(null=True)
+    slot_count = NumberAttribute(null=True)
+    allocated_count = NumberAttribute(null=True)
+    offered_count = NumberAttribute(null=True)
+    skipped_count = NumberAttribute(null=True)  # allocated pairs whose offer could not be made
+    done_at = NumberAttribute(null=True)
+
+
+class DrawRecordChunk(Model):
+    """One bounded piece of a draw's record (entrants, slots or allocation), in the draws table
+    but in a partition of its own, so listing draws never reads a record."""
+
+    Meta = _Meta.for_table("draws")
+
+    draw_pk = UnicodeAttribute(hash_key=True)  # "record#<site_id>#<procedure_id>#<draw_id>#<attempt>"
+    draw_id = UnicodeAttribute(range_key=True)  # the table's range key holds "<part>#<index, 5 digits>"
+    items = JSONAttribute()
+    digest = UnicodeAttribute()  # SHA-256 of the items' JSON: a repeated put of the same chunk is no conflict
 
 
 class IdentityState(Model):
@@ -294,7 +322,7 @@ class Counter(Model):
     expires_ttl = NumberAttribute()
 
 
-ALL_MODELS = (Slot, Hold, Booking, IdentityState, Site, Counter, Request, Draw)
+ALL_MODELS = (Slot, Hold, Booking, IdentityState, Site, Counter, Request, Draw, DrawRecordChunk)
 TTL_ATTRIBUTES = {
     Hold: "purge_at",
     Booking: "purge_at",

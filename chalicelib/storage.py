@@ -24,6 +24,7 @@ from chalicelib.models import (
     Counter,
     Hold,
     Draw,
+    DrawRecordChunk,
     IdentityState,
     Policy,
     Request,
@@ -746,10 +747,15 @@ def free_slots(site_id, procedure_id, from_key, to_key, now):
                       filter_condition=Slot.available_from <= now)
 
 
+OFFER_MADE, OFFER_ALREADY_MADE, OFFER_NOT_POSSIBLE = "made", "already_made", "not_possible"
+
+
 def make_offer_if_still_possible(request, slot, hold, now, lapse_until):
     """A draw's offer: the slot is held for the request's identity with the offer's expiry, in one
     transaction with the request (still waiting) and the identity (no hold, no cooldown).
-    Returns False when something changed since the draw read them (the offer is not made)."""
+    OFFER_MADE; OFFER_ALREADY_MADE when this hold exists (its id is derived from the draw and the
+    request, so a resumed draw finds its own offers); OFFER_NOT_POSSIBLE when something changed
+    since the draw read them (the offer is not made)."""
     tx = _Transaction()
     tx.update(
         "slot",
@@ -780,13 +786,32 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until):
         actions=[IdentityState.request_ends_at.set(hold.expires_at)],
         condition=IdentityState.request_id == request.request_id,
     )
-    return not tx.commit()
+    failed = tx.commit()
+    if not failed:
+        return OFFER_MADE
+    # The hold id is the draw's for this request: finding it means an earlier run made the offer.
+    return OFFER_ALREADY_MADE if "hold" in failed else OFFER_NOT_POSSIBLE
 
 
 def draws_of(site_id, procedure_id, limit=20):
     """The latest draws first (the first one may be committed and not yet run)."""
     with _storage_call():
         return list(Draw.query(f"{site_id}#{procedure_id}", scan_index_forward=False, limit=limit))
+
+
+def draws_page(site_id, procedure_id, limit, cursor):
+    """One page of a procedure's draws, latest first (ONE Query): draw items only, never their
+    record, so a page's size is bounded by `limit`. Returns (draws, next cursor or None)."""
+    draw_pk = f"{site_id}#{procedure_id}"
+    start_key = _decode_cursor(cursor, ("draw_pk", "draw_id"), ("draw_pk", draw_pk)) if cursor else None
+    with _storage_call():
+        page = Draw._get_connection().query(draw_pk, scan_index_forward=False, limit=limit, exclusive_start_key=start_key)
+    last = page.get("LastEvaluatedKey")
+    return [Draw.from_raw_data(item) for item in page.get("Items", [])], (_encode_cursor(last) if last else None)
+
+
+def get_draw(site_id, procedure_id, draw_id):
+    return _get(Draw, f"{site_id}#{procedure_id}", draw_id)
 
 
 def commit_draw_if_none_pending(draw):
@@ -799,11 +824,12 @@ def commit_draw_if_none_pending(draw):
             raise
 
 
-def claim_committed_draw(draw, now):
-    """Only one runner gets a committed draw (scheduler and staff may race)."""
+def _update_draw_if(draw, actions, condition):
+    """One conditional update of a draw item (the local copy takes the stored values); False
+    when the condition failed."""
     with _storage_call():
         try:
-            draw.update(actions=[Draw.status.set("running"), Draw.run_at.set(now)], condition=Draw.status == "committed")
+            draw.update(actions=actions, condition=condition)
             return True
         except PynamoDBException as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
@@ -811,9 +837,156 @@ def claim_committed_draw(draw, now):
             raise
 
 
-def record_draw_run(draw, record):
+def claim_committed_draw(draw, now, runner, lease_until):
+    """Only one runner gets a committed draw (scheduler and staff may race); it holds it until
+    lease_until unless it renews."""
+    return _update_draw_if(
+        draw,
+        [Draw.status.set("running"), Draw.run_at.set(now), Draw.runner.set(runner), Draw.lease_until.set(lease_until),
+         Draw.attempt.set(1)],
+        Draw.status == "committed",
+    )
+
+
+def take_over_stale_draw(draw, now, runner, lease_until):
+    """A running or allocating draw whose runner's lease has passed (it crashed or timed out)
+    goes to `runner`, only if nobody changed it since `draw` was read: of two runs resuming it,
+    one wins."""
+    held_by = (Draw.runner == draw.runner) if draw.runner else Draw.runner.does_not_exist()
+    stale = Draw.lease_until.does_not_exist() | (Draw.lease_until <= now)
+    return _update_draw_if(
+        draw,
+        [Draw.runner.set(runner), Draw.lease_until.set(lease_until), Draw.attempt.add(1), Draw.resumed.add(1)],
+        (Draw.status == draw.status) & held_by & stale,
+    )
+
+
+def renew_draw_lease(draw, runner, lease_until):
+    """The runner's heartbeat; False if another run took the draw over meanwhile."""
+    return _update_draw_if(draw, [Draw.lease_until.set(lease_until)],
+                           (Draw.runner == runner) & Draw.status.is_in("running", "allocating"))
+
+
+# A chunk's items as JSON stay under this many bytes: DynamoDB's item limit is 400 KB, keys and
+# attribute names included. One entrant or slot is a few hundred bytes.
+RECORD_CHUNK_BYTES = 300_000
+RECORD_PARTS = ("entrants", "slots", "allocation")
+
+
+def draw_record_pk(draw, attempt):
+    """Each attempt writes its own chunks: a draw re-run before its record was complete (same
+    seed, entrants and slots read again) never mixes with the partial record of the crashed run."""
+    return f"record#{draw.draw_pk}#{draw.draw_id}#{int(attempt)}"
+
+
+def _chunks(items, budget):
+    """Consecutive runs of `items` whose JSON (as JSONAttribute writes it) fits in `budget` bytes;
+    at least one, possibly empty, so that every part of a record exists."""
+    chunk, size = [], 2
+    for item in items:
+        encoded = len(json.dumps(item)) + 2
+        if chunk and size + encoded > budget:
+            yield chunk
+            chunk, size = [], 2
+        chunk.append(item)
+        size += encoded
+    yield chunk
+
+
+def _put_record_chunk(chunk):
+    """Create a chunk; the same chunk already there (a put retried after it landed) is fine."""
     with _storage_call():
-        draw.update(actions=[Draw.status.set("run"), Draw.record.set(record)], condition=Draw.status == "running")
+        try:
+            chunk.save(condition=DrawRecordChunk.draw_id.does_not_exist() | (DrawRecordChunk.digest == chunk.digest))
+        except PynamoDBException as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict("Another run wrote this draw's record.", code="draw_running")
+            raise
+
+
+def record_draw_chunks(draw, attempt, parts, after_each=None):
+    """Write a draw's record ahead of its offers: each part ({"entrants": [...], ...}) split into
+    chunks of at most RECORD_CHUNK_BYTES, each one conditional put. Returns {part: chunks}.
+    `after_each` runs after every chunk (the runner renews its lease)."""
+    import hashlib
+
+    counts = {}
+    for part in RECORD_PARTS:
+        counts[part] = 0
+        for index, items in enumerate(_chunks(parts[part], RECORD_CHUNK_BYTES)):
+            digest = hashlib.sha256(json.dumps(items).encode()).hexdigest()
+            _put_record_chunk(DrawRecordChunk(draw_record_pk(draw, attempt), f"{part}#{index:05d}", items=items, digest=digest))
+            counts[part] = index + 1
+            if after_each:
+                after_each()
+    return counts
+
+
+def mark_draw_recorded(draw, runner, parts, counts, now, lease_until):
+    """running -> allocating, by its runner only: the record is complete (attempt and chunk
+    counts say where), so the seed is revealed from now on, before any offer exists."""
+    return _update_draw_if(
+        draw,
+        [Draw.status.set("allocating"), Draw.record_attempt.set(draw.attempt), Draw.record_parts.set(parts),
+         Draw.recorded_at.set(now), Draw.lease_until.set(lease_until), Draw.entrant_count.set(counts["entrants"]),
+         Draw.slot_count.set(counts["slots"]), Draw.allocated_count.set(counts["allocation"])],
+        (Draw.status == "running") & (Draw.runner == runner),
+    )
+
+
+def mark_draw_run(draw, runner, offered, skipped, now):
+    """allocating -> run, by its runner only, with the outcome of the offers."""
+    return _update_draw_if(
+        draw,
+        [Draw.status.set("run"), Draw.offered_count.set(offered), Draw.skipped_count.set(skipped), Draw.done_at.set(now)],
+        (Draw.status == "allocating") & (Draw.runner == runner),
+    )
+
+
+def read_draw_record(draw):
+    """The whole recorded record of an allocating or run draw, {part: [items]} (a resumed run's
+    input): strongly consistent, and checked complete against the chunk counts."""
+    parts = {part: [] for part in RECORD_PARTS}
+    seen = dict.fromkeys(RECORD_PARTS, 0)
+    chunks = _query_all(DrawRecordChunk.query, draw_record_pk(draw, draw.record_attempt), consistent_read=True)
+    for chunk in chunks:
+        part = chunk.draw_id.split("#")[0]
+        parts[part].extend(chunk.items)
+        seen[part] += 1
+    if seen != draw.record_parts:
+        raise StorageUnavailable()
+    return parts
+
+
+def draw_record_chunk(draw, part, cursor):
+    """One page of a recorded draw's part: ONE GetItem of one chunk (so a page is at most
+    RECORD_CHUNK_BYTES of items). The cursor is the page's chunk key; returns (items, next
+    cursor or None)."""
+    record_pk = draw_record_pk(draw, draw.record_attempt)
+    index = 0
+    if cursor:
+        key = _decode_cursor(cursor, ("draw_pk", "draw_id"), ("draw_pk", record_pk))
+        name, _, number = key["draw_id"]["S"].partition("#")
+        if name != part or not number.isdigit() or int(number) + 1 >= draw.record_parts[part]:
+            raise InvalidField("cursor", "cursor is not one a previous page of this list returned.")
+        index = int(number) + 1
+    sort_key = f"{part}#{index:05d}"
+    chunk = _get(DrawRecordChunk, record_pk, sort_key)
+    if chunk is None:
+        raise StorageUnavailable()  # counted at recording: only a lagging replica misses one
+    more = index + 1 < draw.record_parts[part]
+    return chunk.items, (_encode_cursor({"draw_pk": {"S": record_pk}, "draw_id": {"S": sort_key}}) if more else None)
+
+
+def requests_by_id(request_ids):
+    """Requests by id (BatchGetItem), for a resumed draw's offers."""
+    with _storage_call():
+        return {r.request_id: r for r in Request.batch_get(list(request_ids), consistent_read=True)}
+
+
+def slots_by_id(slot_ids):
+    with _storage_call():
+        return {s.slot_id: s for s in Slot.batch_get(list(slot_ids), consistent_read=True)}
 
 
 def slots_of_site(site_id, from_key, to_key):

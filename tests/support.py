@@ -119,6 +119,31 @@ class Api:
             if not cursor:
                 return ids
 
+    def draws(self, site_id=SITE, procedure=PROCEDURE, limit=20):
+        """The latest page of a procedure's draws (summaries)."""
+        reply = self.call("GET", f"/sites/{site_id}/procedures/{procedure}/draws?limit={limit}")
+        assert reply.status == 200, reply
+        return reply.body["draws"]
+
+    def draw_record(self, draw, site_id=SITE, procedure=PROCEDURE):
+        """A draw's summary and its whole record read page by page, as a verifier rebuilds it:
+        {"seed", "seed_hash", "entrants", "slots", "allocation", ...}."""
+        from urllib.parse import quote
+
+        record = dict(draw)
+        for part in ("entrants", "slots", "allocation"):
+            items, cursor = [], None
+            while True:
+                query = f"part={part}" + (f"&cursor={quote(cursor)}" if cursor else "")
+                reply = self.call("GET", f"/sites/{site_id}/procedures/{procedure}/draws/{draw['draw_id']}/record?{query}")
+                assert reply.status == 200, reply
+                items += reply.body["items"]
+                cursor = reply.body["next_cursor"]
+                if not cursor:
+                    break
+            record[part] = items
+        return record
+
     def hold(self, slot_id, person, ip=None):
         headers = {"X-Forwarded-For": ip} if ip else None
         return self.call("POST", "/holds", {"slot_id": slot_id, "applicant": person}, headers)

@@ -110,7 +110,7 @@ def test_draws_are_committed_before_and_replayable_after(api):
     for n in range(6):
         file(api, n, permit=(date.today() + timedelta(days=10 if n < 2 else 200)).isoformat())
     run(api)
-    record = next(d for d in draws(api) if d["draw_id"] == committed["draw_id"])
+    record = api.draw_record(next(d for d in draws(api) if d["draw_id"] == committed["draw_id"]))
     assert record["status"] == "run" and domain.seed_commitment(record["seed"]) == committed["seed_hash"]
     replay = domain.allocate(record["entrants"], record["slots"], record["seed"])
     assert [list(p) for p in replay] == record["allocation"]
@@ -132,7 +132,7 @@ def test_withdrawing_a_waiting_or_offered_request(api):
     other = file(api, 3).body
     run(api)
     assert status(api, other).body["status"] == "offered"
-    assert slot_id in [s["slot_id"] for s in draws(api)[1]["slots"]]
+    assert slot_id in [s["slot_id"] for s in api.draw_record(draws(api)[1])["slots"]]
 
 
 def test_request_tokens_are_checked_and_fields_validated(api):
