@@ -267,3 +267,28 @@ def test_a_record_is_read_part_by_part_in_pages_of_bounded_size(api, monkeypatch
     assert api.call("GET", f"{DRAWS}/{committed['draw_id']}/record?part=seeds").status == 422
     assert api.call("GET", f"{DRAWS}/no-such-draw/record?part=slots").status == 404
     assert replays(api.draw_record(summary), committed["seed_hash"])
+
+
+def test_storage_trouble_during_a_draw_is_a_503_and_the_draw_is_completed_later(api, monkeypatch):
+    import botocore.client
+    from botocore.exceptions import ClientError
+
+    committed, _ = crash_site(api, monkeypatch)
+    original, broken = botocore.client.BaseClient._make_api_call, set()
+
+    def call(self, operation_name, api_params):
+        if operation_name in broken:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, operation_name)
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+    for failing in ({"PutItem"}, {"TransactWriteItems"}):  # writing the record, then making the offers
+        broken.update(failing)
+        reply = staff_run(api)
+        assert reply.status == 503 and reply.code == "storage_unavailable" and int(reply.headers["retry-after"]) > 0
+        broken.clear()
+        clock.advance(settings.draw_lease_seconds + 1)
+    assert stored_draw(committed["draw_id"]).status == "allocating" and offers_of_the_draw() == []
+    reply = staff_run(api)
+    assert reply.status == 200 and (reply.body["offered"], reply.body["resumed"]) == (6, True)
+    assert replays(api.draw_record(next(d for d in api.draws() if d["draw_id"] == committed["draw_id"])), committed["seed_hash"])

@@ -45,6 +45,7 @@ ALARMS = {
     "HoldsPerIpLimitedSpikeAlarm",
     "HoldsAbandonedSpikeAlarm",
     "ManyIdentitiesPerIpAlarm",
+    "DrawStuckAlarm",
 }
 FRAUD_METRICS = {"CooldownRefusals", "CheckinMismatches", "HoldsPerIpLimited", "HoldsAbandoned", "IdentitiesPerIpMax"}
 # Left out of the copy that is packaged: heavy, irrelevant, or generated.
