@@ -316,6 +316,16 @@ def run_due_draws(now):
     return ran
 
 
+def _figures(draw):
+    """(entrants, slots, allocated, offered, skipped, record pages) of a recorded draw."""
+    if draw.record is not None:  # recorded in the draw item itself, before issue 11: one page each
+        record = draw.record
+        return (len(record["entrants"]), len(record["slots"]), len(record["allocation"]), len(record["offered"]),
+                len(record["allocation"]) - len(record["offered"]), dict.fromkeys(storage.RECORD_PARTS, 1))
+    return (int(draw.entrant_count), int(draw.slot_count), int(draw.allocated_count), int(draw.offered_count or 0),
+            int(draw.skipped_count or 0), {k: int(v) for k, v in draw.record_parts.items()})
+
+
 def draw_view(draw):
     """A draw's public summary, bounded in size: its record is read in pages (draw_record_page)."""
     view = {"draw_id": draw.draw_id, "status": draw.status, "seed_hash": draw.seed_hash,
@@ -323,11 +333,10 @@ def draw_view(draw):
     if draw.run_at is not None:
         view["run_at"] = to_rfc3339(draw.run_at)
     if draw.status in REVEALED:  # the seed is revealed only once the allocation is recorded
-        view.update(seed=draw.seed, entrants=int(draw.entrant_count), slots=int(draw.slot_count),
-                    allocated=int(draw.allocated_count), record_pages={k: int(v) for k, v in draw.record_parts.items()})
-    if draw.status == "run":
-        view.update(offered=int(draw.offered_count), skipped=int(draw.skipped_count),
-                    odds=round(draw.offered_count / draw.entrant_count, 4) if draw.entrant_count else None)
+        entrants, slots, allocated, offered, skipped, pages = _figures(draw)
+        view.update(seed=draw.seed, entrants=entrants, slots=slots, allocated=allocated, record_pages=pages)
+        if draw.status == "run":
+            view.update(offered=offered, skipped=skipped, odds=round(offered / entrants, 4) if entrants else None)
     return view
 
 
@@ -347,7 +356,12 @@ def draw_record_page(site_id, procedure_id, draw_id, part, cursor):
     draw = storage.get_draw(site_id, procedure_id, draw_id)
     if draw is None or draw.status not in REVEALED:
         raise NotFound("No recorded draw with this id.", code="draw_not_found")
-    items, next_cursor = storage.draw_record_chunk(draw, part, cursor)
+    if draw.record is not None:  # recorded in the draw item itself (before issue 11): one page
+        if cursor:
+            raise InvalidField("cursor", "cursor is not one a previous page of this list returned.")
+        items, next_cursor = draw.record[part], None
+    else:
+        items, next_cursor = storage.draw_record_chunk(draw, part, cursor)
     return {"draw_id": draw.draw_id, "part": part, "items": items, "next_cursor": next_cursor}
 
 

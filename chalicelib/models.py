@@ -253,6 +253,8 @@ class Draw(Model):
     offered_count = NumberAttribute(null=True)
     skipped_count = NumberAttribute(null=True)  # allocated pairs whose offer could not be made
     done_at = NumberAttribute(null=True)
+    # Before issue 11 the whole record was in the draw item itself (status run); read, never written.
+    record = JSONAttribute(null=True)
 
 
 class DrawRecordChunk(Model):
