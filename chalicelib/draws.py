@@ -344,7 +344,7 @@ def public_draws(site_id, procedure_id, now, limit=20, cursor=None):
     catalog.procedure(site_id, procedure_id)
     draws, next_cursor = storage.draws_page(site_id, procedure_id, limit, cursor)
     if cursor is None and catalog.policy(site_id, procedure_id).allocation == "draw" and not any(d.status == "committed" for d in draws):
-        draws = [pending_draw(site_id, procedure_id, now)] + draws[:limit - 1]
+        draws = [pending_draw(site_id, procedure_id, now)] + draws  # the newest: before the page, which the cursor follows
     return {"draws": [draw_view(d) for d in draws], "next_cursor": next_cursor}
 
 
