@@ -54,6 +54,8 @@ class Settings:
     reminder_lead_days: int
     procedure_policy_defaults: dict
     draw_lease_seconds: int
+    draw_staff_budget_seconds: int
+    draw_tick_budget_seconds: int
 
 
 def _load():
@@ -91,6 +93,10 @@ def _load():
         # A draw's runner holds it this long and renews as it goes; past it, another run resumes
         # the draw (longer than the API function's 15 s, shorter than the 5-minute draw tick).
         draw_lease_seconds=_int("DRAW_LEASE_SECONDS", 60),
+        # How long one run makes offers before it stops, saves its progress and lets the next run
+        # go on: the staff call within the API function's 15 s, the 5-minute tick within its 120 s.
+        draw_staff_budget_seconds=_int("DRAW_STAFF_BUDGET_SECONDS", 10),
+        draw_tick_budget_seconds=_int("DRAW_TICK_BUDGET_SECONDS", 90),
         policy_defaults={
             "hold_ttl_seconds": _int("DEFAULT_HOLD_TTL_SECONDS", 600),
             "quarantine_min_seconds": _int("DEFAULT_QUARANTINE_MIN_SECONDS", 1800),

@@ -154,6 +154,11 @@ def _lease_over(draw, now):
     return draw.lease_until is None or draw.lease_until <= now
 
 
+def _released(draw):
+    """Left by a run that stopped at its time budget (not a crash): the next run goes on."""
+    return draw.runner is None and draw.lease_until is not None
+
+
 class _Lease:
     """The runner's hold on its draw: renewed once a third of it has passed, so a live run is
     never taken over and a crashed one is resumed one lease later. Losing it stops the run."""
@@ -164,11 +169,11 @@ class _Lease:
     def until(self, at):
         return round(at + settings.draw_lease_seconds, 3)
 
-    def keep(self):
+    def keep(self, progress=None):
         at = clock.now()
         if at - self.renewed < settings.draw_lease_seconds / 3:
             return
-        if not storage.renew_draw_lease(self.draw, self.runner, self.until(at)):
+        if not storage.renew_draw_lease(self.draw, self.runner, self.until(at), progress):
             raise Conflict("Another run took this draw over.", code="draw_running")
         self.renewed = at
 
@@ -180,12 +185,14 @@ def _take_draw(site_id, procedure_id, now):
     until = round(now + settings.draw_lease_seconds, 3)
     unfinished = _unfinished_draw(site_id, procedure_id)
     if unfinished is not None:
+        released = _released(unfinished)
         if not _lease_over(unfinished, now) or not storage.take_over_stale_draw(unfinished, now, runner, until):
             raise Conflict("This draw is already running.", code="draw_running",
                            retry_after=domain.retry_after_seconds(unfinished.lease_until or now, now))
-        metric("DrawResumed", site=site_id)
-        logger().info("draw resumed", extra={"draw_id": unfinished.draw_id, "status": unfinished.status,
-                                             "attempt": int(unfinished.attempt)})
+        if not released:  # taken over from a run that died
+            metric("DrawResumed", site=site_id)
+            logger().info("draw resumed", extra={"draw_id": unfinished.draw_id, "status": unfinished.status,
+                                                 "attempt": int(unfinished.attempt)})
         return unfinished, runner, True
     draw = pending_draw(site_id, procedure_id, now)
     if not storage.claim_committed_draw(draw, now, runner, until):
@@ -225,11 +232,14 @@ def _offer_hold_id(draw, request_id):
     return "hold_" + digest.hexdigest()[:24]
 
 
-def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease):
-    """Each allocated pair's offer, idempotently: (made or found made, not possible)."""
+def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, deadline):
+    """Each allocated pair's offer in order, idempotently, from where the last run's saved
+    progress says, until the deadline: (pairs done, offered or found made, not possible)."""
     day = date.fromtimestamp(draw.run_at)  # the draw's day, also when a later run resumes it
-    offered = skipped = 0
-    for request_id, slot_id in allocation:
+    done, offered, skipped = int(draw.offers_done or 0), int(draw.offered_count or 0), int(draw.skipped_count or 0)
+    for request_id, slot_id in allocation[done:]:
+        if clock.now() >= deadline:
+            break
         request, slot = by_request.get(request_id), by_slot.get(slot_id)
         outcome = storage.OFFER_NOT_POSSIBLE
         if request is not None and slot is not None:
@@ -253,11 +263,12 @@ def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease):
             logger().info("draw offer not possible", extra={"draw_id": draw.draw_id, "request_id": request_id, "slot_id": slot_id})
         else:
             offered += 1
-        lease.keep()
-    return offered, skipped
+        done += 1
+        lease.keep((done, offered, skipped))
+    return done, offered, skipped
 
 
-def run_draw(site_id, procedure_id, now):
+def run_draw(site_id, procedure_id, now, budget_seconds=None):
     """Run the committed draw, or resume an unfinished one whose runner's lease passed.
 
     Write-ahead: the entrants and free slots are read, domain.allocate decides with the committed
@@ -265,7 +276,11 @@ def run_draw(site_id, procedure_id, now):
     then is the draw marked allocating (its seed public) and are the offers made, each one
     transaction that a resumed run finds already made. A draw that crashed before its record was
     complete is run again with the same seed on entrants and slots read again; once recorded it
-    is only ever completed from its record. A new commitment is published for the next draw."""
+    is only ever completed from its record. Past `budget_seconds` (staff: DRAW_STAFF_BUDGET_SECONDS)
+    the run stops making offers, saves its progress and releases the draw: the answer says what
+    remains and the next run (staff or tick) goes on. A new commitment is published for the next
+    draw once it is done."""
+    deadline = clock.now() + (settings.draw_staff_budget_seconds if budget_seconds is None else budget_seconds)
     found = catalog.procedure(site_id, procedure_id)
     policy = catalog.policy(site_id, procedure_id)
     if policy.allocation != "draw":
@@ -284,33 +299,39 @@ def run_draw(site_id, procedure_id, now):
         allocation = storage.read_draw_record(draw)["allocation"]
         by_request = storage.requests_by_id({request_id for request_id, _ in allocation})
         by_slot = storage.slots_by_id({slot_id for _, slot_id in allocation})
-    offered, skipped = _make_offers(draw, allocation, by_request, by_slot, policy, now, lease)
+    done, offered, skipped = _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, deadline)
+    result = {"draw_id": draw.draw_id, "entrants": int(draw.entrant_count), "slots": int(draw.slot_count),
+              "offered": offered, "skipped": skipped, "resumed": resumed}
+    if done < len(allocation):
+        if not storage.release_draw(draw, runner, clock.now(), (done, offered, skipped)):
+            raise Conflict("Another run took this draw over.", code="draw_running")
+        return {**result, "status": "allocating", "remaining": len(allocation) - done}
     if not storage.mark_draw_run(draw, runner, offered, skipped, now):
         raise Conflict("Another run took this draw over.", code="draw_running")
     pending_draw(site_id, procedure_id, now + 0.001)
     metric("DrawRun", site=site_id)
     metric("OffersMade", value=offered, site=site_id)
-    return {"draw_id": draw.draw_id, "entrants": int(draw.entrant_count), "slots": int(draw.slot_count),
-            "offered": offered, "skipped": skipped, "resumed": resumed}
+    return {**result, "status": "run", "remaining": 0}
 
 
 def run_due_draws(now):
     """The scheduled job: every draw-mode procedure whose last draw is draw_interval_seconds old,
     and any draw left unfinished past its runner's lease (resumed)."""
     ran = []
+    deadline = clock.now() + settings.draw_tick_budget_seconds
     for site in catalog.sites():
         for p in site.procedures:
             policy = catalog.policy(site.sk, p["procedure_id"])
             if policy.allocation != "draw":
                 continue
             recent = storage.draws_of(site.sk, p["procedure_id"], limit=3)
-            stuck = any(d.status in UNFINISHED and _lease_over(d, now) for d in recent)
-            if stuck:
+            unfinished = [d for d in recent if d.status in UNFINISHED and _lease_over(d, now)]
+            if any(not _released(d) for d in unfinished):
                 metric("DrawStuck", site=site.sk)
             last_run = next((d.run_at for d in recent if d.run_at), None)
-            if stuck or last_run is None or last_run + policy.draw_interval_seconds <= now:
+            if unfinished or last_run is None or last_run + policy.draw_interval_seconds <= now:
                 try:
-                    ran.append(run_draw(site.sk, p["procedure_id"], now))
+                    ran.append(run_draw(site.sk, p["procedure_id"], now, budget_seconds=max(0.0, deadline - clock.now())))
                 except Conflict:
                     continue  # another runner has it
     return ran

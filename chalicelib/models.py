@@ -239,6 +239,7 @@ class Draw(Model):
     committed_at = NumberAttribute()
     run_at = NumberAttribute(null=True)
     # The run in charge (random per attempt) and until when; a later run takes over only past it.
+    # No runner but a lease_until: released by a run that stopped at its time budget.
     runner = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(null=True)
     attempt = NumberAttribute(null=True)  # 1 at the claim, +1 at each take-over
@@ -250,6 +251,7 @@ class Draw(Model):
     entrant_count = NumberAttribute(null=True)
     slot_count = NumberAttribute(null=True)
     allocated_count = NumberAttribute(null=True)
+    offers_done = NumberAttribute(null=True)  # allocated pairs tried, in order (saved with the lease)
     offered_count = NumberAttribute(null=True)
     skipped_count = NumberAttribute(null=True)  # allocated pairs whose offer could not be made
     done_at = NumberAttribute(null=True)

@@ -861,10 +861,23 @@ def take_over_stale_draw(draw, now, runner, lease_until):
     )
 
 
-def renew_draw_lease(draw, runner, lease_until):
-    """The runner's heartbeat; False if another run took the draw over meanwhile."""
-    return _update_draw_if(draw, [Draw.lease_until.set(lease_until)],
+def _progress(progress):
+    done, offered, skipped = progress
+    return [Draw.offers_done.set(done), Draw.offered_count.set(offered), Draw.skipped_count.set(skipped)]
+
+
+def renew_draw_lease(draw, runner, lease_until, progress=None):
+    """The runner's heartbeat, with its progress (offers done, offered, skipped) if it makes
+    offers; False if another run took the draw over meanwhile."""
+    return _update_draw_if(draw, [Draw.lease_until.set(lease_until)] + (_progress(progress) if progress else []),
                            (Draw.runner == runner) & Draw.status.is_in("running", "allocating"))
+
+
+def release_draw(draw, runner, now, progress):
+    """The runner stops at its time budget: its progress saved, the draw is free for the next run
+    at once (no runner, lease over)."""
+    return _update_draw_if(draw, [Draw.runner.remove(), Draw.lease_until.set(now)] + _progress(progress),
+                           (Draw.runner == runner) & (Draw.status == "allocating"))
 
 
 # A chunk's items as JSON stay under this many bytes: DynamoDB's item limit is 400 KB, keys and

@@ -149,6 +149,8 @@ def test_a_draw_that_crashes_at_any_step_is_completed_with_the_same_allocation(a
     assert busy.status == 409 and busy.code == "draw_running" and int(busy.headers["retry-after"]) >= 1
     assert tick() == []
     clock.advance(settings.draw_lease_seconds + 1)
+    counted = []
+    monkeypatch.setattr(draws, "metric", lambda name, *a, **k: counted.append(name))
 
     if resume_by == "staff":
         reply = staff_run(api)
@@ -157,6 +159,7 @@ def test_a_draw_that_crashes_at_any_step_is_completed_with_the_same_allocation(a
     else:
         (result,) = tick()
     assert result["draw_id"] == committed["draw_id"] and result["resumed"] is True
+    assert "DrawResumed" in counted and ("DrawStuck" in counted) == (resume_by == "tick")
     assert (result["offered"], result["skipped"]) == (6, 0)
 
     summary = next(d for d in api.draws() if d["draw_id"] == committed["draw_id"])
@@ -186,10 +189,35 @@ def test_a_live_run_renews_its_lease_and_is_never_taken_over(api, monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(storage, "make_offer_if_still_possible", slow_offer)
-    result = draws.run_draw(SITE, PROCEDURE, clock.now())
+    result = draws.run_draw(SITE, PROCEDURE, clock.now(), budget_seconds=3600)
     assert result["offered"] == 6 and result["resumed"] is False
     assert rivals == ["draw_running"] * 6
     assert stored_draw(committed["draw_id"]).resumed is None
+
+
+def test_a_run_that_reaches_its_time_budget_saves_its_progress_and_the_next_run_goes_on(api, monkeypatch):
+    committed, _ = crash_site(api, monkeypatch)
+    original, tried, counted = storage.make_offer_if_still_possible, [], []
+
+    def slow_offer(request, *args, **kwargs):
+        clock.advance(4)  # past the staff call's 10 s after the third offer
+        tried.append(request.request_id)
+        return original(request, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "make_offer_if_still_possible", slow_offer)
+    monkeypatch.setattr(draws, "metric", lambda name, *a, **k: counted.append(name))
+    first = staff_run(api).body
+    assert (first["status"], first["offered"], first["remaining"], first["resumed"]) == ("allocating", 3, 3, False)
+    left = stored_draw(committed["draw_id"])
+    assert (left.status, left.runner, left.offers_done) == ("allocating", None, 3)
+    assert "seed" in next(d for d in api.draws() if d["draw_id"] == committed["draw_id"])
+
+    (second,) = tick()  # no lease to wait for: the draw was released, not abandoned
+    assert (second["status"], second["offered"], second["remaining"], second["resumed"]) == ("run", 6, 0, True)
+    assert len(tried) == 6 == len(set(tried))  # the next run starts where the first stopped
+    assert "DrawResumed" not in counted and "DrawStuck" not in counted
+    assert sorted(offers_of_the_draw()) == sorted(tuple(p) for p in api.draw_record(
+        next(d for d in api.draws() if d["draw_id"] == committed["draw_id"]))["allocation"])
 
 
 def test_an_offer_made_before_a_crash_and_withdrawn_since_is_not_made_again(api, monkeypatch):
