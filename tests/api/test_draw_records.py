@@ -238,7 +238,7 @@ def test_an_offer_made_before_a_crash_and_withdrawn_since_is_not_made_again(api,
 
 # --- bounded pages ----------------------------------------------------------------------------
 
-def test_the_public_list_of_draws_comes_in_pages_with_sealed_cursors(api):
+def test_the_public_list_of_draws_comes_in_pages_and_refuses_a_tampered_cursor(api):
     api.create_site()
     api.set_policy(**DRAW)
     for _ in range(5):
