@@ -4,8 +4,8 @@ import secrets
 from datetime import date, timedelta
 
 from chalicelib import catalog, domain, signals, storage
-from chalicelib.booking import bearer_owned
-from chalicelib.clock import parse_instant, to_rfc3339, utc_key
+from chalicelib.booking import bearer_owned, freed_terms
+from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, Forbidden, InvalidField
 from chalicelib.keys import identity_secret
@@ -20,9 +20,9 @@ _rng = random.SystemRandom()
 
 def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_expires_on, now, partner_id=None,
                  client_ip=None):
-    catalog.procedure(site_id, procedure_id)
+    found = catalog.procedure(site_id, procedure_id)
     policy = catalog.policy(site_id, procedure_id)
-    if policy.allocation != "draw":
+    if not domain.standby_allowed(policy):
         raise Forbidden("This procedure is first come, first served: search and hold a slot.", code="not_draw")
     domain.check_accepted_document(applicant.document_type, policy)
     today = date.fromtimestamp(now)
@@ -30,6 +30,8 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
         raise InvalidField("to", "to must be on or after from.")
     if last_day < today or (last_day - today).days > 366:
         raise InvalidField("to", "to must be within the next year.")
+    if policy.allocation == domain.AUTO:
+        _refuse_standby_while_holdable(found, procedure_id, policy, max(first_day, today), last_day, now)
     identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
     token = new_token()
     ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
@@ -53,8 +55,22 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     ip_limit = None if partner_id else {"ip": client_ip or "unknown", "window": domain.hour_window(now),
                                         "max": policy.max_holds_per_ip_per_hour}
     storage.file_request_if_allowed(request, ends, now, ip_limit, also=signals.request_items(now, client_ip, identity, applicant.email))
+    catalog.forget_standby(site_id, procedure_id)
+    if policy.allocation == domain.AUTO:
+        pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
     metric("RequestFiled", site=site_id)
     return {"request_id": request.request_id, "request_token": token, "status": "waiting"}
+
+
+def _refuse_standby_while_holdable(site, procedure_id, policy, first_day, last_day, now):
+    """auto: a standby request is for an applicant whose search found nothing (409 otherwise).
+    A free slot on a day another request covers is not holdable: it waits for the draw."""
+    low = utc_key(parse_instant((first_day - timedelta(days=1)).isoformat()))
+    high = utc_key(parse_instant((last_day + timedelta(days=2)).isoformat()))
+    for slot in storage.holdable_slots_between(site.sk, procedure_id, max(low, to_rfc3339(now)), high, now):
+        day = domain.local_date(parse_instant(slot.starts_at), site.timezone)
+        if first_day.isoformat() <= day <= last_day.isoformat() and not catalog.standby_covers(site.sk, procedure_id, policy, day):
+            raise Conflict("Slots are available in this range: search and hold one.", code="slots_available")
 
 
 def _offer_token(hold_id):
@@ -106,12 +122,11 @@ def withdraw(request_id, token, now):
     status = request_status(found, now)
     if status == "offered":
         offer = storage.get_hold(found.hold_id)
-        policy = catalog.policy(found.site_id, found.procedure_id)
-        storage.withdraw_request_if_live(found, now, offer, available_from=now,
-                                         cooldown_until=round(domain.cooldown_until(now, policy), 3))
+        storage.withdraw_request_if_live(found, now, offer, **freed_terms(offer, now))
         metric("HoldsAbandoned", site=found.site_id)
     elif status == "waiting":
         storage.withdraw_request_if_live(found, now)
+        catalog.forget_standby(found.site_id, found.procedure_id)
     else:
         raise Conflict("This request can no longer be withdrawn.", code="request_not_live")
 
@@ -146,7 +161,7 @@ def run_draw(site_id, procedure_id, now):
     recorded for replay. A new commitment is published for the next draw."""
     found = catalog.procedure(site_id, procedure_id)
     policy = catalog.policy(site_id, procedure_id)
-    if policy.allocation != "draw":
+    if not domain.standby_allowed(policy):
         raise Forbidden("This procedure is first come, first served.", code="not_draw")
     draw = pending_draw(site_id, procedure_id, now)
     if not storage.claim_committed_draw(draw, now):
@@ -155,6 +170,7 @@ def run_draw(site_id, procedure_id, now):
     today = date.fromtimestamp(now)
     requests = [r for r in storage.waiting_requests(site_id, procedure_id) if request_status(r, now) == "waiting"]
     slots = storage.free_slots(site_id, procedure_id, to_rfc3339(now), utc_key(parse_instant((today + timedelta(days=367)).isoformat())), now)
+    slots = _drawable(slots, requests, policy, tz, now)
     entrants = [
         {
             "request_id": r.request_id,
@@ -191,7 +207,8 @@ def run_draw(site_id, procedure_id, now):
             tier=domain.request_tier(date.fromisoformat(request.permit_expires_on) if request.permit_expires_on else None, today),
             permit_expires_on=request.permit_expires_on, draw_day=today.isoformat(),
         )
-        if storage.make_offer_if_still_possible(request, slot, hold, now, round(domain.cooldown_until(expires_at, policy), 3)):
+        if storage.make_offer_if_still_possible(request, slot, hold, now, round(domain.cooldown_until(expires_at, policy), 3),
+                                                available_from_after=_lapsed_offer_back(expires_at, slot, policy)):
             offered.append(request_id)
     record = {
         "site_id": site_id,
@@ -205,19 +222,54 @@ def run_draw(site_id, procedure_id, now):
         "offered": offered,
     }
     storage.record_draw_run(draw, record)
+    catalog.forget_standby(site_id, procedure_id)
+    if policy.allocation == domain.AUTO:
+        _release_leftovers(slots, {slot_id for _, slot_id in allocation}, policy, now)
     _new_commitment(site_id, procedure_id, now + 0.001)
     metric("DrawRun", site=site_id)
     metric("OffersMade", value=len(offered), site=site_id)
     return {"draw_id": draw.draw_id, "entrants": len(entrants), "slots": len(pool), "offered": len(offered)}
 
 
+def _drawable(slots, requests, policy, tz, now):
+    """The free slots a draw gives: those that leave time to confirm an offer; in auto only those
+    on days a waiting request covers (the others are search's)."""
+    slots = [s for s in slots if domain.offerable(epoch_of(s.starts_at), now, policy)]
+    if policy.allocation != domain.AUTO:
+        return slots
+    ranges = [(r.first_day, r.last_day) for r in requests]
+    return [s for s in slots if domain.covers(ranges, domain.local_date(parse_instant(s.starts_at), tz))]
+
+
+def _lapsed_offer_back(expires_at, slot, policy):
+    """auto: a lapsed offer frees its slot after a random quarantine, like any hold (if nobody
+    waits then, it goes to search at an instant nobody knows); draw mode: at once, to the next draw."""
+    if policy.allocation != domain.AUTO:
+        return None
+    starts = epoch_of(slot.starts_at)
+    back = domain.quarantine_end(expires_at, starts, policy, _rng)
+    return round(starts if back is None else back, 3)
+
+
+def _release_leftovers(slots, allocated, policy, now):
+    """auto: what a draw did not give away goes to search at a random instant (R3), or to the
+    counter when too late; still hidden meanwhile if another standby request covers it then."""
+    for slot in slots:
+        if slot.slot_id not in allocated:
+            back = domain.quarantine_end(now, epoch_of(slot.starts_at), policy, _rng)
+            storage.release_draw_leftover_if_unchanged(slot, now, None if back is None else round(back, 3))
+
+
 def run_due_draws(now):
-    """The scheduled job: every draw-mode procedure whose last draw is draw_interval_seconds old."""
+    """The scheduled job: every draw-mode procedure whose last draw is draw_interval_seconds old,
+    and every auto procedure with waiting standby requests."""
     ran = []
     for site in catalog.sites():
         for p in site.procedures:
             policy = catalog.policy(site.sk, p["procedure_id"])
-            if policy.allocation != "draw":
+            if not domain.standby_allowed(policy):
+                continue
+            if policy.allocation == domain.AUTO and not storage.waiting_requests(site.sk, p["procedure_id"]):
                 continue
             last_run = next((d.run_at for d in storage.draws_of(site.sk, p["procedure_id"], limit=3) if d.run_at), None)
             if last_run is None or last_run + policy.draw_interval_seconds <= now:
@@ -240,7 +292,7 @@ def draw_view(draw):
 def public_draws(site_id, procedure_id, now):
     catalog.procedure(site_id, procedure_id)
     draws = storage.draws_of(site_id, procedure_id)
-    if catalog.policy(site_id, procedure_id).allocation == "draw" and not any(d.status == "committed" for d in draws):
+    if domain.standby_allowed(catalog.policy(site_id, procedure_id)) and not any(d.status == "committed" for d in draws):
         draws = [pending_draw(site_id, procedure_id, now)] + draws
     return {"draws": [draw_view(d) for d in draws]}
 
@@ -256,7 +308,8 @@ def stats(site_id, start, end, now):
                      for p in site.procedures}
     for slot in storage.slots_of_site(site_id, from_key, to_key):
         figures = per_procedure.setdefault(slot.procedure_id, {})
-        state = domain.visible_state(slot.state, slot.available_from, slot.freed_count, slot.hold_expires_at, now)
+        state = domain.visible_state(slot.state, slot.available_from, slot.freed_count, slot.hold_expires_at, now,
+                                     epoch_of(slot.starts_at))
         figures[state] = figures.get(state, 0) + 1
         if state != "scheduled":
             figures["published"] = figures.get("published", 0) + 1

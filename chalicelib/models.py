@@ -4,6 +4,7 @@ Times that conditions compare (available_from, expiries, cooldowns) are epoch se
 appointment times are RFC 3339 UTC strings so that they sort as range keys.
 """
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     MapAttribute,
     NumberAttribute,
@@ -173,6 +174,7 @@ class Booking(Model):
     partner_id = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     cancelled_at = NumberAttribute(null=True)
+    freed_late = BooleanAttribute(null=True)  # cancelled too close to its start: the slot stays with the counter
     purge_at = NumberAttribute()
     checked_in_at = NumberAttribute(null=True)
     reminded_at = NumberAttribute(null=True)  # set once by the reminder run; the stream sends it
