@@ -162,15 +162,17 @@ def _actor(hold_or_booking):
 
 
 def freed_terms(found, now):
-    """When the slot of a released hold, cancelled booking or withdrawn offer comes back (the next
-    draw if a standby request covers it, else a random quarantine; None: freed too late, it stays
-    with the counter) and until when its identity may not hold again (R4)."""
+    """How the slot of a released hold, cancelled booking or withdrawn offer comes back (to the
+    next draw if a standby request covers it, else after a random quarantine; available_from None:
+    freed too late, it stays with the counter) and until when its identity may not hold again (R4)."""
     policy = catalog.policy(found.site_id, found.procedure_id)
     covered = catalog.standby_covers(found.site_id, found.procedure_id, policy,
                                      _day(found.starts_at, catalog.site(found.site_id).timezone))
-    back = domain.freed_available_from(now, epoch_of(found.starts_at), policy, covered, _rng)
+    terms = domain.freed_slot_terms(now, epoch_of(found.starts_at), policy, covered, _rng)
+    available_from, draw_from = terms or (None, None)
     return {
-        "available_from": None if back is None else round(back, 3),
+        "available_from": None if available_from is None else round(available_from, 3),
+        "draw_from": None if draw_from is None else round(draw_from, 3),
         "cooldown_until": round(domain.cooldown_until(now, policy), 3),
     }
 

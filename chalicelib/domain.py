@@ -385,15 +385,20 @@ def route_freed_slot(policy, covered, now, starts_at):
     return TO_SEARCH if release_window(now, starts_at, policy) is not None else TO_COUNTER
 
 
-def freed_available_from(now, starts_at, policy, covered, rng):
-    """When a slot freed at `now` can be taken again: at once by the next draw (which alone sees
-    it while people wait), after a random quarantine (search), or None: freed late, kept for the
-    counter."""
+def freed_slot_terms(now, starts_at, policy, covered, rng):
+    """How a slot freed at `now` comes back: (available_from, draw_from), or None when freed too
+    late (it stays with the counter).
+
+    - to search: after a random quarantine, (instant, None);
+    - to the draw in draw mode: (now, None), there is no search;
+    - to the draw in auto: (starts_at, now): search never shows it by itself; the draw may take it
+      from now, and whatever a draw does not give away it sends to search at a random instant. So
+      withdrawing the covering request does not bring the slot back at a moment anybody chose."""
     route = route_freed_slot(policy, covered, now, starts_at)
     if route == TO_DRAW:
-        return now
+        return (now, None) if policy.allocation == DRAW else (starts_at, now)
     if route == TO_SEARCH:
-        return quarantine_end(now, starts_at, policy, rng)
+        return quarantine_end(now, starts_at, policy, rng), None
     return None
 
 

@@ -169,8 +169,8 @@ def run_draw(site_id, procedure_id, now):
     tz = found.timezone
     today = date.fromtimestamp(now)
     requests = [r for r in storage.waiting_requests(site_id, procedure_id) if request_status(r, now) == "waiting"]
-    slots = storage.free_slots(site_id, procedure_id, to_rfc3339(now), utc_key(parse_instant((today + timedelta(days=367)).isoformat())), now)
-    slots = _drawable(slots, requests, policy, tz, now)
+    free = _free_slots(site_id, procedure_id, now)
+    slots = _drawable(free, requests, policy, tz, now)
     entrants = [
         {
             "request_id": r.request_id,
@@ -224,7 +224,9 @@ def run_draw(site_id, procedure_id, now):
     storage.record_draw_run(draw, record)
     catalog.forget_standby(site_id, procedure_id)
     if policy.allocation == domain.AUTO:
-        _release_leftovers(slots, {slot_id for _, slot_id in allocation}, policy, now)
+        given, pooled = {slot_id for _, slot_id in allocation}, {s.slot_id for s in slots}
+        _release_leftovers([s for s in free if s.slot_id not in given and (s.draw_from is not None or s.slot_id in pooled)],
+                           policy, now)
     _new_commitment(site_id, procedure_id, now + 0.001)
     metric("DrawRun", site=site_id)
     metric("OffersMade", value=len(offered), site=site_id)
@@ -251,13 +253,26 @@ def _lapsed_offer_back(expires_at, slot, policy):
     return round(starts if back is None else back, 3)
 
 
-def _release_leftovers(slots, allocated, policy, now):
+def _free_slots(site_id, procedure_id, now):
+    until = date.fromtimestamp(now) + timedelta(days=367)
+    return storage.free_slots(site_id, procedure_id, to_rfc3339(now), utc_key(parse_instant(until.isoformat())), now)
+
+
+def _release_leftovers(slots, policy, now):
     """auto: what a draw did not give away goes to search at a random instant (R3), or to the
-    counter when too late; still hidden meanwhile if another standby request covers it then."""
+    counter when too late; still hidden then if another standby request covers its day."""
     for slot in slots:
-        if slot.slot_id not in allocated:
-            back = domain.quarantine_end(now, epoch_of(slot.starts_at), policy, _rng)
-            storage.release_draw_leftover_if_unchanged(slot, now, None if back is None else round(back, 3))
+        back = domain.quarantine_end(now, epoch_of(slot.starts_at), policy, _rng)
+        storage.release_draw_leftover_if_unchanged(slot, now, None if back is None else round(back, 3))
+
+
+def release_unclaimed(site_id, procedure_id, now):
+    """auto with nobody waiting any more: slots marked for the draw go to search at random
+    instants (the request that covered them was withdrawn or expired before a draw)."""
+    policy = catalog.policy(site_id, procedure_id)
+    marked = [s for s in _free_slots(site_id, procedure_id, now) if s.draw_from is not None]
+    _release_leftovers(marked, policy, now)
+    return len(marked)
 
 
 def run_due_draws(now):
@@ -270,6 +285,7 @@ def run_due_draws(now):
             if not domain.standby_allowed(policy):
                 continue
             if policy.allocation == domain.AUTO and not storage.waiting_requests(site.sk, p["procedure_id"]):
+                release_unclaimed(site.sk, p["procedure_id"], now)
                 continue
             last_run = next((d.run_at for d in storage.draws_of(site.sk, p["procedure_id"], limit=3) if d.run_at), None)
             if last_run is None or last_run + policy.draw_interval_seconds <= now:

@@ -78,6 +78,9 @@ class Slot(Model):
     booking_id = UnicodeAttribute(null=True)
     freed_count = NumberAttribute(default=0)
     created_at = NumberAttribute()
+    # auto: freed while a standby request covered it, the slot is the draw's from this instant
+    # (available_from stays ahead: only a draw gives it, or sends it to search at a random instant).
+    draw_from = NumberAttribute(null=True)
     # Partner share (issue 4): a public hold or search needs reserved_until absent or passed.
     reserved_until = NumberAttribute(null=True)
 

@@ -269,3 +269,21 @@ def test_a_draw_never_offers_a_slot_that_has_started(api):
     clock.advance(epoch_of(bookings[0]["slot"]["starts_at"]) + 1 - clock.now())
     assert draw(api)["offered"] == 0
     assert request_of(api, waiting)["status"] == "waiting"
+
+
+def test_withdrawing_the_covering_request_does_not_publish_the_freed_slot_at_a_chosen_moment(api):
+    import app as application
+
+    slots = auto_site(api)
+    bookings = book_all(api, slots)
+    waiting = standby(api, 1).body
+    api.cancel(bookings[0])  # the slot is the draw's now
+    api.call("DELETE", f"/requests/{waiting['request_id']}", headers={"X-Request-Token": waiting["request_token"]})
+    wait_out_the_quarantine()
+    assert slots[0] not in searchable(api)  # only a draw (or the tick, nobody waiting) lets it go
+    assert application.run_due_draws.func({}) == []
+    assert slots[0] not in searchable(api)
+    clock.advance(AUTO["quarantine_min_seconds"] - 1)
+    assert slots[0] not in searchable(api)
+    clock.advance(AUTO["quarantine_max_seconds"] - AUTO["quarantine_min_seconds"] + 2)
+    assert slots[0] in searchable(api)

@@ -140,12 +140,14 @@ FAR = 10 * DAY  # an appointment far enough for a draw, an offer and a release w
 
 def test_a_slot_freed_while_a_live_request_covers_its_day_goes_to_the_next_draw():
     assert domain.route_freed_slot(AUTO, True, 0, FAR) == domain.TO_DRAW
-    assert domain.freed_available_from(0, FAR, AUTO, True, random.Random(1)) == 0  # the draw reads it at once
+    # The draw may take it at once; search never shows it by itself (only a draw releases it).
+    assert domain.freed_slot_terms(5, FAR, AUTO, True, random.Random(1)) == (FAR, 5)
+    assert domain.freed_slot_terms(5, FAR, replace(AUTO, allocation="draw"), False, random.Random(1)) == (5, None)
 
 
 def test_a_slot_freed_while_nobody_waits_goes_to_search_after_a_random_quarantine():
     assert domain.route_freed_slot(AUTO, False, 0, FAR) == domain.TO_SEARCH
-    backs = {domain.freed_available_from(0, FAR, AUTO, False, random.Random(seed)) for seed in range(50)}
+    backs = {domain.freed_slot_terms(0, FAR, AUTO, False, random.Random(seed))[0] for seed in range(50)}
     assert min(backs) >= AUTO.quarantine_min_seconds and max(backs) <= AUTO.quarantine_max_seconds and len(backs) == 50
 
 
@@ -159,7 +161,7 @@ def test_a_slot_freed_too_close_for_a_draw_and_an_offer_stays_with_the_counter()
     left = AUTO.draw_interval_seconds + AUTO.offer_ttl_seconds
     assert domain.route_freed_slot(AUTO, True, 0, left) == domain.TO_DRAW
     assert domain.route_freed_slot(AUTO, True, 0, left - 1) == domain.TO_COUNTER
-    assert domain.freed_available_from(0, left - 1, AUTO, True, random.Random(1)) is None
+    assert domain.freed_slot_terms(0, left - 1, AUTO, True, random.Random(1)) is None
 
 
 def test_the_release_window_near_the_appointment_never_shrinks_to_a_point():
