@@ -284,10 +284,13 @@ def run_due_draws(now):
             policy = catalog.policy(site.sk, p["procedure_id"])
             if not domain.standby_allowed(policy):
                 continue
+            draws = storage.draws_of(site.sk, p["procedure_id"], limit=3)
+            if policy.allocation == domain.AUTO and not draws:
+                continue  # nobody ever waited: nothing can be marked for a draw
             if policy.allocation == domain.AUTO and not storage.waiting_requests(site.sk, p["procedure_id"]):
                 release_unclaimed(site.sk, p["procedure_id"], now)
                 continue
-            last_run = next((d.run_at for d in storage.draws_of(site.sk, p["procedure_id"], limit=3) if d.run_at), None)
+            last_run = next((d.run_at for d in draws if d.run_at), None)
             if last_run is None or last_run + policy.draw_interval_seconds <= now:
                 try:
                     ran.append(run_draw(site.sk, p["procedure_id"], now))
