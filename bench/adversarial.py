@@ -51,9 +51,9 @@ FAST = {"allocation": "fcfs", "hold_ttl_seconds": 2, "quarantine_min_seconds": 1
         "cooldown_seconds": 5, "max_holds_per_ip_per_hour": 1_000_000}
 DRAW = {"allocation": "draw", "offer_ttl_seconds": 600, "cooldown_seconds": 5, "max_holds_per_ip_per_hour": 1_000_000}
 # auto: FAST while nobody waits; standby requests drawn every DRAW_TICK_S (the draw_interval tick,
-# run here through the staff endpoint), ~6 h in compressed time (the default interval is 1 day).
+# run here through the staff endpoint), ~12 h in compressed time (the default interval is 1 day).
 AUTO = dict(FAST, allocation="auto", offer_ttl_seconds=600, draw_interval_seconds=60)
-DRAW_TICK_S = 3.0
+DRAW_TICK_S = 6.0
 HONEST_MEAN_S = 3.0
 BOT_PAUSE_S = 0.01
 _ids = itertools.count(1)
@@ -476,7 +476,7 @@ def auto_market(b, bots, honest, slots, window, duration):
 def auto_bots_row(b, rounds, bots, honest, slots):
     tot = {"bot": 0, "honest": 0}
     for _ in range(rounds):
-        for k, v in auto_market(b, bots, honest, slots, window=3, duration=4 * DRAW_TICK_S).items():
+        for k, v in auto_market(b, bots, honest, slots, window=3, duration=3 * DRAW_TICK_S).items():
             tot[k] += v
     nb, nh = bots * rounds, honest * rounds
     return {"scenario": "bot vs honest", "mode": "auto", "runs": rounds, "at_once": "–", "transfer": "–",
@@ -589,13 +589,14 @@ def cycling_rows(b, duration, slots, honest):
                      "transfer": "–", "buyer": "–", "fair": "–",
                      "notes": f"honest booked {booked} (baseline {base}); trafficker holds {holds}, "
                               f"refused for cooldown {cooldown}"})
-    base_auto = cycling_fcfs(b, slots, honest, duration, cycling=False, pool=1, policy=AUTO)[0]
-    booked, holds, cooldown = cycling_fcfs(b, slots, honest, duration, cycling=True, pool=50, policy=AUTO)
+    auto_s = max(duration, 3 * DRAW_TICK_S)  # time for draws to come round and offers to be confirmed
+    base_auto = cycling_fcfs(b, slots, honest, auto_s, cycling=False, pool=1, policy=AUTO)[0]
+    booked, holds, cooldown = cycling_fcfs(b, slots, honest, auto_s, cycling=True, pool=50, policy=AUTO)
     rows.append({"scenario": "(d) hold cycling, 50 fake identities", "mode": "auto", "runs": 1, "at_once": "–",
                  "transfer": "–", "buyer": "–", "fair": "–",
                  "notes": f"honest booked {booked} (fcfs baseline {base}, auto baseline {base_auto}); trafficker holds "
-                          f"{holds}, refused for cooldown {cooldown}; honest who find nothing join the standby list, "
-                          f"draws every {DRAW_TICK_S:.0f} s"})
+                          f"{holds}, refused for cooldown {cooldown}; over {auto_s:.0f} s, honest who find nothing join the "
+                          f"standby list, draws every {DRAW_TICK_S:.0f} s"})
     # draw mode: hold cycling is impossible (no holds); its analogue, fakes winning offers and
     # withdrawing them, lands the fakes in cooldown and the slots in the next draw.
     site = b.site(DRAW, slots_closes=f"{9 + slots}:00")

@@ -277,7 +277,9 @@ def release_unclaimed(site_id, procedure_id, now):
 
 def run_due_draws(now):
     """The scheduled job: every draw-mode procedure whose last draw is draw_interval_seconds old,
-    and every auto procedure with waiting standby requests."""
+    and every auto procedure whose waiting requests have waited that long (since the first of
+    them filed or since the last draw, whichever is later: everybody who checks now and then
+    gets into the first draw, not only the fastest)."""
     ran = []
     for site in catalog.sites():
         for p in site.procedures:
@@ -285,12 +287,15 @@ def run_due_draws(now):
             if not domain.standby_allowed(policy):
                 continue
             draws = storage.draws_of(site.sk, p["procedure_id"], limit=3)
-            if policy.allocation == domain.AUTO and not draws:
-                continue  # nobody ever waited: nothing can be marked for a draw
-            if policy.allocation == domain.AUTO and not storage.waiting_requests(site.sk, p["procedure_id"]):
-                release_unclaimed(site.sk, p["procedure_id"], now)
-                continue
             last_run = next((d.run_at for d in draws if d.run_at), None)
+            if policy.allocation == domain.AUTO:
+                if not draws:
+                    continue  # nobody ever waited: nothing can be marked for a draw
+                waiting = storage.waiting_requests(site.sk, p["procedure_id"])
+                if not waiting:
+                    release_unclaimed(site.sk, p["procedure_id"], now)
+                    continue
+                last_run = max(last_run or 0, min(r.created_at for r in waiting))
             if last_run is None or last_run + policy.draw_interval_seconds <= now:
                 try:
                     ran.append(run_draw(site.sk, p["procedure_id"], now))

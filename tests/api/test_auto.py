@@ -209,7 +209,7 @@ def test_unused_partner_share_goes_to_the_draw_while_someone_waits(api):
     assert request_of(api, waiting)["status"] == "offered"
 
 
-def test_a_scheduled_tick_draws_auto_procedures_only_when_someone_waits(api):
+def test_the_tick_draws_once_the_first_standby_request_has_waited_a_draw_interval(api):
     import app as application
 
     slots = auto_site(api)
@@ -217,8 +217,13 @@ def test_a_scheduled_tick_draws_auto_procedures_only_when_someone_waits(api):
     bookings = book_all(api, slots)
     waiting = standby(api, 1).body
     api.cancel(bookings[2])
-    assert [r["offered"] for r in application.run_due_draws.func({})] == [1]
-    assert request_of(api, waiting)["status"] == "offered"
+    assert application.run_due_draws.func({}) == []  # others who check now and then may still join
+    clock.advance(AUTO["draw_interval_seconds"] / 2)
+    late = standby(api, 2).body
+    clock.advance(AUTO["draw_interval_seconds"] / 2)
+    assert [r["entrants"] for r in application.run_due_draws.func({})] == [2]
+    assert {request_of(api, r)["status"] for r in (waiting, late)} == {"offered", "waiting"}
+    assert application.run_due_draws.func({}) == []  # the next one an interval later
 
 
 # --- near-term slots and slots that have started --------------------------------------------------
