@@ -9,13 +9,12 @@ import binascii
 import json
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 from chalicelib import domain
-from datetime import datetime, timezone
-
 from chalicelib.clock import epoch_of, utc_key
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, Expired, InvalidField, StorageUnavailable, TooManyRequests
