@@ -47,9 +47,13 @@ os.environ.setdefault("STAFF_JWT_SECRET", STAFF_SECRET)
 from tests.support import Api  # noqa: E402
 
 PROCEDURE = "renewal"
-FAST = {"hold_ttl_seconds": 2, "quarantine_min_seconds": 1, "quarantine_max_seconds": 3, "cooldown_seconds": 5,
-        "max_holds_per_ip_per_hour": 1_000_000}
+FAST = {"allocation": "fcfs", "hold_ttl_seconds": 2, "quarantine_min_seconds": 1, "quarantine_max_seconds": 3,
+        "cooldown_seconds": 5, "max_holds_per_ip_per_hour": 1_000_000}
 DRAW = {"allocation": "draw", "offer_ttl_seconds": 600, "cooldown_seconds": 5, "max_holds_per_ip_per_hour": 1_000_000}
+# auto: FAST while nobody waits; standby requests drawn every DRAW_TICK_S (the draw_interval tick,
+# run here through the staff endpoint), ~12 h in compressed time (the default interval is 1 day).
+AUTO = dict(FAST, allocation="auto", offer_ttl_seconds=600, draw_interval_seconds=60)
+DRAW_TICK_S = 6.0
 HONEST_MEAN_S = 3.0
 BOT_PAUSE_S = 0.01
 _ids = itertools.count(1)
@@ -209,6 +213,97 @@ def fcfs_race_row(b, how, label, trials, rivals, honest):
                      + ", ".join(f"{k or 'nobody'} {v}" for k, v in sorted(others.items(), key=lambda kv: str(kv[0])))}
 
 
+# --- auto: (a), (b), (c) --------------------------------------------------------------------
+
+def auto_trial(b, how, rivals, honest):
+    """fcfs_trial in auto under scarcity: the only slot is the trafficker's, so everybody who
+    searched found nothing and joined the standby list (the buyer too, with his own identity).
+    The trafficker lets the slot go; his bot, the rival bots and the honest applicants keep trying
+    search and POST /holds through the whole quarantine window; then the draw tick runs. Returns
+    (buyer at once status, winner through search or None, winner of the draw or None, replays)."""
+    site = b.site(AUTO)
+    api = b.client()
+    slot = b.slot_ids_now(api, site)[0]
+    fake, buyer = person("fake"), person("buyer")
+    hold = api.hold(slot, fake, ip=new_ip())
+    held_by = time.time()
+    assert hold.status == 201, hold
+    booking = api.confirm(hold.body).body if how == "cancel" else None
+    kinds = [("buyer", buyer)] + [("bot", person("bot")) for _ in range(rivals)] + [("honest", person("honest")) for _ in range(honest)]
+    requests = []
+    for kind, who in kinds:
+        filed = b.file(api, site, who)
+        assert filed.status == 201, filed
+        requests.append((kind, who, filed.body))
+    if how == "cancel":
+        assert api.cancel(booking).status == 204
+    elif how == "release":
+        assert api.release(hold.body).status == 204
+    else:
+        time.sleep(max(0.0, held_by + FAST["hold_ttl_seconds"] - time.time()) + 0.02)
+    buyer_ip = new_ip()
+    at_once = api.hold(slot, buyer, ip=buyer_ip)
+    winner, done, lock = [], threading.Event(), threading.Lock()
+    deadline = time.monotonic() + FAST["quarantine_max_seconds"] + 2.5
+
+    def won(kind, client, reply):
+        with lock:
+            if done.is_set():
+                return
+            done.set()
+        client.confirm(reply.body)
+        winner.append(kind)
+
+    if at_once.status == 201:
+        won("buyer", api, at_once)
+
+    def poller(kind, who, pause, seed):
+        rng, c, ip = random.Random(seed), b.client(), buyer_ip if kind == "buyer" else new_ip()
+        if kind == "honest":
+            done.wait(rng.uniform(0, HONEST_MEAN_S))
+        while not done.is_set() and time.monotonic() < deadline:
+            if kind == "buyer" or slot in b.slot_ids_now(c, site):  # the buyer's bot knows the slot id
+                r = c.hold(slot, who, ip=ip)
+                if r.status == 201:
+                    return won(kind, c, r)
+            done.wait(pause if kind != "honest" else min(rng.expovariate(1 / HONEST_MEAN_S), max(0.0, deadline - time.monotonic())))
+
+    threads = [threading.Thread(target=poller, args=(kind, who, BOT_PAUSE_S, b.rng.random())) for kind, who, _ in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    drawn = None
+    if not winner:
+        b.run_draw(site)
+        for kind, _, req in requests:
+            offer = b.offer_of(api, req)
+            if offer and offer["slot"]["slot_id"] == slot:
+                drawn = kind
+    record = next(d for d in api.call("GET", f"/sites/{site}/procedures/{PROCEDURE}/draws").body["draws"] if d["status"] == "run")
+    from chalicelib import domain
+    replays = [list(p) for p in domain.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"]
+    return at_once.status, (winner[0] if winner else None), drawn, replays
+
+
+def auto_race_row(b, how, label, trials, rivals, honest):
+    results = [auto_trial(b, how, rivals, honest) for _ in range(trials)]
+    n = rivals + honest + 1
+    by_search = [r[1] for r in results if r[1]]
+    drawn = {}
+    for r in results:
+        drawn[r[2]] = drawn.get(r[2], 0) + 1
+    transfers = sum(r[1] == "buyer" or r[2] == "buyer" for r in results)
+    bots = sum(r[2] == "bot" for r in results)
+    return {"scenario": label, "mode": "auto", "runs": trials,
+            "at_once": f"{sum(r[0] == 201 for r in results)}/{trials} (got {','.join(sorted({str(r[0]) for r in results}))})",
+            "transfer": rate(transfers, trials), "buyer": rate(transfers, trials), "fair": f"1/{n} = {1 / n:.0%}",
+            "notes": f"{rivals} rival bots, {honest} honest, all on the standby list; taken through search: "
+                     f"{len(by_search)}/{trials}; the draw gave it to: "
+                     + ", ".join(f"{k or 'nobody'} {v}" for k, v in sorted(drawn.items(), key=lambda kv: str(kv[0])))
+                     + f" (rival bots' fair share {rivals}/{n}: {rate(bots, trials)}); records replay {sum(r[3] for r in results)}/{trials}"}
+
+
 # --- draw mode: (a), (b), (c) ---------------------------------------------------------------
 
 def draw_trial(b, how, entrants):
@@ -331,6 +426,66 @@ def draw_market(b, bots, honest, slots):
     return won
 
 
+def auto_market(b, bots, honest, slots, window, duration):
+    """fcfs_market in auto: everybody searches; who finds a slot holds it, who finds none joins the
+    standby list (bots at once, honest applicants at their first check) and confirms an offer when
+    one comes; the draw tick runs every DRAW_TICK_S."""
+    site = b.site(dict(AUTO, publish_window_seconds=window), slots_closes=f"{9 + slots}:00", publish="random_window")
+    won, lock, stop_at = {"bot": 0, "honest": 0}, threading.Lock(), time.monotonic() + duration
+    ticking = threading.Event()
+
+    def tick():
+        while not ticking.wait(DRAW_TICK_S):
+            b.run_draw(site)
+
+    def agent(kind, seed):
+        rng, c, me, ip = random.Random(seed), b.client(), person(kind), new_ip()
+        request = None
+        if kind == "honest":
+            nap(rng.uniform(0, HONEST_MEAN_S), stop_at)
+        while time.monotonic() < stop_at:
+            if request is None:
+                for slot in b.slot_ids_now(c, site)[:3]:
+                    r = c.hold(slot, me, ip=ip)
+                    if r.status == 201 and c.confirm(r.body).status == 201:
+                        with lock:
+                            won[kind] += 1
+                        return
+                filed = b.file(c, site, me, ip=ip)
+                request = filed.body if filed.status == 201 else None
+            else:
+                offer = b.offer_of(c, request)
+                if offer and c.confirm(offer).status == 201:
+                    with lock:
+                        won[kind] += 1
+                    return
+            nap(BOT_PAUSE_S if kind == "bot" else rng.expovariate(1 / HONEST_MEAN_S), stop_at)
+
+    threads = [threading.Thread(target=agent, args=(k, b.rng.random())) for k in ["bot"] * bots + ["honest"] * honest]
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ticking.set()
+    ticker.join()
+    return won
+
+
+def auto_bots_row(b, rounds, bots, honest, slots):
+    tot = {"bot": 0, "honest": 0}
+    for _ in range(rounds):
+        for k, v in auto_market(b, bots, honest, slots, window=3, duration=3 * DRAW_TICK_S).items():
+            tot[k] += v
+    nb, nh = bots * rounds, honest * rounds
+    return {"scenario": "bot vs honest", "mode": "auto", "runs": rounds, "at_once": "–", "transfer": "–",
+            "buyer": "–", "fair": f"{slots}/{bots + honest} = {slots / (bots + honest):.0%}",
+            "notes": f"{slots} slots published at random over 3 s, {bots} bots (poll every 10 ms, join the standby list "
+                     f"at once), {honest} honest, draws every {DRAW_TICK_S:.0f} s: "
+                     f"bots won {rate(tot['bot'], nb)}, honest won {rate(tot['honest'], nh)}"}
+
+
 def bots_rows(b, rounds_fcfs, rounds_draw, bots, honest, slots):
     tot = {"bot": 0, "honest": 0}
     for _ in range(rounds_fcfs):
@@ -355,11 +510,15 @@ def bots_rows(b, rounds_fcfs, rounds_draw, bots, honest, slots):
 
 # --- (d) hold cycling -----------------------------------------------------------------------
 
-def cycling_fcfs(b, slots, honest, duration, cycling, pool):
+def cycling_fcfs(b, slots, honest, duration, cycling, pool, policy=FAST):
     """A trafficker's bot holds every slot it sees with an identity from a pool of `pool` fake
     identities (each on its own IP) and lets the hold go at once (release), to deny inventory;
-    honest applicants check now and then. Returns (honest booked, holds taken, cooldown refusals)."""
-    site = b.site(FAST, slots_closes=f"{9 + slots}:00")
+    honest applicants check now and then. Returns (honest booked, holds taken, cooldown refusals).
+
+    In auto an honest applicant who finds nothing joins the standby list and confirms the offer a
+    draw makes (the draw tick runs every DRAW_TICK_S)."""
+    auto = policy["allocation"] == "auto"
+    site = b.site(policy, slots_closes=f"{9 + slots}:00")
     stop_at = time.monotonic() + duration
     booked, stats, lock = [0], {"holds": 0, "cooldown": 0}, threading.Lock()
     identities = [(person("fake"), new_ip()) for _ in range(pool)]
@@ -380,23 +539,42 @@ def cycling_fcfs(b, slots, honest, duration, cycling, pool):
 
     def honest_applicant(seed):
         rng, c, me, ip = random.Random(seed), b.client(), person("honest"), new_ip()
+        request = None
         nap(rng.uniform(0, HONEST_MEAN_S), stop_at)
         while time.monotonic() < stop_at:
-            free = b.slot_ids_now(c, site)
+            offer = b.offer_of(c, request) if request else None
+            if offer and c.confirm(offer).status == 201:
+                with lock:
+                    booked[0] += 1
+                return
+            free = [] if request else b.slot_ids_now(c, site)
             if free:
                 r = c.hold(rng.choice(free), me, ip=ip)
                 if r.status == 201 and c.confirm(r.body).status == 201:
                     with lock:
                         booked[0] += 1
                     return
+            elif auto and request is None:
+                filed = b.file(c, site, me, ip=ip)
+                request = filed.body if filed.status == 201 else None
             nap(rng.expovariate(1 / HONEST_MEAN_S), stop_at)
+
+    ticking = threading.Event()
+
+    def tick():
+        while not ticking.wait(DRAW_TICK_S):
+            b.run_draw(site)
 
     threads = ([threading.Thread(target=trafficker)] if cycling else []) + \
         [threading.Thread(target=honest_applicant, args=(b.rng.random(),)) for _ in range(honest)]
-    for t in threads:
+    ticker = threading.Thread(target=tick) if auto else None
+    for t in threads + ([ticker] if ticker else []):
         t.start()
     for t in threads:
         t.join()
+    ticking.set()
+    if ticker:
+        ticker.join()
     return booked[0], stats["holds"], stats["cooldown"]
 
 
@@ -411,6 +589,14 @@ def cycling_rows(b, duration, slots, honest):
                      "transfer": "–", "buyer": "–", "fair": "–",
                      "notes": f"honest booked {booked} (baseline {base}); trafficker holds {holds}, "
                               f"refused for cooldown {cooldown}"})
+    auto_s = max(duration, 3 * DRAW_TICK_S)  # time for draws to come round and offers to be confirmed
+    base_auto = cycling_fcfs(b, slots, honest, auto_s, cycling=False, pool=1, policy=AUTO)[0]
+    booked, holds, cooldown = cycling_fcfs(b, slots, honest, auto_s, cycling=True, pool=50, policy=AUTO)
+    rows.append({"scenario": "(d) hold cycling, 50 fake identities", "mode": "auto", "runs": 1, "at_once": "–",
+                 "transfer": "–", "buyer": "–", "fair": "–",
+                 "notes": f"honest booked {booked} (fcfs baseline {base}, auto baseline {base_auto}); trafficker holds "
+                          f"{holds}, refused for cooldown {cooldown}; over {auto_s:.0f} s, honest who find nothing join the "
+                          f"standby list, draws every {DRAW_TICK_S:.0f} s"})
     # draw mode: hold cycling is impossible (no holds); its analogue, fakes winning offers and
     # withdrawing them, lands the fakes in cooldown and the slots in the next draw.
     site = b.site(DRAW, slots_closes=f"{9 + slots}:00")
@@ -440,6 +626,68 @@ def cycling_rows(b, duration, slots, honest):
                  "notes": f"{slots} slots, {honest} honest, 3 draws: honest booked {honest_booked}; "
                           f"fakes won and withdrew {fake_offers} offers (each slot back in the next draw); fakes refiling after withdrawing refused for cooldown {refused}/{refiled}"})
     return rows
+
+
+# --- near-term release (R3, item 2 of issue 10) ------------------------------------------------
+
+NEAR = dict(FAST, quarantine_min_seconds=10, quarantine_max_seconds=100, release_window_min_seconds=20,
+            hold_ttl_seconds=60)
+
+
+def near_term_row(b, trials, lead_s=50, late_s=30):
+    """Slots starting about a minute from now; a booking is cancelled `lead_s` before its start
+    (the old rule brought it back at exactly now + lead_s/2) and a bot polls POST /holds until the
+    start. Another set is cancelled `late_s` before (less than twice release_window_min): those
+    must never come back online. All trials run side by side on their own sites."""
+    from zoneinfo import ZoneInfo
+    from datetime import datetime
+
+    tz = ZoneInfo("Europe/Paris")
+    start = (datetime.now(tz) + timedelta(seconds=lead_s + 40)).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    opens, closes = start.strftime("%H:%M"), (start + timedelta(minutes=5)).strftime("%H:%M")
+    if start.date() != datetime.now(tz).date() or start.date() != date.today():
+        return {"scenario": "near-term release", "mode": "fcfs", "runs": 0, "at_once": "–", "transfer": "–", "buyer": "–",
+                "fair": "–", "notes": "skipped: too close to midnight"}
+    jobs = []
+    for lead in [lead_s] * trials + [late_s] * max(2, trials // 2):
+        site = f"adv-{os.getpid()}-{next(_sites)}"
+        b.admin.create_site(site_id=site)
+        b.admin.set_policy(site_id=site, **NEAR)
+        b.admin.schedule(site_id=site, opens=opens, closes=closes, slot_minutes=5, start_in_days=0)
+        api = b.client()
+        slot = b.slot_ids_now(api, site)[0]
+        jobs.append({"lead": lead, "slot": slot, "booking": api.book(slot, person("fake"), ip=new_ip())})
+    starts = start.timestamp()
+
+    def run(job):
+        c, buyer, ip = b.client(), person("buyer"), new_ip()
+        time.sleep(max(0.0, starts - job["lead"] - time.time()))
+        cancelled = time.time()
+        assert c.cancel(job["booking"]).status == 204
+        job["old_instant"] = cancelled + (starts - cancelled) / 2
+        while time.time() < starts - 1:
+            if c.hold(job["slot"], buyer, ip=ip).status == 201:
+                job["back_after"] = time.time() - cancelled
+                job["off_old_instant"] = time.time() - job["old_instant"]
+                return
+            time.sleep(BOT_PAUSE_S)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    near = [j for j in jobs if j["lead"] == lead_s]
+    late = [j for j in jobs if j["lead"] == late_s]
+    back = sorted(j["back_after"] for j in near if "back_after" in j)
+    at_old = sum(abs(j["off_old_instant"]) < 0.5 for j in near if "off_old_instant" in j)
+    spread = f"{back[0]:.1f}–{back[-1]:.1f} s after the cancel" if back else "never"
+    return {"scenario": "near-term release", "mode": "fcfs", "runs": len(jobs), "at_once": "–", "transfer": "–",
+            "buyer": "–", "fair": "–",
+            "notes": f"cancelled {lead_s} s before the start (quarantine 10–100 s, window min 20 s): back online "
+                     f"{len(back)}/{len(near)}, {spread} (old rule: always {lead_s / 2:.0f} s); a bot's hold within "
+                     f"0.5 s of the old instant {at_old}/{len(near)}; cancelled {late_s} s before: back online "
+                     f"{sum('back_after' in j for j in late)}/{len(late)} (freed_late, kept for the counter)"}
 
 
 # --- (e) many identities behind one IP ------------------------------------------------------
@@ -486,9 +734,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer trials (about a minute and a half)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the agents' own randomness (the server's is its own)")
+    parser.add_argument("--only", default=None, help="run only the steps whose name contains one of these comma-separated words (e.g. auto,(d),near)")
     args = parser.parse_args()
     q = args.quick
     n_fcfs, n_draw, n_f, n_bots_fcfs, n_bots_draw = (2, 6, 8, 1, 4) if q else (20, 40, 60, 3, 30)
+    n_auto, n_bots_auto, n_near = (6, 1, 4) if q else (20, 5, 8)
     cycle_s = 6 if q else 12
 
     started = time.monotonic()
@@ -497,6 +747,8 @@ def main():
     rows = []
     try:
         def step(name, fn, *a):
+            if args.only and not any(part in name for part in args.only.split(",")):
+                return
             t = time.monotonic()
             got = fn(*a)
             rows.extend(got if isinstance(got, list) else [got])
@@ -506,21 +758,28 @@ def main():
         step("fcfs (a) rivals", fcfs_race_row, b, "cancel", "(a) cancel-and-rebook", n_fcfs, 3, 4)
         step("fcfs (b)", fcfs_race_row, b, "release", "(b) release-and-rehold", n_fcfs, 3, 4)
         step("fcfs (c)", fcfs_race_row, b, "expiry", "(c) expiry-and-rehold", n_fcfs, 3, 4)
+        step("auto (a) alone", auto_race_row, b, "cancel", "(a) cancel-and-rebook, buyer's bot vs honest only", n_auto, 0, 4)
+        step("auto (a) rivals", auto_race_row, b, "cancel", "(a) cancel-and-rebook", n_auto, 3, 4)
+        step("auto (b)", auto_race_row, b, "release", "(b) release-and-rehold", n_auto, 3, 4)
+        step("auto (c)", auto_race_row, b, "expiry", "(c) expiry-and-rehold", n_auto, 3, 4)
         step("draw (a)", draw_race_row, b, "cancel", "(a) cancel before the draw", n_draw, 5)
         step("draw (b)", draw_race_row, b, "release", "(b) offer withdrawn before the draw", n_draw, 5)
         step("draw (c)", draw_race_row, b, "expiry", "(c) offer left to lapse", max(4, n_draw // 2), 5)
         step("(f)", buyer_in_draw_row, b, n_f, 3, 4)
         step("(f')", buyer_in_draw_row, b, n_f // 2, 3, 4, True, 1)
         step("bots", bots_rows, b, n_bots_fcfs, n_bots_draw, 4, 8, 4)
+        step("bots auto", auto_bots_row, b, n_bots_auto, 4, 8, 4)
         step("(d)", cycling_rows, b, cycle_s, 4, 6)
         step("(e)", one_ip_rows, b, 30, 5)
+        step("near-term", near_term_row, b, n_near)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     print()
     print(table(rows))
     print()
-    print(f"Reproduce: `.venv/bin/python bench/adversarial.py{' --quick' if q else ''} --seed {args.seed}` "
+    only = f" --only {args.only}" if args.only else ""
+    print(f"Reproduce: `.venv/bin/python bench/adversarial.py{' --quick' if q else ''}{only} --seed {args.seed}` "
           f"(loopback, local stack; this run took {time.monotonic() - started:.0f} s)")
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from chalicelib import audit, catalog, domain, oversight, signals, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
-from chalicelib.errors import Forbidden, InvalidField, NotFound, Unauthorized
+from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound, Unauthorized
 from chalicelib.models import Applicant, Booking, Hold
 from chalicelib.observability import metric
 from chalicelib.keys import identity_secret
@@ -39,13 +39,30 @@ def search(site_id, procedure_id, start, end, limit, cursor, now, partner=False)
     catalog.procedure(site_id, procedure_id)
     if end <= start:
         raise InvalidField("to", "to must be after from.")
-    if catalog.policy(site_id, procedure_id).allocation == "draw":
+    policy = catalog.policy(site_id, procedure_id)
+    if not domain.searchable(policy):
         return {"slots": [], "next_cursor": None}  # allocated by draw: file a request
     floor = max(start.timestamp(), now)
     slots, next_cursor = storage.search_holdable_slots(
         site_id, procedure_id, to_rfc3339(floor), utc_key(end), limit, cursor, now, include_reserved=partner
     )
-    return {"slots": [slot_view(s) for s in slots], "next_cursor": next_cursor}
+    if policy.allocation == domain.AUTO and catalog.standby_ranges(site_id, procedure_id):
+        # A free slot on a day a standby request covers belongs to the next draw, never to search.
+        tz = catalog.site(site_id).timezone
+        slots = [s for s in slots if not catalog.standby_covers(site_id, procedure_id, policy, _day(s.starts_at, tz))]
+    found = {"slots": [slot_view(s) for s in slots], "next_cursor": next_cursor}
+    if policy.allocation == domain.AUTO and not slots and next_cursor is None:
+        found["standby"] = standby_offer(policy)
+    return found
+
+
+def standby_offer(policy):
+    """What an applicant who finds nothing in auto allocation can do: join the standby list."""
+    return {"request": "POST /requests", "draw_interval_seconds": policy.draw_interval_seconds}
+
+
+def _day(starts_at, tz_name):
+    return domain.local_date(parse_instant(starts_at), tz_name)
 
 
 def default_search_window(start):
@@ -60,9 +77,12 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
     if slot is None:
         raise NotFound("Unknown slot.", code="slot_not_found")
     policy = catalog.policy(slot.site_id, slot.procedure_id)
-    if policy.allocation == "draw":
+    if not domain.searchable(policy):
         raise Forbidden("This procedure is allocated by draw: file a request instead.", code="draw_only")
     domain.check_accepted_document(applicant.document_type, policy)
+    if catalog.standby_covers(slot.site_id, slot.procedure_id, policy, _day(slot.starts_at, catalog.site(slot.site_id).timezone)):
+        metric("SlotConflicts", site=slot.site_id)
+        raise Conflict("This slot is no longer available.", code="slot_unavailable")  # the next draw's
     starts = epoch_of(slot.starts_at)
     expires_at, available_after = domain.hold_terms(now, starts, policy, _rng)
     identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
@@ -141,12 +161,18 @@ def _actor(hold_or_booking):
     return audit.identity(hold_or_booking.identity_key)
 
 
-def _freed_terms(found, now):
-    """When the slot of a released hold or cancelled booking comes back (R3 quarantine, or the
-    next draw) and until when its identity may not hold again (R4)."""
+def freed_terms(found, now):
+    """How the slot of a released hold, cancelled booking or withdrawn offer comes back (to the
+    next draw if a standby request covers it, else after a random quarantine; available_from None:
+    freed too late, it stays with the counter) and until when its identity may not hold again (R4)."""
     policy = catalog.policy(found.site_id, found.procedure_id)
+    covered = catalog.standby_covers(found.site_id, found.procedure_id, policy,
+                                     _day(found.starts_at, catalog.site(found.site_id).timezone))
+    terms = domain.freed_slot_terms(now, epoch_of(found.starts_at), policy, covered, _rng)
+    available_from, draw_from = terms or (None, None)
     return {
-        "available_from": round(domain.freed_available_from(now, epoch_of(found.starts_at), policy, _rng), 3),
+        "available_from": None if available_from is None else round(available_from, 3),
+        "draw_from": None if draw_from is None else round(draw_from, 3),
         "cooldown_until": round(domain.cooldown_until(now, policy), 3),
     }
 
@@ -157,7 +183,7 @@ def release(hold_id, token, now, client_ip=None):
     storage.release_hold_if_active(
         found,
         now,
-        **_freed_terms(found, now),
+        **freed_terms(found, now),
         also=[audit.entry(found.slot_id, "hold_released", actor, now, found.starts_at, client_ip, hold_id=found.hold_id),
               audit.entry(found.hold_id, "hold_released", actor, now, found.starts_at, client_ip)],
     )
@@ -263,7 +289,7 @@ def cancel(booking_id, token, now, partner_id=None, client_ip=None):
     storage.cancel_booking_if_booked(
         found,
         now,
-        **_freed_terms(found, now),
+        **freed_terms(found, now),
         also=[audit.entry(found.booking_id, "cancelled", actor, now, found.starts_at, client_ip),
               audit.entry(found.slot_id, "cancelled", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
               *signals.partner_items(now, found.partner_id, cancelled=1)],
@@ -289,6 +315,8 @@ def day_list(site_id, day):
                 "tier": int(b.tier) if b.tier is not None else None,
                 "permit_expires_on": b.permit_expires_on,
                 **({"partner_id": b.partner_id} if b.partner_id else {}),
+                # Cancelled too close to the start to be re-offered online: the counter has it.
+                **({"slot_state": domain.FREED_LATE} if b.freed_late else {}),
             }
             for b in storage.bookings_of_day(site_id, day.isoformat())
         ]

@@ -13,17 +13,40 @@ from chalicelib.tokens import new_id
 _cache = {}  # key -> (expires_monotonic, value); sites and policies change rarely
 
 
-def _cached(key, load):
+def _cached(key, load, seconds=None):
     hit = _cache.get(key)
     if hit and hit[0] > time.monotonic():
         return hit[1]
     value = load()
-    _cache[key] = (time.monotonic() + settings.catalog_cache_seconds, value)
+    _cache[key] = (time.monotonic() + (settings.catalog_cache_seconds if seconds is None else seconds), value)
     return value
 
 
-def forget_cached():
-    _cache.clear()
+def forget_cached(key=None):
+    if key is None:
+        _cache.clear()
+    else:
+        _cache.pop(key, None)
+
+
+def standby_ranges(site_id, procedure_id):
+    """The (first_day, last_day) ranges of the procedure's waiting requests (auto allocation):
+    the days whose free slots go to the next draw instead of search. One Query of the request
+    pool, trusted by this process for STANDBY_CACHE_SECONDS and dropped at once when this process
+    files, withdraws or draws a request; so search stays one Query a page."""
+    return _cached(("standby", site_id, procedure_id),
+                   lambda: tuple(sorted({(r.first_day, r.last_day) for r in storage.waiting_requests(site_id, procedure_id)})),
+                   settings.standby_cache_seconds)
+
+
+def forget_standby(site_id, procedure_id):
+    forget_cached(("standby", site_id, procedure_id))
+
+
+def standby_covers(site_id, procedure_id, policy, day):
+    """Does a live standby request cover this local day (only auto asks: draw mode has no search,
+    and fcfs never routes to a draw)?"""
+    return policy.allocation == domain.AUTO and domain.covers(standby_ranges(site_id, procedure_id), day)
 
 
 def default_policy(procedure_id=None):
@@ -164,12 +187,13 @@ def _schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, clie
 
 
 def _reserve_partner_share(slots, tz_name, rules, rng):
-    """The partner share of each local day, chosen at random, reserved until the release lead time
-    before its appointment (a uniform rule in the hold condition and the search filter, no job)."""
+    """The partner share of each local day, chosen at random, reserved until a random instant
+    before the release lead time (a uniform rule in the hold condition and the search filter, no
+    job); in auto or draw mode a released slot that a standby request covers goes to the draw."""
     by_day = {}
     for slot in slots:
         by_day.setdefault(domain.local_date(parse_instant(slot.starts_at), tz_name), []).append(slot.slot_id)
     reserved = oversight.reserved_slot_ids(by_day, rules.partner_share, rng)
     for slot in slots:
         if slot.slot_id in reserved:
-            slot.reserved_until = round(oversight.reserved_until(epoch_of(slot.starts_at), rules), 3)
+            slot.reserved_until = round(oversight.reserved_until(epoch_of(slot.starts_at), rules, rng), 3)

@@ -41,6 +41,7 @@ class Settings:
     cors_origins: list
     personal_data_retention_days: int
     catalog_cache_seconds: int
+    standby_cache_seconds: int
     policy_defaults: dict
     local: bool
     dynamodb_read_timeout_seconds: int
@@ -73,6 +74,8 @@ def _load():
         cors_origins=_list("CORS_ORIGINS", "http://127.0.0.1:8080,http://localhost:8080"),
         personal_data_retention_days=_int("PERSONAL_DATA_RETENTION_DAYS", 90),
         catalog_cache_seconds=_int("CATALOG_CACHE_SECONDS", 30),
+        # How long a process trusts its view of which days standby requests cover (auto allocation).
+        standby_cache_seconds=_int("STANDBY_CACHE_SECONDS", 5),
         local=os.environ.get("FAIRSLOT_LOCAL") == "1",
         # Fail fast and let the client retry (503 + Retry-After): API Gateway allows 29 s.
         dynamodb_read_timeout_seconds=_int("DYNAMODB_READ_TIMEOUT_SECONDS", 3),
@@ -102,7 +105,7 @@ def _load():
             "quarantine_min_seconds": _int("DEFAULT_QUARANTINE_MIN_SECONDS", 1800),
             "quarantine_max_seconds": _int("DEFAULT_QUARANTINE_MAX_SECONDS", 21600),
             "cooldown_seconds": _int("DEFAULT_COOLDOWN_SECONDS", 86400),
-            "allocation": os.environ.get("DEFAULT_ALLOCATION", "fcfs"),
+            "allocation": os.environ.get("DEFAULT_ALLOCATION", "auto"),
             "publish_window_seconds": _int("DEFAULT_PUBLISH_WINDOW_SECONDS", 3600),
             "draw_interval_seconds": _int("DEFAULT_DRAW_INTERVAL_SECONDS", 86400),
             "offer_ttl_seconds": _int("DEFAULT_OFFER_TTL_SECONDS", 86400),

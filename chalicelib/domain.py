@@ -20,6 +20,8 @@ from chalicelib.errors import InvalidField
 # cover publication, quarantine and hold expiry alike.
 OPEN, HELD, BOOKED, ATTENDED, NO_SHOW, CLOSED = "open", "held", "booked", "attended", "no_show", "closed"
 REFUSED = "refused"  # check-in found another identity (R7): the appointment is refused
+# Freed too close to its start to be re-offered online (R3): it stays with the counter.
+FREED_LATE = "freed_late"
 HOLDABLE_STATES = (OPEN, HELD)
 
 
@@ -31,10 +33,14 @@ def is_holdable(state, available_from, now):
     return state in HOLDABLE_STATES and available_from <= now
 
 
-def visible_state(state, available_from, freed_count, hold_expires_at, now):
-    """The §4 lifecycle name of a stored slot at `now` (for staff and statistics, never public)."""
+def visible_state(state, available_from, freed_count, hold_expires_at, now, starts_at=None):
+    """The §4 lifecycle name of a stored slot at `now` (for staff and statistics, never public).
+
+    A lapsed hold whose slot was due back only at its start (hold_terms) was freed late."""
     if state == HELD and hold_expires_at is not None and hold_expires_at > now:
         return HELD
+    if state == HELD and starts_at is not None and available_from >= starts_at:
+        return FREED_LATE
     if state in HOLDABLE_STATES:
         if available_from <= now:
             return OPEN
@@ -44,7 +50,10 @@ def visible_state(state, available_from, freed_count, hold_expires_at, now):
 
 # --- Policies --------------------------------------------------------------------------------
 
-ALLOCATIONS = ("fcfs", "draw")
+# auto: first come while nobody waits; a slot freed while a standby request can use it goes to
+# the next draw (R6). fcfs: always first come. draw: always by draw.
+AUTO, FCFS, DRAW = "auto", "fcfs", "draw"
+ALLOCATIONS = (AUTO, FCFS, DRAW)
 
 
 @dataclass(frozen=True)
@@ -53,13 +62,16 @@ class Policy:
     quarantine_min_seconds: int = 1800
     quarantine_max_seconds: int = 21600
     cooldown_seconds: int = 86400
-    allocation: str = "fcfs"
+    allocation: str = AUTO
     publish_window_seconds: int = 3600
     draw_interval_seconds: int = 86400
     offer_ttl_seconds: int = 86400
     partner_share: float = 0.0
     max_holds_per_ip_per_hour: int = 20
-    partner_release_lead_seconds: int = 172800  # unused partner share goes public this long before
+    partner_release_lead_seconds: int = 172800  # unused partner share goes public about this long before
+    # The shortest window a freed slot's (or the partner share's) release instant is drawn from:
+    # however close the appointment, the instant is never a computable point (R3).
+    release_window_min_seconds: int = 900
     accepted_documents: tuple = ("agdref", "passport", "visa")  # R1: the document types a hold or request may name
 
     def as_dict(self):
@@ -78,6 +90,7 @@ _POLICY_LIMITS = {  # field: (minimum, maximum)
     "partner_share": (0.0, 1.0),
     "max_holds_per_ip_per_hour": (1, 1_000_000),
     "partner_release_lead_seconds": (0, 365 * 86400),
+    "release_window_min_seconds": (1, 30 * 86400),
 }
 
 
@@ -91,7 +104,7 @@ def policy_with(base, changes):
             raise InvalidField(name, f"Unknown policy field '{name}'.")
         if name == "allocation":
             if value not in ALLOCATIONS:
-                raise InvalidField(name, "allocation must be 'fcfs' or 'draw'.")
+                raise InvalidField(name, "allocation must be 'auto', 'fcfs' or 'draw'.")
         elif name == "accepted_documents":
             value = _accepted_documents(value)
         else:
@@ -120,24 +133,39 @@ def _accepted_documents(value):
 
 # --- R3 quarantine, R4 cooldown, hold terms --------------------------------------------------
 
-def quarantine_end(now, starts_at, policy, rng):
-    """R3: the hidden instant a freed slot becomes holdable again, uniform in [min, max].
+def release_window(now, starts_at, policy):
+    """R3: the (earliest, latest) instants a slot freed at `now` may come back to search, or None
+    when it is too close to its start to be re-offered online (it stays with the counter).
 
-    Near the appointment the window shrinks so that the slot still comes back before it starts:
-    it is scaled to at most half the time left."""
+    Normally [now + quarantine_min, now + quarantine_max]. Near the appointment the window moves
+    earlier so that the slot comes back with at least half the time left, but it keeps a length
+    of at least release_window_min_seconds: the instant is never one anybody can compute."""
     low, high = policy.quarantine_min_seconds, policy.quarantine_max_seconds
-    left = starts_at - now
-    if left < 2 * high:
-        high = max(0.0, left / 2)
-        low = min(low, high)
-    return now + rng.uniform(low, high)
+    latest = (starts_at - now) / 2
+    if high > latest:
+        length = max(high - low, policy.release_window_min_seconds)
+        high = latest
+        low = max(0.0, high - length)
+        if high - low < policy.release_window_min_seconds:
+            return None
+    return now + low, now + high
+
+
+def quarantine_end(now, starts_at, policy, rng):
+    """R3: the hidden instant a freed slot becomes holdable again, uniform over release_window;
+    None when it was freed too late to come back online."""
+    window = release_window(now, starts_at, policy)
+    return None if window is None else rng.uniform(*window)
 
 
 def hold_terms(now, starts_at, policy, rng, ttl_seconds=None):
     """A new hold's expiry, and the available_from the slot takes with it: the expiry followed
-    by a quarantine, so letting a hold lapse frees the slot no sooner than releasing it."""
+    by a quarantine, so letting a hold lapse frees the slot no sooner than releasing it. A hold
+    lapsing too close to the start leaves the slot with the counter: due back only at its start,
+    when nothing can take it any more."""
     expires_at = now + (ttl_seconds or policy.hold_ttl_seconds)
-    return expires_at, quarantine_end(expires_at, starts_at, policy, rng)
+    back = quarantine_end(expires_at, starts_at, policy, rng)
+    return expires_at, (starts_at if back is None else back)
 
 
 def cooldown_until(now, policy):
@@ -336,8 +364,53 @@ def seed_commitment(seed_hex):
     return hashlib.sha256(bytes.fromhex(seed_hex)).hexdigest()
 
 
-def freed_available_from(now, starts_at, policy, rng):
-    """When a freed slot can be taken again: after a quarantine (fcfs), or at the next draw."""
-    if policy.allocation == "draw":
-        return now
-    return quarantine_end(now, starts_at, policy, rng)
+# --- Routing a freed slot (R3 + R6) ------------------------------------------------------------
+
+TO_DRAW, TO_SEARCH, TO_COUNTER = "draw", "search", "counter"
+
+
+def covers(ranges, day):
+    """Does any live request's range [first_day, last_day] (ISO dates) cover this local day?"""
+    return any(first <= day <= last for first, last in ranges)
+
+
+def route_freed_slot(policy, covered, now, starts_at):
+    """Where a slot that becomes free goes: the next draw where people wait for it (draw mode, or
+    auto with a live request covering its day), else search at a random instant; in either case
+    the counter when too little time is left for a draw and an offer, or for a release window."""
+    if policy.allocation == DRAW or (policy.allocation == AUTO and covered):
+        if starts_at - now < policy.draw_interval_seconds + policy.offer_ttl_seconds:
+            return TO_COUNTER
+        return TO_DRAW
+    return TO_SEARCH if release_window(now, starts_at, policy) is not None else TO_COUNTER
+
+
+def freed_slot_terms(now, starts_at, policy, covered, rng):
+    """How a slot freed at `now` comes back: (available_from, draw_from), or None when freed too
+    late (it stays with the counter).
+
+    - to search: after a random quarantine, (instant, None);
+    - to the draw in draw mode: (now, None), there is no search;
+    - to the draw in auto: (starts_at, now): search never shows it by itself; the draw may take it
+      from now, and whatever a draw does not give away it sends to search at a random instant. So
+      withdrawing the covering request does not bring the slot back at a moment anybody chose."""
+    route = route_freed_slot(policy, covered, now, starts_at)
+    if route == TO_DRAW:
+        return (now, None) if policy.allocation == DRAW else (starts_at, now)
+    if route == TO_SEARCH:
+        return quarantine_end(now, starts_at, policy, rng), None
+    return None
+
+
+def standby_allowed(policy):
+    """Requests are filed in draw mode, and in auto as standby requests (when search finds nothing)."""
+    return policy.allocation in (AUTO, DRAW)
+
+
+def searchable(policy):
+    return policy.allocation != DRAW
+
+
+def offerable(starts_at, now, policy):
+    """A draw offers only a slot whose appointment leaves time to confirm the offer."""
+    return starts_at - now >= policy.offer_ttl_seconds

@@ -6,8 +6,8 @@ import secrets
 from datetime import date, timedelta
 
 from chalicelib import catalog, clock, domain, signals, storage
-from chalicelib.booking import bearer_owned
-from chalicelib.clock import parse_instant, to_rfc3339, utc_key
+from chalicelib.booking import bearer_owned, freed_terms
+from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound
 from chalicelib.keys import identity_secret
@@ -22,9 +22,9 @@ _rng = random.SystemRandom()
 
 def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_expires_on, now, partner_id=None,
                  client_ip=None):
-    catalog.procedure(site_id, procedure_id)
+    found = catalog.procedure(site_id, procedure_id)
     policy = catalog.policy(site_id, procedure_id)
-    if policy.allocation != "draw":
+    if not domain.standby_allowed(policy):
         raise Forbidden("This procedure is first come, first served: search and hold a slot.", code="not_draw")
     domain.check_accepted_document(applicant.document_type, policy)
     today = date.fromtimestamp(now)
@@ -32,6 +32,8 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
         raise InvalidField("to", "to must be on or after from.")
     if last_day < today or (last_day - today).days > 366:
         raise InvalidField("to", "to must be within the next year.")
+    if policy.allocation == domain.AUTO:
+        _refuse_standby_while_holdable(found, procedure_id, policy, max(first_day, today), last_day, now)
     identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
     token = new_token()
     ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
@@ -55,8 +57,22 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     ip_limit = None if partner_id else {"ip": client_ip or "unknown", "window": domain.hour_window(now),
                                         "max": policy.max_holds_per_ip_per_hour}
     storage.file_request_if_allowed(request, ends, now, ip_limit, also=signals.request_items(now, client_ip, identity, applicant.email))
+    catalog.forget_standby(site_id, procedure_id)
+    if policy.allocation == domain.AUTO:
+        pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
     metric("RequestFiled", site=site_id)
     return {"request_id": request.request_id, "request_token": token, "status": "waiting"}
+
+
+def _refuse_standby_while_holdable(site, procedure_id, policy, first_day, last_day, now):
+    """auto: a standby request is for an applicant whose search found nothing (409 otherwise).
+    A free slot on a day another request covers is not holdable: it waits for the draw."""
+    low = utc_key(parse_instant((first_day - timedelta(days=1)).isoformat()))
+    high = utc_key(parse_instant((last_day + timedelta(days=2)).isoformat()))
+    for slot in storage.holdable_slots_between(site.sk, procedure_id, max(low, to_rfc3339(now)), high, now):
+        day = domain.local_date(parse_instant(slot.starts_at), site.timezone)
+        if first_day.isoformat() <= day <= last_day.isoformat() and not catalog.standby_covers(site.sk, procedure_id, policy, day):
+            raise Conflict("Slots are available in this range: search and hold one.", code="slots_available")
 
 
 def _offer_token(hold_id):
@@ -108,12 +124,11 @@ def withdraw(request_id, token, now):
     status = request_status(found, now)
     if status == "offered":
         offer = storage.get_hold(found.hold_id)
-        policy = catalog.policy(found.site_id, found.procedure_id)
-        storage.withdraw_request_if_live(found, now, offer, available_from=now,
-                                         cooldown_until=round(domain.cooldown_until(now, policy), 3))
+        storage.withdraw_request_if_live(found, now, offer, **freed_terms(offer, now))
         metric("HoldsAbandoned", site=found.site_id)
     elif status == "waiting":
         storage.withdraw_request_if_live(found, now)
+        catalog.forget_standby(found.site_id, found.procedure_id)
     else:
         raise Conflict("This request can no longer be withdrawn.", code="request_not_live")
 
@@ -200,12 +215,13 @@ def _take_draw(site_id, procedure_id, now):
     return draw, runner, False
 
 
-def _entrants_and_slots(site_id, procedure_id, timezone, now):
-    """What a draw allocates: the waiting requests and the free slots, as domain.allocate reads
-    them, with the stored items by id for the offers."""
+def _entrants_and_slots(site_id, procedure_id, policy, timezone, now):
+    """What a draw allocates: the waiting requests and the slots it may give, as domain.allocate
+    reads them, with the stored items by id for the offers, and every free slot read."""
     today = date.fromtimestamp(now)
     requests = [r for r in storage.waiting_requests(site_id, procedure_id) if request_status(r, now) == "waiting"]
-    slots = storage.free_slots(site_id, procedure_id, to_rfc3339(now), utc_key(parse_instant((today + timedelta(days=367)).isoformat())), now)
+    free = _free_slots(site_id, procedure_id, now)
+    slots = _drawable(free, requests, policy, timezone, now)
     entrants = [
         {
             "request_id": r.request_id,
@@ -222,7 +238,7 @@ def _entrants_and_slots(site_id, procedure_id, timezone, now):
          **({"reserved": True} if s.reserved_until is not None and s.reserved_until > now else {})}
         for s in slots
     ]
-    return entrants, pool, {r.request_id: r for r in requests}, {s.slot_id: s for s in slots}
+    return entrants, pool, {r.request_id: r for r in requests}, {s.slot_id: s for s in slots}, free
 
 
 def _offer_hold_id(draw, request_id):
@@ -257,7 +273,8 @@ def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, dead
                 tier=domain.request_tier(date.fromisoformat(request.permit_expires_on) if request.permit_expires_on else None, day),
                 permit_expires_on=request.permit_expires_on, draw_day=day.isoformat(),
             )
-            outcome = storage.make_offer_if_still_possible(request, slot, hold, now, round(domain.cooldown_until(expires_at, policy), 3))
+            outcome = storage.make_offer_if_still_possible(request, slot, hold, now, round(domain.cooldown_until(expires_at, policy), 3),
+                                                           available_from_after=_lapsed_offer_back(expires_at, slot, policy))
         if outcome == storage.OFFER_NOT_POSSIBLE:
             skipped += 1
             logger().info("draw offer not possible", extra={"draw_id": draw.draw_id, "request_id": request_id, "slot_id": slot_id})
@@ -283,12 +300,12 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     deadline = clock.now() + (settings.draw_staff_budget_seconds if budget_seconds is None else budget_seconds)
     found = catalog.procedure(site_id, procedure_id)
     policy = catalog.policy(site_id, procedure_id)
-    if policy.allocation != "draw":
+    if not domain.standby_allowed(policy):
         raise Forbidden("This procedure is first come, first served.", code="not_draw")
     draw, runner, resumed = _take_draw(site_id, procedure_id, now)
     lease = _Lease(draw, runner, clock.now())
     if draw.status == "running":
-        entrants, pool, by_request, by_slot = _entrants_and_slots(site_id, procedure_id, found.timezone, now)
+        entrants, pool, by_request, by_slot, free = _entrants_and_slots(site_id, procedure_id, policy, found.timezone, now)
         allocation = [list(pair) for pair in domain.allocate(entrants, pool, draw.seed)]
         parts = storage.record_draw_chunks(draw, draw.attempt, {"entrants": entrants, "slots": pool, "allocation": allocation},
                                            after_each=lease.keep)
@@ -296,7 +313,8 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
         if not storage.mark_draw_recorded(draw, runner, parts, counts, now, lease.until(clock.now())):
             raise Conflict("Another run took this draw over.", code="draw_running")
     else:  # allocating: the record decides, the draw is never drawn again
-        allocation = storage.read_draw_record(draw)["allocation"]
+        record, free = storage.read_draw_record(draw), None
+        allocation, pool = record["allocation"], record["slots"]
         by_request = storage.requests_by_id({request_id for request_id, _ in allocation})
         by_slot = storage.slots_by_id({slot_id for _, slot_id in allocation})
     done, offered, skipped = _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, deadline)
@@ -306,6 +324,12 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
         if not storage.release_draw(draw, runner, clock.now(), (done, offered, skipped)):
             raise Conflict("Another run took this draw over.", code="draw_running")
         return {**result, "status": "allocating", "remaining": len(allocation) - done}
+    catalog.forget_standby(site_id, procedure_id)
+    if policy.allocation == domain.AUTO:  # while still allocating: a crash here is resumed, and this repeated
+        given, pooled = {slot_id for _, slot_id in allocation}, {s["slot_id"] for s in pool}
+        free = _free_slots(site_id, procedure_id, now) if free is None else free
+        _release_leftovers([s for s in free if s.slot_id not in given and (s.draw_from is not None or s.slot_id in pooled)],
+                           policy, now)
     if not storage.mark_draw_run(draw, runner, offered, skipped, now):
         raise Conflict("Another run took this draw over.", code="draw_running")
     pending_draw(site_id, procedure_id, now + 0.001)
@@ -314,21 +338,74 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     return {**result, "status": "run", "remaining": 0}
 
 
+def _drawable(slots, requests, policy, tz, now):
+    """The free slots a draw gives: those that leave time to confirm an offer; in auto only those
+    on days a waiting request covers (the others are search's)."""
+    slots = [s for s in slots if domain.offerable(epoch_of(s.starts_at), now, policy)]
+    if policy.allocation != domain.AUTO:
+        return slots
+    ranges = [(r.first_day, r.last_day) for r in requests]
+    return [s for s in slots if domain.covers(ranges, domain.local_date(parse_instant(s.starts_at), tz))]
+
+
+def _lapsed_offer_back(expires_at, slot, policy):
+    """auto: a lapsed offer frees its slot after a random quarantine, like any hold (if nobody
+    waits then, it goes to search at an instant nobody knows); draw mode: at once, to the next draw."""
+    if policy.allocation != domain.AUTO:
+        return None
+    starts = epoch_of(slot.starts_at)
+    back = domain.quarantine_end(expires_at, starts, policy, _rng)
+    return round(starts if back is None else back, 3)
+
+
+def _free_slots(site_id, procedure_id, now):
+    until = date.fromtimestamp(now) + timedelta(days=367)
+    return storage.free_slots(site_id, procedure_id, to_rfc3339(now), utc_key(parse_instant(until.isoformat())), now)
+
+
+def _release_leftovers(slots, policy, now):
+    """auto: what a draw did not give away goes to search at a random instant (R3), or to the
+    counter when too late; still hidden then if another standby request covers its day."""
+    for slot in slots:
+        back = domain.quarantine_end(now, epoch_of(slot.starts_at), policy, _rng)
+        storage.release_draw_leftover_if_unchanged(slot, now, None if back is None else round(back, 3))
+
+
+def release_unclaimed(site_id, procedure_id, now):
+    """auto with nobody waiting any more: slots marked for the draw go to search at random
+    instants (the request that covered them was withdrawn or expired before a draw)."""
+    policy = catalog.policy(site_id, procedure_id)
+    marked = [s for s in _free_slots(site_id, procedure_id, now) if s.draw_from is not None]
+    _release_leftovers(marked, policy, now)
+    return len(marked)
+
+
 def run_due_draws(now):
     """The scheduled job: every draw-mode procedure whose last draw is draw_interval_seconds old,
-    and any draw left unfinished past its runner's lease (resumed)."""
+    and every auto procedure whose waiting requests have waited that long (since the first of
+    them filed or since the last draw, whichever is later: everybody who checks now and then
+    gets into the first draw, not only the fastest); and any draw left unfinished past its
+    runner's lease (resumed) or released by a run that reached its time budget (continued)."""
     ran = []
     deadline = clock.now() + settings.draw_tick_budget_seconds
     for site in catalog.sites():
         for p in site.procedures:
             policy = catalog.policy(site.sk, p["procedure_id"])
-            if policy.allocation != "draw":
+            if not domain.standby_allowed(policy):
                 continue
-            recent = storage.draws_of(site.sk, p["procedure_id"], limit=3)
-            unfinished = [d for d in recent if d.status in UNFINISHED and _lease_over(d, now)]
+            draws = storage.draws_of(site.sk, p["procedure_id"], limit=3)
+            unfinished = [d for d in draws if d.status in UNFINISHED and _lease_over(d, now)]
             if any(not _released(d) for d in unfinished):
                 metric("DrawStuck", site=site.sk)
-            last_run = next((d.run_at for d in recent if d.run_at), None)
+            last_run = next((d.run_at for d in draws if d.run_at), None)
+            if policy.allocation == domain.AUTO and not unfinished:
+                if not draws:
+                    continue  # nobody ever waited: nothing can be marked for a draw
+                waiting = storage.waiting_requests(site.sk, p["procedure_id"])
+                if not waiting:
+                    release_unclaimed(site.sk, p["procedure_id"], now)
+                    continue
+                last_run = max(last_run or 0, min(r.created_at for r in waiting))
             if unfinished or last_run is None or last_run + policy.draw_interval_seconds <= now:
                 try:
                     ran.append(run_draw(site.sk, p["procedure_id"], now, budget_seconds=max(0.0, deadline - clock.now())))
@@ -364,7 +441,7 @@ def draw_view(draw):
 def public_draws(site_id, procedure_id, now, limit=20, cursor=None):
     catalog.procedure(site_id, procedure_id)
     draws, next_cursor = storage.draws_page(site_id, procedure_id, limit, cursor)
-    if cursor is None and catalog.policy(site_id, procedure_id).allocation == "draw" and not any(d.status == "committed" for d in draws):
+    if cursor is None and domain.standby_allowed(catalog.policy(site_id, procedure_id)) and not any(d.status == "committed" for d in draws):
         draws = [pending_draw(site_id, procedure_id, now)] + draws  # the newest: before the page, which the cursor follows
     return {"draws": [draw_view(d) for d in draws], "next_cursor": next_cursor}
 
@@ -397,7 +474,8 @@ def stats(site_id, start, end, now):
                      for p in site.procedures}
     for slot in storage.slots_of_site(site_id, from_key, to_key):
         figures = per_procedure.setdefault(slot.procedure_id, {})
-        state = domain.visible_state(slot.state, slot.available_from, slot.freed_count, slot.hold_expires_at, now)
+        state = domain.visible_state(slot.state, slot.available_from, slot.freed_count, slot.hold_expires_at, now,
+                                     epoch_of(slot.starts_at))
         figures[state] = figures.get(state, 0) + 1
         if state != "scheduled":
             figures["published"] = figures.get("published", 0) + 1

@@ -4,6 +4,7 @@ Times that conditions compare (available_from, expiries, cooldowns) are epoch se
 appointment times are RFC 3339 UTC strings so that they sort as range keys.
 """
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     MapAttribute,
     NumberAttribute,
@@ -77,6 +78,9 @@ class Slot(Model):
     booking_id = UnicodeAttribute(null=True)
     freed_count = NumberAttribute(default=0)
     created_at = NumberAttribute()
+    # auto: freed while a standby request covered it, the slot is the draw's from this instant
+    # (available_from stays ahead: only a draw gives it, or sends it to search at a random instant).
+    draw_from = NumberAttribute(null=True)
     # Partner share (issue 4): a public hold or search needs reserved_until absent or passed.
     reserved_until = NumberAttribute(null=True)
 
@@ -173,6 +177,7 @@ class Booking(Model):
     partner_id = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     cancelled_at = NumberAttribute(null=True)
+    freed_late = BooleanAttribute(null=True)  # cancelled too close to its start: the slot stays with the counter
     purge_at = NumberAttribute()
     checked_in_at = NumberAttribute(null=True)
     reminded_at = NumberAttribute(null=True)  # set once by the reminder run; the stream sends it

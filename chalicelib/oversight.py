@@ -23,9 +23,11 @@ def reserved_slot_ids(slots_by_day, share, rng):
     return chosen
 
 
-def reserved_until(starts_at, policy):
-    """When unused partner share goes public: the policy's lead time before the appointment."""
-    return starts_at - policy.partner_release_lead_seconds
+def reserved_until(starts_at, policy, rng):
+    """When unused partner share goes public: a random instant of the release window that ends
+    the policy's lead time before the appointment (never a time anybody can compute, R3)."""
+    latest = starts_at - policy.partner_release_lead_seconds
+    return latest - rng.uniform(0, policy.release_window_min_seconds)
 
 
 def is_reserved(reserved_until_value, now):

@@ -9,12 +9,13 @@ import binascii
 import json
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 from chalicelib import domain
-from chalicelib.clock import epoch_of
+from chalicelib.clock import epoch_of, utc_key
 from chalicelib.config import settings
 from chalicelib.errors import Conflict, Expired, InvalidField, StorageUnavailable, TooManyRequests
 from chalicelib.models import (
@@ -363,8 +364,36 @@ def _count_for_ip(tx, kind, ip_limit):
 
 
 def _slot_is_holdable(now):
-    """The uniform rule as a condition (domain.is_holdable), on a slot offered for holding."""
-    return Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from <= now) & Slot.search_pk.exists()
+    """The uniform rule as a condition (domain.is_holdable), on a slot offered for holding; never
+    once its appointment has started (R3)."""
+    return (Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from <= now) & Slot.search_pk.exists()
+            & _not_started(now))
+
+
+def _slot_drawable(now):
+    """What a draw's offer needs: a free slot (or one marked for the draw) that has not started."""
+    return (Slot.state.is_in(*domain.HOLDABLE_STATES) & _free_for_a_draw(now) & Slot.search_pk.exists()
+            & _not_started(now))
+
+
+def _not_started(now):
+    return Slot.starts_at > utc_key(datetime.fromtimestamp(now, timezone.utc))
+
+
+def _freed_slot_actions(available_from, draw_from, search_pk, identity_key):
+    """A freed slot (R3, domain.freed_slot_terms): open again from `available_from`, the draw's
+    from `draw_from` if set; or, freed too late (None), out of search and left to the counter."""
+    actions = [Slot.hold_id.remove(), Slot.hold_expires_at.remove(), Slot.freed_by.set(identity_key), Slot.freed_count.add(1)]
+    if available_from is None:
+        return [Slot.state.set(domain.FREED_LATE), Slot.search_pk.remove(), *actions]
+    if draw_from is not None:
+        actions.append(Slot.draw_from.set(draw_from))
+    return [Slot.state.set(domain.OPEN), Slot.available_from.set(available_from), Slot.search_pk.set(search_pk), *actions]
+
+
+def _free_for_a_draw(now):
+    """A slot a draw may give: free by the uniform rule, or marked for the draw (draw_from)."""
+    return (Slot.available_from <= now) | (Slot.draw_from <= now)
 
 
 def _not_reserved(now):
@@ -461,21 +490,14 @@ def get_hold(hold_id):
     return _get(Hold, hold_id)
 
 
-def release_hold_if_active(hold, now, available_from, cooldown_until, also=()):
+def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), draw_from=None):
     """Free a held slot into quarantine and start the identity's cooldown, only while the hold is
     still active (an expired hold has already freed the slot at its own hidden instant)."""
     tx = _Transaction()
     tx.update(
         "slot",
         Slot(hold.slot_id),
-        actions=[
-            Slot.state.set(domain.OPEN),
-            Slot.available_from.set(available_from),
-            Slot.hold_id.remove(),
-            Slot.hold_expires_at.remove(),
-            Slot.freed_by.set(hold.identity_key),
-            Slot.freed_count.add(1),
-        ],
+        actions=_freed_slot_actions(available_from, draw_from, f"{hold.site_id}#{hold.procedure_id}", hold.identity_key),
         condition=(Slot.state == domain.HELD) & (Slot.hold_id == hold.hold_id) & (Slot.hold_expires_at > now),
     )
     tx.update(
@@ -516,7 +538,8 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
         "slot",
         Slot(hold.slot_id),
         actions=[Slot.state.set(domain.BOOKED), Slot.booking_id.set(booking.booking_id), Slot.search_pk.remove()],
-        condition=(Slot.state == domain.HELD) & (Slot.hold_id == hold.hold_id) & (Slot.hold_expires_at > now),
+        condition=(Slot.state == domain.HELD) & (Slot.hold_id == hold.hold_id) & (Slot.hold_expires_at > now)
+        & _not_started(now),
     )
     tx.update(
         "hold",
@@ -570,6 +593,8 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
         _raise_hold_not_active(fresh or hold, now)
     if "active_booking" in failed:
         raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
+    if epoch_of(hold.starts_at) <= now:
+        raise Conflict("This appointment has already started.", code="slot_started")
     _raise_hold_not_active(hold, now)
 
 
@@ -577,38 +602,31 @@ def get_booking(booking_id):
     return _get(Booking, booking_id)
 
 
-def cancel_booking_if_booked(booking, now, available_from, cooldown_until, also=()):
+def cancel_booking_if_booked(booking, now, available_from, cooldown_until, also=(), draw_from=None):
     """Cancel a booking: its slot goes into quarantine (R3), its identity into cooldown (R4),
     and the identity's one-booking-per-procedure lock is freed, all in one transaction."""
-    failed = _cancel_transaction(booking, now, available_from, cooldown_until, also)
+    failed = _cancel_transaction(booking, now, available_from, cooldown_until, also, draw_from)
     if set(failed) == {"cooldown"}:
         # A longer cooldown is already running: keep it, cancel without touching it.
-        failed = _cancel_transaction(booking, now, available_from, None, also)
+        failed = _cancel_transaction(booking, now, available_from, None, also, draw_from)
     if failed:
         raise Conflict("This booking is no longer active.", code="booking_not_active")
 
 
-def _cancel_transaction(booking, now, available_from, cooldown_until, also=()):
+def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), draw_from=None):
     tx = _Transaction()
     tx.update(
         "booking",
         Booking(booking.booking_id),
-        actions=[Booking.status.set("cancelled"), Booking.cancelled_at.set(now)],
+        actions=[Booking.status.set("cancelled"), Booking.cancelled_at.set(now)]
+        + ([Booking.freed_late.set(True)] if available_from is None else []),
         condition=Booking.status == "booked",
     )
     tx.update(
         "slot",
         Slot(booking.slot_id),
-        actions=[
-            Slot.state.set(domain.OPEN),
-            Slot.available_from.set(available_from),
-            Slot.search_pk.set(f"{booking.site_id}#{booking.procedure_id}"),
-            Slot.booking_id.remove(),
-            Slot.hold_id.remove(),
-            Slot.hold_expires_at.remove(),
-            Slot.freed_by.set(booking.identity_key),
-            Slot.freed_count.add(1),
-        ],
+        actions=[*_freed_slot_actions(available_from, draw_from, f"{booking.site_id}#{booking.procedure_id}", booking.identity_key),
+                 Slot.booking_id.remove()],
         condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
     )
     if cooldown_until is not None:
@@ -698,7 +716,7 @@ def get_request(request_id):
     return _get(Request, request_id)
 
 
-def withdraw_request_if_live(request, now, offer=None, available_from=None, cooldown_until=None):
+def withdraw_request_if_live(request, now, offer=None, available_from=None, cooldown_until=None, draw_from=None):
     """Withdraw a waiting request; an offered one also gives its offer back (the slot to the next
     draw, the identity into cooldown), in the same transaction."""
     tx = _Transaction()
@@ -715,8 +733,7 @@ def withdraw_request_if_live(request, now, offer=None, available_from=None, cool
         tx.update(
             "slot",
             Slot(offer.slot_id),
-            actions=[Slot.state.set(domain.OPEN), Slot.available_from.set(available_from), Slot.hold_id.remove(),
-                     Slot.hold_expires_at.remove(), Slot.freed_by.set(offer.identity_key), Slot.freed_count.add(1)],
+            actions=_freed_slot_actions(available_from, draw_from, f"{offer.site_id}#{offer.procedure_id}", offer.identity_key),
             condition=(Slot.state == domain.HELD) & (Slot.hold_id == offer.hold_id) & (Slot.hold_expires_at > now),
         )
         tx.update("hold", Hold(offer.hold_id), actions=[Hold.status.set("released")],
@@ -743,26 +760,57 @@ def waiting_requests(site_id, procedure_id):
 
 
 def free_slots(site_id, procedure_id, from_key, to_key, now):
+    """The slots a draw may give (free, or marked for the draw), from the search index."""
     return _query_all(Slot.search.query, f"{site_id}#{procedure_id}", Slot.starts_at.between(from_key, to_key),
-                      filter_condition=Slot.available_from <= now)
+                      filter_condition=_free_for_a_draw(now))
+
+
+def holdable_slots_between(site_id, procedure_id, from_key, to_key, now):
+    """Every slot of the range the public could hold now (the uniform rule, not reserved, not
+    started): Query pages of the search index (filing a standby request, never a search)."""
+    return _query_all(Slot.search.query, f"{site_id}#{procedure_id}", Slot.starts_at.between(from_key, to_key),
+                      filter_condition=(Slot.available_from <= now) & _not_reserved(now) & Slot.state.is_in(*domain.HOLDABLE_STATES))
+
+
+def release_draw_leftover_if_unchanged(slot, now, available_from):
+    """A free slot that a draw did not give away goes to search at a random instant (or, None, to
+    the counter), only if nobody took or moved it since the draw read it. Returns True if moved."""
+    from pynamodb.exceptions import UpdateError
+
+    actions = ([Slot.state.set(domain.FREED_LATE), Slot.search_pk.remove()] if available_from is None
+               else [Slot.available_from.set(available_from)])
+    try:
+        with _storage_call():
+            Slot(slot.slot_id).update(
+                actions=[*actions, Slot.draw_from.remove()],
+                condition=Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from == slot.available_from)
+                & _free_for_a_draw(now) & Slot.search_pk.exists(),
+            )
+        return True
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
 
 
 OFFER_MADE, OFFER_ALREADY_MADE, OFFER_NOT_POSSIBLE = "made", "already_made", "not_possible"
 
 
-def make_offer_if_still_possible(request, slot, hold, now, lapse_until):
+def make_offer_if_still_possible(request, slot, hold, now, lapse_until, available_from_after=None):
     """A draw's offer: the slot is held for the request's identity with the offer's expiry, in one
-    transaction with the request (still waiting) and the identity (no hold, no cooldown).
-    OFFER_MADE; OFFER_ALREADY_MADE when this hold exists (its id is derived from the draw and the
-    request, so a resumed draw finds its own offers); OFFER_NOT_POSSIBLE when something changed
-    since the draw read them (the offer is not made)."""
+    transaction with the request (still waiting) and the identity (no hold, no cooldown); the slot
+    comes back at `available_from_after` (default: the offer's expiry, for the next draw) if the
+    offer lapses. OFFER_MADE; OFFER_ALREADY_MADE when this hold exists (its id is derived from the
+    draw and the request, so a resumed draw finds its own offers); OFFER_NOT_POSSIBLE when
+    something changed since the draw read them (the offer is not made)."""
     tx = _Transaction()
+    back = hold.expires_at if available_from_after is None else available_from_after
     tx.update(
         "slot",
         Slot(slot.slot_id),
         actions=[Slot.state.set(domain.HELD), Slot.hold_id.set(hold.hold_id), Slot.hold_expires_at.set(hold.expires_at),
-                 Slot.hold_identity.set(hold.identity_key), Slot.available_from.set(hold.expires_at)],
-        condition=_slot_is_holdable(now) if request.partner_id else (_slot_is_holdable(now) & _not_reserved(now)),
+                 Slot.hold_identity.set(hold.identity_key), Slot.available_from.set(back), Slot.draw_from.remove()],
+        condition=_slot_drawable(now) if request.partner_id else (_slot_drawable(now) & _not_reserved(now)),
     )
     tx.put("hold", hold, Hold.hold_id.does_not_exist())
     tx.update(

@@ -54,7 +54,11 @@ def seed(now, weeks=3):
                 staff_subject="seed",
             )["created"]
     # One procedure shows the draw (R6): students at Béziers file requests, drawn every hour.
+    # Renewals are `auto` (first come while nobody waits, then standby requests drawn every hour).
     if created:
         catalog.update_policy("herault-beziers", "student", {"allocation": "draw", "draw_interval_seconds": 3600}, now,
                               staff_subject="seed")
+        for spec in SITES:
+            catalog.update_policy(spec["site_id"], "renewal", {"allocation": "auto", "draw_interval_seconds": 3600}, now,
+                                  staff_subject="seed")
     return created

@@ -1,5 +1,6 @@
 """The anti-scalping rules as pure functions: no engine, no HTTP."""
 import random
+from dataclasses import replace
 from datetime import date, time
 
 import pytest
@@ -129,3 +130,70 @@ def test_visible_state_names_the_lifecycle_of_a_stored_slot():
 
 def test_per_ip_counters_use_fixed_hour_windows():
     assert domain.hour_window(7200 + 59) == (7200, 10800)
+
+
+# --- auto allocation: where a freed slot goes (R3 + R6) ----------------------------------------
+
+AUTO = domain.Policy(allocation="auto", draw_interval_seconds=3600, offer_ttl_seconds=600)
+FAR = 10 * DAY  # an appointment far enough for a draw, an offer and a release window
+
+
+def test_a_slot_freed_while_a_live_request_covers_its_day_goes_to_the_next_draw():
+    assert domain.route_freed_slot(AUTO, True, 0, FAR) == domain.TO_DRAW
+    # The draw may take it at once; search never shows it by itself (only a draw releases it).
+    assert domain.freed_slot_terms(5, FAR, AUTO, True, random.Random(1)) == (FAR, 5)
+    assert domain.freed_slot_terms(5, FAR, replace(AUTO, allocation="draw"), False, random.Random(1)) == (5, None)
+
+
+def test_a_slot_freed_while_nobody_waits_goes_to_search_after_a_random_quarantine():
+    assert domain.route_freed_slot(AUTO, False, 0, FAR) == domain.TO_SEARCH
+    backs = {domain.freed_slot_terms(0, FAR, AUTO, False, random.Random(seed))[0] for seed in range(50)}
+    assert min(backs) >= AUTO.quarantine_min_seconds and max(backs) <= AUTO.quarantine_max_seconds and len(backs) == 50
+
+
+def test_fcfs_never_routes_to_a_draw_and_draw_mode_always_does():
+    fcfs, draw = replace(AUTO, allocation="fcfs"), replace(AUTO, allocation="draw")
+    assert domain.route_freed_slot(fcfs, True, 0, FAR) == domain.TO_SEARCH
+    assert domain.route_freed_slot(draw, False, 0, FAR) == domain.TO_DRAW
+
+
+def test_a_slot_freed_too_close_for_a_draw_and_an_offer_stays_with_the_counter():
+    left = AUTO.draw_interval_seconds + AUTO.offer_ttl_seconds
+    assert domain.route_freed_slot(AUTO, True, 0, left) == domain.TO_DRAW
+    assert domain.route_freed_slot(AUTO, True, 0, left - 1) == domain.TO_COUNTER
+    assert domain.freed_slot_terms(0, left - 1, AUTO, True, random.Random(1)) is None
+
+
+def test_the_release_window_near_the_appointment_never_shrinks_to_a_point():
+    for left in (3 * 3600, 3600, 40 * 60, 2 * POLICY.release_window_min_seconds):
+        low, high = domain.release_window(0, left, POLICY)
+        assert high - low >= POLICY.release_window_min_seconds and high <= left / 2, left
+        instants = {domain.quarantine_end(0, left, POLICY, random.Random(seed)) for seed in range(100)}
+        assert max(instants) - min(instants) > 0.8 * POLICY.release_window_min_seconds
+
+
+def test_a_slot_freed_too_close_for_a_release_window_is_not_re_offered():
+    left = 2 * POLICY.release_window_min_seconds - 1
+    assert domain.release_window(0, left, POLICY) is None
+    assert domain.route_freed_slot(POLICY, False, 0, left) == domain.TO_COUNTER
+    assert domain.quarantine_end(0, left, POLICY, random.Random(1)) is None
+
+
+def test_a_hold_lapsing_too_close_to_the_start_leaves_its_slot_to_the_counter():
+    starts = POLICY.hold_ttl_seconds + 60
+    expires, available = domain.hold_terms(0, starts, POLICY, random.Random(1))
+    assert available == starts  # never holdable again: nothing is, once the slot has started
+    assert domain.visible_state("held", available, 0, expires, now=expires + 1, starts_at=starts) == "freed_late"
+
+
+def test_a_request_covers_the_days_of_its_range():
+    ranges = [("2030-01-07", "2030-01-09")]
+    assert domain.covers(ranges, "2030-01-07") and domain.covers(ranges, "2030-01-09")
+    assert not domain.covers(ranges, "2030-01-10") and not domain.covers([], "2030-01-07")
+
+
+def test_auto_is_a_policy_value_and_the_default():
+    assert domain.Policy().allocation == "auto"
+    assert domain.policy_with(POLICY, {"allocation": "auto"}).allocation == "auto"
+    with pytest.raises(InvalidField):
+        domain.policy_with(POLICY, {"allocation": "first"})

@@ -16,11 +16,13 @@ def test_the_partner_share_is_a_rounded_random_share_of_each_day():
     assert len(picks) == 4  # every slot can be the reserved one
 
 
-def test_reserved_slots_go_public_at_the_lead_time_before_the_appointment():
-    policy = domain.Policy(partner_release_lead_seconds=7200)
-    until = oversight.reserved_until(100_000, policy)
-    assert until == 92_800
-    assert oversight.is_reserved(until, 92_799) and not oversight.is_reserved(until, 92_800)
+def test_reserved_slots_go_public_at_a_random_instant_before_the_lead_time():
+    policy = domain.Policy(partner_release_lead_seconds=7200, release_window_min_seconds=900)
+    instants = [oversight.reserved_until(100_000, policy, random.Random(seed)) for seed in range(200)]
+    assert all(91_900 <= until <= 92_800 for until in instants)
+    assert max(instants) - min(instants) > 0.9 * 900  # spread over the window, not one instant
+    until = instants[0]
+    assert oversight.is_reserved(until, until - 1) and not oversight.is_reserved(until, until)
     assert not oversight.is_reserved(None, 0)
 
 
