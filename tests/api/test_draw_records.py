@@ -123,7 +123,9 @@ def expected_allocation(committed):
     seed behind the API's back)."""
     seed = stored_draw(committed["draw_id"]).seed
     now = clock.now()
-    entrants, pool, _, _ = draws._entrants_and_slots(SITE, PROCEDURE, "Europe/Paris", now)
+    from chalicelib import catalog
+
+    entrants, pool, *_ = draws._entrants_and_slots(SITE, PROCEDURE, catalog.policy(SITE, PROCEDURE), "Europe/Paris", now)
     return [list(p) for p in domain.allocate(entrants, pool, seed)]
 
 
