@@ -341,3 +341,25 @@ def test_a_draw_recorded_in_one_item_before_records_were_chunked_still_reads_and
     assert (legacy["entrants"], legacy["slots"], legacy["offered"], legacy["skipped"]) == (3, 2, 1, 1)
     assert replays(api.draw_record(legacy), legacy["seed_hash"])
     assert api.call("GET", f"/stats/{SITE}").status == 200
+
+
+def test_an_auto_draw_that_crashes_before_its_offers_still_sends_its_leftovers_to_search_later(api, monkeypatch):
+    from tests.api.test_auto import AUTO, auto_site, book_all, request_of, searchable, standby
+
+    slots = auto_site(api)
+    bookings = book_all(api, slots)
+    waiting = standby(api, 1).body
+    api.cancel(bookings[0])
+    api.cancel(bookings[1])
+    heal = crash_after(monkeypatch, "make_offer_if_still_possible", 0)
+    with pytest.raises(Crash):
+        draws.run_draw(SITE, PROCEDURE, clock.now())
+    heal()
+    assert request_of(api, waiting)["status"] == "waiting" and searchable(api) == set()
+    clock.advance(settings.draw_lease_seconds + 1)
+    (resumed,) = tick()
+    assert (resumed["resumed"], resumed["slots"], resumed["offered"]) == (True, 2, 1)
+    assert request_of(api, waiting)["status"] == "offered"
+    assert searchable(api) == set()  # the leftover is not out at the draw...
+    clock.advance(AUTO["quarantine_max_seconds"] + 1)
+    assert len(searchable(api)) == 1  # ...but at a random instant after it, as without the crash
