@@ -153,6 +153,13 @@ def confirm_booking():
                     headers={"Content-Type": "application/json", **_cors_headers()})
 
 
+@route("/bookings/lookup", methods=["POST"], status=202)
+def look_up_booking():
+    """Find my booking: the same 202 whether or not anything matched (the link goes by e-mail)."""
+    booking.send_link_again(**inputs.booking_lookup(_body()), client_ip=_client_ip(), now=clock.now())
+    return {"status": "accepted"}
+
+
 @route("/bookings/{booking_id}")
 def get_booking(booking_id):
     return booking.get_booking(booking_id, _header("x-booking-token"))

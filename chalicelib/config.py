@@ -54,6 +54,9 @@ class Settings:
     bookings_stream_arn: str
     reminder_lead_days: int
     procedure_policy_defaults: dict
+    web_base_url: str
+    lookup_max_per_ip_per_hour: int
+    lookup_max_per_identity_per_day: int
 
 
 def _load():
@@ -90,6 +93,11 @@ def _load():
         # stack's own bookings table.
         bookings_stream_arn=os.environ.get("BOOKINGS_STREAM_ARN") or _BOOKINGS_STREAM_PLACEHOLDER,
         reminder_lead_days=_int("REMINDER_LEAD_DAYS", 1),
+        # Issue 13: where e-mail links point (the web app; the token goes in the URL fragment).
+        web_base_url=os.environ.get("WEB_BASE_URL", "http://127.0.0.1:8080/"),
+        # "Find my booking" (POST /bookings/lookup): tries per client IP an hour, per identity a day.
+        lookup_max_per_ip_per_hour=_int("LOOKUP_MAX_PER_IP_PER_HOUR", 10),
+        lookup_max_per_identity_per_day=_int("LOOKUP_MAX_PER_IDENTITY_PER_DAY", 3),
         policy_defaults={
             "hold_ttl_seconds": _int("DEFAULT_HOLD_TTL_SECONDS", 600),
             "quarantine_min_seconds": _int("DEFAULT_QUARANTINE_MIN_SECONDS", 1800),
