@@ -118,7 +118,9 @@ def health():
 
 @route("/sites")
 def list_sites():
-    return {"sites": [catalog.site_view(s) for s in catalog.sites()]}
+    # How long personal data is kept: the web app's personal-data page quotes it.
+    return {"sites": [catalog.site_view(s) for s in catalog.sites()],
+            "personal_data_retention_days": settings.personal_data_retention_days}
 
 
 @route("/sites/{site_id}/slots")

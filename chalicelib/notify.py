@@ -115,8 +115,10 @@ def web_link(kind, item_id):
     from chalicelib.keys import identity_secret
     from chalicelib.tokens import link_token
 
-    base = settings.web_base_url.rstrip("/")
-    return f"{base}/#/{kind}/{quote(item_id, safe='')}/{link_token(identity_secret(), kind, item_id)}"
+    base = settings.web_base_url.split("#")[0]
+    if "?" not in base and not base.endswith("/"):
+        base += "/"
+    return f"{base}#/{kind}/{quote(item_id, safe='')}/{link_token(identity_secret(), kind, item_id)}"
 
 
 def _day_texts(day):
