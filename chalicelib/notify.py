@@ -127,9 +127,10 @@ def _day_texts(day):
 
 
 def render(kind, to, site_name, tz_name, starts_at, reference=None, expires_at=None, message_id=None, link=None,
-           days=None):
+           days=None, site_name_en=None):
     """The bilingual message (French first) as an EmailMessage; `link` (web_link) closes each
-    language's part; `days` (first, last) for a request."""
+    language's part; `days` (first, last) for a request; the English part names the site in
+    English where the site gives a name_en."""
     from email.message import EmailMessage  # not at import: it costs every cold start
     from email.utils import make_msgid
 
@@ -149,7 +150,8 @@ def render(kind, to, site_name, tz_name, starts_at, reference=None, expires_at=N
         link_fr, link_en = _REQUEST_LINK_TEXTS if "/#/request/" in link else _LINK_TEXTS
         french, english = f"{french}\n\n{link_fr}", f"{english}\n\n{link_en}"
         values["link"] = link
-    message.set_content(french.format(**values) + "\n\n---\n\n" + english.format(**values) + "\n")
+    english_values = {**values, "site": site_name_en or site_name}
+    message.set_content(french.format(**values) + "\n\n---\n\n" + english.format(**english_values) + "\n")
     return message
 
 
@@ -225,13 +227,14 @@ def booking_changed(event_name, old_image, new_image, sequence="0"):
 
     try:
         site = catalog.site(new["site_id"])
-        site_name, tz_name = site.name, site.timezone
+        site_name, tz_name, site_name_en = site.name, site.timezone, site.name_en
     except Exception:  # noqa: BLE001 -- an unknown site still gets its message
-        site_name, tz_name = new.get("site_id", ""), "Europe/Paris"
+        site_name, tz_name, site_name_en = new.get("site_id", ""), "Europe/Paris", None
     # The same record always yields the same file / message id: a retried record overwrites.
     name = f"{new['booking_id']}-{kind}"
     message = render(kind, email, site_name, tz_name, new["starts_at"], reference=new.get("reference"),
-                     message_id=f"<{name}.{sequence}@fairslot>", link=web_link("booking", new["booking_id"]))
+                     message_id=f"<{name}.{sequence}@fairslot>", link=web_link("booking", new["booking_id"]),
+                     site_name_en=site_name_en)
     try:
         send(message, name)
     except Exception:
@@ -254,7 +257,8 @@ def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=N
     expires = to_rfc3339(expires_at) if isinstance(expires_at, (int, float)) else expires_at
     name = f"{offer_id or 'offer_' + secrets.token_hex(12)}-offer"
     link = web_link("request", request_id) if request_id else None
-    send(render(OFFER, email, site.name, site.timezone, starts_at, reference, expires, link=link), name)
+    send(render(OFFER, email, site.name, site.timezone, starts_at, reference, expires, link=link, site_name_en=site.name_en),
+         name)
     metric("NotificationSent")
 
 
@@ -264,7 +268,7 @@ def request_filed(email, site_id, request_id, first_day, last_day):
 
     site = catalog.site(site_id)
     send(render(REQUEST_FILED, email, site.name, site.timezone, None, days=(first_day, last_day),
-                link=web_link("request", request_id)), f"{request_id}-request")
+                link=web_link("request", request_id), site_name_en=site.name_en), f"{request_id}-request")
     metric("NotificationSent")
 
 

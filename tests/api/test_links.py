@@ -179,3 +179,11 @@ def test_sites_give_english_names_and_each_procedures_cooldown(api):
     renewal, other = site["procedures"]
     assert renewal["name_en"] == "Residence permit renewal" and "name_en" not in other
     assert renewal["cooldown_seconds"] == 172800
+
+
+def test_the_english_part_of_an_email_names_the_site_in_english(api, outbox):
+    message = notify.render(notify.CONFIRMATION, "a@example.org", "Préfecture de l'Hérault", "Europe/Paris",
+                            "2030-01-02T09:00:00Z", reference="FS-AAAA-BBBB", site_name_en="Hérault prefecture")
+    french, english = message.get_content().split("\n---\n")
+    assert "Préfecture de l'Hérault" in french and "Hérault prefecture" in english
+    assert "Préfecture de l'Hérault" not in english
