@@ -543,6 +543,7 @@ function bookingView() {
       <li><a class="fr-btn fr-btn--secondary" href="#/">${t('booking.new')}</a></li></ul>`;
   }
   if (!pageReady(page)) return pendingPage('booking.title');
+  if (!page.data && !rec.reference) return unreachablePage('booking.title'); // e.g. an outdated link
   const b = { ...rec, ...(page.data || {}) };
   const slot = b.slot || rec.slot || {};
   const s = siteById(slot.site_id || rec.site_id);
@@ -616,6 +617,13 @@ function pageReady(page) {
   return Boolean(itemKnown && (state.sites || state.sitesError));
 }
 
+function unreachablePage(titleKey) {
+  return html`<h1 id="view-title" tabindex="-1">${t(titleKey)}</h1>
+    ${alertBlock()}
+    <ul class="fr-btns-group fr-btns-group--inline-sm"><li><a class="fr-btn" href="#/find">${t('find.link')}</a></li>
+    <li><a class="fr-btn fr-btn--secondary" href="#/">${t('booking.new')}</a></li></ul>`;
+}
+
 function pendingPage(titleKey) {
   return html`<h1 id="view-title" tabindex="-1">${t(titleKey)}</h1>
     ${alertBlock()}
@@ -633,6 +641,7 @@ function requestView() {
       <a class="fr-btn" href="#/">${t('booking.new')}</a>`;
   }
   if (!pageReady(page)) return pendingPage('request.title');
+  if (!page.data && !rec.site_id) return unreachablePage('request.title');
   const r = { ...rec, ...(page.data || {}) };
   const s = siteById(r.site_id);
   const p = procedureOf(s, r.procedure_id);
@@ -911,7 +920,8 @@ const forms = {
       render({ focus: 'title' });
     } catch (e) {
       state.busy = false;
-      if (e instanceof ApiError && e.status === 422 && e.field) state.fieldErrors = { [e.field]: ['raw', e.message] };
+      if (e instanceof ApiError && e.status === 422 && e.field) state.fieldErrors = { [e.field === 'document' ? 'document.number' : e.field]: ['raw', e.message] };
+      else if (e instanceof ApiError && e.status === 429 && e.retryAfter != null) setAlert('error', t('find.429', { wait: formatDuration(e.retryAfter) }));
       else setAlert('error', errorMessage(e));
       render({ focus: Object.keys(state.fieldErrors).length ? 'summary' : 'alert' });
     }

@@ -527,6 +527,13 @@ describe('applicants web app', () => {
     await fresh.click('#cancel-confirm');
     await fresh.waitForFunction(() => document.getElementById('status')?.textContent.includes('Annulé'), null, { timeout: 15000 });
     await fresh.context().close();
+    // A link whose token is not this booking's: an error, and the way to get a good link.
+    const other = await newPage(browser);
+    await other.goto(link.replace(/\/[A-Za-z0-9_-]+$/, `/${'A'.repeat(43)}`));
+    await other.waitForSelector('#page-alert', { timeout: 15000 });
+    assert.equal(await other.locator('#app a[href="#/find"]').count(), 1);
+    assert.equal(await other.locator('#reference').count(), 0);
+    await other.context().close();
   });
 
   test('find my booking: the same answer either way, the link goes to the e-mail on file (issue 13)', async () => {
