@@ -102,6 +102,18 @@ def test_find_my_booking_is_rate_limited_per_identity_and_per_ip(api):
     assert int(replies[-1].headers["retry-after"]) > 0
 
 
+def test_find_my_booking_reads_only_what_it_must(api, stream, calls):
+    slots = api.ready_site()
+    person = applicant(1)
+    api.book(slots[0]["slot_id"], person)
+    calls.clear()
+    assert lookup(api, applicant(2)).status == 202  # nobody: the counters, then one Query
+    assert dict(calls) == {"TransactWriteItems": 1, "Query": 1}
+    calls.clear()
+    assert lookup(api, person).status == 202  # a match: plus the booking read and its mark
+    assert dict(calls) == {"TransactWriteItems": 1, "Query": 1, "GetItem": 1, "UpdateItem": 1}
+
+
 def test_find_my_booking_refuses_malformed_input_with_a_named_field(api):
     reply = api.call("POST", "/bookings/lookup", {"document": {"type": "agdref", "number": "0000000001"},
                                                   "birth_date": "1990-13-01", "email": "a@example.org"})
@@ -135,6 +147,8 @@ def test_a_request_is_acknowledged_and_its_winner_gets_an_offer_email_whose_link
     assert (kind, request_id) == ("request", request["request_id"])
     assert run_draw(api)["offered"] == 1
     view = api.call("GET", f"/requests/{request_id}", headers={"X-Request-Token": token}).body
+    assert (view["from"], view["to"]) == (day, day)  # the one day asked for, end to end
+    assert view["hold"]["slot"]["starts_at"][:10] == day  # slots at 09:00-12:00 Paris: the same UTC day
     offer = messages(outbox)[f"{view['hold']['hold_id']}-offer.eml"]
     text = offer.get_content()
     assert "Le tirage au sort vous propose" in text and "The draw offers you" in text
