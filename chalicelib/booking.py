@@ -217,6 +217,8 @@ def _booking_view(booking_id, reference, status, hold_or_booking, token=None):
         "applicant": {
             "family_name": hold_or_booking.applicant.family_name,
             "given_names": hold_or_booking.applicant.given_names,
+            # The document to bring (its type only): a convocation opened on another device says it.
+            "document_type": hold_or_booking.applicant.document_type,
         },
     }
     if token is not None:

@@ -551,6 +551,7 @@ function bookingView() {
   const tz = tzOf(s);
   const who = b.applicant || b;
   const name = [who.family_name && String(who.family_name).toUpperCase(), who.given_names].filter(Boolean).join(' ');
+  const docType = (b.applicant && b.applicant.document_type) || rec.document_type;
   const active = b.status !== 'cancelled';
   return html`
     <h1 id="view-title" tabindex="-1" class="no-print">${t('booking.title')}</h1>
@@ -566,7 +567,7 @@ function bookingView() {
       ${recapList([
         ['recap.when', slot.starts_at && `${formatDateTime(slot.starts_at, tz)}${slot.ends_at ? ` – ${formatTime(slot.ends_at, tz)}` : ''}`],
         ['recap.site', nameOf(s)], ['recap.address', s && s.address], ['recap.procedure', nameOf(p)],
-        ['recap.name', name], ['recap.document', b.document_type && t(`identity.docType.${b.document_type}`)],
+        ['recap.name', name], ['recap.document', docType && t(`identity.docType.${docType}`)],
       ])}
       ${active ? html`<p class="fr-text--sm">${t('booking.convocation.bring')}</p>` : ''}
     </section>
@@ -854,7 +855,7 @@ async function confirmHold(hold) {
     store.saveBooking({
       booking_id: b.booking_id, booking_token: b.booking_token, reference: b.reference, status: b.status || 'booked',
       slot, site_id: slot.site_id || state.siteId, procedure_id: slot.procedure_id || state.procedureId,
-      document_type: state.applicant.docType,
+      document_type: (b.applicant && b.applicant.document_type) || (state.applicant.docNumber ? state.applicant.docType : undefined),
     });
     if (state.page && state.page.kind === 'request') store.saveRequest({ request_id: state.page.id, status: 'booked' });
     state.busy = false;

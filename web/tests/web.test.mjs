@@ -507,6 +507,7 @@ describe('applicants web app', () => {
       await docShot(fresh, 'offer-from-link');
       await fresh.click('#confirm');
       await fresh.waitForFunction(() => document.getElementById('reference')?.textContent.trim(), null, { timeout: 15000 });
+      assert.match(await fresh.textContent('.recap'), /Numéro étranger \(AGDREF\)/, 'the document to bring, from the API');
       await fresh.context().close();
     } finally {
       if (restore) await setPolicy(stack.api, drawTarget.siteId, drawTarget.procedureId, restore);
@@ -531,6 +532,7 @@ describe('applicants web app', () => {
     assert.ok(!fresh.url().includes(link.split('/').pop()), 'the token leaves the address bar once kept');
     assert.match(await fresh.textContent('#from-link'), /enregistré sur cet appareil/);
     assert.match(await fresh.textContent('.recap'), /34 place des Martyrs|Boulevard Édouard Herriot/);
+    assert.match(await fresh.textContent('.recap'), /Numéro étranger \(AGDREF\)/, 'the document to bring');
     assert.equal(await fresh.locator('[data-action="print"]').count(), 1);
     await auditNone(fresh, 'booking-from-link');
     await docShot(fresh, 'booking-from-link');
