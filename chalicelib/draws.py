@@ -7,7 +7,7 @@ from chalicelib import catalog, domain, notify, signals, storage
 from chalicelib.booking import bearer_owned, freed_terms
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
-from chalicelib.errors import Conflict, Forbidden, InvalidField
+from chalicelib.errors import Conflict, Forbidden, InvalidField, StorageUnavailable
 from chalicelib.keys import identity_secret
 from chalicelib.models import Applicant, Draw, Hold, Request
 from chalicelib.observability import logger, metric
@@ -286,18 +286,23 @@ def send_pending_offers(site_id, procedure_id, now):
     transaction). A send that fails leaves its offer pending, counted, for the next tick; a
     request no longer offered just leaves the list. Returns how many were sent."""
     sent = 0
-    for request in storage.offers_to_notify(site_id, procedure_id):
-        if request.status == "offered" and request.offer_expires_at > now:
-            hold = storage.get_hold(request.hold_id)
-            try:
-                notify.offer_made(request.applicant.email, site_id, hold.starts_at, hold.expires_at,
-                                  offer_id=hold.hold_id, request_id=request.request_id)
-            except Exception:  # noqa: BLE001 -- the next tick tries again
-                metric("OfferNotificationFailed", site=site_id)
-                logger().warning("offer e-mail not sent", extra={"request_id": request.request_id})
-                continue
-            sent += 1
-        storage.offer_notified(request)
+    try:
+        for request in storage.offers_to_notify(site_id, procedure_id):
+            hold = storage.get_hold(request.hold_id) if request.status == "offered" and request.offer_expires_at > now else None
+            if hold is not None:
+                try:
+                    notify.offer_made(request.applicant.email, site_id, hold.starts_at, hold.expires_at,
+                                      offer_id=hold.hold_id, request_id=request.request_id)
+                except Exception:  # noqa: BLE001 -- the next tick tries again
+                    metric("OfferNotificationFailed", site=site_id)
+                    logger().warning("offer e-mail not sent", extra={"request_id": request.request_id})
+                    continue
+                sent += 1
+            storage.offer_notified(request)
+    except StorageUnavailable:
+        # After the draw has committed its offers: they stay pending for the next tick, and
+        # neither the draw's answer nor the other procedures' draws depend on it.
+        metric("OfferNotificationFailed", site=site_id)
     return sent
 
 

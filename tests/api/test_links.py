@@ -201,3 +201,25 @@ def test_the_english_part_of_an_email_names_the_site_in_english(api, outbox):
     french, english = message.get_content().split("\n---\n")
     assert "Préfecture de l'Hérault" in french and "Hérault prefecture" in english
     assert "Préfecture de l'Hérault" not in english
+
+
+def test_a_draw_whose_offer_emails_meet_storage_trouble_still_answers_and_the_tick_sends_them(api, outbox, monkeypatch):
+    from chalicelib import draws, storage
+    from chalicelib.errors import StorageUnavailable
+
+    api.create_site()
+    api.set_policy(**DRAW)
+    api.schedule()
+    day = (date.today() + timedelta(days=2)).isoformat()
+    file(api, 1, day, day)
+    real = storage.offers_to_notify
+
+    def unavailable(*args):
+        raise StorageUnavailable()
+
+    monkeypatch.setattr(storage, "offers_to_notify", unavailable)
+    assert run_draw(api)["offered"] == 1  # the draw and its offer stand
+    assert not any(name.endswith("-offer.eml") for name in messages(outbox))
+    monkeypatch.setattr(storage, "offers_to_notify", real)
+    draws.run_due_draws(clock.now())
+    assert [name for name in messages(outbox) if name.endswith("-offer.eml")]
