@@ -215,9 +215,18 @@ def draw_request(body, today):
     }
 
 
+def top_level_document(body):
+    """A `document` at the top of the body (check-in, lookup) rather than in an applicant."""
+    try:
+        return document(body.get("document"), "")
+    except InvalidField as exc:  # the domain names applicant.* fields; here they are top level
+        field = exc.details["field"].removeprefix("applicant.")
+        raise InvalidField(field, exc.message.replace("applicant.", ""))
+
+
 def booking_lookup(body):
     """POST /bookings/lookup: the document, birth date and e-mail a booking was made with."""
-    doc_type, number = document(body.get("document"), "")
+    doc_type, number = top_level_document(body)
     email = text(body, "email", max_len=254)
     if not _EMAIL.match(email):
         raise InvalidField("email", "email is not a valid e-mail address.")
@@ -228,11 +237,7 @@ def booking_lookup(body):
 def check_in(body):
     """POST /staff/bookings/{id}/check-in: the document shown at the counter, the birth date, and
     the expiry read on the permit (required by staff.check_in for a booking won as urgent)."""
-    try:
-        doc_type, number = document(body.get("document"), "")
-    except InvalidField as exc:  # the domain names applicant.* fields; here they are top level
-        field = exc.details["field"].removeprefix("applicant.")
-        raise InvalidField(field, exc.message.replace("applicant.", ""))
+    doc_type, number = top_level_document(body)
     permit = body.get("permit_expires_on")
     return (doc_type, number, iso_date(body.get("birth_date"), "birth_date"),
             iso_date(permit, "permit_expires_on") if permit is not None else None)

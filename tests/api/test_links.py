@@ -118,6 +118,9 @@ def test_find_my_booking_refuses_malformed_input_with_a_named_field(api):
     reply = api.call("POST", "/bookings/lookup", {"document": {"type": "agdref", "number": "0000000001"},
                                                   "birth_date": "1990-13-01", "email": "a@example.org"})
     assert reply.status == 422 and reply.body["error"]["details"]["field"] == "birth_date"
+    reply = api.call("POST", "/bookings/lookup", {"document": {"type": "agdref", "number": "12AB"},
+                                                  "birth_date": "1990-01-01", "email": "a@example.org"})
+    assert reply.status == 422 and reply.body["error"]["details"]["field"] == "document.number"
 
 
 DRAW = {"allocation": "draw", "offer_ttl_seconds": 600, "cooldown_seconds": 1000}

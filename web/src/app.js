@@ -430,6 +430,10 @@ function identityView() {
   const draw = isDraw();
   const a = state.applicant;
   const typeError = fieldError('applicant.document.type');
+  // Only the documents this procedure accepts (R1: renewals take the AGDREF number alone).
+  const p = procedure();
+  const docTypes = (p && p.accepted_documents && p.accepted_documents.length) ? p.accepted_documents : ['agdref', 'passport', 'visa'];
+  if (!docTypes.includes(a.docType)) a.docType = docTypes[0];
   return html`
     ${draw ? stepper(3, 3, 'step.identity', null) : stepper(3, 4, 'step.identity', 'step.confirm')}
     ${draw ? recapLine() : html`<p class="fr-text--sm fr-mb-2w" id="chosen-slot">${t('slots.selected', { when: state.slot ? slotLabel(state.slot) : '' })}
@@ -440,7 +444,7 @@ function identityView() {
     <form data-form="identity" novalidate>
       <fieldset class="fr-fieldset ${typeError ? 'fr-fieldset--error' : ''}" id="${fieldId('applicant.document.type')}" aria-labelledby="doctype-legend ${fieldId('applicant.document.type')}-messages" tabindex="-1">
         <legend class="fr-fieldset__legend fr-fieldset__legend--regular" id="doctype-legend">${t('identity.docType')}</legend>
-        ${['agdref', 'passport', 'visa'].map((type) => html`<div class="fr-fieldset__element"><div class="fr-radio-group">
+        ${docTypes.map((type) => html`<div class="fr-fieldset__element"><div class="fr-radio-group">
           <input type="radio" id="doctype-${type}" name="docType" value="${type}" data-model="applicant.docType" ${a.docType === type ? 'checked' : ''}>
           <label class="fr-label" for="doctype-${type}">${t(`identity.docType.${type}`)}</label></div></div>`)}
         <div class="fr-messages-group" id="${fieldId('applicant.document.type')}-messages" aria-live="polite">

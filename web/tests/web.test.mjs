@@ -596,6 +596,10 @@ describe('applicants web app', () => {
     await open(page);
     await chooseProcedure(page);
     await firstSlot(page);
+    // Only the documents the procedure accepts are offered (GET /sites: accepted_documents).
+    const sites = (await apiCall(stack.api, 'GET', '/sites')).data.sites;
+    const accepted = sites.find((x) => x.site_id === target.siteId).procedures.find((x) => x.procedure_id === target.procedureId).accepted_documents;
+    assert.deepEqual(await page.$$eval('input[name="docType"]', (els) => els.map((el) => el.value)), accepted);
     const who = newIdentity({ birth_date: '1990-04-12' });
     await fillIdentity(page, { ...who, birth_date: '1990-13-12' });
     await page.click('#identity-submit');
