@@ -458,7 +458,9 @@ describe('applicants web app', () => {
     }
     // One day with free slots (looked up while the procedure is searchable), in the site's zone.
     await setPolicy(stack.api, drawTarget.siteId, drawTarget.procedureId, { allocation: 'fcfs' });
-    const free = await apiCall(stack.api, 'GET', `/sites/${drawTarget.siteId}/slots?procedure=${drawTarget.procedureId}&limit=1`);
+    // (Two days ahead: a slot must leave the offer its whole offer_ttl_seconds to be drawn.)
+    const ahead = encodeURIComponent(new Date(Date.now() + 2 * 86400000).toISOString());
+    const free = await apiCall(stack.api, 'GET', `/sites/${drawTarget.siteId}/slots?procedure=${drawTarget.procedureId}&from=${ahead}&limit=1`);
     await setPolicy(stack.api, drawTarget.siteId, drawTarget.procedureId, { allocation: 'draw' });
     const localDay = (instant) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(instant));
     const day = localDay(free.data.slots[0].starts_at);
