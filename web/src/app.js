@@ -25,6 +25,8 @@ const state = {
   slotsLoading: false,
   slotsError: null,
   noneAhead: false,
+  standby: null, // the search's `standby` offer (auto, nothing found): { request, draw_interval_seconds }
+  standbyChosen: false,
   slot: null,
   applicant: { docType: 'agdref', docNumber: '', birthDate: '', birthDay: '', birthMonth: '', birthYear: '', familyName: '', givenNames: '', email: '', phone: '' },
   range: { from: '', to: '', permitExpiresOn: '', permitDay: '', permitMonth: '', permitYear: '' },
@@ -45,7 +47,9 @@ let poller = null;
 
 function site() { return (state.sites || []).find((s) => s.site_id === state.siteId) || null; }
 function procedure() { const s = site(); return s ? (s.procedures || []).find((p) => p.procedure_id === state.procedureId) || null : null; }
-function isDraw() { const p = procedure(); return !!p && p.allocation === 'draw'; }
+/** A request flow: draw mode, or an `auto` procedure whose search found nothing and whose standby
+ * list the applicant chose to join. */
+function isDraw() { const p = procedure(); return !!p && (p.allocation === 'draw' || (p.allocation === 'auto' && state.standbyChosen)); }
 function siteById(id) { return (state.sites || []).find((s) => s.site_id === id) || null; }
 function tzOf(s) { return (s && s.timezone) || 'Europe/Paris'; }
 /** A site's or procedure's name in the interface's language, where the site gives one. */
@@ -304,7 +308,12 @@ function slotView() {
   if (state.slotsLoading && !state.slots.length) list = html`<p aria-busy="true">${t('loading')}</p>`;
   else if (state.slotsError) list = html`<div class="fr-alert fr-alert--error fr-alert--sm" role="alert"><p>${errorMessage(state.slotsError)}</p></div>
     <button class="fr-btn fr-btn--secondary fr-mt-2w" type="button" data-action="reload-slots">${t('retry')}</button>`;
-  else if (state.noneAhead) list = html`<p id="slots-empty">${t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS })}</p>
+  else if (state.noneAhead && state.standby) {
+    list = html`<p id="slots-empty">${t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS })}</p>
+    <div class="fr-callout fr-mb-3w" id="standby-offer"><h2 class="fr-callout__title fr-h6">${t('standby.title')}</h2>
+      <p class="fr-callout__text fr-text--md">${t('standby.explain', { every: formatDuration(state.standby.draw_interval_seconds || 0) })}</p>
+      <button class="fr-btn" type="button" id="join-standby" data-action="join-standby">${t('standby.join')}</button></div>`;
+  } else if (state.noneAhead) list = html`<p id="slots-empty">${t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS })}</p>
     <button class="fr-btn fr-btn--secondary" type="button" data-action="reload-slots">${t('slots.refresh')}</button>`;
   else if (!state.slots.length) list = html`<p id="slots-empty">${t('slots.none')}</p>
     <button class="fr-btn fr-btn--secondary" type="button" data-action="find-next">${t('slots.findNext')}</button>`;
@@ -340,13 +349,15 @@ function slotView() {
  * can be short or even empty while more slots follow. Stops at `want` slots or MAX_PAGES pages. */
 async function fetchSlots(from, to, want, cursor) {
   let slots = [];
+  let standby = null;
   for (let page = 0; page < MAX_PAGES; page += 1) {
     const data = await api.slots(state.siteId, { procedure: state.procedureId, from, to, limit: Math.max(want, 20), cursor });
     slots = slots.concat(data.slots || []);
+    standby = data.standby || standby;
     cursor = data.next_cursor || null;
     if (!cursor || slots.length >= want) break;
   }
-  return { slots, cursor };
+  return { slots, cursor, standby };
 }
 
 /** Counters make several slots at one time: show each time once (the first slot id stands for it). */
@@ -389,11 +400,12 @@ async function findNextDay(fromDay) {
   render({ focus: document.activeElement?.id || null });
   try {
     const from = fromDay === dayIn(Date.now(), tz) ? new Date().toISOString() : startOfDay(fromDay, tz);
-    const { slots } = await fetchSlots(from, startOfDay(addDays(fromDay, SEARCH_AHEAD_DAYS), tz), 1);
+    const { slots, standby } = await fetchSlots(from, startOfDay(addDays(fromDay, SEARCH_AHEAD_DAYS), tz), 1);
     const first = slots[0];
     if (first) return loadDay(dayIn(first.starts_at, tz));
     state.day = fromDay;
     state.noneAhead = true;
+    state.standby = standby || null;
   } catch (e) {
     state.slotsError = e;
   }
@@ -779,10 +791,12 @@ function resetFlow() {
   state.alert = null;
   state.fieldErrors = {};
   state.busy = false;
+  state.standbyChosen = false;
 }
 
 const actions = {
   'reload-sites': () => loadSites(),
+  'join-standby': () => { state.standbyChosen = true; state.alert = null; state.fieldErrors = {}; enterStep('range'); render({ focus: 'title' }); },
   'go-site': () => { state.alert = null; enterStep('site'); render({ focus: 'title' }); },
   'go-slot': () => { state.alert = null; state.fieldErrors = {}; enterStep('slot'); render({ focus: 'title' }); if (!state.day) findNextDay(dayIn(Date.now(), tzOf(site()))); },
   'go-range': () => { state.alert = null; state.fieldErrors = {}; enterStep('range'); render({ focus: 'title' }); },
@@ -1039,6 +1053,7 @@ function onInput(event) {
     if (prefix === 'birth') state[a].birthDate = iso; else state[a].permitExpiresOn = iso;
     return;
   }
+  if (model === 'siteId' || model === 'procedureId') state.standbyChosen = false;
   if (model === 'siteId') {
     const s = site();
     if (!s || !(s.procedures || []).some((p) => p.procedure_id === state.procedureId)) state.procedureId = s && s.procedures && s.procedures.length === 1 ? s.procedures[0].procedure_id : '';

@@ -701,4 +701,40 @@ describe('applicants web app', () => {
       await page.context().close();
     }
   });
+
+  test('auto allocation: a search that finds nothing offers the standby list, and joining it files a request (issue 10)', async (t) => {
+    if (realStackOnly(t)) return;
+    const siteId = `standby-${Date.now()}`;
+    const created = await apiCall(stack.api, 'POST', '/staff/sites', {
+      headers: { Authorization: `Bearer ${staffToken()}` },
+      body: { site_id: siteId, name: 'Sous-préfecture sans créneau', address: '1 rue de la Paix, 34000 Montpellier', timezone: 'Europe/Paris',
+        procedures: [{ procedure_id: 'renewal', name: 'Renouvellement de titre de séjour' }] },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.data));
+    if (created.data.procedures[0].allocation !== 'auto') { t.skip('no auto allocation on this API'); return; }
+    const page = await newPage(browser);
+    try {
+      await open(page);
+      await chooseProcedure(page, { siteId, procedureId: 'renewal' });
+      await page.waitForSelector('#join-standby', { timeout: 20000 });
+      assert.match(await page.textContent('#standby-offer'), /tirage au sort/);
+      await auditNone(page, 'standby-offer');
+      await page.click('#join-standby');
+      await page.waitForSelector('form[data-form="range"]');
+      const day = new Date(Date.now() + 3 * 86400000).toISOString().slice(0, 10);
+      await page.fill('#f-from', day);
+      await page.fill('#f-to', day);
+      await page.click('form[data-form="range"] button[type="submit"]');
+      await page.waitForSelector('form[data-form="identity"]');
+      await fillIdentity(page, newIdentity());
+      await page.click('#identity-submit');
+      await page.waitForSelector('#status', { timeout: 15000 });
+      const saved = await page.evaluate(() => Object.values(JSON.parse(localStorage.getItem('fairslot.v1')).requests).pop());
+      const stored = await apiCall(stack.api, 'GET', `/requests/${saved.request_id}`, { headers: { 'X-Request-Token': saved.request_token } });
+      assert.deepEqual([stored.data.status, stored.data.from, stored.data.to], ['waiting', day, day]);
+      await auditNone(page, 'standby-request');
+    } finally {
+      await page.context().close();
+    }
+  });
 });
