@@ -118,7 +118,9 @@ def health():
 
 @route("/sites")
 def list_sites():
-    return {"sites": [catalog.site_view(s) for s in catalog.sites()]}
+    # How long personal data is kept: the web app's personal-data page quotes it.
+    return {"sites": [catalog.site_view(s) for s in catalog.sites()],
+            "personal_data_retention_days": settings.personal_data_retention_days}
 
 
 @route("/sites/{site_id}/slots")
@@ -151,6 +153,13 @@ def confirm_booking():
                                     client_ip=_client_ip())
     return Response(body=json.dumps(view), status_code=201 if created else 200,
                     headers={"Content-Type": "application/json", **_cors_headers()})
+
+
+@route("/bookings/lookup", methods=["POST"], status=202)
+def look_up_booking():
+    """Find my booking: the same 202 whether or not anything matched (the link goes by e-mail)."""
+    booking.send_link_again(**inputs.booking_lookup(_body()), client_ip=_client_ip(), now=clock.now())
+    return {"status": "accepted"}
 
 
 @route("/bookings/{booking_id}")

@@ -3,6 +3,7 @@
 Each one reads at most one item, asks domain.py what the rules say, and makes one conditional
 write or one transaction through storage.py.
 """
+import hmac
 import random
 from datetime import timedelta
 
@@ -13,7 +14,9 @@ from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound, Unaut
 from chalicelib.models import Applicant, Booking, Hold
 from chalicelib.observability import metric
 from chalicelib.keys import identity_secret
-from chalicelib.tokens import derived_token, new_id, new_reference, new_token, token_hash, token_matches
+from chalicelib.tokens import (
+    derived_token, link_token_matches, new_id, new_reference, new_token, token_hash, token_matches,
+)
 
 _rng = random.SystemRandom()
 
@@ -146,7 +149,8 @@ def bearer_owned(load, item_id, token, kind):
     found = load(item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None
     if found is None:
         raise NotFound(f"Unknown {kind}.", code=f"{kind}_not_found")
-    if not token_matches(token, found.token_hash):
+    # The e-mail's link token (tokens.link_token) opens the item as its own token does.
+    if not token_matches(token, found.token_hash) and not link_token_matches(identity_secret(), kind, item_id, token):
         raise Unauthorized(f"The {kind} token is missing or does not match.", code=f"bad_{kind}_token")
     return found
 
@@ -213,6 +217,8 @@ def _booking_view(booking_id, reference, status, hold_or_booking, token=None):
         "applicant": {
             "family_name": hold_or_booking.applicant.family_name,
             "given_names": hold_or_booking.applicant.given_names,
+            # The document to bring (its type only): a convocation opened on another device says it.
+            "document_type": hold_or_booking.applicant.document_type,
         },
     }
     if token is not None:
@@ -296,6 +302,24 @@ def cancel(booking_id, token, now, partner_id=None, client_ip=None):
     )
     metric("BookingCancelled", site=found.site_id)
     metric("QuarantineStarted", site=found.site_id)
+
+
+# --- "find my booking" (issue 13) -------------------------------------------------------------
+
+def send_link_again(document_type, document_number, birth_date, email, client_ip, now):
+    """If the identity has a live booking whose e-mail is this one, its link is sent again to that
+    e-mail (through the bookings stream). The caller learns nothing either way; tries are counted
+    per client IP and per identity, before anything is read (R8)."""
+    identity = domain.identity_key(identity_secret(), document_type, document_number, birth_date)
+    storage.count_lookup(
+        {"ip": client_ip or "unknown", "window": domain.hour_window(now), "max": settings.lookup_max_per_ip_per_hour},
+        {"identity": identity, "window": oversight.day_window(now), "max": settings.lookup_max_per_identity_per_day,
+         "now": now},
+    )
+    for found in storage.live_bookings_of(identity, now):
+        if hmac.compare_digest(found.applicant.email.lower().encode(), email.lower().encode()):
+            storage.mark_link_requested(found, now)
+            metric("BookingLinkSent", site=found.site_id)
 
 
 def day_list(site_id, day):

@@ -109,12 +109,14 @@ def site_view(s, with_policies=True):
     return {
         "site_id": s.sk,
         "name": s.name,
+        **({"name_en": s.name_en} if s.name_en else {}),
         "address": s.address,
         "timezone": s.timezone,
         "procedures": [
             {
                 "procedure_id": p["procedure_id"],
                 "name": p["name"],
+                **({"name_en": p["name_en"]} if p.get("name_en") else {}),
                 **(_public_policy(policy(s.sk, p["procedure_id"])) if with_policies else {}),
             }
             for p in s.procedures
@@ -123,16 +125,18 @@ def site_view(s, with_policies=True):
 
 
 def _public_policy(rules):
-    """What an applicant needs before filling a form: how slots are allocated and which documents
-    the procedure accepts (R1)."""
-    return {"allocation": rules.allocation, "accepted_documents": list(rules.accepted_documents)}
+    """What an applicant needs before filling a form: how slots are allocated, which documents
+    the procedure accepts (R1), and how long a cancellation or a hold let go keeps them from
+    holding again (R4)."""
+    return {"allocation": rules.allocation, "accepted_documents": list(rules.accepted_documents),
+            "cooldown_seconds": int(rules.cooldown_seconds)}
 
 
-def create_site(site_id, name, address, timezone, procedures, now, staff_subject="unknown", client_ip=None):
+def create_site(site_id, name, address, timezone, procedures, now, staff_subject="unknown", client_ip=None, name_en=None):
     site_id = site_id or new_id("site")
     entry = audit.staff_change(audit.site_entity(site_id), "site_created", staff_subject, now, client_ip,
                                name=name, timezone=timezone, procedures=[p["procedure_id"] for p in procedures])
-    created = storage.create_site_if_new(site_id, name, address, timezone, procedures, [entry])
+    created = storage.create_site_if_new(site_id, name, address, timezone, procedures, [entry], name_en=name_en)
     forget_cached()
     return created
 

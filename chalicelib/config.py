@@ -57,6 +57,9 @@ class Settings:
     draw_lease_seconds: int
     draw_staff_budget_seconds: int
     draw_tick_budget_seconds: int
+    web_base_url: str
+    lookup_max_per_ip_per_hour: int
+    lookup_max_per_identity_per_day: int
 
 
 def _load():
@@ -100,6 +103,11 @@ def _load():
         # go on: the staff call within the API function's 15 s, the 5-minute tick within its 120 s.
         draw_staff_budget_seconds=_int("DRAW_STAFF_BUDGET_SECONDS", 10),
         draw_tick_budget_seconds=_int("DRAW_TICK_BUDGET_SECONDS", 90),
+        # Issue 13: where e-mail links point (the web app; the token goes in the URL fragment).
+        web_base_url=os.environ.get("WEB_BASE_URL", "http://127.0.0.1:8080/"),
+        # "Find my booking" (POST /bookings/lookup): tries per client IP an hour, per identity a day.
+        lookup_max_per_ip_per_hour=_int("LOOKUP_MAX_PER_IP_PER_HOUR", 10),
+        lookup_max_per_identity_per_day=_int("LOOKUP_MAX_PER_IDENTITY_PER_DAY", 3),
         policy_defaults={
             "hold_ttl_seconds": _int("DEFAULT_HOLD_TTL_SECONDS", 600),
             "quarantine_min_seconds": _int("DEFAULT_QUARANTINE_MIN_SECONDS", 1800),

@@ -5,11 +5,11 @@ import random
 import secrets
 from datetime import date, timedelta
 
-from chalicelib import catalog, clock, domain, signals, storage
+from chalicelib import catalog, clock, domain, notify, signals, storage
 from chalicelib.booking import bearer_owned, freed_terms
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib.config import settings
-from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound
+from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound, StorageUnavailable
 from chalicelib.keys import identity_secret
 from chalicelib.models import Applicant, Draw, Hold, Request
 from chalicelib.observability import logger, metric
@@ -61,6 +61,11 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     if policy.allocation == domain.AUTO:
         pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
     metric("RequestFiled", site=site_id)
+    try:  # the acknowledgement is a courtesy: the request stands whatever e-mail does
+        notify.request_filed(request.applicant.email, site_id, request.request_id, request.first_day, request.last_day)
+    except Exception:  # noqa: BLE001 -- counted, never the applicant's error
+        metric("NotificationFailed")
+        logger().warning("request acknowledgement not sent", extra={"request_id": request.request_id})
     return {"request_id": request.request_id, "request_token": token, "status": "waiting"}
 
 
@@ -335,6 +340,7 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     pending_draw(site_id, procedure_id, now + 0.001)
     metric("DrawRun", site=site_id)
     metric("OffersMade", value=offered, site=site_id)
+    send_pending_offers(site_id, procedure_id, now)
     return {**result, "status": "run", "remaining": 0}
 
 
@@ -380,6 +386,31 @@ def release_unclaimed(site_id, procedure_id, now):
     return len(marked)
 
 
+def send_pending_offers(site_id, procedure_id, now):
+    """The offer e-mails still to send (storage.offers_to_notify: written in each offer's own
+    transaction). A send that fails leaves its offer pending, counted, for the next tick; a
+    request no longer offered just leaves the list. Returns how many were sent."""
+    sent = 0
+    try:
+        for request in storage.offers_to_notify(site_id, procedure_id):
+            hold = storage.get_hold(request.hold_id) if request.status == "offered" and request.offer_expires_at > now else None
+            if hold is not None:
+                try:
+                    notify.offer_made(request.applicant.email, site_id, hold.starts_at, hold.expires_at,
+                                      offer_id=hold.hold_id, request_id=request.request_id)
+                except Exception:  # noqa: BLE001 -- the next tick tries again
+                    metric("OfferNotificationFailed", site=site_id)
+                    logger().warning("offer e-mail not sent", extra={"request_id": request.request_id})
+                    continue
+                sent += 1
+            storage.offer_notified(request)
+    except StorageUnavailable:
+        # After the draw has committed its offers: they stay pending for the next tick, and
+        # neither the draw's answer nor the other procedures' draws depend on it.
+        metric("OfferNotificationFailed", site=site_id)
+    return sent
+
+
 def run_due_draws(now):
     """The scheduled job: every draw-mode procedure whose last draw is draw_interval_seconds old,
     and every auto procedure whose waiting requests have waited that long (since the first of
@@ -391,6 +422,8 @@ def run_due_draws(now):
     for site in catalog.sites():
         for p in site.procedures:
             policy = catalog.policy(site.sk, p["procedure_id"])
+            # Offers an earlier run could not e-mail (whatever the allocation is now).
+            send_pending_offers(site.sk, p["procedure_id"], now)
             if not domain.standby_allowed(policy):
                 continue
             draws = storage.draws_of(site.sk, p["procedure_id"], limit=3)

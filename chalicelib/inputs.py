@@ -155,10 +155,13 @@ def site(body):
         if pid in seen:
             raise InvalidField(f"procedures[{i}].procedure_id", "Duplicate procedure_id.")
         seen.add(pid)
-        parsed.append({"procedure_id": pid, "name": text(p, "name", f"procedures[{i}].", 200)})
+        name_en = text(p, "name_en", f"procedures[{i}].", 200, required=False)
+        parsed.append({"procedure_id": pid, "name": text(p, "name", f"procedures[{i}].", 200),
+                       **({"name_en": name_en} if name_en else {})})
     return {
         "site_id": site_id,
         "name": text(body, "name"),
+        "name_en": text(body, "name_en", required=False),
         "address": text(body, "address", max_len=500),
         "timezone": tz,
         "procedures": parsed,
@@ -212,14 +215,29 @@ def draw_request(body, today):
     }
 
 
-def check_in(body):
-    """POST /staff/bookings/{id}/check-in: the document shown at the counter, the birth date, and
-    the expiry read on the permit (required by staff.check_in for a booking won as urgent)."""
+def top_level_document(body):
+    """A `document` at the top of the body (check-in, lookup) rather than in an applicant."""
     try:
-        doc_type, number = document(body.get("document"), "")
+        return document(body.get("document"), "")
     except InvalidField as exc:  # the domain names applicant.* fields; here they are top level
         field = exc.details["field"].removeprefix("applicant.")
         raise InvalidField(field, exc.message.replace("applicant.", ""))
+
+
+def booking_lookup(body):
+    """POST /bookings/lookup: the document, birth date and e-mail a booking was made with."""
+    doc_type, number = top_level_document(body)
+    email = text(body, "email", max_len=254)
+    if not _EMAIL.match(email):
+        raise InvalidField("email", "email is not a valid e-mail address.")
+    return {"document_type": doc_type, "document_number": number,
+            "birth_date": iso_date(body.get("birth_date"), "birth_date"), "email": email.lower()}
+
+
+def check_in(body):
+    """POST /staff/bookings/{id}/check-in: the document shown at the counter, the birth date, and
+    the expiry read on the permit (required by staff.check_in for a booking won as urgent)."""
+    doc_type, number = top_level_document(body)
     permit = body.get("permit_expires_on")
     return (doc_type, number, iso_date(body.get("birth_date"), "birth_date"),
             iso_date(permit, "permit_expires_on") if permit is not None else None)

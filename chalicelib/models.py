@@ -185,6 +185,7 @@ class Booking(Model):
     tier = NumberAttribute(null=True)
     permit_expires_on = UnicodeAttribute(null=True)
     draw_day = UnicodeAttribute(null=True)
+    link_requested_at = NumberAttribute(null=True)  # "find my booking": the stream sends the link again
 
     day = BookingDayIndex()
     by_site = BookingSiteIndex()
@@ -198,7 +199,9 @@ class RequestPoolIndex(GlobalSecondaryIndex):
         index_name = "pool"
         projection = AllProjection()
 
-    pool_pk = UnicodeAttribute(hash_key=True)  # "<site_id>#<procedure_id>", only while waiting
+    # "<site_id>#<procedure_id>" while waiting; "notify#<site_id>#<procedure_id>" while an offer's
+    # e-mail is still to send (draws.send_pending_offers)
+    pool_pk = UnicodeAttribute(hash_key=True)
     created_at = NumberAttribute(range_key=True)
 
 
@@ -305,9 +308,10 @@ class Site(Model):
     pk = UnicodeAttribute(hash_key=True, default="site")
     sk = UnicodeAttribute(range_key=True)  # site_id
     name = UnicodeAttribute()
+    name_en = UnicodeAttribute(null=True)  # the name in English, where the site gives one
     address = UnicodeAttribute()
     timezone = UnicodeAttribute()
-    procedures = JSONAttribute()  # [{"procedure_id", "name"}]
+    procedures = JSONAttribute()  # [{"procedure_id", "name", "name_en"?}]
 
 
 class Policy(Model):

@@ -1,10 +1,11 @@
 """E-mail notifications (French and English): confirmation, cancellation, slot closure, reminder,
-draw offer. Sent from the bookings stream (never on the booking path) through SES in AWS, or
-written as .eml files under OUTBOX_DIR locally.
+the booking's link sent again, draw request acknowledgement and offer. Booking messages are sent
+from the bookings stream (never on the booking path) through SES in AWS, or written as .eml files
+under OUTBOX_DIR locally; every message links to the booking's or request's page in the web app,
+with a link token (tokens.link_token) in the URL fragment.
 
-For the draw: call `offer_made(email, site_id, starts_at, expires_at, reference=None)` once an
-offer is committed; it renders and sends the same way (and raises if sending failed, so a stream
-or scheduled caller is retried).
+For the draw: `offer_made(...)` is called by draws.send_pending_offers once an offer is committed
+(it raises if sending failed, so the offer stays pending and the next tick sends it again).
 """
 import os
 import threading
@@ -19,6 +20,7 @@ _ses_lock = threading.Lock()
 # --- what to send --------------------------------------------------------------------------------
 
 CONFIRMATION, CANCELLATION, CLOSURE, REMINDER, OFFER = "confirmation", "cancellation", "closure", "reminder", "offer"
+LINK, REQUEST_FILED = "link", "request"
 
 
 def kind_of_change(event_name, old, new):
@@ -32,6 +34,9 @@ def kind_of_change(event_name, old, new):
         return CANCELLATION
     if old.get("status") == "booked" and new.get("status") == "closed":
         return CLOSURE
+    if new.get("link_requested_at") and new.get("link_requested_at") != old.get("link_requested_at") \
+            and new.get("status") == "booked":
+        return LINK
     if not old.get("reminded_at") and new.get("reminded_at") and new.get("status") == "booked":
         return REMINDER
     return None
@@ -76,26 +81,77 @@ _TEXTS = {
         "The draw offers you an appointment on {en} ({site}). Confirm it before {expires_en}, "
         "or it goes to someone else.",
     ),
+    LINK: (
+        "Le lien de votre rendez-vous / The link to your appointment",
+        "Vous avez demandé le lien de votre rendez-vous du {fr} ({site}), référence {reference}. "
+        "Si vous n'avez rien demandé, ignorez ce message : il n'est envoyé qu'à vous.",
+        "You asked for the link to your appointment of {en} ({site}), reference {reference}. "
+        "If you did not ask, ignore this message: it is sent to you only.",
+    ),
+    REQUEST_FILED: (
+        "Votre demande de rendez-vous est enregistrée / Your appointment request is registered",
+        "Votre demande pour {site} du {from_fr} au {to_fr} est enregistrée. Un tirage au sort attribue les "
+        "créneaux : si vous êtes tiré(e) au sort, un autre message vous le dira.",
+        "Your request for {site} from {from_en} to {to_en} is registered. A draw allocates the slots: "
+        "if you are drawn, another message will tell you.",
+    ),
 }
 
+_LINK_TEXTS = (
+    "Votre rendez-vous en ligne (pour l'imprimer ou l'annuler, depuis n'importe quel appareil) :\n{link}",
+    "Your appointment online (to print or cancel it, from any device):\n{link}",
+)
+_REQUEST_LINK_TEXTS = (
+    "Votre demande en ligne (pour la suivre, confirmer une proposition ou la retirer) :\n{link}",
+    "Your request online (to follow it, confirm an offer or withdraw it):\n{link}",
+)
 
-def render(kind, to, site_name, tz_name, starts_at, reference=None, expires_at=None, message_id=None):
-    """The bilingual message (French first) as an EmailMessage."""
+
+def web_link(kind, item_id):
+    """The web app's page of a booking or request, its link token in the URL fragment (a
+    fragment never reaches a server, so no log or proxy sees it)."""
+    from urllib.parse import quote
+
+    from chalicelib.keys import identity_secret
+    from chalicelib.tokens import link_token
+
+    base = settings.web_base_url.split("#")[0]
+    if "?" not in base and not base.endswith("/"):
+        base += "/"
+    return f"{base}#/{kind}/{quote(item_id, safe='')}/{link_token(identity_secret(), kind, item_id)}"
+
+
+def _day_texts(day):
+    d = datetime.fromisoformat(day) if day else None
+    return (d.strftime("%d/%m/%Y"), d.strftime("%Y-%m-%d")) if d else ("", "")
+
+
+def render(kind, to, site_name, tz_name, starts_at, reference=None, expires_at=None, message_id=None, link=None,
+           days=None, site_name_en=None):
+    """The bilingual message (French first) as an EmailMessage; `link` (web_link) closes each
+    language's part; `days` (first, last) for a request; the English part names the site in
+    English where the site gives a name_en."""
     from email.message import EmailMessage  # not at import: it costs every cold start
     from email.utils import make_msgid
 
     subject, french, english = _TEXTS[kind]
-    fr, en = _local_time(starts_at, tz_name)
+    fr, en = _local_time(starts_at, tz_name) if starts_at else ("", "")
     expires_fr, expires_en = _local_time(expires_at, tz_name) if expires_at else ("", "")
     values = {"fr": fr, "en": en, "site": site_name, "reference": reference or "", "expires_fr": expires_fr,
               "expires_en": expires_en}
+    (values["from_fr"], values["from_en"]), (values["to_fr"], values["to_en"]) = (_day_texts(d) for d in (days or (None, None)))
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = message_id or make_msgid(domain="fairslot")
     message["Content-Language"] = "fr, en"
-    message.set_content(french.format(**values) + "\n\n---\n\n" + english.format(**values) + "\n")
+    if link:
+        link_fr, link_en = _REQUEST_LINK_TEXTS if "/#/request/" in link else _LINK_TEXTS
+        french, english = f"{french}\n\n{link_fr}", f"{english}\n\n{link_en}"
+        values["link"] = link
+    english_values = {**values, "site": site_name_en or site_name}
+    message.set_content(french.format(**values) + "\n\n---\n\n" + english.format(**english_values) + "\n")
     return message
 
 
@@ -171,13 +227,14 @@ def booking_changed(event_name, old_image, new_image, sequence="0"):
 
     try:
         site = catalog.site(new["site_id"])
-        site_name, tz_name = site.name, site.timezone
+        site_name, tz_name, site_name_en = site.name, site.timezone, site.name_en
     except Exception:  # noqa: BLE001 -- an unknown site still gets its message
-        site_name, tz_name = new.get("site_id", ""), "Europe/Paris"
+        site_name, tz_name, site_name_en = new.get("site_id", ""), "Europe/Paris", None
     # The same record always yields the same file / message id: a retried record overwrites.
     name = f"{new['booking_id']}-{kind}"
     message = render(kind, email, site_name, tz_name, new["starts_at"], reference=new.get("reference"),
-                     message_id=f"<{name}.{sequence}@fairslot>")
+                     message_id=f"<{name}.{sequence}@fairslot>", link=web_link("booking", new["booking_id"]),
+                     site_name_en=site_name_en)
     try:
         send(message, name)
     except Exception:
@@ -188,8 +245,9 @@ def booking_changed(event_name, old_image, new_image, sequence="0"):
     return kind
 
 
-def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=None):
-    """The draw's offer e-mail (expires_at: epoch seconds or RFC 3339)."""
+def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=None, request_id=None):
+    """The draw's offer e-mail (expires_at: epoch seconds or RFC 3339), linking to the request's
+    page where the offer is confirmed. Raises if sending failed."""
     import secrets
 
     from chalicelib import catalog
@@ -198,7 +256,19 @@ def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=N
     site = catalog.site(site_id)
     expires = to_rfc3339(expires_at) if isinstance(expires_at, (int, float)) else expires_at
     name = f"{offer_id or 'offer_' + secrets.token_hex(12)}-offer"
-    send(render(OFFER, email, site.name, site.timezone, starts_at, reference, expires), name)
+    link = web_link("request", request_id) if request_id else None
+    send(render(OFFER, email, site.name, site.timezone, starts_at, reference, expires, link=link, site_name_en=site.name_en),
+         name)
+    metric("NotificationSent")
+
+
+def request_filed(email, site_id, request_id, first_day, last_day):
+    """The acknowledgement of a draw request, with the link to its page. Raises if sending failed."""
+    from chalicelib import catalog
+
+    site = catalog.site(site_id)
+    send(render(REQUEST_FILED, email, site.name, site.timezone, None, days=(first_day, last_day),
+                link=web_link("request", request_id), site_name_en=site.name_en), f"{request_id}-request")
     metric("NotificationSent")
 
 

@@ -196,9 +196,9 @@ def ensure_tables():
 
 # --- catalog: sites and policies ------------------------------------------------------------
 
-def create_site_if_new(site_id, name, address, timezone, procedures, also=()):
+def create_site_if_new(site_id, name, address, timezone, procedures, also=(), name_en=None):
     """The site, only if its id is new, with its audit entry (`also`) in one transaction."""
-    site = Site(sk=site_id, name=name, address=address, timezone=timezone, procedures=procedures)
+    site = Site(sk=site_id, name=name, name_en=name_en, address=address, timezone=timezone, procedures=procedures)
     tx = _Transaction()
     tx.put("site", site, Site.sk.does_not_exist())
     tx.add_all(also)
@@ -572,7 +572,7 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
         tx.update(
             "request",
             Request(hold.request_id),
-            actions=[Request.status.set("booked"), Request.booking_id.set(booking.booking_id)],
+            actions=[Request.status.set("booked"), Request.booking_id.set(booking.booking_id), Request.pool_pk.remove()],
             condition=(Request.status == "offered") & (Request.hold_id == hold.hold_id),
         )
         # The request is over; from now on the booking itself is the identity's one (R2).
@@ -824,7 +824,10 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until, availabl
     tx.update(
         "request",
         Request(request.request_id),
-        actions=[Request.status.set("offered"), Request.pool_pk.remove(), Request.hold_id.set(hold.hold_id),
+        # The pool index's "notify#" partition lists offers whose e-mail is not sent yet: written
+        # here, in the offer's own transaction, so an offer is never made without its e-mail pending.
+        actions=[Request.status.set("offered"), Request.pool_pk.set(offer_notify_pool(request.site_id, request.procedure_id)),
+                 Request.hold_id.set(hold.hold_id),
                  Request.offer_expires_at.set(hold.expires_at)],
         condition=Request.status == "waiting",
     )
@@ -839,6 +842,67 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until, availabl
         return OFFER_MADE
     # The hold id is the draw's for this request: finding it means an earlier run made the offer.
     return OFFER_ALREADY_MADE if "hold" in failed else OFFER_NOT_POSSIBLE
+
+
+def offer_notify_pool(site_id, procedure_id):
+    return f"notify#{site_id}#{procedure_id}"
+
+
+def offers_to_notify(site_id, procedure_id):
+    """Requests whose offer e-mail is still to send (sparse: the pool index's notify partition)."""
+    return _query_all(Request.pool.query, offer_notify_pool(site_id, procedure_id))
+
+
+def offer_notified(request):
+    """Out of the notify partition, once its e-mail went (or it is no longer an offer)."""
+    try:
+        with _storage_call():
+            request.update(actions=[Request.pool_pk.remove()],
+                           condition=Request.pool_pk == offer_notify_pool(request.site_id, request.procedure_id))
+    except PynamoDBException as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+# --- "find my booking" (issue 13) -----------------------------------------------------------
+
+def count_lookup(ip_limit, identity_limit):
+    """One more lookup from this client IP (hourly) and for this identity (daily), both under
+    their caps, in one transaction. Raises 429 with the window's end as Retry-After."""
+    tx = _Transaction()
+    _count_for_ip(tx, "lookup-ip", ip_limit)
+    start, end = identity_limit["window"]
+    tx.update(
+        "identity",
+        Counter(f"lookup-identity#{identity_limit['identity']}#{start}"),
+        actions=[Counter.n.add(1), Counter.expires_ttl.set(end)],
+        condition=Counter.n.does_not_exist() | (Counter.n < identity_limit["max"]),
+    )
+    failed = tx.commit()
+    if failed:
+        window_end = ip_limit["window"][1] if "ip" in failed else end
+        raise TooManyRequests("Too many look-ups; please try again later.", code="rate_limited",
+                              retry_after=domain.retry_after_seconds(window_end, identity_limit["now"]))
+
+
+def live_bookings_of(identity, now):
+    """The identity's live bookings (one per procedure: its "booking#" scopes not yet over)."""
+    scopes = _query_all(IdentityState.query, identity, IdentityState.scope.startswith("booking#"),
+                        filter_condition=IdentityState.booking_ends_at > now)
+    found = (get_booking(s.booking_id) for s in scopes if s.booking_id)
+    return [b for b in found if b is not None and b.status == "booked"]
+
+
+def mark_link_requested(booking, now):
+    """Ask the bookings stream to send the booking's link again (notify.LINK)."""
+    try:
+        with _storage_call():
+            booking.update(actions=[Booking.link_requested_at.set(now)], condition=Booking.status == "booked")
+    except PynamoDBException as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
 
 
 def draws_of(site_id, procedure_id, limit=20):

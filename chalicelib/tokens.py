@@ -32,6 +32,19 @@ def derived_token(secret, purpose, source_token):
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def link_token(secret, kind, item_id):
+    """The token an e-mail's link carries for one booking or request: HMAC(secret, "link|kind|id"),
+    256 bits. The stream and the draw can compute it from the id alone (they never see the
+    bearer token), nobody without the secret can, and nothing needs storing."""
+    return derived_token(secret, f"link|{kind}", item_id)
+
+
+def link_token_matches(secret, kind, item_id, token):
+    if not isinstance(token, str) or not token:
+        return False
+    return hmac.compare_digest(link_token(secret, kind, item_id).encode(), token.encode())
+
+
 def new_reference(prefix="FS"):
     body = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
     return f"{prefix}-{body[:4]}-{body[4:]}"

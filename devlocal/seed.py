@@ -4,14 +4,16 @@ allocated by draw, everything else first come, first served (with quarantine and
 from datetime import date, time, timedelta
 
 PROCEDURES = [
-    {"procedure_id": "renewal", "name": "Renouvellement de titre de séjour"},
-    {"procedure_id": "first_application", "name": "Première demande de titre de séjour"},
-    {"procedure_id": "student", "name": "Étudiants et chercheurs"},
+    {"procedure_id": "renewal", "name": "Renouvellement de titre de séjour", "name_en": "Residence permit renewal"},
+    {"procedure_id": "first_application", "name": "Première demande de titre de séjour",
+     "name_en": "First residence permit application"},
+    {"procedure_id": "student", "name": "Étudiants et chercheurs", "name_en": "Students and researchers"},
 ]
 SITES = [
     {
         "site_id": "herault-montpellier",
         "name": "Préfecture de l'Hérault",
+        "name_en": "Hérault prefecture",
         "address": "34 place des Martyrs de la Résistance, 34062 Montpellier",
         "timezone": "Europe/Paris",
         "counters": {"renewal": 3, "first_application": 2, "student": 2},
@@ -19,6 +21,7 @@ SITES = [
     {
         "site_id": "herault-beziers",
         "name": "Sous-préfecture de Béziers",
+        "name_en": "Béziers sub-prefecture",
         "address": "Boulevard Édouard Herriot, 34500 Béziers",
         "timezone": "Europe/Paris",
         "counters": {"renewal": 2, "first_application": 1, "student": 1},
@@ -35,7 +38,8 @@ def seed(now, weeks=3):
     for spec in SITES:
         if storage.get_site(spec["site_id"]) is not None:
             continue
-        catalog.create_site(spec["site_id"], spec["name"], spec["address"], spec["timezone"], PROCEDURES, now, "seed")
+        catalog.create_site(spec["site_id"], spec["name"], spec["address"], spec["timezone"], PROCEDURES, now, "seed",
+                              name_en=spec.get("name_en"))
         for procedure in PROCEDURES:
             created += catalog.publish_schedule(
                 spec["site_id"],

@@ -45,6 +45,8 @@ def local_environment(engine_endpoint, staff_secret, web_port=8080):
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         # Notifications are written here as .eml files instead of being sent (devlocal.streams).
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR", os.path.join(ROOT, "var", "outbox")),
+        # E-mail links open the local web app.
+        "WEB_BASE_URL": os.environ.get("WEB_BASE_URL", f"http://127.0.0.1:{web_port}/"),
     }
 
 

@@ -2,6 +2,7 @@
 devlocal.serial_moto, with the same configuration variables the application reads in AWS."""
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +22,8 @@ os.environ.update(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "CATALOG_CACHE_SECONDS": "30",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
+        # Draw requests and offers send e-mail in process: into a throw-away outbox, not var/.
+        "OUTBOX_DIR": os.environ.get("FAIRSLOT_TEST_OUTBOX") or tempfile.mkdtemp(prefix="fairslot-test-outbox-"),
     }
 )
 os.environ.pop("DYNAMODB_ENDPOINT", None)

@@ -79,6 +79,7 @@ export const api = {
   hold: (slotId, applicant) => call('POST', '/holds', { body: { slot_id: slotId, applicant } }),
   releaseHold: (holdId, token) => call('DELETE', `/holds/${enc(holdId)}`, { headers: { 'X-Hold-Token': token } }),
   book: (holdId, holdToken) => call('POST', '/bookings', { body: { hold_id: holdId, hold_token: holdToken } }),
+  lookupBooking: (body) => call('POST', '/bookings/lookup', { body }),
   booking: (id, token) => call('GET', `/bookings/${enc(id)}`, { headers: { 'X-Booking-Token': token } }),
   cancelBooking: (id, token) => call('DELETE', `/bookings/${enc(id)}`, { headers: { 'X-Booking-Token': token } }),
   fileRequest: (body) => call('POST', '/requests', { body }),

@@ -1,13 +1,13 @@
 // The applicants' single-page app: choose a site and procedure, a slot, give an identity, hold,
 // confirm; see, print or cancel the booking; or, in draw mode, file a request and confirm an offer.
 import { api, ApiError, errorMessage } from './api.js';
-import { DICTIONARIES, lang, setLang, t } from './i18n.js';
+import { DICTIONARIES, lang, setLang, t, tn } from './i18n.js';
 import { html } from './html.js';
 import { store } from './store.js';
 import {
   addDays, dayIn, formatClock, formatDate, formatDateTime, formatDay, formatDuration, formatTime, startOfDay,
 } from './format.js';
-import { applicantBody, todayIso, validateApplicant, validateRange } from './validate.js';
+import { applicantBody, validateApplicant, validateRange } from './validate.js';
 
 const SEARCH_AHEAD_DAYS = 60;
 const SLOTS_PAGE = 60;
@@ -25,15 +25,18 @@ const state = {
   slotsLoading: false,
   slotsError: null,
   noneAhead: false,
+  standby: null, // the search's `standby` offer (auto, nothing found): { request, draw_interval_seconds }
+  standbyChosen: false,
   slot: null,
-  applicant: { docType: 'agdref', docNumber: '', birthDate: '', familyName: '', givenNames: '', email: '', phone: '' },
-  range: { from: '', to: '', permitExpiresOn: '' },
+  applicant: { docType: 'agdref', docNumber: '', birthDate: '', birthDay: '', birthMonth: '', birthYear: '', familyName: '', givenNames: '', email: '', phone: '' },
+  range: { from: '', to: '', permitExpiresOn: '', permitDay: '', permitMonth: '', permitYear: '' },
+  lookup: { docType: 'agdref', docNumber: '', birthDate: '', birthDay: '', birthMonth: '', birthYear: '', email: '' },
   fieldErrors: {}, // dotted API field path -> [message key, params] or ['raw', text]
   hold: null,
   holdExpired: false,
   alert: null, // { type: 'error' | 'success' | 'info' | 'warning', text, title? }
   busy: false,
-  page: null, // { kind: 'booking' | 'request', id, data, error, cancelOpen, justBooked }
+  page: null, // { kind: 'booking' | 'request' | 'find' | 'info', id, data, error, cancelOpen, justBooked }
 };
 
 const app = () => document.getElementById('app');
@@ -44,9 +47,16 @@ let poller = null;
 
 function site() { return (state.sites || []).find((s) => s.site_id === state.siteId) || null; }
 function procedure() { const s = site(); return s ? (s.procedures || []).find((p) => p.procedure_id === state.procedureId) || null : null; }
-function isDraw() { const p = procedure(); return !!p && p.allocation === 'draw'; }
+/** A request flow: draw mode, or an `auto` procedure whose search found nothing and whose standby
+ * list the applicant chose to join. */
+function isDraw() { const p = procedure(); return !!p && (p.allocation === 'draw' || (p.allocation === 'auto' && state.standbyChosen)); }
 function siteById(id) { return (state.sites || []).find((s) => s.site_id === id) || null; }
 function tzOf(s) { return (s && s.timezone) || 'Europe/Paris'; }
+/** A site's or procedure's name in the interface's language, where the site gives one. */
+function nameOf(x) { return x ? (lang() === 'en' && x.name_en) || x.name : ''; }
+function procedureOf(s, procedureId) { return s ? (s.procedures || []).find((x) => x.procedure_id === procedureId) || null : null; }
+/** The waiting period after a cancellation or a hold let go (R4), in words, when the site says it. */
+function cooldownText(p) { return p && p.cooldown_seconds ? formatDuration(p.cooldown_seconds) : null; }
 
 function announce(text) {
   const live = document.getElementById('announcer');
@@ -103,11 +113,49 @@ function input(path, model, labelKey, { type = 'text', hintKey, hint, autocomple
   </div>`;
 }
 
+const DATE_PARTS = [['Day', 2, 'date.day', 'bday-day'], ['Month', 2, 'date.month', 'bday-month'], ['Year', 4, 'date.year', 'bday-year']];
+
+/** A known date as three labelled fields, day, month and year (the DSFR's pattern for dates one
+ * knows, such as a birth date): no native picker whose order depends on the browser's locale.
+ * `model` is "<state group>.<prefix>", the parts live in <prefix>Day/Month/Year; the first field
+ * carries the field id, so the error summary's link focuses it. */
+function dateFields(path, model, labelKey, { hintKey, birth = false, required = true } = {}) {
+  const id = fieldId(path);
+  const error = fieldError(path);
+  const [group, prefix] = model.split('.');
+  return html`<fieldset class="fr-fieldset date-fields ${error ? 'fr-fieldset--error' : ''}" role="group" id="${id}-fieldset"
+      aria-labelledby="${id}-legend" aria-describedby="${id}-messages">
+    <legend class="fr-fieldset__legend fr-fieldset__legend--regular" id="${id}-legend">${t(labelKey)}
+      ${hintKey ? html`<span class="fr-hint-text">${t(hintKey)}</span>` : ''}</legend>
+    ${DATE_PARTS.map(([part, size, labelPart, auto], i) => {
+    const pid = i === 0 ? id : `${id}-${part.toLowerCase()}`;
+    return html`<div class="fr-fieldset__element fr-fieldset__element--inline date-fields__${part.toLowerCase()}">
+      <div class="fr-input-group ${error ? 'fr-input-group--error' : ''}">
+        <label class="fr-label" for="${pid}">${t(labelPart)}<span class="fr-hint-text">${t(`${labelPart}.hint`)}</span></label>
+        <input class="fr-input ${error ? 'fr-input--error' : ''}" id="${pid}" name="${path}.${part.toLowerCase()}" type="text"
+          inputmode="numeric" maxlength="${size}" size="${size + 1}" data-model="${group}.${prefix}${part}" value="${state[group][prefix + part]}"
+          ${birth ? html`autocomplete="${auto}"` : html`autocomplete="off"`} ${required ? html`required aria-required="true"` : ''}
+          aria-describedby="${id}-messages" ${error ? html`aria-invalid="true"` : ''}>
+      </div></div>`;
+  })}
+    <div class="fr-messages-group" id="${id}-messages" aria-live="polite">
+      ${error ? html`<p class="fr-message fr-message--error">${error}</p>` : ''}</div>
+  </fieldset>`;
+}
+
+/** The ISO date the three fields make ('' when all are empty; an impossible one fails validation). */
+function datePartsIso(day, month, year) {
+  const [d, m, y] = [day, month, year].map((v) => String(v || '').trim());
+  if (!d && !m && !y) return '';
+  if (!/^\d{1,2}$/.test(d) || !/^\d{1,2}$/.test(m) || !/^\d{4}$/.test(y)) return `${y}-${m}-${d}`;
+  return `${y}-${m.padStart(2, '0')}-${d.padStart(2, '0')}`;
+}
+
 function errorSummary() {
   const entries = Object.keys(state.fieldErrors);
   if (!entries.length) return '';
   return html`<div class="fr-alert fr-alert--error fr-mb-3w" role="alert" id="error-summary" tabindex="-1">
-    <h2 class="fr-alert__title">${t('identity.summary', { n: entries.length })}</h2>
+    <h2 class="fr-alert__title">${tn('identity.summary', entries.length)}</h2>
     <ul>${entries.map((path) => html`<li><a href="#${fieldId(path)}" data-focus="${fieldId(path)}">${labelFor(path)} : ${fieldError(path)}</a></li>`)}</ul>
   </div>`;
 }
@@ -123,6 +171,11 @@ const FIELD_LABELS = {
   'applicant.phone': 'identity.phone',
   from: 'range.from',
   to: 'range.to',
+  'document.type': 'identity.docType',
+  'document.number': 'identity.number',
+  document: 'identity.number',
+  birth_date: 'identity.birth',
+  email: 'find.email',
   permit_expires_on: 'range.permit',
 };
 function labelFor(path) { return FIELD_LABELS[path] ? t(FIELD_LABELS[path]) : path; }
@@ -144,7 +197,7 @@ function render({ focus = null } = {}) {
   ticker = null;
   const previous = document.activeElement && document.activeElement.id;
   let view;
-  if (state.page) view = state.page.kind === 'booking' ? bookingView() : requestView();
+  if (state.page) view = { booking: bookingView, request: requestView, find: findView, info: infoView }[state.page.kind]();
   else view = { site: siteView, slot: slotView, identity: identityView, hold: holdView, range: rangeView }[state.step]();
   app().innerHTML = String(view);
   document.title = `${document.getElementById('view-title')?.textContent.replace(/\s+/g, ' ').trim() || t('app.title')} — ${t('app.title')}`;
@@ -197,6 +250,7 @@ function siteView() {
     ${stepper(1, draw ? 3 : 4, 'step.site', draw ? 'step.range' : 'step.slot')}
     <p class="fr-mb-3w">${t('home.intro')}</p>
     ${existingNotices()}
+    <p class="fr-mb-3w"><a class="fr-link fr-icon-search-line fr-link--icon-left" href="#/find" id="find-link">${t('find.link')}</a></p>
     ${alertBlock()}
     ${state.sitesError ? html`<div class="fr-alert fr-alert--error fr-alert--sm fr-mb-3w" role="alert"><p>${errorMessage(state.sitesError)}</p></div>
       <button class="fr-btn fr-btn--secondary fr-mb-3w" type="button" data-action="reload-sites">${t('retry')}</button>` : ''}
@@ -206,7 +260,7 @@ function siteView() {
         <select class="fr-select" id="site" name="site" data-model="siteId" required ${loading || state.sitesError ? 'disabled' : ''}
           ${loading ? html`aria-busy="true"` : ''}>
           <option value="" ${state.siteId ? '' : 'selected'} disabled>${loading ? t('loading') : t('site.placeholder')}</option>
-          ${sites.map((x) => html`<option value="${x.site_id}" ${x.site_id === state.siteId ? 'selected' : ''}>${x.name}</option>`)}
+          ${sites.map((x) => html`<option value="${x.site_id}" ${x.site_id === state.siteId ? 'selected' : ''}>${nameOf(x)}</option>`)}
         </select>
       </div>
       ${s ? html`<p class="fr-text--sm fr-mb-3w" id="site-address">${s.address || ''}</p>` : ''}
@@ -214,7 +268,7 @@ function siteView() {
         <label class="fr-label" for="procedure">${t('procedure.label')}</label>
         <select class="fr-select" id="procedure" name="procedure" data-model="procedureId" required ${s ? '' : 'disabled'}>
           <option value="" ${state.procedureId ? '' : 'selected'} disabled>${t('procedure.placeholder')}</option>
-          ${procs.map((p) => html`<option value="${p.procedure_id}" ${p.procedure_id === state.procedureId ? 'selected' : ''}>${p.name}${p.allocation === 'draw' ? ` (${t('procedure.draw')})` : ''}</option>`)}
+          ${procs.map((p) => html`<option value="${p.procedure_id}" ${p.procedure_id === state.procedureId ? 'selected' : ''}>${nameOf(p)}${p.allocation === 'draw' ? ` (${t('procedure.draw')})` : ''}</option>`)}
         </select>
       </div>
       ${draw ? html`<div class="fr-callout fr-mb-3w" id="draw-explain"><p class="fr-callout__text fr-text--md">${t('procedure.draw.explain')}</p></div>` : ''}
@@ -227,11 +281,13 @@ async function loadSites() {
   try {
     const data = await api.sites();
     state.sites = data.sites || [];
+    state.retentionDays = data.personal_data_retention_days || null;
     if (state.sites.length === 1 && !state.siteId) state.siteId = state.sites[0].site_id;
   } catch (e) {
     state.sitesError = e;
   }
   if (!state.page && state.step === 'site') render({ focus: document.activeElement?.id || null });
+  else if (state.page && ['booking', 'request', 'info'].includes(state.page.kind)) render({ focus: pageReady(state.page) ? 'title' : null });
   document.documentElement.dataset.sites = state.sitesError ? 'error' : 'ready';
 }
 
@@ -240,7 +296,7 @@ async function loadSites() {
 function recapLine() {
   const s = site();
   const p = procedure();
-  return html`<p class="fr-text--sm fr-mb-2w"><strong>${s ? s.name : ''}</strong> — ${p ? p.name : ''}
+  return html`<p class="fr-text--sm fr-mb-2w"><strong>${nameOf(s)}</strong> — ${nameOf(p)}
     <button type="button" class="fr-btn fr-btn--tertiary-no-outline fr-btn--sm fr-ml-1w" data-action="go-site">${t('change')}</button></p>`;
 }
 
@@ -252,7 +308,12 @@ function slotView() {
   if (state.slotsLoading && !state.slots.length) list = html`<p aria-busy="true">${t('loading')}</p>`;
   else if (state.slotsError) list = html`<div class="fr-alert fr-alert--error fr-alert--sm" role="alert"><p>${errorMessage(state.slotsError)}</p></div>
     <button class="fr-btn fr-btn--secondary fr-mt-2w" type="button" data-action="reload-slots">${t('retry')}</button>`;
-  else if (state.noneAhead) list = html`<p id="slots-empty">${t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS })}</p>
+  else if (state.noneAhead && state.standby) {
+    list = html`<p id="slots-empty">${t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS })}</p>
+    <div class="fr-callout fr-mb-3w" id="standby-offer"><h2 class="fr-callout__title fr-h6">${t('standby.title')}</h2>
+      <p class="fr-callout__text fr-text--md">${t('standby.explain', { every: formatDuration(state.standby.draw_interval_seconds || 0) })}</p>
+      <button class="fr-btn" type="button" id="join-standby" data-action="join-standby">${t('standby.join')}</button></div>`;
+  } else if (state.noneAhead) list = html`<p id="slots-empty">${t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS })}</p>
     <button class="fr-btn fr-btn--secondary" type="button" data-action="reload-slots">${t('slots.refresh')}</button>`;
   else if (!state.slots.length) list = html`<p id="slots-empty">${t('slots.none')}</p>
     <button class="fr-btn fr-btn--secondary" type="button" data-action="find-next">${t('slots.findNext')}</button>`;
@@ -261,7 +322,7 @@ function slotView() {
       ${state.slots.map((x) => html`<li><button type="button" class="fr-btn fr-btn--secondary slot-btn" data-action="pick-slot" data-slot="${x.slot_id}"
         aria-label="${t('slots.choose')} : ${slotLabel(x, s)}">${formatTime(x.starts_at, tz)}<span class="slot-end" aria-hidden="true">–${formatTime(x.ends_at, tz)}</span></button></li>`)}
     </ul>
-    <p class="fr-text--sm fr-mt-1w" aria-live="polite">${t('slots.count', { n: state.slots.length })}</p>
+    <p class="fr-text--sm fr-mt-1w" id="slots-count" aria-live="polite">${tn('slots.count', state.slots.length)}</p>
     ${state.nextCursor ? html`<button class="fr-btn fr-btn--tertiary" type="button" data-action="more-slots" id="more-slots">${t('slots.more')}</button>` : ''}`;
   }
   return html`
@@ -288,13 +349,15 @@ function slotView() {
  * can be short or even empty while more slots follow. Stops at `want` slots or MAX_PAGES pages. */
 async function fetchSlots(from, to, want, cursor) {
   let slots = [];
+  let standby = null;
   for (let page = 0; page < MAX_PAGES; page += 1) {
     const data = await api.slots(state.siteId, { procedure: state.procedureId, from, to, limit: Math.max(want, 20), cursor });
     slots = slots.concat(data.slots || []);
+    standby = data.standby || standby;
     cursor = data.next_cursor || null;
     if (!cursor || slots.length >= want) break;
   }
-  return { slots, cursor };
+  return { slots, cursor, standby };
 }
 
 /** Counters make several slots at one time: show each time once (the first slot id stands for it). */
@@ -324,7 +387,7 @@ async function loadDay(day, { append = false, focus = undefined } = {}) {
   state.slotsLoading = false;
   const focusId = focus !== undefined ? focus : document.activeElement?.id;
   render({ focus: focusId && (focusId === 'alert' || document.getElementById(focusId)) ? focusId : null });
-  if (!state.slotsError) announce(`${t('slots.legend', { day: formatDay(day, tz) })}. ${state.slots.length ? t('slots.count', { n: state.slots.length }) : t('slots.none')}`);
+  if (!state.slotsError) announce(`${t('slots.legend', { day: formatDay(day, tz) })}. ${state.slots.length ? tn('slots.count', state.slots.length) : t('slots.none')}`);
 }
 
 /** Jump to the first day with a bookable slot, from `fromDay` on. */
@@ -337,11 +400,12 @@ async function findNextDay(fromDay) {
   render({ focus: document.activeElement?.id || null });
   try {
     const from = fromDay === dayIn(Date.now(), tz) ? new Date().toISOString() : startOfDay(fromDay, tz);
-    const { slots } = await fetchSlots(from, startOfDay(addDays(fromDay, SEARCH_AHEAD_DAYS), tz), 1);
+    const { slots, standby } = await fetchSlots(from, startOfDay(addDays(fromDay, SEARCH_AHEAD_DAYS), tz), 1);
     const first = slots[0];
     if (first) return loadDay(dayIn(first.starts_at, tz));
     state.day = fromDay;
     state.noneAhead = true;
+    state.standby = standby || null;
   } catch (e) {
     state.slotsError = e;
   }
@@ -364,7 +428,7 @@ function rangeView() {
       <p class="fr-hint-text">${t('range.hint')}</p>
       ${input('from', 'range.from', 'range.from', { type: 'date' })}
       ${input('to', 'range.to', 'range.to', { type: 'date' })}
-      ${input('permit_expires_on', 'range.permitExpiresOn', 'range.permit', { type: 'date', hintKey: 'range.permit.hint', required: false })}
+      ${dateFields('permit_expires_on', 'range.permit', 'range.permit', { hintKey: 'range.permit.hint3', required: false })}
       <ul class="fr-btns-group fr-btns-group--inline-sm">
         <li><button class="fr-btn" type="submit">${t('continue')}</button></li>
         <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="go-site">${t('back')}</button></li>
@@ -378,6 +442,10 @@ function identityView() {
   const draw = isDraw();
   const a = state.applicant;
   const typeError = fieldError('applicant.document.type');
+  // Only the documents this procedure accepts (R1: renewals take the AGDREF number alone).
+  const p = procedure();
+  const docTypes = (p && p.accepted_documents && p.accepted_documents.length) ? p.accepted_documents : ['agdref', 'passport', 'visa'];
+  if (!docTypes.includes(a.docType)) a.docType = docTypes[0];
   return html`
     ${draw ? stepper(3, 3, 'step.identity', null) : stepper(3, 4, 'step.identity', 'step.confirm')}
     ${draw ? recapLine() : html`<p class="fr-text--sm fr-mb-2w" id="chosen-slot">${t('slots.selected', { when: state.slot ? slotLabel(state.slot) : '' })}
@@ -388,14 +456,14 @@ function identityView() {
     <form data-form="identity" novalidate>
       <fieldset class="fr-fieldset ${typeError ? 'fr-fieldset--error' : ''}" id="${fieldId('applicant.document.type')}" aria-labelledby="doctype-legend ${fieldId('applicant.document.type')}-messages" tabindex="-1">
         <legend class="fr-fieldset__legend fr-fieldset__legend--regular" id="doctype-legend">${t('identity.docType')}</legend>
-        ${['agdref', 'passport', 'visa'].map((type) => html`<div class="fr-fieldset__element"><div class="fr-radio-group">
+        ${docTypes.map((type) => html`<div class="fr-fieldset__element"><div class="fr-radio-group">
           <input type="radio" id="doctype-${type}" name="docType" value="${type}" data-model="applicant.docType" ${a.docType === type ? 'checked' : ''}>
           <label class="fr-label" for="doctype-${type}">${t(`identity.docType.${type}`)}</label></div></div>`)}
         <div class="fr-messages-group" id="${fieldId('applicant.document.type')}-messages" aria-live="polite">
           ${typeError ? html`<p class="fr-message fr-message--error">${typeError}</p>` : ''}</div>
       </fieldset>
       ${input('applicant.document.number', 'applicant.docNumber', 'identity.number', { hintKey: `identity.number.hint.${a.docType}`, inputmode: a.docType === 'agdref' ? 'numeric' : undefined, autocomplete: 'off' })}
-      ${input('applicant.birth_date', 'applicant.birthDate', 'identity.birth', { type: 'date', hintKey: 'identity.birth.hint', autocomplete: 'bday', max: todayIso() })}
+      ${dateFields('applicant.birth_date', 'applicant.birth', 'identity.birth', { hintKey: 'identity.birth.hint3', birth: true })}
       ${input('applicant.family_name', 'applicant.familyName', 'identity.family', { hintKey: 'identity.family.hint', autocomplete: 'family-name' })}
       ${input('applicant.given_names', 'applicant.givenNames', 'identity.given', { autocomplete: 'given-name' })}
       ${input('applicant.email', 'applicant.email', 'identity.email', { type: 'email', hintKey: 'identity.email.hint', autocomplete: 'email' })}
@@ -438,14 +506,14 @@ function holdView() {
     ${countdownBlock(hold)}
     <h2 class="fr-h5">${t('recap.title')}</h2>
     ${recapList([
-      ['recap.site', s && s.name], ['recap.address', s && s.address], ['recap.procedure', p && p.name],
+      ['recap.site', nameOf(s)], ['recap.address', s && s.address], ['recap.procedure', nameOf(p)],
       ['recap.when', slot && slotLabel(slot, s)],
       ['recap.name', `${state.applicant.familyName.toUpperCase()} ${state.applicant.givenNames}`],
       ['recap.document', t(`identity.docType.${state.applicant.docType}`)],
     ])}
     ${state.holdExpired
     ? html`<button class="fr-btn" type="button" data-action="after-expiry">${t('booking.new')}</button>`
-    : html`<div class="fr-notice fr-notice--info fr-mb-3w"><div class="fr-container"><div class="fr-notice__body"><p class="fr-notice__title">${t('hold.release.warn')}</p></div></div></div>
+    : html`<div class="fr-notice fr-notice--info fr-mb-3w"><div class="fr-container"><div class="fr-notice__body"><p class="fr-notice__title">${cooldownText(p) ? t('hold.release.warn.duration', { wait: cooldownText(p) }) : t('hold.release.warn')}</p></div></div></div>
       <ul class="fr-btns-group fr-btns-group--inline-sm">
         <li><button class="fr-btn" type="button" id="confirm" data-action="confirm-hold" ${state.busy ? 'disabled aria-busy="true"' : ''}>${t('hold.confirm')}</button></li>
         <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="release-hold" ${state.busy ? 'disabled' : ''}>${t('hold.release')}</button></li>
@@ -487,31 +555,35 @@ function bookingView() {
   if (!rec) {
     return html`<h1 id="view-title" tabindex="-1">${t('booking.title')}</h1>
       <div class="fr-alert fr-alert--info fr-alert--sm fr-mb-3w"><p>${t('booking.missing')}</p></div>
-      <a class="fr-btn" href="#/">${t('booking.new')}</a>`;
+      <ul class="fr-btns-group fr-btns-group--inline-sm"><li><a class="fr-btn" href="#/find">${t('find.link')}</a></li>
+      <li><a class="fr-btn fr-btn--secondary" href="#/">${t('booking.new')}</a></li></ul>`;
   }
+  if (!pageReady(page)) return pendingPage('booking.title');
+  if (!page.data && !rec.reference) return unreachablePage('booking.title'); // e.g. an outdated link
   const b = { ...rec, ...(page.data || {}) };
   const slot = b.slot || rec.slot || {};
   const s = siteById(slot.site_id || rec.site_id);
-  const p = s ? (s.procedures || []).find((x) => x.procedure_id === (slot.procedure_id || rec.procedure_id)) : null;
+  const p = procedureOf(s, slot.procedure_id || rec.procedure_id);
   const tz = tzOf(s);
   const who = b.applicant || b;
   const name = [who.family_name && String(who.family_name).toUpperCase(), who.given_names].filter(Boolean).join(' ');
+  const docType = (b.applicant && b.applicant.document_type) || rec.document_type;
   const active = b.status !== 'cancelled';
   return html`
     <h1 id="view-title" tabindex="-1" class="no-print">${t('booking.title')}</h1>
     ${alertBlock()}
     ${page.justBooked ? html`<div class="fr-alert fr-alert--success fr-mb-3w no-print" role="status"><h2 class="fr-alert__title">${t('booking.confirmed')}</h2><p>${t('booking.keep')}</p></div>` : ''}
-    ${page.loading ? html`<p aria-busy="true" class="no-print">${t('loading')}</p>` : ''}
+    ${page.fromLink ? html`<div class="fr-alert fr-alert--info fr-alert--sm fr-mb-3w no-print" id="from-link"><p>${t('link.opened')}</p></div>` : ''}
     <section class="convocation" aria-labelledby="convocation-title">
-      <p class="print-only convocation__header">${t('app.title')} — ${s ? s.name : ''}</p>
+      <p class="print-only convocation__header">${t('app.title')} — ${nameOf(s)}</p>
       <h2 class="fr-h4" id="convocation-title">${t('booking.convocation')}</h2>
       <p class="reference"><span class="reference__label">${t('recap.reference')}</span>
         <span class="reference__value" id="reference">${b.reference || ''}</span></p>
       ${b.status ? statusBadge(b.status) : ''}
       ${recapList([
         ['recap.when', slot.starts_at && `${formatDateTime(slot.starts_at, tz)}${slot.ends_at ? ` – ${formatTime(slot.ends_at, tz)}` : ''}`],
-        ['recap.site', s && s.name], ['recap.address', s && s.address], ['recap.procedure', p && p.name],
-        ['recap.name', name], ['recap.document', b.document_type && t(`identity.docType.${b.document_type}`)],
+        ['recap.site', nameOf(s)], ['recap.address', s && s.address], ['recap.procedure', nameOf(p)],
+        ['recap.name', name], ['recap.document', docType && t(`identity.docType.${docType}`)],
       ])}
       ${active ? html`<p class="fr-text--sm">${t('booking.convocation.bring')}</p>` : ''}
     </section>
@@ -522,7 +594,7 @@ function bookingView() {
       </ul>
       ${page.cancelOpen ? html`<section class="cancel-panel fr-p-3w fr-mb-3w" id="cancel-panel" aria-labelledby="cancel-title">
         <h2 class="fr-h5" id="cancel-title" tabindex="-1">${t('booking.cancel.warn.title')}</h2>
-        <p id="cancel-warning">${t('booking.cancel.warn')}</p>
+        <p id="cancel-warning">${cooldownText(p) ? t('booking.cancel.warn.duration', { wait: cooldownText(p) }) : t('booking.cancel.warn')}</p>
         <ul class="fr-btns-group fr-btns-group--inline-sm">
           <li><button class="fr-btn btn-danger" type="button" data-action="cancel-booking" id="cancel-confirm" aria-describedby="cancel-warning" ${state.busy ? 'disabled aria-busy="true"' : ''}>${t('booking.cancel.confirm')}</button></li>
           <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="close-cancel">${t('booking.cancel.keep')}</button></li>
@@ -535,18 +607,44 @@ function bookingView() {
 }
 
 async function loadBooking(focus = 'title') {
-  const rec = store.booking(state.page.id);
+  const page = state.page;
+  const rec = store.booking(page.id);
   if (!rec) { render({ focus }); return; }
-  state.page.loading = true;
+  page.loading = true;
   render({ focus });
   try {
-    state.page.data = await api.booking(rec.booking_id, rec.booking_token);
-    if (state.page.data && state.page.data.status) store.saveBooking({ booking_id: rec.booking_id, status: state.page.data.status });
+    const data = await api.booking(rec.booking_id, rec.booking_token);
+    page.data = data;
+    if (data && data.status) {
+      const slot = data.slot || {};
+      store.saveBooking({ booking_id: rec.booking_id, status: data.status, reference: data.reference, slot,
+        site_id: slot.site_id, procedure_id: slot.procedure_id });
+    }
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 0 && rec.reference)) setAlert('error', errorMessage(e));
   }
-  state.page.loading = false;
-  render({ focus: state.alert ? 'alert' : null });
+  page.loading = false;
+  if (state.page === page) render({ focus: state.alert ? 'alert' : 'title' });
+}
+
+/** A booking or request page shows once both the item and the sites are known (either may
+ * arrive first), or an error: never a convocation without its place and address. */
+function pageReady(page) {
+  const itemKnown = !page.loading && (page.data || state.alert);
+  return Boolean(itemKnown && (state.sites || state.sitesError));
+}
+
+function unreachablePage(titleKey) {
+  return html`<h1 id="view-title" tabindex="-1">${t(titleKey)}</h1>
+    ${alertBlock()}
+    <ul class="fr-btns-group fr-btns-group--inline-sm"><li><a class="fr-btn" href="#/find">${t('find.link')}</a></li>
+    <li><a class="fr-btn fr-btn--secondary" href="#/">${t('booking.new')}</a></li></ul>`;
+}
+
+function pendingPage(titleKey) {
+  return html`<h1 id="view-title" tabindex="-1">${t(titleKey)}</h1>
+    ${alertBlock()}
+    <p aria-busy="true" id="page-loading">${t('loading')}</p>`;
 }
 
 // ---------------------------------------------------------------- draw request page
@@ -559,19 +657,21 @@ function requestView() {
       <div class="fr-alert fr-alert--info fr-alert--sm fr-mb-3w"><p>${t('request.missing')}</p></div>
       <a class="fr-btn" href="#/">${t('booking.new')}</a>`;
   }
+  if (!pageReady(page)) return pendingPage('request.title');
+  if (!page.data && !rec.site_id) return unreachablePage('request.title');
   const r = { ...rec, ...(page.data || {}) };
   const s = siteById(r.site_id);
-  const p = s ? (s.procedures || []).find((x) => x.procedure_id === r.procedure_id) : null;
+  const p = procedureOf(s, r.procedure_id);
   const offer = page.offer;
   const open = !['withdrawn', 'booked', 'expired', 'cancelled'].includes(r.status);
   return html`
     <h1 id="view-title" tabindex="-1">${t('request.title')}</h1>
     ${alertBlock()}
     ${page.justFiled ? html`<div class="fr-alert fr-alert--success fr-mb-3w" role="status"><p>${t('request.filed')}</p></div>` : ''}
-    ${page.loading ? html`<p aria-busy="true">${t('loading')}</p>` : ''}
+    ${page.fromLink ? html`<div class="fr-alert fr-alert--info fr-alert--sm fr-mb-3w" id="from-link"><p>${t('link.opened.request')}</p></div>` : ''}
     ${r.status ? statusBadge(r.status) : ''}
     ${recapList([
-      ['recap.site', s && s.name], ['recap.procedure', p && p.name],
+      ['recap.site', nameOf(s)], ['recap.procedure', nameOf(p)],
       ['request.period', r.from && r.to && `${formatDate(r.from)} – ${formatDate(r.to)}`],
     ])}
     ${offer ? html`<h2 class="fr-h5">${t('status.offered')}</h2><p>${t('request.offer')}</p>
@@ -583,26 +683,76 @@ function requestView() {
       ${open ? html`<li><button class="fr-btn fr-btn--secondary" type="button" data-action="refresh-request">${t('request.refresh')}</button></li>
       <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="withdraw-request">${t('request.withdraw')}</button></li>` : ''}
       <li><a class="fr-btn fr-btn--tertiary" href="#/" data-action="new-booking">${t('booking.new')}</a></li>
+      <li><button class="fr-btn fr-btn--tertiary-no-outline" type="button" data-action="forget-request">${t('request.forget')}</button></li>
     </ul>`;
 }
 
 async function loadRequest(focus = 'title') {
-  const rec = store.request(state.page.id);
+  const page = state.page;
+  const rec = store.request(page.id);
   if (!rec) { render({ focus }); return; }
-  state.page.loading = true;
+  const first = !page.data;
+  page.loading = first;
   render({ focus });
   try {
     const data = await api.request(rec.request_id, rec.request_token);
-    state.page.data = data;
+    page.data = data;
     const offer = data && data.hold && data.hold.hold_id ? data.hold : null;
-    if (offer && (!state.page.offer || state.page.offer.hold_id !== offer.hold_id)) state.holdExpired = secondsLeft(offer) <= 0;
-    state.page.offer = offer;
-    store.saveRequest({ request_id: rec.request_id, status: data.status });
+    if (offer && (!page.offer || page.offer.hold_id !== offer.hold_id)) state.holdExpired = secondsLeft(offer) <= 0;
+    page.offer = offer;
+    store.saveRequest({ request_id: rec.request_id, status: data.status, site_id: data.site_id, procedure_id: data.procedure_id,
+      from: data.from, to: data.to });
   } catch (e) {
     setAlert('error', errorMessage(e));
   }
-  state.page.loading = false;
-  render({ focus: state.alert ? 'alert' : null });
+  page.loading = false;
+  if (state.page === page) render({ focus: state.alert ? 'alert' : (first ? 'title' : null) });
+}
+
+// ---------------------------------------------------------------- find my booking, footer pages
+
+function findView() {
+  const f = state.lookup;
+  const typeError = fieldError('document.type');
+  if (state.page.sent) {
+    return html`<h1 id="view-title" tabindex="-1">${t('find.title')}</h1>
+      <div class="fr-alert fr-alert--success fr-mb-3w" role="status" id="find-sent"><h2 class="fr-alert__title">${t('find.sent.title')}</h2><p>${t('find.sent')}</p></div>
+      <a class="fr-btn fr-btn--secondary" href="#/">${t('back.home')}</a>`;
+  }
+  return html`<h1 id="view-title" tabindex="-1">${t('find.title')}</h1>
+    <p>${t('find.intro')}</p>
+    ${alertBlock()}
+    ${errorSummary()}
+    <form data-form="find" novalidate>
+      <fieldset class="fr-fieldset ${typeError ? 'fr-fieldset--error' : ''}" id="${fieldId('document.type')}" aria-labelledby="find-doctype-legend" tabindex="-1">
+        <legend class="fr-fieldset__legend fr-fieldset__legend--regular" id="find-doctype-legend">${t('identity.docType')}</legend>
+        ${['agdref', 'passport', 'visa'].map((type) => html`<div class="fr-fieldset__element"><div class="fr-radio-group">
+          <input type="radio" id="find-doctype-${type}" name="findDocType" value="${type}" data-model="lookup.docType" ${f.docType === type ? 'checked' : ''}>
+          <label class="fr-label" for="find-doctype-${type}">${t(`identity.docType.${type}`)}</label></div></div>`)}
+      </fieldset>
+      ${input('document.number', 'lookup.docNumber', 'identity.number', { hintKey: `identity.number.hint.${f.docType}`, autocomplete: 'off' })}
+      ${dateFields('birth_date', 'lookup.birth', 'identity.birth', { hintKey: 'identity.birth.hint3', birth: true })}
+      ${input('email', 'lookup.email', 'find.email', { type: 'email', autocomplete: 'email' })}
+      <button class="fr-btn" type="submit" id="find-submit" ${state.busy ? 'disabled aria-busy="true"' : ''}>${t('find.submit')}</button>
+    </form>`;
+}
+
+const INFO_PAGES = {
+  accessibility: ['a11y.title', ['a11y.body', 'a11y.status', 'a11y.tech', 'a11y.contact']],
+  legal: ['legal.title', ['legal.publisher', 'legal.purpose', 'legal.hosting']],
+  'personal-data': ['data.title', ['data.what', 'data.why', 'data.how_long', 'data.rights']],
+};
+
+function infoView() {
+  const [titleKey, sections] = INFO_PAGES[state.page.id];
+  const days = state.retentionDays;
+  return html`<h1 id="view-title" tabindex="-1">${t(titleKey)}</h1>
+    ${sections.map((key) => {
+    const titled = DICTIONARIES[lang()][`${key}.title`];
+    const text = key === 'data.how_long' && !days ? '' : t(key, { days });
+    return html`${titled ? html`<h2 class="fr-h5">${t(`${key}.title`)}</h2>` : ''}${text ? html`<p id="${key.replace(/\./g, '-')}">${text}</p>` : html`<p aria-busy="true">${t('loading')}</p>`}`;
+  })}
+    <a class="fr-btn fr-btn--secondary" href="#/">${t('back.home')}</a>`;
 }
 
 // ---------------------------------------------------------------- steps and browser history
@@ -616,7 +766,7 @@ function enterStep(step) {
 /** Back/Forward between steps: go where asked if that step can be shown, never away from a live hold. */
 function onPopState(event) {
   const wanted = (event.state && event.state.fairslotStep) || (['', '#/'].includes(location.hash) ? 'site' : null);
-  if (!wanted || state.page || location.hash.match(/^#\/(booking|request)\//)) return;
+  if (!wanted || state.page || location.hash.match(/^#\/(booking|request|find|accessibility|legal|personal-data)\b/)) return;
   let step = wanted;
   if (state.hold && !state.holdExpired) step = 'hold';
   else if (step === 'hold') step = state.slot ? 'identity' : 'slot';
@@ -641,10 +791,12 @@ function resetFlow() {
   state.alert = null;
   state.fieldErrors = {};
   state.busy = false;
+  state.standbyChosen = false;
 }
 
 const actions = {
   'reload-sites': () => loadSites(),
+  'join-standby': () => { state.standbyChosen = true; state.alert = null; state.fieldErrors = {}; enterStep('range'); render({ focus: 'title' }); },
   'go-site': () => { state.alert = null; enterStep('site'); render({ focus: 'title' }); },
   'go-slot': () => { state.alert = null; state.fieldErrors = {}; enterStep('slot'); render({ focus: 'title' }); if (!state.day) findNextDay(dayIn(Date.now(), tzOf(site()))); },
   'go-range': () => { state.alert = null; state.fieldErrors = {}; enterStep('range'); render({ focus: 'title' }); },
@@ -694,6 +846,7 @@ const actions = {
   'forget-booking': () => { store.forgetBooking(state.page.id); location.hash = '#/'; },
   'new-booking': () => { /* the hashchange does the rest */ },
   'refresh-request': () => loadRequest(null),
+  'forget-request': () => { store.forgetRequest(state.page.id); location.hash = '#/'; },
   'withdraw-request': async () => {
     const rec = store.request(state.page.id);
     try {
@@ -720,7 +873,7 @@ async function confirmHold(hold) {
     store.saveBooking({
       booking_id: b.booking_id, booking_token: b.booking_token, reference: b.reference, status: b.status || 'booked',
       slot, site_id: slot.site_id || state.siteId, procedure_id: slot.procedure_id || state.procedureId,
-      document_type: state.applicant.docType,
+      document_type: (b.applicant && b.applicant.document_type) || (state.applicant.docNumber ? state.applicant.docType : undefined),
     });
     if (state.page && state.page.kind === 'request') store.saveRequest({ request_id: state.page.id, status: 'booked' });
     state.busy = false;
@@ -768,6 +921,30 @@ const forms = {
     enterStep('identity');
     render({ focus: 'title' });
   },
+  find: async () => {
+    const f = state.lookup;
+    const all = validateApplicant({ ...f, familyName: '-', givenNames: '-' });
+    const rename = { 'applicant.document.type': 'document.type', 'applicant.document.number': 'document.number',
+      'applicant.birth_date': 'birth_date', 'applicant.email': 'email' };
+    state.fieldErrors = Object.fromEntries(Object.entries(all).filter(([k]) => rename[k]).map(([k, v]) => [rename[k], v]));
+    state.alert = null;
+    if (Object.keys(state.fieldErrors).length) { render({ focus: 'summary' }); return; }
+    state.busy = true;
+    render({ focus: 'find-submit' });
+    try {
+      const body = applicantBody({ ...f, familyName: '', givenNames: '' });
+      await api.lookupBooking({ document: body.document, birth_date: body.birth_date, email: body.email });
+      state.page.sent = true;
+      state.busy = false;
+      render({ focus: 'title' });
+    } catch (e) {
+      state.busy = false;
+      if (e instanceof ApiError && e.status === 422 && e.field) state.fieldErrors = { [e.field === 'document' ? 'document.number' : e.field]: ['raw', e.message] };
+      else if (e instanceof ApiError && e.status === 429 && e.retryAfter != null) setAlert('error', t('find.429', { wait: formatDuration(e.retryAfter) }));
+      else setAlert('error', errorMessage(e));
+      render({ focus: Object.keys(state.fieldErrors).length ? 'summary' : 'alert' });
+    }
+  },
   identity: async () => {
     state.fieldErrors = validateApplicant(state.applicant);
     state.alert = null;
@@ -803,10 +980,9 @@ const forms = {
 };
 
 async function fileRequest() {
-  const tz = tzOf(site());
   const body = {
     site_id: state.siteId, procedure_id: state.procedureId, applicant: applicantBody(state.applicant),
-    from: startOfDay(state.range.from, tz), to: startOfDay(addDays(state.range.to, 1), tz),
+    from: state.range.from, to: state.range.to, // the days themselves: the API counts `to` in
   };
   if (state.range.permitExpiresOn) body.permit_expires_on = state.range.permitExpiresOn;
   const r = await api.fileRequest(body);
@@ -822,14 +998,35 @@ let pendingJustFiled = null;
 
 // ---------------------------------------------------------------- routing and events
 
+/** An e-mail's link: #/booking/<id>/<token> or #/request/<id>/<token>. The token is kept on this
+ * device like one made here, then dropped from the address (history, screen, screenshots). */
+function takeLinkToken() {
+  const m = location.hash.match(/^#\/(booking|request)\/([^/]+)\/([A-Za-z0-9_-]{20,})$/);
+  if (!m) return null;
+  const id = decodeURIComponent(m[2]);
+  if (m[1] === 'booking') store.saveBooking({ booking_id: id, booking_token: m[3] });
+  else store.saveRequest({ request_id: id, request_token: m[3] });
+  history.replaceState(null, '', `#/${m[1]}/${encodeURIComponent(id)}`);
+  return id;
+}
+
 function route() {
   clearInterval(poller);
+  const fromLink = takeLinkToken();
+  const info = location.hash.match(/^#\/(find|accessibility|legal|personal-data)$/);
+  if (info) {
+    resetFlow();
+    state.page = info[1] === 'find' ? { kind: 'find', id: 'find' } : { kind: 'info', id: info[1] };
+    render({ focus: 'title' });
+    return;
+  }
   const m = location.hash.match(/^#\/(booking|request)\/(.+)$/);
   if (m) {
     const id = decodeURIComponent(m[2]);
     state.alert = null;
+    state.fieldErrors = {};
     state.holdExpired = false;
-    state.page = { kind: m[1], id, justBooked: pendingJustBooked === id, justFiled: pendingJustFiled === id };
+    state.page = { kind: m[1], id, justBooked: pendingJustBooked === id, justFiled: pendingJustFiled === id, fromLink: fromLink === id };
     pendingJustBooked = null;
     pendingJustFiled = null;
     if (m[1] === 'booking') loadBooking();
@@ -850,6 +1047,13 @@ function onInput(event) {
   if (!model) return;
   const [a, b] = model.split('.');
   if (b) state[a][b] = el.value; else state[a] = el.value;
+  if (b && /^(birth|permit)(Day|Month|Year)$/.test(b)) {
+    const prefix = b.replace(/(Day|Month|Year)$/, '');
+    const iso = datePartsIso(state[a][`${prefix}Day`], state[a][`${prefix}Month`], state[a][`${prefix}Year`]);
+    if (prefix === 'birth') state[a].birthDate = iso; else state[a].permitExpiresOn = iso;
+    return;
+  }
+  if (model === 'siteId' || model === 'procedureId') state.standbyChosen = false;
   if (model === 'siteId') {
     const s = site();
     if (!s || !(s.procedures || []).some((p) => p.procedure_id === state.procedureId)) state.procedureId = s && s.procedures && s.procedures.length === 1 ? s.procedures[0].procedure_id : '';
@@ -858,6 +1062,8 @@ function onInput(event) {
   } else if (model === 'procedureId') {
     state.day = null;
     render({ focus: 'procedure' });
+  } else if (model === 'lookup.docType') {
+    render({ focus: el.id });
   } else if (model === 'applicant.docType') {
     const hint = document.getElementById(`${fieldId('applicant.document.number')}-hint`);
     if (hint) hint.textContent = t(`identity.number.hint.${el.value}`);
@@ -896,7 +1102,7 @@ function start() {
   });
   window.addEventListener('hashchange', route);
   window.addEventListener('popstate', onPopState);
-  if (!location.hash.match(/^#\/(booking|request)\//)) history.replaceState({ fairslotStep: 'site' }, '', location.hash || '#/');
+  if (!location.hash.match(/^#\/(booking|request|find|accessibility|legal|personal-data)\b/)) history.replaceState({ fairslotStep: 'site' }, '', location.hash || '#/');
   route();
   loadSites();
 }

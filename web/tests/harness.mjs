@@ -2,7 +2,8 @@
 // when devlocal has none), drives Debian's Chromium through playwright-core, and runs axe audits.
 import { spawn } from 'node:child_process';
 import { createHmac, randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,13 +54,17 @@ export async function startStack() {
   const wanted = process.env.FAIRSLOT_WEB_STACK || (realStackAvailable() ? 'real' : 'fake');
   const children = [];
   const env = { ...process.env, STAFF_JWT_SECRET: STAFF_SECRET, PYTHONUNBUFFERED: '1' };
-  let apiPort; let webPort;
+  let apiPort; let webPort; let outbox = null;
   if (wanted === 'real') {
     apiPort = await freePort(8100);
     const enginePort = await freePort(apiPort === 8101 ? 8102 : 8101);
     webPort = await freePort(8180);
     // The API answers CORS only for listed origins; the test web server runs on its own port.
     env.CORS_ORIGINS = [process.env.CORS_ORIGINS, `http://127.0.0.1:${webPort}`, `http://localhost:${webPort}`].filter(Boolean).join(',');
+    // E-mails land in a fresh outbox of this run; their links open this run's web app on this API.
+    outbox = mkdtempSync(join(tmpdir(), 'fairslot-outbox-'));
+    env.OUTBOX_DIR = outbox;
+    env.WEB_BASE_URL = `http://127.0.0.1:${webPort}/?api=${encodeURIComponent(`http://127.0.0.1:${apiPort}`)}`;
     const child = spawn(join(REPO, '.venv', 'bin', 'python'), ['-m', 'devlocal.stack', '--api-port', String(apiPort),
       '--engine-port', String(enginePort), '--web-port', String(webPort)], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
@@ -87,7 +92,7 @@ export async function startStack() {
       clearTimeout(timer);
     }
   };
-  return { api, web, kind: wanted, stop };
+  return { api, web, kind: wanted, stop, outbox };
 }
 
 export async function launchBrowser() {
@@ -163,4 +168,37 @@ export function newIdentity(overrides = {}) {
     document: { type: 'agdref', number }, birth_date: '1990-04-12', family_name: 'Martin',
     given_names: `Amina ${counter}`, email: `amina.${counter}.${randomInt(1e6)}@example.org`, ...overrides,
   };
+}
+
+// ---------------------------------------------------------------- the local outbox (.eml files)
+
+/** The body of an .eml file as text (quoted-printable or base64, UTF-8). */
+export function emlText(raw) {
+  const split = raw.search(/\r?\n\r?\n/);
+  const head = raw.slice(0, split);
+  const body = raw.slice(split).trim();
+  if (/Content-Transfer-Encoding:\s*base64/i.test(head)) return Buffer.from(body, 'base64').toString('utf8');
+  if (!/Content-Transfer-Encoding:\s*quoted-printable/i.test(head)) return Buffer.from(body, 'latin1').toString('utf8');
+  const soft = body.replace(/=\r?\n/g, '');
+  const bytes = [];
+  for (let i = 0; i < soft.length; i += 1) {
+    if (soft[i] === '=' && /^[0-9A-F]{2}$/.test(soft.slice(i + 1, i + 3))) { bytes.push(parseInt(soft.slice(i + 1, i + 3), 16)); i += 2; } else bytes.push(soft.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** The link of the first e-mail in the outbox whose file name ends with `suffix` (e.g.
+ * `${bookingId}-confirmation.eml`), waiting for the stream or the draw to write it. */
+export async function linkFromOutbox(outbox, suffix, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const name = existsSync(outbox) ? readdirSync(outbox).find((n) => n.endsWith(suffix)) : null;
+    if (name) {
+      const text = emlText(readFileSync(join(outbox, name), 'latin1'));
+      const m = text.match(/https?:\/\/\S+#\/(booking|request)\/[^/\s]+\/[A-Za-z0-9_-]+/);
+      if (m) return { link: m[0], text, name };
+    }
+    if (Date.now() > deadline) throw new Error(`no e-mail *${suffix} in ${outbox}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

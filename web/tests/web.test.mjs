@@ -2,8 +2,10 @@
 // validation, expiry, a slot taken meanwhile, the language switch, draw mode, and axe audits.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import {
-  apiCall, axeAudit, launchBrowser, newIdentity, newPage, screenshot, serious, setPolicy, startStack,
+  REPO, apiCall, axeAudit, launchBrowser, linkFromOutbox, newIdentity, newPage, screenshot, serious, setPolicy, staffToken,
+  startStack,
 } from './harness.mjs';
 
 let stack;
@@ -15,6 +17,52 @@ async function audit(page, screen) {
   const violations = await axeAudit(page);
   audits[screen] = violations;
   assert.deepEqual(serious(violations), [], `${screen}: serious or critical axe violations`);
+}
+
+/** New screens (issue 13): no axe violation at all, of any impact. */
+async function auditNone(page, screen) {
+  const violations = await axeAudit(page);
+  audits[screen] = violations;
+  assert.deepEqual(violations, [], `${screen}: axe violations`);
+}
+
+/** A screenshot for docs/web.md: in test-artifacts/, and in docs/img/ when FAIRSLOT_DOC_SCREENSHOTS=1
+ * (so that an ordinary test run leaves the repository's pictures alone). */
+async function docShot(page, name) {
+  await screenshot(page, name);
+  if (process.env.FAIRSLOT_DOC_SCREENSHOTS === '1') await page.screenshot({ path: join(REPO, 'docs', 'img', `${name}.png`), fullPage: true });
+}
+
+/** The outbox and the link tokens exist only on the real stack (devlocal), not the fake API. */
+function realStackOnly(t) {
+  if (stack.kind === 'real') return false;
+  t.skip('needs the real stack (e-mails in its outbox)');
+  return true;
+}
+
+/** A booking made straight through the API (hold + confirm), for tests about other screens. */
+async function bookThroughApi(who = newIdentity()) {
+  const { data } = await apiCall(stack.api, 'GET', `/sites/${target.siteId}/slots?procedure=${target.procedureId}&limit=20`);
+  for (const slot of data.slots) {
+    const hold = await apiCall(stack.api, 'POST', '/holds', { body: { slot_id: slot.slot_id, applicant: who } });
+    if (hold.status !== 201) continue;
+    const booking = await apiCall(stack.api, 'POST', '/bookings', { body: { hold_id: hold.data.hold_id, hold_token: hold.data.hold_token } });
+    assert.equal(booking.status, 201, JSON.stringify(booking.data));
+    return { who, booking: booking.data };
+  }
+  throw new Error('no slot could be held');
+}
+
+/** Opens `url` with the API answering /sites and the item (`itemPath`) in the given order. */
+async function openInOrder(page, url, itemPath, first) {
+  await page.unroute('**/*');
+  const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+  await page.route((u) => u.pathname === '/sites' || u.pathname === itemPath, async (route) => {
+    const isSites = new URL(route.request().url()).pathname === '/sites';
+    if (route.request().method() === 'GET' && (first === 'item' ? isSites : !isSites)) await delay(700);
+    return route.continue();
+  });
+  await page.goto(url);
 }
 
 async function open(page, path = '') {
@@ -37,10 +85,18 @@ async function firstSlot(page) {
   return slotId;
 }
 
+/** A date typed as a person would in the three fields: "12", "4", "1990" (no leading zero). */
+async function fillDate(page, id, iso) {
+  const [y, m, d] = iso.split('-');
+  await page.fill(`#${id}`, String(Number(d)));
+  await page.fill(`#${id}-month`, String(Number(m)));
+  await page.fill(`#${id}-year`, y);
+}
+
 async function fillIdentity(page, who) {
   await page.check(`#doctype-${who.document.type}`);
   await page.fill('#f-applicant-document-number', who.document.number);
-  await page.fill('#f-applicant-birth_date', who.birth_date);
+  await fillDate(page, 'f-applicant-birth_date', who.birth_date);
   await page.fill('#f-applicant-family_name', who.family_name);
   await page.fill('#f-applicant-given_names', who.given_names);
   await page.fill('#f-applicant-email', who.email);
@@ -386,7 +442,8 @@ describe('applicants web app', () => {
     await page.context().close();
   });
 
-  test('draw mode: file a request, see its status, confirm an offer', async (t) => {
+  test('draw mode: a request for one day, the offer e-mail\'s link opens the offer elsewhere and confirms it', async (t) => {
+    if (realStackOnly(t)) return;
     const probe = await apiCall(stack.api, 'POST', '/requests', { body: {} });
     if (![400, 422].includes(probe.status)) { t.skip(`POST /requests answers ${probe.status}: draw API not available`); return; }
     const sites = (await apiCall(stack.api, 'GET', '/sites')).data.sites;
@@ -397,18 +454,23 @@ describe('applicants web app', () => {
       const s = sites[sites.length - 1];
       const p = s.procedures[s.procedures.length - 1];
       drawTarget = { siteId: s.site_id, procedureId: p.procedure_id };
-      await setPolicy(stack.api, drawTarget.siteId, drawTarget.procedureId, { allocation: 'draw' });
       restore = { allocation: 'fcfs' };
     }
+    // One day with free slots (looked up while the procedure is searchable), in the site's zone.
+    await setPolicy(stack.api, drawTarget.siteId, drawTarget.procedureId, { allocation: 'fcfs' });
+    // (Two days ahead: a slot must leave the offer its whole offer_ttl_seconds to be drawn.)
+    const ahead = encodeURIComponent(new Date(Date.now() + 2 * 86400000).toISOString());
+    const free = await apiCall(stack.api, 'GET', `/sites/${drawTarget.siteId}/slots?procedure=${drawTarget.procedureId}&from=${ahead}&limit=1`);
+    await setPolicy(stack.api, drawTarget.siteId, drawTarget.procedureId, { allocation: 'draw' });
+    const localDay = (instant) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(instant));
+    const day = localDay(free.data.slots[0].starts_at);
     const page = await newPage(browser);
     try {
       await open(page);
       await chooseProcedure(page, drawTarget);
       await page.waitForSelector('form[data-form="range"]');
-      const from = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
-      const to = new Date(Date.now() + 14 * 86400000).toISOString().slice(0, 10);
-      await page.fill('#f-from', from);
-      await page.fill('#f-to', to);
+      await page.fill('#f-from', day);
+      await page.fill('#f-to', day);
       await audit(page, 'draw-range');
       await page.click('form[data-form="range"] button[type="submit"]');
       await page.waitForSelector('form[data-form="identity"]');
@@ -418,18 +480,260 @@ describe('applicants web app', () => {
       assert.match(page.url(), /#\/request\//);
       await audit(page, 'draw-request');
       await screenshot(page, 'draw-request');
+      // The range end to end: the request the API stored is that one day, first and last.
+      const saved = await page.evaluate(() => Object.values(JSON.parse(localStorage.getItem('fairslot.v1')).requests)[0]);
+      const stored = await apiCall(stack.api, 'GET', `/requests/${saved.request_id}`, { headers: { 'X-Request-Token': saved.request_token } });
+      assert.deepEqual([stored.data.from, stored.data.to], [day, day]);
+      await linkFromOutbox(stack.outbox, `${saved.request_id}-request.eml`); // the acknowledgement, with its link
+      // The request page renders once the request and the site are both known, whatever comes first.
+      for (const first of ['item', 'sites']) {
+        await openInOrder(page, `${stack.web}#/request/${saved.request_id}`, `/requests/${saved.request_id}`, first);
+        await page.waitForSelector('#status', { timeout: 15000 });
+        assert.match(await page.textContent('.recap'), new RegExp(drawTarget.siteId === 'herault-beziers' ? 'Béziers' : '.'));
+      }
+      await page.unroute('**/*');
       const draw = await apiCall(stack.api, 'POST', `/staff/sites/${drawTarget.siteId}/procedures/${drawTarget.procedureId}/draws`, {
-        headers: { Authorization: `Bearer ${(await import('./harness.mjs')).staffToken()}` },
+        headers: { Authorization: `Bearer ${staffToken()}` },
       });
-      if (draw.status !== 200 || !draw.data.offered) { t.diagnostic(`draw run answered ${draw.status}; offer not tested`); return; }
-      await page.click('[data-action="refresh-request"]');
-      await page.waitForSelector('#confirm', { timeout: 15000 });
-      await audit(page, 'draw-offer');
-      await screenshot(page, 'draw-offer');
-      await page.click('#confirm');
-      await page.waitForFunction(() => document.getElementById('reference')?.textContent.trim(), null, { timeout: 15000 });
+      assert.equal(draw.status, 200, JSON.stringify(draw.data));
+      const offered = await apiCall(stack.api, 'GET', `/requests/${saved.request_id}`, { headers: { 'X-Request-Token': saved.request_token } });
+      assert.equal(offered.data.status, 'offered', JSON.stringify(draw.data));
+      assert.equal(localDay(offered.data.hold.slot.starts_at), day, 'the offer is on the day asked for');
+      const { link, text } = await linkFromOutbox(stack.outbox, `${offered.data.hold.hold_id}-offer.eml`);
+      assert.match(text, /Le tirage au sort vous propose/);
+      assert.match(text, /The draw offers you/);
+      const fresh = await newPage(browser); // another device: nothing stored
+      await fresh.goto(link);
+      await fresh.waitForSelector('#confirm', { timeout: 15000 });
+      await auditNone(fresh, 'offer-from-link');
+      await docShot(fresh, 'offer-from-link');
+      await fresh.click('#confirm');
+      await fresh.waitForFunction(() => document.getElementById('reference')?.textContent.trim(), null, { timeout: 15000 });
+      assert.match(await fresh.textContent('.recap'), /Numéro étranger \(AGDREF\)/, 'the document to bring, from the API');
+      await fresh.context().close();
     } finally {
       if (restore) await setPolicy(stack.api, drawTarget.siteId, drawTarget.procedureId, restore);
+      await page.context().close();
+    }
+  });
+
+  test('an e-mail link opens the booking in a browser that never saw it, with print and cancel (issue 13)', async (t) => {
+    if (realStackOnly(t)) return;
+    const page = await newPage(browser);
+    await bookThroughUi(page);
+    const [saved] = await savedBookings(page);
+    await page.context().close();
+    const { link, text } = await linkFromOutbox(stack.outbox, `${saved.booking_id}-confirmation.eml`);
+    assert.match(text, /Votre rendez-vous en ligne/);
+    assert.match(text, /Your appointment online/);
+    assert.ok(!link.split('#')[0].includes(saved.booking_token), 'no token before the fragment');
+    const fresh = await newPage(browser); // a new context: no storage from the booking's browser
+    await fresh.goto(link);
+    await fresh.waitForFunction(() => document.getElementById('reference')?.textContent.trim(), null, { timeout: 15000 });
+    assert.equal(await fresh.textContent('#reference'), saved.reference);
+    assert.ok(!fresh.url().includes(link.split('/').pop()), 'the token leaves the address bar once kept');
+    assert.match(await fresh.textContent('#from-link'), /enregistré sur cet appareil/);
+    assert.match(await fresh.textContent('.recap'), /34 place des Martyrs|Boulevard Édouard Herriot/);
+    assert.match(await fresh.textContent('.recap'), /Numéro étranger \(AGDREF\)/, 'the document to bring');
+    assert.equal(await fresh.locator('[data-action="print"]').count(), 1);
+    await auditNone(fresh, 'booking-from-link');
+    await docShot(fresh, 'booking-from-link');
+    await fresh.click('#open-cancel');
+    await fresh.click('#cancel-confirm');
+    await fresh.waitForFunction(() => document.getElementById('status')?.textContent.includes('Annulé'), null, { timeout: 15000 });
+    await fresh.context().close();
+    // A link whose token is not this booking's: an error, and the way to get a good link.
+    const other = await newPage(browser);
+    await other.goto(link.replace(/\/[A-Za-z0-9_-]+$/, `/${'A'.repeat(43)}`));
+    await other.waitForSelector('#page-alert', { timeout: 15000 });
+    assert.equal(await other.locator('#app a[href="#/find"]').count(), 1);
+    assert.equal(await other.locator('#reference').count(), 0);
+    await other.context().close();
+  });
+
+  test('find my booking: the same answer either way, the link goes to the e-mail on file (issue 13)', async (t) => {
+    if (realStackOnly(t)) return;
+    const { who, booking } = await bookThroughApi();
+    const page = await newPage(browser);
+    await open(page);
+    await page.click('#find-link');
+    await page.waitForSelector('form[data-form="find"]');
+    await auditNone(page, 'find');
+    await page.fill('#f-document-number', who.document.number);
+    await fillDate(page, 'f-birth_date', who.birth_date);
+    await page.fill('#f-email', who.email);
+    await docShot(page, 'find-booking');
+    // Validation first: an impossible birth date is named on its three fields.
+    await fillDate(page, 'f-birth_date', '1990-02-30');
+    await page.click('#find-submit');
+    await page.waitForSelector('#error-summary');
+    assert.equal(await page.getAttribute('#f-birth_date', 'aria-invalid'), 'true');
+    await fillDate(page, 'f-birth_date', who.birth_date);
+    await page.fill('#f-email', 'someone.else@example.org');
+    await page.click('#find-submit');
+    await page.waitForSelector('#find-sent');
+    const answerForNobody = await page.textContent('#find-sent');
+    await page.click('#find-sent ~ a[href="#/"]');
+    await page.waitForSelector('#find-link');
+    await page.click('#find-link');
+    await page.waitForSelector('form[data-form="find"]');
+    await page.fill('#f-document-number', who.document.number);
+    await fillDate(page, 'f-birth_date', who.birth_date);
+    await page.fill('#f-email', who.email);
+    await page.click('#find-submit');
+    await page.waitForSelector('#find-sent');
+    assert.equal(await page.textContent('#find-sent'), answerForNobody, 'nothing tells whether it matched');
+    await auditNone(page, 'find-sent');
+    await page.context().close();
+    const { link } = await linkFromOutbox(stack.outbox, `${booking.booking_id}-link.eml`);
+    const fresh = await newPage(browser);
+    await fresh.goto(link);
+    await fresh.waitForFunction(() => document.getElementById('reference')?.textContent.trim(), null, { timeout: 15000 });
+    assert.equal(await fresh.textContent('#reference'), booking.reference);
+    await fresh.context().close();
+  });
+
+  test('birth date as day, month and year: validated, announced, sent as an ISO date (issue 13)', async (t) => {
+    if (realStackOnly(t)) return;
+    const page = await newPage(browser);
+    await open(page);
+    await chooseProcedure(page);
+    await firstSlot(page);
+    // Only the documents the procedure accepts are offered (GET /sites: accepted_documents).
+    const sites = (await apiCall(stack.api, 'GET', '/sites')).data.sites;
+    const accepted = sites.find((x) => x.site_id === target.siteId).procedures.find((x) => x.procedure_id === target.procedureId).accepted_documents;
+    assert.deepEqual(await page.$$eval('input[name="docType"]', (els) => els.map((el) => el.value)), accepted);
+    const who = newIdentity({ birth_date: '1990-04-12' });
+    await fillIdentity(page, { ...who, birth_date: '1990-13-12' });
+    await page.click('#identity-submit');
+    await page.waitForSelector('#error-summary');
+    assert.match(await page.textContent('#error-summary'), /Date de naissance/);
+    assert.equal(await page.getAttribute('#f-applicant-birth_date', 'aria-invalid'), 'true');
+    assert.equal(await page.getAttribute('#f-applicant-birth_date-month', 'aria-invalid'), 'true');
+    assert.match(await page.textContent('#f-applicant-birth_date-messages'), /date de naissance/);
+    assert.equal(await page.getAttribute('#f-applicant-birth_date-messages', 'aria-live'), 'polite');
+    for (const [id, label] of [['f-applicant-birth_date', 'Jour'], ['f-applicant-birth_date-month', 'Mois'], ['f-applicant-birth_date-year', 'Année']]) {
+      assert.match(await page.textContent(`label[for="${id}"]`), new RegExp(label));
+    }
+    await auditNone(page, 'birth-date-errors');
+    await docShot(page, 'birth-date-fields');
+    await page.click('#error-summary a');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'f-applicant-birth_date');
+    let sent = null;
+    await page.route(`${stack.api}/holds`, async (route) => {
+      if (route.request().method() === 'POST') sent = JSON.parse(route.request().postData()).applicant.birth_date;
+      return route.continue();
+    });
+    await fillDate(page, 'f-applicant-birth_date', '1990-04-12');
+    await page.click('#identity-submit');
+    await page.waitForSelector('#countdown', { timeout: 15000 });
+    assert.equal(sent, '1990-04-12');
+    await page.click('[data-action="release-hold"]');
+    await page.context().close();
+  });
+
+  test('the booking page renders once both the booking and the site are known, in either order (issue 13)', async (t) => {
+    if (realStackOnly(t)) return;
+    const { booking } = await bookThroughApi();
+    const page = await newPage(browser);
+    await open(page);
+    await page.evaluate((b) => {
+      localStorage.setItem('fairslot.v1', JSON.stringify({ bookings: { [b.booking_id]: { booking_id: b.booking_id, booking_token: b.booking_token } } }));
+    }, booking);
+    const url = `${stack.web}#/booking/${booking.booking_id}`;
+    for (const first of ['item', 'sites', 'item', 'sites']) {
+      await openInOrder(page, url, `/bookings/${booking.booking_id}`, first);
+      await page.waitForSelector('#reference', { timeout: 15000 });
+      const recap = await page.textContent('.recap');
+      assert.match(recap, /34 place des Martyrs|Béziers/, `${first} first: the address is there`);
+      assert.match(recap, /Renouvellement|demande|Étudiants/, `${first} first: the procedure is there`);
+      assert.equal(await page.locator('#page-loading').count(), 0);
+    }
+    await page.context().close();
+  });
+
+  test('words: plural forms, the real waiting period, English names, footer pages (issue 13)', async (t) => {
+    if (realStackOnly(t)) return;
+    await setPolicy(stack.api, target.siteId, target.procedureId, { cooldown_seconds: 7200 });
+    const page = await newPage(browser);
+    try {
+      await open(page);
+      await chooseProcedure(page);
+      await page.waitForSelector('.slot-btn');
+      const count = await page.textContent('#slots-count');
+      assert.match(count, /^\d+ créneaux? affichés?\.$/, count);
+      assert.doesNotMatch(count, /\(/);
+      const plural = await page.evaluate(async () => {
+        const i18n = await import('/src/i18n.js');
+        const out = [];
+        for (const lang of ['fr', 'en']) { i18n.setLang(lang); out.push(...[0, 1, 2].map((n) => i18n.tn('identity.summary', n))); }
+        i18n.setLang('fr');
+        return out;
+      });
+      assert.deepEqual(plural, ['Le formulaire contient 0 erreur :', 'Le formulaire contient 1 erreur :', 'Le formulaire contient 2 erreurs :',
+        'The form has 0 errors:', 'The form has 1 error:', 'The form has 2 errors:']);
+      const { booking } = await bookThroughApi();
+      await page.evaluate((b) => {
+        localStorage.setItem('fairslot.v1', JSON.stringify({ bookings: { [b.booking_id]: { booking_id: b.booking_id, booking_token: b.booking_token } } }));
+      }, booking);
+      await page.goto(`${stack.web}#/booking/${booking.booking_id}`);
+      await page.waitForSelector('#open-cancel');
+      await page.click('#open-cancel');
+      assert.match(await page.textContent('#cancel-warning'), /pendant 2\s+heures/);
+      await page.click('#lang-switch');
+      assert.match(await page.textContent('#cancel-warning'), /for 2\s+hours/);
+      assert.match(await page.textContent('.recap'), /Residence permit renewal|First residence permit application|Students and researchers/);
+      await page.goto(`${stack.web}#/`);
+      await page.waitForSelector('#site:enabled');
+      assert.match(await page.textContent('#site'), /Hérault prefecture/);
+      for (const [id, screen, expected] of [['footer-accessibility', 'accessibility', /RGAA/], ['footer-legal', 'legal', /Publisher/],
+        ['footer-data', 'personal-data', /erased automatically 90 days after/]]) {
+        await page.click(`#${id}`);
+        await page.waitForFunction((re) => new RegExp(re).test(document.getElementById('app').textContent), expected.source, { timeout: 10000 });
+        await auditNone(page, `${screen}-en`);
+      }
+      await page.click('#lang-switch');
+      assert.match(await page.textContent('#app'), /effacées automatiquement 90 jours après/);
+      await auditNone(page, 'personal-data');
+      await docShot(page, 'personal-data');
+    } finally {
+      await setPolicy(stack.api, target.siteId, target.procedureId, { cooldown_seconds: 86400 });
+      await page.context().close();
+    }
+  });
+
+  test('auto allocation: a search that finds nothing offers the standby list, and joining it files a request (issue 10)', async (t) => {
+    if (realStackOnly(t)) return;
+    const siteId = `standby-${Date.now()}`;
+    const created = await apiCall(stack.api, 'POST', '/staff/sites', {
+      headers: { Authorization: `Bearer ${staffToken()}` },
+      body: { site_id: siteId, name: 'Sous-préfecture sans créneau', address: '1 rue de la Paix, 34000 Montpellier', timezone: 'Europe/Paris',
+        procedures: [{ procedure_id: 'renewal', name: 'Renouvellement de titre de séjour' }] },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.data));
+    if (created.data.procedures[0].allocation !== 'auto') { t.skip('no auto allocation on this API'); return; }
+    const page = await newPage(browser);
+    try {
+      await open(page);
+      await chooseProcedure(page, { siteId, procedureId: 'renewal' });
+      await page.waitForSelector('#join-standby', { timeout: 20000 });
+      assert.match(await page.textContent('#standby-offer'), /tirage au sort/);
+      await auditNone(page, 'standby-offer');
+      await page.click('#join-standby');
+      await page.waitForSelector('form[data-form="range"]');
+      const day = new Date(Date.now() + 3 * 86400000).toISOString().slice(0, 10);
+      await page.fill('#f-from', day);
+      await page.fill('#f-to', day);
+      await page.click('form[data-form="range"] button[type="submit"]');
+      await page.waitForSelector('form[data-form="identity"]');
+      await fillIdentity(page, newIdentity());
+      await page.click('#identity-submit');
+      await page.waitForSelector('#status', { timeout: 15000 });
+      const saved = await page.evaluate(() => Object.values(JSON.parse(localStorage.getItem('fairslot.v1')).requests).pop());
+      const stored = await apiCall(stack.api, 'GET', `/requests/${saved.request_id}`, { headers: { 'X-Request-Token': saved.request_token } });
+      assert.deepEqual([stored.data.status, stored.data.from, stored.data.to], ['waiting', day, day]);
+      await auditNone(page, 'standby-request');
+    } finally {
       await page.context().close();
     }
   });
