@@ -278,25 +278,60 @@ def get_slot(slot_id):
     return _get(Slot, slot_id)
 
 
-def _encode_cursor(key):
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+_CURSOR_NONCE = 12
+
+
+def _cursor_cipher():
+    """AES-GCM under a key derived from the server secret for this one purpose (cursors), so
+    a cursor is opaque and cannot be forged or edited. Imported here, not at module load: most
+    requests never page, and cold start is measured."""
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from chalicelib.keys import identity_secret
+
+    return AESGCM(hmac.new(identity_secret().encode(), b"fairslot/cursor/v1", hashlib.sha256).digest())
+
+
+def _cursor_list(partition):
+    """The list a cursor belongs to (index partition key and value): its associated data."""
+    name, value = partition
+    return f"{name}|{value}".encode()
+
+
+def _encode_cursor(key, partition):
+    """DynamoDB's LastEvaluatedKey, sealed: it may name an item the filter dropped (a scheduled
+    or quarantined slot), so nobody but the server may read it."""
+    import os
+
+    nonce = os.urandom(_CURSOR_NONCE)
+    sealed = _cursor_cipher().encrypt(nonce, json.dumps(key, separators=(",", ":")).encode(), _cursor_list(partition))
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
 def _decode_cursor(cursor, key_names, partition):
-    """The start key a cursor carries, checked against the Query it is for: exactly `key_names`,
-    string values, and `partition` ((name, value)) as the index's partition key. A garbled cursor
-    or one of another list (another search, another partner) is a 422, never followed."""
+    """The start key a cursor carries, checked against the Query it is for: sealed by this server
+    for this list (`partition`, (name, value) of the index's partition key), exactly `key_names`,
+    string values. A garbled, edited or truncated cursor, or one of another list (another
+    search, another partner), is a 422, never followed."""
+    from cryptography.exceptions import InvalidTag
+
     name, value = partition
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+        if len(raw) <= _CURSOR_NONCE + 16:
+            raise ValueError("too short")
+        plain = _cursor_cipher().decrypt(raw[:_CURSOR_NONCE], raw[_CURSOR_NONCE:], _cursor_list(partition))
+        key = json.loads(plain)
         valid = (
             isinstance(key, dict)
             and set(key) == set(key_names)
             and all(isinstance(v, dict) and isinstance(v.get("S"), str) and len(v) == 1 for v in key.values())
             and key[name]["S"] == value
         )
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeError, InvalidTag):
         valid = False
     if not valid:
         raise InvalidField("cursor", "cursor is not one a previous page of this list returned.")
@@ -332,7 +367,8 @@ def _query_page(model, index, partition, range_key_condition, limit, start_key, 
             limit=limit,
         )
     last = page.get("LastEvaluatedKey")
-    return [model.from_raw_data(item) for item in page.get("Items", [])], (_encode_cursor(last) if last else None)
+    cursor = _encode_cursor(last, (index._hash_key_attribute().attr_name, partition)) if last else None
+    return [model.from_raw_data(item) for item in page.get("Items", [])], cursor
 
 
 def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor, now, include_reserved=False):
