@@ -7,9 +7,12 @@ a failed condition as the conflict it means, throttling or an unreachable engine
 import base64
 import binascii
 import json
+import random
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import wraps
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
@@ -42,7 +45,9 @@ _UNAVAILABLE = {
     "ServiceUnavailable",
     "ThrottlingError",
     "TransactionInProgressException",
+    "TransactionConflictException",  # a single-item write on an item a transaction is changing
 }
+_jitter = random.Random()
 _connection = None
 _connection_lock = threading.Lock()
 
@@ -72,6 +77,7 @@ def _tx_connection():
                     max_pool_connections=50,
                 )
                 shared.client  # noqa: B018 -- build the client now, under the lock
+                shared._make_api_call = _retrying(shared._make_api_call)
                 for model in ALL_MODELS + (Policy,):
                     table = model._get_connection()
                     if table.table_name not in shared._tables:
@@ -79,6 +85,44 @@ def _tx_connection():
                     table.connection = shared
                 _connection = shared
     return _connection
+
+
+def _transient(exc):
+    """Did DynamoDB refuse this call without applying it, so that trying again may succeed?
+    Throttling, an internal error, or a transaction cancelled by another one in flight on the
+    same item (TransactionConflict) with no condition of its own failed. Timeouts and
+    connection errors are not: botocore already retried them, and their outcome is unknown."""
+    if not isinstance(exc, ClientError):
+        return False
+    code = exc.response.get("Error", {}).get("Code")
+    if code in _UNAVAILABLE:
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    reasons = {r.code for r in getattr(exc, "cancellation_reasons", None) or () if r is not None}
+    return bool(reasons & (_CONTENTION | _UNAVAILABLE)) and "ConditionalCheckFailed" not in reasons
+
+
+def _pause(seconds):
+    time.sleep(seconds)
+
+
+def _retrying(call):
+    """Every DynamoDB call of the shared connection, tried up to STORAGE_ATTEMPTS times while its
+    failure is transient, with full jitter (a random pause up to 50 ms, 100 ms, 200 ms...) so
+    that the callers who collided do not collide again. A transaction carries its own
+    ClientRequestToken (_Transaction), so trying it again never applies it twice."""
+
+    def attempt(operation_name, operation_kwargs):
+        for n in range(settings.storage_attempts):
+            try:
+                return call(operation_name, operation_kwargs)
+            except ClientError as exc:
+                if not _transient(exc) or n + 1 >= settings.storage_attempts:
+                    raise
+                _pause(_jitter.uniform(0, min(1.0, 0.05 * 2 ** n)))
+
+    return attempt
 
 
 def _unavailable(exc):
@@ -93,8 +137,8 @@ def _unavailable(exc):
 @contextmanager
 def _storage_call():
     """Throttling, timeouts and an unreachable engine become a 503 with Retry-After."""
-    _tx_connection()
     try:
+        _tx_connection()
         yield
     except TransactWriteError:
         raise
@@ -114,7 +158,10 @@ class _Transaction:
     def __init__(self):
         from pynamodb.transactions import TransactWrite
 
-        self._tx = TransactWrite(connection=_tx_connection())
+        import secrets
+
+        # One token per transaction: a retry after a throttled or lost answer is not applied twice.
+        self._tx = TransactWrite(connection=_tx_connection(), client_request_token=secrets.token_hex(16))
         self._labels = {kind: [] for kind in self._ORDER}
 
     def check(self, label, model_cls, hash_key, range_key=None, condition=None):
@@ -155,8 +202,9 @@ class _Transaction:
             codes = {r.code for r in reasons if r is not None}
             if exc.cause_response_code != "TransactionCanceledException" or codes & _UNAVAILABLE:
                 raise StorageUnavailable()
-            if codes & _CONTENTION:
-                raise Conflict("Someone else changed this at the same moment; please retry.", code="state_changed")
+            if codes & _CONTENTION and "ConditionalCheckFailed" not in codes:
+                # Still in conflict after every attempt (_retrying): busy, not a refusal.
+                raise StorageUnavailable()
             labels = [label for kind in self._ORDER for label in self._labels[kind]]
             return {
                 label: (reason.raw_item or {})
@@ -735,8 +783,8 @@ def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, also=(
     if not failed:
         return
     if "cooldown" in failed:
-        identity = IdentityState.get(request.identity_key, HOLD_SCOPE)
-        until = max(identity.hold_lapse_until or 0, identity.cooldown_until or 0)
+        identity = _get(IdentityState, request.identity_key, HOLD_SCOPE)
+        until = max(identity.hold_lapse_until or 0, identity.cooldown_until or 0) if identity else now
         raise TooManyRequests("You let a hold go or cancelled recently; you can file a request later.",
                               code="cooldown", retry_after=domain.retry_after_seconds(until, now))
     if "ip" in failed:
@@ -970,3 +1018,32 @@ def slots_of_site(site_id, from_key, to_key):
 
 def bookings_of_site(site_id, from_key, to_key):
     return _query_all(Booking.by_site.query, site_id, Booking.starts_at.between(from_key, to_key))
+
+
+# --- every public function above, and storage_staff's, runs inside _storage_call ------------
+
+# Not DynamoDB calls: table setup (local engine, tests) and pure key helpers.
+UNGUARDED = {"ensure_tables", "booking_scope", "request_scope", "guard_public_functions"}
+
+
+def _guarded(function):
+    @wraps(function)
+    def guarded(*args, **kwargs):
+        with _storage_call():
+            return function(*args, **kwargs)
+
+    guarded.storage_guarded = True
+    return guarded
+
+
+def guard_public_functions(namespace):
+    """Wrap each public function of a storage module (namespace: its globals(), at its end) in
+    _storage_call, so that no read or write can be added that escapes the 503 mapping; the
+    retries are in the shared connection (_retrying). tests/api/test_dynamodb_faults.py checks it."""
+    for name, value in list(namespace.items()):
+        if (not name.startswith("_") and name not in UNGUARDED and callable(value)
+                and getattr(value, "__module__", None) == namespace["__name__"] and not isinstance(value, type)):
+            namespace[name] = _guarded(value)
+
+
+guard_public_functions(globals())

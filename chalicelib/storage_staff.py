@@ -24,7 +24,7 @@ from chalicelib.models import (
 )
 from chalicelib.storage import (
     HOLD_SCOPE, _decode_cursor, _get, _query_page, _resume_within, _storage_call, _Transaction, booking_scope, get_booking,
-    get_hold,
+    get_hold, guard_public_functions,
 )
 
 # --- audit entries and signals as transaction items ------------------------------------------
@@ -286,3 +286,5 @@ def mark_reminded_once(booking, now):
                 return False
             raise
 
+
+guard_public_functions(globals())
