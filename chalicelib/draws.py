@@ -182,7 +182,8 @@ def run_draw(site_id, procedure_id, now):
             "tier": domain.request_tier(date.fromisoformat(r.permit_expires_on) if r.permit_expires_on else None, today),
             "first_day": r.first_day,
             "last_day": r.last_day,
-            "excluded_slots": sorted(s.slot_id for s in slots if r.identity_key in (s.freed_by, s.hold_identity)),
+            "excluded_slots": sorted(s.slot_id for s in slots
+                                     if domain.slot_tag(r.identity_key, s.slot_id) in (s.freed_by, s.hold_identity)),
             **({"partner": True} if r.partner_id else {}),
         }
         for r in requests

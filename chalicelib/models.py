@@ -72,7 +72,8 @@ class Slot(Model):
     search_pk = UnicodeAttribute(null=True)
     hold_id = UnicodeAttribute(null=True)
     hold_expires_at = NumberAttribute(null=True)
-    # Who held it last, and who freed it: a draw never gives a slot back to either (R6).
+    # Who held it last, and who freed it, as domain.slot_tag (never the identity key): a draw
+    # never gives a slot back to either (R6). Removed once booked, closed or checked in.
     hold_identity = UnicodeAttribute(null=True)
     freed_by = UnicodeAttribute(null=True)
     booking_id = UnicodeAttribute(null=True)

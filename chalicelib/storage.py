@@ -463,10 +463,12 @@ def _not_started(now):
     return Slot.starts_at > utc_key(datetime.fromtimestamp(now, timezone.utc))
 
 
-def _freed_slot_actions(available_from, draw_from, search_pk, identity_key):
+def _freed_slot_actions(available_from, draw_from, search_pk, freed_by):
     """A freed slot (R3, domain.freed_slot_terms): open again from `available_from`, the draw's
-    from `draw_from` if set; or, freed too late (None), out of search and left to the counter."""
-    actions = [Slot.hold_id.remove(), Slot.hold_expires_at.remove(), Slot.freed_by.set(identity_key), Slot.freed_count.add(1)]
+    from `draw_from` if set; or, freed too late (None), out of search and left to the counter.
+    `freed_by` is domain.slot_tag of who freed it, never the identity key."""
+    actions = [Slot.hold_id.remove(), Slot.hold_expires_at.remove(), Slot.hold_identity.remove(), Slot.freed_by.set(freed_by),
+               Slot.freed_count.add(1)]
     if available_from is None:
         return [Slot.state.set(domain.FREED_LATE), Slot.search_pk.remove(), *actions]
     if draw_from is not None:
@@ -502,7 +504,7 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
             Slot.state.set(domain.HELD),
             Slot.hold_id.set(hold.hold_id),
             Slot.hold_expires_at.set(hold.expires_at),
-            Slot.hold_identity.set(identity),
+            Slot.hold_identity.set(domain.slot_tag(identity, slot.slot_id)),
             Slot.available_from.set(available_from_after),
         ],
         condition=_slot_is_holdable(now) if partner_quota else _slot_is_holdable(now) & _not_reserved(now),
@@ -580,7 +582,8 @@ def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), d
     tx.update(
         "slot",
         Slot(hold.slot_id),
-        actions=_freed_slot_actions(available_from, draw_from, f"{hold.site_id}#{hold.procedure_id}", hold.identity_key),
+        actions=_freed_slot_actions(available_from, draw_from, f"{hold.site_id}#{hold.procedure_id}",
+                                    domain.slot_tag(hold.identity_key, hold.slot_id)),
         condition=(Slot.state == domain.HELD) & (Slot.hold_id == hold.hold_id) & (Slot.hold_expires_at > now),
     )
     tx.update(
@@ -620,7 +623,9 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
     tx.update(
         "slot",
         Slot(hold.slot_id),
-        actions=[Slot.state.set(domain.BOOKED), Slot.booking_id.set(booking.booking_id), Slot.search_pk.remove()],
+        # The booking holds its identity (with a TTL); the slot, kept for good, keeps none.
+        actions=[Slot.state.set(domain.BOOKED), Slot.booking_id.set(booking.booking_id), Slot.search_pk.remove(),
+                 Slot.hold_identity.remove(), Slot.freed_by.remove()],
         condition=(Slot.state == domain.HELD) & (Slot.hold_id == hold.hold_id) & (Slot.hold_expires_at > now)
         & _not_started(now),
     )
@@ -708,7 +713,8 @@ def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), d
     tx.update(
         "slot",
         Slot(booking.slot_id),
-        actions=[*_freed_slot_actions(available_from, draw_from, f"{booking.site_id}#{booking.procedure_id}", booking.identity_key),
+        actions=[*_freed_slot_actions(available_from, draw_from, f"{booking.site_id}#{booking.procedure_id}",
+                                    domain.slot_tag(booking.identity_key, booking.slot_id)),
                  Slot.booking_id.remove()],
         condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
     )
@@ -816,7 +822,8 @@ def withdraw_request_if_live(request, now, offer=None, available_from=None, cool
         tx.update(
             "slot",
             Slot(offer.slot_id),
-            actions=_freed_slot_actions(available_from, draw_from, f"{offer.site_id}#{offer.procedure_id}", offer.identity_key),
+            actions=_freed_slot_actions(available_from, draw_from, f"{offer.site_id}#{offer.procedure_id}",
+                                    domain.slot_tag(offer.identity_key, offer.slot_id)),
             condition=(Slot.state == domain.HELD) & (Slot.hold_id == offer.hold_id) & (Slot.hold_expires_at > now),
         )
         tx.update("hold", Hold(offer.hold_id), actions=[Hold.status.set("released")],
@@ -887,7 +894,7 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until, availabl
         "slot",
         Slot(slot.slot_id),
         actions=[Slot.state.set(domain.HELD), Slot.hold_id.set(hold.hold_id), Slot.hold_expires_at.set(hold.expires_at),
-                 Slot.hold_identity.set(hold.identity_key), Slot.available_from.set(back), Slot.draw_from.remove()],
+                 Slot.hold_identity.set(domain.slot_tag(hold.identity_key, slot.slot_id)), Slot.available_from.set(back), Slot.draw_from.remove()],
         condition=_slot_drawable(now) if request.partner_id else (_slot_drawable(now) & _not_reserved(now)),
     )
     tx.put("hold", hold, Hold.hold_id.does_not_exist())

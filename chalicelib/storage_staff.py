@@ -197,7 +197,7 @@ def _booking_final(tx, booking, status, slot_state, now, also, extra_actions=())
     tx.update(
         "slot",
         Slot(booking.slot_id),
-        actions=[Slot.state.set(slot_state)],
+        actions=[Slot.state.set(slot_state), Slot.hold_identity.remove(), Slot.freed_by.remove()],
         condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
     )
     tx.add_all(also)
@@ -222,7 +222,8 @@ def close_slot_if_open_to_change(slot, now, also):
     tx.update(
         "slot",
         Slot(slot.slot_id),
-        actions=[Slot.state.set(domain.CLOSED), Slot.search_pk.remove(), Slot.hold_id.remove(), Slot.hold_expires_at.remove()],
+        actions=[Slot.state.set(domain.CLOSED), Slot.search_pk.remove(), Slot.hold_id.remove(), Slot.hold_expires_at.remove(),
+                 Slot.hold_identity.remove(), Slot.freed_by.remove()],
         condition=(Slot.state == slot.state) & (Slot.state != domain.CLOSED)
         & (Slot.booking_id.does_not_exist() if not slot.booking_id else Slot.booking_id == slot.booking_id),
     )
