@@ -294,6 +294,29 @@ class Policy(Model):
     updated_at = NumberAttribute()
 
 
+class SiteFigures(Model):
+    """Public figures of one site, procedure and UTC day of appointments, in one of
+    FIGURE_SHARDS items (by slot id) so that simultaneous bookings of one day seldom meet on one
+    item. Each counter is ADDed in the transaction of the change it counts (storage.py), so
+    GET /stats reads them with one Query whatever the number of slots."""
+
+    Meta = _Meta.for_table("catalog")
+
+    pk = UnicodeAttribute(hash_key=True)  # "figures#<site_id>"
+    sk = UnicodeAttribute(range_key=True)  # "<YYYY-MM-DD>#<procedure_id>#<shard>"
+    published = NumberAttribute(null=True)  # slots created
+    booked = NumberAttribute(null=True)  # bookings made
+    cancelled = NumberAttribute(null=True)  # bookings cancelled
+    quarantined = NumberAttribute(null=True)  # slots freed: hold released, booking cancelled, offer given back
+    attended = NumberAttribute(null=True)
+    refused = NumberAttribute(null=True)  # check-in mismatch
+    no_show = NumberAttribute(null=True)
+    closed = NumberAttribute(null=True)
+
+
+FIGURE_SHARDS = 4
+
+
 class Counter(Model):
     """Fixed-window counters for rate limits; the window's end is also the item's TTL."""
 

@@ -32,8 +32,10 @@ from chalicelib.models import (
     Policy,
     Request,
     Site,
+    SiteFigures,
     Slot,
 )
+from chalicelib.models import FIGURE_SHARDS
 
 HOLD_SCOPE = "hold"
 _CONTENTION = {"TransactionConflict"}
@@ -78,7 +80,7 @@ def _tx_connection():
                 )
                 shared.client  # noqa: B018 -- build the client now, under the lock
                 shared._make_api_call = _retrying(shared._make_api_call)
-                for model in ALL_MODELS + (Policy,):
+                for model in ALL_MODELS + (Policy, SiteFigures):
                     table = model._get_connection()
                     if table.table_name not in shared._tables:
                         shared.add_meta_table(table.connection.get_meta_table(table.table_name))
@@ -218,6 +220,42 @@ def _number(raw_item, name):
     return float(value) if value is not None else None
 
 
+# --- public figures (GET /stats) -------------------------------------------------------------
+
+def _figures_item(site_id, procedure_id, starts_at, slot_id):
+    from zlib import crc32
+
+    return SiteFigures(f"figures#{site_id}", f"{starts_at[:10]}#{procedure_id}#{crc32(slot_id.encode()) % FIGURE_SHARDS}")
+
+
+def _count(tx, site_id, procedure_id, starts_at, slot_id, **added):
+    """Public counters ADDed in the transaction of the change they count: they cannot disagree
+    with it. `starts_at` is the appointment's (UTC, RFC 3339): its day is the counters' day."""
+    tx.update(
+        "figures",
+        _figures_item(site_id, procedure_id, starts_at, slot_id),
+        actions=[getattr(SiteFigures, name).add(n) for name, n in added.items()],
+        # Created by the first change of its day, incremented by the others.
+        condition=SiteFigures.pk.does_not_exist() | SiteFigures.pk.exists(),
+    )
+
+
+def figures_of_site(site_id, first_day, last_day):
+    """{procedure_id: {figure: n}} over appointment days first_day..last_day (UTC, ISO dates):
+    ONE Query (a few pages at most: FIGURE_SHARDS items per procedure and day)."""
+    totals = {}
+    items = _query_all(SiteFigures.query, f"figures#{site_id}", SiteFigures.sk.between(first_day, f"{last_day}#~"))
+    for item in items:
+        procedure_id = item.sk.split("#")[1]
+        figures = totals.setdefault(procedure_id, {})
+        for name in FIGURE_NAMES:
+            figures[name] = figures.get(name, 0) + int(getattr(item, name) or 0)
+    return totals
+
+
+FIGURE_NAMES = ("published", "booked", "cancelled", "quarantined", "attended", "refused", "no_show", "closed")
+
+
 # --- tables (local engine and tests) --------------------------------------------------------
 
 def ensure_tables():
@@ -291,35 +329,47 @@ def replace_policy_if_unchanged(site_id, procedure_id, values, now, read_at, als
 
 # --- slots ----------------------------------------------------------------------------------
 
-def create_slots_if_new(slots, also=()):
-    """Insert the slots whose id is new, each by one conditional put; returns how many were new
-    (the others exist already: an earlier publication of the same openings).
+_SLOTS_PER_TRANSACTION = 99  # and their day's counter: DynamoDB takes 100 items at most
 
-    Puts rather than 100-item transactions: the slots are independent, and a few parallel puts
-    finish a large schedule well within API Gateway's time limit. The schedule's audit entry
-    (`also`) is written first, so no slot exists without its entry; if a put then fails (503),
-    publishing again creates the missing slots only, with an entry of its own."""
+
+def create_slots_if_new(slots, also=()):
+    """Insert the slots whose id is new; returns how many were new (the others exist already:
+    an earlier publication of the same openings).
+
+    The slots of one procedure, day and counter shard go together, up to 99 in a transaction
+    with that counter's ADD, so the public figures count exactly the slots created; a
+    transaction cancelled by slots that exist is sent again without them. Groups run on a few
+    threads to finish a large schedule within API Gateway's time limit; no two threads share a
+    counter item, so they never conflict. The schedule's audit entry (`also`) is written first,
+    so no slot exists without its entry; if a group then fails (503), publishing again creates
+    the missing slots only, with an entry of its own."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from pynamodb.exceptions import PutError
+    def create(batch):
+        while batch:
+            tx = _Transaction()
+            for n, slot in enumerate(batch):
+                tx.put(n, slot, Slot.slot_id.does_not_exist())
+            _count(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, published=len(batch))
+            existing = {label for label in tx.commit() if label != "figures"}
+            if not existing:
+                return len(batch)
+            batch = [slot for n, slot in enumerate(batch) if n not in existing]
+        return 0
 
-    def put(slot):
-        try:
-            with _storage_call():
-                slot.save(condition=Slot.slot_id.does_not_exist())
-            return True
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
+    def create_group(group):
+        return sum(create(group[i:i + _SLOTS_PER_TRANSACTION]) for i in range(0, len(group), _SLOTS_PER_TRANSACTION))
 
     if also:
         tx = _Transaction()
         tx.add_all(also)
         if tx.commit():
             raise Conflict("Someone else changed this at the same moment; please retry.", code="state_changed")
+    groups = {}
+    for slot in slots:
+        groups.setdefault(_figures_item(slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id).sk, []).append(slot)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return sum(pool.map(put, slots))
+        return sum(pool.map(create_group, groups.values()))
 
 
 def get_slot(slot_id):
@@ -592,6 +642,7 @@ def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), d
         actions=[Hold.status.set("released")],
         condition=(Hold.status == "active") & (Hold.expires_at > now),
     )
+    _count(tx, hold.site_id, hold.procedure_id, hold.starts_at, hold.slot_id, quarantined=1)
     tx.update(
         "identity",
         IdentityState(hold.identity_key, HOLD_SCOPE),
@@ -640,6 +691,7 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
         condition=(Hold.status == "active") & (Hold.expires_at > now),
     )
     tx.put("booking", booking, Booking.booking_id.does_not_exist())
+    _count(tx, hold.site_id, hold.procedure_id, hold.starts_at, hold.slot_id, booked=1)
     tx.update(
         "identity",
         IdentityState(hold.identity_key, HOLD_SCOPE),
@@ -718,6 +770,7 @@ def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), d
                  Slot.booking_id.remove()],
         condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
     )
+    _count(tx, booking.site_id, booking.procedure_id, booking.starts_at, booking.slot_id, cancelled=1, quarantined=1)
     if cooldown_until is not None:
         tx.update(
             "cooldown",
@@ -828,6 +881,7 @@ def withdraw_request_if_live(request, now, offer=None, available_from=None, cool
         )
         tx.update("hold", Hold(offer.hold_id), actions=[Hold.status.set("released")],
                   condition=(Hold.status == "active") & (Hold.expires_at > now))
+        _count(tx, offer.site_id, offer.procedure_id, offer.starts_at, offer.slot_id, quarantined=1)
         tx.update(
             "identity",
             IdentityState(offer.identity_key, HOLD_SCOPE),
@@ -1017,14 +1071,6 @@ def claim_committed_draw(draw, now):
 def record_draw_run(draw, record):
     with _storage_call():
         draw.update(actions=[Draw.status.set("run"), Draw.record.set(record)], condition=Draw.status == "running")
-
-
-def slots_of_site(site_id, from_key, to_key):
-    return _query_all(Slot.by_site.query, site_id, Slot.starts_at.between(from_key, to_key))
-
-
-def bookings_of_site(site_id, from_key, to_key):
-    return _query_all(Booking.by_site.query, site_id, Booking.starts_at.between(from_key, to_key))
 
 
 # --- every public function above, and storage_staff's, runs inside _storage_call ------------

@@ -23,7 +23,7 @@ from chalicelib.models import (
     Slot,
 )
 from chalicelib.storage import (
-    HOLD_SCOPE, _decode_cursor, _get, _query_page, _resume_within, _storage_call, _Transaction, booking_scope, get_booking,
+    HOLD_SCOPE, _count, _decode_cursor, _get, _query_page, _resume_within, _storage_call, _Transaction, booking_scope, get_booking,
     get_hold, guard_public_functions,
 )
 
@@ -200,6 +200,7 @@ def _booking_final(tx, booking, status, slot_state, now, also, extra_actions=())
         actions=[Slot.state.set(slot_state), Slot.hold_identity.remove(), Slot.freed_by.remove()],
         condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
     )
+    _count(tx, booking.site_id, booking.procedure_id, booking.starts_at, booking.slot_id, **{status: 1})
     tx.add_all(also)
     if tx.commit():
         raise Conflict("This booking is no longer booked.", code="booking_not_active")
@@ -227,6 +228,7 @@ def close_slot_if_open_to_change(slot, now, also):
         condition=(Slot.state == slot.state) & (Slot.state != domain.CLOSED)
         & (Slot.booking_id.does_not_exist() if not slot.booking_id else Slot.booking_id == slot.booking_id),
     )
+    _count(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, closed=1)
     booking = None
     if slot.state == domain.BOOKED and slot.booking_id:
         booking = get_booking(slot.booking_id)
