@@ -23,6 +23,7 @@ from chalicelib.config import settings
 from chalicelib.errors import Conflict, Expired, InvalidField, StorageUnavailable, TooManyRequests
 from chalicelib.models import (
     ALL_MODELS,
+    FIGURE_SHARDS,
     TTL_ATTRIBUTES,
     Booking,
     Counter,
@@ -35,7 +36,6 @@ from chalicelib.models import (
     SiteFigures,
     Slot,
 )
-from chalicelib.models import FIGURE_SHARDS
 
 HOLD_SCOPE = "hold"
 _CONTENTION = {"TransactionConflict"}
@@ -240,6 +240,9 @@ def _count(tx, site_id, procedure_id, starts_at, slot_id, **added):
     )
 
 
+FIGURE_NAMES = ("published", "booked", "cancelled", "quarantined", "attended", "refused", "no_show", "closed")
+
+
 def figures_of_site(site_id, first_day, last_day):
     """{procedure_id: {figure: n}} over appointment days first_day..last_day (UTC, ISO dates):
     ONE Query (a few pages at most: FIGURE_SHARDS items per procedure and day)."""
@@ -251,9 +254,6 @@ def figures_of_site(site_id, first_day, last_day):
         for name in FIGURE_NAMES:
             figures[name] = figures.get(name, 0) + int(getattr(item, name) or 0)
     return totals
-
-
-FIGURE_NAMES = ("published", "booked", "cancelled", "quarantined", "attended", "refused", "no_show", "closed")
 
 
 # --- tables (local engine and tests) --------------------------------------------------------
@@ -350,7 +350,8 @@ def create_slots_if_new(slots, also=()):
             tx = _Transaction()
             for n, slot in enumerate(batch):
                 tx.put(n, slot, Slot.slot_id.does_not_exist())
-            _count(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, published=len(batch))
+            first = batch[0]  # the batch shares its counter item (create_group)
+            _count(tx, first.site_id, first.procedure_id, first.starts_at, first.slot_id, published=len(batch))
             existing = {label for label in tx.commit() if label != "figures"}
             if not existing:
                 return len(batch)
