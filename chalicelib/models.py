@@ -308,6 +308,7 @@ class SiteFigures(Model):
     booked = NumberAttribute(null=True)  # bookings made
     cancelled = NumberAttribute(null=True)  # bookings cancelled
     quarantined = NumberAttribute(null=True)  # slots freed: hold released, booking cancelled, offer given back
+    freed_late = NumberAttribute(null=True)  # freed too close to the start: left to the counter
     attended = NumberAttribute(null=True)
     refused = NumberAttribute(null=True)  # check-in mismatch
     no_show = NumberAttribute(null=True)

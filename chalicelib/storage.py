@@ -240,7 +240,13 @@ def _count(tx, site_id, procedure_id, starts_at, slot_id, **added):
     )
 
 
-FIGURE_NAMES = ("published", "booked", "cancelled", "quarantined", "attended", "refused", "no_show", "closed")
+FIGURE_NAMES = ("published", "booked", "cancelled", "quarantined", "freed_late", "attended", "refused", "no_show", "closed")
+
+
+def _freed_figure(available_from):
+    """A freed slot counts as quarantined (back to search or the draw later), or freed_late (too
+    late for either: left to the counter, _freed_slot_actions)."""
+    return {"freed_late": 1} if available_from is None else {"quarantined": 1}
 
 
 def figures_of_site(site_id, first_day, last_day):
@@ -643,7 +649,7 @@ def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), d
         actions=[Hold.status.set("released")],
         condition=(Hold.status == "active") & (Hold.expires_at > now),
     )
-    _count(tx, hold.site_id, hold.procedure_id, hold.starts_at, hold.slot_id, quarantined=1)
+    _count(tx, hold.site_id, hold.procedure_id, hold.starts_at, hold.slot_id, **_freed_figure(available_from))
     tx.update(
         "identity",
         IdentityState(hold.identity_key, HOLD_SCOPE),
@@ -771,7 +777,8 @@ def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), d
                  Slot.booking_id.remove()],
         condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
     )
-    _count(tx, booking.site_id, booking.procedure_id, booking.starts_at, booking.slot_id, cancelled=1, quarantined=1)
+    _count(tx, booking.site_id, booking.procedure_id, booking.starts_at, booking.slot_id, cancelled=1,
+           **_freed_figure(available_from))
     if cooldown_until is not None:
         tx.update(
             "cooldown",
@@ -882,7 +889,7 @@ def withdraw_request_if_live(request, now, offer=None, available_from=None, cool
         )
         tx.update("hold", Hold(offer.hold_id), actions=[Hold.status.set("released")],
                   condition=(Hold.status == "active") & (Hold.expires_at > now))
-        _count(tx, offer.site_id, offer.procedure_id, offer.starts_at, offer.slot_id, quarantined=1)
+        _count(tx, offer.site_id, offer.procedure_id, offer.starts_at, offer.slot_id, **_freed_figure(available_from))
         tx.update(
             "identity",
             IdentityState(offer.identity_key, HOLD_SCOPE),
@@ -924,13 +931,16 @@ def release_draw_leftover_if_unchanged(slot, now, available_from):
 
     actions = ([Slot.state.set(domain.FREED_LATE), Slot.search_pk.remove()] if available_from is None
                else [Slot.available_from.set(available_from)])
+    condition = (Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from == slot.available_from)
+                 & _free_for_a_draw(now) & Slot.search_pk.exists())
+    if available_from is None:  # counted in the public figures, so with its counter
+        tx = _Transaction()
+        tx.update("slot", Slot(slot.slot_id), actions=[*actions, Slot.draw_from.remove()], condition=condition)
+        _count(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, freed_late=1)
+        return not tx.commit()
     try:
         with _storage_call():
-            Slot(slot.slot_id).update(
-                actions=[*actions, Slot.draw_from.remove()],
-                condition=Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from == slot.available_from)
-                & _free_for_a_draw(now) & Slot.search_pk.exists(),
-            )
+            Slot(slot.slot_id).update(actions=[*actions, Slot.draw_from.remove()], condition=condition)
         return True
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":

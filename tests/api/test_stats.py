@@ -51,10 +51,10 @@ def test_the_figures_agree_with_what_happened(api):
     first = date.today().isoformat()
     figures = stats(api, **{"from": first})
     assert figures["procedures"][PROCEDURE] == {
-        "published": 18, "booked": 6, "cancelled": 2, "quarantined": 3, "attended": 1, "refused": 1,
+        "published": 18, "booked": 6, "cancelled": 2, "quarantined": 3, "freed_late": 0, "attended": 1, "refused": 1,
         "no_show": 1, "closed": 2}
     assert figures["procedures"]["student"] == {
-        "published": 6, "booked": 0, "cancelled": 0, "quarantined": 0, "attended": 0, "refused": 0,
+        "published": 6, "booked": 0, "cancelled": 0, "quarantined": 0, "freed_late": 0, "attended": 0, "refused": 0,
         "no_show": 0, "closed": 0}
     # The same figures from the tables themselves (what the old code read on every call).
     stored = list(Slot.scan())
@@ -99,3 +99,14 @@ def test_the_range_is_bounded(api):
         assert reply.status == 422 and reply.body["error"]["details"] == {"field": field}, (params, reply)
     ok = stats(api, **{"from": today.isoformat(), "to": (today + timedelta(days=92)).isoformat()})
     assert ok["to"] == (today + timedelta(days=92)).isoformat()
+
+
+def test_a_draw_leftover_sent_to_the_counter_is_counted_with_its_change(api):
+    from chalicelib import storage
+
+    api.create_site()
+    api.schedule()
+    slot = Slot.get(api.slots()[0]["slot_id"])
+    assert storage.release_draw_leftover_if_unchanged(slot, clock.now(), None)
+    assert not storage.release_draw_leftover_if_unchanged(slot, clock.now(), None)  # once: the condition
+    assert stats(api)["procedures"][PROCEDURE]["freed_late"] == 1
