@@ -127,6 +127,13 @@ def _prepare_get_booking(api):
     return lambda: api.booking(booking)
 
 
+def _prepare_lookup(api):
+    _booked(api)
+    person = applicant(1)
+    body = {"document": person["document"], "birth_date": person["birth_date"], "email": person["email"]}
+    return lambda: api.call("POST", "/bookings/lookup", body, {"X-Forwarded-For": "198.51.100.7"})
+
+
 def _prepare_cancel(api):
     booking = _booked(api)
     return lambda: api.cancel(booking)
@@ -366,6 +373,7 @@ CASES = [
     ("DELETE /holds/{hold_id}", _prepare_release, 204, True, True),
     ("POST /bookings", _prepare_confirm, 201, True, True),
     ("GET /bookings/{booking_id}", _prepare_get_booking, 200, False, True),
+    ("POST /bookings/lookup", _prepare_lookup, 202, True, True),
     ("DELETE /bookings/{booking_id}", _prepare_cancel, 204, True, True),
     ("POST /requests", _prepare_file_request, 201, True, True),
     ("GET /requests/{request_id}", _prepare_get_request, 200, False, True),
