@@ -46,6 +46,7 @@ class Settings:
     local: bool
     dynamodb_read_timeout_seconds: int
     dynamodb_max_retries: int
+    storage_attempts: int
     partner_key_cache_seconds: int
     partner_usage_plan_id: str | None
     partner_usage_plan_param: str | None
@@ -83,6 +84,8 @@ def _load():
         # Fail fast and let the client retry (503 + Retry-After): API Gateway allows 29 s.
         dynamodb_read_timeout_seconds=_int("DYNAMODB_READ_TIMEOUT_SECONDS", 3),
         dynamodb_max_retries=_int("DYNAMODB_MAX_RETRIES", 2),
+        # Throttling and transaction conflicts: tries per DynamoDB call (storage.py), then 503.
+        storage_attempts=_int("STORAGE_ATTEMPTS", 4),
         # Issue 4: partners and notifications.
         partner_key_cache_seconds=_int("PARTNER_KEY_CACHE_SECONDS", 0),
         # API Gateway's partner usage plan (chalicelib/gateway_keys.py): its id, or the SSM

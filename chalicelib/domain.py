@@ -414,3 +414,10 @@ def searchable(policy):
 def offerable(starts_at, now, policy):
     """A draw offers only a slot whose appointment leaves time to confirm the offer."""
     return starts_at - now >= policy.offer_ttl_seconds
+
+
+def slot_tag(identity_key, slot_id):
+    """What a slot keeps of who held or freed it (R6: a draw never gives it back to them): a hash
+    of the identity key and the slot, not the key. Slots have no TTL; a tag names nobody and
+    links no two slots, yet a draw recomputes it for each entrant and compares."""
+    return hashlib.sha256(f"slot-tag|{identity_key}|{slot_id}".encode()).hexdigest()[:32]

@@ -233,7 +233,8 @@ def _entrants_and_slots(site_id, procedure_id, policy, timezone, now):
             "tier": domain.request_tier(date.fromisoformat(r.permit_expires_on) if r.permit_expires_on else None, today),
             "first_day": r.first_day,
             "last_day": r.last_day,
-            "excluded_slots": sorted(s.slot_id for s in slots if r.identity_key in (s.freed_by, s.hold_identity)),
+            "excluded_slots": sorted(s.slot_id for s in slots
+                                     if domain.slot_tag(r.identity_key, s.slot_id) in (s.freed_by, s.hold_identity)),
             **({"partner": True} if r.partner_id else {}),
         }
         for r in requests
@@ -498,28 +499,42 @@ def draw_record_page(site_id, procedure_id, draw_id, part, cursor):
 
 # --- transparency ---------------------------------------------------------------------------
 
+STATS_MAX_DAYS = 92
+
+
+def _stats_days(start, end):
+    """The UTC days of appointments [start, end) covers (end: start + 31 days if None), at most
+    STATS_MAX_DAYS of them, between the years 2000 and 2100, checked before any arithmetic."""
+    from datetime import timezone
+
+    if not 2000 <= start.astimezone(timezone.utc).year <= 2100:
+        raise InvalidField("from", "from must be a date between 2000 and 2100.")
+    if end is None:
+        end = start + timedelta(days=31)
+    elif not 2000 <= end.astimezone(timezone.utc).year <= 2100:
+        raise InvalidField("to", "to must be a date between 2000 and 2100.")
+    first_day = start.astimezone(timezone.utc).date()
+    last_day = (end - timedelta(microseconds=1)).astimezone(timezone.utc).date()
+    if end <= start or (last_day - first_day).days >= STATS_MAX_DAYS:
+        raise InvalidField("to", f"to must be after from, at most {STATS_MAX_DAYS} days later.")
+    return first_day, last_day
+
+
 def stats(site_id, start, end, now):
-    """Public figures of a site over [start, end) of appointment times (SPEC §5 /stats)."""
+    """Public figures of a site for the appointments in [start, end) (SPEC §5 /stats), by UTC day:
+    counters kept by the changes themselves (storage.figures_of_site), read with one Query
+    however many slots there are, and each procedure's latest draws."""
+    first_day, last_day = _stats_days(start, end)
     site = catalog.site(site_id)
-    from_key, to_key = utc_key(start), utc_key(end)
-    per_procedure = {p["procedure_id"]: {"published": 0, "scheduled": 0, "open": 0, "held": 0, "booked": 0,
-                                         "quarantined": 0, "cancelled": 0, "attended": 0, "no_show": 0}
-                     for p in site.procedures}
-    for slot in storage.slots_of_site(site_id, from_key, to_key):
-        figures = per_procedure.setdefault(slot.procedure_id, {})
-        state = domain.visible_state(slot.state, slot.available_from, slot.freed_count, slot.hold_expires_at, now,
-                                     epoch_of(slot.starts_at))
-        figures[state] = figures.get(state, 0) + 1
-        if state != "scheduled":
-            figures["published"] = figures.get("published", 0) + 1
-    for booking in storage.bookings_of_site(site_id, from_key, to_key):
-        if booking.status == "cancelled":
-            figures = per_procedure.setdefault(booking.procedure_id, {})
-            figures["cancelled"] = figures.get("cancelled", 0) + 1
+    counted = storage.figures_of_site(site_id, first_day.isoformat(), last_day.isoformat())
+    per_procedure = {p["procedure_id"]: {name: 0 for name in storage.FIGURE_NAMES} for p in site.procedures}
+    for procedure_id, figures in counted.items():
+        per_procedure.setdefault(procedure_id, {}).update(figures)
     draws = {}
     for p in site.procedures:
         runs = [draw_view(d) for d in storage.draws_of(site_id, p["procedure_id"]) if d.status == "run"]
         if runs:
             draws[p["procedure_id"]] = [{k: v[k] for k in ("draw_id", "run_at", "entrants", "slots", "offered", "odds")} for v in runs]
-    return {"site_id": site_id, "from": to_rfc3339(start.timestamp()), "to": to_rfc3339(end.timestamp()),
+    # [from, to) as the query reads them: whole UTC days of appointments.
+    return {"site_id": site_id, "from": first_day.isoformat(), "to": (last_day + timedelta(days=1)).isoformat(),
             "procedures": per_procedure, "draws": draws}

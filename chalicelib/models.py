@@ -72,7 +72,8 @@ class Slot(Model):
     search_pk = UnicodeAttribute(null=True)
     hold_id = UnicodeAttribute(null=True)
     hold_expires_at = NumberAttribute(null=True)
-    # Who held it last, and who freed it: a draw never gives a slot back to either (R6).
+    # Who held it last, and who freed it, as domain.slot_tag (never the identity key): a draw
+    # never gives a slot back to either (R6). Removed once booked, closed or checked in.
     hold_identity = UnicodeAttribute(null=True)
     freed_by = UnicodeAttribute(null=True)
     booking_id = UnicodeAttribute(null=True)
@@ -323,6 +324,30 @@ class Policy(Model):
     sk = UnicodeAttribute(range_key=True)  # procedure_id
     values = JSONAttribute()
     updated_at = NumberAttribute()
+
+
+class SiteFigures(Model):
+    """Public figures of one site, procedure and UTC day of appointments, in one of
+    FIGURE_SHARDS items (by slot id) so that simultaneous bookings of one day seldom meet on one
+    item. Each counter is ADDed in the transaction of the change it counts (storage.py), so
+    GET /stats reads them with one Query whatever the number of slots."""
+
+    Meta = _Meta.for_table("catalog")
+
+    pk = UnicodeAttribute(hash_key=True)  # "figures#<site_id>"
+    sk = UnicodeAttribute(range_key=True)  # "<YYYY-MM-DD>#<procedure_id>#<shard>"
+    published = NumberAttribute(null=True)  # slots created
+    booked = NumberAttribute(null=True)  # bookings made
+    cancelled = NumberAttribute(null=True)  # bookings cancelled
+    quarantined = NumberAttribute(null=True)  # slots freed: hold released, booking cancelled, offer given back
+    freed_late = NumberAttribute(null=True)  # freed too close to the start: left to the counter
+    attended = NumberAttribute(null=True)
+    refused = NumberAttribute(null=True)  # check-in mismatch
+    no_show = NumberAttribute(null=True)
+    closed = NumberAttribute(null=True)
+
+
+FIGURE_SHARDS = 4
 
 
 class Counter(Model):

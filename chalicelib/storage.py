@@ -7,9 +7,12 @@ a failed condition as the conflict it means, throttling or an unreachable engine
 import base64
 import binascii
 import json
+import random
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import wraps
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
@@ -20,6 +23,7 @@ from chalicelib.config import settings
 from chalicelib.errors import Conflict, Expired, InvalidField, StorageUnavailable, TooManyRequests
 from chalicelib.models import (
     ALL_MODELS,
+    FIGURE_SHARDS,
     TTL_ATTRIBUTES,
     Booking,
     Counter,
@@ -30,6 +34,7 @@ from chalicelib.models import (
     Policy,
     Request,
     Site,
+    SiteFigures,
     Slot,
 )
 
@@ -43,7 +48,9 @@ _UNAVAILABLE = {
     "ServiceUnavailable",
     "ThrottlingError",
     "TransactionInProgressException",
+    "TransactionConflictException",  # a single-item write on an item a transaction is changing
 }
+_jitter = random.Random()
 _connection = None
 _connection_lock = threading.Lock()
 
@@ -73,13 +80,52 @@ def _tx_connection():
                     max_pool_connections=50,
                 )
                 shared.client  # noqa: B018 -- build the client now, under the lock
-                for model in ALL_MODELS + (Policy,):
+                shared._make_api_call = _retrying(shared._make_api_call)
+                for model in ALL_MODELS + (Policy, SiteFigures):
                     table = model._get_connection()
                     if table.table_name not in shared._tables:
                         shared.add_meta_table(table.connection.get_meta_table(table.table_name))
                     table.connection = shared
                 _connection = shared
     return _connection
+
+
+def _transient(exc):
+    """Did DynamoDB refuse this call without applying it, so that trying again may succeed?
+    Throttling, an internal error, or a transaction cancelled by another one in flight on the
+    same item (TransactionConflict) with no condition of its own failed. Timeouts and
+    connection errors are not: botocore already retried them, and their outcome is unknown."""
+    if not isinstance(exc, ClientError):
+        return False
+    code = exc.response.get("Error", {}).get("Code")
+    if code in _UNAVAILABLE:
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    reasons = {r.code for r in getattr(exc, "cancellation_reasons", None) or () if r is not None}
+    return bool(reasons & (_CONTENTION | _UNAVAILABLE)) and "ConditionalCheckFailed" not in reasons
+
+
+def _pause(seconds):
+    time.sleep(seconds)
+
+
+def _retrying(call):
+    """Every DynamoDB call of the shared connection, tried up to STORAGE_ATTEMPTS times while its
+    failure is transient, with full jitter (a random pause up to 50 ms, 100 ms, 200 ms...) so
+    that the callers who collided do not collide again. A transaction carries its own
+    ClientRequestToken (_Transaction), so trying it again never applies it twice."""
+
+    def attempt(operation_name, operation_kwargs):
+        for n in range(settings.storage_attempts):
+            try:
+                return call(operation_name, operation_kwargs)
+            except ClientError as exc:
+                if not _transient(exc) or n + 1 >= settings.storage_attempts:
+                    raise
+                _pause(_jitter.uniform(0, min(1.0, 0.05 * 2 ** n)))
+
+    return attempt
 
 
 def _unavailable(exc):
@@ -94,8 +140,8 @@ def _unavailable(exc):
 @contextmanager
 def _storage_call():
     """Throttling, timeouts and an unreachable engine become a 503 with Retry-After."""
-    _tx_connection()
     try:
+        _tx_connection()
         yield
     except TransactWriteError:
         raise
@@ -115,7 +161,10 @@ class _Transaction:
     def __init__(self):
         from pynamodb.transactions import TransactWrite
 
-        self._tx = TransactWrite(connection=_tx_connection())
+        import secrets
+
+        # One token per transaction: a retry after a throttled or lost answer is not applied twice.
+        self._tx = TransactWrite(connection=_tx_connection(), client_request_token=secrets.token_hex(16))
         self._labels = {kind: [] for kind in self._ORDER}
 
     def check(self, label, model_cls, hash_key, range_key=None, condition=None):
@@ -156,8 +205,9 @@ class _Transaction:
             codes = {r.code for r in reasons if r is not None}
             if exc.cause_response_code != "TransactionCanceledException" or codes & _UNAVAILABLE:
                 raise StorageUnavailable()
-            if codes & _CONTENTION:
-                raise Conflict("Someone else changed this at the same moment; please retry.", code="state_changed")
+            if codes & _CONTENTION and "ConditionalCheckFailed" not in codes:
+                # Still in conflict after every attempt (_retrying): busy, not a refusal.
+                raise StorageUnavailable()
             labels = [label for kind in self._ORDER for label in self._labels[kind]]
             return {
                 label: (reason.raw_item or {})
@@ -169,6 +219,48 @@ class _Transaction:
 def _number(raw_item, name):
     value = (raw_item or {}).get(name, {}).get("N")
     return float(value) if value is not None else None
+
+
+# --- public figures (GET /stats) -------------------------------------------------------------
+
+def _figures_item(site_id, procedure_id, starts_at, slot_id):
+    from zlib import crc32
+
+    return SiteFigures(f"figures#{site_id}", f"{starts_at[:10]}#{procedure_id}#{crc32(slot_id.encode()) % FIGURE_SHARDS}")
+
+
+def _count(tx, site_id, procedure_id, starts_at, slot_id, **added):
+    """Public counters ADDed in the transaction of the change they count: they cannot disagree
+    with it. `starts_at` is the appointment's (UTC, RFC 3339): its day is the counters' day."""
+    tx.update(
+        "figures",
+        _figures_item(site_id, procedure_id, starts_at, slot_id),
+        actions=[getattr(SiteFigures, name).add(n) for name, n in added.items()],
+        # Created by the first change of its day, incremented by the others.
+        condition=SiteFigures.pk.does_not_exist() | SiteFigures.pk.exists(),
+    )
+
+
+FIGURE_NAMES = ("published", "booked", "cancelled", "quarantined", "freed_late", "attended", "refused", "no_show", "closed")
+
+
+def _freed_figure(available_from):
+    """A freed slot counts as quarantined (back to search or the draw later), or freed_late (too
+    late for either: left to the counter, _freed_slot_actions)."""
+    return {"freed_late": 1} if available_from is None else {"quarantined": 1}
+
+
+def figures_of_site(site_id, first_day, last_day):
+    """{procedure_id: {figure: n}} over appointment days first_day..last_day (UTC, ISO dates):
+    ONE Query (a few pages at most: FIGURE_SHARDS items per procedure and day)."""
+    totals = {}
+    items = _query_all(SiteFigures.query, f"figures#{site_id}", SiteFigures.sk.between(first_day, f"{last_day}#~"))
+    for item in items:
+        procedure_id = item.sk.split("#")[1]
+        figures = totals.setdefault(procedure_id, {})
+        for name in FIGURE_NAMES:
+            figures[name] = figures.get(name, 0) + int(getattr(item, name) or 0)
+    return totals
 
 
 # --- tables (local engine and tests) --------------------------------------------------------
@@ -244,60 +336,108 @@ def replace_policy_if_unchanged(site_id, procedure_id, values, now, read_at, als
 
 # --- slots ----------------------------------------------------------------------------------
 
-def create_slots_if_new(slots, also=()):
-    """Insert the slots whose id is new, each by one conditional put; returns how many were new
-    (the others exist already: an earlier publication of the same openings).
+_SLOTS_PER_TRANSACTION = 99  # and their day's counter: DynamoDB takes 100 items at most
 
-    Puts rather than 100-item transactions: the slots are independent, and a few parallel puts
-    finish a large schedule well within API Gateway's time limit. The schedule's audit entry
-    (`also`) is written first, so no slot exists without its entry; if a put then fails (503),
-    publishing again creates the missing slots only, with an entry of its own."""
+
+def create_slots_if_new(slots, also=()):
+    """Insert the slots whose id is new; returns how many were new (the others exist already:
+    an earlier publication of the same openings).
+
+    The slots of one procedure, day and counter shard go together, up to 99 in a transaction
+    with that counter's ADD, so the public figures count exactly the slots created; a
+    transaction cancelled by slots that exist is sent again without them. Groups run on a few
+    threads to finish a large schedule within API Gateway's time limit; no two threads share a
+    counter item, so they never conflict. The schedule's audit entry (`also`) is written first,
+    so no slot exists without its entry; if a group then fails (503), publishing again creates
+    the missing slots only, with an entry of its own."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from pynamodb.exceptions import PutError
+    def create(batch):
+        while batch:
+            tx = _Transaction()
+            for n, slot in enumerate(batch):
+                tx.put(n, slot, Slot.slot_id.does_not_exist())
+            first = batch[0]  # the batch shares its counter item (create_group)
+            _count(tx, first.site_id, first.procedure_id, first.starts_at, first.slot_id, published=len(batch))
+            existing = {label for label in tx.commit() if label != "figures"}
+            if not existing:
+                return len(batch)
+            batch = [slot for n, slot in enumerate(batch) if n not in existing]
+        return 0
 
-    def put(slot):
-        try:
-            with _storage_call():
-                slot.save(condition=Slot.slot_id.does_not_exist())
-            return True
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
+    def create_group(group):
+        return sum(create(group[i:i + _SLOTS_PER_TRANSACTION]) for i in range(0, len(group), _SLOTS_PER_TRANSACTION))
 
     if also:
         tx = _Transaction()
         tx.add_all(also)
         if tx.commit():
             raise Conflict("Someone else changed this at the same moment; please retry.", code="state_changed")
+    groups = {}
+    for slot in slots:
+        groups.setdefault(_figures_item(slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id).sk, []).append(slot)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return sum(pool.map(put, slots))
+        return sum(pool.map(create_group, groups.values()))
 
 
 def get_slot(slot_id):
     return _get(Slot, slot_id)
 
 
-def _encode_cursor(key):
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+_CURSOR_NONCE = 12
+
+
+def _cursor_cipher():
+    """AES-GCM under a key derived from the server secret for this one purpose (cursors), so
+    a cursor is opaque and cannot be forged or edited. Imported here, not at module load: most
+    requests never page, and cold start is measured."""
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from chalicelib.keys import identity_secret
+
+    return AESGCM(hmac.new(identity_secret().encode(), b"fairslot/cursor/v1", hashlib.sha256).digest())
+
+
+def _cursor_list(partition):
+    """The list a cursor belongs to (index partition key and value): its associated data."""
+    name, value = partition
+    return f"{name}|{value}".encode()
+
+
+def _encode_cursor(key, partition):
+    """DynamoDB's LastEvaluatedKey, sealed: it may name an item the filter dropped (a scheduled
+    or quarantined slot), so nobody but the server may read it."""
+    import os
+
+    nonce = os.urandom(_CURSOR_NONCE)
+    sealed = _cursor_cipher().encrypt(nonce, json.dumps(key, separators=(",", ":")).encode(), _cursor_list(partition))
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
 def _decode_cursor(cursor, key_names, partition):
-    """The start key a cursor carries, checked against the Query it is for: exactly `key_names`,
-    string values, and `partition` ((name, value)) as the index's partition key. A garbled cursor
-    or one of another list (another search, another partner) is a 422, never followed."""
+    """The start key a cursor carries, checked against the Query it is for: sealed by this server
+    for this list (`partition`, (name, value) of the index's partition key), exactly `key_names`,
+    string values. A garbled, edited or truncated cursor, or one of another list (another
+    search, another partner), is a 422, never followed."""
+    from cryptography.exceptions import InvalidTag
+
     name, value = partition
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+        if len(raw) <= _CURSOR_NONCE + 16:
+            raise ValueError("too short")
+        plain = _cursor_cipher().decrypt(raw[:_CURSOR_NONCE], raw[_CURSOR_NONCE:], _cursor_list(partition))
+        key = json.loads(plain)
         valid = (
             isinstance(key, dict)
             and set(key) == set(key_names)
             and all(isinstance(v, dict) and isinstance(v.get("S"), str) and len(v) == 1 for v in key.values())
             and key[name]["S"] == value
         )
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeError, InvalidTag):
         valid = False
     if not valid:
         raise InvalidField("cursor", "cursor is not one a previous page of this list returned.")
@@ -333,7 +473,8 @@ def _query_page(model, index, partition, range_key_condition, limit, start_key, 
             limit=limit,
         )
     last = page.get("LastEvaluatedKey")
-    return [model.from_raw_data(item) for item in page.get("Items", [])], (_encode_cursor(last) if last else None)
+    cursor = _encode_cursor(last, (index._hash_key_attribute().attr_name, partition)) if last else None
+    return [model.from_raw_data(item) for item in page.get("Items", [])], cursor
 
 
 def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor, now, include_reserved=False):
@@ -380,10 +521,12 @@ def _not_started(now):
     return Slot.starts_at > utc_key(datetime.fromtimestamp(now, timezone.utc))
 
 
-def _freed_slot_actions(available_from, draw_from, search_pk, identity_key):
+def _freed_slot_actions(available_from, draw_from, search_pk, freed_by):
     """A freed slot (R3, domain.freed_slot_terms): open again from `available_from`, the draw's
-    from `draw_from` if set; or, freed too late (None), out of search and left to the counter."""
-    actions = [Slot.hold_id.remove(), Slot.hold_expires_at.remove(), Slot.freed_by.set(identity_key), Slot.freed_count.add(1)]
+    from `draw_from` if set; or, freed too late (None), out of search and left to the counter.
+    `freed_by` is domain.slot_tag of who freed it, never the identity key."""
+    actions = [Slot.hold_id.remove(), Slot.hold_expires_at.remove(), Slot.hold_identity.remove(), Slot.freed_by.set(freed_by),
+               Slot.freed_count.add(1)]
     if available_from is None:
         return [Slot.state.set(domain.FREED_LATE), Slot.search_pk.remove(), *actions]
     if draw_from is not None:
@@ -419,7 +562,7 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
             Slot.state.set(domain.HELD),
             Slot.hold_id.set(hold.hold_id),
             Slot.hold_expires_at.set(hold.expires_at),
-            Slot.hold_identity.set(identity),
+            Slot.hold_identity.set(domain.slot_tag(identity, slot.slot_id)),
             Slot.available_from.set(available_from_after),
         ],
         condition=_slot_is_holdable(now) if partner_quota else _slot_is_holdable(now) & _not_reserved(now),
@@ -497,7 +640,8 @@ def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), d
     tx.update(
         "slot",
         Slot(hold.slot_id),
-        actions=_freed_slot_actions(available_from, draw_from, f"{hold.site_id}#{hold.procedure_id}", hold.identity_key),
+        actions=_freed_slot_actions(available_from, draw_from, f"{hold.site_id}#{hold.procedure_id}",
+                                    domain.slot_tag(hold.identity_key, hold.slot_id)),
         condition=(Slot.state == domain.HELD) & (Slot.hold_id == hold.hold_id) & (Slot.hold_expires_at > now),
     )
     tx.update(
@@ -506,6 +650,7 @@ def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), d
         actions=[Hold.status.set("released")],
         condition=(Hold.status == "active") & (Hold.expires_at > now),
     )
+    _count(tx, hold.site_id, hold.procedure_id, hold.starts_at, hold.slot_id, **_freed_figure(available_from))
     tx.update(
         "identity",
         IdentityState(hold.identity_key, HOLD_SCOPE),
@@ -537,7 +682,9 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
     tx.update(
         "slot",
         Slot(hold.slot_id),
-        actions=[Slot.state.set(domain.BOOKED), Slot.booking_id.set(booking.booking_id), Slot.search_pk.remove()],
+        # The booking holds its identity (with a TTL); the slot, kept for good, keeps none.
+        actions=[Slot.state.set(domain.BOOKED), Slot.booking_id.set(booking.booking_id), Slot.search_pk.remove(),
+                 Slot.hold_identity.remove(), Slot.freed_by.remove()],
         condition=(Slot.state == domain.HELD) & (Slot.hold_id == hold.hold_id) & (Slot.hold_expires_at > now)
         & _not_started(now),
     )
@@ -552,6 +699,7 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
         condition=(Hold.status == "active") & (Hold.expires_at > now),
     )
     tx.put("booking", booking, Booking.booking_id.does_not_exist())
+    _count(tx, hold.site_id, hold.procedure_id, hold.starts_at, hold.slot_id, booked=1)
     tx.update(
         "identity",
         IdentityState(hold.identity_key, HOLD_SCOPE),
@@ -625,10 +773,13 @@ def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), d
     tx.update(
         "slot",
         Slot(booking.slot_id),
-        actions=[*_freed_slot_actions(available_from, draw_from, f"{booking.site_id}#{booking.procedure_id}", booking.identity_key),
+        actions=[*_freed_slot_actions(available_from, draw_from, f"{booking.site_id}#{booking.procedure_id}",
+                                    domain.slot_tag(booking.identity_key, booking.slot_id)),
                  Slot.booking_id.remove()],
         condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
     )
+    _count(tx, booking.site_id, booking.procedure_id, booking.starts_at, booking.slot_id, cancelled=1,
+           **_freed_figure(available_from))
     if cooldown_until is not None:
         tx.update(
             "cooldown",
@@ -700,8 +851,8 @@ def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, also=(
     if not failed:
         return
     if "cooldown" in failed:
-        identity = IdentityState.get(request.identity_key, HOLD_SCOPE)
-        until = max(identity.hold_lapse_until or 0, identity.cooldown_until or 0)
+        identity = _get(IdentityState, request.identity_key, HOLD_SCOPE)
+        until = max(identity.hold_lapse_until or 0, identity.cooldown_until or 0) if identity else now
         raise TooManyRequests("You let a hold go or cancelled recently; you can file a request later.",
                               code="cooldown", retry_after=domain.retry_after_seconds(until, now))
     if "ip" in failed:
@@ -733,11 +884,13 @@ def withdraw_request_if_live(request, now, offer=None, available_from=None, cool
         tx.update(
             "slot",
             Slot(offer.slot_id),
-            actions=_freed_slot_actions(available_from, draw_from, f"{offer.site_id}#{offer.procedure_id}", offer.identity_key),
+            actions=_freed_slot_actions(available_from, draw_from, f"{offer.site_id}#{offer.procedure_id}",
+                                    domain.slot_tag(offer.identity_key, offer.slot_id)),
             condition=(Slot.state == domain.HELD) & (Slot.hold_id == offer.hold_id) & (Slot.hold_expires_at > now),
         )
         tx.update("hold", Hold(offer.hold_id), actions=[Hold.status.set("released")],
                   condition=(Hold.status == "active") & (Hold.expires_at > now))
+        _count(tx, offer.site_id, offer.procedure_id, offer.starts_at, offer.slot_id, **_freed_figure(available_from))
         tx.update(
             "identity",
             IdentityState(offer.identity_key, HOLD_SCOPE),
@@ -779,13 +932,16 @@ def release_draw_leftover_if_unchanged(slot, now, available_from):
 
     actions = ([Slot.state.set(domain.FREED_LATE), Slot.search_pk.remove()] if available_from is None
                else [Slot.available_from.set(available_from)])
+    condition = (Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from == slot.available_from)
+                 & _free_for_a_draw(now) & Slot.search_pk.exists())
+    if available_from is None:  # counted in the public figures, so with its counter
+        tx = _Transaction()
+        tx.update("slot", Slot(slot.slot_id), actions=[*actions, Slot.draw_from.remove()], condition=condition)
+        _count(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, freed_late=1)
+        return not tx.commit()
     try:
         with _storage_call():
-            Slot(slot.slot_id).update(
-                actions=[*actions, Slot.draw_from.remove()],
-                condition=Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from == slot.available_from)
-                & _free_for_a_draw(now) & Slot.search_pk.exists(),
-            )
+            Slot(slot.slot_id).update(actions=[*actions, Slot.draw_from.remove()], condition=condition)
         return True
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
@@ -809,7 +965,7 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until, availabl
         "slot",
         Slot(slot.slot_id),
         actions=[Slot.state.set(domain.HELD), Slot.hold_id.set(hold.hold_id), Slot.hold_expires_at.set(hold.expires_at),
-                 Slot.hold_identity.set(hold.identity_key), Slot.available_from.set(back), Slot.draw_from.remove()],
+                 Slot.hold_identity.set(domain.slot_tag(hold.identity_key, slot.slot_id)), Slot.available_from.set(back), Slot.draw_from.remove()],
         condition=_slot_drawable(now) if request.partner_id else (_slot_drawable(now) & _not_reserved(now)),
     )
     tx.put("hold", hold, Hold.hold_id.does_not_exist())
@@ -1114,9 +1270,30 @@ def slots_by_id(slot_ids):
         return {s.slot_id: s for s in Slot.batch_get(list(slot_ids), consistent_read=True)}
 
 
-def slots_of_site(site_id, from_key, to_key):
-    return _query_all(Slot.by_site.query, site_id, Slot.starts_at.between(from_key, to_key))
+# --- every public function above, and storage_staff's, runs inside _storage_call ------------
+
+# Not DynamoDB calls: table setup (local engine, tests) and pure key helpers.
+UNGUARDED = {"ensure_tables", "booking_scope", "request_scope", "guard_public_functions"}
 
 
-def bookings_of_site(site_id, from_key, to_key):
-    return _query_all(Booking.by_site.query, site_id, Booking.starts_at.between(from_key, to_key))
+def _guarded(function):
+    @wraps(function)
+    def guarded(*args, **kwargs):
+        with _storage_call():
+            return function(*args, **kwargs)
+
+    guarded.storage_guarded = True
+    return guarded
+
+
+def guard_public_functions(namespace):
+    """Wrap each public function of a storage module (namespace: its globals(), at its end) in
+    _storage_call, so that no read or write can be added that escapes the 503 mapping; the
+    retries are in the shared connection (_retrying). tests/api/test_dynamodb_faults.py checks it."""
+    for name, value in list(namespace.items()):
+        if (not name.startswith("_") and name not in UNGUARDED and callable(value)
+                and getattr(value, "__module__", None) == namespace["__name__"] and not isinstance(value, type)):
+            namespace[name] = _guarded(value)
+
+
+guard_public_functions(globals())

@@ -23,8 +23,8 @@ from chalicelib.models import (
     Slot,
 )
 from chalicelib.storage import (
-    HOLD_SCOPE, _decode_cursor, _get, _query_page, _resume_within, _storage_call, _Transaction, booking_scope, get_booking,
-    get_hold,
+    HOLD_SCOPE, _count, _decode_cursor, _get, _query_page, _resume_within, _storage_call, _Transaction, booking_scope, get_booking,
+    get_hold, guard_public_functions,
 )
 
 # --- audit entries and signals as transaction items ------------------------------------------
@@ -197,9 +197,10 @@ def _booking_final(tx, booking, status, slot_state, now, also, extra_actions=())
     tx.update(
         "slot",
         Slot(booking.slot_id),
-        actions=[Slot.state.set(slot_state)],
+        actions=[Slot.state.set(slot_state), Slot.hold_identity.remove(), Slot.freed_by.remove()],
         condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
     )
+    _count(tx, booking.site_id, booking.procedure_id, booking.starts_at, booking.slot_id, **{status: 1})
     tx.add_all(also)
     if tx.commit():
         raise Conflict("This booking is no longer booked.", code="booking_not_active")
@@ -222,10 +223,12 @@ def close_slot_if_open_to_change(slot, now, also):
     tx.update(
         "slot",
         Slot(slot.slot_id),
-        actions=[Slot.state.set(domain.CLOSED), Slot.search_pk.remove(), Slot.hold_id.remove(), Slot.hold_expires_at.remove()],
+        actions=[Slot.state.set(domain.CLOSED), Slot.search_pk.remove(), Slot.hold_id.remove(), Slot.hold_expires_at.remove(),
+                 Slot.hold_identity.remove(), Slot.freed_by.remove()],
         condition=(Slot.state == slot.state) & (Slot.state != domain.CLOSED)
         & (Slot.booking_id.does_not_exist() if not slot.booking_id else Slot.booking_id == slot.booking_id),
     )
+    _count(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, closed=1)
     booking = None
     if slot.state == domain.BOOKED and slot.booking_id:
         booking = get_booking(slot.booking_id)
@@ -286,3 +289,5 @@ def mark_reminded_once(booking, now):
                 return False
             raise
 
+
+guard_public_functions(globals())

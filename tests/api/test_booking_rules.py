@@ -1,6 +1,8 @@
 """The booking core through the API, in process, on the serialized engine (SPEC §4, §5)."""
+from datetime import date, timedelta
+
 from chalicelib import clock
-from tests.support import applicant
+from tests.support import PROCEDURE, SITE, applicant
 
 SHORT = {"hold_ttl_seconds": 60, "quarantine_min_seconds": 100, "quarantine_max_seconds": 200, "cooldown_seconds": 1000}
 
@@ -218,3 +220,62 @@ def test_the_raw_document_number_is_never_stored(api, engine):
         dump += str(client.scan(TableName=table)["Items"])
     assert person["document"]["number"] not in dump
     assert person["family_name"] in dump  # the dump did include the booking
+
+
+def test_slots_keep_no_identity_key_once_a_hold_or_booking_is_gone(api, engine):
+    """Slots have no TTL: after each way a hold or booking ends, no identity key is left on them
+    (what R6 needs is a per-slot tag, domain.slot_tag). Same family as the dump above."""
+    import boto3
+
+    from chalicelib import clock
+    from chalicelib.clock import epoch_of
+
+    api.create_site(procedures=(PROCEDURE, "lottery"))
+    api.set_policy(quarantine_min_seconds=60, quarantine_max_seconds=120)
+    api.set_policy(procedure="lottery", allocation="draw", offer_ttl_seconds=600)
+    api.schedule(counters=4)
+    api.schedule(procedure="lottery", counters=2)
+    slots = api.slots()
+    staff = api.staff_headers(("agents",))
+    people = iter(range(1, 100))
+
+    def person():
+        return applicant(next(people))
+
+    api.release(api.hold(slots[0]["slot_id"], person()).body)  # released
+    api.hold(slots[1]["slot_id"], person())  # left to expire (below)
+    api.cancel(api.book(slots[2]["slot_id"], person()))  # cancelled
+    api.hold(slots[3]["slot_id"], person())
+    api.call("POST", f"/staff/slots/{slots[3]['slot_id']}/close", headers=staff)  # held, then closed
+    booked = api.book(slots[4]["slot_id"], person())
+    api.call("POST", f"/staff/slots/{slots[4]['slot_id']}/close", headers=staff)  # booked, then closed
+    attended_by = person()
+    attended = api.book(slots[5]["slot_id"], attended_by)
+    api.call("POST", f"/staff/bookings/{attended['booking_id']}/check-in",
+             {"document": attended_by["document"], "birth_date": attended_by["birth_date"]}, staff)
+    refused = api.book(slots[6]["slot_id"], person())
+    other = person()
+    api.call("POST", f"/staff/bookings/{refused['booking_id']}/check-in",
+             {"document": other["document"], "birth_date": other["birth_date"]}, staff)
+    absent = api.book(slots[7]["slot_id"], person())
+    requests = []
+    for _ in range(2):
+        body = {"site_id": SITE, "procedure_id": "lottery", "applicant": person(),
+                "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
+        requests.append(api.call("POST", "/requests", body).body)
+    assert api.call("POST", f"/staff/sites/{SITE}/procedures/lottery/draws", headers=api.staff_headers()).status == 200
+    withdrawn = requests[0]  # an offer given back; the other offer is left to expire
+    assert api.call("DELETE", f"/requests/{withdrawn['request_id']}", headers={"X-Request-Token": withdrawn["request_token"]}).status == 204
+    clock.advance(epoch_of(slots[7]["starts_at"]) - clock.now() + 60)
+    assert api.call("POST", f"/staff/bookings/{absent['booking_id']}/no-show", headers=staff).status == 200
+    assert booked
+
+    client = boto3.client("dynamodb", region_name="eu-west-3")
+    prefix = "fairslot-test-"
+    identities = set()
+    for table in ("holds", "bookings", "requests"):
+        identities |= {item["identity_key"]["S"] for item in client.scan(TableName=prefix + table)["Items"]}
+    assert len(identities) >= 10
+    dump = str(client.scan(TableName=prefix + "slots")["Items"])
+    assert "freed_by" in dump and "hold_identity" in dump  # what R6 needs is still there, as tags
+    assert not [key for key in identities if key in dump]

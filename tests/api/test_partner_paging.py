@@ -72,13 +72,7 @@ def test_a_cursor_of_another_partner_never_shows_its_bookings(api):
     assert my_cursor
     reply = page(api, theirs, limit=2, cursor=my_cursor)
     assert reply.status == 422 and reply.body["error"]["details"] == {"field": "cursor"}
-    # Rewriting the partner inside the cursor only pages through the caller's own bookings.
-    key = json.loads(base64.urlsafe_b64decode(my_cursor + "=" * (-len(my_cursor) % 4)))
-    key["partner_id"]["S"] = theirs["partner_id"]
-    forged = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
-    reply = page(api, theirs, limit=10, cursor=forged)
-    mine_ids = {b["booking_id"] for b in my_bookings}
-    assert reply.status in (200, 422), reply
-    if reply.status == 200:
-        assert not mine_ids & {b["booking_id"] for b in reply.body["bookings"]}
-        assert {b["booking_id"] for b in reply.body["bookings"]} <= {b["booking_id"] for b in their_bookings}
+    # The cursor is sealed: it cannot be read, so there is no partner in it to rewrite.
+    raw = base64.urlsafe_b64decode(my_cursor + "=" * (-len(my_cursor) % 4))
+    assert theirs["partner_id"].encode() not in raw and mine["partner_id"].encode() not in raw
+    assert page(api, mine, limit=2, cursor=my_cursor).status == 200
