@@ -1075,7 +1075,7 @@ def draws_page(site_id, procedure_id, limit, cursor):
     with _storage_call():
         page = Draw._get_connection().query(draw_pk, scan_index_forward=False, limit=limit, exclusive_start_key=start_key)
     last = page.get("LastEvaluatedKey")
-    return [Draw.from_raw_data(item) for item in page.get("Items", [])], (_encode_cursor(last) if last else None)
+    return [Draw.from_raw_data(item) for item in page.get("Items", [])], (_encode_cursor(last, ("draw_pk", draw_pk)) if last else None)
 
 
 def get_draw(site_id, procedure_id, draw_id):
@@ -1256,7 +1256,8 @@ def draw_record_chunk(draw, part, cursor):
     if chunk is None:
         raise StorageUnavailable()  # counted at recording: only a lagging replica misses one
     more = index + 1 < draw.record_parts[part]
-    return chunk.items, (_encode_cursor({"draw_pk": {"S": record_pk}, "draw_id": {"S": sort_key}}) if more else None)
+    return chunk.items, (_encode_cursor({"draw_pk": {"S": record_pk}, "draw_id": {"S": sort_key}}, ("draw_pk", record_pk))
+                         if more else None)
 
 
 def requests_by_id(request_ids):
