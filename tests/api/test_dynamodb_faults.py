@@ -171,6 +171,14 @@ def _prepare_public_draws(api):
     return lambda: api.call("GET", f"/sites/{SITE}/procedures/lottery/draws")
 
 
+def _prepare_draw_record(api):
+    _filed(api)
+    api.call("GET", f"/sites/{SITE}/procedures/lottery/draws")  # the draw is committed
+    _staff("POST", f"/staff/sites/{SITE}/procedures/lottery/draws")(api)
+    draw_id = api.call("GET", f"/sites/{SITE}/procedures/lottery/draws").body["draws"][1]["draw_id"]
+    return lambda: api.call("GET", f"/sites/{SITE}/procedures/lottery/draws/{draw_id}/record?part=slots")
+
+
 def _prepare_stats(api):
     _booked(api)
     return lambda: api.call("GET", f"/stats/{SITE}")
@@ -380,6 +388,7 @@ CASES = [
     ("DELETE /requests/{request_id}", _prepare_withdraw, 204, True, True),
     ("DELETE /requests/{request_id} (an offer)", _prepare_withdraw_offer, 204, True, True),
     ("GET /sites/{site_id}/procedures/{procedure_id}/draws", _prepare_public_draws, 200, False, True),
+    ("GET /sites/{site_id}/procedures/{procedure_id}/draws/{draw_id}/record", _prepare_draw_record, 200, False, True),
     ("GET /stats/{site_id}", _prepare_stats, 200, False, True),
     ("POST /staff/sites", _prepare_create_site, 201, True, True),
     ("GET /staff/sites/{site_id}/procedures/{procedure_id}/policy", _prepare_get_policy, 200, False, True),
