@@ -42,11 +42,21 @@ print(repr((t1 - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))
 """
 
 
+# What the stack adds through its Globals (infra/resources.yaml); a deployed function refuses to
+# start without them (chalicelib/config.check_deployed).
+STACK_GLOBALS = {
+    "STAFF_JWT_ISSUER": "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_bench",
+    "STAFF_JWKS_URL": "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_bench/.well-known/jwks.json",
+    "STAFF_JWT_AUDIENCE": "benchclientid",
+    "CORS_ORIGINS": "https://rdv.example.org",
+}
+
+
 def stage_environment(stage):
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     env = dict(config.get("environment_variables", {}))
     env.update(config["stages"][stage].get("environment_variables", {}))
-    return env
+    return {**STACK_GLOBALS, **env}
 
 
 def clean_env(extra):
