@@ -81,7 +81,9 @@ def package(stage, workdir, slimmed):
     out = workdir / "out"
     result = subprocess.run(
         [str(BIN / "chalice"), "package", "--stage", stage, str(out)],
-        cwd=project, env=clean_env({"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}),
+        # Packaging is not a Lambda: without AWS_LAMBDA_FUNCTION_NAME, app.py imports as on a laptop.
+        cwd=project, env={k: v for k, v in clean_env({"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}).items()
+                          if k != "AWS_LAMBDA_FUNCTION_NAME"},
         capture_output=True, text=True,
     )
     if result.returncode != 0:
