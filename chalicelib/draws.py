@@ -153,7 +153,9 @@ def _new_commitment(site_id, procedure_id, now):
 
 
 def pending_draw(site_id, procedure_id, now):
-    """The committed, not yet run draw (its seed hash is public); committed now if none."""
+    """The committed, not yet run draw (its seed hash is public); committed now if none. Writers
+    only (a request filed, a draw run; in draw mode also a policy change, a schedule and the
+    run_due_draws schedule): an anonymous read never writes."""
     for draw in storage.draws_of(site_id, procedure_id, limit=3):
         if draw.status == "committed":
             return draw
@@ -335,6 +337,8 @@ def run_due_draws(now):
                     ran.append(run_draw(site.sk, p["procedure_id"], now))
                 except Conflict:
                     continue  # another runner has it
+            elif not any(d.status == "committed" for d in draws):
+                _new_commitment(site.sk, p["procedure_id"], now)  # a draw procedure left without one gets it
     return ran
 
 
@@ -348,11 +352,9 @@ def draw_view(draw):
 
 
 def public_draws(site_id, procedure_id, now):
+    """Read only: the next draw's commitment is written on the writers' side (pending_draw)."""
     catalog.procedure(site_id, procedure_id)
-    draws = storage.draws_of(site_id, procedure_id)
-    if domain.standby_allowed(catalog.policy(site_id, procedure_id)) and not any(d.status == "committed" for d in draws):
-        draws = [pending_draw(site_id, procedure_id, now)] + draws
-    return {"draws": [draw_view(d) for d in draws]}
+    return {"draws": [draw_view(d) for d in storage.draws_of(site_id, procedure_id)]}
 
 
 # --- transparency ---------------------------------------------------------------------------
