@@ -16,8 +16,12 @@ Who does what:
 - SendReminders: list sites, query tomorrow's bookings, set `reminded_at` on them.
 - PublishSignalMetrics: query the day's `signals#...` items of the audit table (metrics go
   out as EMF log lines: no CloudWatch permission).
-- RunDueDraws: the draw's tables (catalog reads; slots, holds, identities, requests, draws,
-  audit writes) and the identity secret (offer tokens).
+- RunDueDraws: the draw's tables (catalog reads; slots, holds, identities, requests, draws
+  writes) and the identity secret (offer tokens).
+
+moto does not enforce IAM: tests/api/test_function_permissions.py runs each background function
+on the local engine, records its AWS calls, and checks each against these statements, so a code
+change that needs a new permission fails there, not in production.
 """
 
 TABLES = ("slots", "holds", "bookings", "identities", "catalog", "counters", "audit", "requests", "draws")
@@ -115,7 +119,7 @@ def function_statements(stage):
         ],
         "RunDueDraws": [
             _tables("ReadCatalog", READ, stage, ["catalog"]),
-            _tables("RunDraws", READ + WRITE, stage, ["slots", "holds", "identities", "requests", "draws", "audit"],
+            _tables("RunDraws", READ + WRITE, stage, ["slots", "holds", "identities", "requests", "draws"],
                     indexes=("slots", "requests")),
             _ssm(stage, "identity-hmac-secret"),
         ],
