@@ -1,7 +1,7 @@
-"""Each background function's real AWS calls fit its own policy in infra/iam.py (issue 11 item 8).
+"""Each function's real AWS calls fit its own policy in infra/iam.py (issue 11 item 8).
 
 moto does not enforce IAM, so a least-privilege policy could silently miss a permission that a
-later change of the code needs. Here each function (the partner authorizer, the stream handler,
+later change of the code needs. Here each function (the API, the partner authorizer, the stream handler,
 each schedule) runs on the in-process engine while botocore records every call it makes; each
 call is turned into the IAM action, resource ARN and DynamoDB leading key AWS would evaluate,
 and checked against that function's statements (Allow only; no Deny is used)."""
@@ -99,6 +99,11 @@ def _requests(calls, hash_names):
                 for item in params["TransactItems"]:
                     ((kind, body),) = item.items()
                     out.append((f"dynamodb:{TRANSACT[kind]}", table_arn + body["TableName"],
+                                _leading_key(body["TableName"], body, hash_names)))
+            elif operation == "TransactGetItems":
+                for item in params["TransactItems"]:
+                    body = item["Get"]
+                    out.append(("dynamodb:GetItem", table_arn + body["TableName"],
                                 _leading_key(body["TableName"], body, hash_names)))
             elif operation == "BatchGetItem":
                 for table, spec in params["RequestItems"].items():
@@ -234,3 +239,22 @@ def test_the_draw_schedule_fits_its_policy(api, aws_calls):
     assert any(d.status == "run" for d in storage.draws_of(SITE, PROCEDURE))
     requests = assert_fits("RunDueDraws", calls)
     assert "dynamodb:UpdateItem" in {a for a, _, _ in requests}
+
+
+def test_the_api_function_fits_its_policy(api, aws_calls):
+    """The API's policy is broad (every table), but not Scan, not another stage's tables, not SES."""
+    with aws_calls as calls:
+        slots = api.ready_site()
+        booking = api.book(slots[0]["slot_id"], applicant(1))
+        api.call("GET", f"/sites/{SITE}/slots")
+        api.call("GET", f"/stats/{SITE}")
+        api.call("GET", f"/staff/sites/{SITE}/bookings?date={slots[0]['starts_at'][:10]}", headers=api.staff_headers())
+        api.call("GET", f"/staff/slots/{slots[0]['slot_id']}/history", headers=api.staff_headers())
+        api.cancel(booking)
+        api.call("POST", f"/staff/slots/{slots[1]['slot_id']}/close", headers=api.staff_headers())
+        partner = api.create_partner()
+        api.call("GET", "/partner/bookings", headers={"x-api-key": partner["api_key"]})
+        api.revoke_partner(partner)
+        api.call("GET", "/staff/signals", headers=api.staff_headers())
+    requests = assert_fits("APIHandler", calls)
+    assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= {a for a, _, _ in requests}
