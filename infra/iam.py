@@ -6,7 +6,8 @@ statement: packaging refuses a function this module does not know, and a policy 
 more, so a permission is always added here, to the function that needs it.
 
 Who does what:
-- APIHandler: every table (reads and conditional writes), the two SSM parameters, and API
+- APIHandler: every table (reads and conditional writes), the two SSM parameters, e-mail as
+  the configured sender (request acknowledgements, a staff-run draw's offers), and API
   Gateway keys of the partners' usage plan (a separate policy, ApiHandlerPartnerKeysPolicy: the
   plan refers to the API, which refers to this function, so the role itself cannot name it).
 - PartnerKey (authorizer): GetItem on the catalog's `partner-key#...` items only.
@@ -17,7 +18,7 @@ Who does what:
 - PublishSignalMetrics: query the day's `signals#...` items of the audit table (metrics go
   out as EMF log lines: no CloudWatch permission).
 - RunDueDraws: the draw's tables (catalog reads; slots, holds, identities, requests, draws
-  writes) and the identity secret (offer tokens).
+  writes), the identity secret (offer tokens), and e-mail as the configured sender (offers).
 
 moto does not enforce IAM: tests/api/test_function_permissions.py runs each background function
 on the local engine, records its AWS calls, and checks each against these statements, so a code
@@ -95,6 +96,7 @@ def function_statements(stage):
         "APIHandler": [
             _tables("ReadWriteFairslotTables", READ + WRITE, stage, TABLES, indexes=("slots", "bookings", "requests")),
             _ssm(stage, "identity-hmac-secret", "partner-usage-plan-id"),
+            _ses_sender(),  # a request's acknowledgement, a staff-run draw's offers
         ],
         "PartnerKey": [
             _tables("ReadPartnerKeyLookupsOnly", ["dynamodb:GetItem"], stage, ["catalog"], leading_keys=["partner-key#*"]),
@@ -122,6 +124,7 @@ def function_statements(stage):
             _tables("RunDraws", READ + WRITE, stage, ["slots", "holds", "identities", "requests", "draws"],
                     indexes=("slots", "requests")),
             _ssm(stage, "identity-hmac-secret"),
+            _ses_sender(),  # the draw's offers (draws.send_pending_offers)
         ],
     }
 

@@ -401,13 +401,15 @@ def test_only_the_api_manages_api_keys_and_only_in_the_partners_plan(templates, 
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_only_the_stream_sends_email_and_only_as_the_configured_sender(templates, stage):
+def test_email_is_sent_only_as_the_configured_sender(templates, stage):
     grants = _grants(templates[stage])
-    assert {name for name, st in grants.items() if _actions(st, "ses:")} == {"BookingsStream"}
-    (ses,) = [st for st in grants["BookingsStream"] if _actions([st], "ses:")]
-    assert ses["Action"] == ["ses:SendEmail"]
-    text = json.dumps(ses["Resource"])
-    assert "identity/*" not in text and "identity/${MailFrom}" in text and "identity/${MailFromDomain}" in text
+    # The stream (bookings), the draws (offers) and the API (acknowledgements, staff-run draws).
+    assert {name for name, st in grants.items() if _actions(st, "ses:")} == {"BookingsStream", "RunDueDraws", "APIHandler"}
+    for name in ("BookingsStream", "RunDueDraws", "APIHandler"):
+        (ses,) = [st for st in grants[name] if _actions([st], "ses:")]
+        assert ses["Action"] == ["ses:SendEmail"]
+        text = json.dumps(ses["Resource"])
+        assert "identity/*" not in text and "identity/${MailFrom}" in text and "identity/${MailFromDomain}" in text
     variables = templates[stage]["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["MAIL_FROM"] == {"Ref": "MailFrom"}
     assert _actions(grants["BookingsStream"], "dynamodb:") - {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"} == {
