@@ -227,11 +227,12 @@ def top_level_document(body):
 def booking_lookup(body):
     """POST /bookings/lookup: the document, birth date and e-mail a booking was made with."""
     doc_type, number = top_level_document(body)
-    email = text(body, "email", max_len=254)
-    if not _EMAIL.match(email):
-        raise InvalidField("email", "email is not a valid e-mail address.")
+    try:  # the same form as stored at booking time (chalicelib/email_address.py)
+        email = email_address.canonical(text(body, "email", max_len=254))
+    except ValueError as exc:
+        raise InvalidField("email", f"email {exc}.")
     return {"document_type": doc_type, "document_number": number,
-            "birth_date": iso_date(body.get("birth_date"), "birth_date"), "email": email.lower()}
+            "birth_date": iso_date(body.get("birth_date"), "birth_date"), "email": email}
 
 
 def check_in(body):
