@@ -66,7 +66,14 @@ def site_history(site_id, procedure_ids):
 
 
 def slot_history(slot_id):
-    return {"slot_id": slot_id, "history": [_view(e) for e in storage_staff.history_of(slot_id)]}
+    """A slot's history, for agents. Only a slot's: the audit table also holds partners'
+    (admins only) and configuration entities, which this route must not reach under their ids."""
+    from chalicelib.errors import NotFound
+
+    found = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
+    if found is None:
+        raise NotFound("Unknown slot.", code="slot_not_found")
+    return {"slot_id": slot_id, "history": [_view(e) for e in storage_staff.history_of(found.slot_id)]}
 
 
 def booking_history(booking_id):

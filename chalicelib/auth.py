@@ -1,8 +1,11 @@
 """Staff authentication: verify the bearer JWT and its Cognito groups.
 
 Locally (and in tests) tokens are HS256 signed with STAFF_JWT_SECRET. In AWS they are the staff
-user pool's RS256 ID tokens, verified against its JWKS (STAFF_JWKS_URL, STAFF_JWT_ISSUER,
-STAFF_JWT_AUDIENCE); the keys are fetched once per warm process.
+user pool's RS256 ID tokens, verified against its JWKS (STAFF_JWKS_URL): issuer = the pool
+(STAFF_JWT_ISSUER), `aud` = the app client id (STAFF_JWT_AUDIENCE), `token_use` = "id". Access
+tokens are refused: they name the client in `client_id` and carry no `aud` (docs/deploy.md §3).
+The keys are fetched once per warm process; PyJWT and `cryptography` are imported on the first
+staff request, never at cold start.
 """
 from chalicelib.config import settings
 
@@ -41,14 +44,21 @@ def verify_staff_token(header):
     options = {"require": ["exp", "sub"]}
     try:
         if settings.staff_jwks_url:
+            if not (settings.staff_jwt_issuer and settings.staff_jwt_audience):
+                raise InvalidToken("staff authentication needs the pool's issuer and app client id")
             global _jwks_client
             if _jwks_client is None:
-                _jwks_client = jwt.PyJWKClient(settings.staff_jwks_url, cache_keys=True)
+                # A JWKS that does not answer is a refusal within the authorizer's time, not a hang.
+                _jwks_client = jwt.PyJWKClient(settings.staff_jwks_url, cache_keys=True, timeout=5)
             key = _jwks_client.get_signing_key_from_jwt(token).key
-            return jwt.decode(
+            claims = jwt.decode(
                 token, key, algorithms=["RS256"], issuer=settings.staff_jwt_issuer,
-                audience=settings.staff_jwt_audience, options=options,
+                audience=settings.staff_jwt_audience,
+                options={"require": ["exp", "sub", "iss", "aud", "token_use"]},
             )
+            if claims.get("token_use") != "id":
+                raise InvalidToken("not an ID token")
+            return claims
         if settings.staff_jwt_secret:
             return jwt.decode(token, settings.staff_jwt_secret, algorithms=["HS256"], options=options)
     except jwt.PyJWTError as exc:

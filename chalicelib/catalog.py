@@ -102,7 +102,17 @@ def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", 
                                changes=changed)
     storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None, [entry])
     forget_cached()
+    _commit_next_draw(site_id, procedure_id, merged.allocation, now)
     return merged
+
+
+def _commit_next_draw(site_id, procedure_id, allocation, now):
+    """A draw-mode procedure has its next draw committed by the writer that makes it so (in auto
+    the first standby request commits it: draws.file_request)."""
+    if allocation == domain.DRAW:
+        from chalicelib import draws  # draws reads the catalog
+
+        draws.pending_draw(site_id, procedure_id, now)
 
 
 def site_view(s, with_policies=True):
@@ -175,6 +185,7 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="
     ]
     _reserve_partner_share(slots, found.timezone, rules, rng)
     created = storage.create_slots_if_new(slots, [_schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip)])
+    _commit_next_draw(site_id, procedure_id, rules.allocation, now)
     return {"created": created, "existing": len(slots) - created}
 
 

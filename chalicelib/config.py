@@ -21,6 +21,19 @@ def _documents_by_procedure(name, default):
     return out
 
 
+class ConfigurationError(RuntimeError):
+    """A deployed function refuses to start without a setting it cannot work safely without."""
+
+
+def in_aws():
+    """True in a Lambda function (the runtime always sets AWS_LAMBDA_FUNCTION_NAME), never locally."""
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and os.environ.get("FAIRSLOT_LOCAL") != "1"
+
+
+# Only outside AWS: a deployed stage names its web app's origins (docs/deploy.md, CorsOrigins).
+_LOCAL_CORS_ORIGINS = "http://127.0.0.1:8080,http://localhost:8080"
+
+
 # Stream ARNs that infra/package.py replaces with `!GetAtt <table>.StreamArn` (the table's
 # logical id in infra/resources.yaml): the tables are created by the stack the handlers are in.
 _BOOKINGS_STREAM_PLACEHOLDER = "arn:aws:dynamodb:eu-west-3:000000000000:table/fairslot-bookings/stream/set-by-infra-package"
@@ -75,7 +88,7 @@ def _load():
         staff_jwt_issuer=os.environ.get("STAFF_JWT_ISSUER") or None,
         staff_jwks_url=os.environ.get("STAFF_JWKS_URL") or None,
         staff_jwt_audience=os.environ.get("STAFF_JWT_AUDIENCE") or None,
-        cors_origins=_list("CORS_ORIGINS", "http://127.0.0.1:8080,http://localhost:8080"),
+        cors_origins=_list("CORS_ORIGINS", "" if in_aws() else _LOCAL_CORS_ORIGINS),
         personal_data_retention_days=_int("PERSONAL_DATA_RETENTION_DAYS", 90),
         catalog_cache_seconds=_int("CATALOG_CACHE_SECONDS", 30),
         # How long a process trusts its view of which days standby requests cover (auto allocation).
@@ -133,11 +146,31 @@ def _load():
     )
 
 
-settings = _load()
+def check_deployed(loaded):
+    """In AWS, refuse to start without what staff sign-in and CORS need: a token of another app
+    client of the pool, or a localhost origin, must never be accepted by a deployed stage."""
+    if not in_aws():
+        return loaded
+    missing = [name for name, value in (
+        ("STAFF_JWKS_URL", loaded.staff_jwks_url),
+        ("STAFF_JWT_ISSUER", loaded.staff_jwt_issuer),
+        ("STAFF_JWT_AUDIENCE", loaded.staff_jwt_audience),
+        ("CORS_ORIGINS", loaded.cors_origins),
+    ) if not value]
+    if missing:
+        raise ConfigurationError(f"fairslot refuses to start in AWS without {', '.join(missing)} (docs/deploy.md)")
+    if os.environ.get("FAIRSLOT_STAGE") == "prod":
+        local = [o for o in loaded.cors_origins if not o.startswith("https://") or "localhost" in o or "127.0.0.1" in o]
+        if local:
+            raise ConfigurationError(f"fairslot refuses to start in prod with CORS origins {', '.join(local)}: https origins of the web app only")
+    return loaded
+
+
+settings = check_deployed(_load())
 
 
 def reload():
     """Re-read the environment (tests change it between cases)."""
     global settings
-    settings = _load()
+    settings = check_deployed(_load())
     return settings

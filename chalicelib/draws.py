@@ -155,7 +155,9 @@ def _new_commitment(site_id, procedure_id, now):
 
 
 def pending_draw(site_id, procedure_id, now):
-    """The committed, not yet run draw (its seed hash is public); committed now if none."""
+    """The committed, not yet run draw (its seed hash is public); committed now if none. Writers
+    only (a request filed, a draw run; in draw mode also a policy change, a schedule and the
+    run_due_draws schedule): an anonymous read never writes."""
     for draw in storage.draws_of(site_id, procedure_id, limit=3):
         if draw.status == "committed":
             return draw
@@ -445,6 +447,8 @@ def run_due_draws(now):
                     ran.append(run_draw(site.sk, p["procedure_id"], now, budget_seconds=max(0.0, deadline - clock.now())))
                 except Conflict:
                     continue  # another runner has it
+            elif not any(d.status == "committed" for d in draws):
+                _new_commitment(site.sk, p["procedure_id"], now)  # a draw procedure left without one gets it
     return ran
 
 
@@ -473,10 +477,9 @@ def draw_view(draw):
 
 
 def public_draws(site_id, procedure_id, now, limit=20, cursor=None):
+    """Read only: the next draw's commitment is written on the writers' side (pending_draw)."""
     catalog.procedure(site_id, procedure_id)
     draws, next_cursor = storage.draws_page(site_id, procedure_id, limit, cursor)
-    if cursor is None and domain.standby_allowed(catalog.policy(site_id, procedure_id)) and not any(d.status == "committed" for d in draws):
-        draws = [pending_draw(site_id, procedure_id, now)] + draws  # the newest: before the page, which the cursor follows
     return {"draws": [draw_view(d) for d in draws], "next_cursor": next_cursor}
 
 

@@ -4,11 +4,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, time
 
-from chalicelib import domain
+from chalicelib import domain, email_address
 from chalicelib.clock import parse_instant
 from chalicelib.errors import InvalidField, MalformedRequest
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _PHONE = re.compile(r"^\+?[0-9 ().-]{6,20}$")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -115,9 +114,10 @@ def applicant(body, today):
         raise InvalidField("applicant", "applicant must be an object.")
     doc_type, number = document(value.get("document"), "applicant.")
     birth = domain.check_birth_date(iso_date(value.get("birth_date"), "applicant.birth_date"), today)
-    email = text(value, "email", "applicant.", 254)
-    if not _EMAIL.match(email):
-        raise InvalidField("applicant.email", "applicant.email is not a valid e-mail address.")
+    try:  # only addresses SES can send to: anything else would be a poison stream record
+        email = email_address.canonical(text(value, "email", "applicant.", 254))
+    except ValueError as exc:
+        raise InvalidField("applicant.email", f"applicant.email {exc}.")
     phone = text(value, "phone", "applicant.", 20, required=False)
     if phone is not None and not _PHONE.match(phone):
         raise InvalidField("applicant.phone", "applicant.phone is not a valid phone number.")
@@ -127,7 +127,7 @@ def applicant(body, today):
         birth_date=birth,
         family_name=text(value, "family_name", "applicant.", 100),
         given_names=text(value, "given_names", "applicant.", 150),
-        email=email.lower(),
+        email=email,
         phone=phone,
     )
 
@@ -227,11 +227,12 @@ def top_level_document(body):
 def booking_lookup(body):
     """POST /bookings/lookup: the document, birth date and e-mail a booking was made with."""
     doc_type, number = top_level_document(body)
-    email = text(body, "email", max_len=254)
-    if not _EMAIL.match(email):
-        raise InvalidField("email", "email is not a valid e-mail address.")
+    try:  # the same form as stored at booking time (chalicelib/email_address.py)
+        email = email_address.canonical(text(body, "email", max_len=254))
+    except ValueError as exc:
+        raise InvalidField("email", f"email {exc}.")
     return {"document_type": doc_type, "document_number": number,
-            "birth_date": iso_date(body.get("birth_date"), "birth_date"), "email": email.lower()}
+            "birth_date": iso_date(body.get("birth_date"), "birth_date"), "email": email}
 
 
 def check_in(body):

@@ -169,9 +169,32 @@ def _ses_client():
     return _ses
 
 
+# SES v2 SendEmail errors that no retry can cure for this message (the address, the content, or
+# the account's sending rights): the message is dropped and counted, so one poison record never
+# holds the bookings stream back. Anything else (throttling, quotas, 5xx, the network, a paused
+# account that staff may resume) raises, and the record is retried within the event source's
+# bounds (infra/package.py), then lands in the notification failures queue.
+PERMANENT_SES_ERRORS = frozenset({
+    "MessageRejected", "BadRequestException", "MailFromDomainNotVerifiedException",
+    "AccountSuspendedException", "NotFoundException",
+})
+DROPPED = "dropped"
+
+
+def _permanent_error_code(exc):
+    """The SES error code of a permanent refusal, or None (transient, or not an SES answer)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = (response.get("Error") or {}).get("Code")
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
+    return code if code in PERMANENT_SES_ERRORS and status < 500 else None
+
+
 def send(message, name):
-    """Send one message: an .eml file under OUTBOX_DIR when set (local), SES otherwise. Raises on
-    failure (the stream retries the record)."""
+    """Send one message: an .eml file under OUTBOX_DIR when set (local), SES otherwise. Returns
+    DROPPED when SES refuses the message for good (counted, logged without the address); raises
+    on any other failure (the stream retries the record)."""
     if settings.outbox_dir:
         os.makedirs(settings.outbox_dir, exist_ok=True)
         path = os.path.join(settings.outbox_dir, f"{name}.eml")
@@ -180,11 +203,20 @@ def send(message, name):
             f.write(bytes(message))
         os.replace(tmp, path)  # whole files only: a reader never sees half a message
         return path
-    _ses_client().send_email(
-        FromEmailAddress=message["From"],
-        Destination={"ToAddresses": [message["To"]]},
-        Content={"Raw": {"Data": bytes(message)}},
-    )
+    try:
+        _ses_client().send_email(
+            FromEmailAddress=message["From"],
+            Destination={"ToAddresses": [message["To"]]},
+            Content={"Raw": {"Data": bytes(message)}},
+        )
+    except Exception as exc:
+        code = _permanent_error_code(exc)
+        if code is None:
+            raise
+        metric("NotificationDropped")
+        # The code only: SES messages may quote the address.
+        logger().error("notification dropped: SES refused it for good", extra={"message_name": name, "ses_error": code})
+        return DROPPED
     return None
 
 
@@ -236,11 +268,14 @@ def booking_changed(event_name, old_image, new_image, sequence="0"):
                      message_id=f"<{name}.{sequence}@fairslot>", link=web_link("booking", new["booking_id"]),
                      site_name_en=site_name_en)
     try:
-        send(message, name)
-    except Exception:
+        sent = send(message, name)
+    except Exception as exc:
         metric("NotificationFailed")
-        logger().warning("notification not sent", extra={"kind": kind, "booking_id": new["booking_id"]})
+        logger().warning("notification not sent, the record will be retried",
+                         extra={"kind": kind, "booking_id": new["booking_id"], "error": type(exc).__name__})
         raise
+    if sent == DROPPED:
+        return None
     metric("NotificationSent")
     return kind
 

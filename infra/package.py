@@ -12,7 +12,13 @@ Steps:
    (chalicelib.config.STREAM_ARN_PLACEHOLDERS) and every event source still naming it is pointed
    at `!GetAtt <table>.StreamArn` here, so the first deploy works. An explicit
    BOOKINGS_STREAM_ARN in the environment wins and is left alone.
-3. With --slim, infra/slim_package.py on deployment.zip.
+3. Bounds the stream handlers' retries (STREAM_RETRY_BOUNDS) and sends what still fails to the
+   notification failures queue (infra/resources.yaml), so one poison record cannot hold a
+   shard for the stream's 24 h.
+4. Least privilege per function: every function's role gets its own policy from infra/iam.py
+   instead of the shared .chalice/policy-<stage>.json (which Chalice requires, and which may
+   only hold the log statement).
+5. With --slim, infra/slim_package.py on deployment.zip.
 """
 import argparse
 import json
@@ -59,8 +65,64 @@ def wire_streams(template):
     return wired
 
 
-def finish(outdir):
-    """Step 2 on the template in outdir, rewritten in place (same format)."""
+# A record is retried this often and this long, a failing batch split to find it, then described
+# in the failure queue (no booking content: shard and sequence numbers) and skipped.
+STREAM_RETRY_BOUNDS = {
+    "MaximumRetryAttempts": 10,
+    "MaximumRecordAgeInSeconds": 3600,
+    "BisectBatchOnFunctionError": True,
+}
+
+
+def bound_stream_retries(template):
+    """Step 3. Returns the (function, event) pairs bounded."""
+    import iam
+
+    bounded = []
+    for name, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+            if event.get("Type") not in ("DynamoDB", "Kinesis"):
+                continue
+            if iam.FAILURE_QUEUE not in template["Resources"]:
+                raise SystemExit(f"{name}.{event_name}: no {iam.FAILURE_QUEUE} in the template (infra/resources.yaml)")
+            event["Properties"].update(STREAM_RETRY_BOUNDS)
+            event["Properties"]["DestinationConfig"] = {
+                "OnFailure": {"Destination": {"Fn::GetAtt": [iam.FAILURE_QUEUE, "Arn"]}}}
+            bounded.append((name, event_name))
+    return bounded
+
+
+def apply_least_privilege(template, stage, project=ROOT):
+    """Step 4. Returns {function: role}."""
+    import iam
+
+    shared = json.loads((Path(project) / ".chalice" / f"policy-{stage}.json").read_text())
+    if shared != {"Version": "2012-10-17", "Statement": [iam.logs_statement(stage)]}:
+        raise SystemExit(f".chalice/policy-{stage}.json may only hold the log statement: "
+                         "give a function its permissions in infra/iam.py")
+    resources = template["Resources"]
+    roles = {}
+    for name, resource in list(resources.items()):
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        try:
+            document = iam.policy_document(stage, name)
+        except KeyError:
+            raise SystemExit(f"function {name} has no policy in infra/iam.py: add what it needs there") from None
+        role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+        if sum(1 for r in resources.values() if r.get("Properties", {}).get("Role") == {"Fn::GetAtt": [role, "Arn"]}) != 1:
+            raise SystemExit(f"role {role} is shared: each function needs its own")
+        resources[role]["Properties"]["Policies"] = [{"PolicyName": f"fairslot-{stage}-{name}", "PolicyDocument": document}]
+        roles[name] = role
+    if "APIHandler" in roles and iam.USAGE_PLAN in resources:
+        resources[iam.PARTNER_KEYS_POLICY] = iam.partner_keys_policy(roles["APIHandler"])
+    return roles
+
+
+def finish(outdir, stage="dev", project=ROOT):
+    """Steps 2 to 4 on the template in outdir, rewritten in place (same format)."""
     import yaml
 
     path = _template_path(outdir)
@@ -68,11 +130,12 @@ def finish(outdir):
     # Chalice writes intrinsic functions in their long form (Fn::GetAtt:), so plain YAML loads it.
     template = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     wired = wire_streams(template)
-    if wired:
-        if path.suffix == ".json":
-            path.write_text(json.dumps(template, indent=2))
-        else:
-            path.write_text(yaml.safe_dump(template, sort_keys=False, default_flow_style=False, width=1000))
+    bound_stream_retries(template)
+    apply_least_privilege(template, stage, project)
+    if path.suffix == ".json":
+        path.write_text(json.dumps(template, indent=2))
+    else:
+        path.write_text(yaml.safe_dump(template, sort_keys=False, default_flow_style=False, width=1000))
     for function, event in wired:
         print(f"{path}: {function}.{event} reads !GetAtt {template['Resources'][function]['Properties']['Events'][event]['Properties']['Stream']['Fn::GetAtt'][0]}.StreamArn")
     return path
@@ -86,7 +149,7 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-3")
     chalice_package(args.stage, Path(args.outdir).resolve())
-    finish(args.outdir)
+    finish(args.outdir, args.stage)
     if args.slim:
         from slim_package import slim
 

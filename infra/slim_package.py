@@ -9,6 +9,10 @@ Two changes, both measured by bench/coldstart.py:
   read-only /var/task does not recompile every module at each cold start. Only when this
   interpreter's version matches the function runtime (else the .pyc would be ignored anyway).
 
+It also refuses a zip whose compiled packages (cryptography, cffi: RS256 staff sign-in) are not
+Linux builds for the function's architecture and Python: packaged on another machine, they would
+import on the laptop and fail on Lambda.
+
     python infra/slim_package.py out/prod      # rewrites out/prod/deployment.zip in place
 """
 import argparse
@@ -43,6 +47,40 @@ def _function_runtime(outdir):
     return None
 
 
+def _function_architecture(outdir):
+    for name in ("sam.json", "sam.yaml"):
+        path = outdir / name
+        if path.exists():
+            return "aarch64" if "arm64" in path.read_text() else "x86_64"
+    return "x86_64"
+
+
+def native_mismatches(tree, runtime, architecture):
+    """The compiled wheels in tree that the Lambda runtime (Linux, `architecture`, CPython
+    `runtime`) cannot load: [(dist-info, tags)]."""
+    wrong = []
+    for wheel in sorted(tree.glob("*.dist-info/WHEEL")):
+        text = wheel.read_text()
+        if "Root-Is-Purelib: true" in text:
+            continue
+        tags = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
+
+        def fits(tag):
+            python, abi, platform = (tag.split("-") + ["", "", ""])[:3]
+            if not (platform.startswith(("manylinux", "linux")) and platform.endswith(architecture)):
+                return False
+            if runtime is None:
+                return True
+            major, minor = runtime
+            if abi == "abi3":  # stable ABI: any CPython from the version it names
+                return python.startswith(f"cp{major}") and int(python[3:] or 0) <= minor
+            return python == f"cp{major}{minor}"
+
+        if not any(fits(tag) for tag in tags):
+            wrong.append((wheel.parent.name, tags))
+    return wrong
+
+
 def slim(outdir, strip=True, precompile=True):
     outdir = Path(outdir)
     archive = outdir / "deployment.zip"
@@ -54,6 +92,9 @@ def slim(outdir, strip=True, precompile=True):
                     continue
                 source.extract(info, tree)
         runtime = _function_runtime(outdir)
+        wrong = native_mismatches(tree, runtime, _function_architecture(outdir))
+        if wrong:
+            raise SystemExit(f"{archive}: compiled packages the Lambda runtime cannot load: {wrong}")
         if precompile:
             if runtime == sys.version_info[:2]:
                 compileall.compile_dir(str(tree), quiet=1, workers=0,

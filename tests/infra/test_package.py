@@ -46,6 +46,7 @@ ALARMS = {
     "HoldsAbandonedSpikeAlarm",
     "ManyIdentitiesPerIpAlarm",
     "DrawStuckAlarm",
+    "NotificationFailuresAlarm",
 }
 FRAUD_METRICS = {"CooldownRefusals", "CheckinMismatches", "HoldsPerIpLimited", "HoldsAbandoned", "IdentitiesPerIpMax"}
 # Left out of the copy that is packaged: heavy, irrelevant, or generated.
@@ -211,33 +212,7 @@ def test_functions_get_256_mb_policy_file_and_stage_settings(templates, stage):
     assert variables["POWERTOOLS_SERVICE_NAME"] == "fairslot"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "fairslot"
     assert "STAFF_JWKS_URL" in templates[stage]["Globals"]["Function"]["Environment"]["Variables"]
-    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
-    roles = [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
-    assert roles
-    for role in roles:
-        assert role["Properties"]["Policies"][0]["PolicyDocument"] == policy
-
-
-@pytest.mark.parametrize("stage", STAGES)
-def test_policy_is_least_privilege(stage):
-    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
-    text = json.dumps(policy)
-    assert "dynamodb:*" not in text and "dynamodb:Scan" not in text
-    for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
-        if statement["Resource"] == "*":
-            assert set(statement["Action"]) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-    tables = json.dumps(policy["Statement"][0]["Resource"])
-    for suffix in TABLES.values():
-        assert f"table/fairslot-{stage}-{suffix}\"" in tables
-    assert f"table/fairslot-{stage}-slots/index/*" in tables
-    assert f"table/fairslot-{stage}-bookings/index/*" in tables
-    assert f"table/fairslot-{stage}-bookings/stream/*" in text
-    assert f"parameter/fairslot/{stage}/identity-hmac-secret" in text
-    assert f"parameter/fairslot/{stage}/partner-usage-plan-id" in text
-    (gateway,) = [st for st in policy["Statement"] if any(a.startswith("apigateway:") for a in st["Action"])]
-    assert set(gateway["Action"]) == {"apigateway:POST", "apigateway:DELETE"}
-    assert "/apikeys" in json.dumps(gateway["Resource"]) and "/usageplans/*/keys" in json.dumps(gateway["Resource"])
+    # Each role's policy is its function's own (tests/infra/test_package.py, least privilege below).
 
 
 def test_template_matches_the_pynamodb_models(templates):
@@ -294,7 +269,7 @@ def test_template_needs_only_the_api_handler(tmp_path):
     (project / "chalicelib").mkdir()
     for name in ("config.json", "policy-dev.json", "policy-prod.json"):
         shutil.copy(ROOT / ".chalice" / name, project / ".chalice" / name)
-    for name in ("resources.yaml", "package.py", "slim_package.py"):
+    for name in ("resources.yaml", "package.py", "slim_package.py", "iam.py"):
         shutil.copy(ROOT / "infra" / name, project / "infra" / name)
     shutil.copy(ROOT / "chalicelib" / "config.py", project / "chalicelib" / "config.py")  # package.py reads it
     (project / "requirements.txt").write_text("")
@@ -342,3 +317,146 @@ def test_dashboard_body_is_valid_json(templates):
     titles = {w["properties"].get("title") for w in dashboard["widgets"]}
     assert {"Alarms", "Fraud signals", "DynamoDB throttles and errors"} <= titles
     assert set(variables) == {"ApiName", "ApiStage"}
+
+
+# --- issue 11: least privilege per function, bounded stream retries, prod CORS ---------------
+
+FUNCTIONS = {"APIHandler", "PartnerKey", "StaffAgent", "StaffAdmin", "BookingsStream", "SendReminders",
+             "PublishSignalMetrics", "RunDueDraws"}
+WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
+def _grants(template):
+    """{function: [statements]}: its role's inline policies plus any AWS::IAM::Policy on that role."""
+    resources = template["Resources"]
+    role_of = {name: r["Properties"]["Role"]["Fn::GetAtt"][0] for name, r in resources.items()
+               if r["Type"] == "AWS::Serverless::Function"}
+    grants = {}
+    for name, role in role_of.items():
+        statements = [st for p in resources[role]["Properties"].get("Policies", []) for st in p["PolicyDocument"]["Statement"]]
+        for r in resources.values():
+            if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]:
+                statements += r["Properties"]["PolicyDocument"]["Statement"]
+        grants[name] = statements
+    return grants
+
+
+def _actions(statements, prefix=""):
+    return {a for st in statements for a in st["Action"] if a.startswith(prefix)}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_has_its_own_role_and_policy(templates, stage):
+    sys.path.insert(0, str(ROOT / "infra"))
+    import iam
+
+    resources = templates[stage]["Resources"]
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == FUNCTIONS
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(set(roles)) == len(roles)
+    for name, function in functions.items():
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert "ManagedPolicyArns" not in role and "Policies" not in function["Properties"], name
+        assert [p["PolicyDocument"] for p in role["Policies"]] == [iam.policy_document(stage, name)], name
+    for statements in _grants(templates[stage]).values():
+        for st in statements:
+            assert st["Effect"] == "Allow" and not any(a.endswith("*") for a in st["Action"])
+            if st["Resource"] == "*":
+                assert set(st["Action"]) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+            assert f"fairslot-{'prod' if stage == 'dev' else 'dev'}-" not in json.dumps(st)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_authorizers_cannot_write_and_read_only_what_they_check(templates, stage):
+    grants = _grants(templates[stage])
+    for name in ("StaffAgent", "StaffAdmin"):
+        assert _actions(grants[name]) == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                                          "xray:PutTraceSegments", "xray:PutTelemetryRecords"}, name
+    (lookup,) = [st for st in grants["PartnerKey"] if _actions([st], "dynamodb:")]
+    assert lookup["Action"] == ["dynamodb:GetItem"]
+    assert json.dumps(lookup["Resource"]).count("table/") == 1 and f"table/fairslot-{stage}-catalog\"" in json.dumps(lookup["Resource"])
+    assert lookup["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["partner-key#*"]}}
+    assert not _actions(grants["PartnerKey"], "ssm:") and not _actions(grants["PartnerKey"], "apigateway:")
+    writers = {name for name, statements in grants.items() if _actions(statements) & WRITES}
+    assert writers == {"APIHandler", "RunDueDraws", "SendReminders"}
+    (reminders,) = [st for st in grants["SendReminders"] if _actions([st]) & WRITES]
+    assert reminders["Action"] == ["dynamodb:UpdateItem"] and json.dumps(reminders["Resource"]).endswith(f"table/fairslot-{stage}-bookings\"}}]")
+    (signals,) = [st for st in grants["PublishSignalMetrics"] if _actions([st], "dynamodb:")]
+    assert signals["Action"] == ["dynamodb:Query"]
+    assert signals["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["signals#*"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_only_the_api_manages_api_keys_and_only_in_the_partners_plan(templates, stage):
+    grants = _grants(templates[stage])
+    assert {name for name, st in grants.items() if _actions(st, "apigateway:")} == {"APIHandler"}
+    gateway = [st for st in grants["APIHandler"] if _actions([st], "apigateway:")]
+    assert _actions(gateway) == {"apigateway:POST", "apigateway:DELETE"}
+    resources = [r["Fn::Sub"] for st in gateway for r in st["Resource"]]
+    plans = [r for r in resources if "/usageplans/" in r]
+    assert plans and all("/usageplans/${PartnerUsagePlan}/keys" in r for r in plans)
+    assert {r.rsplit("::", 1)[1] for r in resources if "/usageplans/" not in r} == {"/apikeys", "/apikeys/*"}
+    policy = templates[stage]["Resources"]["ApiHandlerPartnerKeysPolicy"]["Properties"]
+    assert policy["Roles"] == [{"Ref": "ApiHandlerRole"}]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_email_is_sent_only_as_the_configured_sender(templates, stage):
+    grants = _grants(templates[stage])
+    # The stream (bookings), the draws (offers) and the API (acknowledgements, staff-run draws).
+    assert {name for name, st in grants.items() if _actions(st, "ses:")} == {"BookingsStream", "RunDueDraws", "APIHandler"}
+    for name in ("BookingsStream", "RunDueDraws", "APIHandler"):
+        (ses,) = [st for st in grants[name] if _actions([st], "ses:")]
+        assert ses["Action"] == ["ses:SendEmail"]
+        text = json.dumps(ses["Resource"])
+        assert "identity/*" not in text and "identity/${MailFrom}" in text and "identity/${MailFromDomain}" in text
+    variables = templates[stage]["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["MAIL_FROM"] == {"Ref": "MailFrom"}
+    assert _actions(grants["BookingsStream"], "dynamodb:") - {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"} == {
+        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_poison_stream_record_is_retried_a_bounded_number_of_times_then_queued(templates, stage):
+    resources = templates[stage]["Resources"]
+    (event,) = resources["BookingsStream"]["Properties"]["Events"].values()
+    props = event["Properties"]
+    assert props["MaximumRetryAttempts"] <= 10 and props["BisectBatchOnFunctionError"] is True
+    assert 60 <= props["MaximumRecordAgeInSeconds"] <= 6 * 3600
+    assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["NotificationFailuresQueue", "Arn"]}}}
+    queue = resources["NotificationFailuresQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue" and queue["Properties"]["SqsManagedSseEnabled"] is True
+    alarm = resources["NotificationFailuresAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS" and alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["NotificationFailuresQueue", "QueueName"]}}]
+    assert alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}]
+    sends = [st for st in _grants(templates[stage])["BookingsStream"] if _actions([st], "sqs:")]
+    assert [(st["Action"], st["Resource"]) for st in sends] == [
+        (["sqs:SendMessage"], [{"Fn::GetAtt": ["NotificationFailuresQueue", "Arn"]}])]
+
+
+def test_a_prod_deploy_without_cors_origins_is_refused(templates):
+    rule = templates["prod"]["Rules"]["ProdNeedsCorsOrigins"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CorsOrigins"}, ""]}]}
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    assert "CORS_ORIGINS" not in config["stages"]["prod"]["environment_variables"]  # no localhost in prod
+
+
+def test_packaging_refuses_a_function_without_its_own_policy_or_a_wider_shared_policy(tmp_path):
+    sys.path.insert(0, str(ROOT / "infra"))
+    import package
+
+    template = {"Resources": {
+        "Stranger": {"Type": "AWS::Serverless::Function", "Properties": {"Role": {"Fn::GetAtt": ["StrangerRole", "Arn"]}}},
+        "StrangerRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": []}},
+    }}
+    with pytest.raises(SystemExit, match="Stranger has no policy in infra/iam.py"):
+        package.apply_least_privilege(template, "prod")
+    (tmp_path / ".chalice").mkdir()
+    wider = json.loads((ROOT / ".chalice" / "policy-prod.json").read_text())
+    wider["Statement"].append({"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": "*"})
+    (tmp_path / ".chalice" / "policy-prod.json").write_text(json.dumps(wider))
+    with pytest.raises(SystemExit, match="may only hold the log statement"):
+        package.apply_least_privilege(template, "prod", project=tmp_path)

@@ -3,6 +3,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "infra"))
 
 from slim_package import slim  # noqa: E402
@@ -25,3 +27,31 @@ def test_slim_drops_runtime_provided_packages_and_precompiles(tmp_path):
     assert not [n for n in names if n.startswith(("botocore", "urllib3", "six.py", "python_dateutil"))]
     assert {"app.py", "chalicelib/thing.py", "pynamodb/__init__.py"} <= names
     assert any(n.startswith("chalicelib/__pycache__/thing.") and n.endswith(".pyc") for n in names)
+
+
+def _zip_with_wheel(tmp_path, tags, runtime="python3.11"):
+    (tmp_path / "sam.json").write_text('{"Runtime": "%s", "Architectures": ["x86_64"]}' % runtime)
+    with zipfile.ZipFile(tmp_path / "deployment.zip", "w") as archive:
+        archive.writestr("app.py", "")
+        archive.writestr("cryptography/__init__.py", "")
+        archive.writestr("cryptography-50.0.2.dist-info/WHEEL",
+                         "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n" + "".join(f"Tag: {t}\n" for t in tags))
+
+
+def test_slim_accepts_linux_x86_64_builds_for_the_runtime(tmp_path):
+    _zip_with_wheel(tmp_path, ["cp311-abi3-manylinux2014_x86_64", "cp311-abi3-manylinux_2_17_x86_64"])
+    slim(tmp_path, precompile=False)
+    _zip_with_wheel(tmp_path, ["cp311-cp311-manylinux_2_17_x86_64"])
+    slim(tmp_path, precompile=False)
+
+
+@pytest.mark.parametrize("tags", [
+    ["cp311-abi3-macosx_10_9_universal2"],          # packaged on a Mac without chalice's download
+    ["cp311-abi3-manylinux_2_17_aarch64"],          # the wrong architecture
+    ["cp312-cp312-manylinux_2_17_x86_64"],          # another Python than the runtime's
+    ["cp312-abi3-manylinux_2_17_x86_64"],           # a stable ABI newer than the runtime
+])
+def test_slim_refuses_compiled_packages_the_lambda_runtime_cannot_load(tmp_path, tags):
+    _zip_with_wheel(tmp_path, tags)
+    with pytest.raises(SystemExit, match="cannot load"):
+        slim(tmp_path, precompile=False)

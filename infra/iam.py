@@ -1,0 +1,156 @@
+"""Least privilege per function: what each Lambda of the packaged template may do (issue 11).
+
+infra/package.py gives every function's role (Chalice makes one per function) the policy below
+and nothing else. Chalice's own policy files (.chalice/policy-<stage>.json) only hold the log
+statement: packaging refuses a function this module does not know, and a policy file that grants
+more, so a permission is always added here, to the function that needs it.
+
+Who does what:
+- APIHandler: every table (reads and conditional writes), the two SSM parameters, e-mail as
+  the configured sender (request acknowledgements, a staff-run draw's offers), and API
+  Gateway keys of the partners' usage plan (a separate policy, ApiHandlerPartnerKeysPolicy: the
+  plan refers to the API, which refers to this function, so the role itself cannot name it).
+- PartnerKey (authorizer): GetItem on the catalog's `partner-key#...` items only.
+- StaffAgent, StaffAdmin (authorizers): verify a JWT against the pool's JWKS; no AWS access.
+- BookingsStream: read the bookings stream, read sites in the catalog, send e-mail as the
+  configured sender only (MailFrom), and send failed batches' descriptions to its failure queue.
+- SendReminders: list sites, query tomorrow's bookings, set `reminded_at` on them.
+- PublishSignalMetrics: query the day's `signals#...` items of the audit table (metrics go
+  out as EMF log lines: no CloudWatch permission).
+- RunDueDraws: the draw's tables (catalog reads; slots, holds, identities, requests, draws
+  writes), the identity secret (offer tokens), and e-mail as the configured sender (offers).
+
+moto does not enforce IAM: tests/api/test_function_permissions.py runs each background function
+on the local engine, records its AWS calls, and checks each against these statements, so a code
+change that needs a new permission fails there, not in production.
+"""
+
+TABLES = ("slots", "holds", "bookings", "identities", "catalog", "counters", "audit", "requests", "draws")
+READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
+WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
+STREAM = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+FAILURE_QUEUE = "NotificationFailuresQueue"
+USAGE_PLAN = "PartnerUsagePlan"
+PARTNER_KEYS_POLICY = "ApiHandlerPartnerKeysPolicy"
+
+
+def _sub(text):
+    return {"Fn::Sub": text}
+
+
+def table_arn(stage, table, suffix=""):
+    return _sub(f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/fairslot-{stage}-{table}{suffix}")
+
+
+def parameter_arn(stage, name):
+    return _sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/fairslot/{stage}/{name}")
+
+
+def _tables(sid, actions, stage, tables, indexes=(), leading_keys=None):
+    statement = {
+        "Sid": sid, "Effect": "Allow", "Action": list(actions),
+        "Resource": [table_arn(stage, t) for t in tables] + [table_arn(stage, t, "/index/*") for t in indexes],
+    }
+    if leading_keys:
+        # Only items whose partition key starts so (the rest of the table stays out of reach).
+        statement["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(leading_keys)}}
+    return statement
+
+
+def logs_statement(stage):
+    return {
+        "Sid": "WriteOwnLogs", "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [
+            _sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/fairslot-{stage}-*"),
+            _sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/fairslot-{stage}-*:*"),
+        ],
+    }
+
+
+XRAY = {"Sid": "XRayHasNoResourceLevelPermissions", "Effect": "Allow",
+        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"}
+
+
+def _ssm(stage, *names):
+    return {"Sid": "ReadParameters", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+            "Resource": [parameter_arn(stage, n) for n in names]}
+
+
+def _ses_sender():
+    """The configured sender only: its address identity, or its domain's (whichever SES verified)."""
+    identity = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/"
+    return {
+        "Sid": "SendAsTheConfiguredSenderOnly", "Effect": "Allow", "Action": ["ses:SendEmail"],
+        "Resource": [
+            _sub(identity + "${MailFrom}"),
+            {"Fn::Sub": [identity + "${MailFromDomain}",
+                         {"MailFromDomain": {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "MailFrom"}]}]}}]},
+        ],
+    }
+
+
+def function_statements(stage):
+    """{function logical id: its statements, beside logs and X-Ray}."""
+    return {
+        "APIHandler": [
+            _tables("ReadWriteFairslotTables", READ + WRITE, stage, TABLES, indexes=("slots", "bookings", "requests")),
+            _ssm(stage, "identity-hmac-secret", "partner-usage-plan-id"),
+            _ses_sender(),  # a request's acknowledgement, a staff-run draw's offers
+        ],
+        "PartnerKey": [
+            _tables("ReadPartnerKeyLookupsOnly", ["dynamodb:GetItem"], stage, ["catalog"], leading_keys=["partner-key#*"]),
+        ],
+        "StaffAgent": [],
+        "StaffAdmin": [],
+        "BookingsStream": [
+            {"Sid": "ReadBookingsStream", "Effect": "Allow", "Action": STREAM,
+             "Resource": [table_arn(stage, "bookings", "/stream/*")]},
+            _tables("ReadSites", READ, stage, ["catalog"], leading_keys=["site"]),
+            _ses_sender(),
+            {"Sid": "DescribeFailedBatches", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+             "Resource": [{"Fn::GetAtt": [FAILURE_QUEUE, "Arn"]}]},
+        ],
+        "SendReminders": [
+            _tables("ReadSites", READ, stage, ["catalog"], leading_keys=["site"]),
+            _tables("QueryBookingsOfTheDay", ["dynamodb:Query"], stage, [], indexes=("bookings",)),
+            _tables("MarkReminded", ["dynamodb:UpdateItem"], stage, ["bookings"]),
+        ],
+        "PublishSignalMetrics": [
+            _tables("ReadSignalsOnly", ["dynamodb:Query"], stage, ["audit"], leading_keys=["signals#*"]),
+        ],
+        "RunDueDraws": [
+            _tables("ReadCatalog", READ, stage, ["catalog"]),
+            _tables("RunDraws", READ + WRITE, stage, ["slots", "holds", "identities", "requests", "draws"],
+                    indexes=("slots", "requests")),
+            _ssm(stage, "identity-hmac-secret"),
+            _ses_sender(),  # the draw's offers (draws.send_pending_offers)
+        ],
+    }
+
+
+def partner_keys_policy(role):
+    """API Gateway key management for the API function, limited to the partners' plan where API
+    Gateway's ARNs allow it (a key is created and deleted under /apikeys, which has no plan)."""
+    gateway = "arn:${AWS::Partition}:apigateway:${AWS::Region}::"
+    return {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": "partner-api-keys",
+            "Roles": [{"Ref": role}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "CreateAndDeletePartnerApiKeys", "Effect": "Allow", "Action": ["apigateway:POST", "apigateway:DELETE"],
+                 "Resource": [_sub(gateway + "/apikeys"), _sub(gateway + "/apikeys/*")]},
+                {"Sid": "RegisterKeysInThePartnersPlanOnly", "Effect": "Allow", "Action": ["apigateway:POST", "apigateway:DELETE"],
+                 "Resource": [_sub(gateway + "/usageplans/${" + USAGE_PLAN + "}/keys"),
+                              _sub(gateway + "/usageplans/${" + USAGE_PLAN + "}/keys/*")]},
+            ]},
+        },
+    }
+
+
+def policy_document(stage, function):
+    statements = function_statements(stage)
+    if function not in statements:
+        raise KeyError(function)
+    return {"Version": "2012-10-17", "Statement": [*statements[function], logs_statement(stage), XRAY]}

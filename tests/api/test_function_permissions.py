@@ -1,0 +1,260 @@
+"""Each function's real AWS calls fit its own policy in infra/iam.py (issue 11 item 8).
+
+moto does not enforce IAM, so a least-privilege policy could silently miss a permission that a
+later change of the code needs. Here each function (the API, the partner authorizer, the stream handler,
+each schedule) runs on the in-process engine while botocore records every call it makes; each
+call is turned into the IAM action, resource ARN and DynamoDB leading key AWS would evaluate,
+and checked against that function's statements (Allow only; no Deny is used)."""
+import dataclasses
+import fnmatch
+import json
+import re
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import boto3
+import botocore.client
+import pytest
+from botocore.stub import ANY, Stubber
+
+from chalicelib import clock, notify, storage
+from chalicelib.config import settings
+from chalicelib.models import Booking
+from devlocal.streams import BookingsStreamPoller
+from tests.support import PROCEDURE, SITE, applicant
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "infra"))
+import iam  # noqa: E402
+
+ACCOUNT = "arn:aws:{service}:eu-west-3:123456789012:"
+SCHEDULED = {"version": "0", "id": "e", "detail-type": "Scheduled Event", "source": "aws.events",
+             "account": "123456789012", "time": "2026-12-01T00:00:00Z", "region": "eu-west-3",
+             "resources": [], "detail": {}}
+# TransactWriteItems is authorised per item, on that item's table.
+TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+@pytest.fixture
+def aws_calls(monkeypatch):
+    """Record (service, operation, params) while a function runs; calls still reach the engine."""
+    seen = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        if seen is not None and recording.on:
+            seen.append((self.meta.service_model.service_name, operation_name, api_params))
+        return original(self, operation_name, api_params)
+
+    recording.on = False
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+
+    class Recorder:
+        def __enter__(self):
+            seen.clear()
+            recording.on = True
+            return seen
+
+        def __exit__(self, *exc):
+            recording.on = False
+
+    return Recorder()
+
+
+def _hash_key_names():
+    from pynamodb.models import Model
+
+    from chalicelib import models
+
+    names = {}
+    for model in vars(models).values():
+        if isinstance(model, type) and issubclass(model, Model) and model is not Model:
+            names[model.Meta.table_name] = next(a.attr_name for a in model.get_attributes().values() if a.is_hash_key)
+            for index in getattr(model, "_indexes", {}).values():
+                key = next(a.attr_name for a in index.Meta.attributes.values() if a.is_hash_key)
+                names[f"{model.Meta.table_name}/index/{index.Meta.index_name}"] = key
+    return names
+
+
+def _leading_key(table, params, hash_names):
+    name = hash_names.get(table + (f"/index/{params['IndexName']}" if params.get("IndexName") else ""))
+    for source in ("Key", "Item"):
+        if name in (params.get(source) or {}):
+            return next(iter(params[source][name].values()))
+    condition = params.get("KeyConditionExpression") or ""
+    for placeholder, attr in (params.get("ExpressionAttributeNames") or {}).items():
+        found = re.search(re.escape(placeholder) + r"\s*=\s*(:\w+)", condition)
+        if attr == name and found:
+            return next(iter(params["ExpressionAttributeValues"][found.group(1)].values()))
+    return None
+
+
+def _requests(calls, hash_names):
+    """[(action, resource ARN, leading key or None)] that IAM evaluates for these calls."""
+    out = []
+    for service, operation, params in calls:
+        if service == "dynamodb":
+            table_arn = ACCOUNT.format(service="dynamodb") + "table/"
+            if operation == "TransactWriteItems":
+                for item in params["TransactItems"]:
+                    ((kind, body),) = item.items()
+                    out.append((f"dynamodb:{TRANSACT[kind]}", table_arn + body["TableName"],
+                                _leading_key(body["TableName"], body, hash_names)))
+            elif operation == "TransactGetItems":
+                for item in params["TransactItems"]:
+                    body = item["Get"]
+                    out.append(("dynamodb:GetItem", table_arn + body["TableName"],
+                                _leading_key(body["TableName"], body, hash_names)))
+            elif operation == "BatchGetItem":
+                for table, spec in params["RequestItems"].items():
+                    for key in spec["Keys"]:
+                        out.append(("dynamodb:BatchGetItem", table_arn + table, _leading_key(table, {"Key": key}, hash_names)))
+            else:
+                index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+                out.append((f"dynamodb:{operation}", table_arn + params["TableName"] + index,
+                            _leading_key(params["TableName"], params, hash_names)))
+        elif service == "ssm":
+            out.append((f"ssm:{operation}", ACCOUNT.format(service="ssm") + "parameter" + params["Name"], None))
+        elif service == "sesv2":
+            sender = params["FromEmailAddress"]
+            out.append(("ses:SendEmail", ACCOUNT.format(service="ses") + "identity/" + sender, None))
+        else:
+            out.append((f"{service}:{operation}", "?", None))
+    return out
+
+
+def _pattern(resource):
+    """A statement's resource as a glob: pseudo parameters are any value, MailFrom is the sender."""
+    values = {"MailFrom": settings.mail_from, "MailFromDomain": settings.mail_from.split("@")[1]}
+    if isinstance(resource, str):
+        return resource
+    if "Fn::GetAtt" in resource:
+        return "<" + ".".join(resource["Fn::GetAtt"]) + ">"
+    text = resource["Fn::Sub"] if isinstance(resource["Fn::Sub"], str) else resource["Fn::Sub"][0]
+    return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), "*"), text)
+
+
+def _allowed(statements, action, arn, leading_key):
+    for st in statements:
+        if action not in st["Action"]:
+            continue
+        if not any(fnmatch.fnmatchcase(arn, _pattern(r)) for r in st["Resource"]):
+            continue
+        condition = st.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+        if condition and not (leading_key is not None and any(fnmatch.fnmatchcase(leading_key, p) for p in condition)):
+            continue
+        return True
+    return False
+
+
+def assert_fits(function, calls):
+    stage = settings.table_prefix.split("-", 1)[1]  # fairslot-test → the policy as for stage "test"
+    statements = iam.policy_document(stage, function)["Statement"]
+    requests = _requests(calls, _hash_key_names())
+    assert requests, f"{function} made no AWS call: the scenario does not exercise it"
+    denied = [r for r in requests if not _allowed(statements, *r)]
+    assert not denied, f"{function} needs more than infra/iam.py grants: {json.dumps(denied, indent=1)}"
+    return requests
+
+
+def test_the_partner_authorizer_only_reads_its_key_lookup(api, aws_calls):
+    import app as application
+
+    partner = api.create_partner()
+    event = {"type": "TOKEN", "authorizationToken": partner["api_key"],
+             "methodArn": "arn:aws:execute-api:eu-west-3:123456789012:abc/api/GET/partner/bookings"}
+    with aws_calls as calls:
+        answer = application.partner_key(event, None)
+    assert answer["principalId"] == partner["partner_id"]
+    requests = assert_fits("PartnerKey", calls)
+    assert {action for action, _, _ in requests} == {"dynamodb:GetItem"}
+
+
+def test_the_stream_handler_fits_its_policy(api, aws_calls, monkeypatch):
+    import app as application
+
+    slots = api.ready_site()
+    booking = api.book(slots[0]["slot_id"], applicant(1))
+    api.cancel(booking)
+    client = boto3.client("sesv2", region_name="eu-west-3")
+    monkeypatch.setattr(notify, "settings", dataclasses.replace(notify.settings, outbox_dir=None))
+    monkeypatch.setattr(notify, "_ses", client)
+    from chalicelib import catalog
+
+    catalog.forget_cached()  # a cold function reads the catalog
+    poller = BookingsStreamPoller(application.bookings_stream, Booking.Meta.table_name)
+    arn, records = poller._records()
+    with Stubber(client) as ses:
+        for _ in records:
+            ses.add_response("send_email", {"MessageId": "m"}, {"FromEmailAddress": ANY, "Destination": ANY, "Content": ANY})
+        with aws_calls as calls:
+            application.bookings_stream({"Records": [poller._lambda_record(arn, r) for r in records]}, None)
+        ses.assert_no_pending_responses()
+    requests = assert_fits("BookingsStream", calls)
+    assert ("ses:SendEmail" in {a for a, _, _ in requests}) and any(a.startswith("dynamodb:") for a, _, _ in requests)
+
+
+def test_the_reminder_schedule_fits_its_policy(api, aws_calls):
+    import app as application
+
+    slots = api.ready_site()
+    api.book(slots[0]["slot_id"], applicant(1))
+    clock.advance(24 * 3600)  # the appointment is tomorrow
+    from chalicelib import catalog
+
+    catalog.forget_cached()
+    with aws_calls as calls:
+        application.send_reminders(SCHEDULED, None)
+    requests = assert_fits("SendReminders", calls)
+    assert "dynamodb:UpdateItem" in {a for a, _, _ in requests}
+
+
+def test_the_signal_metrics_schedule_fits_its_policy(api, aws_calls):
+    import app as application
+
+    slots = api.ready_site()
+    api.hold(slots[0]["slot_id"], applicant(1), ip="192.0.2.7")
+    with aws_calls as calls:
+        application.publish_signal_metrics(SCHEDULED, None)
+    assert_fits("PublishSignalMetrics", calls)
+
+
+def test_the_draw_schedule_fits_its_policy(api, aws_calls):
+    import app as application
+
+    api.create_site()
+    api.set_policy(allocation="draw", offer_ttl_seconds=600, draw_interval_seconds=60)
+    api.schedule()
+    for n in (1, 2):
+        body = {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(n),
+                "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
+        assert api.call("POST", "/requests", body).status == 201
+    from chalicelib import catalog, keys
+
+    catalog.forget_cached()
+    keys.forget()
+    clock.advance(120)
+    with aws_calls as calls:
+        application.run_due_draws(SCHEDULED, None)
+    assert any(d.status == "run" for d in storage.draws_of(SITE, PROCEDURE))
+    requests = assert_fits("RunDueDraws", calls)
+    assert "dynamodb:UpdateItem" in {a for a, _, _ in requests}
+
+
+def test_the_api_function_fits_its_policy(api, aws_calls):
+    """The API's policy is broad (every table), but not Scan, not another stage's tables, not SES."""
+    with aws_calls as calls:
+        slots = api.ready_site()
+        booking = api.book(slots[0]["slot_id"], applicant(1))
+        api.call("GET", f"/sites/{SITE}/slots")
+        api.call("GET", f"/stats/{SITE}")
+        api.call("GET", f"/staff/sites/{SITE}/bookings?date={slots[0]['starts_at'][:10]}", headers=api.staff_headers())
+        api.call("GET", f"/staff/slots/{slots[0]['slot_id']}/history", headers=api.staff_headers())
+        api.cancel(booking)
+        api.call("POST", f"/staff/slots/{slots[1]['slot_id']}/close", headers=api.staff_headers())
+        partner = api.create_partner()
+        api.call("GET", "/partner/bookings", headers={"x-api-key": partner["api_key"]})
+        api.revoke_partner(partner)
+        api.call("GET", "/staff/signals", headers=api.staff_headers())
+    requests = assert_fits("APIHandler", calls)
+    assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= {a for a, _, _ in requests}
