@@ -45,18 +45,17 @@ from chalicelib.config import STREAM_ARN_PLACEHOLDERS  # noqa: E402  (a constant
 
 # The Lambda runtime Chalice targets is this interpreter's version; its glibc is 2.26 (Amazon
 # Linux 2), so manylinux wheels up to 2_26 run there (the tags Chalice itself asks pip for).
-LAMBDA_ABI = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+LAMBDA_PYTHON = "%d.%d" % sys.version_info[:2]
+LAMBDA_ABI = "cp%d%d" % sys.version_info[:2]
 LAMBDA_PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(17, 27)] + ["manylinux2014_x86_64"]
+# The lock is universal (markers for other platforms); these are what holds on the Lambda.
+LAMBDA_MARKERS = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+                  "platform_machine": "x86_64", "implementation_name": "cpython",
+                  "platform_python_implementation": "CPython", "python_version": LAMBDA_PYTHON}
 
 
 def _normalize(name):
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-# The lock is universal (markers for other platforms); these are what holds on the Lambda.
-LAMBDA_MARKERS = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
-                  "platform_machine": "x86_64", "implementation_name": "cpython",
-                  "platform_python_implementation": "CPython", "python_version": LAMBDA_ABI[2] + "." + LAMBDA_ABI[3:]}
 
 
 def locked_pins(lock_text, environment=None):
@@ -94,7 +93,7 @@ def locked_wheelhouse(project, wheelhouse):
     subprocess.run(download, check=True)
     platforms = [arg for tag in LAMBDA_PLATFORMS for arg in ("--platform", tag)]
     subprocess.run(download + ["--no-deps", "--only-binary=:all:", "--implementation", "cp", "--abi", LAMBDA_ABI,
-                               "--python-version", LAMBDA_ABI[2:], *platforms], check=True)
+                               "--python-version", LAMBDA_PYTHON, *platforms], check=True)
     return True
 
 
