@@ -2,16 +2,28 @@
 # Both install what they need on the first call (virtualenv, pip, npm, apt) and are quick after.
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-python test-web bench package token clean
+.PHONY: run test test-python test-web bench package lock token clean
 
+# The venv is the dev lock, every file checked against its hash (DEVELOPERS.md, "Dependencies").
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	@touch $(STAMP)
+
+# Recompiles both locks from the .in files, keeping every pin the inputs allow (uv is in the dev
+# lock). `make lock LOCK_FLAGS=--upgrade` (or --upgrade-package NAME) moves them forward.
+# Universal: one lock for Linux, macOS and Windows; hashes of every file of each pinned version,
+# so the Lambda's manylinux wheels are covered too. The dev lock is constrained by the runtime one.
+LOCK_FLAGS ?=
+COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_FLAGS)
+lock: $(STAMP)
+	$(COMPILE) requirements.in -o requirements.txt
+	$(COMPILE) requirements-dev.in -o requirements-dev.txt
 
 run: $(STAMP)
 	@if [ -f web/package.json ] && [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund); fi

@@ -4,6 +4,11 @@
     python infra/package.py --stage prod --slim out/prod   # and slim deployment.zip (cold start)
 
 Steps:
+0. The runtime lock, requirements.txt (compiled from requirements.in by `make lock`, every file
+   hashed), is downloaded hash-checked into a wheelhouse: the wheels for this machine (what
+   Chalice's first `pip download` picks) and the manylinux wheels of the Lambda runtime (what
+   Chalice fetches by name afterwards, which pip would not hash-check). Chalice then installs
+   from that wheelhouse only, so every file in deployment.zip is one the lock names.
 1. `chalice package --stage <stage> --merge-template infra/resources.yaml <outdir>`: Chalice's
    SAM template (functions, REST API, authorizers, schedules, stream handler) merged with the
    stack around it (tables, usage plan, WAF, alarms, ...).
@@ -18,13 +23,17 @@ Steps:
 4. Least privilege per function: every function's role gets its own policy from infra/iam.py
    instead of the shared .chalice/policy-<stage>.json (which Chalice requires, and which may
    only hold the log statement).
-5. With --slim, infra/slim_package.py on deployment.zip.
+5. Checks that deployment.zip holds exactly the locked runtime versions.
+6. With --slim, infra/slim_package.py on deployment.zip.
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,10 +43,78 @@ sys.path.insert(0, str(ROOT / "infra"))
 from chalicelib.config import STREAM_ARN_PLACEHOLDERS  # noqa: E402  (a constant, no AWS import)
 
 
+# The Lambda runtime Chalice targets is this interpreter's version; its glibc is 2.26 (Amazon
+# Linux 2), so manylinux wheels up to 2_26 run there (the tags Chalice itself asks pip for).
+LAMBDA_PYTHON = "%d.%d" % sys.version_info[:2]
+LAMBDA_ABI = "cp%d%d" % sys.version_info[:2]
+LAMBDA_PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(17, 27)] + ["manylinux2014_x86_64"]
+# The lock is universal (markers for other platforms); these are what holds on the Lambda.
+LAMBDA_MARKERS = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+                  "platform_machine": "x86_64", "implementation_name": "cpython",
+                  "platform_python_implementation": "CPython", "python_version": LAMBDA_PYTHON}
+
+
+def _normalize(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_pins(lock_text, environment=None):
+    """{normalized name: version} of the `name==version` lines of a compiled lock whose marker
+    holds in environment (marker variables over this interpreter's; by default this interpreter)."""
+    from packaging.markers import Marker
+
+    pins = {}
+    for line in lock_text.splitlines():
+        found = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)\s*(?:;([^\\]*))?", line)
+        if found and (not found.group(3) or Marker(found.group(3)).evaluate(environment)):
+            pins[_normalize(found.group(1))] = found.group(2)
+    return pins
+
+
+def packaged_versions(archive):
+    """{normalized name: version} of the *.dist-info folders at the top of a deployment zip."""
+    versions = {}
+    with zipfile.ZipFile(archive) as source:
+        for name in source.namelist():
+            top = name.split("/", 1)[0]
+            if top.endswith(".dist-info"):
+                dist, version = top[: -len(".dist-info")].rsplit("-", 1)
+                versions[_normalize(dist)] = version
+    return versions
+
+
+def locked_wheelhouse(project, wheelhouse):
+    """Downloads the runtime lock, every file checked against its hash, into wheelhouse."""
+    lock = Path(project) / "requirements.txt"
+    if not locked_pins(lock.read_text(), LAMBDA_MARKERS):
+        return False
+    download = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+                "--require-hashes", "-r", str(lock), "--dest", str(wheelhouse)]
+    subprocess.run(download, check=True)
+    platforms = [arg for tag in LAMBDA_PLATFORMS for arg in ("--platform", tag)]
+    subprocess.run(download + ["--no-deps", "--only-binary=:all:", "--implementation", "cp", "--abi", LAMBDA_ABI,
+                               "--python-version", LAMBDA_PYTHON, *platforms], check=True)
+    return True
+
+
 def chalice_package(stage, outdir, project=ROOT):
     chalice = Path(sys.executable).with_name("chalice")
-    subprocess.run([str(chalice), "package", "--stage", stage, "--merge-template", "infra/resources.yaml", str(outdir)],
-                   cwd=str(project), check=True)
+    with tempfile.TemporaryDirectory(prefix="fairslot-wheels-") as wheelhouse:
+        env = dict(os.environ)
+        if locked_wheelhouse(project, wheelhouse):
+            # Chalice runs pip in a subprocess that inherits these: nothing from an index.
+            env.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": wheelhouse})
+        subprocess.run([str(chalice), "package", "--stage", stage, "--merge-template", "infra/resources.yaml",
+                        str(outdir)], cwd=str(project), check=True, env=env)
+
+
+def check_locked(outdir, project=ROOT):
+    """Fails unless deployment.zip holds exactly the runtime lock's packages at their versions."""
+    locked = locked_pins((Path(project) / "requirements.txt").read_text(), LAMBDA_MARKERS)
+    packaged = packaged_versions(Path(outdir) / "deployment.zip")
+    if packaged != locked:
+        wrong = sorted(set(locked.items()) ^ set(packaged.items()))
+        raise SystemExit(f"deployment.zip differs from requirements.txt (locked vs packaged): {wrong}")
 
 
 def _template_path(outdir):
@@ -150,6 +227,7 @@ def main():
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-3")
     chalice_package(args.stage, Path(args.outdir).resolve())
     finish(args.outdir, args.stage)
+    check_locked(args.outdir)
     if args.slim:
         from slim_package import slim
 

@@ -288,6 +288,34 @@ def test_template_needs_only_the_api_handler(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_slim_zip_holds_exactly_the_locked_runtime_versions(packaged, tmp_path):
+    """Packaging installs the runtime lock (requirements.txt), and slimming drops only what the
+    Lambda runtime provides."""
+    sys.path.insert(0, str(ROOT / "infra"))
+    from package import LAMBDA_MARKERS, locked_pins, packaged_versions
+    from slim_package import _is_runtime_provided, slim
+
+    for name in ("deployment.zip", "sam.yaml"):
+        shutil.copy(packaged[1]["prod"].parent / name, tmp_path / name)
+    slim(tmp_path)
+    locked = locked_pins((ROOT / "requirements.txt").read_text(), LAMBDA_MARKERS)
+    kept = {name: version for name, version in locked.items()
+            if not _is_runtime_provided(f"{name.replace('-', '_')}-{version}.dist-info/")}
+    assert {"pynamodb", "aws-lambda-powertools", "pyjwt", "cryptography"} <= set(kept)
+    assert "botocore" in locked and "botocore" not in kept
+    assert packaged_versions(tmp_path / "deployment.zip") == kept
+
+
+def test_packaging_refuses_a_file_whose_hash_is_not_the_locked_one(tmp_path):
+    """The hashes of requirements.txt are checked on what goes into deployment.zip."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT, project, ignore=IGNORED)
+    (project / "requirements.txt").write_text("six==1.17.0 --hash=sha256:" + "0" * 64 + "\n")
+    result = _run([sys.executable, "infra/package.py", "--stage", "dev", str(project / "out")], cwd=project)
+    assert result.returncode != 0
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in result.stderr, result.stderr[-2000:]
+
+
 def test_sam_translator_accepts_the_template(packaged):
     """What CloudFormation's SAM transform will do, offline (needs aws-sam-translator)."""
     pytest.importorskip("samtranslator")
