@@ -364,13 +364,13 @@ describe('applicants web app', () => {
       const err = (status, code = '', retry = null) => new ApiError(status, { error: { code, message: 'x', details: {} } }, retry);
       const cases = [[0], [400, 'malformed_request'], [401, 'unauthorized'], [403, 'forbidden'],
         [404, 'booking_not_found'], [409, 'slot_unavailable'], [409, 'hold_already_active'], [409, 'state_changed'],
-        [410, 'hold_expired'], [422, 'invalid_field'], [429, 'cooldown', 86340], [429, 'rate_limited'], [429, 'rate_limited', 120], [429, 'too_many_requests', 120], [503, 'storage_unavailable', 5], [500]];
+        [410, 'hold_expired'], [422, 'invalid_field'], [429, 'cooldown', 86340], [429, 'rate_limited'], [429, 'rate_limited', 120], [429, 'partner_quota_exceeded', 120], [503, 'storage_unavailable', 5], [500]];
       const out = {};
       for (const lang of ['fr', 'en']) {
         i18n.setLang(lang);
         out[lang] = cases.map(([status, code, retry]) => errorMessage(err(status, code, retry)));
         out[`${lang}-durations`] = [45, 61, 3725, 86340, 90000].map(formatDuration);
-        out[`${lang}-badToken`] = errorMessage(err(403, 'bad_booking_token')) === errorMessage(err(401, 'unauthorized'));
+        out[`${lang}-unknownCode`] = errorMessage(err(409, 'a_code_the_api_does_not_send')) === i18n.t('api.409');
       }
       i18n.setLang('fr');
       const keys = (d) => Object.keys(d).sort().join(',');
@@ -383,7 +383,7 @@ describe('applicants web app', () => {
       assert.equal(new Set(messages).size, messages.length, `${lang}: one message per case\n${messages.join('\n')}`);
       assert.ok(messages.every((m) => m && !m.includes('{')), `${lang}: no unfilled placeholder`);
     }
-    assert.ok(result['fr-badToken'] && result['en-badToken'], 'a wrong token reads like a bad link');
+    assert.ok(result['fr-unknownCode'] && result['en-unknownCode'], 'a code the catalogue lacks falls back to its status');
     assert.match(result.fr[10], /23\sheures et 59\sminutes/);
     assert.match(result.en[10], /23 hours and 59 minutes/);
     assert.match(result.fr[14], /5\ssecondes/);
