@@ -24,6 +24,7 @@ _ASCII_INT = re.compile(r"-?[0-9]{1,9}\Z")  # [0-9], not \d: '²' and other Unic
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?\Z")
 _CLOCK = re.compile(r"[0-9]{2}:[0-9]{2}\Z")
+_RANGE = f"Between {DATE_MIN} and {DATE_MAX}."
 
 
 # --- schema types: each parses a JSON value (or a query string) and describes itself ------------
@@ -53,7 +54,7 @@ class Schema:
     def schema(self):
         out = self.json_schema()
         if self.description:
-            out["description"] = self.description
+            out["description"] = " ".join(filter(None, [self.description, out.get("description")]))
         if self.example is not None:
             out["examples"] = [self.example]
         return out
@@ -158,7 +159,7 @@ class Day(Schema):
         return parsed
 
     def json_schema(self):
-        return {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+        return {"type": "string", "format": "date", "description": _RANGE}
 
 
 class Instant(Schema):
@@ -185,7 +186,7 @@ class Instant(Schema):
         return parsed
 
     def json_schema(self):
-        return {"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}], "pattern": _INSTANT.pattern.replace(r"\Z", "$")}
+        return {"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}], "description": _RANGE}
 
 
 class ClockTime(Schema):

@@ -6,7 +6,8 @@
    trouble) 503 with Retry-After, as API Gateway's UNAUTHORIZED and AUTHORIZER_FAILURE
    responses do in infra/resources.yaml; chalice local would let the exception escape.
    A path no route matches is a 404 `not_found` in the envelope (API Gateway's
-   MISSING_AUTHENTICATION_TOKEN response in infra/resources.yaml), where chalice local says 403.
+   MISSING_AUTHENTICATION_TOKEN response in infra/resources.yaml), where chalice local says 403;
+   any method (TRACE too) reaches the app, which answers 405 in the envelope.
 2. X-Forwarded-For from loopback becomes the source IP, so tests and benchmarks can act as many
    clients; in AWS the source IP is API Gateway's and cannot be set by a client.
 3. A listen backlog of 1024 instead of socketserver's 5, so a burst of clients is queued rather
@@ -103,6 +104,15 @@ def patch_chalice_local():
             raise RouteNotFound({"x-amzn-RequestId": "local"}) from exc
 
     local.LocalGateway._generate_lambda_event = generate_lambda_event
+
+    # http.server answers a method it has no do_<METHOD> for (TRACE, CONNECT, ...) with a bare 501;
+    # every method goes to the gateway instead, so that the app answers 405 in the envelope.
+    def any_method(self, name):
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
+    local.ChaliceRequestHandler.__getattr__ = any_method
     local.ThreadedHTTPServer.request_queue_size = 1024
     local.ChaliceRequestHandler.disable_nagle_algorithm = True
 
