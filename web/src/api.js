@@ -88,7 +88,10 @@ export const api = {
   withdrawRequest: (id, token) => call('DELETE', `/requests/${enc(id)}`, { headers: { 'X-Request-Token': token } }),
 };
 
-const RETRY_IN = { fr: 'Vous pourrez réessayer dans {wait}.', en: 'You can try again in {wait}.' };
+const RETRY_IN = {
+  429: { fr: 'Vous pourrez réessayer dans {wait}.', en: 'You can try again in {wait}.' },
+  503: { fr: 'Réessayez dans {wait}.', en: 'Try again in {wait}.' },
+};
 
 /** A message for the user for any ApiError: the catalogue's text for its literal code
  * (web/src/contract.js, generated from the API's error catalogue), else one per status.
@@ -106,6 +109,6 @@ export function errorMessage(error, context = '') {
   else if (status === 429) return wait ? t('api.429', { wait }) : t('api.429.nowait');
   else if (status === 503) return wait ? t('api.503', { wait }) : t('api.503.nowait');
   else return t('api.5xx');
-  if (wait && (status === 429 || status === 503)) text += ' ' + (RETRY_IN[lang()] || RETRY_IN.fr).replace('{wait}', wait);
+  if (wait && RETRY_IN[status]) text += ' ' + (RETRY_IN[status][lang()] || RETRY_IN[status].fr).replace('{wait}', wait);
   return text;
 }
