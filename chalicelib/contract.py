@@ -61,8 +61,11 @@ class Schema:
 
 
 class Text(Schema):
-    def __init__(self, max_len=200, pattern=None, hint=None):
-        self.max_len, self.pattern, self.hint = max_len, pattern, hint
+    """A non-empty string (stripped), at most max_len long, matching `pattern` and passing `check`
+    (a pure rule from chalicelib.domain, for what a pattern cannot say)."""
+
+    def __init__(self, max_len=200, pattern=None, hint=None, check=None):
+        self.max_len, self.pattern, self.hint, self.check = max_len, pattern, hint, check
         self._regex = re.compile(pattern) if pattern else None
 
     def missing(self, name):
@@ -74,7 +77,7 @@ class Text(Schema):
         value = value.strip()
         if len(value) > self.max_len:
             raise InvalidField(name, f"{name} is longer than {self.max_len} characters.")
-        if self._regex and not self._regex.match(value):
+        if (self._regex and not self._regex.match(value)) or (self.check and not self.check(value)):
             raise InvalidField(name, f"{name} {self.hint or 'is not valid'}.")
         return value
 
@@ -352,8 +355,12 @@ APPLICANT = Obj({
         example="amina@example.org"),
     "phone": Text(FIELD_LIMITS["phone"], PHONE_PATTERN, "is not a valid phone number"),
 }, required=("document", "birth_date", "family_name", "given_names", "email"), message="applicant must be an object.")
-HOLD_BODY = Obj({"slot_id": Text(64), "applicant": APPLICANT}, required=("slot_id", "applicant"))
-CONFIRM_BODY = Obj({"hold_id": Text(64), "hold_token": Text(100)}, required=("hold_id", "hold_token"))
+_APPLICANT_EXAMPLE = {"document": {"type": "agdref", "number": "1234567890"}, "birth_date": "1990-01-02",
+                      "family_name": "Durand", "given_names": "Amina", "email": "amina@example.org"}
+HOLD_BODY = Obj({"slot_id": Text(64), "applicant": APPLICANT}, required=("slot_id", "applicant")).described(
+    example={"slot_id": "slt_4f1c2a9e", "applicant": _APPLICANT_EXAMPLE})
+CONFIRM_BODY = Obj({"hold_id": Text(64), "hold_token": Text(100)}, required=("hold_id", "hold_token")).described(
+    example={"hold_id": "hld_8d2e", "hold_token": "the hold_token POST /holds returned"})
 DRAW_REQUEST_BODY = Obj({
     "site_id": Identifier(), "procedure_id": Identifier(), "applicant": APPLICANT,
     "from": Instant().described("First day (a date, or an instant whose date counts).", "2026-03-02"),
@@ -373,7 +380,8 @@ SCHEDULE_BODY = Obj({
     "publish": Choice(("now", "random_window")),
 }, required=("procedure_id", "from", "to", "opens", "closes", "slot_minutes"))
 CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day()}, required=("document", "birth_date"))
-PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, required=("name", "daily_quota"))
+PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, required=("name", "daily_quota")).described(
+    example={"name": "Cimade Montpellier", "daily_quota": 50})
 
 
 def _policy_field(name):
