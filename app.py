@@ -126,7 +126,7 @@ def _body():
 
 
 def _query():
-    """The query string's declared parameters, parsed by the route's contract (absent: None)."""
+    """The query string's declared parameters that are present, parsed by the route's contract."""
     return app.current_request.fairslot_query
 
 
@@ -153,8 +153,8 @@ def list_sites():
 
 
 def _search_window(q, now):
-    start = q["from"] or clock.parse_instant(clock.to_rfc3339(now))
-    return start, q["to"] or booking.default_search_window(start)
+    start = q.get("from") or clock.parse_instant(clock.to_rfc3339(now))
+    return start, q.get("to") or booking.default_search_window(start)
 
 
 @route("/openapi.json")
@@ -168,7 +168,7 @@ def openapi_document():
 def search_slots(site_id):
     q, now = _query(), clock.now()
     start, end = _search_window(q, now)
-    return booking.search(site_id, q["procedure"], start, end, q["limit"] or 20, q["cursor"], now)
+    return booking.search(site_id, q["procedure"], start, end, q.get("limit", 20), q.get("cursor"), now)
 
 
 @route("/holds", methods=["POST"], status=201)
@@ -236,8 +236,8 @@ def list_draws(site_id, procedure_id):
 @route("/stats/{site_id}")
 def site_stats(site_id):
     q, now = _query(), clock.now()
-    start = q["from"] or clock.parse_instant(date.fromtimestamp(now).isoformat())
-    end = q["to"]  # None: draws.stats's own default window (bounded there)
+    start = q.get("from") or clock.parse_instant(date.fromtimestamp(now).isoformat())
+    end = q.get("to")  # None: draws.stats's own default window (bounded there)
     return draws.stats(site_id, start, end, now)
 
 
@@ -289,7 +289,7 @@ def run_draw(site_id, procedure_id):
 
 @route("/staff/sites/{site_id}/bookings", authorizer=staff_agent)
 def day_list(site_id):
-    return booking.day_list(site_id, _query()["date"] or date.fromtimestamp(clock.now()))
+    return booking.day_list(site_id, _query().get("date") or date.fromtimestamp(clock.now()))
 
 
 # --- issue 4: partners, staff work, notifications, audit trail ------------------------------
@@ -331,7 +331,7 @@ def partner_search_slots(site_id):
     q, now = _query(), clock.now()
     _partner()
     start, end = _search_window(q, now)
-    return booking.search(site_id, q["procedure"], start, end, q["limit"] or 20, q["cursor"], now, partner=True)
+    return booking.search(site_id, q["procedure"], start, end, q.get("limit", 20), q.get("cursor"), now, partner=True)
 
 
 @partner_route("/partner/holds", methods=["POST"], status=201)
@@ -352,7 +352,7 @@ def partner_confirm():
 @partner_route("/partner/bookings")
 def partner_bookings():
     q = _query()
-    return partners.bookings(_partner()["partner_id"], clock.now(), q["limit"] or 50, q["cursor"])
+    return partners.bookings(_partner()["partner_id"], clock.now(), q.get("limit", 50), q.get("cursor"))
 
 
 @partner_route("/partner/bookings/{booking_id}", methods=["DELETE"], status=204)
@@ -404,7 +404,7 @@ def close_slot(slot_id):
 @route("/staff/signals", authorizer=staff_agent)
 def review_signals():
     q = _query()
-    return signals.review(q["date"] or signals.today(clock.now()), q["days"] or 1)
+    return signals.review(q.get("date") or signals.today(clock.now()), q.get("days", 1))
 
 
 @route("/staff/partners/{partner_id}/history", authorizer=staff_admin)

@@ -449,7 +449,7 @@ class Operation:
         return re.findall(r"{(\w+)}", self.path)
 
     def parse_query(self, params):
-        """The query string's declared parameters, parsed; absent optional ones are None."""
+        """The query string's declared parameters that are present, parsed (others are dropped)."""
         params = params or {}
         parsed = {}
         for name, (schema, required) in self.query.items():
@@ -457,8 +457,6 @@ class Operation:
                 parsed[name] = schema.from_text(params[name], name)
             elif required:
                 raise schema.missing(name)
-            else:
-                parsed[name] = None
         return parsed
 
     def parse_body(self, raw):

@@ -4,7 +4,7 @@ The field rules (types, bounds, patterns) are chalicelib/contract.py's, which al
 route's body before its handler runs; what is here turns checked JSON into domain values."""
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from chalicelib import contract, domain, email_address
 from chalicelib.errors import InvalidField
@@ -35,11 +35,15 @@ def identifier(value, field):
 
 
 def iso_date(value, field):
+    if isinstance(value, date):  # already parsed by the route's contract
+        return value
     # ASCII digits only ([0-9] in the contract): a birth date feeds the identity key.
     return contract.Day().parse(value, field)
 
 
 def instant(value, field):
+    if isinstance(value, datetime):  # already parsed by the route's contract
+        return value
     return contract.Instant().parse(value, field)
 
 
