@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, STARTUP_LINES
 
 pytestmark = pytest.mark.e2e
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance"
@@ -41,3 +41,11 @@ def test_unknown_routes_and_methods_answer_in_the_envelope_over_http(http):
                                        ("TRACE", "/health", 405, "method_not_allowed")]:
         reply = http.call(method, path)
         assert (reply.status, reply.code) == (status, code), (method, path, reply)
+
+
+def test_the_stack_prints_two_next_steps_that_work(http, stack):
+    """`make run` ends with a curl to try and where to look next (README: Quick start)."""
+    steps = STARTUP_LINES[STARTUP_LINES.index("next steps:") + 1:STARTUP_LINES.index("READY")]
+    assert len(steps) == 2 and steps[0].strip() == f"curl {stack}/sites", steps
+    assert http.call("GET", "/sites").status == 200
+    assert "/openapi.json" in steps[1], steps  # started with --no-web here: the API reference instead of the web page
