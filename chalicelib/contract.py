@@ -225,13 +225,18 @@ class Choice(Schema):
 
 
 class Anything(Schema):
-    """A value whose rule lives in the domain (which names the field when it refuses it)."""
+    """A value whose rule lives in the domain (which names the field when it refuses it);
+    `described_as` is the JSON Schema the document shows for it."""
+
+    def __init__(self, described_as=None):
+        self.described_as = described_as or {}
+        self.depth = 1 if self.described_as.get("type") in ("array", "object") else 0
 
     def parse(self, value, name):
         return value
 
     def json_schema(self):
-        return {}
+        return dict(self.described_as)
 
 
 class Obj(Schema):
@@ -379,7 +384,9 @@ SCHEDULE_BODY = Obj({
     "opens": ClockTime(), "closes": ClockTime(), "slot_minutes": Integer(5, 480), "counters": Integer(1, 100),
     "publish": Choice(("now", "random_window")),
 }, required=("procedure_id", "from", "to", "opens", "closes", "slot_minutes"))
-CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day()}, required=("document", "birth_date"))
+CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day(),
+                     "permit_expires_on": Day().described("The expiry read on the permit (required for a booking won as urgent).")},
+                    required=("document", "birth_date"))
 PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, required=("name", "daily_quota")).described(
     example={"name": "Cimade Montpellier", "daily_quota": 50})
 
@@ -387,6 +394,9 @@ PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, requ
 def _policy_field(name):
     if name == "allocation":
         return Choice(domain.ALLOCATIONS)
+    if name == "accepted_documents":  # domain.policy_with checks it, naming the whole list
+        return Anything({"type": "array", "items": {"type": "string", "enum": list(domain.DOCUMENT_TYPES)},
+                         "minItems": 1, "maxItems": len(domain.DOCUMENT_TYPES), "uniqueItems": True})
     limits = domain._POLICY_LIMITS.get(name)
     if limits is None:
         return Anything()  # a field whose rule is not a range: domain.policy_with checks it

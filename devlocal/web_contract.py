@@ -19,7 +19,8 @@ def render():
     errors = {code: {"status": status, "en": en, "fr": fr} for code, (status, en, fr) in sorted(CATALOGUE.items())}
     rules = {
         "documentTypes": list(domain.DOCUMENT_TYPES),
-        "documentPatterns": {kind: pattern.pattern for kind, pattern in domain._DOC_PATTERNS.items()},
+        # domain.py fullmatches its patterns; a JavaScript RegExp.test searches, hence the anchors.
+        "documentPatterns": {kind: f"^(?:{pattern.pattern.strip('^$')})$" for kind, pattern in domain._DOC_PATTERNS.items()},
         "email": contract.EMAIL_PATTERN,
         "phone": contract.PHONE_PATTERN,
         "maxLength": contract.FIELD_LIMITS,
