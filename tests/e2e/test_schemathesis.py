@@ -7,6 +7,7 @@ order): what it creates (random sites, partners) cannot disturb them."""
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -27,7 +28,8 @@ def test_every_operation_holds_its_contract_under_fuzzing(http, stack):
         "--request-timeout", "30", "--no-color", "--warnings", "off",
         "-H", f"Authorization: {staff}", "-H", f"x-api-key: {partner.body['api_key']}",
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    # In a scratch folder: schemathesis keeps a cache (.schemathesis/) where it runs.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tempfile.mkdtemp(prefix="fairslot-fuzz-"))
     with open(os.path.join(ROOT, ".e2e-schemathesis.log"), "w") as log:
         log.write(run.stdout + run.stderr)
     summary = run.stdout[run.stdout.find("SUMMARY"):] if "SUMMARY" in run.stdout else run.stdout[-4000:]
