@@ -191,10 +191,20 @@ export const ERRORS = {
   "en": "This slot no longer exists. Choose another one.",
   "fr": "Ce créneau n’existe plus. Choisissez-en un autre."
  },
+ "slot_started": {
+  "status": 409,
+  "en": "This appointment has already started: choose another slot.",
+  "fr": "Ce rendez-vous a déjà commencé : choisissez un autre créneau."
+ },
  "slot_unavailable": {
   "status": 409,
   "en": "This slot has just been taken by someone else. Choose another slot.",
   "fr": "Ce créneau vient d’être pris par quelqu’un d’autre. Choisissez un autre créneau."
+ },
+ "slots_available": {
+  "status": 409,
+  "en": "Slots are free in these dates: go back and choose one instead of filing a request.",
+  "fr": "Des créneaux sont libres à ces dates : revenez en arrière et choisissez-en un plutôt que de déposer une demande."
  },
  "state_changed": {
   "status": 409,
