@@ -384,6 +384,9 @@ SCHEDULE_BODY = Obj({
     "opens": ClockTime(), "closes": ClockTime(), "slot_minutes": Integer(5, 480), "counters": Integer(1, 100),
     "publish": Choice(("now", "random_window")),
 }, required=("procedure_id", "from", "to", "opens", "closes", "slot_minutes"))
+LOOKUP_BODY = Obj({"document": DOCUMENT, "birth_date": Day(), "email": APPLICANT.fields["email"]},
+                  required=("document", "birth_date", "email")).described(
+    example={"document": {"type": "agdref", "number": "1234567890"}, "birth_date": "1990-01-02", "email": "amina@example.org"})
 CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day(),
                      "permit_expires_on": Day().described("The expiry read on the permit (required for a booking won as urgent).")},
                     required=("document", "birth_date"))
@@ -502,6 +505,8 @@ OPERATIONS = [
               body=CONFIRM_BODY, response=BOOKING,
               errors=("hold_not_found", "bad_hold_token", "hold_expired", "hold_not_active", "booking_already_active", "slot_started",
                       "state_changed")),
+    Operation("POST", "/bookings/lookup", "Find my booking: its link is sent again to the e-mail on file (202 either way)",
+              status=202, body=LOOKUP_BODY, response=obj(("status",), status=STRING), errors=("rate_limited",)),
     Operation("GET", "/bookings/{booking_id}", "A booking", headers=BOOKING_TOKEN, response=BOOKING,
               errors=("bad_booking_token", "booking_not_found")),
     Operation("DELETE", "/bookings/{booking_id}", "Cancel a booking", status=204, headers=BOOKING_TOKEN,
