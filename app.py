@@ -8,7 +8,7 @@ from chalice import AuthResponse, Chalice, Rate, Response
 from chalicelib import audit, booking, catalog, clock, contract, draws, gateway_keys, inputs, notify, observability, partners, signals, staff
 from chalicelib.auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
 from chalicelib.config import settings
-from chalicelib.errors import FairslotError, InvalidField, NotFound
+from chalicelib.errors import FairslotError, NotFound
 from chalicelib.error_catalogue import CATALOGUE
 
 app = Chalice(app_name="fairslot")
