@@ -582,7 +582,8 @@ OPERATIONS = [
               response=obj(("from", "to", "signals"), signals={"type": "object"})),
     Operation("GET", "/staff/partners/{partner_id}/history", "A partner's audit trail", auth=ADMIN, response=HISTORY,
               errors=("partner_not_found",)),
-    Operation("GET", "/staff/slots/{slot_id}/history", "A slot's audit trail", auth=AGENT, response=HISTORY),
+    Operation("GET", "/staff/slots/{slot_id}/history", "A slot's audit trail", auth=AGENT, response=HISTORY,
+              errors=("slot_not_found",)),
     Operation("GET", "/staff/bookings/{booking_id}/history", "A booking's audit trail", auth=AGENT, response=HISTORY,
               errors=("booking_not_found",)),
 ]
