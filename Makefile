@@ -25,9 +25,13 @@ lock: $(STAMP)
 	$(COMPILE) requirements.in -o requirements.txt
 	$(COMPILE) requirements-dev.in -o requirements-dev.txt
 
+# Ports: make run API_PORT=9000 WEB_PORT=9080 ENGINE_PORT=9001 (the web app follows the API's port).
+API_PORT ?= 8000
+ENGINE_PORT ?= 8001
+WEB_PORT ?= 8080
 run: $(STAMP)
-	@if [ -f web/package.json ] && [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund); fi
-	$(PY) -m devlocal.stack
+	@if [ -f web/package.json ] && [ ! -d web/node_modules ]; then (cd web && npm ci --ignore-scripts --no-audit --no-fund); fi
+	$(PY) -m devlocal.stack --api-port $(API_PORT) --engine-port $(ENGINE_PORT) --web-port $(WEB_PORT)
 
 test: test-python test-web
 

@@ -5,17 +5,17 @@ from functools import wraps
 
 from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import audit, booking, catalog, clock, draws, gateway_keys, inputs, notify, observability, partners, signals, staff
+from chalicelib import audit, booking, catalog, clock, contract, draws, gateway_keys, inputs, notify, observability, partners, signals, staff
 from chalicelib.auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
 from chalicelib.config import settings
-from chalicelib.errors import FairslotError, InvalidField, NotFound
+from chalicelib.errors import FairslotError, NotFound
+from chalicelib.error_catalogue import CATALOGUE
 
 app = Chalice(app_name="fairslot")
 observability.install(app)
 
 _ALLOWED_HEADERS = "Content-Type,Authorization,X-Api-Key,X-Hold-Token,X-Booking-Token,X-Request-Token"
 _cors_paths = set()
-MAX_PATH_ID = 128
 # Any body type reaches the handler, which answers 400 in the error envelope if it is not JSON.
 _ACCEPTED_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
                    "application/octet-stream", "application/xml", "text/html"]
@@ -45,15 +45,16 @@ def error_response(exc):
 
 
 def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=False):
-    """app.route plus: the error envelope for every failure, CORS, and a JSON response."""
+    """app.route plus: the request checked against its contract (chalicelib/contract.py), the error
+    envelope for every failure, CORS, and a JSON response."""
 
     def register(view):
         @wraps(view)
         def handler(*args, **kwargs):
             try:
-                if any(len(value) > MAX_PATH_ID for value in kwargs.values()):
-                    # No id fairslot issues is this long; DynamoDB would refuse it as a key.
+                if any(len(value) > contract.MAX_PATH_ID for value in kwargs.values()):
                     raise NotFound("No such resource.")
+                _check_contract(path)
                 result = view(*args, **kwargs)
                 if isinstance(result, Response):
                     return result
@@ -71,6 +72,31 @@ def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=
                          content_types=_ACCEPTED_TYPES)(handler)
 
     return register
+
+
+def _check_contract(path):
+    """The query string and the body parsed by the route's contract before the handler runs;
+    the handler reads them with _query() and _body()."""
+    request = app.current_request
+    op = contract.operation(request.method, path)
+    if op is None:  # tests/unit/test_contract.py fails for a route without a contract
+        request.fairslot_query, request.fairslot_body = request.query_params or {}, None
+        return
+    request.fairslot_query = op.parse_query(request.query_params)
+    request.fairslot_body = op.parse_body(request.raw_body) if op.body is not None else None
+
+
+@app.middleware("http")
+def chalice_errors_in_envelope(event, get_response):
+    """Chalice's own refusals (405 unknown method, 415, its 500) in the §5 error envelope."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        code = {405: "method_not_allowed", 415: "unsupported_media_type", 400: "malformed_request"}.get(response.status_code,
+                                                                                                        "internal_error")
+        headers = {k: v for k, v in (response.headers or {}).items() if k.lower() == "allow"}
+        return _json(response.status_code, {"error": {"code": code, "message": CATALOGUE[code][1], "details": {}}}, headers)
+    return response
 
 
 def _authorize(auth_request, allowed):
@@ -94,11 +120,14 @@ def staff_admin(auth_request):
 
 
 def _body():
-    return inputs.json_body(app.current_request)
+    """The JSON body, already checked against the route's contract."""
+    body = getattr(app.current_request, "fairslot_body", None)
+    return body if body is not None else inputs.json_body(app.current_request)
 
 
 def _query():
-    return app.current_request.query_params or {}
+    """The query string's declared parameters that are present, parsed by the route's contract."""
+    return app.current_request.fairslot_query
 
 
 def _header(name):
@@ -123,15 +152,23 @@ def list_sites():
             "personal_data_retention_days": settings.personal_data_retention_days}
 
 
+def _search_window(q, now):
+    start = q.get("from") or clock.parse_instant(clock.to_rfc3339(now))
+    return start, q.get("to") or booking.default_search_window(start)
+
+
+@route("/openapi.json")
+def openapi_document():
+    from chalicelib import openapi  # built only when asked: nothing on the cold-start path
+
+    return openapi.document()
+
+
 @route("/sites/{site_id}/slots")
 def search_slots(site_id):
     q, now = _query(), clock.now()
-    if "procedure" not in q:
-        raise InvalidField("procedure", "procedure is required.")
-    start = inputs.instant(q["from"], "from") if "from" in q else clock.parse_instant(clock.to_rfc3339(now))
-    end = inputs.instant(q["to"], "to") if "to" in q else booking.default_search_window(start)
-    limit = inputs.integer(q.get("limit", 20), "limit", 1, 100)
-    return booking.search(site_id, q["procedure"], start, end, limit, q.get("cursor"), now)
+    start, end = _search_window(q, now)
+    return booking.search(site_id, q["procedure"], start, end, q.get("limit", 20), q.get("cursor"), now)
 
 
 @route("/holds", methods=["POST"], status=201)
@@ -206,8 +243,8 @@ def draw_record(site_id, procedure_id, draw_id):
 @route("/stats/{site_id}")
 def site_stats(site_id):
     q, now = _query(), clock.now()
-    start = inputs.instant(q["from"], "from") if "from" in q else clock.parse_instant(date.fromtimestamp(now).isoformat())
-    end = inputs.instant(q["to"], "to") if "to" in q else None
+    start = q.get("from") or clock.parse_instant(date.fromtimestamp(now).isoformat())
+    end = q.get("to")  # None: draws.stats's own default window (bounded there)
     return draws.stats(site_id, start, end, now)
 
 
@@ -259,9 +296,7 @@ def run_draw(site_id, procedure_id):
 
 @route("/staff/sites/{site_id}/bookings", authorizer=staff_agent)
 def day_list(site_id):
-    q = _query()
-    day = inputs.iso_date(q.get("date", date.fromtimestamp(clock.now()).isoformat()), "date")
-    return booking.day_list(site_id, day)
+    return booking.day_list(site_id, _query().get("date") or date.fromtimestamp(clock.now()))
 
 
 # --- issue 4: partners, staff work, notifications, audit trail ------------------------------
@@ -302,12 +337,8 @@ def _staff_subject():
 def partner_search_slots(site_id):
     q, now = _query(), clock.now()
     _partner()
-    if "procedure" not in q:
-        raise InvalidField("procedure", "procedure is required.")
-    start = inputs.instant(q["from"], "from") if "from" in q else clock.parse_instant(clock.to_rfc3339(now))
-    end = inputs.instant(q["to"], "to") if "to" in q else booking.default_search_window(start)
-    limit = inputs.integer(q.get("limit", 20), "limit", 1, 100)
-    return booking.search(site_id, q["procedure"], start, end, limit, q.get("cursor"), now, partner=True)
+    start, end = _search_window(q, now)
+    return booking.search(site_id, q["procedure"], start, end, q.get("limit", 20), q.get("cursor"), now, partner=True)
 
 
 @partner_route("/partner/holds", methods=["POST"], status=201)
@@ -328,8 +359,7 @@ def partner_confirm():
 @partner_route("/partner/bookings")
 def partner_bookings():
     q = _query()
-    limit = inputs.integer(q.get("limit", 50), "limit", 1, 100)
-    return partners.bookings(_partner()["partner_id"], clock.now(), limit, q.get("cursor"))
+    return partners.bookings(_partner()["partner_id"], clock.now(), q.get("limit", 50), q.get("cursor"))
 
 
 @partner_route("/partner/bookings/{booking_id}", methods=["DELETE"], status=204)
@@ -380,9 +410,8 @@ def close_slot(slot_id):
 
 @route("/staff/signals", authorizer=staff_agent)
 def review_signals():
-    q, now = _query(), clock.now()
-    last = inputs.iso_date(q["date"], "date") if "date" in q else signals.today(now)
-    return signals.review(last, inputs.integer(q.get("days", 1), "days", 1, 31))
+    q = _query()
+    return signals.review(q.get("date") or signals.today(clock.now()), q.get("days", 1))
 
 
 @route("/staff/partners/{partner_id}/history", authorizer=staff_admin)

@@ -1,6 +1,6 @@
 // Web app first-load weight and time to interactive, plus axe counts per screen, against the local
 // stack (started here on free ports, like the web tests). Prints its figures; asserts nothing.
-//   node bench/web_weight.mjs [--runs 5] [--fake]      (needs web/node_modules: cd web && npm ci)
+//   node bench/web_weight.mjs [--runs 5]      (needs web/node_modules: cd web && npm ci)
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 5;
-if (args.includes('--fake')) process.env.FAIRSLOT_WEB_STACK = 'fake';
 const harness = await import(join(HERE, '..', 'web', 'tests', 'harness.mjs'));
 const { apiCall, axeAudit, launchBrowser, newIdentity, newPage, setPolicy, startStack } = harness;
 createRequire(join(HERE, '..', 'web', 'package.json')); // fail early if web deps are missing

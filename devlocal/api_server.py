@@ -5,6 +5,9 @@
    An authorizer that fails with "Unauthorized" gives 401 and one that fails otherwise (storage
    trouble) 503 with Retry-After, as API Gateway's UNAUTHORIZED and AUTHORIZER_FAILURE
    responses do in infra/resources.yaml; chalice local would let the exception escape.
+   A path no route matches is a 404 `not_found` in the envelope (API Gateway's
+   MISSING_AUTHENTICATION_TOKEN response in infra/resources.yaml), where chalice local says 403;
+   any method (TRACE too) reaches the app, which answers 405 in the envelope.
 2. X-Forwarded-For from loopback becomes the source IP, so tests and benchmarks can act as many
    clients; in AWS the source IP is API Gateway's and cannot be set by a client.
 3. A listen backlog of 1024 instead of socketserver's 5, so a burst of clients is queued rather
@@ -32,8 +35,13 @@ def patch_chalice_local():
     class AuthorizerFailure(local.LocalGatewayException):
         CODE = 503
 
+    class RouteNotFound(local.LocalGatewayException):
+        CODE = 404
+
     def init(self, headers, body=None):
-        if isinstance(self, local.NotAuthorizedError):
+        if isinstance(self, RouteNotFound):
+            body = envelope(404, "not_found", "No such resource.")
+        elif isinstance(self, local.NotAuthorizedError):
             body = envelope(401, "unauthorized", "Missing or invalid credentials.")
         elif isinstance(self, local.ForbiddenError):
             body = envelope(403, "forbidden", "These credentials do not allow this action.")
@@ -86,6 +94,25 @@ def patch_chalice_local():
         return original_prepare(self, arn, lambda_event, lambda_context)
 
     local.LocalGatewayAuthorizer._prepare_authorizer_event = prepare_authorizer_event
+
+    original_generate = local.LocalGateway._generate_lambda_event
+
+    def generate_lambda_event(self, method, path, headers, body):
+        try:
+            return original_generate(self, method, path, headers, body)
+        except ValueError as exc:  # no route matches this path
+            raise RouteNotFound({"x-amzn-RequestId": "local"}) from exc
+
+    local.LocalGateway._generate_lambda_event = generate_lambda_event
+
+    # http.server answers a method it has no do_<METHOD> for (TRACE, CONNECT, ...) with a bare 501;
+    # every method goes to the gateway instead, so that the app answers 405 in the envelope.
+    def any_method(self, name):
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
+    local.ChaliceRequestHandler.__getattr__ = any_method
     local.ThreadedHTTPServer.request_queue_size = 1024
     local.ChaliceRequestHandler.disable_nagle_algorithm = True
 

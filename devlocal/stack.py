@@ -9,6 +9,7 @@ Prints READY once everything answers.
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -61,6 +62,18 @@ def wait_until_up(url, timeout=60):
     return False
 
 
+def taken_ports(ports):
+    """The (name, port) pairs some other process already listens on."""
+    taken = []
+    for name, port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append((name, port))
+    return taken
+
+
 def run_scheduled_draws(every):
     """What the rate-scheduled Lambda does in AWS: run the draws that are due."""
     from chalicelib import clock, draws
@@ -75,14 +88,25 @@ def run_scheduled_draws(every):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--api-port", type=int, default=8000)
-    parser.add_argument("--engine-port", type=int, default=8001)
-    parser.add_argument("--web-port", type=int, default=8080)
+    env_port = lambda name, default: int(os.environ.get(name) or default)  # noqa: E731
+    parser.add_argument("--api-port", type=int, default=env_port("API_PORT", 8000), help="default 8000, or $API_PORT")
+    parser.add_argument("--engine-port", type=int, default=env_port("ENGINE_PORT", 8001), help="default 8001, or $ENGINE_PORT")
+    parser.add_argument("--web-port", type=int, default=env_port("WEB_PORT", 8080), help="default 8080, or $WEB_PORT")
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument("--no-web", action="store_true")
     parser.add_argument("--draw-every", type=float, default=60,
                         help="seconds between runs of the scheduled draw job (as @app.schedule in AWS); 0: never")
     args = parser.parse_args(argv)
+    web_server = os.path.join(ROOT, "web", "serve.py")
+    with_web = not args.no_web and os.path.exists(web_server)
+    ports = [("API", args.api_port), ("engine", args.engine_port)] + ([("web", args.web_port)] if with_web else [])
+    taken = taken_ports(ports)
+    for name, port in taken:
+        flag = {"API": "--api-port / API_PORT", "engine": "--engine-port / ENGINE_PORT", "web": "--web-port / WEB_PORT"}[name]
+        print(f"port {port} ({name}) is already taken: stop what uses it, or choose another with {flag} "
+              f"(e.g. make run {flag.split(' / ')[1]}={port + 100})", file=sys.stderr, flush=True)
+    if taken:
+        sys.exit(2)
 
     staff_secret = os.environ.get("STAFF_JWT_SECRET")
     if not staff_secret:
@@ -119,9 +143,9 @@ def main(argv=None):
             cwd=ROOT, env={**os.environ, **env},
         )
     ]
-    web_server = os.path.join(ROOT, "web", "serve.py")
-    if not args.no_web and os.path.exists(web_server):
-        children.append(subprocess.Popen([sys.executable, web_server, "--port", str(args.web_port)], cwd=ROOT))
+    if with_web:
+        children.append(subprocess.Popen([sys.executable, web_server, "--port", str(args.web_port),
+                                          "--api-url", f"http://127.0.0.1:{args.api_port}"], cwd=ROOT))
 
     def stop(*_):
         for child in children:
@@ -149,6 +173,12 @@ def main(argv=None):
     print(f"engine   {engine.endpoint} (moto DynamoDB, serialized)", flush=True)
     print(f"outbox   {env['OUTBOX_DIR']} (notification e-mails as .eml files)", flush=True)
     print(f"staff admin token (8 h): {token}", flush=True)
+    print("next steps:", flush=True)
+    print(f"  curl http://127.0.0.1:{args.api_port}/sites", flush=True)
+    if with_web:
+        print(f"  open http://127.0.0.1:{args.web_port}/ (the web app; the API reference: /api)", flush=True)
+    else:
+        print(f"  the API reference: http://127.0.0.1:{args.api_port}/openapi.json", flush=True)
     print("READY", flush=True)
     while True:
         for child in children:

@@ -1,6 +1,7 @@
 """Serves the applicants' web app locally (stdlib only): right MIME types, gzip, no caching of HTML."""
 import argparse
 import gzip
+import json
 import os
 import signal
 import sys
@@ -10,7 +11,7 @@ from urllib.parse import unquote
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # Only what the browser needs; package.json, tests, node_modules and this script stay private.
-PUBLIC = ("index.html", "config.js", "app.css", "src/", "vendor/")
+PUBLIC = ("index.html", "api.html", "config.js", "app.css", "src/", "vendor/")
 TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -39,6 +40,8 @@ class Handler(SimpleHTTPRequestHandler):
         path = self.path.split("?", 1)[0].split("#", 1)[0]
         if path in ("", "/"):
             return "index.html"
+        if path in ("/api", "/api/"):
+            return "api.html"  # the partners' API reference
         rel = unquote(path).lstrip("/")
         if ".." in rel.split("/") or "\\" in rel or "\0" in rel or not any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in PUBLIC):
             return None
@@ -53,6 +56,9 @@ class Handler(SimpleHTTPRequestHandler):
         ext = os.path.splitext(full)[1].lower()
         with open(full, "rb") as f:
             body = f.read()
+        if rel == "config.js" and self.server.api_url:
+            # The API this server was started next to (devlocal.stack --api-port): no ?api= needed.
+            body = f"window.FAIRSLOT_API = {json.dumps(self.server.api_url)};\n".encode()
         accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
         if ext in COMPRESSIBLE and accepts_gzip and len(body) > 1024:
             body = gzip.compress(body, compresslevel=6)
@@ -100,9 +106,11 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--dir", default=ROOT, help="folder to serve (default: web/)")
     parser.add_argument("--quiet", action="store_true", help="no access log")
+    parser.add_argument("--api-url", help="the API the app calls (config.js); default: what config.js says")
     args = parser.parse_args(argv)
     server = ThreadingHTTPServer((args.host, args.port), partial(Handler, directory=args.dir))
     server.quiet = args.quiet
+    server.api_url = args.api_url.rstrip("/") if args.api_url else None
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"fairslot web on http://{args.host}:{args.port}/", flush=True)

@@ -337,6 +337,10 @@ def _prepare_health(api):
     return lambda: api.call("GET", "/health")
 
 
+def _prepare_openapi(api):
+    return lambda: api.call("GET", "/openapi.json")
+
+
 def _prepare_sites(api):
     _site(api)
     return lambda: api.call("GET", "/sites")
@@ -374,6 +378,7 @@ def _job(name):
 # (route or use case, prepare, status when it works, does it write, does it touch DynamoDB)
 CASES = [
     ("GET /health", _prepare_health, 200, False, False),
+    ("GET /openapi.json", _prepare_openapi, 200, False, False),
     ("GET /sites", _prepare_sites, 200, False, True),
     ("GET /sites/{site_id}/slots", _prepare_search, 200, False, True),
     ("POST /holds", _prepare_hold, 201, True, True),

@@ -16,6 +16,7 @@ from tests.support import Api
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAFF_SECRET = "e2e-staff-secret-at-least-32-bytes-long"
 OUTBOX = tempfile.mkdtemp(prefix="fairslot-e2e-outbox-")  # notification e-mails of the stack
+STARTUP_LINES = []  # what the stack printed up to READY, as `make run` shows it
 
 
 def free_port():
@@ -37,6 +38,7 @@ def stack():
     )
     deadline = time.monotonic() + 120
     for line in proc.stdout:
+        STARTUP_LINES.append(line.rstrip("\n"))
         if line.strip() == "READY":
             break
         if time.monotonic() > deadline or proc.poll() is not None:

@@ -62,3 +62,16 @@ copyFileSync(join(dist, 'dsfr.print.min.css'), join(out, 'dsfr.print.css'));
 const favicon = join(dist, 'favicon', 'favicon.svg');
 if (existsSync(favicon)) copyFileSync(favicon, join(out, 'favicon.svg'));
 console.log(`vendor: wrote ${relative(webRoot, out)}/dsfr.css (${css.length} bytes) + ${assets.size} assets`);
+
+// The partners' API reference page (api.html) renders /openapi.json with Swagger UI: its bundle and
+// stylesheet, without source maps, and its licence.
+const swaggerDist = dirname(require.resolve('swagger-ui-dist/package.json'));
+const swaggerOut = join(webRoot, 'vendor', 'swagger-ui');
+rmSync(swaggerOut, { recursive: true, force: true });
+mkdirSync(swaggerOut, { recursive: true });
+for (const name of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
+  const text = readFileSync(join(swaggerDist, name), 'utf8').replace(/\n?\/[/*]# sourceMappingURL=\S+(\s*\*\/)?\s*$/, '\n');
+  writeFileSync(join(swaggerOut, name), text);
+}
+for (const name of ['LICENSE', 'NOTICE']) copyFileSync(join(swaggerDist, name), join(swaggerOut, name));
+console.log(`vendor: wrote ${relative(webRoot, swaggerOut)}/ (swagger-ui-dist ${require('swagger-ui-dist/package.json').version})`);

@@ -1,5 +1,6 @@
 // The fairslot HTTP API (SPEC §5) as small async functions; every failure becomes an ApiError.
-import { t } from './i18n.js';
+import { ERRORS } from './contract.js';
+import { lang, t } from './i18n.js';
 import { formatDuration } from './format.js';
 
 const DEFAULT_API = 'http://127.0.0.1:8000';
@@ -87,35 +88,27 @@ export const api = {
   withdrawRequest: (id, token) => call('DELETE', `/requests/${enc(id)}`, { headers: { 'X-Request-Token': token } }),
 };
 
-const SLOT_GONE = /slot|unavailable|taken|not_available|no_longer/;
-const IDENTITY = /identity|already|active_hold|active_booking|one_at_a_time|duplicate/;
+const RETRY_IN = {
+  429: { fr: 'Vous pourrez réessayer dans {wait}.', en: 'You can try again in {wait}.' },
+  503: { fr: 'Réessayez dans {wait}.', en: 'Try again in {wait}.' },
+};
 
-/** A message for the user for any ApiError; `context` narrows 404/409 wording ('slot'). */
+/** A message for the user for any ApiError: the catalogue's text for its literal code
+ * (web/src/contract.js, generated from the API's error catalogue), else one per status.
+ * `context` 'slot' words a bare 404 as a slot that is gone. */
 export function errorMessage(error, context = '') {
   if (!(error instanceof ApiError)) return t('api.5xx');
   const { status, code } = error;
+  if (status === 0) return t('api.network');
   const wait = error.retryAfter != null ? formatDuration(error.retryAfter) : null;
-  switch (status) {
-    case 0: return t('api.network');
-    case 400: return t('api.400');
-    case 401: return t('api.401');
-    case 403:
-      if (/token/.test(code)) return t('api.401');
-      if (code === 'draw_only') return t('api.403.draw');
-      return t('api.403');
-    case 404: return context === 'slot' ? t('api.404.slot') : t('api.404');
-    case 409:
-      if (IDENTITY.test(code)) return t('api.409.identity');
-      if (context === 'slot' || SLOT_GONE.test(code)) return t('api.409.slot');
-      return t('api.409');
-    case 410: return t('api.410');
-    case 422: return t('api.422');
-    case 429:
-      if (!wait) return t('api.429.nowait');
-      if (code === 'cooldown') return t('api.429.cooldown', { wait });
-      if (code === 'rate_limited') return t('api.429.rate', { wait });
-      return t('api.429', { wait });
-    case 503: return wait ? t('api.503', { wait }) : t('api.503.nowait');
-    default: return t('api.5xx');
-  }
+  const known = ERRORS[code];
+  let text;
+  if (known && known.status === status) text = known[lang()] || known.fr;
+  else if (status === 404 && context === 'slot') text = t('api.404.slot');
+  else if ([400, 401, 403, 404, 409, 410, 422].includes(status)) text = t(`api.${status}`);
+  else if (status === 429) return wait ? t('api.429', { wait }) : t('api.429.nowait');
+  else if (status === 503) return wait ? t('api.503', { wait }) : t('api.503.nowait');
+  else return t('api.5xx');
+  if (wait && RETRY_IN[status]) text += ' ' + (RETRY_IN[status][lang()] || RETRY_IN[status].fr).replace('{wait}', wait);
+  return text;
 }

@@ -1,20 +1,20 @@
-// Client-side checks that mirror the API's own (chalicelib/inputs.py, domain.normalise_document),
-// keyed by the same dotted field paths as the API's 422 details.field, so both land in one place.
+// Client-side checks with the API's own rules (RULES, generated from chalicelib/contract.py and
+// domain.normalise_document), keyed by the same dotted field paths as the API's 422 details.field,
+// so both land in one place.
+import { RULES } from './contract.js';
 
-export const DOC_PATTERNS = {
-  agdref: /^\d{10}$/,
-  passport: /^[A-Z0-9]{6,12}$/,
-  visa: /^[A-Z0-9]{6,16}$/,
-};
-const EMAIL = /^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
-const PHONE = /^\+?[0-9 ().-]{6,20}$/;
+export const DOC_PATTERNS = Object.fromEntries(
+  Object.entries(RULES.documentPatterns).map(([kind, source]) => [kind, new RegExp(source)]));
+const EMAIL = new RegExp(RULES.email);
+const PHONE = new RegExp(RULES.phone);
+const MAX = RULES.maxLength;
 
 export function normaliseDocument(number) {
   return String(number || '').replace(/[\s.\-/]/g, '').toUpperCase();
 }
 
 function isoDate(value) {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value || '')) return null;
+  if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(value || '') || value < RULES.dateMin || value > RULES.dateMax) return null;
   const d = new Date(`${value}T00:00:00Z`);
   return Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value ? null : d;
 }
@@ -28,7 +28,7 @@ export function todayIso() {
 export function validateApplicant(a) {
   const errors = {};
   const add = (field, key, params) => { if (!errors[field]) errors[field] = [key, params]; };
-  if (!['agdref', 'passport', 'visa'].includes(a.docType)) add('applicant.document.type', 'err.docType');
+  if (!RULES.documentTypes.includes(a.docType)) add('applicant.document.type', 'err.docType');
   const number = normaliseDocument(a.docNumber);
   if (!number) add('applicant.document.number', 'err.required');
   else if (DOC_PATTERNS[a.docType] && !DOC_PATTERNS[a.docType].test(number)) add('applicant.document.number', `err.${a.docType}`);
@@ -41,12 +41,12 @@ export function validateApplicant(a) {
     if (!v) add(field, 'err.required');
     else if (v.length > max) add(field, 'err.tooLong', { max });
   };
-  text('applicant.family_name', a.familyName, 100);
-  text('applicant.given_names', a.givenNames, 150);
-  text('applicant.email', a.email, 254);
+  text('applicant.family_name', a.familyName, MAX.family_name);
+  text('applicant.given_names', a.givenNames, MAX.given_names);
+  text('applicant.email', a.email, MAX.email);
   if (String(a.email || '').trim() && !EMAIL.test(String(a.email).trim())) add('applicant.email', 'err.email');
   const phone = String(a.phone || '').trim();
-  if (phone && (phone.length > 20 || !PHONE.test(phone))) add('applicant.phone', 'err.phone');
+  if (phone && (phone.length > MAX.phone || !PHONE.test(phone))) add('applicant.phone', 'err.phone');
   return errors;
 }
 

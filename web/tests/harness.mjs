@@ -1,5 +1,5 @@
-// Test harness: starts the local stack (the real one from devlocal, or the fake API when asked or
-// when devlocal has none), drives Debian's Chromium through playwright-core, and runs axe audits.
+// Test harness: starts the real local stack (devlocal.stack: engine, API, web server), drives
+// Debian's Chromium through playwright-core, and runs axe audits.
 import { spawn } from 'node:child_process';
 import { createHmac, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -13,22 +13,21 @@ const require = createRequire(import.meta.url);
 export const WEB = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO = join(WEB, '..');
 export const ARTIFACTS = join(WEB, 'test-artifacts');
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+export const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 export const STAFF_SECRET = process.env.STAFF_JWT_SECRET || 'fairslot-web-tests-secret';
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-function portFree(port) {
-  return new Promise((resolve) => {
-    const srv = net.createServer().once('error', () => resolve(false))
-      .once('listening', () => srv.close(() => resolve(true))).listen(port, '127.0.0.1');
-  });
-}
-
-async function freePort(preferred) {
-  for (let p = preferred; p < preferred + 50; p += 1) if (await portFree(p)) return p;
-  throw new Error(`no free port near ${preferred}`);
+/** n distinct ports the OS says are free now (port 0, all held until each is known): fixed ranges
+ * collide between test files run in parallel and with other stacks on the machine. */
+async function freePorts(n) {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
+    const srv = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => resolve(srv));
+  })));
+  const ports = servers.map((srv) => srv.address().port);
+  await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+  return ports;
 }
 
 function waitForLine(child, pattern, timeoutMs, label) {
@@ -45,43 +44,25 @@ function waitForLine(child, pattern, timeoutMs, label) {
   });
 }
 
-function realStackAvailable() {
-  return existsSync(join(REPO, 'devlocal', 'stack.py')) && existsSync(join(REPO, '.venv', 'bin', 'python'));
-}
-
-/** Starts the stack; returns { api, web, kind, stop() }. FAIRSLOT_WEB_STACK=fake|real forces one. */
+/** Starts the stack on free ports; returns { api, web, stop() }. The web server hands the app its
+ * API's URL (config.js), as `make run` does: no ?api= in the page's address. */
 export async function startStack() {
-  const wanted = process.env.FAIRSLOT_WEB_STACK || (realStackAvailable() ? 'real' : 'fake');
   const children = [];
   const env = { ...process.env, STAFF_JWT_SECRET: STAFF_SECRET, PYTHONUNBUFFERED: '1' };
-  let apiPort; let webPort; let outbox = null;
-  if (wanted === 'real') {
-    apiPort = await freePort(8100);
-    const enginePort = await freePort(apiPort === 8101 ? 8102 : 8101);
-    webPort = await freePort(8180);
-    // The API answers CORS only for listed origins; the test web server runs on its own port.
-    env.CORS_ORIGINS = [process.env.CORS_ORIGINS, `http://127.0.0.1:${webPort}`, `http://localhost:${webPort}`].filter(Boolean).join(',');
-    // E-mails land in a fresh outbox of this run; their links open this run's web app on this API.
-    outbox = mkdtempSync(join(tmpdir(), 'fairslot-outbox-'));
-    env.OUTBOX_DIR = outbox;
-    env.WEB_BASE_URL = `http://127.0.0.1:${webPort}/?api=${encodeURIComponent(`http://127.0.0.1:${apiPort}`)}`;
-    const child = spawn(join(REPO, '.venv', 'bin', 'python'), ['-m', 'devlocal.stack', '--api-port', String(apiPort),
-      '--engine-port', String(enginePort), '--web-port', String(webPort)], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    await waitForLine(child, /^READY\b/m, 180000, 'devlocal.stack');
-  } else {
-    apiPort = await freePort(8100);
-    webPort = await freePort(8180);
-    const python = process.env.PYTHON || 'python3';
-    const apiChild = spawn(python, [join(WEB, 'tests', 'fake_api.py'), '--port', String(apiPort)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(apiChild);
-    await waitForLine(apiChild, /READY/, 20000, 'fake_api');
-    const webChild = spawn(python, [join(WEB, 'serve.py'), '--port', String(webPort), '--quiet'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(webChild);
-    await waitForLine(webChild, /fairslot web on/, 20000, 'serve.py');
-  }
+  const [apiPort, enginePort, webPort] = await freePorts(3);
+  // The API answers CORS only for listed origins; the test web server runs on its own port.
+  env.CORS_ORIGINS = [process.env.CORS_ORIGINS, `http://127.0.0.1:${webPort}`, `http://localhost:${webPort}`].filter(Boolean).join(',');
+  // E-mails land in a fresh outbox of this run; their links open this run's web app, which knows
+  // its API from config.js (no ?api= needed).
+  const outbox = mkdtempSync(join(tmpdir(), 'fairslot-outbox-'));
+  env.OUTBOX_DIR = outbox;
+  env.WEB_BASE_URL = `http://127.0.0.1:${webPort}/`;
+  const child = spawn(join(REPO, '.venv', 'bin', 'python'), ['-m', 'devlocal.stack', '--api-port', String(apiPort),
+    '--engine-port', String(enginePort), '--web-port', String(webPort)], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  await waitForLine(child, /^READY\b/m, 180000, 'devlocal.stack');
   const api = `http://127.0.0.1:${apiPort}`;
-  const web = `http://127.0.0.1:${webPort}/?api=${encodeURIComponent(api)}`;
+  const web = `http://127.0.0.1:${webPort}/`;
   const stop = async () => {
     for (const child of children.reverse()) {
       if (child.exitCode !== null) continue;
@@ -92,7 +73,7 @@ export async function startStack() {
       clearTimeout(timer);
     }
   };
-  return { api, web, kind: wanted, stop, outbox };
+  return { api, web, stop, outbox };
 }
 
 export async function launchBrowser() {
@@ -114,7 +95,7 @@ export async function newPage(browser, { mobile = true, locale = 'fr-FR' } = {})
 
 /** axe-core run on the current page; returns violations (all impacts). */
 export async function axeAudit(page) {
-  await page.evaluate(AXE_SOURCE);
+  await page.evaluate(AXE);
   return page.evaluate(async () => {
     const result = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));

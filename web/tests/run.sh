@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The web app's browser tests, from a fresh machine: npm deps, Debian's Chromium, then node --test.
-# Uses the real local stack (devlocal.stack) when it exists; FAIRSLOT_WEB_STACK=fake forces the fake API.
+# Against the real local stack (devlocal.stack on free ports), as `make run` serves it.
 set -euo pipefail
 WEB="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$WEB"

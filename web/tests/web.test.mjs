@@ -33,13 +33,6 @@ async function docShot(page, name) {
   if (process.env.FAIRSLOT_DOC_SCREENSHOTS === '1') await page.screenshot({ path: join(REPO, 'docs', 'img', `${name}.png`), fullPage: true });
 }
 
-/** The outbox and the link tokens exist only on the real stack (devlocal), not the fake API. */
-function realStackOnly(t) {
-  if (stack.kind === 'real') return false;
-  t.skip('needs the real stack (e-mails in its outbox)');
-  return true;
-}
-
 /** A booking made straight through the API (hold + confirm), for tests about other screens. */
 async function bookThroughApi(who = newIdentity()) {
   const { data } = await apiCall(stack.api, 'GET', `/sites/${target.siteId}/slots?procedure=${target.procedureId}&limit=20`);
@@ -134,7 +127,7 @@ before(async () => {
   target = { siteId: site.site_id, procedureId: procedure.procedure_id };
   // Every test holds from 127.0.0.1: lift the per-IP hourly limit (R8) for the procedure under test.
   await setPolicy(stack.api, target.siteId, target.procedureId, { max_holds_per_ip_per_hour: 10000 });
-  console.log(`# web tests against the ${stack.kind} stack at ${stack.api}`);
+  console.log(`# web tests against the local stack at ${stack.api}`);
 });
 
 after(async () => {
@@ -364,13 +357,13 @@ describe('applicants web app', () => {
       const err = (status, code = '', retry = null) => new ApiError(status, { error: { code, message: 'x', details: {} } }, retry);
       const cases = [[0], [400, 'malformed_request'], [401, 'unauthorized'], [403, 'forbidden'],
         [404, 'booking_not_found'], [409, 'slot_unavailable'], [409, 'hold_already_active'], [409, 'state_changed'],
-        [410, 'hold_expired'], [422, 'invalid_field'], [429, 'cooldown', 86340], [429, 'rate_limited'], [429, 'rate_limited', 120], [429, 'too_many_requests', 120], [503, 'storage_unavailable', 5], [500]];
+        [410, 'hold_expired'], [422, 'invalid_field'], [429, 'cooldown', 86340], [429, 'rate_limited'], [429, 'rate_limited', 120], [429, 'partner_quota_exceeded', 120], [503, 'storage_unavailable', 5], [500]];
       const out = {};
       for (const lang of ['fr', 'en']) {
         i18n.setLang(lang);
         out[lang] = cases.map(([status, code, retry]) => errorMessage(err(status, code, retry)));
         out[`${lang}-durations`] = [45, 61, 3725, 86340, 90000].map(formatDuration);
-        out[`${lang}-badToken`] = errorMessage(err(403, 'bad_booking_token')) === errorMessage(err(401, 'unauthorized'));
+        out[`${lang}-unknownCode`] = errorMessage(err(409, 'a_code_the_api_does_not_send')) === i18n.t('api.409');
       }
       i18n.setLang('fr');
       const keys = (d) => Object.keys(d).sort().join(',');
@@ -383,7 +376,7 @@ describe('applicants web app', () => {
       assert.equal(new Set(messages).size, messages.length, `${lang}: one message per case\n${messages.join('\n')}`);
       assert.ok(messages.every((m) => m && !m.includes('{')), `${lang}: no unfilled placeholder`);
     }
-    assert.ok(result['fr-badToken'] && result['en-badToken'], 'a wrong token reads like a bad link');
+    assert.ok(result['fr-unknownCode'] && result['en-unknownCode'], 'a code the catalogue lacks falls back to its status');
     assert.match(result.fr[10], /23\sheures et 59\sminutes/);
     assert.match(result.en[10], /23 hours and 59 minutes/);
     assert.match(result.fr[14], /5\ssecondes/);
@@ -443,7 +436,6 @@ describe('applicants web app', () => {
   });
 
   test('draw mode: a request for one day, the offer e-mail\'s link opens the offer elsewhere and confirms it', async (t) => {
-    if (realStackOnly(t)) return;
     const probe = await apiCall(stack.api, 'POST', '/requests', { body: {} });
     if (![400, 422].includes(probe.status)) { t.skip(`POST /requests answers ${probe.status}: draw API not available`); return; }
     const sites = (await apiCall(stack.api, 'GET', '/sites')).data.sites;
@@ -518,7 +510,6 @@ describe('applicants web app', () => {
   });
 
   test('an e-mail link opens the booking in a browser that never saw it, with print and cancel (issue 13)', async (t) => {
-    if (realStackOnly(t)) return;
     const page = await newPage(browser);
     await bookThroughUi(page);
     const [saved] = await savedBookings(page);
@@ -552,7 +543,6 @@ describe('applicants web app', () => {
   });
 
   test('find my booking: the same answer either way, the link goes to the e-mail on file (issue 13)', async (t) => {
-    if (realStackOnly(t)) return;
     const { who, booking } = await bookThroughApi();
     const page = await newPage(browser);
     await open(page);
@@ -594,7 +584,6 @@ describe('applicants web app', () => {
   });
 
   test('birth date as day, month and year: validated, announced, sent as an ISO date (issue 13)', async (t) => {
-    if (realStackOnly(t)) return;
     const page = await newPage(browser);
     await open(page);
     await chooseProcedure(page);
@@ -633,7 +622,6 @@ describe('applicants web app', () => {
   });
 
   test('the booking page renders once both the booking and the site are known, in either order (issue 13)', async (t) => {
-    if (realStackOnly(t)) return;
     const { booking } = await bookThroughApi();
     const page = await newPage(browser);
     await open(page);
@@ -653,7 +641,6 @@ describe('applicants web app', () => {
   });
 
   test('words: plural forms, the real waiting period, English names, footer pages (issue 13)', async (t) => {
-    if (realStackOnly(t)) return;
     await setPolicy(stack.api, target.siteId, target.procedureId, { cooldown_seconds: 7200 });
     const page = await newPage(browser);
     try {
@@ -703,7 +690,6 @@ describe('applicants web app', () => {
   });
 
   test('auto allocation: a search that finds nothing offers the standby list, and joining it files a request (issue 10)', async (t) => {
-    if (realStackOnly(t)) return;
     const siteId = `standby-${Date.now()}`;
     const created = await apiCall(stack.api, 'POST', '/staff/sites', {
       headers: { Authorization: `Bearer ${staffToken()}` },

@@ -1,0 +1,81 @@
+"""Every error code the API can send: its HTTP status, and what the web app tells the applicant, in French and English.
+
+The OpenAPI document lists each route's codes from here; web/src/contract.js is generated from it
+(devlocal/web_contract.py) so that the web app maps literal codes; tests/unit/test_contract.py
+fails when a code raised anywhere in the code, or answered by API Gateway, is missing here.
+"""
+
+# code: (status, English, French). {wait} is filled by the web app when Retry-After is known.
+CATALOGUE = {
+    "malformed_request": (400, "The request could not be processed (invalid request). Reload the page and try again.",
+                          "La demande n’a pas pu être traitée (requête invalide). Rechargez la page puis réessayez."),
+    # API Gateway's DEFAULT_4XX (infra/resources.yaml): a request it refused before fairslot saw it.
+    "bad_request": (400, "The request could not be processed (invalid request). Reload the page and try again.",
+                    "La demande n’a pas pu être traitée (requête invalide). Rechargez la page puis réessayez."),
+    "unauthorized": (401, "Missing or invalid credentials.", "Identifiants absents ou invalides."),
+    "bad_hold_token": (401, "Access denied: the link or code for this booking is not valid.",
+                       "Accès refusé : le lien ou le code de cette réservation n’est pas valide."),
+    "bad_booking_token": (401, "Access denied: the link or code for this appointment is not valid.",
+                          "Accès refusé : le lien ou le code de ce rendez-vous n’est pas valide."),
+    "bad_request_token": (401, "Access denied: the link or code for this request is not valid.",
+                          "Accès refusé : le lien ou le code de cette demande n’est pas valide."),
+    "forbidden": (403, "This action is not allowed.", "Cette action n’est pas autorisée."),
+    "draw_only": (403, "This procedure is now allocated by lottery: go back to step 1 to file a request.",
+                  "Cette démarche est désormais attribuée par tirage au sort : revenez à l’étape 1 pour déposer une demande."),
+    "not_draw": (403, "This procedure is first come, first served: go back to step 1 and choose a slot.",
+                 "Cette démarche n’est pas attribuée par tirage au sort : revenez à l’étape 1 pour choisir un créneau."),
+    "not_this_partner": (403, "This hold was made by another partner.", "Cette réservation a été faite par un autre partenaire."),
+    "not_found": (404, "Not found: it may have been removed or never existed.",
+                  "Élément introuvable : il a peut-être été supprimé ou n’a jamais existé."),
+    "slot_not_found": (404, "This slot no longer exists. Choose another one.", "Ce créneau n’existe plus. Choisissez-en un autre."),
+    "hold_not_found": (404, "This booking can no longer be found: start again from the choice of a slot.",
+                       "Cette réservation est introuvable : recommencez à partir du choix d’un créneau."),
+    "request_not_found": (404, "This request cannot be found.", "Cette demande est introuvable."),
+    "booking_not_found": (404, "This appointment cannot be found.", "Ce rendez-vous est introuvable."),
+    "site_not_found": (404, "This place is unknown.", "Ce lieu est inconnu."),
+    "procedure_not_found": (404, "This procedure is not offered at this place.", "Cette démarche n’est pas proposée dans ce lieu."),
+    "draw_not_found": (404, "No recorded draw with this id.", "Aucun tirage enregistré sous cet identifiant."),
+    "partner_not_found": (404, "This partner is unknown.", "Ce partenaire est inconnu."),
+    "method_not_allowed": (405, "This action is not possible on this address.", "Cette action n’est pas possible à cette adresse."),
+    "slot_unavailable": (409, "This slot has just been taken by someone else. Choose another slot.",
+                         "Ce créneau vient d’être pris par quelqu’un d’autre. Choisissez un autre créneau."),
+    "hold_already_active": (409, "You already have an active booking or hold for this identity: only one at a time is allowed.",
+                            "Vous avez déjà une réservation en cours pour cette identité : une seule réservation à la fois est possible."),
+    "booking_already_active": (409, "You already have an appointment for this procedure.",
+                               "Vous avez déjà un rendez-vous pour cette démarche."),
+    "request_already_active": (409, "You already have a request for this procedure.", "Vous avez déjà une demande en cours pour cette démarche."),
+    "hold_not_active": (409, "This booking is no longer pending: it was confirmed or released.",
+                        "Cette réservation n’est plus en attente : elle a été confirmée ou libérée."),
+    "booking_not_active": (409, "This appointment is no longer active.", "Ce rendez-vous n’est plus actif."),
+    "request_not_live": (409, "This request can no longer be withdrawn.", "Cette demande ne peut plus être retirée."),
+    "slots_available": (409, "Slots are free in these dates: go back and choose one instead of filing a request.",
+                        "Des créneaux sont libres à ces dates : revenez en arrière et choisissez-en un plutôt que de déposer une demande."),
+    "slot_started": (409, "This appointment has already started: choose another slot.",
+                     "Ce rendez-vous a déjà commencé : choisissez un autre créneau."),
+    "state_changed": (409, "This is no longer possible: things changed in the meantime.",
+                      "L’opération n’est plus possible : la situation a changé entre-temps."),
+    "appointment_not_started": (409, "The appointment has not started yet.", "Le rendez-vous n’a pas encore commencé."),
+    "slot_not_closable": (409, "This slot cannot be closed in its current state.", "Ce créneau ne peut pas être fermé dans son état actuel."),
+    "site_exists": (409, "This place already exists.", "Ce lieu existe déjà."),
+    "partner_exists": (409, "This partner already exists.", "Ce partenaire existe déjà."),
+    "partner_revoked": (409, "This partner's key has been revoked.", "La clé de ce partenaire a été révoquée."),
+    "draw_running": (409, "This draw is already running.", "Ce tirage est déjà en cours."),
+    "draw_exists": (409, "This draw already exists.", "Ce tirage existe déjà."),
+    "hold_expired": (410, "The time to confirm has run out: the slot has been released. A new booking will only be possible after a waiting period.",
+                     "Le délai de confirmation est dépassé : le créneau a été libéré. Une nouvelle réservation ne sera possible qu’après un délai d’attente."),
+    "unsupported_media_type": (415, "The request could not be processed (unsupported format).",
+                               "La demande n’a pas pu être traitée (format non pris en charge)."),
+    "invalid_field": (422, "Some details are invalid. Correct the fields shown.", "Certaines informations sont invalides. Corrigez les champs signalés."),
+    "cooldown": (429, "Waiting period: after a cancellation or an unconfirmed hold, the same person must wait before booking again (a measure against reselling).",
+                 "Délai d’attente en cours : après une annulation ou une réservation non confirmée, la même personne doit attendre avant de réserver à nouveau (mesure contre la revente)."),
+    "rate_limited": (429, "Too many bookings from your connection.", "Trop de réservations depuis votre connexion."),
+    "partner_quota_exceeded": (429, "This partner's daily quota is used up.", "Le quota quotidien de ce partenaire est atteint."),
+    "quota_exceeded": (429, "The daily request quota of this API key is used up.", "Le quota quotidien de requêtes de cette clé est atteint."),
+    "internal_error": (500, "The service has a problem. Try again in a few minutes.", "Le service rencontre un problème. Réessayez dans quelques minutes."),
+    "storage_unavailable": (503, "The service is very busy.", "Le service est très sollicité."),
+    "unavailable": (503, "The service is very busy.", "Le service est très sollicité."),
+}
+
+
+def status_of(code):
+    return CATALOGUE[code][0]

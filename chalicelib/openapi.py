@@ -1,0 +1,114 @@
+"""The OpenAPI 3.1 document served at GET /openapi.json, built from chalicelib/contract.py and the error catalogue."""
+from chalicelib import contract
+from chalicelib.error_catalogue import CATALOGUE
+
+_SECURITY = {
+    contract.PARTNER_KEY: [{"partnerKey": []}],
+    contract.AGENT: [{"staffToken": []}],
+    contract.ADMIN: [{"staffToken": []}],
+}
+_TAGS = {contract.PUBLIC: "Applicants", contract.PARTNER_KEY: "Partners", contract.AGENT: "Staff", contract.ADMIN: "Staff"}
+_DESCRIPTION = """fairslot books prefecture appointments so that reselling them is pointless: a booking is
+bound to the applicant's identity (checked at the counter), freed slots come back after a random
+quarantine, and scarce procedures are allocated by a verifiable draw.
+
+Every error answers `{"error": {"code", "message", "details"}}`; `code` is one of the values listed
+for each response, `details.field` names the field of a 422, and 429 and 503 carry `Retry-After`.
+Partners authenticate with `x-api-key`; staff with a bearer JWT whose `cognito:groups` holds
+`agents` or `admins`."""
+
+_cached = None
+
+
+def _error_schema(codes):
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string", "enum": sorted(codes)},
+                "message": {"type": "string"},
+                "details": {"type": "object", "properties": {"field": {"type": "string"}}},
+            },
+        }},
+    }
+
+
+def _error_responses(op):
+    by_status = {}
+    for code in contract.codes_of(op):
+        by_status.setdefault(CATALOGUE[code][0], set()).add(code)
+    responses = {}
+    for status, codes in sorted(by_status.items()):
+        example = sorted(codes)[0]
+        response = {
+            "description": ", ".join(sorted(codes)),
+            "content": {"application/json": {
+                "schema": _error_schema(codes),
+                "example": {"error": {"code": example, "message": CATALOGUE[example][1],
+                                      "details": {"field": "limit"} if example == "invalid_field" else {}}},
+            }},
+        }
+        if status in (429, 503):
+            response["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying.",
+                                                   "schema": {"type": "integer"}}}
+        responses[str(status)] = response
+    return responses
+
+
+def _parameters(op):
+    params = [{"name": name, "in": "path", "required": True,
+               "schema": {"type": "string", "minLength": 1, "maxLength": contract.MAX_PATH_ID}}
+              for name in op.path_params]
+    for name, (schema, required) in op.query.items():
+        params.append({"name": name, "in": "query", "required": required, "schema": schema.schema()})
+    for name, description in op.headers.items():
+        params.append({"name": name, "in": "header", "required": False, "description": description,
+                       "schema": {"type": "string", "maxLength": 200}})
+    return params
+
+
+def _operation(op):
+    out = {
+        "operationId": f"{op.method.lower()}{op.path.replace('/', '_').replace('{', '').replace('}', '').replace('-', '_').replace('.', '_')}",
+        "summary": op.summary,
+        "tags": [_TAGS[op.auth]],
+        "parameters": _parameters(op),
+        "responses": {},
+    }
+    if op.auth in _SECURITY:
+        out["security"] = _SECURITY[op.auth]
+    if op.body is not None:
+        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body.schema()}}}
+    for status in (op.status, *op.also_status):
+        if status == 204:
+            out["responses"]["204"] = {"description": "Done."}
+        else:
+            out["responses"][str(status)] = {"description": "OK" if status == 200 else "Created",
+                                             "content": {"application/json": {"schema": op.response or {"type": "object"}}}}
+    out["responses"].update(_error_responses(op))
+    return out
+
+
+def document():
+    """The document (built once per process: it only depends on code)."""
+    global _cached
+    if _cached is None:
+        paths = {}
+        for op in contract.OPERATIONS:
+            paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+        _cached = {
+            "openapi": "3.1.0",
+            "info": {"title": "fairslot API", "version": "1.0.0", "description": _DESCRIPTION},
+            "tags": [{"name": "Applicants"}, {"name": "Partners"}, {"name": "Staff"}],
+            "paths": paths,
+            "components": {"securitySchemes": {
+                "partnerKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
+                               "description": "The partner's API key (POST /staff/partners shows it once)."},
+                "staffToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                               "description": "A Cognito ID token whose cognito:groups holds agents or admins."},
+            }},
+        }
+    return _cached

@@ -1,0 +1,136 @@
+"""The contract (chalicelib/contract.py) against what it describes: the app's routes, the OpenAPI
+rules, the error codes the code can send, and the web app's copy (web/src/contract.js)."""
+import ast
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import app as application
+from chalicelib import contract, errors, openapi
+from chalicelib.error_catalogue import CATALOGUE
+from devlocal import web_contract
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def app_routes():
+    return {(method, path) for path, methods in application.app.routes.items() for method in methods if method != "OPTIONS"}
+
+
+def documented_routes():
+    return {(method.upper(), path) for path, item in openapi.document()["paths"].items() for method in item}
+
+
+def test_every_route_of_the_app_is_in_the_document_and_nothing_else():
+    assert app_routes() - documented_routes() == set(), "routes without a contract: add an Operation in chalicelib/contract.py"
+    assert documented_routes() - app_routes() == set(), "documented routes the app does not serve"
+
+
+def test_the_document_is_valid_openapi_3_1_with_both_credentials():
+    from openapi_spec_validator import validate
+
+    document = openapi.document()
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["partnerKey"] == {**schemes["partnerKey"], "type": "apiKey", "in": "header", "name": "x-api-key"}
+    assert schemes["staffToken"]["scheme"] == "bearer"
+    hold = document["paths"]["/holds"]["post"]
+    assert hold["requestBody"]["content"]["application/json"]["schema"]["properties"]["applicant"]["properties"]["email"]["examples"]
+    assert hold["responses"]["422"]["content"]["application/json"]["example"]["error"]["code"] == "invalid_field"
+
+
+def test_the_document_is_served(api):
+    reply = api.call("GET", "/openapi.json")
+    assert reply.status == 200 and reply.body == openapi.document()
+
+
+def _raised_codes():
+    """Every literal error code in the code: code="..." arguments, *_CODES tables, and the default
+    code of each error class raised without one."""
+    defaults = {cls.__name__: cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.FairslotError)}
+    found = {}
+    for source in [ROOT / "app.py", *sorted((ROOT / "chalicelib").glob("*.py"))]:
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in defaults:
+                code = next((k.value for k in node.keywords if k.arg == "code"), None)
+                if code is None:
+                    found.setdefault(defaults[node.func.id], source.name)
+                elif isinstance(code, ast.Constant):
+                    found.setdefault(code.value, source.name)
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "").endswith("_CODES") for t in node.targets):
+                table = node.value.values if isinstance(node.value, ast.Dict) else [node.value]  # values, not the keys
+                for const in (c for value in table for c in ast.walk(value)):
+                    if isinstance(const, ast.Constant) and isinstance(const.value, str):
+                        found.setdefault(const.value, source.name)
+    return found
+
+
+def _gateway_codes():
+    """The codes API Gateway answers itself (infra/resources.yaml) and chalice local mirrors."""
+    template = (ROOT / "infra" / "resources.yaml").read_text()
+    local = (ROOT / "devlocal" / "api_server.py").read_text()
+    middleware = (ROOT / "app.py").read_text()
+    return (set(re.findall(r'"code": "([a-z_]+)"', template)) | set(re.findall(r'envelope\(\d+, "([a-z_]+)"', local))
+            | set(re.findall(r'\b[45]\d\d: "([a-z_]+)"', middleware)))
+
+
+def test_every_code_the_api_can_send_is_in_the_catalogue():
+    raised = _raised_codes()
+    assert "booking_not_found" in raised and "slot_unavailable" in raised and "invalid_field" in raised  # the scan works
+    missing = {code: where for code, where in raised.items() if code not in CATALOGUE}
+    assert missing == {}, "codes without a catalogue entry (chalicelib/error_catalogue.py)"
+    gateway = _gateway_codes()
+    assert {"not_found", "unauthorized", "rate_limited", "method_not_allowed"} <= gateway
+    assert gateway - set(CATALOGUE) == set()
+
+
+def test_each_route_lists_only_catalogued_codes_and_each_code_has_both_languages():
+    for op in contract.OPERATIONS:
+        assert contract.codes_of(op) <= set(CATALOGUE), op.path
+    for code, (status, en, fr) in CATALOGUE.items():
+        assert 400 <= status < 600 and en.strip() and fr.strip() and en != fr, code
+
+
+def test_the_web_app_copy_of_the_catalogue_and_field_rules_is_current():
+    assert web_contract.main(["--check"]) == 0, "run: .venv/bin/python -m devlocal.web_contract"
+    validate_js = (ROOT / "web" / "src" / "validate.js").read_text()
+    api_js = (ROOT / "web" / "src" / "api.js").read_text()
+    assert "from './contract.js'" in validate_js and "from './contract.js'" in api_js
+    # No second copy of a rule or a guessed code in the web app.
+    assert not re.search(r"/\^\\d\{10\}\$/|\[A-Za-z0-9-\]\+\(", validate_js)
+    assert not re.search(r"\.test\(code\)", api_js)
+
+
+@pytest.mark.parametrize("text", ["²", "٣", "1" * 5000, " 12", "1.5", "0x10", "+-1", ""])
+def test_query_integers_are_ascii_digits_and_bounded(text):
+    with pytest.raises(errors.InvalidField):
+        contract.Integer(1, 100).from_text(text, "limit") if text != " 12" else contract.Integer(1, 10).from_text(text, "limit")
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "0001-01-01", "2026-W01-1", "2026-02-30", "٢٠٢٦-٠١-٠١", "2026-01-01T10:00:00",
+                                  "9999-12-31T23:59:59+00:00", "1899-12-31T23:00:00+00:00"])
+def test_dates_and_instants_out_of_range_or_form_are_refused(text):
+    with pytest.raises(errors.InvalidField):
+        contract.Instant().parse(text, "from")
+    with pytest.raises(errors.InvalidField):
+        contract.Day().parse(text, "date")
+
+
+def test_bodies_refuse_constants_huge_numbers_and_nesting_deeper_than_their_schema():
+    for raw in ['{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}', '{"a": 1e400}', '{"a": ' + "1" * 5000 + "}",
+                "[" * 100_000 + "]" * 100_000, '{"a": {"b": {"c": 1}}}']:
+        with pytest.raises(errors.MalformedRequest):
+            contract.decode_json(raw, max_depth=2)
+    assert contract.decode_json('{"a": {"b": 1.5}}', max_depth=2) == {"a": {"b": 1.5}}
+
+
+def test_a_parsed_body_names_the_field_at_fault():
+    with pytest.raises(errors.InvalidField) as refused:
+        contract.HOLD_BODY.parse({"slot_id": "s", "applicant": {"document": {"type": "agdref", "number": "1"}, "birth_date": "1990-01-02",
+                                                                "family_name": "A", "given_names": "B", "email": "not-an-email"}})
+    assert refused.value.details == {"field": "applicant.email"}
+    assert contract.Day().parse("2026-01-31", "d") == date(2026, 1, 31)
