@@ -18,20 +18,11 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.update({
-    "FAIRSLOT_LOCAL": "1",
-    "TABLE_PREFIX": "fairslot-bench",
-    "AWS_DEFAULT_REGION": "eu-west-3",
-    "AWS_REGION": "eu-west-3",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "IDENTITY_HMAC_SECRET": "bench-identity-secret",
-    "STAFF_JWT_SECRET": "bench-staff-secret-at-least-32-bytes-long",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "ERROR",
-    "DRAW_STAFF_BUDGET_SECONDS": "3600",  # moto is slower than DynamoDB: one call does the whole draw
-})
-os.environ.pop("DYNAMODB_ENDPOINT", None)
+from bench.in_process import use_in_process_engine  # noqa: E402
+
+use_in_process_engine(
+    DRAW_STAFF_BUDGET_SECONDS="3600",  # moto is slower than DynamoDB: one call does the whole draw
+)
 
 
 def counting_calls():

@@ -21,20 +21,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-# The test environment (tests/conftest.py): moto's in-memory DynamoDB, no AWS, no metrics output.
-os.environ.update({
-    "FAIRSLOT_LOCAL": "1",
-    "TABLE_PREFIX": "fairslot-bench",
-    "AWS_DEFAULT_REGION": "eu-west-3",
-    "AWS_REGION": "eu-west-3",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "IDENTITY_HMAC_SECRET": "bench-identity-secret",
-    "STAFF_JWT_SECRET": "bench-staff-secret-at-least-32-bytes-long",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "ERROR",
-})
-os.environ.pop("DYNAMODB_ENDPOINT", None)
+from bench.in_process import use_in_process_engine  # noqa: E402
+
+use_in_process_engine()
 
 # ASSUMED on-demand prices, USD per million request units, eu-west-3 (Paris), standard table
 # class, after the November 2024 halving of on-demand prices. Not verified here: check

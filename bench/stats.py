@@ -14,19 +14,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.update({
-    "FAIRSLOT_LOCAL": "1",
-    "TABLE_PREFIX": "fairslot-bench",
-    "AWS_DEFAULT_REGION": "eu-west-3",
-    "AWS_REGION": "eu-west-3",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "IDENTITY_HMAC_SECRET": "bench-identity-secret",
-    "STAFF_JWT_SECRET": "bench-staff-secret-at-least-32-bytes-long",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "ERROR",
-})
-os.environ.pop("DYNAMODB_ENDPOINT", None)
+from bench.in_process import use_in_process_engine  # noqa: E402
+
+use_in_process_engine()
 
 SITE, PROCEDURE = "herault", "renewal"
 ROUNDS = 7
