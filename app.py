@@ -1,6 +1,5 @@
 """fairslot HTTP API: thin handlers that parse, call one use case and shape the response."""
 import json
-from datetime import date
 from functools import wraps
 
 from chalice import AuthResponse, Chalice, Rate, Response
@@ -174,7 +173,7 @@ def search_slots(site_id):
 @route("/holds", methods=["POST"], status=201)
 def create_hold():
     body, now = _body(), clock.now()
-    applicant = inputs.applicant(body, date.fromtimestamp(now))
+    applicant = inputs.applicant(body, clock.utc_date(now))
     return booking.hold(inputs.text(body, "slot_id", max_len=64), applicant, _client_ip(), now)
 
 
@@ -214,7 +213,7 @@ def cancel_booking(booking_id):
 @route("/requests", methods=["POST"], status=201)
 def file_request():
     now = clock.now()
-    fields = inputs.draw_request(_body(), date.fromtimestamp(now))
+    fields = inputs.draw_request(_body(), clock.utc_date(now))
     return draws.file_request(now=now, client_ip=_client_ip(), **fields)
 
 
@@ -243,7 +242,7 @@ def draw_record(site_id, procedure_id, draw_id):
 @route("/stats/{site_id}")
 def site_stats(site_id):
     q, now = _query(), clock.now()
-    start = q.get("from") or clock.parse_instant(date.fromtimestamp(now).isoformat())
+    start = q.get("from") or clock.parse_instant(clock.utc_date(now).isoformat())
     end = q.get("to")  # None: draws.stats's own default window (bounded there)
     return draws.stats(site_id, start, end, now)
 
@@ -296,7 +295,7 @@ def run_draw(site_id, procedure_id):
 
 @route("/staff/sites/{site_id}/bookings", authorizer=staff_agent)
 def day_list(site_id):
-    return booking.day_list(site_id, _query().get("date") or date.fromtimestamp(clock.now()))
+    return booking.day_list(site_id, _query().get("date") or clock.utc_date(clock.now()))
 
 
 # --- issue 4: partners, staff work, notifications, audit trail ------------------------------
@@ -344,7 +343,7 @@ def partner_search_slots(site_id):
 @partner_route("/partner/holds", methods=["POST"], status=201)
 def partner_hold():
     body, now = _body(), clock.now()
-    applicant = inputs.applicant(body, date.fromtimestamp(now))
+    applicant = inputs.applicant(body, clock.utc_date(now))
     return booking.hold(inputs.text(body, "slot_id", max_len=64), applicant, _client_ip(), now, partner=_partner())
 
 
@@ -370,7 +369,7 @@ def partner_cancel(booking_id):
 @partner_route("/partner/requests", methods=["POST"], status=201)
 def partner_file_request():
     now = clock.now()
-    fields = inputs.draw_request(_body(), date.fromtimestamp(now))
+    fields = inputs.draw_request(_body(), clock.utc_date(now))
     return draws.file_request(now=now, partner_id=_partner()["partner_id"], **fields)
 
 

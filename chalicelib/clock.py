@@ -24,6 +24,12 @@ def to_rfc3339(epoch):
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def utc_date(epoch):
+    """The UTC calendar day of an instant. Not `date.fromtimestamp`, which uses the process's own
+    time zone: UTC on Lambda, but whatever TZ says on a laptop or a CI machine."""
+    return datetime.fromtimestamp(epoch, timezone.utc).date()
+
+
 def utc_key(dt):
     """The sortable UTC string stored for appointment times (also valid RFC 3339)."""
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

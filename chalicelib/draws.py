@@ -27,7 +27,7 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     if not domain.standby_allowed(policy):
         raise Forbidden("This procedure is first come, first served: search and hold a slot.", code="not_draw")
     domain.check_accepted_document(applicant.document_type, policy)
-    today = date.fromtimestamp(now)
+    today = clock.utc_date(now)
     if last_day < first_day:
         raise InvalidField("to", "to must be on or after from.")
     if last_day < today or (last_day - today).days > 366:
@@ -225,7 +225,7 @@ def _take_draw(site_id, procedure_id, now):
 def _entrants_and_slots(site_id, procedure_id, policy, timezone, now):
     """What a draw allocates: the waiting requests and the slots it may give, as domain.allocate
     reads them, with the stored items by id for the offers, and every free slot read."""
-    today = date.fromtimestamp(now)
+    today = clock.utc_date(now)
     requests = [r for r in storage.waiting_requests(site_id, procedure_id) if request_status(r, now) == "waiting"]
     free = _free_slots(site_id, procedure_id, now)
     slots = _drawable(free, requests, policy, timezone, now)
@@ -259,7 +259,7 @@ def _offer_hold_id(draw, request_id):
 def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, deadline):
     """Each allocated pair's offer in order, idempotently, from where the last run's saved
     progress says, until the deadline: (pairs done, offered or found made, not possible)."""
-    day = date.fromtimestamp(draw.run_at)  # the draw's day, also when a later run resumes it
+    day = clock.utc_date(draw.run_at)  # the draw's day, also when a later run resumes it
     done, offered, skipped = int(draw.offers_done or 0), int(draw.offered_count or 0), int(draw.skipped_count or 0)
     for request_id, slot_id in allocation[done:]:
         if clock.now() >= deadline:
@@ -368,7 +368,7 @@ def _lapsed_offer_back(expires_at, slot, policy):
 
 
 def _free_slots(site_id, procedure_id, now):
-    until = date.fromtimestamp(now) + timedelta(days=367)
+    until = clock.utc_date(now) + timedelta(days=367)
     return storage.free_slots(site_id, procedure_id, to_rfc3339(now), utc_key(parse_instant(until.isoformat())), now)
 
 

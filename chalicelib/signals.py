@@ -70,7 +70,7 @@ def publish_metrics(now):
 
 
 def today(now):
-    from datetime import datetime, timezone
+    from chalicelib.clock import utc_date
 
-    return datetime.fromtimestamp(now, timezone.utc).date()
+    return utc_date(now)
 

@@ -197,3 +197,19 @@ def test_auto_is_a_policy_value_and_the_default():
     assert domain.policy_with(POLICY, {"allocation": "auto"}).allocation == "auto"
     with pytest.raises(InvalidField):
         domain.policy_with(POLICY, {"allocation": "first"})
+
+
+def test_a_day_is_the_utc_day_whatever_the_process_time_zone(monkeypatch):
+    """date.fromtimestamp would give the laptop's local day: 23:30 UTC is already tomorrow in Paris."""
+    import time
+
+    from chalicelib import clock
+
+    instant = 1796167800  # 2026-12-01T23:30:00Z
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14
+    time.tzset()
+    try:
+        assert clock.utc_date(instant).isoformat() == "2026-12-01"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
