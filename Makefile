@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-python test-web bench package lock token clean
+.PHONY: run test lint test-python test-web bench package lock token clean
 
 # The venv is the dev lock, every file checked against its hash (DEVELOPERS.md, "Dependencies").
 $(STAMP): requirements.txt requirements-dev.txt
@@ -33,7 +33,12 @@ run: $(STAMP)
 	@if [ -f web/package.json ] && [ ! -d web/node_modules ]; then (cd web && npm ci --ignore-scripts --no-audit --no-fund); fi
 	$(PY) -m devlocal.stack --api-port $(API_PORT) --engine-port $(ENGINE_PORT) --web-port $(WEB_PORT)
 
-test: test-python test-web
+test: lint test-python test-web
+
+# ruff (with a complexity ceiling of 10) over all Python, mypy over the rules and storage: pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test-python: $(STAMP)
 	$(PY) -m pytest

@@ -624,7 +624,8 @@ def cycling_rows(b, duration, slots, honest):
     rows.append({"scenario": "(d) offer cycling: 8 fakes withdraw won offers", "mode": "draw", "runs": 3,
                  "at_once": "–", "transfer": "–", "buyer": "–", "fair": "–",
                  "notes": f"{slots} slots, {honest} honest, 3 draws: honest booked {honest_booked}; "
-                          f"fakes won and withdrew {fake_offers} offers (each slot back in the next draw); fakes refiling after withdrawing refused for cooldown {refused}/{refiled}"})
+                          f"fakes won and withdrew {fake_offers} offers (each slot back in the next draw); "
+                          f"fakes refiling after withdrawing refused for cooldown {refused}/{refiled}"})
     return rows
 
 

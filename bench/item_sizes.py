@@ -15,7 +15,6 @@ Prices are an assumption (see docs/capacity.md): eu-west-3 on-demand, standard t
 """
 import functools
 import math
-import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path

@@ -7,7 +7,6 @@ times are moto's, not DynamoDB's: compare them with each other, not with product
 
     python bench/stats.py
 """
-import os
 import statistics
 import sys
 import time

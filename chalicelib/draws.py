@@ -435,13 +435,9 @@ def run_due_draws(now):
                 metric("DrawStuck", site=site.sk)
             last_run = next((d.run_at for d in draws if d.run_at), None)
             if policy.allocation == domain.AUTO and not unfinished:
-                if not draws:
-                    continue  # nobody ever waited: nothing can be marked for a draw
-                waiting = storage.waiting_requests(site.sk, p["procedure_id"])
-                if not waiting:
-                    release_unclaimed(site.sk, p["procedure_id"], now)
+                last_run = _auto_draw_clock(site.sk, p["procedure_id"], draws, last_run, now)
+                if last_run is _NOBODY_WAITS:
                     continue
-                last_run = max(last_run or 0, min(r.created_at for r in waiting))
             if unfinished or last_run is None or last_run + policy.draw_interval_seconds <= now:
                 try:
                     ran.append(run_draw(site.sk, p["procedure_id"], now, budget_seconds=max(0.0, deadline - clock.now())))
@@ -450,6 +446,21 @@ def run_due_draws(now):
             elif not any(d.status == "committed" for d in draws):
                 _new_commitment(site.sk, p["procedure_id"], now)  # a draw procedure left without one gets it
     return ran
+
+
+_NOBODY_WAITS = object()
+
+
+def _auto_draw_clock(site_id, procedure_id, draws, last_run, now):
+    """When an auto procedure's draw interval started: the later of the last draw and the first
+    waiting request; _NOBODY_WAITS when nobody waits (what a draw left unclaimed goes to search)."""
+    if not draws:
+        return _NOBODY_WAITS  # nobody ever waited: nothing can be marked for a draw
+    waiting = storage.waiting_requests(site_id, procedure_id)
+    if not waiting:
+        release_unclaimed(site_id, procedure_id, now)
+        return _NOBODY_WAITS
+    return max(last_run or 0, min(r.created_at for r in waiting))
 
 
 def _figures(draw):

@@ -360,7 +360,7 @@ class Counter(Model):
     expires_ttl = NumberAttribute()
 
 
-ALL_MODELS = (Slot, Hold, Booking, IdentityState, Site, Counter, Request, Draw, DrawRecordChunk)
+ALL_MODELS: tuple[type[Model], ...] = (Slot, Hold, Booking, IdentityState, Site, Counter, Request, Draw, DrawRecordChunk)
 TTL_ATTRIBUTES = {
     Hold: "purge_at",
     Booking: "purge_at",

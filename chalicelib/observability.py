@@ -128,7 +128,7 @@ def _build_logger():
 
     std = logging.getLogger(SERVICE)
     for handler in list(std.handlers):
-        if not getattr(std, "powertools_handler", None) is handler:
+        if getattr(std, "powertools_handler", None) is not handler:
             std.removeHandler(handler)  # Chalice's plain-text handler: it would bypass redaction
     built = Logger(service=SERVICE, logger_formatter=RedactingFormatter(), utc=True)
     return built

@@ -135,12 +135,18 @@ def summarize_signals(items):
         if len(identities) >= IDENTITIES_PER_IP_THRESHOLD:
             out["identities_per_ip"].append({"client_ip": ip, "identities": len(identities), "holds": holds,
                                              "requests": requests})
-    for partner_id, (booked, cancelled) in partners.items():
-        rate = cancelled / booked if booked else (1.0 if cancelled else 0.0)
-        if max(booked, cancelled) >= PARTNER_MIN_BOOKINGS and rate >= PARTNER_CANCEL_RATE_THRESHOLD:
-            out["partner_cancellations"].append({"partner_id": partner_id, "booked": booked, "cancelled": cancelled,
-                                                 "rate": round(rate, 3)})
+    out["partner_cancellations"] = _partners_cancelling_often(partners)
     out["identities_per_ip"].sort(key=lambda s: -s["identities"])
     out["disposable_email_domains"].sort(key=lambda s: -s["holds"])
     out["partner_cancellations"].sort(key=lambda s: -s["rate"])
     return out
+
+
+def _partners_cancelling_often(partners):
+    """Partners with PARTNER_MIN_BOOKINGS or more whose cancellations reach the threshold rate."""
+    found = []
+    for partner_id, (booked, cancelled) in partners.items():
+        rate = cancelled / booked if booked else (1.0 if cancelled else 0.0)
+        if max(booked, cancelled) >= PARTNER_MIN_BOOKINGS and rate >= PARTNER_CANCEL_RATE_THRESHOLD:
+            found.append({"partner_id": partner_id, "booked": booked, "cancelled": cancelled, "rate": round(rate, 3)})
+    return found

@@ -80,7 +80,7 @@ def _tx_connection():
                     max_pool_connections=50,
                 )
                 shared.client  # noqa: B018 -- build the client now, under the lock
-                shared._make_api_call = _retrying(shared._make_api_call)
+                shared._make_api_call = _retrying(shared._make_api_call)  # type: ignore[method-assign]  # the one retry point
                 for model in ALL_MODELS + (Policy, SiteFigures):
                     table = model._get_connection()
                     if table.table_name not in shared._tables:
@@ -165,7 +165,7 @@ class _Transaction:
 
         # One token per transaction: a retry after a throttled or lost answer is not applied twice.
         self._tx = TransactWrite(connection=_tx_connection(), client_request_token=secrets.token_hex(16))
-        self._labels = {kind: [] for kind in self._ORDER}
+        self._labels: dict[str, list] = {kind: [] for kind in self._ORDER}
 
     def check(self, label, model_cls, hash_key, range_key=None, condition=None):
         self._tx.condition_check(model_cls, hash_key, range_key, condition=condition)
@@ -253,7 +253,7 @@ def _freed_figure(available_from):
 def figures_of_site(site_id, first_day, last_day):
     """{procedure_id: {figure: n}} over appointment days first_day..last_day (UTC, ISO dates):
     ONE Query (a few pages at most: FIGURE_SHARDS items per procedure and day)."""
-    totals = {}
+    totals: dict = {}
     items = _query_all(SiteFigures.query, f"figures#{site_id}", SiteFigures.sk.between(first_day, f"{last_day}#~"))
     for item in items:
         procedure_id = item.sk.split("#")[1]
@@ -373,7 +373,7 @@ def create_slots_if_new(slots, also=()):
         tx.add_all(also)
         if tx.commit():
             raise Conflict("Someone else changed this at the same moment; please retry.", code="state_changed")
-    groups = {}
+    groups: dict = {}
     for slot in slots:
         groups.setdefault(_figures_item(slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id).sk, []).append(slot)
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -1163,7 +1163,8 @@ def draw_record_pk(draw, attempt):
 def _chunks(items, budget):
     """Consecutive runs of `items` whose JSON (as JSONAttribute writes it) fits in `budget` bytes;
     at least one, possibly empty, so that every part of a record exists."""
-    chunk, size = [], 2
+    chunk: list = []
+    size = 2
     for item in items:
         encoded = len(json.dumps(item)) + 2
         if chunk and size + encoded > budget:
@@ -1227,7 +1228,7 @@ def mark_draw_run(draw, runner, offered, skipped, now):
 def read_draw_record(draw):
     """The whole recorded record of an allocating or run draw, {part: [items]} (a resumed run's
     input): strongly consistent, and checked complete against the chunk counts."""
-    parts = {part: [] for part in RECORD_PARTS}
+    parts: dict[str, list] = {part: [] for part in RECORD_PARTS}
     seen = dict.fromkeys(RECORD_PARTS, 0)
     chunks = _query_all(DrawRecordChunk.query, draw_record_pk(draw, draw.record_attempt), consistent_read=True)
     for chunk in chunks:
@@ -1283,7 +1284,7 @@ def _guarded(function):
         with _storage_call():
             return function(*args, **kwargs)
 
-    guarded.storage_guarded = True
+    guarded.storage_guarded = True  # type: ignore[attr-defined]  # read by the wrapper test
     return guarded
 
 

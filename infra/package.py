@@ -214,7 +214,8 @@ def finish(outdir, stage="dev", project=ROOT):
     else:
         path.write_text(yaml.safe_dump(template, sort_keys=False, default_flow_style=False, width=1000))
     for function, event in wired:
-        print(f"{path}: {function}.{event} reads !GetAtt {template['Resources'][function]['Properties']['Events'][event]['Properties']['Stream']['Fn::GetAtt'][0]}.StreamArn")
+        stream = template["Resources"][function]["Properties"]["Events"][event]["Properties"]["Stream"]
+        print(f"{path}: {function}.{event} reads !GetAtt {stream['Fn::GetAtt'][0]}.StreamArn")
     return path
 
 
