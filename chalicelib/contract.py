@@ -5,6 +5,7 @@ themselves as JSON Schema, from which chalicelib/openapi.py builds GET /openapi.
 library only: the import stays cheap for cold starts (bench/coldstart.py --slim, see
 DEVELOPERS.md for the libraries measured against it).
 """
+from abc import ABC, abstractmethod
 import json
 import math
 import re
@@ -29,7 +30,7 @@ _RANGE = f"Between {DATE_MIN} and {DATE_MAX}."
 
 # --- schema types: each parses a JSON value (or a query string) and describes itself ------------
 
-class Schema:
+class Schema(ABC):
     depth = 0  # how deep a JSON value of this type nests
     example = None
     description = None
@@ -37,15 +38,17 @@ class Schema:
     def missing(self, name):
         return InvalidField(name, f"{name} is required.")
 
+    @abstractmethod
     def parse(self, value, name):
-        raise NotImplementedError
+        """The value parsed, or InvalidField naming `name`."""
 
     def from_text(self, text, name):
         """A query-string or path value (always a string) parsed as this type."""
         return self.parse(text, name)
 
+    @abstractmethod
     def json_schema(self):
-        raise NotImplementedError
+        """This type as JSON Schema (OpenAPI 3.1)."""
 
     def described(self, description=None, example=None):
         self.description, self.example = description, example

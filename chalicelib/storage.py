@@ -493,15 +493,20 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
 
 # --- holds ----------------------------------------------------------------------------------
 
-def _count_for_ip(tx, kind, ip_limit):
-    """R8: one more action of this kind from this client IP in its hourly window, under the cap."""
-    window_start, window_end = ip_limit["window"]
+def _count_under_cap(tx, label, key, window_end, cap):
+    """R8: one more action on a window's counter, only while the counter is under its cap."""
     tx.update(
-        "ip",
-        Counter(f"{kind}#{ip_limit['ip']}#{window_start}"),
+        label,
+        Counter(key),
         actions=[Counter.n.add(1), Counter.expires_ttl.set(window_end)],
-        condition=Counter.n.does_not_exist() | (Counter.n < ip_limit["max"]),
+        condition=Counter.n.does_not_exist() | (Counter.n < cap),
     )
+
+
+def _count_for_ip(tx, kind, ip_limit):
+    """One more action of this kind from this client IP in its hourly window, under the cap."""
+    window_start, window_end = ip_limit["window"]
+    _count_under_cap(tx, "ip", f"{kind}#{ip_limit['ip']}#{window_start}", window_end, ip_limit["max"])
 
 
 def _slot_is_holdable(now):
@@ -1030,12 +1035,7 @@ def count_lookup(ip_limit, identity_limit):
     tx = _Transaction()
     _count_for_ip(tx, "lookup-ip", ip_limit)
     start, end = identity_limit["window"]
-    tx.update(
-        "identity",
-        Counter(f"lookup-identity#{identity_limit['identity']}#{start}"),
-        actions=[Counter.n.add(1), Counter.expires_ttl.set(end)],
-        condition=Counter.n.does_not_exist() | (Counter.n < identity_limit["max"]),
-    )
+    _count_under_cap(tx, "identity", f"lookup-identity#{identity_limit['identity']}#{start}", end, identity_limit["max"])
     failed = tx.commit()
     if failed:
         window_end = ip_limit["window"][1] if "ip" in failed else end

@@ -1,7 +1,9 @@
 """Test helpers: one small client for the API, in process (Chalice test client) or over HTTP."""
+import email
 import json
 import os
 from datetime import date, timedelta
+from email import policy as email_policy
 
 from chalicelib.auth import issue_local_staff_token
 
@@ -213,3 +215,16 @@ class Api:
         booked = self.confirm(hold.body)
         assert booked.status == 201, booked
         return booked.body
+
+
+def messages(outbox):
+    """The e-mails written to an outbox directory, by file name."""
+    if not outbox.exists():
+        return {}
+    return {p.name: email.message_from_bytes(p.read_bytes(), policy=email_policy.default) for p in sorted(outbox.glob("*.eml"))}
+
+
+def deliver(stream):
+    """One pass of a stream poller, without waiting between attempts."""
+    stream._retry_at = 0
+    return stream.poll_once()

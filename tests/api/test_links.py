@@ -1,17 +1,15 @@
 """Issue 13 and issue 10 item 5: every e-mail links back to its booking or request (a link token
 in the URL fragment), "find my booking" sends the link again, draw offers reach their winners."""
 import dataclasses
-import email
 import re
 from datetime import date, timedelta
-from email import policy as email_policy
 
 import pytest
 
 from chalicelib import clock, notify
 from chalicelib.models import Booking
 from devlocal.streams import BookingsStreamPoller
-from tests.support import PROCEDURE, SITE, applicant
+from tests.support import PROCEDURE, SITE, applicant, deliver, messages
 
 LINK = re.compile(r"(https?://\S+/#/(booking|request)/([^/\s]+)/([A-Za-z0-9_-]+))")
 
@@ -29,17 +27,6 @@ def stream(api, outbox):
     import app as application
 
     return BookingsStreamPoller(application.bookings_stream, Booking.Meta.table_name, max_attempts=3)
-
-
-def messages(outbox):
-    if not outbox.exists():
-        return {}
-    return {p.name: email.message_from_bytes(p.read_bytes(), policy=email_policy.default) for p in sorted(outbox.glob("*.eml"))}
-
-
-def deliver(stream):
-    stream._retry_at = 0
-    return stream.poll_once()
 
 
 def links_in(message):

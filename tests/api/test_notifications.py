@@ -1,8 +1,6 @@
 """Notifications (issue 4): sent from the bookings stream, in French and English, never on the
 booking path; a failed send is retried and loses nothing."""
 import dataclasses
-import email
-from email import policy as email_policy
 
 import pytest
 
@@ -10,7 +8,7 @@ from chalicelib import clock, notify
 from chalicelib.clock import epoch_of
 from chalicelib.models import Booking
 from devlocal.streams import BookingsStreamPoller
-from tests.support import applicant
+from tests.support import applicant, deliver, messages
 
 
 @pytest.fixture
@@ -25,17 +23,6 @@ def stream(api, outbox):
     import app as application
 
     return BookingsStreamPoller(application.bookings_stream, Booking.Meta.table_name, max_attempts=3)
-
-
-def messages(outbox):
-    if not outbox.exists():
-        return {}
-    return {p.name: email.message_from_bytes(p.read_bytes(), policy=email_policy.default) for p in sorted(outbox.glob("*.eml"))}
-
-
-def deliver(stream):
-    stream._retry_at = 0  # no waiting between attempts in a test
-    return stream.poll_once()
 
 
 def test_a_confirmation_is_sent_in_french_and_english_from_the_stream(api, stream, outbox):
