@@ -169,6 +169,11 @@ def check_deployed(loaded):
 settings = check_deployed(_load())
 
 
+def current():
+    """The settings in force: call it where a value is used, never bind its result at import."""
+    return settings
+
+
 def reload():
     """Re-read the environment (tests change it between cases)."""
     global settings
