@@ -108,38 +108,45 @@ def many_identities_per_ip(items):
 def summarize_signals(items):
     """What staff review: `items` are the day's signal counters as dicts (kind, subject, n,
     requests, identities, booked, cancelled, details). Returns the §4 R9 signals, worst first."""
-    out = {
-        "identities_per_ip": [],
-        "cooldown_refusals": 0,
-        "checkin_mismatches": [],
-        "false_urgency": [],
-        "disposable_email_domains": [],
-        "partner_cancellations": [],
+    return {
+        "identities_per_ip": sorted(_ips_behind_many_identities(items), key=lambda s: -s["identities"]),
+        "cooldown_refusals": sum(item.get("n") or 0 for item in _of_kind(items, "cooldown")),
+        "checkin_mismatches": [_booking_details(item) for item in _of_kind(items, "checkin_mismatch")],
+        "false_urgency": [_booking_details(item) for item in _of_kind(items, "false_urgency")],
+        "disposable_email_domains": sorted(_email_domains(items), key=lambda s: -s["holds"]),
+        "partner_cancellations": sorted(_partners_cancelling_often(_partner_totals(items)), key=lambda s: -s["rate"]),
     }
+
+
+def _of_kind(items, kind):
+    return [item for item in items if item["kind"] == kind]
+
+
+def _booking_details(item):
+    """A check-in mismatch or false urgency as recorded, or at least the booking it is about."""
+    return item.get("details") or {"booking_id": item["subject"]}
+
+
+def _ips_behind_many_identities(items):
+    """IPs with IDENTITIES_PER_IP_THRESHOLD or more distinct identities behind them today."""
+    return [{"client_ip": ip, "identities": len(identities), "holds": holds, "requests": requests}
+            for ip, (identities, holds, requests) in identities_by_ip(items).items()
+            if len(identities) >= IDENTITIES_PER_IP_THRESHOLD]
+
+
+def _email_domains(items):
+    """The day's holds and draw requests per email domain (only disposable ones are counted)."""
+    return [{"domain": item["subject"], "holds": item.get("n") or 0, "requests": item.get("requests") or 0}
+            for item in _of_kind(items, "email_domain")]
+
+
+def _partner_totals(items):
+    """{partner id: [bookings, cancellations]} over the day's "partner" counters."""
     partners = defaultdict(lambda: [0, 0])
-    for item in items:
-        kind = item["kind"]
-        if kind == "cooldown":
-            out["cooldown_refusals"] += item.get("n") or 0
-        elif kind == "checkin_mismatch":
-            out["checkin_mismatches"].append(item.get("details") or {"booking_id": item["subject"]})
-        elif kind == "false_urgency":
-            out["false_urgency"].append(item.get("details") or {"booking_id": item["subject"]})
-        elif kind == "email_domain":
-            out["disposable_email_domains"].append({"domain": item["subject"], "holds": item.get("n") or 0,
-                                                     "requests": item.get("requests") or 0})
-        elif kind == "partner":
-            partners[item["subject"]][0] += item.get("booked") or 0
-            partners[item["subject"]][1] += item.get("cancelled") or 0
-    for ip, (identities, holds, requests) in identities_by_ip(items).items():
-        if len(identities) >= IDENTITIES_PER_IP_THRESHOLD:
-            out["identities_per_ip"].append({"client_ip": ip, "identities": len(identities), "holds": holds,
-                                             "requests": requests})
-    out["partner_cancellations"] = _partners_cancelling_often(partners)
-    out["identities_per_ip"].sort(key=lambda s: -s["identities"])
-    out["disposable_email_domains"].sort(key=lambda s: -s["holds"])
-    out["partner_cancellations"].sort(key=lambda s: -s["rate"])
-    return out
+    for item in _of_kind(items, "partner"):
+        partners[item["subject"]][0] += item.get("booked") or 0
+        partners[item["subject"]][1] += item.get("cancelled") or 0
+    return partners
 
 
 def _partners_cancelling_often(partners):
