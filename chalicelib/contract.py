@@ -257,17 +257,18 @@ class Obj(Schema):
             raise self.missing(name)
         out = {}
         for key, schema in self.fields.items():
-            path = f"{name}.{key}" if name else key
-            if value.get(key) is None:
-                if key in self.required:
-                    raise schema.missing(path)
-                continue
-            out[key] = schema.parse(value[key], path)
+            if value.get(key) is not None:  # a JSON null is an absent field
+                out[key] = schema.parse(value[key], _field_path(name, key))
+            elif key in self.required:
+                raise schema.missing(_field_path(name, key))
         if not self.extra:
-            for key in value:
-                if key not in self.fields:
-                    raise InvalidField(f"{name}.{key}" if name else key, f"Unknown field '{key}'.")
+            self._refuse_unknown_fields(value, name)
         return out
+
+    def _refuse_unknown_fields(self, value, name):
+        for key in value:
+            if key not in self.fields:
+                raise InvalidField(_field_path(name, key), f"Unknown field '{key}'.")
 
     def json_schema(self):
         out = {"type": "object", "properties": {k: v.schema() for k, v in self.fields.items()}}
@@ -276,6 +277,11 @@ class Obj(Schema):
         if not self.extra:
             out["additionalProperties"] = False
         return out
+
+
+def _field_path(name, key):
+    """Where a field sits in the body, as the error names it (`applicant.email`)."""
+    return f"{name}.{key}" if name else key
 
 
 class Items(Schema):
