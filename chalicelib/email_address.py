@@ -45,22 +45,31 @@ def _check_local(local):
 
 
 def _ascii_domain(domain):
-    if not domain or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in domain):
-        raise ValueError("must have a domain after the @")
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii").lower()
-    except (UnicodeError, ValueError):
-        raise ValueError("has a domain that cannot be encoded (IDNA)") from None
+    ascii_domain = _idna(domain)
     if len(ascii_domain) > MAX_DOMAIN:
         raise ValueError(f"has a domain longer than {MAX_DOMAIN} characters")
     labels = ascii_domain.split(".")
     if len(labels) < 2:
         raise ValueError("must have a dotted domain (example.org)")
     for label in labels:
-        if not 1 <= len(label) <= MAX_LABEL or not set(label) <= _LABEL_CHARS:
-            raise ValueError("has a domain label that is empty, too long, or not letters, digits and hyphens")
-        if label.startswith("-") or label.endswith("-"):
-            raise ValueError("has a domain label starting or ending with a hyphen")
+        _check_label(label)
     if labels[-1].isdigit():
         raise ValueError("must end with a top-level domain, not a number")
     return ascii_domain
+
+
+def _idna(domain):
+    """The domain in its ASCII IDNA form, lower case (the form SES sends to)."""
+    if not domain or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in domain):
+        raise ValueError("must have a domain after the @")
+    try:
+        return domain.encode("idna").decode("ascii").lower()
+    except (UnicodeError, ValueError):
+        raise ValueError("has a domain that cannot be encoded (IDNA)") from None
+
+
+def _check_label(label):
+    if not 1 <= len(label) <= MAX_LABEL or not set(label) <= _LABEL_CHARS:
+        raise ValueError("has a domain label that is empty, too long, or not letters, digits and hyphens")
+    if label.startswith("-") or label.endswith("-"):
+        raise ValueError("has a domain label starting or ending with a hyphen")
