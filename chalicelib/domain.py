@@ -37,15 +37,24 @@ def visible_state(state, available_from, freed_count, hold_expires_at, now, star
     """The §4 lifecycle name of a stored slot at `now` (for staff and statistics, never public).
 
     A lapsed hold whose slot was due back only at its start (hold_terms) was freed late."""
-    if state == HELD and hold_expires_at is not None and hold_expires_at > now:
+    if state == HELD and _hold_running(hold_expires_at, now):
         return HELD
-    if state == HELD and starts_at is not None and available_from >= starts_at:
+    if state == HELD and _due_back_at_start(available_from, starts_at):
         return FREED_LATE
-    if state in HOLDABLE_STATES:
-        if available_from <= now:
-            return OPEN
-        return "quarantined" if freed_count or state == HELD else "scheduled"
-    return state
+    if state not in HOLDABLE_STATES:
+        return state
+    if available_from <= now:
+        return OPEN
+    return "quarantined" if freed_count or state == HELD else "scheduled"
+
+
+def _hold_running(hold_expires_at, now):
+    return hold_expires_at is not None and hold_expires_at > now
+
+
+def _due_back_at_start(available_from, starts_at):
+    """hold_terms made the slot due back only at its start: its hold lapsed too close to it (R3)."""
+    return starts_at is not None and available_from >= starts_at
 
 
 # --- Policies --------------------------------------------------------------------------------
