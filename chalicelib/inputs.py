@@ -156,12 +156,7 @@ def schedule(body):
         "counters": integer(body.get("counters", 1), "counters", 1, 100),
         "publish": body.get("publish", "now"),
     }
-    weekdays = body.get("weekdays", [0, 1, 2, 3, 4])
-    if not isinstance(weekdays, list) or not weekdays or not all(
-        isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in weekdays
-    ):
-        raise InvalidField("weekdays", "weekdays must be a non-empty list of integers 0 (Monday) to 6.")
-    spec["weekdays"] = set(weekdays)
+    spec["weekdays"] = _weekdays(body.get("weekdays", [0, 1, 2, 3, 4]))
     if spec["to"] < spec["from"] or (spec["to"] - spec["from"]).days > 366:
         raise InvalidField("to", "to must be on or after from, within a year.")
     if spec["closes"] <= spec["opens"]:
@@ -169,6 +164,17 @@ def schedule(body):
     if spec["publish"] not in ("now", "random_window"):
         raise InvalidField("publish", "publish must be 'now' or 'random_window'.")
     return spec
+
+
+def _weekdays(value):
+    """The days of the week a schedule opens on, as a set of 0 (Monday) to 6."""
+    if not isinstance(value, list) or not value or not all(_is_weekday(d) for d in value):
+        raise InvalidField("weekdays", "weekdays must be a non-empty list of integers 0 (Monday) to 6.")
+    return set(value)
+
+
+def _is_weekday(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6
 
 
 def day(value, field):
