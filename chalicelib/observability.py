@@ -77,12 +77,9 @@ def redact(value, _depth=0):
     if _depth > 20:
         return REDACTED
     if isinstance(value, str):
-        return _email_re().sub(REDACTED, value) if "@" in value else value
+        return _redact_text(value)
     if isinstance(value, dict):
-        return {
-            k: (REDACTED if _is_personal_key(k) and v is not None else redact(v, _depth + 1))
-            for k, v in value.items()
-        }
+        return _redact_fields(value, _depth)
     if isinstance(value, (list, tuple, set, frozenset)):
         return [redact(v, _depth + 1) for v in value]
     if value is None or isinstance(value, (bool, int, float)):
@@ -93,6 +90,19 @@ def redact(value, _depth=0):
         return redact(str(value), _depth + 1)
     except Exception:  # noqa: BLE001
         return REDACTED
+
+
+def _redact_text(text):
+    """The text with anything that looks like an e-mail address replaced."""
+    return _email_re().sub(REDACTED, text) if "@" in text else text
+
+
+def _redact_fields(record, depth):
+    """The values of personal keys replaced (a None left as is), every other value redacted in turn."""
+    return {
+        k: (REDACTED if _is_personal_key(k) and v is not None else redact(v, depth + 1))
+        for k, v in record.items()
+    }
 
 
 # --- logging -------------------------------------------------------------------------------------
@@ -155,14 +165,7 @@ def metric(name: str, value: float = 1, **dimensions) -> None:
         if not isinstance(name, str) or not name or isinstance(value, bool):
             return
         value = float(value)
-        dims = {
-            str(k): str(v)
-            for k, v in dimensions.items()
-            if v is not None
-            and str(v).strip()
-            and not _is_personal_key(k)
-            and k not in ("service", "stage")  # set here, not by callers
-        }
+        dims = _published_dimensions(dimensions)
         buffer = getattr(_state, "buffer", None)
         if buffer is not None:
             buffer.append((name, value, dims))
@@ -170,6 +173,18 @@ def metric(name: str, value: float = 1, **dimensions) -> None:
             _emit([(name, value, dims)])
     except Exception:  # noqa: BLE001 - see docstring
         pass
+
+
+def _published_dimensions(dimensions):
+    """The caller's dimensions a metric may carry: those with a value, and no personal data."""
+    return {
+        str(k): str(v)
+        for k, v in dimensions.items()
+        if v is not None
+        and str(v).strip()
+        and not _is_personal_key(k)
+        and k not in ("service", "stage")  # set by _emit, not by callers
+    }
 
 
 def flush() -> None:
