@@ -30,14 +30,27 @@ def kind_of_change(event_name, old, new):
         return CONFIRMATION
     if event_name != "MODIFY":
         return None
-    if old.get("status") == "booked" and new.get("status") == "cancelled":
+    if new.get("status") == "booked":
+        return _while_booked(old, new)
+    if old.get("status") == "booked":
+        return _on_ending(new.get("status"))
+    return None
+
+
+def _on_ending(status):
+    """A booking that stops: cancelled, or its slot closed by the prefecture."""
+    if status == "cancelled":
         return CANCELLATION
-    if old.get("status") == "booked" and new.get("status") == "closed":
+    if status == "closed":
         return CLOSURE
-    if new.get("link_requested_at") and new.get("link_requested_at") != old.get("link_requested_at") \
-            and new.get("status") == "booked":
+    return None
+
+
+def _while_booked(old, new):
+    """A booking that stays booked: its link asked for again, or its reminder due."""
+    if new.get("link_requested_at") and new.get("link_requested_at") != old.get("link_requested_at"):
         return LINK
-    if not old.get("reminded_at") and new.get("reminded_at") and new.get("status") == "booked":
+    if not old.get("reminded_at") and new.get("reminded_at"):
         return REMINDER
     return None
 
