@@ -6,10 +6,15 @@ from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import audit, booking, catalog, clock, contract, draws, gateway_keys, inputs, notify, observability, partners, signals, staff
 from chalicelib.auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
-from chalicelib.config import settings
+from chalicelib import config
 from chalicelib.errors import FairslotError, NotFound
 from chalicelib.error_catalogue import CATALOGUE
 
+# The one import-time read of the configuration; everything else reads config.current() when it
+# runs. A deployed function must refuse to start without its staff and CORS settings
+# (config.check_deployed), and two things are decided now: whether tracing is installed, and the
+# bookings stream's ARN that Chalice needs when it registers on_dynamodb_record below.
+config.current()
 app = Chalice(app_name="fairslot")
 observability.install(app)
 
@@ -24,7 +29,7 @@ _ACCEPTED_TYPES = ["application/json", "text/plain", "application/x-www-form-url
 
 def _cors_headers():
     origin = (app.current_request.headers or {}).get("origin") if app.current_request else None
-    if origin and origin in settings.cors_origins:
+    if origin and origin in config.current().cors_origins:
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Expose-Headers": "Retry-After, Date"}
     return {}
 
@@ -148,7 +153,7 @@ def health():
 def list_sites():
     # How long personal data is kept: the web app's personal-data page quotes it.
     return {"sites": [catalog.site_view(s) for s in catalog.sites()],
-            "personal_data_retention_days": settings.personal_data_retention_days}
+            "personal_data_retention_days": config.current().personal_data_retention_days}
 
 
 def _search_window(q, now):
@@ -428,7 +433,7 @@ def booking_history(booking_id):
     return audit.booking_history(booking_id)
 
 
-@app.on_dynamodb_record(stream_arn=settings.bookings_stream_arn, batch_size=1, starting_position="TRIM_HORIZON")
+@app.on_dynamodb_record(stream_arn=config.current().bookings_stream_arn, batch_size=1, starting_position="TRIM_HORIZON")
 def bookings_stream(event):
     """Notifications from the bookings stream: a failed send raises, so the record is retried
     (the booking is already stored; nothing on the booking path waits for e-mail)."""

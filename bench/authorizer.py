@@ -13,7 +13,6 @@
 Usage: .venv/bin/python bench/authorizer.py [--requests 300]
 """
 import argparse
-import dataclasses
 import os
 import statistics
 import sys
@@ -93,9 +92,6 @@ def in_process(n):
     engine = Engine(port=0).start()
     os.environ.update(local_environment(engine.endpoint, STAFF_SECRET))
     os.environ["TABLE_PREFIX"] = "fairslot-bench-auth-inproc"
-    from chalicelib import config
-
-    config.reload()
     from chalicelib import clock, partners, storage
 
     storage.ensure_tables()
@@ -111,7 +107,7 @@ def in_process(n):
 
     rows = {}
     for cache in (0, 300):
-        partners.settings = dataclasses.replace(partners.settings, partner_key_cache_seconds=cache)
+        os.environ["PARTNER_KEY_CACHE_SECONDS"] = str(cache)
         partners.forget_cached()
         authorize()
         samples = []

@@ -5,7 +5,7 @@ appends it with a condition that it is new), and staff read an entity's history 
 """
 from chalicelib import storage, storage_staff
 from chalicelib.clock import epoch_of, to_rfc3339
-from chalicelib.config import settings
+from chalicelib import config
 
 
 def identity(identity_key):
@@ -22,7 +22,7 @@ def staff(subject):
 
 def purge_at(starts_at):
     """Audit entries expire with the personal data they point at."""
-    return int(epoch_of(starts_at) + settings.personal_data_retention_days * 86400)
+    return int(epoch_of(starts_at) + config.current().personal_data_retention_days * 86400)
 
 
 def entry(entity_id, action, actor, now, starts_at, client_ip=None, **details):
@@ -33,7 +33,7 @@ def staff_change(entity_id, action, staff_subject, now, client_ip=None, **detail
     """An entry for a staff change of configuration (a site, a policy, a schedule): there is no
     appointment for it to expire with, so it is kept that long from the change."""
     return storage_staff.audit_item(entity_id, action, staff(staff_subject), now,
-                                    now + settings.personal_data_retention_days * 86400, client_ip, details)
+                                    now + config.current().personal_data_retention_days * 86400, client_ip, details)
 
 
 def site_entity(site_id):

@@ -7,7 +7,7 @@ tokens are refused: they name the client in `client_id` and carry no `aud` (docs
 The keys are fetched once per warm process; PyJWT and `cryptography` are imported on the first
 staff request, never at cold start.
 """
-from chalicelib.config import settings
+from chalicelib import config
 
 AGENT_GROUPS = frozenset({"agents", "admins"})
 ADMIN_GROUPS = frozenset({"admins"})
@@ -42,12 +42,13 @@ def verify_staff_token(header):
 
     token = _bearer(header)
     options = {"require": ["exp", "sub"]}
+    settings = config.current()
     try:
         if settings.staff_jwks_url:
             if not (settings.staff_jwt_issuer and settings.staff_jwt_audience):
                 raise InvalidToken("staff authentication needs the pool's issuer and app client id")
             global _jwks_client
-            if _jwks_client is None:
+            if _jwks_client is None or _jwks_client.uri != settings.staff_jwks_url:
                 # A JWKS that does not answer is a refusal within the authorizer's time, not a hang.
                 _jwks_client = jwt.PyJWKClient(settings.staff_jwks_url, cache_keys=True, timeout=5)
             key = _jwks_client.get_signing_key_from_jwt(token).key

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from chalicelib import audit, catalog, domain, oversight, signals, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
-from chalicelib.config import settings
+from chalicelib import config
 from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound, Unauthorized
 from chalicelib.models import Applicant, Booking, Hold
 from chalicelib.observability import metric
@@ -32,7 +32,7 @@ def slot_view(item):
 
 
 def _purge_at(starts_at):
-    return int(epoch_of(starts_at) + settings.personal_data_retention_days * 86400)
+    return int(epoch_of(starts_at) + config.current().personal_data_retention_days * 86400)
 
 
 # --- search ---------------------------------------------------------------------------------
@@ -319,8 +319,8 @@ def send_link_again(document_type, document_number, birth_date, email, client_ip
     per client IP and per identity, before anything is read (R8)."""
     identity = domain.identity_key(identity_secret(), document_type, document_number, birth_date)
     storage.count_lookup(
-        {"ip": client_ip or "unknown", "window": domain.hour_window(now), "max": settings.lookup_max_per_ip_per_hour},
-        {"identity": identity, "window": oversight.day_window(now), "max": settings.lookup_max_per_identity_per_day,
+        {"ip": client_ip or "unknown", "window": domain.hour_window(now), "max": config.current().lookup_max_per_ip_per_hour},
+        {"identity": identity, "window": oversight.day_window(now), "max": config.current().lookup_max_per_identity_per_day,
          "now": now},
     )
     for found in storage.live_bookings_of(identity, now):

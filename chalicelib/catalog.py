@@ -4,7 +4,7 @@ import time
 
 from chalicelib import audit, domain, oversight, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
-from chalicelib.config import settings
+from chalicelib import config
 from chalicelib.errors import InvalidField, NotFound
 from chalicelib.keys import identity_secret
 from chalicelib.models import Slot
@@ -18,7 +18,7 @@ def _cached(key, load, seconds=None):
     if hit and hit[0] > time.monotonic():
         return hit[1]
     value = load()
-    _cache[key] = (time.monotonic() + (settings.catalog_cache_seconds if seconds is None else seconds), value)
+    _cache[key] = (time.monotonic() + (config.current().catalog_cache_seconds if seconds is None else seconds), value)
     return value
 
 
@@ -36,7 +36,7 @@ def standby_ranges(site_id, procedure_id):
     files, withdraws or draws a request; so search stays one Query a page."""
     return _cached(("standby", site_id, procedure_id),
                    lambda: tuple(sorted({(r.first_day, r.last_day) for r in storage.waiting_requests(site_id, procedure_id)})),
-                   settings.standby_cache_seconds)
+                   config.current().standby_cache_seconds)
 
 
 def forget_standby(site_id, procedure_id):
@@ -51,6 +51,7 @@ def standby_covers(site_id, procedure_id, policy, day):
 
 def default_policy(procedure_id=None):
     """The configured defaults, with those configured for this procedure id (a renewal's documents)."""
+    settings = config.current()
     return domain.Policy(**{**settings.policy_defaults, **settings.procedure_policy_defaults.get(procedure_id, {})})
 
 

@@ -1,20 +1,91 @@
-"""Configuration: every environment variable fairslot reads, read here and nowhere else."""
+"""Configuration: every environment variable fairslot reads, read here and nowhere else.
+
+Read at call time: code asks `config.current()` where it uses a value and never keeps the result
+in a module-level name, so a changed environment (a test's `monkeypatch.setenv`) applies at the
+next call. `current()` rebuilds the Settings only when one of VARIABLES changed; otherwise it costs
+one lookup per name. app.py makes the one import-time read (a deployed function refuses to start
+without its staff and CORS settings; Chalice needs the bookings stream's ARN when it registers
+the handler).
+
+Variables read by libraries themselves stay theirs and are not listed here: Powertools'
+POWERTOOLS_* (service name, log level, metrics namespace; POWERTOOLS_TRACE_DISABLED is also read
+here, to decide whether to install tracing), botocore's AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
+AWS_SESSION_TOKEN, the Lambda runtime's AWS_LAMBDA_* (only AWS_LAMBDA_FUNCTION_NAME is read here).
+"""
 import os
 from dataclasses import dataclass
 
+# Every variable _load may read, in one list: _load sees only these (_Environment), so a name it
+# reads but this list lacks fails at the first call instead of escaping the cache key.
+VARIABLES = (
+    "AWS_LAMBDA_FUNCTION_NAME", "FAIRSLOT_LOCAL", "FAIRSLOT_STAGE", "POWERTOOLS_TRACE_DISABLED",
+    "TABLE_PREFIX", "AWS_REGION", "AWS_DEFAULT_REGION", "DYNAMODB_ENDPOINT",
+    "DYNAMODB_READ_TIMEOUT_SECONDS", "DYNAMODB_MAX_RETRIES", "STORAGE_ATTEMPTS",
+    "IDENTITY_HMAC_SECRET", "IDENTITY_HMAC_SECRET_PARAM",
+    "STAFF_JWT_SECRET", "STAFF_JWT_ISSUER", "STAFF_JWKS_URL", "STAFF_JWT_AUDIENCE", "CORS_ORIGINS",
+    "PERSONAL_DATA_RETENTION_DAYS", "CATALOG_CACHE_SECONDS", "STANDBY_CACHE_SECONDS",
+    "PARTNER_KEY_CACHE_SECONDS", "PARTNER_USAGE_PLAN_ID", "PARTNER_USAGE_PLAN_PARAM",
+    "OUTBOX_DIR", "MAIL_FROM", "WEB_BASE_URL", "REMINDER_LEAD_DAYS", "BOOKINGS_STREAM_ARN",
+    "DRAW_LEASE_SECONDS", "DRAW_STAFF_BUDGET_SECONDS", "DRAW_TICK_BUDGET_SECONDS",
+    "LOOKUP_MAX_PER_IP_PER_HOUR", "LOOKUP_MAX_PER_IDENTITY_PER_DAY",
+    "DEFAULT_HOLD_TTL_SECONDS", "DEFAULT_QUARANTINE_MIN_SECONDS", "DEFAULT_QUARANTINE_MAX_SECONDS",
+    "DEFAULT_COOLDOWN_SECONDS", "DEFAULT_ALLOCATION", "DEFAULT_PUBLISH_WINDOW_SECONDS",
+    "DEFAULT_DRAW_INTERVAL_SECONDS", "DEFAULT_OFFER_TTL_SECONDS", "DEFAULT_PARTNER_SHARE",
+    "DEFAULT_MAX_HOLDS_PER_IP_PER_HOUR", "DEFAULT_ACCEPTED_DOCUMENTS", "DEFAULT_ACCEPTED_DOCUMENTS_BY_PROCEDURE",
+)
 
-def _int(name, default):
-    return int(os.environ.get(name, default))
+
+class _Environment:
+    """The values of VARIABLES at one instant (None: unset), the only environment _load sees."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values):
+        self._values = values
+
+    def get(self, name, default=None):
+        try:
+            value = self._values[name]
+        except KeyError:
+            raise LookupError(f"config._load reads {name}, which config.VARIABLES does not list") from None
+        return default if value is None else value
 
 
-def _list(name, default):
-    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+_encoded = (None, ())  # (os.environ's key encoder, VARIABLES encoded by it)
 
 
-def _documents_by_procedure(name, default):
+def _snapshot():
+    """What VARIABLES hold now, as current()'s cache key: a microsecond where os.environ.get costs
+    tens (it raises and catches KeyError for every unset name). CPython's os.environ keeps its
+    encoded copy in `_data`; where it does not (os.environ replaced by a plain mapping), the
+    public get."""
+    global _encoded
+    environ = os.environ
+    data, encode = getattr(environ, "_data", None), getattr(environ, "encodekey", None)
+    if data is None or encode is None:
+        return tuple(map(environ.get, VARIABLES))
+    if _encoded[0] is not encode:
+        _encoded = (encode, tuple(map(encode, VARIABLES)))
+    return tuple(map(data.get, _encoded[1]))
+
+
+def _environment():
+    """The values of VARIABLES now (None: unset), as the only environment _load sees."""
+    return _Environment({name: os.environ.get(name) for name in VARIABLES})
+
+
+def _int(env, name, default):
+    return int(env.get(name, default))
+
+
+def _list(env, name, default):
+    return [v.strip() for v in env.get(name, default).split(",") if v.strip()]
+
+
+def _documents_by_procedure(env, name, default):
     """Parses `renewal:agdref;other:agdref|passport` into {procedure id: (document types, ...)}."""
     out = {}
-    for entry in os.environ.get(name, default).split(";"):
+    for entry in env.get(name, default).split(";"):
         procedure, _, types = entry.partition(":")
         if procedure.strip():
             out[procedure.strip()] = tuple(t.strip() for t in types.split("|") if t.strip())
@@ -25,9 +96,9 @@ class ConfigurationError(RuntimeError):
     """A deployed function refuses to start without a setting it cannot work safely without."""
 
 
-def in_aws():
+def _in_aws(env):
     """True in a Lambda function (the runtime always sets AWS_LAMBDA_FUNCTION_NAME), never locally."""
-    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and os.environ.get("FAIRSLOT_LOCAL") != "1"
+    return bool(env.get("AWS_LAMBDA_FUNCTION_NAME")) and env.get("FAIRSLOT_LOCAL") != "1"
 
 
 # Only outside AWS: a deployed stage names its web app's origins (docs/deploy.md, CorsOrigins).
@@ -74,74 +145,83 @@ class Settings:
     web_base_url: str
     lookup_max_per_ip_per_hour: int
     lookup_max_per_identity_per_day: int
+    in_aws: bool
+    stage: str
+    tracing: bool
 
 
-def _load():
+def _load(env):
     return Settings(
-        table_prefix=os.environ.get("TABLE_PREFIX", "fairslot-dev"),
-        region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "eu-west-3")),
-        dynamodb_endpoint=os.environ.get("DYNAMODB_ENDPOINT") or None,
+        table_prefix=env.get("TABLE_PREFIX", "fairslot-dev"),
+        region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "eu-west-3")),
+        dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
         # Locally a dev secret is fine; in AWS the secret comes from SSM (see docs/deploy.md).
-        identity_hmac_secret=os.environ.get("IDENTITY_HMAC_SECRET", ""),
-        identity_hmac_secret_param=os.environ.get("IDENTITY_HMAC_SECRET_PARAM") or None,
-        staff_jwt_secret=os.environ.get("STAFF_JWT_SECRET") or None,
-        staff_jwt_issuer=os.environ.get("STAFF_JWT_ISSUER") or None,
-        staff_jwks_url=os.environ.get("STAFF_JWKS_URL") or None,
-        staff_jwt_audience=os.environ.get("STAFF_JWT_AUDIENCE") or None,
-        cors_origins=_list("CORS_ORIGINS", "" if in_aws() else _LOCAL_CORS_ORIGINS),
-        personal_data_retention_days=_int("PERSONAL_DATA_RETENTION_DAYS", 90),
-        catalog_cache_seconds=_int("CATALOG_CACHE_SECONDS", 30),
+        identity_hmac_secret=env.get("IDENTITY_HMAC_SECRET", ""),
+        identity_hmac_secret_param=env.get("IDENTITY_HMAC_SECRET_PARAM") or None,
+        staff_jwt_secret=env.get("STAFF_JWT_SECRET") or None,
+        staff_jwt_issuer=env.get("STAFF_JWT_ISSUER") or None,
+        staff_jwks_url=env.get("STAFF_JWKS_URL") or None,
+        staff_jwt_audience=env.get("STAFF_JWT_AUDIENCE") or None,
+        cors_origins=_list(env, "CORS_ORIGINS", "" if _in_aws(env) else _LOCAL_CORS_ORIGINS),
+        personal_data_retention_days=_int(env, "PERSONAL_DATA_RETENTION_DAYS", 90),
+        catalog_cache_seconds=_int(env, "CATALOG_CACHE_SECONDS", 30),
         # How long a process trusts its view of which days standby requests cover (auto allocation).
-        standby_cache_seconds=_int("STANDBY_CACHE_SECONDS", 5),
-        local=os.environ.get("FAIRSLOT_LOCAL") == "1",
+        standby_cache_seconds=_int(env, "STANDBY_CACHE_SECONDS", 5),
+        local=env.get("FAIRSLOT_LOCAL") == "1",
+        in_aws=_in_aws(env),
+        # The stage a deployed function belongs to (dev, prod): the metrics' "stage" dimension.
+        stage=env.get("FAIRSLOT_STAGE", "").strip(),
+        # X-Ray through Powertools: never locally, and not when Powertools' own switch says so.
+        tracing=env.get("FAIRSLOT_LOCAL") != "1"
+        and env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in ("true", "1"),
         # Fail fast and let the client retry (503 + Retry-After): API Gateway allows 29 s.
-        dynamodb_read_timeout_seconds=_int("DYNAMODB_READ_TIMEOUT_SECONDS", 3),
-        dynamodb_max_retries=_int("DYNAMODB_MAX_RETRIES", 2),
+        dynamodb_read_timeout_seconds=_int(env, "DYNAMODB_READ_TIMEOUT_SECONDS", 3),
+        dynamodb_max_retries=_int(env, "DYNAMODB_MAX_RETRIES", 2),
         # Throttling and transaction conflicts: tries per DynamoDB call (storage.py), then 503.
-        storage_attempts=_int("STORAGE_ATTEMPTS", 4),
+        storage_attempts=_int(env, "STORAGE_ATTEMPTS", 4),
         # Issue 4: partners and notifications.
-        partner_key_cache_seconds=_int("PARTNER_KEY_CACHE_SECONDS", 0),
+        partner_key_cache_seconds=_int(env, "PARTNER_KEY_CACHE_SECONDS", 0),
         # API Gateway's partner usage plan (chalicelib/gateway_keys.py): its id, or the SSM
         # parameter holding it (what the stack sets). Neither: partners are not registered there.
-        partner_usage_plan_id=os.environ.get("PARTNER_USAGE_PLAN_ID") or None,
-        partner_usage_plan_param=os.environ.get("PARTNER_USAGE_PLAN_PARAM") or None,
+        partner_usage_plan_id=env.get("PARTNER_USAGE_PLAN_ID") or None,
+        partner_usage_plan_param=env.get("PARTNER_USAGE_PLAN_PARAM") or None,
         # Locally (and whenever set) e-mails are written as .eml files here instead of sent by SES.
-        outbox_dir=os.environ.get("OUTBOX_DIR") or (os.path.join("var", "outbox") if os.environ.get("FAIRSLOT_LOCAL") == "1" else None),
-        mail_from=os.environ.get("MAIL_FROM", "rendez-vous@fairslot.example"),
+        outbox_dir=env.get("OUTBOX_DIR") or (os.path.join("var", "outbox") if env.get("FAIRSLOT_LOCAL") == "1" else None),
+        mail_from=env.get("MAIL_FROM", "rendez-vous@fairslot.example"),
         # Chalice needs the ARN when packaging; infra/package.py points the placeholder at the
         # stack's own bookings table.
-        bookings_stream_arn=os.environ.get("BOOKINGS_STREAM_ARN") or _BOOKINGS_STREAM_PLACEHOLDER,
-        reminder_lead_days=_int("REMINDER_LEAD_DAYS", 1),
+        bookings_stream_arn=env.get("BOOKINGS_STREAM_ARN") or _BOOKINGS_STREAM_PLACEHOLDER,
+        reminder_lead_days=_int(env, "REMINDER_LEAD_DAYS", 1),
         # A draw's runner holds it this long and renews as it goes; past it, another run resumes
         # the draw (longer than the API function's 15 s, shorter than the 5-minute draw tick).
-        draw_lease_seconds=_int("DRAW_LEASE_SECONDS", 60),
+        draw_lease_seconds=_int(env, "DRAW_LEASE_SECONDS", 60),
         # How long one run makes offers before it stops, saves its progress and lets the next run
         # go on: the staff call within the API function's 15 s, the 5-minute tick within its 120 s.
-        draw_staff_budget_seconds=_int("DRAW_STAFF_BUDGET_SECONDS", 10),
-        draw_tick_budget_seconds=_int("DRAW_TICK_BUDGET_SECONDS", 90),
+        draw_staff_budget_seconds=_int(env, "DRAW_STAFF_BUDGET_SECONDS", 10),
+        draw_tick_budget_seconds=_int(env, "DRAW_TICK_BUDGET_SECONDS", 90),
         # Issue 13: where e-mail links point (the web app; the token goes in the URL fragment).
-        web_base_url=os.environ.get("WEB_BASE_URL", "http://127.0.0.1:8080/"),
+        web_base_url=env.get("WEB_BASE_URL", "http://127.0.0.1:8080/"),
         # "Find my booking" (POST /bookings/lookup): tries per client IP an hour, per identity a day.
-        lookup_max_per_ip_per_hour=_int("LOOKUP_MAX_PER_IP_PER_HOUR", 10),
-        lookup_max_per_identity_per_day=_int("LOOKUP_MAX_PER_IDENTITY_PER_DAY", 3),
+        lookup_max_per_ip_per_hour=_int(env, "LOOKUP_MAX_PER_IP_PER_HOUR", 10),
+        lookup_max_per_identity_per_day=_int(env, "LOOKUP_MAX_PER_IDENTITY_PER_DAY", 3),
         policy_defaults={
-            "hold_ttl_seconds": _int("DEFAULT_HOLD_TTL_SECONDS", 600),
-            "quarantine_min_seconds": _int("DEFAULT_QUARANTINE_MIN_SECONDS", 1800),
-            "quarantine_max_seconds": _int("DEFAULT_QUARANTINE_MAX_SECONDS", 21600),
-            "cooldown_seconds": _int("DEFAULT_COOLDOWN_SECONDS", 86400),
-            "allocation": os.environ.get("DEFAULT_ALLOCATION", "auto"),
-            "publish_window_seconds": _int("DEFAULT_PUBLISH_WINDOW_SECONDS", 3600),
-            "draw_interval_seconds": _int("DEFAULT_DRAW_INTERVAL_SECONDS", 86400),
-            "offer_ttl_seconds": _int("DEFAULT_OFFER_TTL_SECONDS", 86400),
-            "partner_share": float(os.environ.get("DEFAULT_PARTNER_SHARE", "0")),
-            "max_holds_per_ip_per_hour": _int("DEFAULT_MAX_HOLDS_PER_IP_PER_HOUR", 20),
-            "accepted_documents": tuple(_list("DEFAULT_ACCEPTED_DOCUMENTS", "agdref,passport,visa")),
+            "hold_ttl_seconds": _int(env, "DEFAULT_HOLD_TTL_SECONDS", 600),
+            "quarantine_min_seconds": _int(env, "DEFAULT_QUARANTINE_MIN_SECONDS", 1800),
+            "quarantine_max_seconds": _int(env, "DEFAULT_QUARANTINE_MAX_SECONDS", 21600),
+            "cooldown_seconds": _int(env, "DEFAULT_COOLDOWN_SECONDS", 86400),
+            "allocation": env.get("DEFAULT_ALLOCATION", "auto"),
+            "publish_window_seconds": _int(env, "DEFAULT_PUBLISH_WINDOW_SECONDS", 3600),
+            "draw_interval_seconds": _int(env, "DEFAULT_DRAW_INTERVAL_SECONDS", 86400),
+            "offer_ttl_seconds": _int(env, "DEFAULT_OFFER_TTL_SECONDS", 86400),
+            "partner_share": float(env.get("DEFAULT_PARTNER_SHARE", "0")),
+            "max_holds_per_ip_per_hour": _int(env, "DEFAULT_MAX_HOLDS_PER_IP_PER_HOUR", 20),
+            "accepted_documents": tuple(_list(env, "DEFAULT_ACCEPTED_DOCUMENTS", "agdref,passport,visa")),
         },
         # Per procedure id, the documents it accepts unless its policy says otherwise: a renewal
         # accepts only the AGDREF number, which every renewing applicant has (one person, one entry).
         procedure_policy_defaults={
             procedure: {"accepted_documents": types}
-            for procedure, types in _documents_by_procedure("DEFAULT_ACCEPTED_DOCUMENTS_BY_PROCEDURE", "renewal:agdref").items()
+            for procedure, types in _documents_by_procedure(env, "DEFAULT_ACCEPTED_DOCUMENTS_BY_PROCEDURE", "renewal:agdref").items()
         },
     )
 
@@ -149,7 +229,7 @@ def _load():
 def check_deployed(loaded):
     """In AWS, refuse to start without what staff sign-in and CORS need: a token of another app
     client of the pool, or a localhost origin, must never be accepted by a deployed stage."""
-    if not in_aws():
+    if not loaded.in_aws:
         return loaded
     missing = [name for name, value in (
         ("STAFF_JWKS_URL", loaded.staff_jwks_url),
@@ -159,23 +239,25 @@ def check_deployed(loaded):
     ) if not value]
     if missing:
         raise ConfigurationError(f"fairslot refuses to start in AWS without {', '.join(missing)} (docs/deploy.md)")
-    if os.environ.get("FAIRSLOT_STAGE") == "prod":
+    if loaded.stage == "prod":
         local = [o for o in loaded.cors_origins if not o.startswith("https://") or "localhost" in o or "127.0.0.1" in o]
         if local:
             raise ConfigurationError(f"fairslot refuses to start in prod with CORS origins {', '.join(local)}: https origins of the web app only")
     return loaded
 
 
-settings = check_deployed(_load())
+_current = (None, None)  # (the snapshot it was built from, the Settings)
 
 
 def current():
-    """The settings in force: call it where a value is used, never bind its result at import."""
-    return settings
+    """The settings in force: call it where a value is used, never bind its result at import.
 
-
-def reload():
-    """Re-read the environment (tests change it between cases)."""
-    global settings
-    settings = check_deployed(_load())
+    Raises ConfigurationError in AWS without what a deployed function needs (check_deployed)."""
+    global _current
+    snapshot = _snapshot()
+    seen, settings = _current
+    if snapshot != seen:
+        # Read after the snapshot: a change in between makes the next call build again.
+        settings = check_deployed(_load(_environment()))
+        _current = (snapshot, settings)
     return settings

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from chalicelib import catalog, clock, domain, notify, signals, storage
 from chalicelib.booking import bearer_owned, freed_terms
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
-from chalicelib.config import settings
+from chalicelib import config
 from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound, StorageUnavailable
 from chalicelib.keys import identity_secret
 from chalicelib.models import Applicant, Draw, Hold, Request
@@ -51,7 +51,7 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
         pool_pk=f"{site_id}#{procedure_id}",
         partner_id=partner_id,
         created_at=now,
-        purge_at=int(ends + settings.personal_data_retention_days * 86400),
+        purge_at=int(ends + config.current().personal_data_retention_days * 86400),
     )
     # Per-IP cap as for holds (R8); a partner's requests are bounded by its key instead.
     ip_limit = None if partner_id else {"ip": client_ip or "unknown", "window": domain.hour_window(now),
@@ -189,11 +189,11 @@ class _Lease:
         self.draw, self.runner, self.renewed = draw, runner, started
 
     def until(self, at):
-        return round(at + settings.draw_lease_seconds, 3)
+        return round(at + config.current().draw_lease_seconds, 3)
 
     def keep(self, progress=None):
         at = clock.now()
-        if at - self.renewed < settings.draw_lease_seconds / 3:
+        if at - self.renewed < config.current().draw_lease_seconds / 3:
             return
         if not storage.renew_draw_lease(self.draw, self.runner, self.until(at), progress):
             raise Conflict("Another run took this draw over.", code="draw_running")
@@ -204,7 +204,7 @@ def _take_draw(site_id, procedure_id, now):
     """The draw this run is in charge of: an unfinished one whose lease passed (resumed), else the
     committed one (claimed). 409 while another run holds a lease."""
     runner = new_id("run")
-    until = round(now + settings.draw_lease_seconds, 3)
+    until = round(now + config.current().draw_lease_seconds, 3)
     unfinished = _unfinished_draw(site_id, procedure_id)
     if unfinished is not None:
         released = _released(unfinished)
@@ -305,7 +305,7 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     the run stops making offers, saves its progress and releases the draw: the answer says what
     remains and the next run (staff or tick) goes on. A new commitment is published for the next
     draw once it is done."""
-    deadline = clock.now() + (settings.draw_staff_budget_seconds if budget_seconds is None else budget_seconds)
+    deadline = clock.now() + (config.current().draw_staff_budget_seconds if budget_seconds is None else budget_seconds)
     found = catalog.procedure(site_id, procedure_id)
     policy = catalog.policy(site_id, procedure_id)
     if not domain.standby_allowed(policy):
@@ -421,7 +421,7 @@ def run_due_draws(now):
     gets into the first draw, not only the fastest); and any draw left unfinished past its
     runner's lease (resumed) or released by a run that reached its time budget (continued)."""
     ran = []
-    deadline = clock.now() + settings.draw_tick_budget_seconds
+    deadline = clock.now() + config.current().draw_tick_budget_seconds
     for site in catalog.sites():
         for p in site.procedures:
             policy = catalog.policy(site.sk, p["procedure_id"])

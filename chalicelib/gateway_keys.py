@@ -13,7 +13,7 @@ stack (an environment variable referring to the plan would be a circular referen
 plan -> API stage -> API -> function), or directly from PARTNER_USAGE_PLAN_ID. Neither set
 (`make run`, most tests): nothing is registered, and chalice local does not throttle anyway.
 """
-from chalicelib.config import settings
+from chalicelib import config
 from chalicelib.errors import StorageUnavailable
 from chalicelib.observability import logger, metric
 
@@ -28,13 +28,14 @@ def usage_key(partner_id):
 def _client(service):
     import boto3  # on the first partner change, not at cold start
 
-    return boto3.client(service, region_name=settings.region)
+    return boto3.client(service, region_name=config.current().region)
 
 
 def plan_id():
     """The partner usage plan's id, or None when registration is off; read once per process."""
     global _plan_id
     if _plan_id is None:
+        settings = config.current()
         if settings.partner_usage_plan_id:
             _plan_id = settings.partner_usage_plan_id
         elif settings.partner_usage_plan_param:
@@ -61,7 +62,7 @@ def register(partner_id, name):
         apigateway = _client("apigateway")
         key_id = apigateway.create_api_key(
             # No tags: tagging on creation needs apigateway:PUT on /tags too; the name says it all.
-            name=f"{settings.table_prefix}-{partner_id}", description=f"fairslot partner: {name}"[:120],
+            name=f"{config.current().table_prefix}-{partner_id}", description=f"fairslot partner: {name}"[:120],
             enabled=True, value=usage_key(partner_id),
         )["id"]
     except (BotoCoreError, ClientError) as exc:

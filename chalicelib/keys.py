@@ -1,5 +1,5 @@
 """Server-side secrets, fetched once per process: the identity-key HMAC secret."""
-from chalicelib.config import settings
+from chalicelib import config
 
 _identity_secret = None
 _DEV_SECRET = "fairslot-local-dev-identity-secret-not-for-production"
@@ -10,6 +10,7 @@ def identity_secret():
     (AWS), else the local development secret when running locally (FAIRSLOT_LOCAL=1)."""
     global _identity_secret
     if _identity_secret is None:
+        settings = config.current()
         if settings.identity_hmac_secret:
             _identity_secret = settings.identity_hmac_secret
         elif settings.identity_hmac_secret_param:

@@ -14,7 +14,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from chalicelib.config import settings
+from chalicelib import config
 
 
 class _Meta:
@@ -23,16 +23,16 @@ class _Meta:
     @classmethod
     def for_table(cls, suffix):
         attrs = {
-            "table_name": f"{settings.table_prefix}-{suffix}",
-            "region": settings.region,
+            "table_name": f"{config.current().table_prefix}-{suffix}",
+            "region": config.current().region,
             "billing_mode": "PAY_PER_REQUEST",
             # Fail fast and let the client retry: API Gateway's 29 s budget is not ours to spend.
             "connect_timeout_seconds": 2,
-            "read_timeout_seconds": settings.dynamodb_read_timeout_seconds,
-            "max_retry_attempts": settings.dynamodb_max_retries,
+            "read_timeout_seconds": config.current().dynamodb_read_timeout_seconds,
+            "max_retry_attempts": config.current().dynamodb_max_retries,
         }
-        if settings.dynamodb_endpoint:
-            attrs["host"] = settings.dynamodb_endpoint
+        if config.current().dynamodb_endpoint:
+            attrs["host"] = config.current().dynamodb_endpoint
         return type("Meta", (), attrs)
 
 

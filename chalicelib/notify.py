@@ -11,7 +11,7 @@ import os
 import threading
 from datetime import datetime, timezone
 
-from chalicelib.config import settings
+from chalicelib import config
 from chalicelib.observability import logger, metric
 
 _ses = None
@@ -128,7 +128,7 @@ def web_link(kind, item_id):
     from chalicelib.keys import identity_secret
     from chalicelib.tokens import link_token
 
-    base = settings.web_base_url.split("#")[0]
+    base = config.current().web_base_url.split("#")[0]
     if "?" not in base and not base.endswith("/"):
         base += "/"
     return f"{base}#/{kind}/{quote(item_id, safe='')}/{link_token(identity_secret(), kind, item_id)}"
@@ -154,7 +154,7 @@ def render(kind, to, site_name, tz_name, starts_at, reference=None, expires_at=N
               "expires_en": expires_en}
     (values["from_fr"], values["from_en"]), (values["to_fr"], values["to_en"]) = (_day_texts(d) for d in (days or (None, None)))
     message = EmailMessage()
-    message["From"] = settings.mail_from
+    message["From"] = config.current().mail_from
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = message_id or make_msgid(domain="fairslot")
@@ -178,7 +178,7 @@ def _ses_client():
             if _ses is None:
                 import boto3
 
-                _ses = boto3.client("sesv2", region_name=settings.region)
+                _ses = boto3.client("sesv2", region_name=config.current().region)
     return _ses
 
 
@@ -208,9 +208,10 @@ def send(message, name):
     """Send one message: an .eml file under OUTBOX_DIR when set (local), SES otherwise. Returns
     DROPPED when SES refuses the message for good (counted, logged without the address); raises
     on any other failure (the stream retries the record)."""
-    if settings.outbox_dir:
-        os.makedirs(settings.outbox_dir, exist_ok=True)
-        path = os.path.join(settings.outbox_dir, f"{name}.eml")
+    outbox = config.current().outbox_dir
+    if outbox:
+        os.makedirs(outbox, exist_ok=True)
+        path = os.path.join(outbox, f"{name}.eml")
         tmp = path + ".tmp"
         with open(tmp, "wb") as f:
             f.write(bytes(message))
@@ -334,7 +335,7 @@ def remind_tomorrow(now):
     marked = 0
     for site in catalog.sites():
         tomorrow = (datetime.fromtimestamp(now, timezone.utc).astimezone(ZoneInfo(site.timezone)).date()
-                    + timedelta(days=settings.reminder_lead_days))
+                    + timedelta(days=config.current().reminder_lead_days))
         for booking in storage_staff.bookings_of_day(site.sk, tomorrow.isoformat()):
             if storage_staff.mark_reminded_once(booking, now):
                 marked += 1

@@ -11,10 +11,11 @@ time, so it does not count against the cold start of `import app`.
 Metric names and dimensions are listed in docs/metrics.md; CloudWatch alarms in
 infra/resources.yaml depend on them, so rename nothing without changing both.
 """
-import os
 import re
 import threading
 import time
+
+from chalicelib import config
 
 NAMESPACE = "fairslot"
 SERVICE = "fairslot"
@@ -149,10 +150,6 @@ def _build_logger():
 _state = threading.local()  # .buffer: list of (name, value, dimensions) while a request runs
 
 
-def _local():
-    return os.environ.get("FAIRSLOT_LOCAL") == "1"
-
-
 def metric(name: str, value: float = 1, **dimensions) -> None:
     """Count `value` of metric `name` in namespace "fairslot" (EMF, unit Count).
 
@@ -202,7 +199,8 @@ def _emit(records):
     """Write EMF blobs to stdout: one per distinct dimension set, each with two dimension
     arrays, ["service", "stage"] and ["service", "stage", <dimensions>...] ("stage" only when
     FAIRSLOT_STAGE is set, as it is in AWS). Locally (FAIRSLOT_LOCAL=1) nothing."""
-    if _local():
+    settings = config.current()
+    if settings.local:
         return
     import warnings
 
@@ -211,9 +209,8 @@ def _emit(records):
     # One namespace for every stage: the stage dimension keeps dev from paging prod when both
     # live in one account.
     base = {"service": SERVICE}
-    stage = os.environ.get("FAIRSLOT_STAGE", "").strip()
-    if stage:
-        base["stage"] = stage
+    if settings.stage:
+        base["stage"] = settings.stage
     groups = {}
     for name, value, dims in records:
         groups.setdefault(tuple(sorted(dims.items())), []).append((name, value))
@@ -235,12 +232,6 @@ def _emit(records):
 _cold_start = True
 
 
-def _tracing_enabled():
-    if _local():
-        return False
-    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in ("true", "1")
-
-
 def install(app):
     """Register fairslot's middleware on a Chalice app, for every event type, outermost first:
     logging context (request ids, one access line per HTTP request), metric flush, then X-Ray
@@ -248,7 +239,7 @@ def install(app):
     Call it before registering any other middleware so that logging stays outermost."""
     app.register_middleware(_logging_middleware, "all")
     app.register_middleware(_metrics_middleware, "all")
-    if _tracing_enabled():
+    if config.current().tracing:  # at import, from app.py's one import-time read of the settings
         app.register_middleware(_tracing_middleware, "all")
     return app
 

@@ -4,7 +4,7 @@ import time
 
 from chalicelib import audit, gateway_keys, storage_staff
 from chalicelib.clock import to_rfc3339, utc_key
-from chalicelib.config import settings
+from chalicelib import config
 from chalicelib.errors import Conflict, NotFound, Unauthorized
 from chalicelib.models import Partner
 from chalicelib.tokens import new_id, new_token, token_hash
@@ -74,7 +74,7 @@ def authenticate(api_key):
     if not isinstance(api_key, str) or not 20 <= len(api_key) <= 100:
         return None
     digest = token_hash(api_key)
-    ttl = settings.partner_key_cache_seconds
+    ttl = config.current().partner_key_cache_seconds
     if ttl > 0:
         hit = _key_cache.get(digest)
         if hit and hit[0] > time.monotonic():

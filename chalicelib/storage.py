@@ -19,7 +19,7 @@ from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 from chalicelib import domain
 from chalicelib.clock import epoch_of, utc_key
-from chalicelib.config import settings
+from chalicelib import config
 from chalicelib.errors import Conflict, Expired, InvalidField, StorageUnavailable, TooManyRequests
 from chalicelib.models import (
     ALL_MODELS,
@@ -72,11 +72,11 @@ def _tx_connection():
                 from pynamodb.connection import Connection
 
                 shared = Connection(
-                    region=settings.region,
-                    host=settings.dynamodb_endpoint,
+                    region=config.current().region,
+                    host=config.current().dynamodb_endpoint,
                     connect_timeout_seconds=2,
-                    read_timeout_seconds=settings.dynamodb_read_timeout_seconds,
-                    max_retry_attempts=settings.dynamodb_max_retries,
+                    read_timeout_seconds=config.current().dynamodb_read_timeout_seconds,
+                    max_retry_attempts=config.current().dynamodb_max_retries,
                     max_pool_connections=50,
                 )
                 shared.client  # noqa: B018 -- build the client now, under the lock
@@ -117,11 +117,11 @@ def _retrying(call):
     ClientRequestToken (_Transaction), so trying it again never applies it twice."""
 
     def attempt(operation_name, operation_kwargs):
-        for n in range(settings.storage_attempts):
+        for n in range(config.current().storage_attempts):
             try:
                 return call(operation_name, operation_kwargs)
             except ClientError as exc:
-                if not _transient(exc) or n + 1 >= settings.storage_attempts:
+                if not _transient(exc) or n + 1 >= config.current().storage_attempts:
                     raise
                 _pause(_jitter.uniform(0, min(1.0, 0.05 * 2 ** n)))
 
@@ -269,7 +269,7 @@ def ensure_tables():
     """Create missing tables with their TTL (local engine, tests). In AWS, infra/ owns them."""
     import boto3
 
-    client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint)
+    client = boto3.client("dynamodb", region_name=config.current().region, endpoint_url=config.current().dynamodb_endpoint)
     for model in ALL_MODELS:
         if not model.exists():
             model.create_table(wait=True)

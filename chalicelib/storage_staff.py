@@ -61,9 +61,9 @@ def _signal_item(now, at, **attributes):
 
 
 def _signal_purge_at(now):
-    from chalicelib.config import settings
+    from chalicelib import config
 
-    return int(now + settings.personal_data_retention_days * 86400)
+    return int(now + config.current().personal_data_retention_days * 86400)
 
 
 def _signal_update(now, kind, subject, actions):

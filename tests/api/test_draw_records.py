@@ -6,8 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import clock, domain, draws, storage
-from chalicelib.config import settings
+from chalicelib import clock, config, domain, draws, storage
 from chalicelib.models import DrawRecordChunk, Hold, Request
 from tests.support import PROCEDURE, SITE, applicant
 
@@ -150,7 +149,7 @@ def test_a_draw_that_crashes_at_any_step_is_completed_with_the_same_allocation(a
     busy = staff_run(api)
     assert busy.status == 409 and busy.code == "draw_running" and int(busy.headers["retry-after"]) >= 1
     assert tick() == []
-    clock.advance(settings.draw_lease_seconds + 1)
+    clock.advance(config.current().draw_lease_seconds + 1)
     counted = []
     monkeypatch.setattr(draws, "metric", lambda name, *a, **k: counted.append(name))
 
@@ -183,7 +182,7 @@ def test_a_live_run_renews_its_lease_and_is_never_taken_over(api, monkeypatch):
     original, rivals = storage.make_offer_if_still_possible, []
 
     def slow_offer(*args, **kwargs):
-        clock.advance(settings.draw_lease_seconds / 2)  # each offer takes half a lease
+        clock.advance(config.current().draw_lease_seconds / 2)  # each offer takes half a lease
         try:
             draws.run_draw(SITE, PROCEDURE, clock.now())
         except Exception as exc:  # noqa: BLE001 -- what the rival got is the point
@@ -231,7 +230,7 @@ def test_an_offer_made_before_a_crash_and_withdrawn_since_is_not_made_again(api,
     (first_request, _), = offers_of_the_draw()
     mine = next(r for r in requests if r["request_id"] == first_request)
     assert api.call("DELETE", f"/requests/{first_request}", headers={"X-Request-Token": mine["request_token"]}).status == 204
-    clock.advance(settings.draw_lease_seconds + 1)
+    clock.advance(config.current().draw_lease_seconds + 1)
     result = staff_run(api).body
     assert (result["offered"], result["skipped"], result["resumed"]) == (6, 0, True)
     assert len(offers_of_the_draw()) == 6  # the withdrawn one counts as made; none made twice
@@ -319,7 +318,7 @@ def test_storage_trouble_during_a_draw_is_a_503_and_the_draw_is_completed_later(
         reply = staff_run(api)
         assert reply.status == 503 and reply.code == "storage_unavailable" and int(reply.headers["retry-after"]) > 0
         broken.clear()
-        clock.advance(settings.draw_lease_seconds + 1)
+        clock.advance(config.current().draw_lease_seconds + 1)
     assert stored_draw(committed["draw_id"]).status == "allocating" and offers_of_the_draw() == []
     reply = staff_run(api)
     assert reply.status == 200 and (reply.body["offered"], reply.body["resumed"]) == (6, True)
@@ -358,7 +357,7 @@ def test_an_auto_draw_that_crashes_before_its_offers_still_sends_its_leftovers_t
         draws.run_draw(SITE, PROCEDURE, clock.now())
     heal()
     assert request_of(api, waiting)["status"] == "waiting" and searchable(api) == set()
-    clock.advance(settings.draw_lease_seconds + 1)
+    clock.advance(config.current().draw_lease_seconds + 1)
     (resumed,) = tick()
     assert (resumed["resumed"], resumed["slots"], resumed["offered"]) == (True, 2, 1)
     assert request_of(api, waiting)["status"] == "offered"

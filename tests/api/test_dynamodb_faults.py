@@ -12,7 +12,7 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import catalog, clock, storage, storage_staff
+from chalicelib import catalog, clock, config, storage, storage_staff
 from chalicelib.errors import StorageUnavailable
 from tests.support import PROCEDURE, SITE, applicant
 
@@ -436,7 +436,7 @@ def test_every_route_has_a_case():
 
 @pytest.mark.parametrize("name, prepare, ok, writes, touches", CASES, ids=[c[0] for c in CASES])
 def test_storage_faults_are_retried_then_503_never_500_nor_a_false_409(api, faults, name, prepare, ok, writes, touches):
-    attempts = storage.settings.storage_attempts
+    attempts = config.current().storage_attempts
     call = prepare(api)
     for kind in KINDS:
         for scope in ("writes", "all"):
@@ -525,4 +525,4 @@ def test_every_public_storage_function_goes_through_the_wrapper(engine, faults):
         storage.get_slot("slot_x")
     with pytest.raises(StorageUnavailable):
         storage._guarded(lambda: storage.IdentityState.get("someone", "hold"))()
-    assert faults.state["injected"] == 2 * storage.settings.storage_attempts
+    assert faults.state["injected"] == 2 * config.current().storage_attempts

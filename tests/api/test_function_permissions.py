@@ -5,7 +5,6 @@ later change of the code needs. Here each function (the API, the partner authori
 each schedule) runs on the in-process engine while botocore records every call it makes; each
 call is turned into the IAM action, resource ARN and DynamoDB leading key AWS would evaluate,
 and checked against that function's statements (Allow only; no Deny is used)."""
-import dataclasses
 import fnmatch
 import json
 import re
@@ -18,8 +17,7 @@ import botocore.client
 import pytest
 from botocore.stub import ANY, Stubber
 
-from chalicelib import clock, notify, storage
-from chalicelib.config import settings
+from chalicelib import clock, config, notify, storage
 from chalicelib.models import Booking
 from devlocal.streams import BookingsStreamPoller
 from tests.support import PROCEDURE, SITE, applicant
@@ -125,7 +123,8 @@ def _requests(calls, hash_names):
 
 def _pattern(resource):
     """A statement's resource as a glob: pseudo parameters are any value, MailFrom is the sender."""
-    values = {"MailFrom": settings.mail_from, "MailFromDomain": settings.mail_from.split("@")[1]}
+    sender = config.current().mail_from
+    values = {"MailFrom": sender, "MailFromDomain": sender.split("@")[1]}
     if isinstance(resource, str):
         return resource
     if "Fn::GetAtt" in resource:
@@ -148,7 +147,7 @@ def _allowed(statements, action, arn, leading_key):
 
 
 def assert_fits(function, calls):
-    stage = settings.table_prefix.split("-", 1)[1]  # fairslot-test → the policy as for stage "test"
+    stage = config.current().table_prefix.split("-", 1)[1]  # fairslot-test → the policy as for stage "test"
     statements = iam.policy_document(stage, function)["Statement"]
     requests = _requests(calls, _hash_key_names())
     assert requests, f"{function} made no AWS call: the scenario does not exercise it"
@@ -177,7 +176,9 @@ def test_the_stream_handler_fits_its_policy(api, aws_calls, monkeypatch):
     booking = api.book(slots[0]["slot_id"], applicant(1))
     api.cancel(booking)
     client = boto3.client("sesv2", region_name="eu-west-3")
-    monkeypatch.setattr(notify, "settings", dataclasses.replace(notify.settings, outbox_dir=None))
+    # As in AWS: no outbox, so notify sends through SES (here the stubbed client).
+    monkeypatch.setenv("FAIRSLOT_LOCAL", "0")
+    monkeypatch.delenv("OUTBOX_DIR")
     monkeypatch.setattr(notify, "_ses", client)
     from chalicelib import catalog
 

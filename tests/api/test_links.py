@@ -1,6 +1,5 @@
 """Issue 13 and issue 10 item 5: every e-mail links back to its booking or request (a link token
 in the URL fragment), "find my booking" sends the link again, draw offers reach their winners."""
-import dataclasses
 import re
 from datetime import date, timedelta
 
@@ -17,8 +16,8 @@ LINK = re.compile(r"(https?://\S+/#/(booking|request)/([^/\s]+)/([A-Za-z0-9_-]+)
 @pytest.fixture
 def outbox(tmp_path, monkeypatch):
     directory = tmp_path / "outbox"
-    monkeypatch.setattr(notify, "settings", dataclasses.replace(notify.settings, outbox_dir=str(directory),
-                                                                web_base_url="https://rdv.example.fr/"))
+    monkeypatch.setenv("OUTBOX_DIR", str(directory))
+    monkeypatch.setenv("WEB_BASE_URL", "https://rdv.example.fr/")
     return directory
 
 

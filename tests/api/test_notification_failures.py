@@ -3,7 +3,6 @@ notify.send. A permanent refusal drops that one message (counted, logged without
 the batch completes; a transient error raises, so Lambda retries the record within the event
 source's bounds (infra/package.py) before it goes to the failures queue. SES is a botocore
 Stubber: the real client's request and error parsing, no network."""
-import dataclasses
 import json
 
 import boto3
@@ -21,7 +20,9 @@ from tests.support import applicant
 def ses(api, monkeypatch):
     client = boto3.client("sesv2", region_name="eu-west-3")
     stubber = Stubber(client)
-    monkeypatch.setattr(notify, "settings", dataclasses.replace(notify.settings, outbox_dir=None))
+    # As in AWS: no outbox, so notify sends through SES (here the stubbed client).
+    monkeypatch.setenv("FAIRSLOT_LOCAL", "0")
+    monkeypatch.delenv("OUTBOX_DIR")
     monkeypatch.setattr(notify, "_ses", client)
     with stubber:
         yield stubber

@@ -1,7 +1,5 @@
 """Notifications (issue 4): sent from the bookings stream, in French and English, never on the
 booking path; a failed send is retried and loses nothing."""
-import dataclasses
-
 import pytest
 
 from chalicelib import clock, notify
@@ -14,7 +12,7 @@ from tests.support import applicant, deliver, messages
 @pytest.fixture
 def outbox(tmp_path, monkeypatch):
     directory = tmp_path / "outbox"
-    monkeypatch.setattr(notify, "settings", dataclasses.replace(notify.settings, outbox_dir=str(directory)))
+    monkeypatch.setenv("OUTBOX_DIR", str(directory))
     return directory
 
 

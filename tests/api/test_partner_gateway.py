@@ -1,8 +1,6 @@
 """Partners in API Gateway's usage plan (issue 4, R8 "per partner key"): creating a partner
 registers its usage-plan key, the authorizer names that key, revoking deletes it, and a gateway
 failure leaves no partner half made. API Gateway and SSM are moto's, in process."""
-import dataclasses
-
 import boto3
 import pytest
 
@@ -23,8 +21,7 @@ def plan(apigateway, monkeypatch):
     plan_id = apigateway.create_usage_plan(name="fairslot-test-partners", throttle={"rateLimit": 20, "burstLimit": 40})["id"]
     boto3.client("ssm", region_name="eu-west-3").put_parameter(
         Name="/fairslot/test/partner-usage-plan-id", Value=plan_id, Type="String")
-    monkeypatch.setattr(gateway_keys, "settings",
-                        dataclasses.replace(gateway_keys.settings, partner_usage_plan_param="/fairslot/test/partner-usage-plan-id"))
+    monkeypatch.setenv("PARTNER_USAGE_PLAN_PARAM", "/fairslot/test/partner-usage-plan-id")
     gateway_keys.forget()
     yield plan_id
     gateway_keys.forget()

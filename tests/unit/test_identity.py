@@ -131,10 +131,12 @@ def test_renewal_accepts_only_agdref_by_configuration(monkeypatch):
     assert catalog.default_policy("first_application").accepted_documents == ("agdref", "passport", "visa")
     monkeypatch.setenv("DEFAULT_ACCEPTED_DOCUMENTS", "agdref,passport")
     monkeypatch.setenv("DEFAULT_ACCEPTED_DOCUMENTS_BY_PROCEDURE", "renewal:agdref ; student:passport|visa")
-    loaded = config._load()
+    loaded = config.current()
     assert loaded.policy_defaults["accepted_documents"] == ("agdref", "passport")
     assert loaded.procedure_policy_defaults == {"renewal": {"accepted_documents": ("agdref",)},
                                                 "student": {"accepted_documents": ("passport", "visa")}}
+    assert catalog.default_policy("student").accepted_documents == ("passport", "visa")
+    assert catalog.default_policy("first_application").accepted_documents == ("agdref", "passport")
 
 
 # --- R7: declared urgency at the counter ------------------------------------------------------
