@@ -8,7 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# Before anything imports chalicelib.config.
+# Before anything imports chalicelib: the storage models take their table names when imported;
+# everything else reads the environment at each call (config.current()).
 os.environ.update(
     {
         "FAIRSLOT_LOCAL": "1",

@@ -148,7 +148,7 @@ def violations(path, source):
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "chalicelib.config":
             found += [f"{name}:{node.lineno} imports {a.name} from chalicelib.config (use config.current() where it is used)"
-                      for a in node.names if a.name != "ConfigurationError"]
+                      for a in node.names if a.name in ("settings", "current", "_load")]
         if name != "chalicelib/config.py" and _reads_environment(node):
             found.append(f"{name}:{node.lineno} reads the environment outside chalicelib/config.py")
     for node in _module_level(tree.body):
