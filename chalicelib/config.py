@@ -74,6 +74,11 @@ def _environment():
     return _Environment({name: os.environ.get(name) for name in VARIABLES})
 
 
+def _optional(env, name):
+    """The variable's value, None when it is unset or empty."""
+    return env.get(name) or None
+
+
 def _int(env, name, default):
     return int(env.get(name, default))
 
@@ -150,18 +155,27 @@ class Settings:
     tracing: bool
 
 
+def _tracing(env):
+    """X-Ray through Powertools: never locally, and not when Powertools' own switch says so."""
+    return env.get("FAIRSLOT_LOCAL") != "1" and env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in ("true", "1")
+
+
+def _local_outbox(env):
+    return os.path.join("var", "outbox") if env.get("FAIRSLOT_LOCAL") == "1" else None
+
+
 def _load(env):
     return Settings(
         table_prefix=env.get("TABLE_PREFIX", "fairslot-dev"),
         region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "eu-west-3")),
-        dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
+        dynamodb_endpoint=_optional(env, "DYNAMODB_ENDPOINT"),
         # Locally a dev secret is fine; in AWS the secret comes from SSM (see docs/deploy.md).
         identity_hmac_secret=env.get("IDENTITY_HMAC_SECRET", ""),
-        identity_hmac_secret_param=env.get("IDENTITY_HMAC_SECRET_PARAM") or None,
-        staff_jwt_secret=env.get("STAFF_JWT_SECRET") or None,
-        staff_jwt_issuer=env.get("STAFF_JWT_ISSUER") or None,
-        staff_jwks_url=env.get("STAFF_JWKS_URL") or None,
-        staff_jwt_audience=env.get("STAFF_JWT_AUDIENCE") or None,
+        identity_hmac_secret_param=_optional(env, "IDENTITY_HMAC_SECRET_PARAM"),
+        staff_jwt_secret=_optional(env, "STAFF_JWT_SECRET"),
+        staff_jwt_issuer=_optional(env, "STAFF_JWT_ISSUER"),
+        staff_jwks_url=_optional(env, "STAFF_JWKS_URL"),
+        staff_jwt_audience=_optional(env, "STAFF_JWT_AUDIENCE"),
         cors_origins=_list(env, "CORS_ORIGINS", "" if _in_aws(env) else _LOCAL_CORS_ORIGINS),
         personal_data_retention_days=_int(env, "PERSONAL_DATA_RETENTION_DAYS", 90),
         catalog_cache_seconds=_int(env, "CATALOG_CACHE_SECONDS", 30),
@@ -171,9 +185,7 @@ def _load(env):
         in_aws=_in_aws(env),
         # The stage a deployed function belongs to (dev, prod): the metrics' "stage" dimension.
         stage=env.get("FAIRSLOT_STAGE", "").strip(),
-        # X-Ray through Powertools: never locally, and not when Powertools' own switch says so.
-        tracing=env.get("FAIRSLOT_LOCAL") != "1"
-        and env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in ("true", "1"),
+        tracing=_tracing(env),
         # Fail fast and let the client retry (503 + Retry-After): API Gateway allows 29 s.
         dynamodb_read_timeout_seconds=_int(env, "DYNAMODB_READ_TIMEOUT_SECONDS", 3),
         dynamodb_max_retries=_int(env, "DYNAMODB_MAX_RETRIES", 2),
@@ -183,10 +195,10 @@ def _load(env):
         partner_key_cache_seconds=_int(env, "PARTNER_KEY_CACHE_SECONDS", 0),
         # API Gateway's partner usage plan (chalicelib/gateway_keys.py): its id, or the SSM
         # parameter holding it (what the stack sets). Neither: partners are not registered there.
-        partner_usage_plan_id=env.get("PARTNER_USAGE_PLAN_ID") or None,
-        partner_usage_plan_param=env.get("PARTNER_USAGE_PLAN_PARAM") or None,
+        partner_usage_plan_id=_optional(env, "PARTNER_USAGE_PLAN_ID"),
+        partner_usage_plan_param=_optional(env, "PARTNER_USAGE_PLAN_PARAM"),
         # Locally (and whenever set) e-mails are written as .eml files here instead of sent by SES.
-        outbox_dir=env.get("OUTBOX_DIR") or (os.path.join("var", "outbox") if env.get("FAIRSLOT_LOCAL") == "1" else None),
+        outbox_dir=_optional(env, "OUTBOX_DIR") or _local_outbox(env),
         mail_from=env.get("MAIL_FROM", "rendez-vous@fairslot.example"),
         # Chalice needs the ARN when packaging; infra/package.py points the placeholder at the
         # stack's own bookings table.
@@ -239,11 +251,15 @@ def check_deployed(loaded):
     ) if not value]
     if missing:
         raise ConfigurationError(f"fairslot refuses to start in AWS without {', '.join(missing)} (docs/deploy.md)")
-    if loaded.stage == "prod":
-        local = [o for o in loaded.cors_origins if not o.startswith("https://") or "localhost" in o or "127.0.0.1" in o]
-        if local:
-            raise ConfigurationError(f"fairslot refuses to start in prod with CORS origins {', '.join(local)}: https origins of the web app only")
+    local = _not_web_app_origins(loaded.cors_origins) if loaded.stage == "prod" else []
+    if local:
+        raise ConfigurationError(f"fairslot refuses to start in prod with CORS origins {', '.join(local)}: https origins of the web app only")
     return loaded
+
+
+def _not_web_app_origins(origins):
+    """Origins prod must not allow: plain http, or a browser on the developer's own machine."""
+    return [o for o in origins if not o.startswith("https://") or "localhost" in o or "127.0.0.1" in o]
 
 
 _current = (None, None)  # (the snapshot it was built from, the Settings)
