@@ -30,6 +30,8 @@ draw giving that slot to the buyer; measured over repeated draws.
     .venv/bin/python bench/adversarial.py [--quick] [--seed N]
 """
 import argparse
+import contextlib
+import functools
 import itertools
 import os
 import random
@@ -125,7 +127,136 @@ def rate(k, n):
     return f"{k}/{n} = {k / n:.0%}" if n else "–"
 
 
+def together(*calls):
+    """Run each call in its own thread; their results, in order, once every one has returned."""
+    results = [None] * len(calls)
+
+    def run(i, call):
+        results[i] = call()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@contextlib.contextmanager
+def draws_ticking(b, site, ticking=True):
+    """The draw tick (the draw_interval schedule, run here through the staff endpoint every
+    DRAW_TICK_S) for as long as the block runs."""
+    stopped = threading.Event()
+
+    def tick():
+        while not stopped.wait(DRAW_TICK_S):
+            b.run_draw(site)
+
+    ticker = threading.Thread(target=tick)
+    if ticking:
+        ticker.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        if ticking:
+            ticker.join()
+
+
+def book_one_of_the_first(b, c, site, me, ip, count=3):
+    """Hold and confirm one of the first `count` slots search lists; True when booked."""
+    for slot in b.slot_ids_now(c, site)[:count]:
+        if holds_and_confirms(c, slot, me, ip):
+            return True
+    return False
+
+
+def holds_and_confirms(c, slot, me, ip):
+    r = c.hold(slot, me, ip=ip)
+    return r.status == 201 and c.confirm(r.body).status == 201
+
+
+def confirms_offer(b, c, request):
+    """The request's offer, confirmed if there is one; True when booked."""
+    offer = b.offer_of(c, request)
+    return bool(offer) and c.confirm(offer).status == 201
+
+
+def file_request(b, c, site, me, ip):
+    """Join the standby list; the request, or None if refused."""
+    filed = b.file(c, site, me, ip=ip)
+    return filed.body if filed.status == 201 else None
+
+
+def draw_replays(record):
+    """Whether the published draw record gives the same allocation when replayed."""
+    from chalicelib import domain
+
+    return [list(p) for p in domain.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"]
+
+
 # --- fcfs races: (a), (b), (c) --------------------------------------------------------------
+
+class Race:
+    """A freed slot raced for: the first agent whose hold is granted confirms it and wins; the
+    others stop then, or at the deadline."""
+
+    def __init__(self, slot, seconds):
+        self.slot, self.winner = slot, None
+        self.done, self.lock = threading.Event(), threading.Lock()
+        self.deadline = time.monotonic() + seconds
+
+    def on(self):
+        return not self.done.is_set() and time.monotonic() < self.deadline
+
+    def won(self, kind, client, reply):
+        with self.lock:
+            if self.done.is_set():
+                return
+            self.done.set()
+        client.confirm(reply.body)
+        self.winner = kind
+
+    def try_hold(self, kind, client, who, ip):
+        """Hold the slot; True when this agent won it."""
+        r = client.hold(self.slot, who, ip=ip)
+        if r.status == 201:
+            self.won(kind, client, r)
+        return r.status == 201
+
+    def wait(self, seconds):
+        """Wait `seconds`, less if the race ends or the deadline comes first."""
+        self.done.wait(min(seconds, max(0.0, self.deadline - time.monotonic())))
+
+
+def trafficker_holds(api, slot, fake):
+    """A fake identity of the trafficker holds the slot: (the hold, an instant after the server took it)."""
+    hold = api.hold(slot, fake, ip=new_ip())
+    held_by = time.time()  # the server took the hold before this instant: it expires before held_by + ttl
+    assert hold.status == 201, hold
+    return hold, held_by
+
+
+def let_the_slot_go(api, how, hold, booking, held_by):
+    """The trafficker frees his slot: cancels the booking, releases the hold, or lets it expire."""
+    if how == "cancel":
+        assert api.cancel(booking).status == 204
+    elif how == "release":
+        assert api.release(hold.body).status == 204
+    else:  # expiry: wait for the instant the hold lapses, which the trafficker knows to a few ms
+        # (the response's expires_at is rounded down to the second, so it is not used)
+        time.sleep(max(0.0, held_by + FAST["hold_ttl_seconds"] - time.time()) + 0.02)
+
+
+def buyer_takes_it_at_once(api, slot, buyer, race_seconds):
+    """The buyer holds the freed slot at once: (that reply, the buyer's IP, the race that follows)."""
+    buyer_ip = new_ip()
+    at_once = api.hold(slot, buyer, ip=buyer_ip)
+    race = Race(slot, race_seconds)
+    if at_once.status == 201:
+        race.won("buyer", api, at_once)
+    return at_once, buyer_ip, race
+
 
 def fcfs_trial(b, how, rivals, honest):
     """One slot; a fake identity of the trafficker has it (booked, or held); he lets it go (cancel,
@@ -135,67 +266,40 @@ def fcfs_trial(b, how, rivals, honest):
     api = b.client()
     slot = b.slot_ids_now(api, site)[0]
     fake, buyer = person("fake"), person("buyer")
-    hold = api.hold(slot, fake, ip=new_ip())
-    held_by = time.time()  # the server took the hold before this instant: it expires before held_by + ttl
-    assert hold.status == 201, hold
-    if how == "cancel":
-        booking = api.confirm(hold.body).body
-        assert api.cancel(booking).status == 204
-    elif how == "release":
-        assert api.release(hold.body).status == 204
-    else:  # expiry: wait for the instant the hold lapses, which the trafficker knows to a few ms
-        # (the response's expires_at is rounded down to the second, so it is not used)
-        time.sleep(max(0.0, held_by + FAST["hold_ttl_seconds"] - time.time()) + 0.02)
-    buyer_ip = new_ip()
-    at_once = api.hold(slot, buyer, ip=buyer_ip)
-    winner, done, lock = [], threading.Event(), threading.Lock()
-    deadline = time.monotonic() + FAST["quarantine_max_seconds"] + 2.5
+    hold, held_by = trafficker_holds(api, slot, fake)
+    booking = api.confirm(hold.body).body if how == "cancel" else None
+    let_the_slot_go(api, how, hold, booking, held_by)
+    at_once, buyer_ip, race = buyer_takes_it_at_once(api, slot, buyer, FAST["quarantine_max_seconds"] + 2.5)
+    together(functools.partial(buyers_bot, b, race, buyer, buyer_ip),
+             *[functools.partial(rival_bot, b, race, site) for _ in range(rivals)],
+             *[functools.partial(honest_racer, b, race, site, b.rng.random()) for _ in range(honest)])
+    return at_once.status, race.winner
 
-    def won(kind, client, reply):
-        with lock:
-            if done.is_set():
-                return
-            done.set()
-        client.confirm(reply.body)
-        winner.append(kind)
 
-    if at_once.status == 201:
-        won("buyer", api, at_once)
+def buyers_bot(b, race, buyer, buyer_ip):
+    """The trafficker knows the slot id: his bot polls POST /holds directly for the buyer."""
+    c = b.client()
+    while race.on() and not race.try_hold("buyer", c, buyer, buyer_ip):
+        time.sleep(BOT_PAUSE_S)
 
-    def buyer_bot():  # the trafficker knows the slot id: he polls POST /holds directly
-        c = b.client()
-        while not done.is_set() and time.monotonic() < deadline:
-            r = c.hold(slot, buyer, ip=buyer_ip)
-            if r.status == 201:
-                return won("buyer", c, r)
-            time.sleep(BOT_PAUSE_S)
 
-    def rival_bot():
-        c, me, ip = b.client(), person("bot"), new_ip()
-        while not done.is_set() and time.monotonic() < deadline:
-            if slot in b.slot_ids_now(c, site):
-                r = c.hold(slot, me, ip=ip)
-                if r.status == 201:
-                    return won("bot", c, r)
-            time.sleep(BOT_PAUSE_S)
+def rival_bot(b, race, site):
+    """Another bot: searches as fast as the server answers and holds the slot when it is listed."""
+    c, me, ip = b.client(), person("bot"), new_ip()
+    while race.on():
+        if race.slot in b.slot_ids_now(c, site) and race.try_hold("bot", c, me, ip):
+            return
+        time.sleep(BOT_PAUSE_S)
 
-    def honest_applicant(seed):
-        rng, c, me, ip = random.Random(seed), b.client(), person("honest"), new_ip()
-        done.wait(rng.uniform(0, HONEST_MEAN_S))
-        while not done.is_set() and time.monotonic() < deadline:
-            if slot in b.slot_ids_now(c, site):
-                r = c.hold(slot, me, ip=ip)
-                if r.status == 201:
-                    return won("honest", c, r)
-            done.wait(min(rng.expovariate(1 / HONEST_MEAN_S), max(0.0, deadline - time.monotonic())))
 
-    threads = [threading.Thread(target=buyer_bot)] + [threading.Thread(target=rival_bot) for _ in range(rivals)] + \
-        [threading.Thread(target=honest_applicant, args=(b.rng.random(),)) for _ in range(honest)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return at_once.status, (winner[0] if winner else None)
+def honest_racer(b, race, site, seed):
+    """An honest applicant: searches now and then and holds the slot when it is listed."""
+    rng, c, me, ip = random.Random(seed), b.client(), person("honest"), new_ip()
+    race.done.wait(rng.uniform(0, HONEST_MEAN_S))
+    while race.on():
+        if race.slot in b.slot_ids_now(c, site) and race.try_hold("honest", c, me, ip):
+            return
+        race.wait(rng.expovariate(1 / HONEST_MEAN_S))
 
 
 def fcfs_race_row(b, how, label, trials, rivals, honest):
@@ -225,65 +329,51 @@ def auto_trial(b, how, rivals, honest):
     api = b.client()
     slot = b.slot_ids_now(api, site)[0]
     fake, buyer = person("fake"), person("buyer")
-    hold = api.hold(slot, fake, ip=new_ip())
-    held_by = time.time()
-    assert hold.status == 201, hold
+    hold, held_by = trafficker_holds(api, slot, fake)
     booking = api.confirm(hold.body).body if how == "cancel" else None
     kinds = [("buyer", buyer)] + [("bot", person("bot")) for _ in range(rivals)] + [("honest", person("honest")) for _ in range(honest)]
+    requests = everyone_on_standby(b, api, site, kinds)
+    let_the_slot_go(api, how, hold, booking, held_by)
+    at_once, buyer_ip, race = buyer_takes_it_at_once(api, slot, buyer, FAST["quarantine_max_seconds"] + 2.5)
+    together(*[functools.partial(standby_poller, b, race, site, kind, who, buyer_ip, b.rng.random()) for kind, who, _ in requests])
+    drawn = None if race.winner else drawn_by_the_tick(b, api, site, slot, requests)
+    # the list shows a draw's figures; its record is read in pages (issue 11)
+    record = next(api.draw_record(d, site_id=site, procedure=PROCEDURE) for d in api.draws(site_id=site, procedure=PROCEDURE)
+                  if d["status"] == "run")
+    return at_once.status, race.winner, drawn, draw_replays(record)
+
+
+def everyone_on_standby(b, api, site, kinds):
+    """Each (kind, identity) files a request: [(kind, identity, request)]."""
     requests = []
     for kind, who in kinds:
         filed = b.file(api, site, who)
         assert filed.status == 201, filed
         requests.append((kind, who, filed.body))
-    if how == "cancel":
-        assert api.cancel(booking).status == 204
-    elif how == "release":
-        assert api.release(hold.body).status == 204
-    else:
-        time.sleep(max(0.0, held_by + FAST["hold_ttl_seconds"] - time.time()) + 0.02)
-    buyer_ip = new_ip()
-    at_once = api.hold(slot, buyer, ip=buyer_ip)
-    winner, done, lock = [], threading.Event(), threading.Lock()
-    deadline = time.monotonic() + FAST["quarantine_max_seconds"] + 2.5
+    return requests
 
-    def won(kind, client, reply):
-        with lock:
-            if done.is_set():
-                return
-            done.set()
-        client.confirm(reply.body)
-        winner.append(kind)
 
-    if at_once.status == 201:
-        won("buyer", api, at_once)
+def standby_poller(b, race, site, kind, who, buyer_ip, seed):
+    """While waiting on the standby list, keep trying search and POST /holds: the buyer's bot
+    (which knows the slot id) and rival bots as fast as the server answers, honest applicants now and then."""
+    rng, c, ip = random.Random(seed), b.client(), buyer_ip if kind == "buyer" else new_ip()
+    if kind == "honest":
+        race.done.wait(rng.uniform(0, HONEST_MEAN_S))
+    while race.on():
+        if (kind == "buyer" or race.slot in b.slot_ids_now(c, site)) and race.try_hold(kind, c, who, ip):
+            return
+        race.wait(BOT_PAUSE_S if kind != "honest" else rng.expovariate(1 / HONEST_MEAN_S))
 
-    def poller(kind, who, pause, seed):
-        rng, c, ip = random.Random(seed), b.client(), buyer_ip if kind == "buyer" else new_ip()
-        if kind == "honest":
-            done.wait(rng.uniform(0, HONEST_MEAN_S))
-        while not done.is_set() and time.monotonic() < deadline:
-            if kind == "buyer" or slot in b.slot_ids_now(c, site):  # the buyer's bot knows the slot id
-                r = c.hold(slot, who, ip=ip)
-                if r.status == 201:
-                    return won(kind, c, r)
-            done.wait(pause if kind != "honest" else min(rng.expovariate(1 / HONEST_MEAN_S), max(0.0, deadline - time.monotonic())))
 
-    threads = [threading.Thread(target=poller, args=(kind, who, BOT_PAUSE_S, b.rng.random())) for kind, who, _ in requests]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+def drawn_by_the_tick(b, api, site, slot, requests):
+    """Nobody took the slot through search: the draw tick runs; the kind it offered the slot to, or None."""
+    b.run_draw(site)
     drawn = None
-    if not winner:
-        b.run_draw(site)
-        for kind, _, req in requests:
-            offer = b.offer_of(api, req)
-            if offer and offer["slot"]["slot_id"] == slot:
-                drawn = kind
-    record = next(d for d in api.call("GET", f"/sites/{site}/procedures/{PROCEDURE}/draws").body["draws"] if d["status"] == "run")
-    from chalicelib import domain
-    replays = [list(p) for p in domain.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"]
-    return at_once.status, (winner[0] if winner else None), drawn, replays
+    for kind, _, req in requests:
+        offer = b.offer_of(api, req)
+        if offer and offer["slot"]["slot_id"] == slot:
+            drawn = kind
+    return drawn
 
 
 def auto_race_row(b, how, label, trials, rivals, honest):
@@ -335,9 +425,7 @@ def draw_trial(b, how, entrants):
     got = b.offer_of(api, buyer)
     records = (api.draw_record(d, site_id=site) for d in api.draws(site_id=site) if d["status"] == "run")
     record = next(r for r in records if any(e["request_id"] == buyer["request_id"] for e in r["entrants"]))
-    from chalicelib import domain
-    replays = [list(p) for p in domain.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"]
-    return at_once, waiting, bool(got and got["slot"]["slot_id"] == slot), replays
+    return at_once, waiting, bool(got and got["slot"]["slot_id"] == slot), draw_replays(record)
 
 
 def draw_race_row(b, how, label, trials, entrants):
@@ -386,26 +474,29 @@ def buyer_in_draw_row(b, trials, fakes, honest, urgent_buyer=False, urgent_hones
 def fcfs_market(b, bots, honest, slots, window, duration):
     """`slots` slots published at random instants over `window` seconds; everybody wants one."""
     site = b.site(dict(FAST, publish_window_seconds=window), slots_closes=f"{9 + slots}:00", publish="random_window")
-    won, lock, stop_at = {"bot": 0, "honest": 0}, threading.Lock(), time.monotonic() + duration
+    stop_at = time.monotonic() + duration
+    kinds = ["bot"] * bots + ["honest"] * honest
+    booked = together(*[functools.partial(market_searcher, b, site, k, stop_at, b.rng.random()) for k in kinds])
+    return won_by_kind(kinds, booked)
 
-    def agent(kind, seed):
-        rng, c, me, ip = random.Random(seed), b.client(), person(kind), new_ip()
-        if kind == "honest":
-            nap(rng.uniform(0, HONEST_MEAN_S), stop_at)
-        while time.monotonic() < stop_at:
-            for slot in b.slot_ids_now(c, site)[:3]:
-                r = c.hold(slot, me, ip=ip)
-                if r.status == 201 and c.confirm(r.body).status == 201:
-                    with lock:
-                        won[kind] += 1
-                    return
-            nap(BOT_PAUSE_S if kind == "bot" else rng.expovariate(1 / HONEST_MEAN_S), stop_at)
 
-    threads = [threading.Thread(target=agent, args=(k, b.rng.random())) for k in ["bot"] * bots + ["honest"] * honest]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+def market_searcher(b, site, kind, stop_at, seed):
+    """Search and hold one of the first slots listed until one is booked: a bot as fast as the
+    server answers, an honest applicant now and then. True when booked."""
+    rng, c, me, ip = random.Random(seed), b.client(), person(kind), new_ip()
+    if kind == "honest":
+        nap(rng.uniform(0, HONEST_MEAN_S), stop_at)
+    while time.monotonic() < stop_at:
+        if book_one_of_the_first(b, c, site, me, ip):
+            return True
+        nap(BOT_PAUSE_S if kind == "bot" else rng.expovariate(1 / HONEST_MEAN_S), stop_at)
+    return False
+
+
+def won_by_kind(kinds, booked):
+    won = {"bot": 0, "honest": 0}
+    for kind, got in zip(kinds, booked):
+        won[kind] += got
     return won
 
 
@@ -431,46 +522,29 @@ def auto_market(b, bots, honest, slots, window, duration):
     standby list (bots at once, honest applicants at their first check) and confirms an offer when
     one comes; the draw tick runs every DRAW_TICK_S."""
     site = b.site(dict(AUTO, publish_window_seconds=window), slots_closes=f"{9 + slots}:00", publish="random_window")
-    won, lock, stop_at = {"bot": 0, "honest": 0}, threading.Lock(), time.monotonic() + duration
-    ticking = threading.Event()
+    stop_at = time.monotonic() + duration
+    kinds = ["bot"] * bots + ["honest"] * honest
+    with draws_ticking(b, site):
+        booked = together(*[functools.partial(auto_searcher, b, site, k, stop_at, b.rng.random()) for k in kinds])
+    return won_by_kind(kinds, booked)
 
-    def tick():
-        while not ticking.wait(DRAW_TICK_S):
-            b.run_draw(site)
 
-    def agent(kind, seed):
-        rng, c, me, ip = random.Random(seed), b.client(), person(kind), new_ip()
-        request = None
-        if kind == "honest":
-            nap(rng.uniform(0, HONEST_MEAN_S), stop_at)
-        while time.monotonic() < stop_at:
-            if request is None:
-                for slot in b.slot_ids_now(c, site)[:3]:
-                    r = c.hold(slot, me, ip=ip)
-                    if r.status == 201 and c.confirm(r.body).status == 201:
-                        with lock:
-                            won[kind] += 1
-                        return
-                filed = b.file(c, site, me, ip=ip)
-                request = filed.body if filed.status == 201 else None
-            else:
-                offer = b.offer_of(c, request)
-                if offer and c.confirm(offer).status == 201:
-                    with lock:
-                        won[kind] += 1
-                    return
-            nap(BOT_PAUSE_S if kind == "bot" else rng.expovariate(1 / HONEST_MEAN_S), stop_at)
-
-    threads = [threading.Thread(target=agent, args=(k, b.rng.random())) for k in ["bot"] * bots + ["honest"] * honest]
-    ticker = threading.Thread(target=tick)
-    ticker.start()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    ticking.set()
-    ticker.join()
-    return won
+def auto_searcher(b, site, kind, stop_at, seed):
+    """market_searcher in auto: who finds nothing to book files a request, then waits for its
+    offer and confirms it. True when booked."""
+    rng, c, me, ip = random.Random(seed), b.client(), person(kind), new_ip()
+    request = None
+    if kind == "honest":
+        nap(rng.uniform(0, HONEST_MEAN_S), stop_at)
+    while time.monotonic() < stop_at:
+        if request is None:
+            if book_one_of_the_first(b, c, site, me, ip):
+                return True
+            request = file_request(b, c, site, me, ip)
+        elif confirms_offer(b, c, request):
+            return True
+        nap(BOT_PAUSE_S if kind == "bot" else rng.expovariate(1 / HONEST_MEAN_S), stop_at)
+    return False
 
 
 def auto_bots_row(b, rounds, bots, honest, slots):
@@ -520,62 +594,50 @@ def cycling_fcfs(b, slots, honest, duration, cycling, pool, policy=FAST):
     auto = policy["allocation"] == "auto"
     site = b.site(policy, slots_closes=f"{9 + slots}:00")
     stop_at = time.monotonic() + duration
-    booked, stats, lock = [0], {"holds": 0, "cooldown": 0}, threading.Lock()
     identities = [(person("fake"), new_ip()) for _ in range(pool)]
+    trafficker = functools.partial(cycle_holds, b, site, identities, stop_at) if cycling else (lambda: (0, 0))
+    with draws_ticking(b, site, ticking=auto):
+        (holds, cooldown), *booked = together(
+            trafficker, *[functools.partial(honest_checker, b, site, auto, stop_at, b.rng.random()) for _ in range(honest)])
+    return sum(booked), holds, cooldown
 
-    def trafficker():
-        c, k = b.client(), 0
-        while time.monotonic() < stop_at:
-            for slot in b.slot_ids_now(c, site):
-                who, ip = identities[k % pool]
-                k += 1
-                r = c.hold(slot, who, ip=ip)
-                if r.status == 201:
-                    stats["holds"] += 1
-                    c.release(r.body)
-                elif r.code == "cooldown":
-                    stats["cooldown"] += 1
-            time.sleep(BOT_PAUSE_S)
 
-    def honest_applicant(seed):
-        rng, c, me, ip = random.Random(seed), b.client(), person("honest"), new_ip()
-        request = None
-        nap(rng.uniform(0, HONEST_MEAN_S), stop_at)
-        while time.monotonic() < stop_at:
-            offer = b.offer_of(c, request) if request else None
-            if offer and c.confirm(offer).status == 201:
-                with lock:
-                    booked[0] += 1
-                return
-            free = [] if request else b.slot_ids_now(c, site)
-            if free:
-                r = c.hold(rng.choice(free), me, ip=ip)
-                if r.status == 201 and c.confirm(r.body).status == 201:
-                    with lock:
-                        booked[0] += 1
-                    return
-            elif auto and request is None:
-                filed = b.file(c, site, me, ip=ip)
-                request = filed.body if filed.status == 201 else None
-            nap(rng.expovariate(1 / HONEST_MEAN_S), stop_at)
+def cycle_holds(b, site, identities, stop_at):
+    """The trafficker's bot: holds every slot listed, each time with the next fake identity, and
+    releases it at once. Returns (holds taken, holds refused for cooldown)."""
+    c, k, holds, cooldown = b.client(), 0, 0, 0
+    while time.monotonic() < stop_at:
+        for slot in b.slot_ids_now(c, site):
+            who, ip = identities[k % len(identities)]
+            k += 1
+            r = c.hold(slot, who, ip=ip)
+            if r.status == 201:
+                holds += 1
+                c.release(r.body)
+            elif r.code == "cooldown":
+                cooldown += 1
+        time.sleep(BOT_PAUSE_S)
+    return holds, cooldown
 
-    ticking = threading.Event()
 
-    def tick():
-        while not ticking.wait(DRAW_TICK_S):
-            b.run_draw(site)
-
-    threads = ([threading.Thread(target=trafficker)] if cycling else []) + \
-        [threading.Thread(target=honest_applicant, args=(b.rng.random(),)) for _ in range(honest)]
-    ticker = threading.Thread(target=tick) if auto else None
-    for t in threads + ([ticker] if ticker else []):
-        t.start()
-    for t in threads:
-        t.join()
-    ticking.set()
-    if ticker:
-        ticker.join()
-    return booked[0], stats["holds"], stats["cooldown"]
+def honest_checker(b, site, auto, stop_at, seed):
+    """An honest applicant checking now and then: books a listed slot; in auto, when nothing is
+    listed, joins the standby list and then only waits for the offer. True when booked."""
+    rng, c, me, ip = random.Random(seed), b.client(), person("honest"), new_ip()
+    request = None
+    nap(rng.uniform(0, HONEST_MEAN_S), stop_at)
+    while time.monotonic() < stop_at:
+        if request:
+            if confirms_offer(b, c, request):
+                return True
+        else:
+            free = b.slot_ids_now(c, site)
+            if free and holds_and_confirms(c, rng.choice(free), me, ip):
+                return True
+            if not free and auto:
+                request = file_request(b, c, site, me, ip)
+        nap(rng.expovariate(1 / HONEST_MEAN_S), stop_at)
+    return False
 
 
 def cycling_rows(b, duration, slots, honest):

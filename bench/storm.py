@@ -57,9 +57,16 @@ def rss_mb(pid):
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+class Tally:
+    """What the clients of one storm saw: hold latencies, (slot, confirm status), errors."""
+
+    def __init__(self):
+        self.latencies, self.bookings, self.errors, self.lock = [], [], [], threading.Lock()
+
+
 def storm(base, site, clients, slots_wanted):
     """One storm on a fresh procedure: every client searches and holds until it wins or nothing is left."""
-    from tests.support import Api, applicant
+    from tests.support import Api
 
     admin = Api(base, staff_secret=STAFF_SECRET)
     procedure = f"p{next(_people)}"
@@ -67,52 +74,17 @@ def storm(base, site, clients, slots_wanted):
     admin.set_policy(site_id=site, procedure=procedure, max_holds_per_ip_per_hour=1_000_000)
     per_day = 12  # 09:00-12:00 by 15 minutes
     created = admin.schedule(site_id=site, procedure=procedure, days=-(-slots_wanted // per_day), slot_minutes=15)
-    latencies, bookings, lock = [], [], threading.Lock()
+    tally = Tally()
     barrier = threading.Barrier(clients)
-
-    errors = []
-
-    def client(i):
-        """Search once, try the listed slots in turn (each client starting at its own place),
-        search again only when the list is used up; stop with a booking or when nothing is left."""
-        api = Api(base, staff_secret=STAFF_SECRET)
-        me = applicant(next(_people))
-        ip = f"10.{i // 250}.{i % 250}.1"
-        barrier.wait()
-        try:
-            while True:
-                free = api.slots(site_id=site, procedure=procedure, limit=20)
-                if not free:
-                    return
-                for k in range(len(free)):
-                    target = free[(i + k) % len(free)]["slot_id"]
-                    started = time.perf_counter()
-                    reply = api.hold(target, me, ip=ip)
-                    with lock:
-                        latencies.append(time.perf_counter() - started)
-                    if reply.status == 201:
-                        booking = api.confirm(reply.body)
-                        with lock:
-                            bookings.append((target, booking.status))
-                        return
-                    if reply.status != 409:
-                        with lock:
-                            errors.append(reply.status)
-                            if reply.status >= 500 and os.environ.get("STORM_DEBUG"):
-                                print("server error", reply.status, reply.body, flush=True)
-                        return
-        except Exception as exc:  # a client that fails is counted, not fatal to the benchmark
-            with lock:
-                errors.append(type(exc).__name__)
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=storm_client, args=(base, site, procedure, i, barrier, tally)) for i in range(clients)]
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    booked_slots = [slot for slot, status in bookings if status == 201]
+    latencies = tally.latencies
+    booked_slots = [slot for slot, status in tally.bookings if status == 201]
     return {
         "slots": created,
         "hold_attempts": len(latencies),
@@ -121,9 +93,49 @@ def storm(base, site, clients, slots_wanted):
         "p99_ms": statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) > 1 else latencies[0] * 1000,
         "winners": len(booked_slots),
         "double_bookings": len(booked_slots) - len(set(booked_slots)),
-        "errors": errors,
+        "errors": tally.errors,
         "elapsed_s": elapsed,
     }
+
+
+def storm_client(base, site, procedure, i, barrier, tally):
+    """Search once, try the listed slots in turn (each client starting at its own place),
+    search again only when the list is used up; stop with a booking or when nothing is left."""
+    from tests.support import Api, applicant
+
+    api = Api(base, staff_secret=STAFF_SECRET)
+    me = applicant(next(_people))
+    ip = f"10.{i // 250}.{i % 250}.1"
+    barrier.wait()
+    try:
+        while True:
+            free = api.slots(site_id=site, procedure=procedure, limit=20)
+            if not free:
+                return
+            for k in range(len(free)):
+                target = free[(i + k) % len(free)]["slot_id"]
+                started = time.perf_counter()
+                reply = api.hold(target, me, ip=ip)
+                with tally.lock:
+                    tally.latencies.append(time.perf_counter() - started)
+                if reply.status != 409:
+                    return book_or_count(api, target, reply, tally)
+    except Exception as exc:  # a client that fails is counted, not fatal to the benchmark
+        with tally.lock:
+            tally.errors.append(type(exc).__name__)
+
+
+def book_or_count(api, target, reply, tally):
+    """A hold the storm did not refuse for being taken: confirmed if granted, else an error."""
+    if reply.status == 201:
+        booking = api.confirm(reply.body)
+        with tally.lock:
+            tally.bookings.append((target, booking.status))
+        return
+    with tally.lock:
+        tally.errors.append(reply.status)
+        if reply.status >= 500 and os.environ.get("STORM_DEBUG"):
+            print("server error", reply.status, reply.body, flush=True)
 
 
 def calls_per_operation():

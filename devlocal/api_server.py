@@ -27,7 +27,20 @@ PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def patch_chalice_local():
     from chalice import local
 
-    def envelope(status, code, message):
+    route_not_found, authorizer_failure = _gateway_refusals_in_the_envelope(local)
+    _failed_authorizer_as_api_gateway(local, authorizer_failure)
+    _unmatched_path_is_not_found(local, route_not_found)
+    _source_ip_from_forwarded_for(local)
+    _authorizer_reads_the_header_it_names(local)
+    _every_method_reaches_the_app(local)
+    _bursts_queue_and_responses_go_out_at_once(local)
+
+
+def _gateway_refusals_in_the_envelope(local):
+    """The gateway's own refusals (401, 403, 404, 503) in fairslot's error envelope; returns the
+    two refusals chalice local lacks (no route matches, the authorizer failed)."""
+
+    def envelope(code, message):
         return json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
 
     original_init = local.LocalGatewayException.__init__
@@ -40,18 +53,22 @@ def patch_chalice_local():
 
     def init(self, headers, body=None):
         if isinstance(self, RouteNotFound):
-            body = envelope(404, "not_found", "No such resource.")
+            body = envelope("not_found", "No such resource.")
         elif isinstance(self, local.NotAuthorizedError):
-            body = envelope(401, "unauthorized", "Missing or invalid credentials.")
+            body = envelope("unauthorized", "Missing or invalid credentials.")
         elif isinstance(self, local.ForbiddenError):
-            body = envelope(403, "forbidden", "These credentials do not allow this action.")
+            body = envelope("forbidden", "These credentials do not allow this action.")
         elif isinstance(self, AuthorizerFailure):
-            body = envelope(503, "unavailable", "The service is unavailable, retry shortly.")
+            body = envelope("unavailable", "The service is unavailable, retry shortly.")
             headers = {**(headers or {}), "Retry-After": "2"}
         original_init(self, {**(headers or {}), "Content-Type": "application/json"}, body)
 
     local.LocalGatewayException.__init__ = init
+    return RouteNotFound, AuthorizerFailure
 
+
+def _failed_authorizer_as_api_gateway(local, authorizer_failure):
+    """An authorizer that raises "Unauthorized" gives 401, one that fails otherwise 503."""
     original_authorize = local.LocalGatewayAuthorizer.authorize
 
     def authorize(self, raw_path, lambda_event, lambda_context):
@@ -63,10 +80,24 @@ def patch_chalice_local():
             headers = {"x-amzn-RequestId": lambda_context.aws_request_id}
             if str(exc) == "Unauthorized":
                 raise local.NotAuthorizedError(headers) from exc
-            raise AuthorizerFailure(headers) from exc
+            raise authorizer_failure(headers) from exc
 
     local.LocalGatewayAuthorizer.authorize = authorize
 
+
+def _unmatched_path_is_not_found(local, route_not_found):
+    original_generate = local.LocalGateway._generate_lambda_event
+
+    def generate_lambda_event(self, method, path, headers, body):
+        try:
+            return original_generate(self, method, path, headers, body)
+        except ValueError as exc:  # no route matches this path
+            raise route_not_found({"x-amzn-RequestId": "local"}) from exc
+
+    local.LocalGateway._generate_lambda_event = generate_lambda_event
+
+
+def _source_ip_from_forwarded_for(local):
     original_event = local.LambdaEventConverter.create_lambda_event
 
     def create_lambda_event(self, method, path, headers, body=None):
@@ -78,8 +109,10 @@ def patch_chalice_local():
 
     local.LambdaEventConverter.create_lambda_event = create_lambda_event
 
-    # chalice local always reads the Authorization header; API Gateway reads the header the
-    # authorizer names (the partner authorizer's is x-api-key).
+
+def _authorizer_reads_the_header_it_names(local):
+    """chalice local always reads the Authorization header; API Gateway reads the header the
+    authorizer names (the partner authorizer's is x-api-key)."""
     original_prepare = local.LocalGatewayAuthorizer._prepare_authorizer_event
 
     def prepare_authorizer_event(self, arn, lambda_event, lambda_context):
@@ -95,24 +128,20 @@ def patch_chalice_local():
 
     local.LocalGatewayAuthorizer._prepare_authorizer_event = prepare_authorizer_event
 
-    original_generate = local.LocalGateway._generate_lambda_event
 
-    def generate_lambda_event(self, method, path, headers, body):
-        try:
-            return original_generate(self, method, path, headers, body)
-        except ValueError as exc:  # no route matches this path
-            raise RouteNotFound({"x-amzn-RequestId": "local"}) from exc
+def _every_method_reaches_the_app(local):
+    """http.server answers a method it has no do_<METHOD> for (TRACE, CONNECT, ...) with a bare 501;
+    every method goes to the gateway instead, so that the app answers 405 in the envelope."""
 
-    local.LocalGateway._generate_lambda_event = generate_lambda_event
-
-    # http.server answers a method it has no do_<METHOD> for (TRACE, CONNECT, ...) with a bare 501;
-    # every method goes to the gateway instead, so that the app answers 405 in the envelope.
     def any_method(self, name):
         if name.startswith("do_"):
             return self._generic_handle
         raise AttributeError(name)
 
     local.ChaliceRequestHandler.__getattr__ = any_method
+
+
+def _bursts_queue_and_responses_go_out_at_once(local):
     local.ThreadedHTTPServer.request_queue_size = 1024
     local.ChaliceRequestHandler.disable_nagle_algorithm = True
 

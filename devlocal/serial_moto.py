@@ -81,7 +81,6 @@ def _rollback_by_item():
     import copy
 
     from moto.dynamodb import models as backend_module
-    from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 
     class TablesAreNotCopied:
@@ -94,48 +93,65 @@ def _rollback_by_item():
     backend_module.copy = TablesAreNotCopied
     transact = backend_module.DynamoDBBackend.transact_write_items
 
-    def snapshot(backend, transact_items):
-        saved = []
-        for entry in transact_items:
-            op = next(iter(entry.values()))
-            table = backend.tables.get(op.get("TableName"))
-            if table is None:
-                continue
-            key = op.get("Key") or op.get("Item") or {}
-            try:
-                hash_value = DynamoType(key[table.hash_key_attr])
-                range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            except KeyError:
-                continue  # moto itself rejects the request before writing anything
-            item = table.get_item(hash_value, range_value)
-            shard = table.stream_shard
-            saved.append((table, hash_value, range_value, copy.deepcopy(item), len(shard.items) if shard else 0))
-        return saved
-
-    def restore(saved):
-        for table, hash_value, range_value, item, stream_length in reversed(saved):
-            if range_value is not None:
-                if item is None:
-                    table.items.get(hash_value, {}).pop(range_value, None)
-                else:
-                    table.items[hash_value][range_value] = item
-            elif item is None:
-                table.items.pop(hash_value, None)
-            else:
-                table.items[hash_value] = item
-            if table.stream_shard is not None:
-                del table.stream_shard.items[stream_length:]
-
     @functools.wraps(transact)
     def transact_write_items(self, transact_items):
-        saved = snapshot(self, transact_items)
+        saved = _items_the_transaction_names(self, transact_items)
         try:
             return transact(self, transact_items)
         except Exception:
-            restore(saved)
+            for item in reversed(saved):
+                _restore_item(*item)
             raise
 
     backend_module.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _items_the_transaction_names(backend, transact_items):
+    """(table, hash key, range key, copy of the item or None, stream length) for each item a
+    transaction names, before it runs."""
+    import copy
+
+    saved = []
+    for entry in transact_items:
+        op = next(iter(entry.values()))
+        table = backend.tables.get(op.get("TableName"))
+        key = _item_key(table, op.get("Key") or op.get("Item") or {}) if table is not None else None
+        if key is None:
+            continue  # moto itself rejects the request before writing anything
+        hash_value, range_value = key
+        item = table.get_item(hash_value, range_value)
+        shard = table.stream_shard
+        saved.append((table, hash_value, range_value, copy.deepcopy(item), len(shard.items) if shard else 0))
+    return saved
+
+
+def _item_key(table, key):
+    """The (hash, range) key of an item of this table as moto stores it, None if incomplete."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    try:
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    except KeyError:
+        return None
+    return hash_value, range_value
+
+
+def _restore_item(table, hash_value, range_value, item, stream_length):
+    """Put back an item a failed transaction touched (remove it if it did not exist) and drop the
+    stream records its writes appended."""
+    if range_value is None:
+        items = table.items
+        key = hash_value
+    else:
+        items = table.items.setdefault(hash_value, {}) if item is not None else table.items.get(hash_value, {})
+        key = range_value
+    if item is None:
+        items.pop(key, None)
+    else:
+        items[key] = item
+    if table.stream_shard is not None:
+        del table.stream_shard.items[stream_length:]
 
 
 def tracked_instances():

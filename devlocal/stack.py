@@ -87,65 +87,14 @@ def run_scheduled_draws(every):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__)
-    env_port = lambda name, default: int(os.environ.get(name) or default)  # noqa: E731
-    parser.add_argument("--api-port", type=int, default=env_port("API_PORT", 8000), help="default 8000, or $API_PORT")
-    parser.add_argument("--engine-port", type=int, default=env_port("ENGINE_PORT", 8001), help="default 8001, or $ENGINE_PORT")
-    parser.add_argument("--web-port", type=int, default=env_port("WEB_PORT", 8080), help="default 8080, or $WEB_PORT")
-    parser.add_argument("--no-seed", action="store_true")
-    parser.add_argument("--no-web", action="store_true")
-    parser.add_argument("--draw-every", type=float, default=60,
-                        help="seconds between runs of the scheduled draw job (as @app.schedule in AWS); 0: never")
-    args = parser.parse_args(argv)
+    args = parse_arguments(argv)
     web_server = os.path.join(ROOT, "web", "serve.py")
     with_web = not args.no_web and os.path.exists(web_server)
-    ports = [("API", args.api_port), ("engine", args.engine_port)] + ([("web", args.web_port)] if with_web else [])
-    taken = taken_ports(ports)
-    for name, port in taken:
-        flag = {"API": "--api-port / API_PORT", "engine": "--engine-port / ENGINE_PORT", "web": "--web-port / WEB_PORT"}[name]
-        print(f"port {port} ({name}) is already taken: stop what uses it, or choose another with {flag} "
-              f"(e.g. make run {flag.split(' / ')[1]}={port + 100})", file=sys.stderr, flush=True)
-    if taken:
-        sys.exit(2)
-
-    staff_secret = os.environ.get("STAFF_JWT_SECRET")
-    if not staff_secret:
-        staff_secret = DEV_STAFF_SECRET
-        print(f"STAFF_JWT_SECRET not set: using the dev default '{DEV_STAFF_SECRET}'", flush=True)
-
-    from devlocal.engine import Engine
-
-    engine = Engine(port=args.engine_port).start()
-    env = local_environment(engine.endpoint, staff_secret, args.web_port)
-    os.environ.update(env)
-    sys.path.insert(0, ROOT)
-    from chalicelib import storage
-    from chalicelib.auth import issue_local_staff_token
-    from chalicelib.clock import now
-
-    storage.ensure_tables()
-    if not args.no_seed:
-        from devlocal.seed import seed
-
-        print(f"seeded {seed(now())} demo slots", flush=True)
-
-    # The bookings stream -> the app's own stream handler (notifications), as Lambda would.
-    import app as application
-    from chalicelib.models import Booking
-    from devlocal.streams import BookingsStreamPoller
-
-    poller = BookingsStreamPoller(application.bookings_stream, Booking.Meta.table_name, engine.endpoint,
-                                  region=env["AWS_REGION"]).start()
-
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-m", "devlocal.api_server", "--port", str(args.api_port)],
-            cwd=ROOT, env={**os.environ, **env},
-        )
-    ]
-    if with_web:
-        children.append(subprocess.Popen([sys.executable, web_server, "--port", str(args.web_port),
-                                          "--api-url", f"http://127.0.0.1:{args.api_port}"], cwd=ROOT))
+    refuse_taken_ports(args, with_web)
+    staff_secret = local_staff_secret()
+    engine, env = start_engine(args, staff_secret)
+    poller = feed_bookings_stream(engine, env)
+    children = [serve_api(args, env)] + ([serve_web_app(args, web_server)] if with_web else [])
 
     def stop(*_):
         for child in children:
@@ -166,9 +115,101 @@ def main(argv=None):
         stop()
     if args.draw_every > 0:
         threading.Thread(target=run_scheduled_draws, args=(args.draw_every,), daemon=True).start()
+    print_ready(args, engine, env, staff_secret, with_web)
+    stop_when_a_child_exits(children, stop)
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__)
+    env_port = lambda name, default: int(os.environ.get(name) or default)  # noqa: E731
+    parser.add_argument("--api-port", type=int, default=env_port("API_PORT", 8000), help="default 8000, or $API_PORT")
+    parser.add_argument("--engine-port", type=int, default=env_port("ENGINE_PORT", 8001), help="default 8001, or $ENGINE_PORT")
+    parser.add_argument("--web-port", type=int, default=env_port("WEB_PORT", 8080), help="default 8080, or $WEB_PORT")
+    parser.add_argument("--no-seed", action="store_true")
+    parser.add_argument("--no-web", action="store_true")
+    parser.add_argument("--draw-every", type=float, default=60,
+                        help="seconds between runs of the scheduled draw job (as @app.schedule in AWS); 0: never")
+    return parser.parse_args(argv)
+
+
+def local_staff_secret():
+    staff_secret = os.environ.get("STAFF_JWT_SECRET")
+    if not staff_secret:
+        staff_secret = DEV_STAFF_SECRET
+        print(f"STAFF_JWT_SECRET not set: using the dev default '{DEV_STAFF_SECRET}'", flush=True)
+    return staff_secret
+
+
+def refuse_taken_ports(args, with_web):
+    """Exit (status 2) naming the option to change when a port the stack needs is taken."""
+    ports = [("API", args.api_port), ("engine", args.engine_port)] + ([("web", args.web_port)] if with_web else [])
+    taken = taken_ports(ports)
+    for name, port in taken:
+        flag = {"API": "--api-port / API_PORT", "engine": "--engine-port / ENGINE_PORT", "web": "--web-port / WEB_PORT"}[name]
+        print(f"port {port} ({name}) is already taken: stop what uses it, or choose another with {flag} "
+              f"(e.g. make run {flag.split(' / ')[1]}={port + 100})", file=sys.stderr, flush=True)
+    if taken:
+        sys.exit(2)
+
+
+def start_engine(args, staff_secret):
+    """The serialized DynamoDB engine with its tables (and demo data unless --no-seed); this
+    process's environment becomes the API's. Returns the engine and that environment."""
+    from devlocal.engine import Engine
+
+    engine = Engine(port=args.engine_port).start()
+    env = local_environment(engine.endpoint, staff_secret, args.web_port)
+    os.environ.update(env)
+    sys.path.insert(0, ROOT)
+    from chalicelib import storage
+    from chalicelib.clock import now
+
+    storage.ensure_tables()
+    if not args.no_seed:
+        from devlocal.seed import seed
+
+        print(f"seeded {seed(now())} demo slots", flush=True)
+    return engine, env
+
+
+def feed_bookings_stream(engine, env):
+    """The bookings stream -> the app's own stream handler (notifications), as Lambda would."""
+    import app as application
+    from chalicelib.models import Booking
+    from devlocal.streams import BookingsStreamPoller
+
+    return BookingsStreamPoller(application.bookings_stream, Booking.Meta.table_name, engine.endpoint,
+                                region=env["AWS_REGION"]).start()
+
+
+def serve_api(args, env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "devlocal.api_server", "--port", str(args.api_port)],
+        cwd=ROOT, env={**os.environ, **env},
+    )
+
+
+def serve_web_app(args, web_server):
+    return subprocess.Popen([sys.executable, web_server, "--port", str(args.web_port),
+                             "--api-url", f"http://127.0.0.1:{args.api_port}"], cwd=ROOT)
+
+
+def stop_when_a_child_exits(children, stop):
+    while True:
+        for child in children:
+            if child.poll() is not None:
+                print(f"a child process exited ({child.args}); stopping", flush=True)
+                stop()
+        time.sleep(0.5)
+
+
+def print_ready(args, engine, env, staff_secret, with_web):
+    """Where everything answers, an admin token and what to try first, then READY."""
+    from chalicelib.auth import issue_local_staff_token
+
     token = issue_local_staff_token(staff_secret, "local-admin", ["admins"])
     print(f"API      http://127.0.0.1:{args.api_port}", flush=True)
-    if len(children) > 1:
+    if with_web:
         print(f"web app  http://127.0.0.1:{args.web_port}/", flush=True)
     print(f"engine   {engine.endpoint} (moto DynamoDB, serialized)", flush=True)
     print(f"outbox   {env['OUTBOX_DIR']} (notification e-mails as .eml files)", flush=True)
@@ -180,12 +221,6 @@ def main(argv=None):
     else:
         print(f"  the API reference: http://127.0.0.1:{args.api_port}/openapi.json", flush=True)
     print("READY", flush=True)
-    while True:
-        for child in children:
-            if child.poll() is not None:
-                print(f"a child process exited ({child.args}); stopping", flush=True)
-                stop()
-        time.sleep(0.5)
 
 
 if __name__ == "__main__":

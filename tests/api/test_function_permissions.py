@@ -92,25 +92,7 @@ def _requests(calls, hash_names):
     out = []
     for service, operation, params in calls:
         if service == "dynamodb":
-            table_arn = ACCOUNT.format(service="dynamodb") + "table/"
-            if operation == "TransactWriteItems":
-                for item in params["TransactItems"]:
-                    ((kind, body),) = item.items()
-                    out.append((f"dynamodb:{TRANSACT[kind]}", table_arn + body["TableName"],
-                                _leading_key(body["TableName"], body, hash_names)))
-            elif operation == "TransactGetItems":
-                for item in params["TransactItems"]:
-                    body = item["Get"]
-                    out.append(("dynamodb:GetItem", table_arn + body["TableName"],
-                                _leading_key(body["TableName"], body, hash_names)))
-            elif operation == "BatchGetItem":
-                for table, spec in params["RequestItems"].items():
-                    for key in spec["Keys"]:
-                        out.append(("dynamodb:BatchGetItem", table_arn + table, _leading_key(table, {"Key": key}, hash_names)))
-            else:
-                index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
-                out.append((f"dynamodb:{operation}", table_arn + params["TableName"] + index,
-                            _leading_key(params["TableName"], params, hash_names)))
+            out.extend(_dynamodb_requests(operation, params, hash_names))
         elif service == "ssm":
             out.append((f"ssm:{operation}", ACCOUNT.format(service="ssm") + "parameter" + params["Name"], None))
         elif service == "sesv2":
@@ -119,6 +101,25 @@ def _requests(calls, hash_names):
         else:
             out.append((f"{service}:{operation}", "?", None))
     return out
+
+
+def _dynamodb_requests(operation, params, hash_names):
+    """One request per item of a transaction or batch, else one for the table (or index)."""
+    table_arn = ACCOUNT.format(service="dynamodb") + "table/"
+    if operation == "TransactWriteItems":
+        requests = []
+        for item in params["TransactItems"]:
+            ((kind, body),) = item.items()
+            requests.append((f"dynamodb:{TRANSACT[kind]}", table_arn + body["TableName"], _leading_key(body["TableName"], body, hash_names)))
+        return requests
+    if operation == "TransactGetItems":
+        bodies = [item["Get"] for item in params["TransactItems"]]
+        return [("dynamodb:GetItem", table_arn + body["TableName"], _leading_key(body["TableName"], body, hash_names)) for body in bodies]
+    if operation == "BatchGetItem":
+        return [("dynamodb:BatchGetItem", table_arn + table, _leading_key(table, {"Key": key}, hash_names))
+                for table, spec in params["RequestItems"].items() for key in spec["Keys"]]
+    index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+    return [(f"dynamodb:{operation}", table_arn + params["TableName"] + index, _leading_key(params["TableName"], params, hash_names))]
 
 
 def _pattern(resource):
