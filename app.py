@@ -7,7 +7,7 @@ from chalice import AuthResponse, Chalice, Rate, Response
 from chalicelib import audit, booking, catalog, clock, contract, draws, gateway_keys, inputs, notify, observability, partners, signals, staff
 from chalicelib.auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
 from chalicelib import config
-from chalicelib.errors import FairslotError, NotFound
+from chalicelib.errors import FairslotError, InvalidValue, NotFound
 from chalicelib.error_catalogue import CATALOGUE
 
 # The one import-time read of the configuration; everything else reads config.current() when it
@@ -48,9 +48,10 @@ def error_response(exc):
     return _json(exc.status, body, headers)
 
 
-def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=False):
+def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=False, fields=None):
     """app.route plus: the request checked against its contract (chalicelib/contract.py), the error
-    envelope for every failure, CORS, and a JSON response."""
+    envelope for every failure, CORS, and a JSON response. `fields`: where the request carries the
+    values the rules name (inputs.*_FIELDS), for their refusals to name the client's field."""
 
     def register(view):
         @wraps(view)
@@ -63,6 +64,8 @@ def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=
                 if isinstance(result, Response):
                     return result
                 return _json(status, result) if status != 204 else _json(204, None)
+            except InvalidValue as exc:
+                return error_response(inputs.invalid_field(exc, fields or {}))
             except FairslotError as exc:
                 if exc.status == 503:
                     observability.metric("StorageUnavailable")
@@ -71,6 +74,7 @@ def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=
                 observability.logger().exception("unhandled error")
                 return _json(500, {"error": {"code": "internal_error", "message": "Something went wrong on our side.", "details": {}}})
 
+        handler.fields = fields or {}  # read by tests/unit/test_field_names.py
         _cors_paths.add(path)
         return app.route(path, methods=list(methods), authorizer=authorizer, api_key_required=api_key_required,
                          content_types=_ACCEPTED_TYPES)(handler)
@@ -168,14 +172,14 @@ def openapi_document():
     return openapi.document()
 
 
-@route("/sites/{site_id}/slots")
+@route("/sites/{site_id}/slots", fields=inputs.WINDOW_FIELDS)
 def search_slots(site_id):
     q, now = _query(), clock.now()
     start, end = _search_window(q, now)
     return booking.search(site_id, q["procedure"], start, end, q.get("limit", 20), q.get("cursor"), now)
 
 
-@route("/holds", methods=["POST"], status=201)
+@route("/holds", methods=["POST"], status=201, fields=inputs.APPLICANT_FIELDS)
 def create_hold():
     body, now = _body(), clock.now()
     applicant = inputs.applicant(body, clock.utc_date(now))
@@ -196,7 +200,7 @@ def confirm_booking():
                     headers={"Content-Type": "application/json", **_cors_headers()})
 
 
-@route("/bookings/lookup", methods=["POST"], status=202)
+@route("/bookings/lookup", methods=["POST"], status=202, fields=inputs.DOCUMENT_FIELDS)
 def look_up_booking():
     """Find my booking: the same 202 whether or not anything matched (the link goes by e-mail)."""
     booking.send_link_again(**inputs.booking_lookup(_body()), client_ip=_client_ip(), now=clock.now())
@@ -215,7 +219,7 @@ def cancel_booking(booking_id):
 
 # --- draw allocation (R6) and transparency -------------------------------------------------
 
-@route("/requests", methods=["POST"], status=201)
+@route("/requests", methods=["POST"], status=201, fields=inputs.DRAW_REQUEST_FIELDS)
 def file_request():
     now = clock.now()
     fields = inputs.draw_request(_body(), clock.utc_date(now))
@@ -238,13 +242,13 @@ def list_draws(site_id, procedure_id):
     return draws.public_draws(site_id, procedure_id, clock.now(), inputs.integer(q.get("limit", 20), "limit", 1, 50), q.get("cursor"))
 
 
-@route("/sites/{site_id}/procedures/{procedure_id}/draws/{draw_id}/record")
+@route("/sites/{site_id}/procedures/{procedure_id}/draws/{draw_id}/record", fields=inputs.RECORD_FIELDS)
 def draw_record(site_id, procedure_id, draw_id):
     q = _query()
     return draws.draw_record_page(site_id, procedure_id, draw_id, q.get("part", "entrants"), q.get("cursor"))
 
 
-@route("/stats/{site_id}")
+@route("/stats/{site_id}", fields=inputs.WINDOW_FIELDS)
 def site_stats(site_id):
     q, now = _query(), clock.now()
     start = q.get("from") or clock.parse_instant(clock.utc_date(now).isoformat())
@@ -274,12 +278,12 @@ def get_policy(site_id, procedure_id):
     return catalog.policy(site_id, procedure_id).as_dict()
 
 
-@route("/staff/sites/{site_id}/procedures/{procedure_id}/policy", methods=["PUT"], authorizer=staff_admin)
+@route("/staff/sites/{site_id}/procedures/{procedure_id}/policy", methods=["PUT"], authorizer=staff_admin, fields=inputs.POLICY_FIELDS)
 def put_policy(site_id, procedure_id):
     return catalog.update_policy(site_id, procedure_id, _body(), clock.now(), _staff_subject(), _client_ip()).as_dict()
 
 
-@route("/staff/sites/{site_id}/schedules", methods=["POST"], status=201, authorizer=staff_admin)
+@route("/staff/sites/{site_id}/schedules", methods=["POST"], status=201, authorizer=staff_admin, fields=inputs.SCHEDULE_FIELDS)
 def create_schedule(site_id):
     spec = inputs.schedule(_body())
     return catalog.publish_schedule(site_id, spec["procedure_id"], spec, clock.now(),
@@ -337,7 +341,7 @@ def _staff_subject():
     return str(_authorizer_context().get("principalId") or "unknown")
 
 
-@partner_route("/partner/sites/{site_id}/slots")
+@partner_route("/partner/sites/{site_id}/slots", fields=inputs.WINDOW_FIELDS)
 def partner_search_slots(site_id):
     q, now = _query(), clock.now()
     _partner()
@@ -345,7 +349,7 @@ def partner_search_slots(site_id):
     return booking.search(site_id, q["procedure"], start, end, q.get("limit", 20), q.get("cursor"), now, partner=True)
 
 
-@partner_route("/partner/holds", methods=["POST"], status=201)
+@partner_route("/partner/holds", methods=["POST"], status=201, fields=inputs.APPLICANT_FIELDS)
 def partner_hold():
     body, now = _body(), clock.now()
     applicant = inputs.applicant(body, clock.utc_date(now))
@@ -371,7 +375,7 @@ def partner_cancel(booking_id):
     booking.cancel(booking_id, None, clock.now(), partner_id=_partner()["partner_id"], client_ip=_client_ip())
 
 
-@partner_route("/partner/requests", methods=["POST"], status=201)
+@partner_route("/partner/requests", methods=["POST"], status=201, fields=inputs.DRAW_REQUEST_FIELDS)
 def partner_file_request():
     now = clock.now()
     fields = inputs.draw_request(_body(), clock.utc_date(now))
@@ -395,7 +399,7 @@ def revoke_partner(partner_id):
     partners.revoke(partner_id, clock.now(), _staff_subject(), _client_ip())
 
 
-@route("/staff/bookings/{booking_id}/check-in", methods=["POST"], authorizer=staff_agent)
+@route("/staff/bookings/{booking_id}/check-in", methods=["POST"], authorizer=staff_agent, fields=inputs.CHECK_IN_FIELDS)
 def check_in(booking_id):
     doc_type, number, birth_date, permit_expires_on = inputs.check_in(_body())
     return staff.check_in(booking_id, doc_type, number, birth_date, _staff_subject(), _client_ip(), clock.now(),

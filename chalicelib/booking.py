@@ -10,7 +10,7 @@ from datetime import timedelta
 from chalicelib import audit, catalog, domain, oversight, signals, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib import config
-from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound, Unauthorized
+from chalicelib.errors import Conflict, Forbidden, InvalidValue, NotFound, Unauthorized
 from chalicelib.models import Applicant, Booking, Hold
 from chalicelib.observability import metric
 from chalicelib.keys import identity_secret
@@ -41,7 +41,7 @@ def search(site_id, procedure_id, start, end, limit, cursor, now, partner=False)
     """Holdable slots; a partner's search also shows the share reserved to partners."""
     catalog.procedure(site_id, procedure_id)
     if end <= start:
-        raise InvalidField("to", "to must be after from.")
+        raise InvalidValue("window_end", "{window_end} must be after {window_start}.")
     policy = catalog.policy(site_id, procedure_id)
     if not domain.searchable(policy):
         return {"slots": [], "next_cursor": None}  # allocated by draw: file a request

@@ -5,7 +5,7 @@ import time
 from chalicelib import audit, domain, oversight, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib import config
-from chalicelib.errors import InvalidField, NotFound
+from chalicelib.errors import InvalidValue, NotFound
 from chalicelib.keys import identity_secret
 from chalicelib.models import Slot
 from chalicelib.tokens import new_id
@@ -166,7 +166,7 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="
     )
     times = [t for t in times if t[0].timestamp() > now]
     if len(times) > 5000:
-        raise InvalidField("to", "A schedule may create at most 5000 slots at once; shorten the period.")
+        raise InvalidValue("last_day", "A schedule may create at most 5000 slots at once; shorten the period.")
     rules = policy(site_id, procedure_id)
     instants = domain.publication_instants(now, len(times), rules, spec["publish"], rng)
     slots = [

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from chalicelib.errors import InvalidField
+from chalicelib.errors import InvalidValue
 
 # --- Slot lifecycle --------------------------------------------------------------------------
 
@@ -104,16 +104,17 @@ _POLICY_LIMITS = {  # field: (minimum, maximum)
 
 
 def policy_with(base, changes):
-    """`base` with the fields of `changes` applied, each checked; raises InvalidField."""
+    """`base` with the fields of `changes` applied, each checked; raises InvalidValue naming the
+    policy field (a policy field's name is its concept: the policy route's body uses the same names)."""
     if not isinstance(changes, dict):
-        raise InvalidField("policy", "The policy must be a JSON object.")
+        raise InvalidValue("policy", "The policy must be a JSON object.")
     values = {}
     for name, value in changes.items():
         if name not in POLICY_FIELDS:
-            raise InvalidField(name, f"Unknown policy field '{name}'.")
+            raise InvalidValue(name, f"Unknown policy field '{name}'.")
         if name == "allocation":
             if value not in ALLOCATIONS:
-                raise InvalidField(name, "allocation must be 'auto', 'fcfs' or 'draw'.")
+                raise InvalidValue(name, "allocation must be 'auto', 'fcfs' or 'draw'.")
         elif name == "accepted_documents":
             value = _accepted_documents(value)
         else:
@@ -122,12 +123,12 @@ def policy_with(base, changes):
             if name != "partner_share" and numeric and value != int(value):
                 numeric = False
             if not numeric or not low <= value <= high:
-                raise InvalidField(name, f"{name} must be a number between {low} and {high}.")
+                raise InvalidValue(name, f"{name} must be a number between {low} and {high}.")
             value = float(value) if name == "partner_share" else int(value)
         values[name] = value
     policy = replace(base, **values)
     if policy.quarantine_min_seconds > policy.quarantine_max_seconds:
-        raise InvalidField("quarantine_min_seconds", "quarantine_min_seconds exceeds quarantine_max_seconds.")
+        raise InvalidValue("quarantine_min_seconds", "quarantine_min_seconds exceeds quarantine_max_seconds.")
     return policy
 
 
@@ -135,7 +136,7 @@ def _accepted_documents(value):
     """A non-empty set of document types, kept in DOCUMENT_TYPES order (so equal sets compare equal)."""
     if (not isinstance(value, (list, tuple)) or not value
             or not all(isinstance(v, str) and v in DOCUMENT_TYPES for v in value) or len(set(value)) != len(value)):
-        raise InvalidField("accepted_documents",
+        raise InvalidValue("accepted_documents",
                            "accepted_documents must be a non-empty list of distinct types among " + ", ".join(DOCUMENT_TYPES) + ".")
     return tuple(t for t in DOCUMENT_TYPES if t in value)
 
@@ -261,17 +262,17 @@ def normalise_document(doc_type, number):
     Whatever is still not ASCII is refused, before upper-casing (which would turn 'ß' into 'SS'
     and a dotless 'ı' into 'I': two spellings of one number)."""
     if doc_type not in DOCUMENT_TYPES:
-        raise InvalidField("applicant.document.type", "Document type must be agdref, passport or visa.")
+        raise InvalidValue("document_type", "Document type must be agdref, passport or visa.")
     if not isinstance(number, str) or len(number) > 200:
-        raise InvalidField("applicant.document.number", "Document number must be a string of at most 200 characters.")
+        raise InvalidValue("document_number", "Document number must be a string of at most 200 characters.")
     canonical = _document_characters(number)
     if not canonical.isascii():
-        raise InvalidField("applicant.document.number",
+        raise InvalidValue("document_number",
                            f"The {doc_type} number contains characters outside its format (letters A-Z and digits only).")
     canonical = canonical.upper()
     if not _DOC_PATTERNS[doc_type].fullmatch(canonical):
         hint = "an AGDREF number has 10 digits" if doc_type == "agdref" else "letters and digits only"
-        raise InvalidField("applicant.document.number", f"Invalid {doc_type} number ({hint}).")
+        raise InvalidValue("document_number", f"Invalid {doc_type} number ({hint}).")
     return canonical
 
 
@@ -279,7 +280,7 @@ def check_accepted_document(doc_type, policy):
     """R1: a procedure accepts only the document types its policy lists (renewals: the AGDREF
     number every renewing applicant has, so one person cannot enter once per document)."""
     if doc_type not in policy.accepted_documents:
-        raise InvalidField("applicant.document.type",
+        raise InvalidValue("document_type",
                            "This procedure accepts only these documents: " + ", ".join(policy.accepted_documents) + ".")
 
 
@@ -294,7 +295,7 @@ def identity_key(secret, doc_type, number, birth_date):
 
 def check_birth_date(value, today):
     if not isinstance(value, date) or value >= today or value < date(today.year - 130, 1, 1):
-        raise InvalidField("applicant.birth_date", "Birth date must be a past date (YYYY-MM-DD).")
+        raise InvalidValue("birth_date", "Birth date must be a past date (YYYY-MM-DD).")
     return value
 
 
@@ -322,12 +323,12 @@ def request_tier(permit_expires_on, draw_day):
 def declared_urgency_holds(tier, draw_day, permit_read_on):
     """R7: a booking won in the urgent tier is honest iff the permit the agent reads at the counter
     would have put it in that tier on the draw's day. Other bookings claimed nothing to check.
-    The read expiry is required for an urgent booking (InvalidField naming it)."""
+    The read expiry is required for an urgent booking (InvalidValue naming permit_expiry)."""
     if tier != 1:
         return True
     if permit_read_on is None:
-        raise InvalidField("permit_expires_on", "This booking was won in the urgent tier: permit_expires_on, the expiry "
-                                                "read on the permit, is required.")
+        raise InvalidValue("permit_expiry", "This booking was won in the urgent tier: {permit_expiry}, the expiry read on "
+                                            "the permit, is required.")
     return request_tier(permit_read_on, draw_day) == 1
 
 

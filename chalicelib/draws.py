@@ -9,7 +9,7 @@ from chalicelib import catalog, clock, domain, notify, signals, storage
 from chalicelib.booking import bearer_owned, freed_terms
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib import config
-from chalicelib.errors import Conflict, Forbidden, InvalidField, NotFound, StorageUnavailable
+from chalicelib.errors import Conflict, Forbidden, InvalidValue, NotFound, StorageUnavailable
 from chalicelib.keys import identity_secret
 from chalicelib.models import Applicant, Draw, Hold, Request
 from chalicelib.observability import logger, metric
@@ -29,9 +29,9 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     domain.check_accepted_document(applicant.document_type, policy)
     today = clock.utc_date(now)
     if last_day < first_day:
-        raise InvalidField("to", "to must be on or after from.")
+        raise InvalidValue("last_day", "{last_day} must be on or after {first_day}.")
     if last_day < today or (last_day - today).days > 366:
-        raise InvalidField("to", "to must be within the next year.")
+        raise InvalidValue("last_day", "{last_day} must be within the next year.")
     if policy.allocation == domain.AUTO:
         _refuse_standby_while_holdable(found, procedure_id, policy, max(first_day, today), last_day, now)
     identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
@@ -498,13 +498,13 @@ def draw_record_page(site_id, procedure_id, draw_id, part, cursor):
     """One page of a draw's record (entrants, slots or allocation), for anyone to replay it."""
     catalog.procedure(site_id, procedure_id)
     if part not in storage.RECORD_PARTS:
-        raise InvalidField("part", "part must be one of: " + ", ".join(storage.RECORD_PARTS) + ".")
+        raise InvalidValue("record_part", "{record_part} must be one of: " + ", ".join(storage.RECORD_PARTS) + ".")
     draw = storage.get_draw(site_id, procedure_id, draw_id)
     if draw is None or draw.status not in REVEALED:
         raise NotFound("No recorded draw with this id.", code="draw_not_found")
     if draw.record is not None:  # recorded in the draw item itself (before issue 11): one page
         if cursor:
-            raise InvalidField("cursor", "cursor is not one a previous page of this list returned.")
+            raise InvalidValue("page_cursor", "{page_cursor} is not one a previous page of this list returned.")
         items, next_cursor = draw.record[part], None
     else:
         items, next_cursor = storage.draw_record_chunk(draw, part, cursor)
@@ -522,15 +522,15 @@ def _stats_days(start, end):
     from datetime import timezone
 
     if not 2000 <= start.astimezone(timezone.utc).year <= 2100:
-        raise InvalidField("from", "from must be a date between 2000 and 2100.")
+        raise InvalidValue("window_start", "{window_start} must be a date between 2000 and 2100.")
     if end is None:
         end = start + timedelta(days=31)
     elif not 2000 <= end.astimezone(timezone.utc).year <= 2100:
-        raise InvalidField("to", "to must be a date between 2000 and 2100.")
+        raise InvalidValue("window_end", "{window_end} must be a date between 2000 and 2100.")
     first_day = start.astimezone(timezone.utc).date()
     last_day = (end - timedelta(microseconds=1)).astimezone(timezone.utc).date()
     if end <= start or (last_day - first_day).days >= STATS_MAX_DAYS:
-        raise InvalidField("to", f"to must be after from, at most {STATS_MAX_DAYS} days later.")
+        raise InvalidValue("window_end", f"{{window_end}} must be after {{window_start}}, at most {STATS_MAX_DAYS} days later.")
     return first_day, last_day
 
 

@@ -1,4 +1,5 @@
 """Typed errors: raised by any layer, turned into the HTTP error envelope once, in app.py."""
+import re
 
 
 class FairslotError(Exception):
@@ -43,6 +44,23 @@ class InvalidField(FairslotError):
 
     def __init__(self, field, message):
         super().__init__(message, details={"field": field})
+
+
+class InvalidValue(FairslotError):
+    """A value a rule refuses, named by its concept (document_number, birth_date, last_day...)
+    rather than by where a body or query string carries it; the message names values as {concept}.
+    The route that parsed the request answers it as InvalidField on its own field names
+    (inputs.invalid_field with the route's mapping); unmapped, the concept stands for the field."""
+
+    status, code = 422, "invalid_field"
+
+    def __init__(self, concept, message):
+        self.concept, self.template = concept, message
+        super().__init__(self.named(lambda name: name), details={"field": concept})
+
+    def named(self, field_of):
+        """The message with each {concept} it mentions replaced by field_of(concept)."""
+        return re.sub(r"\{(\w+)\}", lambda found: field_of(found.group(1)), self.template)
 
 
 class TooManyRequests(FairslotError):

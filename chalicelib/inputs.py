@@ -1,7 +1,9 @@
 """Parsing of client input into checked values; every problem becomes a 400 or a 422 naming the field.
 
 The field rules (types, bounds, patterns) are chalicelib/contract.py's, which also checks each
-route's body before its handler runs; what is here turns checked JSON into domain values."""
+route's body before its handler runs; what is here turns checked JSON into domain values, and
+says where each request carries the values the rules name (a rule refuses a concept, InvalidValue;
+the route answers on the field the client wrote, invalid_field)."""
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -10,6 +12,27 @@ from chalicelib import contract, domain, email_address
 from chalicelib.errors import InvalidField
 
 _PHONE = re.compile(contract.PHONE_PATTERN)
+
+# concept -> field, one mapping per request shape (the field paths of contract.py's bodies and queries).
+APPLICANT_FIELDS = {"document_type": "applicant.document.type", "document_number": "applicant.document.number",
+                    "birth_date": "applicant.birth_date"}
+DRAW_REQUEST_FIELDS = {**APPLICANT_FIELDS, "first_day": "from", "last_day": "to", "permit_expiry": "permit_expires_on"}
+# The lookup and check-in bodies carry the document at their top level.
+DOCUMENT_FIELDS = {"document_type": "document.type", "document_number": "document.number", "birth_date": "birth_date"}
+CHECK_IN_FIELDS = {**DOCUMENT_FIELDS, "permit_expiry": "permit_expires_on"}
+WINDOW_FIELDS = {"window_start": "from", "window_end": "to"}
+SCHEDULE_FIELDS = {"first_day": "from", "last_day": "to"}
+RECORD_FIELDS = {"record_part": "part", "page_cursor": "cursor"}
+# The policy body is the policy: a policy field's name is both its concept and its field.
+POLICY_FIELDS = {name: name for name in domain.POLICY_FIELDS}
+
+
+def invalid_field(refused, fields):
+    """A rule's refusal (InvalidValue) as the route answers it, on the fields its request uses."""
+    def field_of(concept):
+        return fields.get(concept, concept)
+
+    return InvalidField(field_of(refused.concept), refused.named(field_of))
 
 
 def json_body(request, max_depth=8):
@@ -197,18 +220,9 @@ def draw_request(body, today):
     }
 
 
-def top_level_document(body):
-    """A `document` at the top of the body (check-in, lookup) rather than in an applicant."""
-    try:
-        return document(body.get("document"), "")
-    except InvalidField as exc:  # the domain names applicant.* fields; here they are top level
-        field = exc.details["field"].removeprefix("applicant.")
-        raise InvalidField(field, exc.message.replace("applicant.", ""))
-
-
 def booking_lookup(body):
     """POST /bookings/lookup: the document, birth date and e-mail a booking was made with."""
-    doc_type, number = top_level_document(body)
+    doc_type, number = document(body.get("document"), "")
     try:  # the same form as stored at booking time (chalicelib/email_address.py)
         email = email_address.canonical(text(body, "email", max_len=254))
     except ValueError as exc:
@@ -220,7 +234,7 @@ def booking_lookup(body):
 def check_in(body):
     """POST /staff/bookings/{id}/check-in: the document shown at the counter, the birth date, and
     the expiry read on the permit (required by staff.check_in for a booking won as urgent)."""
-    doc_type, number = top_level_document(body)
+    doc_type, number = document(body.get("document"), "")
     permit = body.get("permit_expires_on")
     return (doc_type, number, iso_date(body.get("birth_date"), "birth_date"),
             iso_date(permit, "permit_expires_on") if permit is not None else None)

@@ -6,7 +6,7 @@ from datetime import date, time
 import pytest
 
 from chalicelib import domain
-from chalicelib.errors import InvalidField
+from chalicelib.errors import InvalidValue
 
 POLICY = domain.Policy()
 DAY = 86400
@@ -83,11 +83,13 @@ def test_schedule_times_follow_the_site_timezone_and_weekdays():
 
 def test_policy_changes_are_checked_field_by_field():
     assert domain.policy_with(POLICY, {"hold_ttl_seconds": 2}).hold_ttl_seconds == 2
-    for bad in ({"hold_ttl_seconds": 0}, {"hold_ttl_seconds": "600"}, {"allocation": "lottery"},
-                {"unknown": 1}, {"partner_share": 2}, {"quarantine_min_seconds": 10, "quarantine_max_seconds": 5},
-                {"cooldown_seconds": True}, {"hold_ttl_seconds": 1.5}):
-        with pytest.raises(InvalidField):
+    for bad, concept in (({"hold_ttl_seconds": 0}, "hold_ttl_seconds"), ({"hold_ttl_seconds": "600"}, "hold_ttl_seconds"),
+                         ({"allocation": "lottery"}, "allocation"), ({"unknown": 1}, "unknown"), ({"partner_share": 2}, "partner_share"),
+                         ({"quarantine_min_seconds": 10, "quarantine_max_seconds": 5}, "quarantine_min_seconds"),
+                         ({"cooldown_seconds": True}, "cooldown_seconds"), ({"hold_ttl_seconds": 1.5}, "hold_ttl_seconds")):
+        with pytest.raises(InvalidValue) as info:
             domain.policy_with(POLICY, bad)
+        assert info.value.concept == concept  # a policy field's name is its concept
 
 
 def test_document_numbers_are_normalised_before_hashing():
@@ -105,18 +107,20 @@ def test_a_passport_and_a_visa_with_the_same_number_are_one_identity():
 
 @pytest.mark.parametrize("doc_type,number", [("agdref", "123"), ("agdref", "12345678901"), ("passport", "A*B"),
                                              ("id_card", "1234567890"), ("agdref", 1234567890)])
-def test_invalid_documents_are_refused_with_the_field_named(doc_type, number):
-    with pytest.raises(InvalidField) as info:
+def test_invalid_documents_are_refused_naming_the_document_type_or_number(doc_type, number):
+    with pytest.raises(InvalidValue) as info:
         domain.normalise_document(doc_type, number)
-    assert info.value.details["field"].startswith("applicant.document.")
+    assert info.value.concept == ("document_type" if doc_type == "id_card" else "document_number")
+    assert "applicant" not in info.value.message and "." not in info.value.concept
 
 
 def test_birth_dates_must_be_plausible():
     today = date(2026, 1, 1)
     assert domain.check_birth_date(date(1990, 5, 1), today) == date(1990, 5, 1)
     for bad in (date(2026, 1, 1), date(2030, 1, 1), date(1800, 1, 1)):
-        with pytest.raises(InvalidField):
+        with pytest.raises(InvalidValue) as info:
             domain.check_birth_date(bad, today)
+        assert info.value.concept == "birth_date"
 
 
 def test_visible_state_names_the_lifecycle_of_a_stored_slot():
@@ -195,7 +199,7 @@ def test_a_request_covers_the_days_of_its_range():
 def test_auto_is_a_policy_value_and_the_default():
     assert domain.Policy().allocation == "auto"
     assert domain.policy_with(POLICY, {"allocation": "auto"}).allocation == "auto"
-    with pytest.raises(InvalidField):
+    with pytest.raises(InvalidValue):
         domain.policy_with(POLICY, {"allocation": "first"})
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib import domain, oversight
-from chalicelib.errors import InvalidField
+from chalicelib.errors import InvalidValue
 
 SECRET = "s"
 BORN = date(1990, 1, 2)
@@ -67,9 +67,9 @@ def _stays_foreign(ch):
        doc_type=st.sampled_from(domain.DOCUMENT_TYPES))
 def test_a_letter_outside_the_format_is_refused_naming_the_number(number, letter, at, doc_type):
     typed = number[:at] + letter + number[at:]
-    with pytest.raises(InvalidField) as info:
+    with pytest.raises(InvalidValue) as info:
         domain.normalise_document(doc_type, typed)
-    assert info.value.details["field"] == "applicant.document.number"
+    assert info.value.concept == "document_number"
 
 
 def test_the_fullwidth_arabic_indic_and_devanagari_spellings_of_a_number_are_the_ascii_one():
@@ -87,14 +87,14 @@ def test_the_fullwidth_arabic_indic_and_devanagari_spellings_of_a_number_are_the
     "AB1234５6\u3000Ω",
 ])
 def test_characters_that_would_pass_for_ascii_after_upper_casing_or_at_a_glance_are_refused(typed):
-    with pytest.raises(InvalidField) as info:
+    with pytest.raises(InvalidValue) as info:
         domain.normalise_document("passport", typed)
-    assert info.value.details["field"] == "applicant.document.number"
+    assert info.value.concept == "document_number"
 
 
 def test_a_normalised_number_is_still_checked_against_its_format():
     for typed in ("123456789", "12345678901", "１２３４５６７８９", "AB12345678", "1" * 10_000):
-        with pytest.raises(InvalidField):
+        with pytest.raises(InvalidValue):
             domain.normalise_document("agdref", typed)
     assert domain.normalise_document("agdref", "12345⑥7890\n") == "1234567890"  # NFKC; a newline is a separator
 
@@ -110,17 +110,17 @@ def test_a_policy_accepts_every_document_unless_it_says_otherwise():
 
 @pytest.mark.parametrize("bad", [[], "agdref", ["id_card"], ["agdref", "agdref"], [1], None, {"agdref": True}])
 def test_accepted_documents_must_be_a_non_empty_set_of_known_types(bad):
-    with pytest.raises(InvalidField) as info:
+    with pytest.raises(InvalidValue) as info:
         domain.policy_with(domain.Policy(), {"accepted_documents": bad})
-    assert info.value.details["field"] == "accepted_documents"
+    assert info.value.concept == "accepted_documents"
 
 
 def test_a_document_the_procedure_does_not_accept_is_refused_naming_the_accepted_ones():
     renewal = domain.policy_with(domain.Policy(), {"accepted_documents": ["agdref"]})
     domain.check_accepted_document("agdref", renewal)
-    with pytest.raises(InvalidField) as info:
+    with pytest.raises(InvalidValue) as info:
         domain.check_accepted_document("passport", renewal)
-    assert info.value.details["field"] == "applicant.document.type"
+    assert info.value.concept == "document_type"
     assert "agdref" in info.value.message and "passport" not in info.value.message
 
 
@@ -159,9 +159,13 @@ def test_an_urgent_booking_holds_only_if_the_real_permit_expires_within_the_tier
 
 
 def test_an_urgent_booking_needs_the_expiry_read_on_the_permit():
-    with pytest.raises(InvalidField) as info:
+    with pytest.raises(InvalidValue) as info:
         domain.declared_urgency_holds(1, DRAW_DAY, None)
-    assert info.value.details["field"] == "permit_expires_on"
+    assert info.value.concept == "permit_expiry"
+    # the rule names the value, not where a body carries it; the check-in route says permit_expires_on
+    assert "permit_expires_on" not in info.value.message and "permit_expiry" in info.value.message
+    assert info.value.named({"permit_expiry": "permit_expires_on"}.get) == (
+        "This booking was won in the urgent tier: permit_expires_on, the expiry read on the permit, is required.")
 
 
 @settings(max_examples=200, deadline=None)
