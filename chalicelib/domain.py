@@ -108,28 +108,34 @@ def policy_with(base, changes):
     policy field (a policy field's name is its concept: the policy route's body uses the same names)."""
     if not isinstance(changes, dict):
         raise InvalidValue("policy", "The policy must be a JSON object.")
-    values = {}
-    for name, value in changes.items():
-        if name not in POLICY_FIELDS:
-            raise InvalidValue(name, f"Unknown policy field '{name}'.")
-        if name == "allocation":
-            if value not in ALLOCATIONS:
-                raise InvalidValue(name, "allocation must be 'auto', 'fcfs' or 'draw'.")
-        elif name == "accepted_documents":
-            value = _accepted_documents(value)
-        else:
-            low, high = _POLICY_LIMITS[name]
-            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if name != "partner_share" and numeric and value != int(value):
-                numeric = False
-            if not numeric or not low <= value <= high:
-                raise InvalidValue(name, f"{name} must be a number between {low} and {high}.")
-            value = float(value) if name == "partner_share" else int(value)
-        values[name] = value
+    values = {name: _policy_value(name, value) for name, value in changes.items()}
     policy = replace(base, **values)
     if policy.quarantine_min_seconds > policy.quarantine_max_seconds:
         raise InvalidValue("quarantine_min_seconds", "quarantine_min_seconds exceeds quarantine_max_seconds.")
     return policy
+
+
+def _policy_value(name, value):
+    """One policy field's value, checked: a known field, and within its choices or bounds."""
+    if name not in POLICY_FIELDS:
+        raise InvalidValue(name, f"Unknown policy field '{name}'.")
+    if name == "allocation":
+        if value not in ALLOCATIONS:
+            raise InvalidValue(name, "allocation must be 'auto', 'fcfs' or 'draw'.")
+        return value
+    if name == "accepted_documents":
+        return _accepted_documents(value)
+    return _policy_number(name, value)
+
+
+def _policy_number(name, value):
+    """A numeric policy field within its bounds: a whole number, except the partner share (a fraction)."""
+    low, high = _POLICY_LIMITS[name]
+    fraction = name == "partner_share"
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool) and (fraction or value == int(value))
+    if not numeric or not low <= value <= high:
+        raise InvalidValue(name, f"{name} must be a number between {low} and {high}.")
+    return float(value) if fraction else int(value)
 
 
 def _accepted_documents(value):
