@@ -61,13 +61,13 @@ def one_size(slots_wanted, calls):
     from moto import mock_aws
 
     from chalicelib import catalog, keys, storage
-    from chalicelib.models import Booking, Slot
+    from chalicelib.storage.models import Booking, Slot
     from tests.support import Api, applicant
 
     with mock_aws(), tempfile.TemporaryDirectory() as project:
         catalog.forget_cached()
         keys.forget()
-        storage._connection = None
+        storage.connection.reset()
         storage.ensure_tables()
         import app as application
 

@@ -3,7 +3,7 @@
 Use cases call `entry(...)` to get an item for the transaction that makes the change (storage
 appends it with a condition that it is new), and staff read an entity's history here.
 """
-from chalicelib import storage, storage_staff
+from chalicelib import storage
 from chalicelib.clock import epoch_of, to_rfc3339
 from chalicelib import config
 
@@ -26,13 +26,13 @@ def purge_at(starts_at):
 
 
 def entry(entity_id, action, actor, now, starts_at, client_ip=None, **details):
-    return storage_staff.audit_item(entity_id, action, actor, now, purge_at(starts_at), client_ip, details)
+    return storage.audit_item(entity_id, action, actor, now, purge_at(starts_at), client_ip, details)
 
 
 def staff_change(entity_id, action, staff_subject, now, client_ip=None, **details):
     """An entry for a staff change of configuration (a site, a policy, a schedule): there is no
     appointment for it to expire with, so it is kept that long from the change."""
-    return storage_staff.audit_item(entity_id, action, staff(staff_subject), now,
+    return storage.audit_item(entity_id, action, staff(staff_subject), now,
                                     now + config.current().personal_data_retention_days * 86400, client_ip, details)
 
 
@@ -56,12 +56,12 @@ def _view(e):
 
 
 def history_view(entity_id):
-    return {"entity_id": entity_id, "history": [_view(e) for e in storage_staff.history_of(entity_id)]}
+    return {"entity_id": entity_id, "history": [_view(e) for e in storage.history_of(entity_id)]}
 
 
 def site_history(site_id, procedure_ids):
     """A site's creation and schedules, and the policy changes of its procedures, by time."""
-    entries = storage_staff.history_of(site_entity(site_id), *(policy_entity(site_id, p) for p in procedure_ids))
+    entries = storage.history_of(site_entity(site_id), *(policy_entity(site_id, p) for p in procedure_ids))
     return {"site_id": site_id, "history": [_view(e) for e in entries]}
 
 
@@ -73,7 +73,7 @@ def slot_history(slot_id):
     found = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
     if found is None:
         raise NotFound("Unknown slot.", code="slot_not_found")
-    return {"slot_id": slot_id, "history": [_view(e) for e in storage_staff.history_of(found.slot_id)]}
+    return {"slot_id": slot_id, "history": [_view(e) for e in storage.history_of(found.slot_id)]}
 
 
 def booking_history(booking_id):
@@ -83,5 +83,5 @@ def booking_history(booking_id):
     found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
     if found is None:
         raise NotFound("Unknown booking.", code="booking_not_found")
-    entries = storage_staff.history_of(found.hold_id, found.booking_id)
+    entries = storage.history_of(found.hold_id, found.booking_id)
     return {"booking_id": booking_id, "history": [_view(e) for e in entries]}

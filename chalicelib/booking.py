@@ -11,7 +11,7 @@ from chalicelib import audit, catalog, domain, oversight, signals, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib import config
 from chalicelib.errors import Conflict, Forbidden, InvalidValue, NotFound, Unauthorized
-from chalicelib.models import Applicant, Booking, Hold
+from chalicelib.storage.models import Applicant, Booking, Hold
 from chalicelib.observability import metric
 from chalicelib.keys import identity_secret
 from chalicelib.tokens import (

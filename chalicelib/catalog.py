@@ -7,7 +7,7 @@ from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib import config
 from chalicelib.errors import InvalidValue, NotFound
 from chalicelib.keys import identity_secret
-from chalicelib.models import Slot
+from chalicelib.storage.models import Slot
 from chalicelib.tokens import new_id
 
 _cache = {}  # key -> (expires_monotonic, value); sites and policies change rarely

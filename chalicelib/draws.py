@@ -11,7 +11,7 @@ from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib import config
 from chalicelib.errors import Conflict, Forbidden, InvalidValue, NotFound, StorageUnavailable
 from chalicelib.keys import identity_secret
-from chalicelib.models import Applicant, Draw, Hold, Request
+from chalicelib.storage.models import Applicant, Draw, Hold, Request
 from chalicelib.observability import logger, metric
 from chalicelib.tokens import derived_token, new_id, new_token, token_hash
 

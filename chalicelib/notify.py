@@ -330,13 +330,13 @@ def remind_tomorrow(now):
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from chalicelib import catalog, storage_staff
+    from chalicelib import catalog, storage
 
     marked = 0
     for site in catalog.sites():
         tomorrow = (datetime.fromtimestamp(now, timezone.utc).astimezone(ZoneInfo(site.timezone)).date()
                     + timedelta(days=config.current().reminder_lead_days))
-        for booking in storage_staff.bookings_of_day(site.sk, tomorrow.isoformat()):
-            if storage_staff.mark_reminded_once(booking, now):
+        for booking in storage.bookings_to_remind(site.sk, tomorrow.isoformat()):
+            if storage.mark_reminded_once(booking, now):
                 marked += 1
     return marked

@@ -2,11 +2,11 @@
 the partner authorizer, and the partner's own view of its bookings."""
 import time
 
-from chalicelib import audit, gateway_keys, storage_staff
+from chalicelib import audit, gateway_keys, storage
 from chalicelib.clock import to_rfc3339, utc_key
 from chalicelib import config
 from chalicelib.errors import Conflict, NotFound, Unauthorized
-from chalicelib.models import Partner
+from chalicelib.storage.models import Partner
 from chalicelib.tokens import new_id, new_token, token_hash
 
 _key_cache = {}  # key hash -> (expires_monotonic, partner or None); off unless configured
@@ -35,7 +35,7 @@ def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
                       gateway_key_id=gateway_key_id)
     entry = audit.staff_change(partner_id, "partner_created", staff_subject, now, client_ip, daily_quota=daily_quota)
     try:
-        storage_staff.create_partner_if_new(partner, [entry])
+        storage.create_partner_if_new(partner, [entry])
     except Exception:
         gateway_keys.unregister(gateway_key_id)
         raise
@@ -47,17 +47,17 @@ def history(partner_id):
 
 
 def list_all():
-    return {"partners": [_view(p) for p in storage_staff.list_partners()]}
+    return {"partners": [_view(p) for p in storage.list_partners()]}
 
 
 def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
-    found = storage_staff.get_partner(partner_id) if isinstance(partner_id, str) and len(partner_id) <= 64 else None
+    found = storage.get_partner(partner_id) if isinstance(partner_id, str) and len(partner_id) <= 64 else None
     if found is None:
         raise NotFound("Unknown partner.", code="partner_not_found")
     already = found.revoked_at is not None
     if not already:
         entry = audit.staff_change(found.sk, "partner_revoked", staff_subject, now, client_ip)
-        storage_staff.revoke_partner_if_active(found, now, [entry])
+        storage.revoke_partner_if_active(found, now, [entry])
         _key_cache.clear()
     # Its usage-plan key goes too. Revoking again retries a cleanup that failed; a key left
     # behind is inert anyway (gateway_keys.unregister).
@@ -79,7 +79,7 @@ def authenticate(api_key):
         hit = _key_cache.get(digest)
         if hit and hit[0] > time.monotonic():
             return hit[1]
-    found = storage_staff.partner_by_key_hash(digest)
+    found = storage.partner_by_key_hash(digest)
     if ttl > 0:
         if len(_key_cache) > 1000:
             _key_cache.clear()
@@ -94,7 +94,7 @@ def forget_cached():
 def bookings(partner_id, now, limit, cursor=None):
     """One page of the partner's bookings from yesterday (UTC) on, booked or not, soonest first,
     and the cursor of the next page (None at the end)."""
-    found, next_cursor = storage_staff.bookings_of_partner(partner_id, utc_key_of(now - 86400), limit, cursor)
+    found, next_cursor = storage.bookings_of_partner(partner_id, utc_key_of(now - 86400), limit, cursor)
     return {
         "bookings": [
             {

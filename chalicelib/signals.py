@@ -1,14 +1,14 @@
 """R9 fraud signals: counted in the transactions that cause them, read by staff day by day."""
 from datetime import timedelta
 
-from chalicelib import oversight, storage_staff
+from chalicelib import oversight, storage
 from chalicelib.observability import logger, metric
 
 
 def _behind_ip(now, client_ip, identity_key, request=False):
     if not client_ip:
         return []
-    return [storage_staff.signal_identity_behind_ip(now, client_ip, oversight.identity_short(identity_key), request)]
+    return [storage.signal_identity_behind_ip(now, client_ip, oversight.identity_short(identity_key), request)]
 
 
 def hold_items(now, client_ip, identity_key, email, request=False):
@@ -17,7 +17,7 @@ def hold_items(now, client_ip, identity_key, email, request=False):
     items = _behind_ip(now, client_ip, identity_key, request)
     if email and oversight.is_disposable(email):
         metric("DisposableEmailDomains")
-        items.append(storage_staff.signal_disposable_email(now, oversight.email_domain(email), request))
+        items.append(storage.signal_disposable_email(now, oversight.email_domain(email), request))
     return items
 
 
@@ -28,13 +28,13 @@ def request_items(now, client_ip, identity_key, email):
 
 
 def partner_items(now, partner_id, booked=0, cancelled=0):
-    return [storage_staff.signal_partner(now, partner_id, booked, cancelled)] if partner_id else []
+    return [storage.signal_partner(now, partner_id, booked, cancelled)] if partner_id else []
 
 
 def cooldown_refused(now, site_id):
     """Counted after the refusal; a failure to count never changes the caller's answer."""
     try:
-        storage_staff.record_cooldown_refusal(now, site_id)
+        storage.record_cooldown_refusal(now, site_id)
     except Exception:  # noqa: BLE001 -- a lost signal is better than a 503 for the applicant
         logger().warning("cooldown signal not recorded")
 
@@ -42,7 +42,7 @@ def cooldown_refused(now, site_id):
 def _items_of_day(day):
     """The counters of one UTC day as oversight's pure functions take them: one Query per shard."""
     items = []
-    for s in storage_staff.signals_of_day(day.isoformat()):
+    for s in storage.signals_of_day(day.isoformat()):
         kind, _, subject = s.at.partition("#")
         items.append({"kind": s.kind or kind, "subject": subject, "n": int(s.n or 0), "requests": int(s.requests or 0),
                       "identities": s.identities or set(), "booked": int(s.booked or 0),
@@ -51,7 +51,7 @@ def _items_of_day(day):
 
 
 def review(last_day, days):
-    """The signals of `days` UTC days ending on `last_day` (storage_staff.signals_of_day)."""
+    """The signals of `days` UTC days ending on `last_day` (storage.signals_of_day)."""
     items = []
     for offset in range(days):
         items += _items_of_day(last_day - timedelta(days=offset))

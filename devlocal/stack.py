@@ -175,7 +175,7 @@ def start_engine(args, staff_secret):
 def feed_bookings_stream(engine, env):
     """The bookings stream -> the app's own stream handler (notifications), as Lambda would."""
     import app as application
-    from chalicelib.models import Booking
+    from chalicelib.storage.models import Booking
     from devlocal.streams import BookingsStreamPoller
 
     return BookingsStreamPoller(application.bookings_stream, Booking.Meta.table_name, engine.endpoint,

@@ -49,7 +49,7 @@ def engine():
         catalog.forget_cached()
         keys.forget()
         clock.reset()
-        storage._connection = None  # a new client for this engine
+        storage.connection.reset()  # a new client for this engine
         storage.ensure_tables()
         yield
         clock.reset()

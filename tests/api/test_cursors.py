@@ -5,7 +5,7 @@ import base64
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from chalicelib import clock
-from chalicelib.models import Slot
+from chalicelib.storage.models import Slot
 from tests.support import PROCEDURE, SITE, applicant
 
 

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from chalicelib import clock, config, domain, draws, storage
-from chalicelib.models import DrawRecordChunk, Hold, Request
+from chalicelib.storage import draws as storage_draws
+from chalicelib.storage.models import DrawRecordChunk, Hold, Request
 from tests.support import PROCEDURE, SITE, applicant
 
 DRAW = {"allocation": "draw", "offer_ttl_seconds": 600, "cooldown_seconds": 1000}
@@ -94,8 +95,10 @@ STEPS = [(*step, ("staff", "tick")[i % 2]) for i, step in enumerate(STEPS)]
 
 
 def crash_after(monkeypatch, name, calls):
-    """storage.<name> works `calls` times, then the process dies on the next call."""
-    original, made = getattr(storage, name), []
+    """storage.<name> works `calls` times, then the process dies on the next call (a private
+    step of the draws aggregate is patched in its module, storage/draws.py)."""
+    module = storage_draws if name.startswith("_") else storage
+    original, made = getattr(module, name), []
 
     def dying(*args, **kwargs):
         if len(made) >= calls:
@@ -103,12 +106,13 @@ def crash_after(monkeypatch, name, calls):
         made.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(storage, name, dying)
-    return lambda: monkeypatch.setattr(storage, name, original)
+    monkeypatch.setattr(module, name, dying)
+    return lambda: monkeypatch.setattr(module, name, original)
 
 
 def crash_site(api, monkeypatch):
     monkeypatch.setattr(storage, "RECORD_CHUNK_BYTES", CHUNK_BYTES)
+    monkeypatch.setattr(storage_draws, "RECORD_CHUNK_BYTES", CHUNK_BYTES)
     api.create_site()
     api.set_policy(**DRAW)
     api.schedule(days=2)  # 6 slots
@@ -271,6 +275,7 @@ def test_the_public_list_of_draws_comes_in_pages_with_sealed_cursors(api):
 
 def test_a_record_is_read_part_by_part_in_pages_of_bounded_size(api, monkeypatch):
     monkeypatch.setattr(storage, "RECORD_CHUNK_BYTES", 1000)
+    monkeypatch.setattr(storage_draws, "RECORD_CHUNK_BYTES", 1000)
     api.create_site()
     api.set_policy(**DRAW)
     api.schedule(days=4, counters=3)  # 36 slots
@@ -333,7 +338,7 @@ def test_a_draw_recorded_in_one_item_before_records_were_chunked_still_reads_and
                  "excluded_slots": []} for n in range(3)]
     slots = [{"slot_id": f"slot_{n}", "day": "2026-06-01"} for n in range(2)]
     allocation = [list(p) for p in domain.allocate(entrants, slots, seed)]
-    from chalicelib.models import Draw
+    from chalicelib.storage.models import Draw
 
     Draw(f"{SITE}#{PROCEDURE}", "000000000000001-legacy", status="run", seed=seed, seed_hash=domain.seed_commitment(seed),
          committed_at=1, run_at=2, record={"entrants": entrants, "slots": slots, "allocation": allocation,

@@ -1,6 +1,6 @@
 """DynamoDB answers the local engine never gives (issue 11 item 7): transaction conflicts,
 throttling, request limits, internal errors, injected at botocore on every route and use case.
-A transient failure is retried (storage.py, one place, with jitter) and the call succeeds; a
+A transient failure is retried (storage/connection.py, one place, with jitter) and the call succeeds; a
 persistent one is a 503 with Retry-After: never a 500, and never a 409 as if the slot were taken.
 
 Every route of the app must have a case here (test_every_route_has_a_case), so a new write path
@@ -12,7 +12,8 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import catalog, clock, config, storage, storage_staff
+from chalicelib import catalog, clock, config, storage
+from chalicelib.storage import calls, connection, models
 from chalicelib.errors import StorageUnavailable
 from tests.support import PROCEDURE, SITE, applicant
 
@@ -54,7 +55,7 @@ def faults(monkeypatch):
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
-    monkeypatch.setattr(storage, "_pause", pauses.append)
+    monkeypatch.setattr(connection, "pause", pauses.append)
 
     def set_faults(kind=None, scope="all", persistent=True):
         state.update(kind=kind, scope=scope, persistent=persistent, injected=0)
@@ -507,22 +508,55 @@ def test_a_retried_transaction_is_sent_with_the_same_token(api, faults, monkeypa
 
 
 def test_every_public_storage_function_goes_through_the_wrapper(engine, faults):
+    import importlib
     import inspect
+    import pkgutil
 
-    guarded = []
-    for module in (storage, storage_staff):
+    guarded, modules = [], {info.name for info in pkgutil.iter_modules(storage.__path__)}
+    assert set(storage.AGGREGATES) <= modules  # a new aggregate module is listed, so walked below
+    for name in storage.AGGREGATES:
+        module = importlib.import_module(f"chalicelib.storage.{name}")
         for name, value in vars(module).items():
             if name.startswith("_") or not inspect.isfunction(value) or value.__module__ != module.__name__:
                 continue
-            if name not in storage.UNGUARDED:
+            if name not in calls.UNGUARDED:
                 assert getattr(value, "storage_guarded", False), f"{module.__name__}.{name} is not guarded"
                 guarded.append(name)
     assert {"get_slot", "search_holdable_slots", "hold_slot_if_available", "bookings_of_partner", "history_of"} <= set(guarded)
+    # Every public name of the package is one of those (or table setup).
+    for name in storage.__all__:
+        value = getattr(storage, name)
+        assert not inspect.isfunction(value) or getattr(value, "storage_guarded", False) or name in calls.UNGUARDED, name
     # A bare model call inside a guarded function, like the one file_request_if_allowed made
     # outside the wrapper, is retried and mapped too.
     faults("ThrottlingException", "all", persistent=True)
     with pytest.raises(StorageUnavailable):
         storage.get_slot("slot_x")
     with pytest.raises(StorageUnavailable):
-        storage._guarded(lambda: storage.IdentityState.get("someone", "hold"))()
+        calls.guarded(lambda: models.IdentityState.get("someone", "hold"))()
     assert faults.state["injected"] == 2 * config.current().storage_attempts
+
+
+def test_one_botocore_client_serves_every_model(engine, monkeypatch):
+    """connection.py shares one connection through a PynamoDB internal (Model._get_connection):
+    if an upgrade changes it, models build their own clients and skip the retry point; this fails."""
+    import botocore.session
+
+    created = []
+    original = botocore.session.Session.create_client
+
+    def counting(self, service_name, *args, **kwargs):
+        created.append(service_name)
+        return original(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", counting)
+    connection.reset()
+    shared = connection.connection()
+    for model in models.ALL_MODELS + (models.Policy, models.SiteFigures):
+        keys = ("k", "k") if model._range_key_attribute() is not None else ("k",)
+        try:
+            model.get(*keys)
+        except model.DoesNotExist:
+            pass
+    assert created == ["dynamodb"], created
+    assert all(model._get_connection().connection is shared for model in models.ALL_MODELS), "a model has its own connection"

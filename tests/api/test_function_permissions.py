@@ -18,7 +18,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from chalicelib import clock, config, notify, storage
-from chalicelib.models import Booking
+from chalicelib.storage.models import Booking
 from devlocal.streams import BookingsStreamPoller
 from tests.support import PROCEDURE, SITE, applicant
 
@@ -62,7 +62,7 @@ def aws_calls(monkeypatch):
 def _hash_key_names():
     from pynamodb.models import Model
 
-    from chalicelib import models
+    from chalicelib.storage import models
 
     names = {}
     for model in vars(models).values():

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 
 from chalicelib import clock, notify
-from chalicelib.models import Booking
+from chalicelib.storage.models import Booking
 from devlocal.streams import BookingsStreamPoller
 from tests.support import PROCEDURE, SITE, applicant, deliver, messages
 

@@ -11,7 +11,7 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 
 from chalicelib import notify
-from chalicelib.models import Booking
+from chalicelib.storage.models import Booking
 from devlocal.streams import BookingsStreamPoller
 from tests.support import applicant
 

@@ -4,7 +4,7 @@ import pytest
 
 from chalicelib import clock, notify
 from chalicelib.clock import epoch_of
-from chalicelib.models import Booking
+from chalicelib.storage.models import Booking
 from devlocal.streams import BookingsStreamPoller
 from tests.support import applicant, deliver, messages
 

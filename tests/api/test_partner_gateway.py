@@ -5,7 +5,7 @@ import boto3
 import pytest
 
 import app as application
-from chalicelib import gateway_keys, storage_staff
+from chalicelib import gateway_keys, storage
 from tests.support import applicant
 from tests.api.test_partners import partner_site
 
@@ -84,7 +84,7 @@ def test_a_gateway_failure_on_creation_stores_no_partner_and_leaves_no_key(api, 
     monkeypatch.setattr(gateway_keys, "_client", lambda service: PlanRefuses(real_client(service)))
     refused = api.call("POST", "/staff/partners", {"name": "x", "daily_quota": 5}, api.staff_headers())
     assert refused.status == 503 and refused.headers.get("retry-after"), refused
-    assert storage_staff.list_partners() == []
+    assert storage.list_partners() == []
     assert apigateway.get_api_keys()["items"] == []  # the key made first was deleted again
 
 
@@ -94,7 +94,7 @@ def test_a_storage_failure_on_creation_undoes_the_gateway_registration(api, apig
     def unavailable(*args, **kwargs):
         raise StorageUnavailable()
 
-    monkeypatch.setattr(storage_staff, "create_partner_if_new", unavailable)
+    monkeypatch.setattr(storage, "create_partner_if_new", unavailable)
     refused = api.call("POST", "/staff/partners", {"name": "x", "daily_quota": 5}, api.staff_headers())
     assert refused.status == 503
     assert apigateway.get_api_keys()["items"] == [] and plan_keys(apigateway, plan) == {}
@@ -126,7 +126,7 @@ def test_without_a_plan_configured_partners_work_unregistered(api, apigateway):
     partner_site(api)
     partner = api.create_partner()
     assert apigateway.get_api_keys()["items"] == []
-    assert storage_staff.get_partner(partner["partner_id"]).gateway_key_id is None
+    assert storage.get_partner(partner["partner_id"]).gateway_key_id is None
     assert api.partner_hold(partner, api.partner_slots(partner)[0]["slot_id"], applicant(1)).status == 201
 
 
@@ -140,6 +140,6 @@ def test_an_authorizer_that_cannot_reach_storage_answers_503_not_401(api, monkey
     def unavailable(key_hash):
         raise StorageUnavailable()
 
-    monkeypatch.setattr(storage_staff, "partner_by_key_hash", unavailable)
+    monkeypatch.setattr(storage, "partner_by_key_hash", unavailable)
     reply = api.partner_bookings(partner)
     assert (reply.status, reply.code) == (503, "unavailable") and reply.headers.get("retry-after") == "2", reply

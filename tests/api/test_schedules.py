@@ -1,7 +1,7 @@
 """Publishing a schedule (POST /staff/sites/{site}/schedules) is safe to repeat: a slot is one
 counter's one opening, so a retry after a failure, or the same period with more counters, never
 doubles a slot nor brings back a closed one."""
-from chalicelib import storage
+from chalicelib.storage.transaction import Transaction
 from chalicelib.errors import StorageUnavailable
 from tests.support import PROCEDURE, SITE
 
@@ -33,7 +33,7 @@ def test_a_closed_slot_is_not_brought_back_by_publishing_again(api):
 
 def test_a_retry_after_a_failure_midway_completes_the_schedule_once(api, monkeypatch):
     api.create_site()
-    real_commit = storage._Transaction.commit
+    real_commit = Transaction.commit
     commits = []
 
     def flaky(self):
@@ -42,10 +42,10 @@ def test_a_retry_after_a_failure_midway_completes_the_schedule_once(api, monkeyp
             raise StorageUnavailable()
         return real_commit(self)
 
-    monkeypatch.setattr(storage._Transaction, "commit", flaky)
+    monkeypatch.setattr(Transaction, "commit", flaky)
     failed = api.call("POST", f"/staff/sites/{SITE}/schedules", {**schedule_body(), "counters": 3}, api.staff_headers())
     assert failed.status == 503 and failed.headers.get("retry-after")
-    monkeypatch.setattr(storage._Transaction, "commit", real_commit)
+    monkeypatch.setattr(Transaction, "commit", real_commit)
     retried = api.call("POST", f"/staff/sites/{SITE}/schedules", {**schedule_body(), "counters": 3}, api.staff_headers())
     assert retried.status == 201 and retried.body["created"] + retried.body["existing"] == 9
     assert retried.body["existing"] >= 1 and retried.body["created"] >= 1

@@ -4,7 +4,7 @@ CORS fallback."""
 import pytest
 
 from chalicelib import clock, draws as draws_module
-from chalicelib.models import Draw
+from chalicelib.storage.models import Draw
 from tests.support import PROCEDURE, SITE, applicant
 
 AGENT = ("agents",)

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from chalicelib import clock
 from chalicelib.clock import epoch_of
-from chalicelib.models import Booking, Slot
+from chalicelib.storage.models import Booking, Slot
 from tests.support import PROCEDURE, SITE, applicant
 
 AGENT = ("agents",)

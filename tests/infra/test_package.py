@@ -221,7 +221,7 @@ def test_template_matches_the_pynamodb_models(templates):
         """
         import json
         from pynamodb.models import Model
-        from chalicelib import models
+        from chalicelib.storage import models
         out = {}
         for model in vars(models).values():
             if not (isinstance(model, type) and issubclass(model, Model) and model is not Model):

@@ -4,7 +4,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.storage import _chunks
+from chalicelib.storage.draws import _chunks
 
 ITEMS = st.lists(st.fixed_dictionaries({"slot_id": st.text(max_size=60), "day": st.text(max_size=10)}), max_size=200)
 

@@ -1,4 +1,4 @@
-"""PynamoDB models: the shape of every DynamoDB table fairslot uses.
+"""PynamoDB models: the shape of every DynamoDB table fairslot uses (storage's own: only chalicelib/storage and tests import them).
 
 Times that conditions compare (available_from, expiries, cooldowns) are epoch seconds (numbers);
 appointment times are RFC 3339 UTC strings so that they sort as range keys.
@@ -22,6 +22,7 @@ class _Meta:
 
     @classmethod
     def for_table(cls, suffix):
+        settings = config.current()  # at class creation: a table's name and endpoint are fixed with it
         attrs = {
             "table_name": f"{config.current().table_prefix}-{suffix}",
             "region": config.current().region,
@@ -329,7 +330,7 @@ class Policy(Model):
 class SiteFigures(Model):
     """Public figures of one site, procedure and UTC day of appointments, in one of
     FIGURE_SHARDS items (by slot id) so that simultaneous bookings of one day seldom meet on one
-    item. Each counter is ADDed in the transaction of the change it counts (storage.py), so
+    item. Each counter is ADDed in the transaction of the change it counts (storage/figures.py), so
     GET /stats reads them with one Query whatever the number of slots."""
 
     Meta = _Meta.for_table("catalog")
@@ -418,7 +419,7 @@ class AuditEntry(Model):
 
 class SignalCount(Model):
     """R9 signals of one UTC day, one item per subject (an IP, a domain, a partner...), kept in the
-    audit table's "signals#<day>#<shard>" partitions (storage_staff.SIGNAL_SHARDS, by subject) so
+    audit table's "signals#<day>#<shard>" partitions (storage/signals.py's SIGNAL_SHARDS, by subject) so
     staff read a day with a Query per shard and no partition takes every hold's write. Counters:
     these items are updated (ADD), unlike audit entries."""
 

@@ -1,0 +1,213 @@
+"""What use cases and storage hand each other: frozen values, standard library only.
+
+Storage reads return these (never PynamoDB items) and writes take them; storage alone builds
+items, keys and index partitions from them. A transition that did not happen returns Failed:
+which of its labelled conditions failed, with the facts a refusal needs (refusals.py chooses).
+"""
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+
+@dataclass(frozen=True)
+class Applicant:
+    document_type: str
+    family_name: str
+    given_names: str
+    email: str
+    phone: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    slot_id: str
+    site_id: str
+    procedure_id: str
+    starts_at: str
+    ends_at: str
+    state: str
+    available_from: float
+    created_at: float
+    hold_id: Optional[str] = None
+    hold_expires_at: Optional[float] = None
+    hold_identity: Optional[str] = None  # domain.slot_tag of the identity holding it
+    freed_by: Optional[str] = None  # domain.slot_tag of who freed it last
+    booking_id: Optional[str] = None
+    freed_count: int = 0
+    draw_from: Optional[float] = None
+    reserved_until: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    hold_id: str
+    token_hash: str
+    slot_id: str
+    site_id: str
+    procedure_id: str
+    starts_at: str
+    ends_at: str
+    identity_key: str
+    applicant: Applicant
+    expires_at: float
+    status: str  # active | released | confirmed | closed
+    created_at: float
+    purge_at: int
+    booking_id: Optional[str] = None
+    reference: Optional[str] = None
+    request_id: Optional[str] = None  # a draw's offer
+    client_ip: Optional[str] = None
+    partner_id: Optional[str] = None
+    tier: Optional[int] = None
+    permit_expires_on: Optional[str] = None
+    draw_day: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Booking:
+    booking_id: str
+    token_hash: str
+    reference: str
+    hold_id: str
+    slot_id: str
+    site_id: str
+    procedure_id: str
+    starts_at: str
+    ends_at: str
+    day: str  # the appointment's local date at its site (ISO): the staff's day list
+    identity_key: str
+    applicant: Applicant
+    status: str  # booked | cancelled | attended | refused | no_show | closed
+    created_at: float
+    purge_at: int
+    partner_id: Optional[str] = None
+    cancelled_at: Optional[float] = None
+    freed_late: Optional[bool] = None
+    checked_in_at: Optional[float] = None
+    reminded_at: Optional[float] = None
+    tier: Optional[int] = None
+    permit_expires_on: Optional[str] = None
+    draw_day: Optional[str] = None
+    link_requested_at: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Request:
+    request_id: str
+    token_hash: str
+    site_id: str
+    procedure_id: str
+    identity_key: str
+    applicant: Applicant
+    first_day: str
+    last_day: str
+    status: str  # waiting | offered | booked | withdrawn
+    created_at: float
+    purge_at: int
+    permit_expires_on: Optional[str] = None
+    hold_id: Optional[str] = None
+    offer_expires_at: Optional[float] = None
+    booking_id: Optional[str] = None
+    partner_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Draw:
+    site_id: str
+    procedure_id: str
+    draw_id: str
+    status: str  # committed | running | allocating | run
+    seed_hash: str
+    seed: str
+    committed_at: float
+    run_at: Optional[float] = None
+    runner: Optional[str] = None
+    lease_until: Optional[float] = None
+    attempt: Optional[int] = None
+    resumed: Optional[int] = None
+    record_attempt: Optional[int] = None
+    record_parts: Optional[dict] = None
+    recorded_at: Optional[float] = None
+    entrant_count: Optional[int] = None
+    slot_count: Optional[int] = None
+    allocated_count: Optional[int] = None
+    offers_done: Optional[int] = None
+    offered_count: Optional[int] = None
+    skipped_count: Optional[int] = None
+    done_at: Optional[float] = None
+    record: Optional[dict] = None  # before issue 11, the whole record in the draw itself
+
+
+@dataclass(frozen=True)
+class Site:
+    site_id: str
+    name: str
+    address: str
+    timezone: str
+    procedures: list
+    name_en: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class StoredPolicy:
+    values: dict
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Partner:
+    partner_id: str
+    name: str
+    daily_quota: int
+    key_hash: str
+    created_at: float
+    revoked_at: Optional[float] = None
+    gateway_key_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class PartnerKey:
+    """The live partner behind an API key (what the authorizer needs)."""
+    partner_id: str
+    name: str
+    daily_quota: int
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    entity_id: str
+    at: str  # "<RFC 3339 with ms>#<random>"
+    action: str
+    actor: str
+    client_ip: Optional[str] = None
+    details: Optional[dict] = None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One R9 counter of a UTC day: `at` is "<kind>#<subject>"."""
+    at: str
+    kind: Optional[str] = None
+    n: Optional[int] = None
+    requests: Optional[int] = None
+    identities: Optional[set] = None
+    booked: Optional[int] = None
+    cancelled: Optional[int] = None
+    details: Optional[dict] = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A transition that did not happen: the labels of its conditions that failed (empty: it
+    happened) and the facts a refusal needs (an identity's hold expiry, lapse and cooldown ends,
+    a hold's status...). False when nothing failed."""
+    conditions: frozenset = frozenset()
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def __bool__(self):
+        return bool(self.conditions)
+
+    def __contains__(self, label):
+        return label in self.conditions
+
+
+DONE = Failed()

@@ -1,0 +1,34 @@
+"""The audit trail: entries appended in the transaction of the change they record, and read back."""
+import secrets
+from datetime import datetime, timezone
+
+from chalicelib.storage.calls import guard_public_functions, storage_call
+from chalicelib.storage.models import AuditEntry
+
+
+def _audit_at(now):
+    stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return f"{stamp}#{secrets.token_hex(4)}"
+
+
+def audit_item(entity_id, action, actor, now, purge_at, client_ip=None, details=None):
+    """An audit entry to append in a transaction: a new item, never an update."""
+    entry = AuditEntry(
+        entity_id, _audit_at(now), action=action, actor=actor, client_ip=client_ip,
+        details=details or None, purge_at=int(purge_at),
+    )
+    return ("put", "audit", entry, AuditEntry.entity_id.does_not_exist())
+
+
+def history_of(*entity_ids):
+    """The entries of several entities by time; at the same instant (one transaction), in the
+    order the entities are given (a hold before the booking it became)."""
+    entries = []
+    with storage_call():
+        for rank, entity_id in enumerate(entity_ids):
+            if entity_id:
+                entries += [(e.at.split("#", 1)[0], rank, e.at, e) for e in AuditEntry.query(entity_id)]
+    return [e for *_, e in sorted(entries, key=lambda t: t[:3])]
+
+
+guard_public_functions(globals())

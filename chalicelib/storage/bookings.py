@@ -1,0 +1,190 @@
+"""Bookings: confirming a hold, cancelling, staff's check-in and no-show, reminders, day lists."""
+from chalicelib import domain
+from chalicelib.clock import epoch_of
+from chalicelib.errors import Conflict
+from chalicelib.storage import cursors
+from chalicelib.storage.calls import get, guard_public_functions, query_all, update_if
+from chalicelib.storage.conditions import (
+    HOLD_SCOPE, booking_scope, end_hold, free_the_slot, no_active_booking, request_scope, slot_held_by, slot_not_started,
+)
+from chalicelib.storage.figures import count_change_of, freed_figure
+from chalicelib.storage.models import Booking, Hold, IdentityState, Request, Slot
+from chalicelib.storage.slots import raise_hold_not_active
+from chalicelib.storage.transaction import Transaction
+
+
+def confirm_hold_as_booking(hold, booking, now, also=()):
+    """Turn an active, unexpired hold into a booking: slot, hold, booking and both identity items
+    change together or not at all. Returns False if the hold was confirmed concurrently."""
+    tx = Transaction()
+    tx.update(
+        "slot",
+        Slot(hold.slot_id),
+        # The booking holds its identity (with a TTL); the slot, kept for good, keeps none.
+        actions=[Slot.state.set(domain.BOOKED), Slot.booking_id.set(booking.booking_id), Slot.search_pk.remove(),
+                 Slot.hold_identity.remove(), Slot.freed_by.remove()],
+        condition=slot_held_by(hold.hold_id, now) & slot_not_started(now),
+    )
+    tx.update(
+        "hold",
+        Hold(hold.hold_id),
+        actions=[
+            Hold.status.set("confirmed"),
+            Hold.booking_id.set(booking.booking_id),
+            Hold.reference.set(booking.reference),
+        ],
+        condition=(Hold.status == "active") & (Hold.expires_at > now),
+    )
+    tx.put("booking", booking, Booking.booking_id.does_not_exist())
+    count_change_of(tx, hold, booked=1)
+    end_hold(tx, hold)
+    tx.update(
+        "active_booking",
+        IdentityState(hold.identity_key, booking_scope(hold.procedure_id)),
+        actions=[
+            IdentityState.booking_id.set(booking.booking_id),
+            IdentityState.booking_ends_at.set(epoch_of(booking.ends_at)),
+            IdentityState.purge_at.set(booking.purge_at),
+        ],
+        condition=no_active_booking(now),
+    )
+    if hold.request_id:
+        tx.update(
+            "request",
+            Request(hold.request_id),
+            actions=[Request.status.set("booked"), Request.booking_id.set(booking.booking_id), Request.pool_pk.remove()],
+            condition=(Request.status == "offered") & (Request.hold_id == hold.hold_id),
+        )
+        # The request is over; from now on the booking itself is the identity's one (R2).
+        tx.update(
+            "request_scope",
+            IdentityState(hold.identity_key, request_scope(hold.procedure_id)),
+            actions=[IdentityState.request_ends_at.set(now)],
+            condition=IdentityState.request_id == hold.request_id,
+        )
+    tx.add_all(also)
+    failed = tx.commit()
+    if not failed:
+        return True
+    if "hold" in failed:
+        fresh = get(Hold, hold.hold_id)
+        if fresh is not None and fresh.status == "confirmed":
+            return False
+        raise_hold_not_active(fresh or hold, now)
+    if "active_booking" in failed:
+        raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
+    if epoch_of(hold.starts_at) <= now:
+        raise Conflict("This appointment has already started.", code="slot_started")
+    raise_hold_not_active(hold, now)
+
+
+def get_booking(booking_id):
+    return get(Booking, booking_id)
+
+
+def cancel_booking_if_booked(booking, now, available_from, cooldown_until, also=(), draw_from=None):
+    """Cancel a booking: its slot goes into quarantine (R3), its identity into cooldown (R4),
+    and the identity's one-booking-per-procedure lock is freed, all in one transaction."""
+    failed = _cancel_transaction(booking, now, available_from, cooldown_until, also, draw_from)
+    if set(failed) == {"cooldown"}:
+        # A longer cooldown is already running: keep it, cancel without touching it.
+        failed = _cancel_transaction(booking, now, available_from, None, also, draw_from)
+    if failed:
+        raise Conflict("This booking is no longer active.", code="booking_not_active")
+
+
+def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), draw_from=None):
+    tx = Transaction()
+    tx.update(
+        "booking",
+        Booking(booking.booking_id),
+        actions=[Booking.status.set("cancelled"), Booking.cancelled_at.set(now)]
+        + ([Booking.freed_late.set(True)] if available_from is None else []),
+        condition=Booking.status == "booked",
+    )
+    free_the_slot(tx, booking, available_from, draw_from,
+                  (Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id), [Slot.booking_id.remove()])
+    count_change_of(tx, booking, cancelled=1, **freed_figure(available_from))
+    if cooldown_until is not None:
+        tx.update(
+            "cooldown",
+            IdentityState(booking.identity_key, HOLD_SCOPE),
+            actions=[IdentityState.cooldown_until.set(cooldown_until)],
+            condition=IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= cooldown_until),
+        )
+    tx.delete(
+        "active_booking",
+        IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
+        condition=IdentityState.booking_id == booking.booking_id,
+    )
+    tx.add_all(also)
+    return tx.commit()
+
+
+def bookings_of_day(site_id, day):
+    """Every booking of a site's local day, whatever its status (the staff's day list)."""
+    return query_all(Booking.day.query, f"{site_id}#{day}")
+
+
+def bookings_of_partner(partner_id, from_key, limit, cursor=None):
+    """One page of a partner's own bookings from from_key on, soonest first: ONE Query on the
+    sparse partner index. The partner is the caller's, never the cursor's: a cursor naming
+    another partner is refused (422)."""
+    start_key = cursors.decode(cursor, ("booking_id", "partner_id", "starts_at"), ("partner_id", partner_id)) if cursor else None
+    start_key = cursors.resume_within(start_key, "starts_at", from_key)  # a page read yesterday
+    return cursors.query_page(Booking, Booking.partner.query, "partner_id", partner_id, limit, start_key,
+                              range_key_condition=Booking.starts_at >= from_key)
+
+
+def mark_link_requested(booking, now):
+    """Ask the bookings stream to send the booking's link again (notify.LINK)."""
+    update_if(Booking(booking.booking_id), [Booking.link_requested_at.set(now)], Booking.status == "booked")
+
+
+# --- staff work (R7) --------------------------------------------------------------------------
+
+def _booking_final(booking, status, slot_state, also, extra_actions=()):
+    tx = Transaction()
+    tx.update(
+        "booking",
+        Booking(booking.booking_id),
+        actions=[Booking.status.set(status), *extra_actions],
+        condition=Booking.status == "booked",
+    )
+    tx.update(
+        "slot",
+        Slot(booking.slot_id),
+        actions=[Slot.state.set(slot_state), Slot.hold_identity.remove(), Slot.freed_by.remove()],
+        condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
+    )
+    count_change_of(tx, booking, **{status: 1})
+    tx.add_all(also)
+    if tx.commit():
+        raise Conflict("This booking is no longer booked.", code="booking_not_active")
+
+
+def check_in_booking(booking, status, now, also):
+    """R7: attended (identity matches) or refused (it does not), booking and slot together."""
+    slot_state = domain.ATTENDED if status == domain.ATTENDED else domain.REFUSED
+    _booking_final(booking, status, slot_state, also, [Booking.checked_in_at.set(now)])
+
+
+def mark_no_show(booking, now, also):
+    _booking_final(booking, domain.NO_SHOW, domain.NO_SHOW, also)
+
+
+# --- reminders --------------------------------------------------------------------------------
+
+def bookings_to_remind(site_id, day):
+    """The bookings of a site's local day still booked."""
+    return query_all(Booking.day.query, f"{site_id}#{day}", filter_condition=Booking.status == "booked")
+
+
+def mark_reminded_once(booking, now):
+    """True if this call set reminded_at (the stream then sends the reminder); False if another
+    run did it first or the booking is no longer booked."""
+    return update_if(Booking(booking.booking_id), [Booking.reminded_at.set(now)],
+                     Booking.reminded_at.does_not_exist() & (Booking.status == "booked"))
+
+
+guard_public_functions(globals())

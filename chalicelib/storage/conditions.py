@@ -1,0 +1,140 @@
+"""Named conditions and the transaction items every aggregate repeats: a slot holdable, drawable,
+not started or not reserved; an identity that may hold or has no active booking; a counter under
+its cap; freeing a slot, taking and ending an identity's hold."""
+from datetime import datetime, timezone
+
+from chalicelib import domain
+from chalicelib.clock import utc_key
+from chalicelib.storage.models import Counter, IdentityState, Slot
+
+HOLD_SCOPE = "hold"
+
+
+def booking_scope(procedure_id):
+    """The identity's one active booking for a procedure (R2)."""
+    return f"booking#{procedure_id}"
+
+
+def request_scope(procedure_id):
+    """The identity's one live request for a procedure (R6)."""
+    return f"request#{procedure_id}"
+
+
+def search_partition(site_id, procedure_id):
+    """The search index's (and the draws') partition of one site and procedure."""
+    return f"{site_id}#{procedure_id}"
+
+
+# --- slots ------------------------------------------------------------------------------------
+
+def slot_not_started(now):
+    return Slot.starts_at > utc_key(datetime.fromtimestamp(now, timezone.utc))
+
+
+def slot_not_reserved(now):
+    """The partner share (issue 4): a reserved slot is public only once reserved_until passed."""
+    return Slot.reserved_until.does_not_exist() | (Slot.reserved_until <= now)
+
+
+def slot_free_for_a_draw(now):
+    """A slot a draw may give: free by the uniform rule, or marked for the draw (draw_from)."""
+    return (Slot.available_from <= now) | (Slot.draw_from <= now)
+
+
+def slot_holdable(now):
+    """The uniform rule as a condition (domain.is_holdable), on a slot offered for holding; never
+    once its appointment has started (R3)."""
+    return (Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from <= now) & Slot.search_pk.exists()
+            & slot_not_started(now))
+
+
+def slot_drawable(now):
+    """What a draw's offer needs: a free slot (or one marked for the draw) that has not started."""
+    return (Slot.state.is_in(*domain.HOLDABLE_STATES) & slot_free_for_a_draw(now) & Slot.search_pk.exists()
+            & slot_not_started(now))
+
+
+def slot_held_by(hold_id, now):
+    """The slot is still held by this hold, unexpired."""
+    return (Slot.state == domain.HELD) & (Slot.hold_id == hold_id) & (Slot.hold_expires_at > now)
+
+
+def _freed_slot_actions(available_from, draw_from, search_pk, freed_by):
+    actions = [Slot.hold_id.remove(), Slot.hold_expires_at.remove(), Slot.hold_identity.remove(), Slot.freed_by.set(freed_by),
+               Slot.freed_count.add(1)]
+    if available_from is None:
+        return [Slot.state.set(domain.FREED_LATE), Slot.search_pk.remove(), *actions]
+    if draw_from is not None:
+        actions.append(Slot.draw_from.set(draw_from))
+    return [Slot.state.set(domain.OPEN), Slot.available_from.set(available_from), Slot.search_pk.set(search_pk), *actions]
+
+
+def free_the_slot(tx, held, available_from, draw_from, condition, extra_actions=()):
+    """A freed slot (R3, domain.freed_slot_terms): open again from `available_from`, the draw's
+    from `draw_from` if set; or, freed too late (None), out of search and left to the counter.
+    `held` is the hold or booking that had it: the slot keeps domain.slot_tag of who freed it,
+    never the identity key. Only while `condition` (who still has it) holds."""
+    tx.update(
+        "slot",
+        Slot(held.slot_id),
+        actions=[*_freed_slot_actions(available_from, draw_from, search_partition(held.site_id, held.procedure_id),
+                                      domain.slot_tag(held.identity_key, held.slot_id)), *extra_actions],
+        condition=condition,
+    )
+
+
+# --- identities -------------------------------------------------------------------------------
+
+def identity_may_hold(now):
+    """No active hold (unless it lapsed into its cooldown's start) and no cooldown running (R4)."""
+    return ((IdentityState.hold_id.does_not_exist() | (IdentityState.hold_lapse_until <= now))
+            & (IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= now)))
+
+
+def no_active_booking(now):
+    """The identity has no active booking for the procedure of this scope (R2)."""
+    return IdentityState.booking_id.does_not_exist() | (IdentityState.booking_ends_at <= now)
+
+
+def check_no_active_booking(tx, identity_key, procedure_id, now):
+    tx.check("booking", IdentityState, identity_key, booking_scope(procedure_id), condition=no_active_booking(now))
+
+
+def take_hold(tx, hold, lapse_until, now, return_old=False):
+    """The identity's one hold is this one, if it may hold (identity_may_hold); with return_old
+    the item as it was comes back on refusal, for the refusal's facts."""
+    tx.update(
+        "identity",
+        IdentityState(hold.identity_key, HOLD_SCOPE),
+        actions=[IdentityState.hold_id.set(hold.hold_id), IdentityState.hold_expires_at.set(hold.expires_at),
+                 IdentityState.hold_lapse_until.set(lapse_until), IdentityState.purge_at.set(hold.purge_at)],
+        condition=identity_may_hold(now),
+        return_old=return_old,
+    )
+
+
+def end_hold(tx, hold, cooldown_until=None):
+    """The identity's hold ends (released, confirmed, closed); its cooldown starts if given."""
+    actions: list = [IdentityState.hold_id.remove(), IdentityState.hold_expires_at.remove(), IdentityState.hold_lapse_until.remove()]
+    if cooldown_until is not None:
+        actions.append(IdentityState.cooldown_until.set(cooldown_until))
+    tx.update("identity", IdentityState(hold.identity_key, HOLD_SCOPE), actions=actions,
+              condition=IdentityState.hold_id == hold.hold_id)
+
+
+# --- counters (R8) ----------------------------------------------------------------------------
+
+def count_under_cap(tx, label, key, window_end, cap):
+    """R8: one more action on a window's counter, only while the counter is under its cap."""
+    tx.update(
+        label,
+        Counter(key),
+        actions=[Counter.n.add(1), Counter.expires_ttl.set(window_end)],
+        condition=Counter.n.does_not_exist() | (Counter.n < cap),
+    )
+
+
+def count_for_ip(tx, kind, ip_limit):
+    """One more action of this kind from this client IP in its hourly window, under the cap."""
+    window_start, window_end = ip_limit["window"]
+    count_under_cap(tx, "ip", f"{kind}#{ip_limit['ip']}#{window_start}", window_end, ip_limit["max"])

@@ -1,0 +1,97 @@
+"""The sealed cursor codec: a page's LastEvaluatedKey, opaque and bound to its list, and the
+one-page Query that hands it out."""
+import base64
+import binascii
+import json
+
+from chalicelib.errors import InvalidField
+from chalicelib.storage.calls import storage_call
+
+_NONCE = 12
+ENDED = object()
+
+
+def _cipher():
+    """AES-GCM under a key derived from the server secret for this one purpose (cursors), so
+    a cursor is opaque and cannot be forged or edited. Imported here, not at module load: most
+    requests never page, and cold start is measured."""
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from chalicelib.keys import identity_secret
+
+    return AESGCM(hmac.new(identity_secret().encode(), b"fairslot/cursor/v1", hashlib.sha256).digest())
+
+
+def _list_of(partition):
+    """The list a cursor belongs to (index partition key and value): its associated data."""
+    name, value = partition
+    return f"{name}|{value}".encode()
+
+
+def encode(key, partition):
+    """DynamoDB's LastEvaluatedKey, sealed: it may name an item the filter dropped (a scheduled
+    or quarantined slot), so nobody but the server may read it."""
+    import os
+
+    nonce = os.urandom(_NONCE)
+    sealed = _cipher().encrypt(nonce, json.dumps(key, separators=(",", ":")).encode(), _list_of(partition))
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+
+def refuse():
+    raise InvalidField("cursor", "cursor is not one a previous page of this list returned.")
+
+
+def decode(cursor, key_names, partition):
+    """The start key a cursor carries, checked against the Query it is for: sealed by this server
+    for this list (`partition`, (name, value) of the index's partition key), exactly `key_names`,
+    string values. A garbled, edited or truncated cursor, or one of another list (another
+    search, another partner), is a 422, never followed."""
+    from cryptography.exceptions import InvalidTag
+
+    name, value = partition
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+        if len(raw) <= _NONCE + 16:
+            raise ValueError("too short")
+        plain = _cipher().decrypt(raw[:_NONCE], raw[_NONCE:], _list_of(partition))
+        key = json.loads(plain)
+        valid = (
+            isinstance(key, dict)
+            and set(key) == set(key_names)
+            and all(isinstance(v, dict) and isinstance(v.get("S"), str) and len(v) == 1 for v in key.values())
+            and key[name]["S"] == value
+        )
+    except (ValueError, binascii.Error, UnicodeError, InvalidTag):
+        valid = False
+    if not valid:
+        refuse()
+    return key
+
+
+def resume_within(start_key, range_name, low, high=None):
+    """A cursor's start key for the window queried now. DynamoDB refuses a start key outside the
+    key condition (ValidationException), and a window moves under a cursor (its start is "now",
+    or the caller changed from/to): before the window, every item of it comes after the cursor,
+    so the Query starts afresh; after it, nothing follows (ENDED)."""
+    if start_key is None:
+        return None
+    at = start_key[range_name]["S"]
+    if high is not None and at > high:
+        return ENDED
+    return None if at < low else start_key
+
+
+def query_page(model, query, partition_name, partition, limit, start_key, **conditions):
+    """ONE Query (`query`: the model's or an index's): the page's items and the cursor of the
+    next page (None at the end). A page may hold fewer than `limit` items, even none, while a
+    cursor follows: only the first page of PynamoDB's iterator is read."""
+    with storage_call():
+        results = query(partition, limit=limit, page_size=limit, last_evaluated_key=start_key, **conditions)
+        page = next(results.page_iter)
+    last = results.page_iter.last_evaluated_key
+    cursor = encode(last, (partition_name, partition)) if last else None
+    return [model.from_raw_data(item) for item in page.get("Items", [])], cursor

@@ -1,0 +1,243 @@
+"""Slots and holds: publishing slots, the search, holding, releasing and closing a slot."""
+from chalicelib import domain
+from chalicelib.errors import Conflict, Expired, TooManyRequests
+from chalicelib.storage import cursors
+from chalicelib.storage.calls import get, guard_public_functions, query_all, storage_call, update_if
+from chalicelib.storage.conditions import (
+    check_no_active_booking, count_for_ip, count_under_cap, end_hold, free_the_slot, search_partition, slot_free_for_a_draw,
+    slot_held_by, slot_holdable, slot_not_reserved, take_hold, booking_scope,
+)
+from chalicelib.storage.figures import count_change_of, count_in, figures_item, freed_figure
+from chalicelib.storage.models import Booking, Hold, IdentityState, Slot
+from chalicelib.storage.transaction import Transaction
+
+_SLOTS_PER_TRANSACTION = 99  # and their day's counter: DynamoDB takes 100 items at most
+
+
+def _number(raw_item, name):
+    value = (raw_item or {}).get(name, {}).get("N")
+    return float(value) if value is not None else None
+
+
+def create_slots_if_new(slots, also=()):
+    """Insert the slots whose id is new; returns how many were new (the others exist already:
+    an earlier publication of the same openings).
+
+    The slots of one procedure, day and counter shard go together, up to 99 in a transaction
+    with that counter's ADD, so the public figures count exactly the slots created; a
+    transaction cancelled by slots that exist is sent again without them. Groups run on a few
+    threads to finish a large schedule within API Gateway's time limit; no two threads share a
+    counter item, so they never conflict. The schedule's audit entry (`also`) is written first,
+    so no slot exists without its entry; if a group then fails (503), publishing again creates
+    the missing slots only, with an entry of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(batch):
+        while batch:
+            tx = Transaction()
+            for n, slot in enumerate(batch):
+                tx.put(n, slot, Slot.slot_id.does_not_exist())
+            first = batch[0]  # the batch shares its counter item (create_group)
+            count_in(tx, first.site_id, first.procedure_id, first.starts_at, first.slot_id, published=len(batch))
+            existing = {label for label in tx.commit() if label != "figures"}
+            if not existing:
+                return len(batch)
+            batch = [slot for n, slot in enumerate(batch) if n not in existing]
+        return 0
+
+    def create_group(group):
+        return sum(create(group[i:i + _SLOTS_PER_TRANSACTION]) for i in range(0, len(group), _SLOTS_PER_TRANSACTION))
+
+    if also:
+        tx = Transaction()
+        tx.add_all(also)
+        if tx.commit():
+            raise Conflict("Someone else changed this at the same moment; please retry.", code="state_changed")
+    groups: dict = {}
+    for slot in slots:
+        groups.setdefault(figures_item(slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id).sk, []).append(slot)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return sum(pool.map(create_group, groups.values()))
+
+
+def get_slot(slot_id):
+    return get(Slot, slot_id)
+
+
+def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor, now, include_reserved=False):
+    """One page of holdable slots: ONE Query on the sparse search index, filtered to those whose
+    available_from has passed (which also hides held, scheduled and quarantined slots)."""
+    search_pk = search_partition(site_id, procedure_id)
+    start_key = cursors.decode(cursor, ("slot_id", "search_pk", "starts_at"), ("search_pk", search_pk)) if cursor else None
+    start_key = cursors.resume_within(start_key, "starts_at", from_key, to_key)
+    if start_key is cursors.ENDED:
+        return [], None
+    return cursors.query_page(
+        Slot, Slot.search.query, "search_pk", search_pk, limit, start_key, range_key_condition=Slot.starts_at.between(from_key, to_key),
+        filter_condition=(Slot.available_from <= now) if include_reserved else (Slot.available_from <= now) & slot_not_reserved(now),
+    )
+
+
+def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, ip_limit, partner_quota=None, also=()):
+    """R1-R4, R8 in one transaction: the slot is holdable (uniform rule), the identity has no
+    active hold, no cooldown and no active booking for the procedure, the client IP is under its
+    hourly limit. Raises the refusal that applies to the caller; the slot's own timing is never
+    part of an answer.
+
+    A partner's hold (partner_quota given) may take a reserved slot and counts against the
+    partner's daily quota instead of the per-IP limit; `also` adds audit entries and signals."""
+    identity = hold.identity_key
+    window_start, window_end = ip_limit["window"] if ip_limit else (None, None)
+    tx = Transaction()
+    tx.update(
+        "slot",
+        Slot(slot.slot_id),
+        actions=[
+            Slot.state.set(domain.HELD),
+            Slot.hold_id.set(hold.hold_id),
+            Slot.hold_expires_at.set(hold.expires_at),
+            Slot.hold_identity.set(domain.slot_tag(identity, slot.slot_id)),
+            Slot.available_from.set(available_from_after),
+        ],
+        condition=slot_holdable(now) if partner_quota else slot_holdable(now) & slot_not_reserved(now),
+    )
+    take_hold(tx, hold, lapse_until, now, return_old=True)
+    check_no_active_booking(tx, identity, hold.procedure_id, now)
+    if ip_limit:
+        count_for_ip(tx, "holds-ip", ip_limit)
+    if partner_quota:
+        count_under_cap(tx, "quota", f"partner-holds#{partner_quota['partner_id']}#{partner_quota['window'][0]}",
+                        partner_quota["window"][1], partner_quota["max"])
+    tx.put("hold", hold, Hold.hold_id.does_not_exist())
+    tx.add_all(also)
+    failed = tx.commit()
+    if not failed:
+        return
+    if "identity" in failed:
+        old = failed["identity"]
+        expires = _number(old, "hold_expires_at")
+        if expires is not None and expires > now:
+            raise Conflict("You already hold a slot; confirm or release it first.", code="hold_already_active")
+        until = max(_number(old, "hold_lapse_until") or 0, _number(old, "cooldown_until") or 0)
+        raise TooManyRequests(
+            "You let a hold go or cancelled recently; you can hold a slot again later.",
+            code="cooldown",
+            retry_after=domain.retry_after_seconds(until, now),
+        )
+    if "ip" in failed:
+        raise TooManyRequests(
+            "Too many holds from your network; please try again later.",
+            code="rate_limited",
+            retry_after=domain.retry_after_seconds(window_end, now),
+        )
+    if "quota" in failed:
+        raise TooManyRequests(
+            "This partner's daily quota of holds is used up.",
+            code="partner_quota_exceeded",
+            retry_after=domain.retry_after_seconds(partner_quota["window"][1], now),
+        )
+    if "booking" in failed:
+        raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
+    raise Conflict("This slot is no longer available.", code="slot_unavailable")
+
+
+def get_hold(hold_id):
+    return get(Hold, hold_id)
+
+
+def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), draw_from=None):
+    """Free a held slot into quarantine and start the identity's cooldown, only while the hold is
+    still active (an expired hold has already freed the slot at its own hidden instant)."""
+    tx = Transaction()
+    free_the_slot(tx, hold, available_from, draw_from, slot_held_by(hold.hold_id, now))
+    tx.update(
+        "hold",
+        Hold(hold.hold_id),
+        actions=[Hold.status.set("released")],
+        condition=(Hold.status == "active") & (Hold.expires_at > now),
+    )
+    count_change_of(tx, hold, **freed_figure(available_from))
+    end_hold(tx, hold, cooldown_until)
+    tx.add_all(also)
+    if tx.commit():
+        raise_hold_not_active(hold, now)
+
+
+def raise_hold_not_active(hold, now):
+    if hold.status == "active" and hold.expires_at <= now:
+        raise Expired("This hold has expired.", code="hold_expired")
+    raise Conflict("This hold is no longer active.", code="hold_not_active")
+
+
+def close_slot_if_open_to_change(slot, now, also):
+    """Staff close a slot: never offered again (closed, out of the search index). A booking on it
+    becomes `closed` and frees its identity's one-booking lock; a hold on it ends without cooldown."""
+    tx = Transaction()
+    tx.update(
+        "slot",
+        Slot(slot.slot_id),
+        actions=[Slot.state.set(domain.CLOSED), Slot.search_pk.remove(), Slot.hold_id.remove(), Slot.hold_expires_at.remove(),
+                 Slot.hold_identity.remove(), Slot.freed_by.remove()],
+        condition=(Slot.state == slot.state) & (Slot.state != domain.CLOSED)
+        & (Slot.booking_id.does_not_exist() if not slot.booking_id else Slot.booking_id == slot.booking_id),
+    )
+    count_in(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, closed=1)
+    booking = None
+    if slot.state == domain.BOOKED and slot.booking_id:
+        booking = get(Booking, slot.booking_id)
+        if booking is not None:
+            tx.update("booking", Booking(booking.booking_id), actions=[Booking.status.set("closed")],
+                      condition=Booking.status == "booked")
+            tx.delete("active_booking", IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
+                      condition=IdentityState.booking_id == booking.booking_id)
+    elif slot.state == domain.HELD and slot.hold_id:
+        hold = get(Hold, slot.hold_id)
+        if hold is not None and hold.status == "active":
+            tx.update("hold", Hold(hold.hold_id), actions=[Hold.status.set("closed")],
+                      condition=Hold.status == "active")
+            end_hold(tx, hold)
+    tx.add_all(also(booking))
+    failed = tx.commit()
+    if failed and set(failed) <= {"hold", "identity"}:
+        raise Conflict("The slot changed while closing it; please retry.", code="state_changed")
+    if failed:
+        raise Conflict("This slot cannot be closed in its current state.", code="slot_not_closable")
+    return booking
+
+
+# --- what a draw reads and leaves -------------------------------------------------------------
+
+def free_slots(site_id, procedure_id, from_key, to_key, now):
+    """The slots a draw may give (free, or marked for the draw), from the search index."""
+    return query_all(Slot.search.query, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key),
+                     filter_condition=slot_free_for_a_draw(now))
+
+
+def holdable_slots_between(site_id, procedure_id, from_key, to_key, now):
+    """Every slot of the range the public could hold now (the uniform rule, not reserved, not
+    started): Query pages of the search index (filing a standby request, never a search)."""
+    return query_all(Slot.search.query, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key),
+                     filter_condition=(Slot.available_from <= now) & slot_not_reserved(now) & Slot.state.is_in(*domain.HOLDABLE_STATES))
+
+
+def release_draw_leftover_if_unchanged(slot, now, available_from):
+    """A free slot that a draw did not give away goes to search at a random instant (or, None, to
+    the counter), only if nobody took or moved it since the draw read it. Returns True if moved."""
+    actions = ([Slot.state.set(domain.FREED_LATE), Slot.search_pk.remove()] if available_from is None
+               else [Slot.available_from.set(available_from)])
+    condition = (Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from == slot.available_from)
+                 & slot_free_for_a_draw(now) & Slot.search_pk.exists())
+    if available_from is None:  # counted in the public figures, so with its counter
+        tx = Transaction()
+        tx.update("slot", Slot(slot.slot_id), actions=[*actions, Slot.draw_from.remove()], condition=condition)
+        count_in(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, freed_late=1)
+        return not tx.commit()
+    return update_if(Slot(slot.slot_id), [*actions, Slot.draw_from.remove()], condition)
+
+
+def slots_by_id(slot_ids):
+    with storage_call():
+        return {s.slot_id: s for s in Slot.batch_get(list(slot_ids), consistent_read=True)}
+
+
+guard_public_functions(globals())

@@ -1,0 +1,75 @@
+"""The labelled transaction: several items change together, and a cancellation says which
+labelled condition failed (with the item as it was, for the facts a refusal needs)."""
+import secrets
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib.errors import StorageUnavailable
+from chalicelib.storage.calls import storage_call
+from chalicelib.storage.connection import CONTENTION, UNAVAILABLE, connection
+
+# PynamoDB sends condition checks, deletes, puts and updates in that order; the labels follow.
+_ORDER = ("check", "delete", "put", "update")
+
+
+class Transaction:
+    """A TransactWrite built at commit from labelled items."""
+
+    def __init__(self):
+        # One token per transaction: a retry after a throttled or lost answer is not applied twice.
+        self._token = secrets.token_hex(16)
+        self._items: dict[str, list] = {kind: [] for kind in _ORDER}
+
+    def check(self, label, model_cls, hash_key, range_key=None, condition=None):
+        self._items["check"].append((label, lambda tx: tx.condition_check(model_cls, hash_key, range_key, condition=condition)))
+
+    def delete(self, label, model, condition):
+        self._items["delete"].append((label, lambda tx: tx.delete(model, condition=condition)))
+
+    def put(self, label, model, condition):
+        self._items["put"].append((label, lambda tx: tx.save(model, condition=condition)))
+
+    def update(self, label, model, actions, condition, return_old=False):
+        self._items["update"].append((label, lambda tx: tx.update(
+            model, actions=actions, condition=condition, return_values="ALL_OLD" if return_old else None)))
+
+    def add_all(self, items):
+        """Items built by other aggregates (audit entries, signal counters), each
+        ("put", label, model, condition) or ("update", label, model, actions, condition)."""
+        for item in items or ():
+            if item[0] == "put":
+                self.put(item[1], item[2], item[3])
+            else:
+                self.update(item[1], item[2], item[3], item[4])
+
+    def commit(self):
+        """Commit; returns {} or, when cancelled, {label: raw old item or {}} of the items whose
+        condition failed. Throttled, unreachable or still contended: StorageUnavailable."""
+        from pynamodb.transactions import TransactWrite
+
+        try:
+            with storage_call(), TransactWrite(connection=connection(), client_request_token=self._token) as tx:
+                for kind in _ORDER:
+                    for _, add in self._items[kind]:
+                        add(tx)
+            return {}
+        except TransactWriteError as exc:
+            return self._failed(exc)
+
+    def _failed(self, exc):
+        if not isinstance(exc.cause, ClientError):
+            raise StorageUnavailable()
+        reasons = exc.cancellation_reasons or []
+        codes = {r.code for r in reasons if r is not None}
+        if exc.cause_response_code != "TransactionCanceledException" or codes & UNAVAILABLE:
+            raise StorageUnavailable()
+        if codes & CONTENTION and "ConditionalCheckFailed" not in codes:
+            # Still in conflict after every attempt (connection.py): busy, not a refusal.
+            raise StorageUnavailable()
+        labels = [label for kind in _ORDER for label, _ in self._items[kind]]
+        return {
+            label: (reason.raw_item or {})
+            for label, reason in zip(labels, reasons)
+            if reason is not None and reason.code == "ConditionalCheckFailed"
+        }
