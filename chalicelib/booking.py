@@ -1,17 +1,17 @@
 """Use cases of the booking core: search, hold, release, confirm, read and cancel.
 
 Each one reads at most one item, asks domain.py what the rules say, and makes one conditional
-write or one transaction through storage.py.
+write or one transaction through chalicelib/storage; when it does not happen, refusals.py says
+what the caller is told.
 """
 import hmac
 import random
 from datetime import timedelta
 
-from chalicelib import audit, catalog, domain, oversight, signals, storage
+from chalicelib import audit, catalog, domain, oversight, records, refusals, signals, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib import config
 from chalicelib.errors import Conflict, Forbidden, InvalidValue, NotFound, Unauthorized
-from chalicelib.storage.models import Applicant, Booking, Hold
 from chalicelib.observability import metric
 from chalicelib.keys import identity_secret
 from chalicelib.tokens import (
@@ -90,8 +90,8 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
     expires_at, available_after = domain.hold_terms(now, starts, policy, _rng)
     identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
     token = new_token()
-    item = Hold(
-        new_id("hold"),
+    item = records.Hold(
+        hold_id=new_id("hold"),
         token_hash=token_hash(token),
         slot_id=slot.slot_id,
         site_id=slot.site_id,
@@ -99,7 +99,7 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
         starts_at=slot.starts_at,
         ends_at=slot.ends_at,
         identity_key=identity,
-        applicant=Applicant(**applicant.public_fields()),
+        applicant=records.Applicant(**applicant.public_fields()),
         expires_at=round(expires_at, 3),
         status="active",
         client_ip=client_ip,
@@ -116,24 +116,25 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
         # is no sign of fake identities, as for its draw requests.
         *signals.hold_items(now, None if partner else client_ip, identity, applicant.email),
     ]
+    quota_window = oversight.day_window(now) if partner else None
     try:
-        storage.hold_slot_if_available(
+        failed = storage.hold_slot_if_available(
             slot,
             item,
             now,
             available_from_after=round(available_after, 3),
             lapse_until=round(domain.cooldown_until(expires_at, policy), 3),
             ip_limit=None if partner else {"ip": client_ip or "unknown", "window": window, "max": policy.max_holds_per_ip_per_hour},
-            partner_quota={"partner_id": partner["partner_id"], "window": oversight.day_window(now),
+            partner_quota={"partner_id": partner["partner_id"], "window": quota_window,
                            "max": partner["daily_quota"]} if partner else None,
             also=also,
         )
-    except Exception as exc:
-        if getattr(exc, "code", "") == "cooldown":
-            signals.cooldown_refused(now, slot.site_id)
-        metric({"cooldown": "CooldownRefusals", "rate_limited": "HoldsPerIpLimited",
-                "slot_unavailable": "SlotConflicts"}.get(getattr(exc, "code", ""), "HoldRefused"), site=slot.site_id)
+    except Exception:
+        metric("HoldRefused", site=slot.site_id)
         raise
+    if failed:
+        _refuse_hold(refusals.hold_refusal(failed, now, ip_window_end=window[1], quota_window_end=quota_window[1] if quota_window else None),
+                     slot.site_id, now)
     metric("HoldCreated", site=slot.site_id)
     return {
         "hold_id": item.hold_id,
@@ -141,6 +142,14 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
         "expires_at": to_rfc3339(item.expires_at),
         "slot": slot_view(slot),
     }
+
+
+def _refuse_hold(refusal, site_id, now):
+    if refusal.code == "cooldown":
+        signals.cooldown_refused(now, site_id)
+    metric({"cooldown": "CooldownRefusals", "rate_limited": "HoldsPerIpLimited",
+            "slot_unavailable": "SlotConflicts"}.get(refusal.code, "HoldRefused"), site=site_id)
+    raise refusal.exception()
 
 
 # kind: (code if unknown, code if the token is wrong), spelled out so that the error catalogue's
@@ -191,13 +200,14 @@ def freed_terms(found, now):
 def release(hold_id, token, now, client_ip=None):
     found = _hold_for(hold_id, token)
     actor = _actor(found)
-    storage.release_hold_if_active(
+    if storage.release_hold_if_active(
         found,
         now,
         **freed_terms(found, now),
         also=[audit.entry(found.slot_id, "hold_released", actor, now, found.starts_at, client_ip, hold_id=found.hold_id),
               audit.entry(found.hold_id, "hold_released", actor, now, found.starts_at, client_ip)],
-    )
+    ):
+        raise refusals.hold_not_active(found.status, found.expires_at, now).exception()
     metric("HoldReleased", site=found.site_id)
     metric("HoldsAbandoned", site=found.site_id)
     metric("QuarantineStarted", site=found.site_id)
@@ -243,8 +253,8 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
     token = _booking_token(hold_token)
     if found.status == "confirmed":
         return _booking_view(found.booking_id, found.reference, "booked", found, token), False
-    booking = Booking(
-        new_id("bkg"),
+    booking = records.Booking(
+        booking_id=new_id("bkg"),
         token_hash=token_hash(token),
         reference=new_reference(),
         hold_id=found.hold_id,
@@ -253,7 +263,7 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
         procedure_id=found.procedure_id,
         starts_at=found.starts_at,
         ends_at=found.ends_at,
-        day_pk=f"{found.site_id}#{domain.local_date(parse_instant(found.starts_at), catalog.site(found.site_id).timezone)}",
+        day=domain.local_date(parse_instant(found.starts_at), catalog.site(found.site_id).timezone),
         identity_key=found.identity_key,
         applicant=found.applicant,
         status="booked",
@@ -272,7 +282,11 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
         audit.entry(found.slot_id, "booked", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
         *signals.partner_items(now, partner_id, booked=1),
     ]
-    if not storage.confirm_hold_as_booking(found, booking, now, also=also):
+    failed = storage.confirm_hold_as_booking(found, booking, now, also=also)
+    if failed:
+        refusal = refusals.confirm_refusal(failed, found, now, epoch_of(found.starts_at))
+        if refusal is not None:
+            raise refusal.exception()
         again = storage.get_hold(hold_id)  # confirmed by a concurrent identical request
         return _booking_view(again.booking_id, again.reference, "booked", again, token), False
     metric("BookingConfirmed", site=found.site_id)
@@ -299,7 +313,7 @@ def _booking_of_partner(booking_id, partner_id):
 def cancel(booking_id, token, now, partner_id=None, client_ip=None):
     found = _booking_of_partner(booking_id, partner_id) if partner_id else _booking_for(booking_id, token)
     actor = _actor(found)
-    storage.cancel_booking_if_booked(
+    failed = storage.cancel_booking_if_booked(
         found,
         now,
         **freed_terms(found, now),
@@ -307,6 +321,8 @@ def cancel(booking_id, token, now, partner_id=None, client_ip=None):
               audit.entry(found.slot_id, "cancelled", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
               *signals.partner_items(now, found.partner_id, cancelled=1)],
     )
+    if failed:
+        raise refusals.BOOKING_NOT_ACTIVE.exception()
     metric("BookingCancelled", site=found.site_id)
     metric("QuarantineStarted", site=found.site_id)
 
@@ -318,11 +334,13 @@ def send_link_again(document_type, document_number, birth_date, email, client_ip
     e-mail (through the bookings stream). The caller learns nothing either way; tries are counted
     per client IP and per identity, before anything is read (R8)."""
     identity = domain.identity_key(identity_secret(), document_type, document_number, birth_date)
-    storage.count_lookup(
-        {"ip": client_ip or "unknown", "window": domain.hour_window(now), "max": config.current().lookup_max_per_ip_per_hour},
-        {"identity": identity, "window": oversight.day_window(now), "max": config.current().lookup_max_per_identity_per_day,
-         "now": now},
+    ip_window, identity_window = domain.hour_window(now), oversight.day_window(now)
+    failed = storage.count_lookup(
+        {"ip": client_ip or "unknown", "window": ip_window, "max": config.current().lookup_max_per_ip_per_hour},
+        {"identity": identity, "window": identity_window, "max": config.current().lookup_max_per_identity_per_day},
     )
+    if failed:
+        raise refusals.lookup_refusal(failed, now, ip_window[1], identity_window[1]).exception()
     for found in storage.live_bookings_of(identity, now):
         if hmac.compare_digest(found.applicant.email.lower().encode(), email.lower().encode()):
             storage.mark_link_requested(found, now)

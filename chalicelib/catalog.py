@@ -2,12 +2,13 @@
 import random
 import time
 
-from chalicelib import audit, domain, oversight, storage
+import dataclasses
+
+from chalicelib import audit, domain, oversight, records, refusals, storage
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib import config
 from chalicelib.errors import InvalidValue, NotFound
 from chalicelib.keys import identity_secret
-from chalicelib.storage.models import Slot
 from chalicelib.tokens import new_id
 
 _cache = {}  # key -> (expires_monotonic, value); sites and policies change rarely
@@ -60,7 +61,7 @@ def sites():
 
 
 def site(site_id):
-    found = next((s for s in sites() if s.sk == site_id), None)
+    found = next((s for s in sites() if s.site_id == site_id), None)
     if found is None:
         found = storage.get_site(site_id)  # created since the cache was filled
         if found is None:
@@ -101,7 +102,8 @@ def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", 
         return merged  # nothing changes: no write, no audit entry
     entry = audit.staff_change(audit.policy_entity(site_id, procedure_id), "policy_changed", staff_subject, now, client_ip,
                                changes=changed)
-    storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None, [entry])
+    if storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None, [entry]):
+        raise refusals.POLICY_CHANGED.exception()
     forget_cached()
     _commit_next_draw(site_id, procedure_id, merged.allocation, now)
     return merged
@@ -118,7 +120,7 @@ def _commit_next_draw(site_id, procedure_id, allocation, now):
 
 def site_view(s, with_policies=True):
     return {
-        "site_id": s.sk,
+        "site_id": s.site_id,
         "name": s.name,
         **({"name_en": s.name_en} if s.name_en else {}),
         "address": s.address,
@@ -128,7 +130,7 @@ def site_view(s, with_policies=True):
                 "procedure_id": p["procedure_id"],
                 "name": p["name"],
                 **({"name_en": p["name_en"]} if p.get("name_en") else {}),
-                **(_public_policy(policy(s.sk, p["procedure_id"])) if with_policies else {}),
+                **(_public_policy(policy(s.site_id, p["procedure_id"])) if with_policies else {}),
             }
             for p in s.procedures
         ],
@@ -147,7 +149,9 @@ def create_site(site_id, name, address, timezone, procedures, now, staff_subject
     site_id = site_id or new_id("site")
     entry = audit.staff_change(audit.site_entity(site_id), "site_created", staff_subject, now, client_ip,
                                name=name, timezone=timezone, procedures=[p["procedure_id"] for p in procedures])
-    created = storage.create_site_if_new(site_id, name, address, timezone, procedures, [entry], name_en=name_en)
+    created = records.Site(site_id=site_id, name=name, name_en=name_en, address=address, timezone=timezone, procedures=procedures)
+    if storage.create_site_if_new(created, [entry]):
+        raise refusals.site_exists(site_id).exception()
     forget_cached()
     return created
 
@@ -170,22 +174,24 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="
     rules = policy(site_id, procedure_id)
     instants = domain.publication_instants(now, len(times), rules, spec["publish"], rng)
     slots = [
-        Slot(
-            domain.slot_id(identity_secret(), site_id, procedure_id, utc_key(starts), counter),
+        records.Slot(
+            slot_id=domain.slot_id(identity_secret(), site_id, procedure_id, utc_key(starts), counter),
             site_id=site_id,
             procedure_id=procedure_id,
             starts_at=utc_key(starts),
             ends_at=utc_key(ends),
             state=domain.OPEN,
             available_from=round(available_from, 3),
-            search_pk=f"{site_id}#{procedure_id}",
             freed_count=0,
             created_at=now,
         )
         for (starts, ends, counter), available_from in zip(times, instants)
     ]
-    _reserve_partner_share(slots, found.timezone, rules, rng)
-    created = storage.create_slots_if_new(slots, [_schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip)])
+    slots = _reserve_partner_share(slots, found.timezone, rules, rng)
+    # The schedule's entry first: no slot exists without it.
+    if storage.write_entries([_schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip)]):
+        raise refusals.STATE_CHANGED.exception()
+    created = storage.create_slots_if_new(slots)
     _commit_next_draw(site_id, procedure_id, rules.allocation, now)
     return {"created": created, "existing": len(slots) - created}
 
@@ -205,11 +211,11 @@ def _schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, clie
 def _reserve_partner_share(slots, tz_name, rules, rng):
     """The partner share of each local day, chosen at random, reserved until a random instant
     before the release lead time (a uniform rule in the hold condition and the search filter, no
-    job); in auto or draw mode a released slot that a standby request covers goes to the draw."""
+    job); in auto or draw mode a released slot that a standby request covers goes to the draw.
+    Returns the slots, those reserved with their reserved_until."""
     by_day = {}
     for slot in slots:
         by_day.setdefault(domain.local_date(parse_instant(slot.starts_at), tz_name), []).append(slot.slot_id)
     reserved = oversight.reserved_slot_ids(by_day, rules.partner_share, rng)
-    for slot in slots:
-        if slot.slot_id in reserved:
-            slot.reserved_until = round(oversight.reserved_until(epoch_of(slot.starts_at), rules, rng), 3)
+    return [dataclasses.replace(slot, reserved_until=round(oversight.reserved_until(epoch_of(slot.starts_at), rules, rng), 3))
+            if slot.slot_id in reserved else slot for slot in slots]

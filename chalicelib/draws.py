@@ -5,13 +5,12 @@ import random
 import secrets
 from datetime import date, timedelta
 
-from chalicelib import catalog, clock, domain, notify, signals, storage
+from chalicelib import catalog, clock, domain, notify, records, refusals, signals, storage
 from chalicelib.booking import bearer_owned, freed_terms
 from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib import config
 from chalicelib.errors import Conflict, Forbidden, InvalidValue, NotFound, StorageUnavailable
 from chalicelib.keys import identity_secret
-from chalicelib.storage.models import Applicant, Draw, Hold, Request
 from chalicelib.observability import logger, metric
 from chalicelib.tokens import derived_token, new_id, new_token, token_hash
 
@@ -37,18 +36,17 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
     token = new_token()
     ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
-    request = Request(
-        new_id("req"),
+    request = records.Request(
+        request_id=new_id("req"),
         token_hash=token_hash(token),
         site_id=site_id,
         procedure_id=procedure_id,
         identity_key=identity,
-        applicant=Applicant(**applicant.public_fields()),
+        applicant=records.Applicant(**applicant.public_fields()),
         first_day=max(first_day, today).isoformat(),
         last_day=last_day.isoformat(),
         permit_expires_on=permit_expires_on.isoformat() if permit_expires_on else None,
         status="waiting",
-        pool_pk=f"{site_id}#{procedure_id}",
         partner_id=partner_id,
         created_at=now,
         purge_at=int(ends + config.current().personal_data_retention_days * 86400),
@@ -56,7 +54,9 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     # Per-IP cap as for holds (R8); a partner's requests are bounded by its key instead.
     ip_limit = None if partner_id else {"ip": client_ip or "unknown", "window": domain.hour_window(now),
                                         "max": policy.max_holds_per_ip_per_hour}
-    storage.file_request_if_allowed(request, ends, now, ip_limit, also=signals.request_items(now, client_ip, identity, applicant.email))
+    failed = storage.file_request_if_allowed(request, ends, now, ip_limit, also=signals.request_items(now, client_ip, identity, applicant.email))
+    if failed:
+        raise refusals.request_refusal(failed, now, ip_limit["window"][1] if ip_limit else None).exception()
     catalog.forget_standby(site_id, procedure_id)
     if policy.allocation == domain.AUTO:
         pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
@@ -74,9 +74,9 @@ def _refuse_standby_while_holdable(site, procedure_id, policy, first_day, last_d
     A free slot on a day another request covers is not holdable: it waits for the draw."""
     low = utc_key(parse_instant((first_day - timedelta(days=1)).isoformat()))
     high = utc_key(parse_instant((last_day + timedelta(days=2)).isoformat()))
-    for slot in storage.holdable_slots_between(site.sk, procedure_id, max(low, to_rfc3339(now)), high, now):
+    for slot in storage.holdable_slots_between(site.site_id, procedure_id, max(low, to_rfc3339(now)), high, now):
         day = domain.local_date(parse_instant(slot.starts_at), site.timezone)
-        if first_day.isoformat() <= day <= last_day.isoformat() and not catalog.standby_covers(site.sk, procedure_id, policy, day):
+        if first_day.isoformat() <= day <= last_day.isoformat() and not catalog.standby_covers(site.site_id, procedure_id, policy, day):
             raise Conflict("Slots are available in this range: search and hold one.", code="slots_available")
 
 
@@ -129,28 +129,32 @@ def withdraw(request_id, token, now):
     status = request_status(found, now)
     if status == "offered":
         offer = storage.get_hold(found.hold_id)
-        storage.withdraw_request_if_live(found, now, offer, **freed_terms(offer, now))
+        if storage.withdraw_request_if_live(found, now, offer, **freed_terms(offer, now)):
+            raise refusals.REQUEST_NOT_LIVE.exception()
         metric("HoldsAbandoned", site=found.site_id)
     elif status == "waiting":
-        storage.withdraw_request_if_live(found, now)
+        if storage.withdraw_request_if_live(found, now):
+            raise refusals.REQUEST_NOT_LIVE.exception()
         catalog.forget_standby(found.site_id, found.procedure_id)
     else:
-        raise Conflict("This request can no longer be withdrawn.", code="request_not_live")
+        raise refusals.REQUEST_NOT_LIVE.exception()
 
 
 # --- draws ----------------------------------------------------------------------------------
 
 def _new_commitment(site_id, procedure_id, now):
     seed = secrets.token_hex(32)  # 256 bits from the OS's cryptographic source
-    draw = Draw(
-        f"{site_id}#{procedure_id}",
-        f"{int(now * 1000):015d}-{secrets.token_hex(4)}",
+    draw = records.Draw(
+        site_id=site_id,
+        procedure_id=procedure_id,
+        draw_id=f"{int(now * 1000):015d}-{secrets.token_hex(4)}",
         status="committed",
         seed=seed,
         seed_hash=domain.seed_commitment(seed),
         committed_at=now,
     )
-    storage.commit_draw_if_none_pending(draw)
+    if not storage.commit_draw_if_none_pending(draw):
+        raise refusals.DRAW_EXISTS.exception()
     return draw
 
 
@@ -208,18 +212,19 @@ def _take_draw(site_id, procedure_id, now):
     unfinished = _unfinished_draw(site_id, procedure_id)
     if unfinished is not None:
         released = _released(unfinished)
-        if not _lease_over(unfinished, now) or not storage.take_over_stale_draw(unfinished, now, runner, until):
+        taken = storage.take_over_stale_draw(unfinished, now, runner, until) if _lease_over(unfinished, now) else None
+        if taken is None:
             raise Conflict("This draw is already running.", code="draw_running",
                            retry_after=domain.retry_after_seconds(unfinished.lease_until or now, now))
         if not released:  # taken over from a run that died
             metric("DrawResumed", site=site_id)
-            logger().info("draw resumed", extra={"draw_id": unfinished.draw_id, "status": unfinished.status,
-                                                 "attempt": int(unfinished.attempt)})
-        return unfinished, runner, True
-    draw = pending_draw(site_id, procedure_id, now)
-    if not storage.claim_committed_draw(draw, now, runner, until):
+            logger().info("draw resumed", extra={"draw_id": taken.draw_id, "status": taken.status,
+                                                 "attempt": int(taken.attempt)})
+        return taken, runner, True
+    claimed = storage.claim_committed_draw(pending_draw(site_id, procedure_id, now), now, runner, until)
+    if claimed is None:
         raise Conflict("This draw is already running.", code="draw_running", retry_after=1)
-    return draw, runner, False
+    return claimed, runner, False
 
 
 def _entrants_and_slots(site_id, procedure_id, policy, timezone, now):
@@ -252,7 +257,9 @@ def _entrants_and_slots(site_id, procedure_id, policy, timezone, now):
 def _offer_hold_id(draw, request_id):
     """The same draw and request always name the same hold: a resumed draw's offer meets the
     one already made (the put is conditional on a new id) instead of making a second."""
-    digest = hmac.new(identity_secret().encode(), f"draw-offer|{draw.draw_pk}|{draw.draw_id}|{request_id}".encode(), hashlib.sha256)
+    # The draw's site and procedure joined as its stored key was: offers made before keep their ids.
+    named = f"draw-offer|{draw.site_id}#{draw.procedure_id}|{draw.draw_id}|{request_id}"
+    digest = hmac.new(identity_secret().encode(), named.encode(), hashlib.sha256)
     return "hold_" + digest.hexdigest()[:24]
 
 
@@ -265,12 +272,12 @@ def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, dead
         if clock.now() >= deadline:
             break
         request, slot = by_request.get(request_id), by_slot.get(slot_id)
-        outcome = storage.OFFER_NOT_POSSIBLE
+        outcome = refusals.OFFER_NOT_POSSIBLE
         if request is not None and slot is not None:
             expires_at = round(now + policy.offer_ttl_seconds, 3)
             hold_id = _offer_hold_id(draw, request_id)
-            hold = Hold(
-                hold_id,
+            hold = records.Hold(
+                hold_id=hold_id,
                 token_hash=token_hash(_offer_token(hold_id)),
                 slot_id=slot.slot_id, site_id=slot.site_id, procedure_id=slot.procedure_id,
                 starts_at=slot.starts_at, ends_at=slot.ends_at,
@@ -281,9 +288,10 @@ def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, dead
                 tier=domain.request_tier(date.fromisoformat(request.permit_expires_on) if request.permit_expires_on else None, day),
                 permit_expires_on=request.permit_expires_on, draw_day=day.isoformat(),
             )
-            outcome = storage.make_offer_if_still_possible(request, slot, hold, now, round(domain.cooldown_until(expires_at, policy), 3),
-                                                           available_from_after=_lapsed_offer_back(expires_at, slot, policy))
-        if outcome == storage.OFFER_NOT_POSSIBLE:
+            outcome = refusals.offer_outcome(storage.make_offer_if_still_possible(
+                request, slot, hold, now, round(domain.cooldown_until(expires_at, policy), 3),
+                available_from_after=_lapsed_offer_back(expires_at, slot, policy)))
+        if outcome == refusals.OFFER_NOT_POSSIBLE:
             skipped += 1
             logger().info("draw offer not possible", extra={"draw_id": draw.draw_id, "request_id": request_id, "slot_id": slot_id})
         else:
@@ -317,8 +325,11 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
         allocation = [list(pair) for pair in domain.allocate(entrants, pool, draw.seed)]
         parts = storage.record_draw_chunks(draw, draw.attempt, {"entrants": entrants, "slots": pool, "allocation": allocation},
                                            after_each=lease.keep)
+        if parts is None:
+            raise refusals.DRAW_RUNNING.exception()
         counts = {"entrants": len(entrants), "slots": len(pool), "allocation": len(allocation)}
-        if not storage.mark_draw_recorded(draw, runner, parts, counts, now, lease.until(clock.now())):
+        draw = storage.mark_draw_recorded(draw, runner, parts, counts, now, lease.until(clock.now()))
+        if draw is None:
             raise Conflict("Another run took this draw over.", code="draw_running")
     else:  # allocating: the record decides, the draw is never drawn again
         record, free = storage.read_draw_record(draw), None
@@ -424,27 +435,27 @@ def run_due_draws(now):
     deadline = clock.now() + config.current().draw_tick_budget_seconds
     for site in catalog.sites():
         for p in site.procedures:
-            policy = catalog.policy(site.sk, p["procedure_id"])
+            policy = catalog.policy(site.site_id, p["procedure_id"])
             # Offers an earlier run could not e-mail (whatever the allocation is now).
-            send_pending_offers(site.sk, p["procedure_id"], now)
+            send_pending_offers(site.site_id, p["procedure_id"], now)
             if not domain.standby_allowed(policy):
                 continue
-            draws = storage.draws_of(site.sk, p["procedure_id"], limit=3)
+            draws = storage.draws_of(site.site_id, p["procedure_id"], limit=3)
             unfinished = [d for d in draws if d.status in UNFINISHED and _lease_over(d, now)]
             if any(not _released(d) for d in unfinished):
-                metric("DrawStuck", site=site.sk)
+                metric("DrawStuck", site=site.site_id)
             last_run = next((d.run_at for d in draws if d.run_at), None)
             if policy.allocation == domain.AUTO and not unfinished:
-                last_run = _auto_draw_clock(site.sk, p["procedure_id"], draws, last_run, now)
+                last_run = _auto_draw_clock(site.site_id, p["procedure_id"], draws, last_run, now)
                 if last_run is _NOBODY_WAITS:
                     continue
             if unfinished or last_run is None or last_run + policy.draw_interval_seconds <= now:
                 try:
-                    ran.append(run_draw(site.sk, p["procedure_id"], now, budget_seconds=max(0.0, deadline - clock.now())))
+                    ran.append(run_draw(site.site_id, p["procedure_id"], now, budget_seconds=max(0.0, deadline - clock.now())))
                 except Conflict:
                     continue  # another runner has it
             elif not any(d.status == "committed" for d in draws):
-                _new_commitment(site.sk, p["procedure_id"], now)  # a draw procedure left without one gets it
+                _new_commitment(site.site_id, p["procedure_id"], now)  # a draw procedure left without one gets it
     return ran
 
 

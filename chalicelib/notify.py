@@ -336,7 +336,7 @@ def remind_tomorrow(now):
     for site in catalog.sites():
         tomorrow = (datetime.fromtimestamp(now, timezone.utc).astimezone(ZoneInfo(site.timezone)).date()
                     + timedelta(days=config.current().reminder_lead_days))
-        for booking in storage.bookings_to_remind(site.sk, tomorrow.isoformat()):
+        for booking in storage.bookings_to_remind(site.site_id, tomorrow.isoformat()):
             if storage.mark_reminded_once(booking, now):
                 marked += 1
     return marked

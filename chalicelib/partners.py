@@ -2,11 +2,10 @@
 the partner authorizer, and the partner's own view of its bookings."""
 import time
 
-from chalicelib import audit, gateway_keys, storage
+from chalicelib import audit, gateway_keys, records, refusals, storage
 from chalicelib.clock import to_rfc3339, utc_key
 from chalicelib import config
-from chalicelib.errors import Conflict, NotFound, Unauthorized
-from chalicelib.storage.models import Partner
+from chalicelib.errors import NotFound, Unauthorized
 from chalicelib.tokens import new_id, new_token, token_hash
 
 _key_cache = {}  # key hash -> (expires_monotonic, partner or None); off unless configured
@@ -14,7 +13,7 @@ _key_cache = {}  # key hash -> (expires_monotonic, partner or None); off unless 
 
 def _view(p):
     return {
-        "partner_id": p.sk,
+        "partner_id": p.partner_id,
         "name": p.name,
         "daily_quota": int(p.daily_quota),
         "created_at": to_rfc3339(p.created_at),
@@ -31,15 +30,16 @@ def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
     key = "fsk_" + new_token()
     partner_id = new_id("ptn")
     gateway_key_id = gateway_keys.register(partner_id, name)
-    partner = Partner(sk=partner_id, name=name, daily_quota=daily_quota, key_hash=token_hash(key), created_at=now,
+    partner = records.Partner(partner_id=partner_id, name=name, daily_quota=daily_quota, key_hash=token_hash(key), created_at=now,
                       gateway_key_id=gateway_key_id)
     entry = audit.staff_change(partner_id, "partner_created", staff_subject, now, client_ip, daily_quota=daily_quota)
     try:
-        storage.create_partner_if_new(partner, [entry])
+        if storage.create_partner_if_new(partner, [entry]):
+            raise refusals.PARTNER_EXISTS.exception()
     except Exception:
         gateway_keys.unregister(gateway_key_id)
         raise
-    return {"partner_id": partner.sk, "api_key": key, **{k: v for k, v in _view(partner).items() if k != "partner_id"}}
+    return {"partner_id": partner.partner_id, "api_key": key, **{k: v for k, v in _view(partner).items() if k != "partner_id"}}
 
 
 def history(partner_id):
@@ -56,14 +56,15 @@ def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
         raise NotFound("Unknown partner.", code="partner_not_found")
     already = found.revoked_at is not None
     if not already:
-        entry = audit.staff_change(found.sk, "partner_revoked", staff_subject, now, client_ip)
-        storage.revoke_partner_if_active(found, now, [entry])
+        entry = audit.staff_change(found.partner_id, "partner_revoked", staff_subject, now, client_ip)
+        if storage.revoke_partner_if_active(found, now, [entry]):
+            raise refusals.PARTNER_REVOKED.exception()
         _key_cache.clear()
     # Its usage-plan key goes too. Revoking again retries a cleanup that failed; a key left
     # behind is inert anyway (gateway_keys.unregister).
     gateway_keys.unregister(found.gateway_key_id)
     if already:
-        raise Conflict("This partner is already revoked.", code="partner_revoked")
+        raise refusals.PARTNER_REVOKED.exception()
 
 
 def authenticate(api_key):

@@ -96,18 +96,12 @@ def confirm_refusal(failed, hold, now, starts_at_epoch):
     return hold_not_active(hold.status, hold.expires_at, now)
 
 
-def booking_not_active(failed):
-    """A booking cancelled, attended or closed meanwhile cannot be cancelled."""
-    return Refusal(Conflict, "booking_not_active", "This booking is no longer active.")
-
-
-def booking_not_booked(failed):
-    """Check-in and no-show apply to a booking still booked (R7)."""
-    return Refusal(Conflict, "booking_not_active", "This booking is no longer booked.")
-
-
-def request_not_live(failed):
-    return Refusal(Conflict, "request_not_live", "This request can no longer be withdrawn.")
+# A booking cancelled, attended or closed meanwhile cannot be cancelled; check-in and no-show
+# apply to a booking still booked (R7); a request offered, booked or withdrawn meanwhile (or
+# expired) cannot be withdrawn.
+BOOKING_NOT_ACTIVE = Refusal(Conflict, "booking_not_active", "This booking is no longer active.")
+BOOKING_NOT_BOOKED = Refusal(Conflict, "booking_not_active", "This booking is no longer booked.")
+REQUEST_NOT_LIVE = Refusal(Conflict, "request_not_live", "This request can no longer be withdrawn.")
 
 
 def close_refusal(failed):

@@ -1,7 +1,7 @@
 """Prefecture staff's day-to-day work: check-in with identity match (R7), no-show, closing slots."""
 from datetime import date
 
-from chalicelib import audit, domain, oversight, storage
+from chalicelib import audit, domain, oversight, refusals, storage
 from chalicelib.clock import epoch_of
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.keys import identity_secret
@@ -39,7 +39,8 @@ def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip,
         also.append(storage.signal_checkin_mismatch(now, found, staff_subject))
     if false_urgency:
         also.append(storage.signal_false_urgency(now, found, staff_subject, permit_expires_on.isoformat()))
-    storage.check_in_booking(found, status, now, also)
+    if storage.check_in_booking(found, status, now, also):
+        raise refusals.BOOKING_NOT_BOOKED.exception()
     if status == domain.ATTENDED:
         metric("CheckinMatched", site=found.site_id)
     else:
@@ -56,10 +57,11 @@ def no_show(booking_id, staff_subject, client_ip, now):
     if now < epoch_of(found.starts_at):
         raise Conflict("The appointment has not started yet.", code="appointment_not_started")
     actor = audit.staff(staff_subject)
-    storage.mark_no_show(found, now, [
+    if storage.mark_no_show(found, now, [
         audit.entry(found.booking_id, "no_show", actor, now, found.starts_at, client_ip),
         audit.entry(found.slot_id, "no_show", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
-    ])
+    ]):
+        raise refusals.BOOKING_NOT_BOOKED.exception()
     metric("NoShow", site=found.site_id)
     return {"booking_id": found.booking_id, "status": domain.NO_SHOW}
 
@@ -78,7 +80,9 @@ def close_slot(slot_id, staff_subject, client_ip, now):
             items.append(audit.entry(booking.booking_id, "closed", actor, now, slot.starts_at, client_ip))
         return items
 
-    booking = storage.close_slot_if_open_to_change(slot, now, entries)
+    booking, failed = storage.close_slot_if_open_to_change(slot, now, entries)
+    if failed:
+        raise refusals.close_refusal(failed).exception()
     metric("SlotClosed", site=slot.site_id)
     return {"slot_id": slot.slot_id, "state": domain.CLOSED,
             **({"booking_id": booking.booking_id, "booking_status": "closed"} if booking else {})}

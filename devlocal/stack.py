@@ -175,10 +175,10 @@ def start_engine(args, staff_secret):
 def feed_bookings_stream(engine, env):
     """The bookings stream -> the app's own stream handler (notifications), as Lambda would."""
     import app as application
-    from chalicelib.storage.models import Booking
+    from chalicelib import storage
     from devlocal.streams import BookingsStreamPoller
 
-    return BookingsStreamPoller(application.bookings_stream, Booking.Meta.table_name, engine.endpoint,
+    return BookingsStreamPoller(application.bookings_stream, storage.bookings_table_name(), engine.endpoint,
                                 region=env["AWS_REGION"]).start()
 
 

@@ -3,7 +3,10 @@
 Every write names its condition; every change of several items is one transaction. Function
 names say what the write guarantees. A small core (connection, transaction, calls, cursors,
 conditions) serves one module per aggregate; callers use the names below
-(`from chalicelib import storage; storage.hold_slot_if_available(...)`), never the models.
+(`from chalicelib import storage; storage.hold_slot_if_available(...)`), never the models: they
+pass and get back chalicelib.records values, and a transition that did not happen returns
+records.Failed (which labelled conditions failed, and the facts), for chalicelib.refusals to
+choose the answer.
 """
 from chalicelib.storage.audit import audit_item, history_of
 from chalicelib.storage.bookings import (
@@ -12,7 +15,7 @@ from chalicelib.storage.bookings import (
 )
 from chalicelib.storage.catalog import create_site_if_new, get_policy, get_site, list_sites, replace_policy_if_unchanged
 from chalicelib.storage.draws import (
-    OFFER_ALREADY_MADE, OFFER_MADE, OFFER_NOT_POSSIBLE, RECORD_CHUNK_BYTES, RECORD_PARTS, claim_committed_draw,
+    RECORD_CHUNK_BYTES, RECORD_PARTS, claim_committed_draw,
     commit_draw_if_none_pending, draw_record_chunk, draws_of, draws_page, file_request_if_allowed, get_draw, get_request,
     make_offer_if_still_possible, mark_draw_recorded, mark_draw_run, offer_notified, offers_to_notify, read_draw_record,
     record_draw_chunks, release_draw, renew_draw_lease, requests_by_id, take_over_stale_draw, waiting_requests,
@@ -30,9 +33,9 @@ from chalicelib.storage.signals import (
 from chalicelib.storage.slots import (
     close_slot_if_open_to_change, create_slots_if_new, free_slots, get_hold, get_slot, hold_slot_if_available,
     holdable_slots_between, release_draw_leftover_if_unchanged, release_hold_if_active, search_holdable_slots,
-    slots_by_id,
+    slots_by_id, write_entries,
 )
-from chalicelib.storage.tables import ensure_tables
+from chalicelib.storage.tables import bookings_table_name, ensure_tables
 
 # The modules of each aggregate: every public function of each runs inside calls.storage_call
 # (tests/api/test_dynamodb_faults.py walks them).
@@ -43,7 +46,7 @@ __all__ = [
     "bookings_of_day", "bookings_of_partner", "bookings_to_remind", "cancel_booking_if_booked", "check_in_booking",
     "confirm_hold_as_booking", "get_booking", "mark_link_requested", "mark_no_show", "mark_reminded_once",
     "create_site_if_new", "get_policy", "get_site", "list_sites", "replace_policy_if_unchanged",
-    "OFFER_ALREADY_MADE", "OFFER_MADE", "OFFER_NOT_POSSIBLE", "RECORD_CHUNK_BYTES", "RECORD_PARTS", "claim_committed_draw",
+    "RECORD_CHUNK_BYTES", "RECORD_PARTS", "claim_committed_draw",
     "commit_draw_if_none_pending", "draw_record_chunk", "draws_of", "draws_page", "file_request_if_allowed", "get_draw",
     "get_request", "make_offer_if_still_possible", "mark_draw_recorded", "mark_draw_run", "offer_notified",
     "offers_to_notify", "read_draw_record", "record_draw_chunks", "release_draw", "renew_draw_lease", "requests_by_id",
@@ -54,5 +57,5 @@ __all__ = [
     "signal_identity_behind_ip", "signal_partner", "signals_of_day",
     "close_slot_if_open_to_change", "create_slots_if_new", "free_slots", "get_hold", "get_slot", "hold_slot_if_available",
     "holdable_slots_between", "release_draw_leftover_if_unchanged", "release_hold_if_active", "search_holdable_slots",
-    "slots_by_id", "ensure_tables",
+    "slots_by_id", "write_entries", "ensure_tables", "bookings_table_name",
 ]

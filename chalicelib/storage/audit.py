@@ -2,6 +2,8 @@
 import secrets
 from datetime import datetime, timezone
 
+from chalicelib import records
+from chalicelib.storage import values
 from chalicelib.storage.calls import guard_public_functions, storage_call
 from chalicelib.storage.models import AuditEntry
 
@@ -28,7 +30,7 @@ def history_of(*entity_ids):
         for rank, entity_id in enumerate(entity_ids):
             if entity_id:
                 entries += [(e.at.split("#", 1)[0], rank, e.at, e) for e in AuditEntry.query(entity_id)]
-    return [e for *_, e in sorted(entries, key=lambda t: t[:3])]
+    return [values.read(records.AuditEntry, e) for *_, e in sorted(entries, key=lambda t: t[:3])]
 
 
 guard_public_functions(globals())

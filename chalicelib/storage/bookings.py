@@ -1,21 +1,22 @@
 """Bookings: confirming a hold, cancelling, staff's check-in and no-show, reminders, day lists."""
 from chalicelib import domain
 from chalicelib.clock import epoch_of
-from chalicelib.errors import Conflict
-from chalicelib.storage import cursors
+from chalicelib.records import Failed
+from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
     HOLD_SCOPE, booking_scope, end_hold, free_the_slot, no_active_booking, request_scope, slot_held_by, slot_not_started,
 )
 from chalicelib.storage.figures import count_change_of, freed_figure
 from chalicelib.storage.models import Booking, Hold, IdentityState, Request, Slot
-from chalicelib.storage.slots import raise_hold_not_active
 from chalicelib.storage.transaction import Transaction
 
 
 def confirm_hold_as_booking(hold, booking, now, also=()):
-    """Turn an active, unexpired hold into a booking: slot, hold, booking and both identity items
-    change together or not at all. Returns False if the hold was confirmed concurrently."""
+    """Turn an active, unexpired hold into a booking (records.Booking): slot, hold, booking and
+    both identity items change together or not at all. Returns what failed (refusals.confirm_refusal
+    chooses), with the hold's status and expiry as stored now when the hold's condition failed
+    (confirmed concurrently, or no longer active)."""
     tx = Transaction()
     tx.update(
         "slot",
@@ -35,7 +36,7 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
         ],
         condition=(Hold.status == "active") & (Hold.expires_at > now),
     )
-    tx.put("booking", booking, Booking.booking_id.does_not_exist())
+    tx.put("booking", values.item(Booking, booking, day_pk=f"{booking.site_id}#{booking.day}"), Booking.booking_id.does_not_exist())
     count_change_of(tx, hold, booked=1)
     end_hold(tx, hold)
     tx.update(
@@ -64,33 +65,23 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
         )
     tx.add_all(also)
     failed = tx.commit()
-    if not failed:
-        return True
-    if "hold" in failed:
-        fresh = get(Hold, hold.hold_id)
-        if fresh is not None and fresh.status == "confirmed":
-            return False
-        raise_hold_not_active(fresh or hold, now)
-    if "active_booking" in failed:
-        raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
-    if epoch_of(hold.starts_at) <= now:
-        raise Conflict("This appointment has already started.", code="slot_started")
-    raise_hold_not_active(hold, now)
+    fresh = get(Hold, hold.hold_id) if "hold" in failed else None
+    return Failed(frozenset(failed), {"status": fresh.status, "expires_at": fresh.expires_at} if fresh is not None else {})
 
 
 def get_booking(booking_id):
-    return get(Booking, booking_id)
+    return values.booking(get(Booking, booking_id))
 
 
 def cancel_booking_if_booked(booking, now, available_from, cooldown_until, also=(), draw_from=None):
     """Cancel a booking: its slot goes into quarantine (R3), its identity into cooldown (R4),
-    and the identity's one-booking-per-procedure lock is freed, all in one transaction."""
+    and the identity's one-booking-per-procedure lock is freed, all in one transaction. Returns
+    what failed."""
     failed = _cancel_transaction(booking, now, available_from, cooldown_until, also, draw_from)
     if set(failed) == {"cooldown"}:
         # A longer cooldown is already running: keep it, cancel without touching it.
         failed = _cancel_transaction(booking, now, available_from, None, also, draw_from)
-    if failed:
-        raise Conflict("This booking is no longer active.", code="booking_not_active")
+    return Failed(frozenset(failed))
 
 
 def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), draw_from=None):
@@ -123,7 +114,7 @@ def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), d
 
 def bookings_of_day(site_id, day):
     """Every booking of a site's local day, whatever its status (the staff's day list)."""
-    return query_all(Booking.day.query, f"{site_id}#{day}")
+    return [values.booking(b) for b in query_all(Booking.day.query, f"{site_id}#{day}")]
 
 
 def bookings_of_partner(partner_id, from_key, limit, cursor=None):
@@ -132,8 +123,9 @@ def bookings_of_partner(partner_id, from_key, limit, cursor=None):
     another partner is refused (422)."""
     start_key = cursors.decode(cursor, ("booking_id", "partner_id", "starts_at"), ("partner_id", partner_id)) if cursor else None
     start_key = cursors.resume_within(start_key, "starts_at", from_key)  # a page read yesterday
-    return cursors.query_page(Booking, Booking.partner.query, "partner_id", partner_id, limit, start_key,
-                              range_key_condition=Booking.starts_at >= from_key)
+    found, next_cursor = cursors.query_page(Booking, Booking.partner.query, "partner_id", partner_id, limit, start_key,
+                                            range_key_condition=Booking.starts_at >= from_key)
+    return [values.booking(b) for b in found], next_cursor
 
 
 def mark_link_requested(booking, now):
@@ -159,25 +151,25 @@ def _booking_final(booking, status, slot_state, also, extra_actions=()):
     )
     count_change_of(tx, booking, **{status: 1})
     tx.add_all(also)
-    if tx.commit():
-        raise Conflict("This booking is no longer booked.", code="booking_not_active")
+    return Failed(frozenset(tx.commit()))
 
 
 def check_in_booking(booking, status, now, also):
-    """R7: attended (identity matches) or refused (it does not), booking and slot together."""
+    """R7: attended (identity matches) or refused (it does not), booking and slot together, while
+    the booking is still booked. Returns what failed."""
     slot_state = domain.ATTENDED if status == domain.ATTENDED else domain.REFUSED
-    _booking_final(booking, status, slot_state, also, [Booking.checked_in_at.set(now)])
+    return _booking_final(booking, status, slot_state, also, [Booking.checked_in_at.set(now)])
 
 
 def mark_no_show(booking, now, also):
-    _booking_final(booking, domain.NO_SHOW, domain.NO_SHOW, also)
+    return _booking_final(booking, domain.NO_SHOW, domain.NO_SHOW, also)
 
 
 # --- reminders --------------------------------------------------------------------------------
 
 def bookings_to_remind(site_id, day):
     """The bookings of a site's local day still booked."""
-    return query_all(Booking.day.query, f"{site_id}#{day}", filter_condition=Booking.status == "booked")
+    return [values.booking(b) for b in query_all(Booking.day.query, f"{site_id}#{day}", filter_condition=Booking.status == "booked")]
 
 
 def mark_reminded_once(booking, now):

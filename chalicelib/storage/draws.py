@@ -4,8 +4,9 @@ import hashlib
 import json
 
 from chalicelib import domain
-from chalicelib.errors import Conflict, InvalidField, StorageUnavailable, TooManyRequests
-from chalicelib.storage import cursors
+from chalicelib.errors import StorageUnavailable
+from chalicelib.records import Failed
+from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import get, guard_public_functions, query_all, save_if, storage_call, update_if
 from chalicelib.storage.conditions import (
     HOLD_SCOPE, booking_scope, count_for_ip, end_hold, free_the_slot, no_active_booking, request_scope, search_partition,
@@ -35,9 +36,11 @@ def _identity_may_enter(tx, identity, procedure_id, now):
 def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, also=()):
     """R6 + R2 + R4 + R8: one live request per identity and procedure, none while in cooldown or
     holding a booking for the procedure, and no more per client IP and hour than the policy
-    allows; the request enters the pool of the next draw. `also` adds signals."""
+    allows; the request (records.Request) enters the pool of the next draw. `also` adds signals.
+    Returns what failed, with the identity's lapse and cooldown ends if its cooldown did."""
     tx = Transaction()
-    tx.put("request", request, Request.request_id.does_not_exist())
+    tx.put("request", values.item(Request, request, pool_pk=search_partition(request.site_id, request.procedure_id)),
+           Request.request_id.does_not_exist())
     if ip_limit:
         count_for_ip(tx, "requests-ip", ip_limit)
     tx.update(
@@ -53,28 +56,18 @@ def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, also=(
     _identity_may_enter(tx, request.identity_key, request.procedure_id, now)
     tx.add_all(also)
     failed = tx.commit()
-    if not failed:
-        return
-    if "cooldown" in failed:
-        identity = get(IdentityState, request.identity_key, HOLD_SCOPE)
-        until = max(identity.hold_lapse_until or 0, identity.cooldown_until or 0) if identity else now
-        raise TooManyRequests("You let a hold go or cancelled recently; you can file a request later.",
-                              code="cooldown", retry_after=domain.retry_after_seconds(until, now))
-    if "ip" in failed:
-        raise TooManyRequests("Too many requests from your network; please try again later.", code="rate_limited",
-                              retry_after=domain.retry_after_seconds(ip_limit["window"][1], now))
-    if "booking" in failed:
-        raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
-    raise Conflict("You already have a request for this procedure.", code="request_already_active")
+    identity = get(IdentityState, request.identity_key, HOLD_SCOPE) if "cooldown" in failed else None
+    facts = {"hold_lapse_until": identity.hold_lapse_until, "cooldown_until": identity.cooldown_until} if identity else {}
+    return Failed(frozenset(failed), facts)
 
 
 def get_request(request_id):
-    return get(Request, request_id)
+    return values.request(get(Request, request_id))
 
 
 def withdraw_request_if_live(request, now, offer=None, available_from=None, cooldown_until=None, draw_from=None):
     """Withdraw a waiting request; an offered one also gives its offer back (the slot to the next
-    draw, the identity into cooldown), in the same transaction."""
+    draw, the identity into cooldown), in the same transaction. Returns what failed."""
     tx = Transaction()
     live = (Request.status == "waiting") if offer is None else ((Request.status == "offered") & (Request.hold_id == offer.hold_id))
     tx.update("request", Request(request.request_id),
@@ -91,32 +84,28 @@ def withdraw_request_if_live(request, now, offer=None, available_from=None, cool
                   condition=(Hold.status == "active") & (Hold.expires_at > now))
         count_change_of(tx, offer, **freed_figure(available_from))
         end_hold(tx, offer, cooldown_until)
-    if tx.commit():
-        raise Conflict("This request can no longer be withdrawn.", code="request_not_live")
+    return Failed(frozenset(tx.commit()))
 
 
 def waiting_requests(site_id, procedure_id):
-    return query_all(Request.pool.query, search_partition(site_id, procedure_id))
+    return [values.request(r) for r in query_all(Request.pool.query, search_partition(site_id, procedure_id))]
 
 
 def requests_by_id(request_ids):
     """Requests by id (BatchGetItem), for a resumed draw's offers."""
     with storage_call():
-        return {r.request_id: r for r in Request.batch_get(list(request_ids), consistent_read=True)}
+        return {r.request_id: values.request(r) for r in Request.batch_get(list(request_ids), consistent_read=True)}
 
 
 # --- offers -----------------------------------------------------------------------------------
-
-OFFER_MADE, OFFER_ALREADY_MADE, OFFER_NOT_POSSIBLE = "made", "already_made", "not_possible"
-
 
 def make_offer_if_still_possible(request, slot, hold, now, lapse_until, available_from_after=None):
     """A draw's offer: the slot is held for the request's identity with the offer's expiry, in one
     transaction with the request (still waiting) and the identity (no hold, no cooldown); the slot
     comes back at `available_from_after` (default: the offer's expiry, for the next draw) if the
-    offer lapses. OFFER_MADE; OFFER_ALREADY_MADE when this hold exists (its id is derived from the
-    draw and the request, so a resumed draw finds its own offers); OFFER_NOT_POSSIBLE when
-    something changed since the draw read them (the offer is not made)."""
+    offer lapses. Returns what failed ("hold": this offer exists already, its id being derived
+    from the draw and the request; anything else: something changed since the draw read them):
+    refusals.offer_outcome says what it means."""
     tx = Transaction()
     back = hold.expires_at if available_from_after is None else available_from_after
     tx.update(
@@ -127,7 +116,7 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until, availabl
                  Slot.draw_from.remove()],
         condition=slot_drawable(now) if request.partner_id else (slot_drawable(now) & slot_not_reserved(now)),
     )
-    tx.put("hold", hold, Hold.hold_id.does_not_exist())
+    tx.put("hold", values.item(Hold, hold), Hold.hold_id.does_not_exist())
     take_hold(tx, hold, lapse_until, now)
     tx.update(
         "request",
@@ -145,11 +134,7 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until, availabl
         actions=[IdentityState.request_ends_at.set(hold.expires_at)],
         condition=IdentityState.request_id == request.request_id,
     )
-    failed = tx.commit()
-    if not failed:
-        return OFFER_MADE
-    # The hold id is the draw's for this request: finding it means an earlier run made the offer.
-    return OFFER_ALREADY_MADE if "hold" in failed else OFFER_NOT_POSSIBLE
+    return Failed(frozenset(tx.commit()))
 
 
 def _notify_pool(site_id, procedure_id):
@@ -158,7 +143,7 @@ def _notify_pool(site_id, procedure_id):
 
 def offers_to_notify(site_id, procedure_id):
     """Requests whose offer e-mail is still to send (sparse: the pool index's notify partition)."""
-    return query_all(Request.pool.query, _notify_pool(site_id, procedure_id))
+    return [values.request(r) for r in query_all(Request.pool.query, _notify_pool(site_id, procedure_id))]
 
 
 def offer_notified(request):
@@ -172,7 +157,7 @@ def offer_notified(request):
 def draws_of(site_id, procedure_id, limit=20):
     """The latest draws first (the first one may be committed and not yet run)."""
     with storage_call():
-        return list(Draw.query(search_partition(site_id, procedure_id), scan_index_forward=False, limit=limit))
+        return [values.draw(d) for d in Draw.query(search_partition(site_id, procedure_id), scan_index_forward=False, limit=limit)]
 
 
 def draws_page(site_id, procedure_id, limit, cursor):
@@ -180,22 +165,33 @@ def draws_page(site_id, procedure_id, limit, cursor):
     record, so a page's size is bounded by `limit`. Returns (draws, next cursor or None)."""
     draw_pk = search_partition(site_id, procedure_id)
     start_key = cursors.decode(cursor, ("draw_pk", "draw_id"), ("draw_pk", draw_pk)) if cursor else None
-    return cursors.query_page(Draw, Draw.query, "draw_pk", draw_pk, limit, start_key, scan_index_forward=False)
+    found, next_cursor = cursors.query_page(Draw, Draw.query, "draw_pk", draw_pk, limit, start_key, scan_index_forward=False)
+    return [values.draw(d) for d in found], next_cursor
 
 
 def get_draw(site_id, procedure_id, draw_id):
-    return get(Draw, search_partition(site_id, procedure_id), draw_id)
+    return values.draw(get(Draw, search_partition(site_id, procedure_id), draw_id))
+
+
+def _item(draw):
+    return Draw(search_partition(draw.site_id, draw.procedure_id), draw.draw_id)
 
 
 def commit_draw_if_none_pending(draw):
-    if not save_if(draw, Draw.draw_id.does_not_exist()):
-        raise Conflict("This draw already exists.", code="draw_exists")
+    """A new draw's commitment (records.Draw); False if a draw with its id exists."""
+    return save_if(values.item(Draw, draw, draw_pk=search_partition(draw.site_id, draw.procedure_id)), Draw.draw_id.does_not_exist())
+
+
+def _update_draw_if(draw, actions, condition):
+    """The draw as stored after the update, or None when the condition failed."""
+    item = _item(draw)
+    return values.draw(item) if update_if(item, actions, condition) else None
 
 
 def claim_committed_draw(draw, now, runner, lease_until):
     """Only one runner gets a committed draw (scheduler and staff may race); it holds it until
     lease_until unless it renews."""
-    return update_if(
+    return _update_draw_if(
         draw,
         [Draw.status.set("running"), Draw.run_at.set(now), Draw.runner.set(runner), Draw.lease_until.set(lease_until),
          Draw.attempt.set(1)],
@@ -209,7 +205,7 @@ def take_over_stale_draw(draw, now, runner, lease_until):
     one wins."""
     held_by = (Draw.runner == draw.runner) if draw.runner else Draw.runner.does_not_exist()
     stale = Draw.lease_until.does_not_exist() | (Draw.lease_until <= now)
-    return update_if(
+    return _update_draw_if(
         draw,
         [Draw.runner.set(runner), Draw.lease_until.set(lease_until), Draw.attempt.add(1), Draw.resumed.add(1)],
         (Draw.status == draw.status) & held_by & stale,
@@ -224,21 +220,23 @@ def _progress(progress):
 def renew_draw_lease(draw, runner, lease_until, progress=None):
     """The runner's heartbeat, with its progress (offers done, offered, skipped) if it makes
     offers; False if another run took the draw over meanwhile."""
-    return update_if(draw, [Draw.lease_until.set(lease_until)] + (_progress(progress) if progress else []),
-                     (Draw.runner == runner) & Draw.status.is_in("running", "allocating"))
+    return _update_draw_if(
+draw, [Draw.lease_until.set(lease_until)] + (_progress(progress) if progress else []),
+                           (Draw.runner == runner) & Draw.status.is_in("running", "allocating"))
 
 
 def release_draw(draw, runner, now, progress):
     """The runner stops at its time budget: its progress saved, the draw is free for the next run
     at once (no runner, lease over)."""
-    return update_if(draw, [Draw.runner.remove(), Draw.lease_until.set(now)] + _progress(progress),
-                     (Draw.runner == runner) & (Draw.status == "allocating"))
+    return _update_draw_if(
+draw, [Draw.runner.remove(), Draw.lease_until.set(now)] + _progress(progress),
+                           (Draw.runner == runner) & (Draw.status == "allocating"))
 
 
 def mark_draw_recorded(draw, runner, parts, counts, now, lease_until):
     """running -> allocating, by its runner only: the record is complete (attempt and chunk
     counts say where), so the seed is revealed from now on, before any offer exists."""
-    return update_if(
+    return _update_draw_if(
         draw,
         [Draw.status.set("allocating"), Draw.record_attempt.set(draw.attempt), Draw.record_parts.set(parts),
          Draw.recorded_at.set(now), Draw.lease_until.set(lease_until), Draw.entrant_count.set(counts["entrants"]),
@@ -249,7 +247,7 @@ def mark_draw_recorded(draw, runner, parts, counts, now, lease_until):
 
 def mark_draw_run(draw, runner, offered, skipped, now):
     """allocating -> run, by its runner only, with the outcome of the offers."""
-    return update_if(
+    return _update_draw_if(
         draw,
         [Draw.status.set("run"), Draw.offered_count.set(offered), Draw.skipped_count.set(skipped), Draw.done_at.set(now)],
         (Draw.status == "allocating") & (Draw.runner == runner),
@@ -267,7 +265,7 @@ RECORD_PARTS = ("entrants", "slots", "allocation")
 def _record_pk(draw, attempt):
     """Each attempt writes its own chunks: a draw re-run before its record was complete (same
     seed, entrants and slots read again) never mixes with the partial record of the crashed run."""
-    return f"record#{draw.draw_pk}#{draw.draw_id}#{int(attempt)}"
+    return f"record#{search_partition(draw.site_id, draw.procedure_id)}#{draw.draw_id}#{int(attempt)}"
 
 
 def _chunks(items, budget):
@@ -286,21 +284,23 @@ def _chunks(items, budget):
 
 
 def _put_record_chunk(chunk):
-    """Create a chunk; the same chunk already there (a put retried after it landed) is fine."""
-    if not save_if(chunk, DrawRecordChunk.draw_id.does_not_exist() | (DrawRecordChunk.digest == chunk.digest)):
-        raise Conflict("Another run wrote this draw's record.", code="draw_running")
+    """Create a chunk; the same chunk already there (a put retried after it landed) is fine.
+    False: another run wrote a different one."""
+    return save_if(chunk, DrawRecordChunk.draw_id.does_not_exist() | (DrawRecordChunk.digest == chunk.digest))
 
 
 def record_draw_chunks(draw, attempt, parts, after_each=None):
     """Write a draw's record ahead of its offers: each part ({"entrants": [...], ...}) split into
     chunks of at most RECORD_CHUNK_BYTES, each one conditional put. Returns {part: chunks}.
-    `after_each` runs after every chunk (the runner renews its lease)."""
+    `after_each` runs after every chunk (the runner renews its lease). None if another run
+    wrote a different chunk of this attempt."""
     counts = {}
     for part in RECORD_PARTS:
         counts[part] = 0
         for index, items in enumerate(_chunks(parts[part], RECORD_CHUNK_BYTES)):
             digest = hashlib.sha256(json.dumps(items).encode()).hexdigest()
-            _put_record_chunk(DrawRecordChunk(_record_pk(draw, attempt), f"{part}#{index:05d}", items=items, digest=digest))
+            if not _put_record_chunk(DrawRecordChunk(_record_pk(draw, attempt), f"{part}#{index:05d}", items=items, digest=digest)):
+                return None
             counts[part] = index + 1
             if after_each:
                 after_each()
@@ -332,7 +332,7 @@ def draw_record_chunk(draw, part, cursor):
         key = cursors.decode(cursor, ("draw_pk", "draw_id"), ("draw_pk", record_pk))
         name, _, number = key["draw_id"]["S"].partition("#")
         if name != part or not number.isdigit() or int(number) + 1 >= draw.record_parts[part]:
-            raise InvalidField("cursor", "cursor is not one a previous page of this list returned.")
+            cursors.refuse()
         index = int(number) + 1
     sort_key = f"{part}#{index:05d}"
     chunk = get(DrawRecordChunk, record_pk, sort_key)

@@ -1,6 +1,6 @@
 """Identities: what an identity key holds (its hold, bookings, requests) and its look-up limits."""
-from chalicelib import domain
-from chalicelib.errors import TooManyRequests
+from chalicelib.records import Failed
+from chalicelib.storage import values
 from chalicelib.storage.calls import get, guard_public_functions, query_all
 from chalicelib.storage.conditions import count_for_ip, count_under_cap
 from chalicelib.storage.models import Booking, IdentityState
@@ -9,16 +9,12 @@ from chalicelib.storage.transaction import Transaction
 
 def count_lookup(ip_limit, identity_limit):
     """One more lookup from this client IP (hourly) and for this identity (daily), both under
-    their caps, in one transaction. Raises 429 with the window's end as Retry-After."""
+    their caps, in one transaction. Returns what failed ("ip", "identity")."""
     tx = Transaction()
     count_for_ip(tx, "lookup-ip", ip_limit)
     start, end = identity_limit["window"]
     count_under_cap(tx, "identity", f"lookup-identity#{identity_limit['identity']}#{start}", end, identity_limit["max"])
-    failed = tx.commit()
-    if failed:
-        window_end = ip_limit["window"][1] if "ip" in failed else end
-        raise TooManyRequests("Too many look-ups; please try again later.", code="rate_limited",
-                              retry_after=domain.retry_after_seconds(window_end, identity_limit["now"]))
+    return Failed(frozenset(tx.commit()))
 
 
 def live_bookings_of(identity, now):
@@ -26,7 +22,7 @@ def live_bookings_of(identity, now):
     scopes = query_all(IdentityState.query, identity, IdentityState.scope.startswith("booking#"),
                        filter_condition=IdentityState.booking_ends_at > now)
     found = (get(Booking, s.booking_id) for s in scopes if s.booking_id)
-    return [b for b in found if b is not None and b.status == "booked"]
+    return [values.booking(b) for b in found if b is not None and b.status == "booked"]
 
 
 guard_public_functions(globals())

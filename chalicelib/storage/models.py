@@ -22,7 +22,6 @@ class _Meta:
 
     @classmethod
     def for_table(cls, suffix):
-        settings = config.current()  # at class creation: a table's name and endpoint are fixed with it
         attrs = {
             "table_name": f"{config.current().table_prefix}-{suffix}",
             "region": config.current().region,

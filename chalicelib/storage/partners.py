@@ -1,47 +1,49 @@
 """Partners: their items and the key lookup behind the partner authorizer."""
-from chalicelib.errors import Conflict
+from chalicelib import records
+from chalicelib.records import Failed
+from chalicelib.storage import values
 from chalicelib.storage.calls import get, guard_public_functions, query_all
 from chalicelib.storage.models import Partner, PartnerKey
 from chalicelib.storage.transaction import Transaction
 
 
 def create_partner_if_new(partner, also=()):
-    """The partner and its key lookup, together (with its audit entry)."""
+    """The partner (records.Partner) and its key lookup, together (with its audit entry).
+    Returns what failed."""
     tx = Transaction()
-    tx.put("partner", partner, Partner.sk.does_not_exist())
+    tx.put("partner", values.item(Partner, partner, sk=partner.partner_id), Partner.sk.does_not_exist())
     tx.put(
         "key",
-        PartnerKey(f"partner-key#{partner.key_hash}", partner_id=partner.sk, name=partner.name, daily_quota=partner.daily_quota),
+        PartnerKey(f"partner-key#{partner.key_hash}", partner_id=partner.partner_id, name=partner.name, daily_quota=partner.daily_quota),
         PartnerKey.pk.does_not_exist(),
     )
     tx.add_all(also)
-    if tx.commit():
-        raise Conflict("This partner already exists.", code="partner_exists")
+    return Failed(frozenset(tx.commit()))
 
 
 def list_partners():
-    return query_all(Partner.query, "partner")
+    return [values.partner(p) for p in query_all(Partner.query, "partner")]
 
 
 def get_partner(partner_id):
-    return get(Partner, "partner", partner_id)
+    return values.partner(get(Partner, "partner", partner_id))
 
 
 def revoke_partner_if_active(partner, now, also=()):
     """Revocation: the partner is marked revoked and its key lookup deleted, in one transaction,
-    so the very next request with that key finds nothing."""
+    so the very next request with that key finds nothing. Returns what failed."""
     tx = Transaction()
-    tx.update("partner", Partner("partner", partner.sk), actions=[Partner.revoked_at.set(now)],
+    tx.update("partner", Partner("partner", partner.partner_id), actions=[Partner.revoked_at.set(now)],
               condition=Partner.sk.exists() & Partner.revoked_at.does_not_exist())
-    tx.delete("key", PartnerKey(f"partner-key#{partner.key_hash}"), condition=PartnerKey.partner_id == partner.sk)
+    tx.delete("key", PartnerKey(f"partner-key#{partner.key_hash}"), condition=PartnerKey.partner_id == partner.partner_id)
     tx.add_all(also)
-    if tx.commit():
-        raise Conflict("This partner is already revoked.", code="partner_revoked")
+    return Failed(frozenset(tx.commit()))
 
 
 def partner_by_key_hash(key_hash):
     """One GetItem: the live partner behind an API key hash, or None (unknown or revoked)."""
-    return get(PartnerKey, f"partner-key#{key_hash}", "key")
+    found = get(PartnerKey, f"partner-key#{key_hash}", "key")
+    return None if found is None else values.read(records.PartnerKey, found)
 
 
 guard_public_functions(globals())

@@ -2,7 +2,8 @@
 from datetime import datetime, timezone
 from zlib import crc32
 
-from chalicelib import config
+from chalicelib import config, records
+from chalicelib.storage import values
 from chalicelib.storage.calls import guard_public_functions, storage_call
 from chalicelib.storage.models import SignalCount
 
@@ -84,7 +85,7 @@ def record_cooldown_refusal(now, site_id):
 def signals_of_day(day):
     """The day's signal items: one Query per shard."""
     with storage_call():
-        return [item for shard in range(SIGNAL_SHARDS) for item in SignalCount.query(f"signals#{day}#{shard}")]
+        return [values.read(records.Signal, item) for shard in range(SIGNAL_SHARDS) for item in SignalCount.query(f"signals#{day}#{shard}")]
 
 
 guard_public_functions(globals())

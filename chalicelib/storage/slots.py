@@ -1,11 +1,11 @@
 """Slots and holds: publishing slots, the search, holding, releasing and closing a slot."""
 from chalicelib import domain
-from chalicelib.errors import Conflict, Expired, TooManyRequests
-from chalicelib.storage import cursors
+from chalicelib.records import Failed
+from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import get, guard_public_functions, query_all, storage_call, update_if
 from chalicelib.storage.conditions import (
-    check_no_active_booking, count_for_ip, count_under_cap, end_hold, free_the_slot, search_partition, slot_free_for_a_draw,
-    slot_held_by, slot_holdable, slot_not_reserved, take_hold, booking_scope,
+    booking_scope, check_no_active_booking, count_for_ip, count_under_cap, end_hold, free_the_slot, search_partition,
+    slot_free_for_a_draw, slot_held_by, slot_holdable, slot_not_reserved, take_hold,
 )
 from chalicelib.storage.figures import count_change_of, count_in, figures_item, freed_figure
 from chalicelib.storage.models import Booking, Hold, IdentityState, Slot
@@ -19,24 +19,33 @@ def _number(raw_item, name):
     return float(value) if value is not None else None
 
 
-def create_slots_if_new(slots, also=()):
-    """Insert the slots whose id is new; returns how many were new (the others exist already:
-    an earlier publication of the same openings).
+def write_entries(also):
+    """Audit entries (and signals) written on their own, in one transaction: what a change
+    that spans several transactions (a schedule) records first."""
+    tx = Transaction()
+    tx.add_all(also)
+    return Failed(frozenset(tx.commit()))
+
+
+def create_slots_if_new(slots):
+    """Insert the slots (records.Slot) whose id is new; returns how many were new (the others
+    exist already: an earlier publication of the same openings).
 
     The slots of one procedure, day and counter shard go together, up to 99 in a transaction
     with that counter's ADD, so the public figures count exactly the slots created; a
     transaction cancelled by slots that exist is sent again without them. Groups run on a few
     threads to finish a large schedule within API Gateway's time limit; no two threads share a
-    counter item, so they never conflict. The schedule's audit entry (`also`) is written first,
-    so no slot exists without its entry; if a group then fails (503), publishing again creates
-    the missing slots only, with an entry of its own."""
+    counter item, so they never conflict. A schedule's audit entry is written first
+    (write_entries), so no slot exists without its entry; if a group then fails (503),
+    publishing again creates the missing slots only, with an entry of its own."""
     from concurrent.futures import ThreadPoolExecutor
 
     def create(batch):
         while batch:
             tx = Transaction()
             for n, slot in enumerate(batch):
-                tx.put(n, slot, Slot.slot_id.does_not_exist())
+                tx.put(n, values.item(Slot, slot, search_pk=search_partition(slot.site_id, slot.procedure_id)),
+                       Slot.slot_id.does_not_exist())
             first = batch[0]  # the batch shares its counter item (create_group)
             count_in(tx, first.site_id, first.procedure_id, first.starts_at, first.slot_id, published=len(batch))
             existing = {label for label in tx.commit() if label != "figures"}
@@ -48,11 +57,6 @@ def create_slots_if_new(slots, also=()):
     def create_group(group):
         return sum(create(group[i:i + _SLOTS_PER_TRANSACTION]) for i in range(0, len(group), _SLOTS_PER_TRANSACTION))
 
-    if also:
-        tx = Transaction()
-        tx.add_all(also)
-        if tx.commit():
-            raise Conflict("Someone else changed this at the same moment; please retry.", code="state_changed")
     groups: dict = {}
     for slot in slots:
         groups.setdefault(figures_item(slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id).sk, []).append(slot)
@@ -61,7 +65,7 @@ def create_slots_if_new(slots, also=()):
 
 
 def get_slot(slot_id):
-    return get(Slot, slot_id)
+    return values.slot(get(Slot, slot_id))
 
 
 def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor, now, include_reserved=False):
@@ -72,22 +76,21 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
     start_key = cursors.resume_within(start_key, "starts_at", from_key, to_key)
     if start_key is cursors.ENDED:
         return [], None
-    return cursors.query_page(
+    found, next_cursor = cursors.query_page(
         Slot, Slot.search.query, "search_pk", search_pk, limit, start_key, range_key_condition=Slot.starts_at.between(from_key, to_key),
         filter_condition=(Slot.available_from <= now) if include_reserved else (Slot.available_from <= now) & slot_not_reserved(now),
     )
+    return [values.slot(s) for s in found], next_cursor
 
 
 def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, ip_limit, partner_quota=None, also=()):
     """R1-R4, R8 in one transaction: the slot is holdable (uniform rule), the identity has no
     active hold, no cooldown and no active booking for the procedure, the client IP is under its
-    hourly limit. Raises the refusal that applies to the caller; the slot's own timing is never
-    part of an answer.
+    hourly limit. Returns what failed (refusals.hold_refusal chooses the answer), with the
+    identity's hold expiry, lapse and cooldown ends when its condition failed.
 
     A partner's hold (partner_quota given) may take a reserved slot and counts against the
     partner's daily quota instead of the per-IP limit; `also` adds audit entries and signals."""
-    identity = hold.identity_key
-    window_start, window_end = ip_limit["window"] if ip_limit else (None, None)
     tx = Transaction()
     tx.update(
         "slot",
@@ -96,53 +99,28 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
             Slot.state.set(domain.HELD),
             Slot.hold_id.set(hold.hold_id),
             Slot.hold_expires_at.set(hold.expires_at),
-            Slot.hold_identity.set(domain.slot_tag(identity, slot.slot_id)),
+            Slot.hold_identity.set(domain.slot_tag(hold.identity_key, slot.slot_id)),
             Slot.available_from.set(available_from_after),
         ],
         condition=slot_holdable(now) if partner_quota else slot_holdable(now) & slot_not_reserved(now),
     )
     take_hold(tx, hold, lapse_until, now, return_old=True)
-    check_no_active_booking(tx, identity, hold.procedure_id, now)
+    check_no_active_booking(tx, hold.identity_key, hold.procedure_id, now)
     if ip_limit:
         count_for_ip(tx, "holds-ip", ip_limit)
     if partner_quota:
         count_under_cap(tx, "quota", f"partner-holds#{partner_quota['partner_id']}#{partner_quota['window'][0]}",
                         partner_quota["window"][1], partner_quota["max"])
-    tx.put("hold", hold, Hold.hold_id.does_not_exist())
+    tx.put("hold", values.item(Hold, hold), Hold.hold_id.does_not_exist())
     tx.add_all(also)
     failed = tx.commit()
-    if not failed:
-        return
-    if "identity" in failed:
-        old = failed["identity"]
-        expires = _number(old, "hold_expires_at")
-        if expires is not None and expires > now:
-            raise Conflict("You already hold a slot; confirm or release it first.", code="hold_already_active")
-        until = max(_number(old, "hold_lapse_until") or 0, _number(old, "cooldown_until") or 0)
-        raise TooManyRequests(
-            "You let a hold go or cancelled recently; you can hold a slot again later.",
-            code="cooldown",
-            retry_after=domain.retry_after_seconds(until, now),
-        )
-    if "ip" in failed:
-        raise TooManyRequests(
-            "Too many holds from your network; please try again later.",
-            code="rate_limited",
-            retry_after=domain.retry_after_seconds(window_end, now),
-        )
-    if "quota" in failed:
-        raise TooManyRequests(
-            "This partner's daily quota of holds is used up.",
-            code="partner_quota_exceeded",
-            retry_after=domain.retry_after_seconds(partner_quota["window"][1], now),
-        )
-    if "booking" in failed:
-        raise Conflict("You already have a booking for this procedure.", code="booking_already_active")
-    raise Conflict("This slot is no longer available.", code="slot_unavailable")
+    old = failed.get("identity")
+    facts = {name: _number(old, name) for name in ("hold_expires_at", "hold_lapse_until", "cooldown_until")} if old is not None else {}
+    return Failed(frozenset(failed), facts)
 
 
 def get_hold(hold_id):
-    return get(Hold, hold_id)
+    return values.hold(get(Hold, hold_id))
 
 
 def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), draw_from=None):
@@ -159,19 +137,13 @@ def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), d
     count_change_of(tx, hold, **freed_figure(available_from))
     end_hold(tx, hold, cooldown_until)
     tx.add_all(also)
-    if tx.commit():
-        raise_hold_not_active(hold, now)
-
-
-def raise_hold_not_active(hold, now):
-    if hold.status == "active" and hold.expires_at <= now:
-        raise Expired("This hold has expired.", code="hold_expired")
-    raise Conflict("This hold is no longer active.", code="hold_not_active")
+    return Failed(frozenset(tx.commit()))
 
 
 def close_slot_if_open_to_change(slot, now, also):
     """Staff close a slot: never offered again (closed, out of the search index). A booking on it
-    becomes `closed` and frees its identity's one-booking lock; a hold on it ends without cooldown."""
+    becomes `closed` and frees its identity's one-booking lock; a hold on it ends without cooldown.
+    Returns (the booking closed or None, what failed)."""
     tx = Transaction()
     tx.update(
         "slot",
@@ -184,7 +156,7 @@ def close_slot_if_open_to_change(slot, now, also):
     count_in(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, closed=1)
     booking = None
     if slot.state == domain.BOOKED and slot.booking_id:
-        booking = get(Booking, slot.booking_id)
+        booking = values.booking(get(Booking, slot.booking_id))
         if booking is not None:
             tx.update("booking", Booking(booking.booking_id), actions=[Booking.status.set("closed")],
                       condition=Booking.status == "booked")
@@ -197,27 +169,23 @@ def close_slot_if_open_to_change(slot, now, also):
                       condition=Hold.status == "active")
             end_hold(tx, hold)
     tx.add_all(also(booking))
-    failed = tx.commit()
-    if failed and set(failed) <= {"hold", "identity"}:
-        raise Conflict("The slot changed while closing it; please retry.", code="state_changed")
-    if failed:
-        raise Conflict("This slot cannot be closed in its current state.", code="slot_not_closable")
-    return booking
+    return booking, Failed(frozenset(tx.commit()))
 
 
 # --- what a draw reads and leaves -------------------------------------------------------------
 
 def free_slots(site_id, procedure_id, from_key, to_key, now):
     """The slots a draw may give (free, or marked for the draw), from the search index."""
-    return query_all(Slot.search.query, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key),
-                     filter_condition=slot_free_for_a_draw(now))
+    return [values.slot(s) for s in query_all(Slot.search.query, search_partition(site_id, procedure_id),
+                                              Slot.starts_at.between(from_key, to_key), filter_condition=slot_free_for_a_draw(now))]
 
 
 def holdable_slots_between(site_id, procedure_id, from_key, to_key, now):
     """Every slot of the range the public could hold now (the uniform rule, not reserved, not
     started): Query pages of the search index (filing a standby request, never a search)."""
-    return query_all(Slot.search.query, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key),
-                     filter_condition=(Slot.available_from <= now) & slot_not_reserved(now) & Slot.state.is_in(*domain.HOLDABLE_STATES))
+    found = query_all(Slot.search.query, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key),
+                      filter_condition=(Slot.available_from <= now) & slot_not_reserved(now) & Slot.state.is_in(*domain.HOLDABLE_STATES))
+    return [values.slot(s) for s in found]
 
 
 def release_draw_leftover_if_unchanged(slot, now, available_from):
@@ -237,7 +205,7 @@ def release_draw_leftover_if_unchanged(slot, now, available_from):
 
 def slots_by_id(slot_ids):
     with storage_call():
-        return {s.slot_id: s for s in Slot.batch_get(list(slot_ids), consistent_read=True)}
+        return {s.slot_id: values.slot(s) for s in Slot.batch_get(list(slot_ids), consistent_read=True)}
 
 
 guard_public_functions(globals())

@@ -23,3 +23,8 @@ def ensure_tables():
                     TableName=model.Meta.table_name,
                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
                 )
+
+
+def bookings_table_name():
+    """The bookings table, whose stream the local stack polls (devlocal/streams.py)."""
+    return Booking.Meta.table_name

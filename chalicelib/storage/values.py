@@ -1,6 +1,7 @@
 """Between PynamoDB items and chalicelib.records: reads become frozen values, values become
 items. Only here and in the aggregates do keys and index partitions appear."""
 from dataclasses import fields
+from typing import Any
 
 from chalicelib import records
 from chalicelib.storage import models
@@ -11,7 +12,8 @@ _APPLICANT_FIELDS = tuple(f.name for f in fields(records.Applicant))
 def _applicant(value):
     if value is None or isinstance(value, records.Applicant):
         return value
-    return records.Applicant(**{name: getattr(value, name, None) for name in _APPLICANT_FIELDS})
+    found: dict[str, Any] = {name: getattr(value, name, None) for name in _APPLICANT_FIELDS}
+    return records.Applicant(**found)
 
 
 def read(cls, item, **derived):

@@ -87,16 +87,21 @@ def test_the_site_history_is_for_staff_only_and_knows_its_sites(api):
     assert missing.status == 404 and missing.code == "site_not_found"
 
 
-def test_a_policy_saved_over_a_change_made_since_it_was_read_is_refused(api):
+def test_a_policy_saved_over_a_change_made_since_it_was_read_is_refused(api, monkeypatch):
     """Two admins saving at once: the second is told, so each entry's old values are the real ones."""
-    from chalicelib import storage
+    from chalicelib import catalog, storage
 
     api.create_site()
     api.set_policy(hold_ttl_seconds=30)
     read = storage.get_policy(SITE, PROCEDURE)
     clock.advance(1)
     api.set_policy(hold_ttl_seconds=45)
-    with pytest.raises(Conflict):
-        storage.replace_policy_if_unchanged(SITE, PROCEDURE, {**read.values, "hold_ttl_seconds": 60}, clock.now(),
-                                            read.updated_at)
+    failed = storage.replace_policy_if_unchanged(SITE, PROCEDURE, {**read.values, "hold_ttl_seconds": 60}, clock.now(),
+                                                 read.updated_at)
+    assert failed.conditions == {"policy"}
+    monkeypatch.setattr(storage, "get_policy", lambda site_id, procedure_id: read)  # read before the other admin saved
+    with pytest.raises(Conflict) as refused:
+        catalog.update_policy(SITE, PROCEDURE, {"hold_ttl_seconds": 60}, clock.now())
+    assert refused.value.code == "state_changed"
+    monkeypatch.undo()
     assert storage.get_policy(SITE, PROCEDURE).values["hold_ttl_seconds"] == 45

@@ -1,0 +1,112 @@
+"""refusals.py: which answer a transition that did not happen gets (no storage, no I/O)."""
+from types import SimpleNamespace
+
+import pytest
+
+from chalicelib import refusals
+from chalicelib.errors import Conflict, Expired, TooManyRequests
+from chalicelib.records import Failed
+
+NOW = 1_000_000.0
+
+
+def failed(*labels, **facts):
+    return Failed(frozenset(labels), facts)
+
+
+def answer(refusal):
+    error = refusal.exception()
+    return type(error), error.status, error.code, error.retry_after
+
+
+# --- holds --------------------------------------------------------------------------------------
+
+def test_a_hold_refused_for_everything_at_once_names_the_identity_s_active_hold_first():
+    every = failed("slot", "identity", "booking", "ip", "quota", hold_expires_at=NOW + 30)
+    assert answer(refusals.hold_refusal(every, NOW, NOW + 100, NOW + 200)) == (Conflict, 409, "hold_already_active", None)
+
+
+def test_a_lapsed_hold_or_a_cancellation_is_a_cooldown_until_the_later_of_the_two():
+    cooling = failed("identity", "ip", hold_expires_at=NOW - 5, hold_lapse_until=NOW + 40.2, cooldown_until=NOW + 10)
+    assert answer(refusals.hold_refusal(cooling, NOW, NOW + 3000)) == (TooManyRequests, 429, "cooldown", 41)
+    later_cancel = failed("identity", hold_lapse_until=None, cooldown_until=NOW + 600)
+    assert answer(refusals.hold_refusal(later_cancel, NOW)) == (TooManyRequests, 429, "cooldown", 600)
+    nothing_known = failed("identity")  # the item as it was said nothing: the shortest wait
+    assert answer(refusals.hold_refusal(nothing_known, NOW)) == (TooManyRequests, 429, "cooldown", 1)
+
+
+def test_then_the_network_s_hour_then_the_partner_s_day_then_the_booking_then_the_slot():
+    assert answer(refusals.hold_refusal(failed("ip", "quota", "booking", "slot"), NOW, NOW + 1800, NOW + 7200)) == (
+        TooManyRequests, 429, "rate_limited", 1800)
+    assert answer(refusals.hold_refusal(failed("quota", "booking", "slot"), NOW, None, NOW + 7200.5)) == (
+        TooManyRequests, 429, "partner_quota_exceeded", 7201)
+    assert answer(refusals.hold_refusal(failed("booking", "slot"), NOW)) == (Conflict, 409, "booking_already_active", None)
+    assert answer(refusals.hold_refusal(failed("slot"), NOW)) == (Conflict, 409, "slot_unavailable", None)
+
+
+def test_a_slot_refusal_never_tells_the_slot_s_timing():
+    refusal = refusals.hold_refusal(failed("slot", available_from=NOW + 500, hold_expires_at=None), NOW)
+    assert refusal.retry_after is None and "available" in refusal.message and "500" not in refusal.message
+
+
+# --- standby requests ---------------------------------------------------------------------------
+
+def test_a_request_refused_for_everything_names_the_cooldown_then_the_network_then_the_booking():
+    every = failed("cooldown", "ip", "booking", "scope", hold_lapse_until=NOW + 9.5, cooldown_until=None)
+    assert answer(refusals.request_refusal(every, NOW, NOW + 60)) == (TooManyRequests, 429, "cooldown", 10)
+    assert answer(refusals.request_refusal(failed("ip", "booking", "scope"), NOW, NOW + 60)) == (
+        TooManyRequests, 429, "rate_limited", 60)
+    assert answer(refusals.request_refusal(failed("booking", "scope"), NOW)) == (Conflict, 409, "booking_already_active", None)
+    assert answer(refusals.request_refusal(failed("scope"), NOW)) == (Conflict, 409, "request_already_active", None)
+
+
+def test_a_cooldown_whose_identity_item_is_gone_waits_the_least():
+    assert answer(refusals.request_refusal(failed("cooldown"), NOW)) == (TooManyRequests, 429, "cooldown", 1)
+
+
+# --- confirm and release ------------------------------------------------------------------------
+
+HOLD = SimpleNamespace(status="active", expires_at=NOW + 60)
+
+
+def test_a_hold_that_ran_out_while_active_has_expired_any_other_is_no_longer_active():
+    assert answer(refusals.hold_not_active("active", NOW, NOW)) == (Expired, 410, "hold_expired", None)
+    assert answer(refusals.hold_not_active("active", NOW + 1, NOW)) == (Conflict, 409, "hold_not_active", None)
+    assert answer(refusals.hold_not_active("released", NOW - 1, NOW)) == (Conflict, 409, "hold_not_active", None)
+
+
+def test_a_hold_confirmed_meanwhile_is_no_refusal():
+    assert refusals.confirm_refusal(failed("hold", "slot", "active_booking", status="confirmed"), HOLD, NOW, NOW - 1) is None
+
+
+def test_a_confirmation_names_the_hold_as_stored_now_then_the_booking_then_the_start():
+    expired = failed("hold", "slot", "active_booking", status="active", expires_at=NOW - 1)
+    assert answer(refusals.confirm_refusal(expired, HOLD, NOW, NOW - 1)) == (Expired, 410, "hold_expired", None)
+    assert answer(refusals.confirm_refusal(failed("hold", status="released", expires_at=NOW + 5), HOLD, NOW, NOW + 99)) == (
+        Conflict, 409, "hold_not_active", None)
+    assert answer(refusals.confirm_refusal(failed("active_booking", "slot"), HOLD, NOW, NOW - 1)) == (
+        Conflict, 409, "booking_already_active", None)
+    assert answer(refusals.confirm_refusal(failed("slot"), HOLD, NOW, NOW)) == (Conflict, 409, "slot_started", None)
+    assert answer(refusals.confirm_refusal(failed("slot"), HOLD, NOW, NOW + 1)) == (Conflict, 409, "hold_not_active", None)
+
+
+# --- staff, look-ups, offers ----------------------------------------------------------------------
+
+def test_closing_a_slot_whose_hold_ended_meanwhile_is_worth_a_retry_anything_else_is_not():
+    assert refusals.close_refusal(failed("hold", "identity")).code == "state_changed"
+    assert refusals.close_refusal(failed("identity")).code == "state_changed"
+    assert refusals.close_refusal(failed("slot", "hold")).code == "slot_not_closable"
+    assert refusals.close_refusal(failed("booking")).code == "slot_not_closable"
+
+
+@pytest.mark.parametrize("labels, wait", [(("ip",), 100), (("ip", "identity"), 100), (("identity",), 5000)])
+def test_a_look_up_over_its_limits_waits_for_the_window_that_is_full(labels, wait):
+    assert answer(refusals.lookup_refusal(failed(*labels), NOW, NOW + 100, NOW + 5000)) == (
+        TooManyRequests, 429, "rate_limited", wait)
+
+
+def test_an_offer_is_made_already_made_or_not_possible():
+    assert refusals.offer_outcome(failed()) == refusals.OFFER_MADE
+    assert refusals.offer_outcome(failed("hold", "slot", "request")) == refusals.OFFER_ALREADY_MADE
+    assert refusals.offer_outcome(failed("slot")) == refusals.OFFER_NOT_POSSIBLE
+    assert refusals.offer_outcome(failed("identity", "request")) == refusals.OFFER_NOT_POSSIBLE
