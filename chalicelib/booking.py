@@ -76,6 +76,33 @@ def default_search_window(start):
 
 def hold(slot_id, applicant, client_ip, now, partner=None):
     """A hold; `partner` ({"partner_id", "daily_quota"}) when a partner holds for a beneficiary."""
+    slot, policy = _slot_to_hold(slot_id, applicant)
+    expires_at, available_after = domain.hold_terms(now, epoch_of(slot.starts_at), policy, _rng)
+    identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
+    token = new_token()
+    item = _new_hold(slot, applicant, identity, token_hash(token), round(expires_at, 3), client_ip, now, partner)
+    actor = audit.partner(partner["partner_id"]) if partner else audit.identity(identity)
+    also = [
+        audit.entry(slot.slot_id, "hold_taken", actor, now, slot.starts_at, client_ip, hold_id=item.hold_id),
+        audit.entry(item.hold_id, "hold_taken", actor, now, slot.starts_at, client_ip, slot_id=slot.slot_id),
+        # A partner holds for its beneficiaries from its own servers (bounded by its quota): its IP
+        # is no sign of fake identities, as for its draw requests.
+        *signals.hold_items(now, None if partner else client_ip, identity, applicant.email),
+    ]
+    _take(slot, item, now, round(available_after, 3), round(domain.cooldown_until(expires_at, policy), 3),
+          _hold_limits(client_ip, policy, partner, now), also)
+    metric("HoldCreated", site=slot.site_id)
+    return {
+        "hold_id": item.hold_id,
+        "hold_token": token,
+        "expires_at": to_rfc3339(item.expires_at),
+        "slot": slot_view(slot),
+    }
+
+
+def _slot_to_hold(slot_id, applicant):
+    """The slot and its procedure's policy, if this applicant may try to hold it (404, 403, 422,
+    409 if the next draw has it)."""
     slot = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
     if slot is None:
         raise NotFound("Unknown slot.", code="slot_not_found")
@@ -86,13 +113,13 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
     if catalog.standby_covers(slot.site_id, slot.procedure_id, policy, _day(slot.starts_at, catalog.site(slot.site_id).timezone)):
         metric("SlotConflicts", site=slot.site_id)
         raise Conflict("This slot is no longer available.", code="slot_unavailable")  # the next draw's
-    starts = epoch_of(slot.starts_at)
-    expires_at, available_after = domain.hold_terms(now, starts, policy, _rng)
-    identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
-    token = new_token()
-    item = records.Hold(
+    return slot, policy
+
+
+def _new_hold(slot, applicant, identity, token_digest, expires_at, client_ip, now, partner):
+    return records.Hold(
         hold_id=new_id("hold"),
-        token_hash=token_hash(token),
+        token_hash=token_digest,
         slot_id=slot.slot_id,
         site_id=slot.site_id,
         procedure_id=slot.procedure_id,
@@ -100,55 +127,41 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
         ends_at=slot.ends_at,
         identity_key=identity,
         applicant=records.Applicant(**applicant.public_fields()),
-        expires_at=round(expires_at, 3),
+        expires_at=expires_at,
         status="active",
         client_ip=client_ip,
         created_at=now,
         purge_at=_purge_at(slot.starts_at),
         partner_id=partner["partner_id"] if partner else None,
     )
-    window = domain.hour_window(now)
-    actor = audit.partner(partner["partner_id"]) if partner else audit.identity(identity)
-    also = [
-        audit.entry(slot.slot_id, "hold_taken", actor, now, slot.starts_at, client_ip, hold_id=item.hold_id),
-        audit.entry(item.hold_id, "hold_taken", actor, now, slot.starts_at, client_ip, slot_id=slot.slot_id),
-        # A partner holds for its beneficiaries from its own servers (bounded by its quota): its IP
-        # is no sign of fake identities, as for its draw requests.
-        *signals.hold_items(now, None if partner else client_ip, identity, applicant.email),
-    ]
-    quota_window = oversight.day_window(now) if partner else None
+
+
+def _hold_limits(client_ip, policy, partner, now):
+    """R8: the client IP's hourly limit, or for a partner its daily quota instead."""
+    if partner:
+        return {"ip_limit": None,
+                "partner_quota": {"partner_id": partner["partner_id"], "window": oversight.day_window(now), "max": partner["daily_quota"]}}
+    return {"ip_limit": {"ip": client_ip or "unknown", "window": domain.hour_window(now), "max": policy.max_holds_per_ip_per_hour},
+            "partner_quota": None}
+
+
+def _take(slot, item, now, available_from_after, lapse_until, limits, also):
+    """The hold's transaction; refused, the answer refusals.hold_refusal chooses (counted)."""
     try:
-        failed = storage.hold_slot_if_available(
-            slot,
-            item,
-            now,
-            available_from_after=round(available_after, 3),
-            lapse_until=round(domain.cooldown_until(expires_at, policy), 3),
-            ip_limit=None if partner else {"ip": client_ip or "unknown", "window": window, "max": policy.max_holds_per_ip_per_hour},
-            partner_quota={"partner_id": partner["partner_id"], "window": quota_window,
-                           "max": partner["daily_quota"]} if partner else None,
-            also=also,
-        )
+        failed = storage.hold_slot_if_available(slot, item, now, available_from_after=available_from_after,
+                                                lapse_until=lapse_until, also=also, **limits)
     except Exception:
         metric("HoldRefused", site=slot.site_id)
         raise
-    if failed:
-        _refuse_hold(refusals.hold_refusal(failed, now, ip_window_end=window[1], quota_window_end=quota_window[1] if quota_window else None),
-                     slot.site_id, now)
-    metric("HoldCreated", site=slot.site_id)
-    return {
-        "hold_id": item.hold_id,
-        "hold_token": token,
-        "expires_at": to_rfc3339(item.expires_at),
-        "slot": slot_view(slot),
-    }
-
-
-def _refuse_hold(refusal, site_id, now):
+    if not failed:
+        return
+    ip_limit, quota = limits["ip_limit"], limits["partner_quota"]
+    refusal = refusals.hold_refusal(failed, now, ip_window_end=ip_limit["window"][1] if ip_limit else None,
+                                    quota_window_end=quota["window"][1] if quota else None)
     if refusal.code == "cooldown":
-        signals.cooldown_refused(now, site_id)
+        signals.cooldown_refused(now, slot.site_id)
     metric({"cooldown": "CooldownRefusals", "rate_limited": "HoldsPerIpLimited",
-            "slot_unavailable": "SlotConflicts"}.get(refusal.code, "HoldRefused"), site=site_id)
+            "slot_unavailable": "SlotConflicts"}.get(refusal.code, "HoldRefused"), site=slot.site_id)
     raise refusal.exception()
 
 

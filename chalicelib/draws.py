@@ -36,27 +36,10 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
     token = new_token()
     ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
-    request = records.Request(
-        request_id=new_id("req"),
-        token_hash=token_hash(token),
-        site_id=site_id,
-        procedure_id=procedure_id,
-        identity_key=identity,
-        applicant=records.Applicant(**applicant.public_fields()),
-        first_day=max(first_day, today).isoformat(),
-        last_day=last_day.isoformat(),
-        permit_expires_on=permit_expires_on.isoformat() if permit_expires_on else None,
-        status="waiting",
-        partner_id=partner_id,
-        created_at=now,
-        purge_at=int(ends + config.current().personal_data_retention_days * 86400),
-    )
-    # Per-IP cap as for holds (R8); a partner's requests are bounded by its key instead.
-    ip_limit = None if partner_id else {"ip": client_ip or "unknown", "window": domain.hour_window(now),
-                                        "max": policy.max_holds_per_ip_per_hour}
-    failed = storage.file_request_if_allowed(request, ends, now, ip_limit, also=signals.request_items(now, client_ip, identity, applicant.email))
-    if failed:
-        raise refusals.request_refusal(failed, now, ip_limit["window"][1] if ip_limit else None).exception()
+    request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
+                           permit_expires_on, partner_id, now, ends)
+    _file(request, ends, now, None if partner_id else _request_ip_limit(client_ip, policy, now),
+          signals.request_items(now, client_ip, identity, applicant.email))
     catalog.forget_standby(site_id, procedure_id)
     if policy.allocation == domain.AUTO:
         pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
@@ -67,6 +50,36 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
         metric("NotificationFailed")
         logger().warning("request acknowledgement not sent", extra={"request_id": request.request_id})
     return {"request_id": request.request_id, "request_token": token, "status": "waiting"}
+
+
+def _request_ip_limit(client_ip, policy, now):
+    """Per-IP cap as for holds (R8); a partner's requests are bounded by its key instead."""
+    return {"ip": client_ip or "unknown", "window": domain.hour_window(now), "max": policy.max_holds_per_ip_per_hour}
+
+
+def _file(request, ends, now, ip_limit, also):
+    failed = storage.file_request_if_allowed(request, ends, now, ip_limit, also=also)
+    if failed:
+        raise refusals.request_refusal(failed, now, ip_limit["window"][1] if ip_limit else None).exception()
+
+
+def _new_request(site_id, procedure_id, identity, token_digest, applicant, first_day, last_day, permit_expires_on, partner_id,
+                 now, ends):
+    return records.Request(
+        request_id=new_id("req"),
+        token_hash=token_digest,
+        site_id=site_id,
+        procedure_id=procedure_id,
+        identity_key=identity,
+        applicant=records.Applicant(**applicant.public_fields()),
+        first_day=first_day.isoformat(),
+        last_day=last_day.isoformat(),
+        permit_expires_on=permit_expires_on.isoformat() if permit_expires_on else None,
+        status="waiting",
+        partner_id=partner_id,
+        created_at=now,
+        purge_at=int(ends + config.current().personal_data_retention_days * 86400),
+    )
 
 
 def _refuse_standby_while_holdable(site, procedure_id, policy, first_day, last_day, now):
@@ -321,16 +334,7 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     draw, runner, resumed = _take_draw(site_id, procedure_id, now)
     lease = _Lease(draw, runner, clock.now())
     if draw.status == "running":
-        entrants, pool, by_request, by_slot, free = _entrants_and_slots(site_id, procedure_id, policy, found.timezone, now)
-        allocation = [list(pair) for pair in domain.allocate(entrants, pool, draw.seed)]
-        parts = storage.record_draw_chunks(draw, draw.attempt, {"entrants": entrants, "slots": pool, "allocation": allocation},
-                                           after_each=lease.keep)
-        if parts is None:
-            raise refusals.DRAW_RUNNING.exception()
-        counts = {"entrants": len(entrants), "slots": len(pool), "allocation": len(allocation)}
-        draw = storage.mark_draw_recorded(draw, runner, parts, counts, now, lease.until(clock.now()))
-        if draw is None:
-            raise Conflict("Another run took this draw over.", code="draw_running")
+        draw, allocation, pool, by_request, by_slot, free = _record(draw, runner, lease, policy, found.timezone, now)
     else:  # allocating: the record decides, the draw is never drawn again
         record, free = storage.read_draw_record(draw), None
         allocation, pool = record["allocation"], record["slots"]
@@ -356,6 +360,23 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     metric("OffersMade", value=offered, site=site_id)
     send_pending_offers(site_id, procedure_id, now)
     return {**result, "status": "run", "remaining": 0}
+
+
+def _record(draw, runner, lease, policy, timezone, now):
+    """The write-ahead step: entrants and slots read, allocated with the committed seed, the
+    record stored in chunks, then the draw marked allocating (its seed public). Returns the
+    draw as marked, the allocation, the slots pool, the stored items by id and every free slot."""
+    entrants, pool, by_request, by_slot, free = _entrants_and_slots(draw.site_id, draw.procedure_id, policy, timezone, now)
+    allocation = [list(pair) for pair in domain.allocate(entrants, pool, draw.seed)]
+    parts = storage.record_draw_chunks(draw, draw.attempt, {"entrants": entrants, "slots": pool, "allocation": allocation},
+                                       after_each=lease.keep)
+    if parts is None:
+        raise refusals.DRAW_RUNNING.exception()
+    counts = {"entrants": len(entrants), "slots": len(pool), "allocation": len(allocation)}
+    recorded = storage.mark_draw_recorded(draw, runner, parts, counts, now, lease.until(clock.now()))
+    if recorded is None:
+        raise Conflict("Another run took this draw over.", code="draw_running")
+    return recorded, allocation, pool, by_request, by_slot, free
 
 
 def _drawable(slots, requests, policy, tz, now):

@@ -26,6 +26,18 @@ def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip,
     match = oversight.identities_match(presented, found.identity_key)
     false_urgency = match and not honest
     status = oversight.check_in_status(match, honest)
+    also = _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now)
+    if storage.check_in_booking(found, status, now, also):
+        raise refusals.BOOKING_NOT_BOOKED.exception()
+    if status == domain.ATTENDED:
+        metric("CheckinMatched", site=found.site_id)
+    else:
+        metric("FalseUrgency" if false_urgency else "CheckinMismatches", site=found.site_id)
+    return {"booking_id": found.booking_id, "match": match, "false_urgency": false_urgency, "status": status}
+
+
+def _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now):
+    """The check-in's audit entries, and its signals: a mismatch, a false urgency (R9)."""
     actor = audit.staff(staff_subject)
     details = {} if status == domain.ATTENDED else {"reason": "false_urgency" if false_urgency else "identity_mismatch"}
     if found.tier is not None:
@@ -39,13 +51,7 @@ def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip,
         also.append(storage.signal_checkin_mismatch(now, found, staff_subject))
     if false_urgency:
         also.append(storage.signal_false_urgency(now, found, staff_subject, permit_expires_on.isoformat()))
-    if storage.check_in_booking(found, status, now, also):
-        raise refusals.BOOKING_NOT_BOOKED.exception()
-    if status == domain.ATTENDED:
-        metric("CheckinMatched", site=found.site_id)
-    else:
-        metric("FalseUrgency" if false_urgency else "CheckinMismatches", site=found.site_id)
-    return {"booking_id": found.booking_id, "match": match, "false_urgency": false_urgency, "status": status}
+    return also
 
 
 def _day(iso):

@@ -91,6 +91,13 @@ def identity_may_hold(now):
             & (IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= now)))
 
 
+def identity_not_cooling_down(now):
+    """No cooldown running (R4): neither one started by a release or cancellation, nor a hold
+    lapsed into its own (an active hold is no cooldown: its holder may still file a request)."""
+    return ((IdentityState.hold_id.does_not_exist() | (IdentityState.hold_expires_at > now) | (IdentityState.hold_lapse_until <= now))
+            & (IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= now)))
+
+
 def no_active_booking(now):
     """The identity has no active booking for the procedure of this scope (R2)."""
     return IdentityState.booking_id.does_not_exist() | (IdentityState.booking_ends_at <= now)

@@ -9,8 +9,8 @@ from chalicelib.records import Failed
 from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import get, guard_public_functions, query_all, save_if, storage_call, update_if
 from chalicelib.storage.conditions import (
-    HOLD_SCOPE, booking_scope, count_for_ip, end_hold, free_the_slot, no_active_booking, request_scope, search_partition,
-    slot_drawable, slot_held_by, slot_not_reserved, take_hold,
+    HOLD_SCOPE, check_no_active_booking, count_for_ip, end_hold, free_the_slot, identity_not_cooling_down, request_scope,
+    search_partition, slot_drawable, slot_held_by, slot_not_reserved, take_hold,
 )
 from chalicelib.storage.figures import count_change_of, freed_figure
 from chalicelib.storage.models import Draw, DrawRecordChunk, Hold, IdentityState, Request, Slot
@@ -21,16 +21,8 @@ from chalicelib.storage.transaction import Transaction
 
 def _identity_may_enter(tx, identity, procedure_id, now):
     """Conditions shared by filing a request: no cooldown (R4) and no active booking (R2)."""
-    tx.check(
-        "cooldown",
-        IdentityState,
-        identity,
-        HOLD_SCOPE,
-        condition=(IdentityState.hold_id.does_not_exist() | (IdentityState.hold_expires_at > now)
-                   | (IdentityState.hold_lapse_until <= now))
-        & (IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= now)),
-    )
-    tx.check("booking", IdentityState, identity, booking_scope(procedure_id), condition=no_active_booking(now))
+    tx.check("cooldown", IdentityState, identity, HOLD_SCOPE, condition=identity_not_cooling_down(now))
+    check_no_active_booking(tx, identity, procedure_id, now)
 
 
 def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, also=()):

@@ -58,18 +58,20 @@ class Transaction:
             return self._failed(exc)
 
     def _failed(self, exc):
-        if not isinstance(exc.cause, ClientError):
-            raise StorageUnavailable()
-        reasons = exc.cancellation_reasons or []
-        codes = {r.code for r in reasons if r is not None}
-        if exc.cause_response_code != "TransactionCanceledException" or codes & UNAVAILABLE:
-            raise StorageUnavailable()
-        if codes & CONTENTION and "ConditionalCheckFailed" not in codes:
-            # Still in conflict after every attempt (connection.py): busy, not a refusal.
+        if _busy(exc):
             raise StorageUnavailable()
         labels = [label for kind in _ORDER for label, _ in self._items[kind]]
         return {
             label: (reason.raw_item or {})
-            for label, reason in zip(labels, reasons)
+            for label, reason in zip(labels, exc.cancellation_reasons or [])
             if reason is not None and reason.code == "ConditionalCheckFailed"
         }
+
+
+def _busy(exc):
+    """A transaction DynamoDB did not judge: unreachable, throttled, or still in conflict with
+    another one after every attempt (connection.py), with no condition of its own failed."""
+    if not isinstance(exc.cause, ClientError) or exc.cause_response_code != "TransactionCanceledException":
+        return True
+    codes = {r.code for r in exc.cancellation_reasons or [] if r is not None}
+    return bool(codes & UNAVAILABLE) or (bool(codes & CONTENTION) and "ConditionalCheckFailed" not in codes)
