@@ -49,14 +49,19 @@ def search(site_id, procedure_id, start, end, limit, cursor, now, partner=False)
     slots, next_cursor = storage.search_holdable_slots(
         site_id, procedure_id, to_rfc3339(floor), utc_key(end), limit, cursor, now, include_reserved=partner
     )
-    if policy.allocation == domain.AUTO and catalog.standby_ranges(site_id, procedure_id):
-        # A free slot on a day a standby request covers belongs to the next draw, never to search.
-        tz = catalog.site(site_id).timezone
-        slots = [s for s in slots if not catalog.standby_covers(site_id, procedure_id, policy, _day(s.starts_at, tz))]
+    slots = _not_the_next_draws(site_id, procedure_id, policy, slots)
     found = {"slots": [slot_view(s) for s in slots], "next_cursor": next_cursor}
     if policy.allocation == domain.AUTO and not slots and next_cursor is None:
         found["standby"] = standby_offer(policy)
     return found
+
+
+def _not_the_next_draws(site_id, procedure_id, policy, slots):
+    """A free slot on a day a standby request covers belongs to the next draw, never to search (auto)."""
+    if policy.allocation != domain.AUTO or not catalog.standby_ranges(site_id, procedure_id):
+        return slots
+    tz = catalog.site(site_id).timezone
+    return [s for s in slots if not catalog.standby_covers(site_id, procedure_id, policy, _day(s.starts_at, tz))]
 
 
 def standby_offer(policy):

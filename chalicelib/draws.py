@@ -247,24 +247,29 @@ def _entrants_and_slots(site_id, procedure_id, policy, timezone, now):
     requests = [r for r in storage.waiting_requests(site_id, procedure_id) if request_status(r, now) == "waiting"]
     free = _free_slots(site_id, procedure_id, now)
     slots = _drawable(free, requests, policy, timezone, now)
-    entrants = [
-        {
-            "request_id": r.request_id,
-            "tier": domain.request_tier(date.fromisoformat(r.permit_expires_on) if r.permit_expires_on else None, today),
-            "first_day": r.first_day,
-            "last_day": r.last_day,
-            "excluded_slots": sorted(s.slot_id for s in slots
-                                     if domain.slot_tag(r.identity_key, s.slot_id) in (s.freed_by, s.hold_identity)),
-            **({"partner": True} if r.partner_id else {}),
-        }
-        for r in requests
-    ]
-    pool = [
-        {"slot_id": s.slot_id, "day": domain.local_date(parse_instant(s.starts_at), timezone),
-         **({"reserved": True} if s.reserved_until is not None and s.reserved_until > now else {})}
-        for s in slots
-    ]
+    entrants = [_entrant(r, slots, today) for r in requests]
+    pool = [_pool_slot(s, timezone, now) for s in slots]
     return entrants, pool, {r.request_id: r for r in requests}, {s.slot_id: s for s in slots}, free
+
+
+def _entrant(request, slots, today):
+    """A waiting request as domain.allocate reads it: its tier, its days, the slots it let go
+    (never offered back to it) and whether a partner filed it."""
+    return {
+        "request_id": request.request_id,
+        "tier": domain.request_tier(date.fromisoformat(request.permit_expires_on) if request.permit_expires_on else None, today),
+        "first_day": request.first_day,
+        "last_day": request.last_day,
+        "excluded_slots": sorted(s.slot_id for s in slots
+                                 if domain.slot_tag(request.identity_key, s.slot_id) in (s.freed_by, s.hold_identity)),
+        **({"partner": True} if request.partner_id else {}),
+    }
+
+
+def _pool_slot(slot, timezone, now):
+    """A free slot as domain.allocate reads it: its local day, and whether partners have it still."""
+    return {"slot_id": slot.slot_id, "day": domain.local_date(parse_instant(slot.starts_at), timezone),
+            **({"reserved": True} if slot.reserved_until is not None and slot.reserved_until > now else {})}
 
 
 def _offer_hold_id(draw, request_id):
@@ -336,10 +341,7 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     if draw.status == "running":
         draw, allocation, pool, by_request, by_slot, free = _record(draw, runner, lease, policy, found.timezone, now)
     else:  # allocating: the record decides, the draw is never drawn again
-        record, free = storage.read_draw_record(draw), None
-        allocation, pool = record["allocation"], record["slots"]
-        by_request = storage.requests_by_id({request_id for request_id, _ in allocation})
-        by_slot = storage.slots_by_id({slot_id for _, slot_id in allocation})
+        allocation, pool, by_request, by_slot, free = _recorded(draw)
     done, offered, skipped = _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, deadline)
     result = {"draw_id": draw.draw_id, "entrants": int(draw.entrant_count), "slots": int(draw.slot_count),
               "offered": offered, "skipped": skipped, "resumed": resumed}
@@ -349,10 +351,7 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
         return {**result, "status": "allocating", "remaining": len(allocation) - done}
     catalog.forget_standby(site_id, procedure_id)
     if policy.allocation == domain.AUTO:  # while still allocating: a crash here is resumed, and this repeated
-        given, pooled = {slot_id for _, slot_id in allocation}, {s["slot_id"] for s in pool}
-        free = _free_slots(site_id, procedure_id, now) if free is None else free
-        _release_leftovers([s for s in free if s.slot_id not in given and (s.draw_from is not None or s.slot_id in pooled)],
-                           policy, now)
+        _release_what_was_not_given(site_id, procedure_id, allocation, pool, free, policy, now)
     if not storage.mark_draw_run(draw, runner, offered, skipped, now):
         raise Conflict("Another run took this draw over.", code="draw_running")
     pending_draw(site_id, procedure_id, now + 0.001)
@@ -360,6 +359,24 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     metric("OffersMade", value=offered, site=site_id)
     send_pending_offers(site_id, procedure_id, now)
     return {**result, "status": "run", "remaining": 0}
+
+
+def _recorded(draw):
+    """A recorded draw's allocation and slots pool, from its record, with the stored items by id
+    (free slots: not read)."""
+    record = storage.read_draw_record(draw)
+    allocation = record["allocation"]
+    by_request = storage.requests_by_id({request_id for request_id, _ in allocation})
+    by_slot = storage.slots_by_id({slot_id for _, slot_id in allocation})
+    return allocation, record["slots"], by_request, by_slot, None
+
+
+def _release_what_was_not_given(site_id, procedure_id, allocation, pool, free, policy, now):
+    """auto: the free slots of the draw's pool (or marked for it) that no offer took."""
+    given, pooled = {slot_id for _, slot_id in allocation}, {s["slot_id"] for s in pool}
+    free = _free_slots(site_id, procedure_id, now) if free is None else free
+    _release_leftovers([s for s in free if s.slot_id not in given and (s.draw_from is not None or s.slot_id in pooled)],
+                       policy, now)
 
 
 def _record(draw, runner, lease, policy, timezone, now):
@@ -456,28 +473,52 @@ def run_due_draws(now):
     deadline = clock.now() + config.current().draw_tick_budget_seconds
     for site in catalog.sites():
         for p in site.procedures:
-            policy = catalog.policy(site.site_id, p["procedure_id"])
             # Offers an earlier run could not e-mail (whatever the allocation is now).
             send_pending_offers(site.site_id, p["procedure_id"], now)
-            if not domain.standby_allowed(policy):
-                continue
-            draws = storage.draws_of(site.site_id, p["procedure_id"], limit=3)
-            unfinished = [d for d in draws if d.status in UNFINISHED and _lease_over(d, now)]
-            if any(not _released(d) for d in unfinished):
-                metric("DrawStuck", site=site.site_id)
-            last_run = next((d.run_at for d in draws if d.run_at), None)
-            if policy.allocation == domain.AUTO and not unfinished:
-                last_run = _auto_draw_clock(site.site_id, p["procedure_id"], draws, last_run, now)
-                if last_run is _NOBODY_WAITS:
-                    continue
-            if unfinished or last_run is None or last_run + policy.draw_interval_seconds <= now:
-                try:
-                    ran.append(run_draw(site.site_id, p["procedure_id"], now, budget_seconds=max(0.0, deadline - clock.now())))
-                except Conflict:
-                    continue  # another runner has it
-            elif not any(d.status == "committed" for d in draws):
-                _new_commitment(site.site_id, p["procedure_id"], now)  # a draw procedure left without one gets it
+            run = _run_if_due(site.site_id, p["procedure_id"], now, deadline)
+            if run is not None:
+                ran.append(run)
     return ran
+
+
+def _run_if_due(site_id, procedure_id, now, deadline):
+    """One procedure's turn in the scheduled job: its draw's answer if it ran, else None."""
+    policy = catalog.policy(site_id, procedure_id)
+    if not domain.standby_allowed(policy):
+        return None
+    draws = storage.draws_of(site_id, procedure_id, limit=3)
+    unfinished = _unfinished(site_id, draws, now)
+    last_run = _interval_start(site_id, procedure_id, policy, draws, unfinished, now)
+    if last_run is _NOBODY_WAITS:
+        return None
+    if unfinished or last_run is None or last_run + policy.draw_interval_seconds <= now:
+        return _run_unless_running(site_id, procedure_id, now, deadline)
+    if not any(d.status == "committed" for d in draws):
+        _new_commitment(site_id, procedure_id, now)  # a draw procedure left without one gets it
+    return None
+
+
+def _unfinished(site_id, draws, now):
+    """The draws left unfinished past their runner's lease; one not released by its run is stuck."""
+    unfinished = [d for d in draws if d.status in UNFINISHED and _lease_over(d, now)]
+    if any(not _released(d) for d in unfinished):
+        metric("DrawStuck", site=site_id)
+    return unfinished
+
+
+def _interval_start(site_id, procedure_id, policy, draws, unfinished, now):
+    """When the draw interval started: the last run; in auto (nothing unfinished) the auto clock."""
+    last_run = next((d.run_at for d in draws if d.run_at), None)
+    if policy.allocation == domain.AUTO and not unfinished:
+        return _auto_draw_clock(site_id, procedure_id, draws, last_run, now)
+    return last_run
+
+
+def _run_unless_running(site_id, procedure_id, now, deadline):
+    try:
+        return run_draw(site_id, procedure_id, now, budget_seconds=max(0.0, deadline - clock.now()))
+    except Conflict:
+        return None  # another runner has it
 
 
 _NOBODY_WAITS = object()
