@@ -10,6 +10,7 @@ from typing import Any, Mapping, Optional
 
 @dataclass(frozen=True)
 class Applicant:
+    """The applicant as a hold, booking or request keeps them (the document number is in the identity key only)."""
     document_type: str
     family_name: str
     given_names: str
@@ -19,6 +20,7 @@ class Applicant:
 
 @dataclass(frozen=True)
 class Slot:
+    """One appointment slot of a site and procedure, with its state and hidden release instant."""
     slot_id: str
     site_id: str
     procedure_id: str
@@ -39,6 +41,7 @@ class Slot:
 
 @dataclass(frozen=True)
 class Hold:
+    """A slot held for one identity until `expires_at`: released, confirmed into a booking, or lapsed."""
     hold_id: str
     token_hash: str
     slot_id: str
@@ -64,6 +67,7 @@ class Hold:
 
 @dataclass(frozen=True)
 class Booking:
+    """A confirmed appointment, until it is cancelled, attended, refused, missed or closed."""
     booking_id: str
     token_hash: str
     reference: str
@@ -92,6 +96,7 @@ class Booking:
 
 @dataclass(frozen=True)
 class Request:
+    """A standby request for a draw: one per identity and procedure while it is live (R6)."""
     request_id: str
     token_hash: str
     site_id: str
@@ -112,6 +117,7 @@ class Request:
 
 @dataclass(frozen=True)
 class Draw:
+    """One draw of a site and procedure: its committed seed, its lease and how far its run got."""
     site_id: str
     procedure_id: str
     draw_id: str
@@ -139,6 +145,7 @@ class Draw:
 
 @dataclass(frozen=True)
 class Site:
+    """A prefecture site and the procedures it offers."""
     site_id: str
     name: str
     address: str
@@ -149,12 +156,14 @@ class Site:
 
 @dataclass(frozen=True)
 class StoredPolicy:
+    """A procedure's stored policy fields and when they were last saved."""
     values: dict
     updated_at: float
 
 
 @dataclass(frozen=True)
 class Partner:
+    """A partner association, its daily quota and the hash of its API key."""
     partner_id: str
     name: str
     daily_quota: int
@@ -174,6 +183,7 @@ class PartnerKey:
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """One entry of an item's audit trail."""
     entity_id: str
     at: str  # "<RFC 3339 with ms>#<random>"
     action: str
