@@ -172,7 +172,7 @@ def openapi_document():
     return openapi.document()
 
 
-@route("/sites/{site_id}/slots", fields=inputs.WINDOW_FIELDS)
+@route("/sites/{site_id}/slots", fields=inputs.SEARCH_FIELDS)
 def search_slots(site_id):
     q, now = _query(), clock.now()
     start, end = _search_window(q, now)
@@ -236,7 +236,7 @@ def withdraw_request(request_id):
     draws.withdraw(request_id, _header("x-request-token"), clock.now())
 
 
-@route("/sites/{site_id}/procedures/{procedure_id}/draws")
+@route("/sites/{site_id}/procedures/{procedure_id}/draws", fields=inputs.PAGE_FIELDS)
 def list_draws(site_id, procedure_id):
     q = _query()
     return draws.public_draws(site_id, procedure_id, clock.now(), inputs.integer(q.get("limit", 20), "limit", 1, 50), q.get("cursor"))
@@ -341,7 +341,7 @@ def _staff_subject():
     return str(_authorizer_context().get("principalId") or "unknown")
 
 
-@partner_route("/partner/sites/{site_id}/slots", fields=inputs.WINDOW_FIELDS)
+@partner_route("/partner/sites/{site_id}/slots", fields=inputs.SEARCH_FIELDS)
 def partner_search_slots(site_id):
     q, now = _query(), clock.now()
     _partner()
@@ -364,7 +364,7 @@ def partner_confirm():
     return _json(201 if created else 200, view)
 
 
-@partner_route("/partner/bookings")
+@partner_route("/partner/bookings", fields=inputs.PAGE_FIELDS)
 def partner_bookings():
     q = _query()
     return partners.bookings(_partner()["partner_id"], clock.now(), q.get("limit", 50), q.get("cursor"))

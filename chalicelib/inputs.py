@@ -22,7 +22,10 @@ DOCUMENT_FIELDS = {"document_type": "document.type", "document_number": "documen
 CHECK_IN_FIELDS = {**DOCUMENT_FIELDS, "permit_expiry": "permit_expires_on"}
 WINDOW_FIELDS = {"window_start": "from", "window_end": "to"}
 SCHEDULE_FIELDS = {"first_day": "from", "last_day": "to"}
-RECORD_FIELDS = {"record_part": "part", "page_cursor": "cursor"}
+# Every paged list: its cursor is refused as a page cursor (storage/cursors.py, draws.py).
+PAGE_FIELDS = {"page_cursor": "cursor"}
+SEARCH_FIELDS = {**WINDOW_FIELDS, **PAGE_FIELDS}
+RECORD_FIELDS = {"record_part": "part", **PAGE_FIELDS}
 # The policy body is the policy: a policy field's name is both its concept and its field.
 POLICY_FIELDS = {name: name for name in domain.POLICY_FIELDS}
 

@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 
-from chalicelib.errors import InvalidField
+from chalicelib.errors import InvalidValue
 from chalicelib.storage.calls import storage_call
 
 _NONCE = 12
@@ -42,7 +42,7 @@ def encode(key, partition):
 
 
 def refuse():
-    raise InvalidField("cursor", "cursor is not one a previous page of this list returned.")
+    raise InvalidValue("page_cursor", "{page_cursor} is not one a previous page of this list returned.")
 
 
 def decode(cursor, key_names, partition):
