@@ -237,32 +237,12 @@ def send(message, name):
 # --- the stream handler's work -------------------------------------------------------------------
 
 
-def _plain(value):
-    """A DynamoDB-JSON attribute value as plain Python (the few types bookings use)."""
-    if not isinstance(value, dict) or len(value) != 1:
-        return None
-    (kind, raw), = value.items()
-    if kind == "S":
-        return raw
-    if kind == "N":
-        return float(raw)
-    if kind == "BOOL":
-        return raw
-    if kind == "NULL":
-        return None
-    if kind == "M":
-        return {k: _plain(v) for k, v in raw.items()}
-    return None
-
-
-def plain_image(image):
-    return {k: _plain(v) for k, v in (image or {}).items()}
-
-
 def booking_changed(event_name, old_image, new_image, sequence="0"):
     """One bookings stream record: send what it calls for. Raises if sending failed, so the
     record is retried (the booking itself is already safely stored)."""
-    old, new = plain_image(old_image), plain_image(new_image)
+    from chalicelib import storage
+
+    old, new = storage.booking_image(old_image), storage.booking_image(new_image)
     kind = kind_of_change(event_name, old, new)
     if kind is None:
         return None

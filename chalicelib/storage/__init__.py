@@ -10,7 +10,7 @@ choose the answer.
 """
 from chalicelib.storage.audit import audit_item, history_of
 from chalicelib.storage.bookings import (
-    bookings_of_day, bookings_of_partner, bookings_to_remind, cancel_booking_if_booked, check_in_booking,
+    booking_image, bookings_of_day, bookings_of_partner, bookings_to_remind, cancel_booking_if_booked, check_in_booking,
     confirm_hold_as_booking, get_booking, mark_link_requested, mark_no_show, mark_reminded_once,
 )
 from chalicelib.storage.catalog import create_site_if_new, get_policy, get_site, list_sites, replace_policy_if_unchanged
@@ -43,7 +43,7 @@ AGGREGATES = ("slots", "bookings", "identities", "draws", "partners", "audit", "
 
 __all__ = [
     "audit_item", "history_of",
-    "bookings_of_day", "bookings_of_partner", "bookings_to_remind", "cancel_booking_if_booked", "check_in_booking",
+    "booking_image", "bookings_of_day", "bookings_of_partner", "bookings_to_remind", "cancel_booking_if_booked", "check_in_booking",
     "confirm_hold_as_booking", "get_booking", "mark_link_requested", "mark_no_show", "mark_reminded_once",
     "create_site_if_new", "get_policy", "get_site", "list_sites", "replace_policy_if_unchanged",
     "RECORD_CHUNK_BYTES", "RECORD_PARTS", "claim_committed_draw",

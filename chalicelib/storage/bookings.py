@@ -179,4 +179,23 @@ def mark_reminded_once(booking, now):
                      Booking.reminded_at.does_not_exist() & (Booking.status == "booked"))
 
 
+def booking_image(image):
+    """A bookings stream record's image (DynamoDB JSON, as the stream gives it) as plain values of
+    the booking's fields (records.Booking's names): the stream's format is storage's, so the
+    notifications read a booking, not an item. No DynamoDB call."""
+    return {name: _plain(value) for name, value in (image or {}).items()}
+
+
+def _plain(value):
+    """One DynamoDB-JSON attribute value as plain Python, for the types bookings use."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    (kind, raw), = value.items()
+    if kind == "M":
+        return {name: _plain(inner) for name, inner in raw.items()}
+    if kind == "N":
+        return float(raw)
+    return raw if kind in ("S", "BOOL") else None
+
+
 guard_public_functions(globals())
