@@ -35,7 +35,7 @@ run: $(STAMP)
 
 test: lint test-python test-web
 
-# ruff (with a complexity ceiling of 10) over all Python, mypy over the rules and storage: pyproject.toml;
+# ruff (with a complexity ceiling of 10) over all Python, mypy over app.py and chalicelib/: pyproject.toml;
 # then the same ceiling by radon's measure over the product code.
 lint: $(STAMP) complexity
 	$(VENV)/bin/ruff check .

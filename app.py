@@ -19,7 +19,7 @@ app = Chalice(app_name="fairslot")
 observability.install(app)
 
 _ALLOWED_HEADERS = "Content-Type,Authorization,X-Api-Key,X-Hold-Token,X-Booking-Token,X-Request-Token"
-_cors_paths = set()
+_cors_paths: set[str] = set()
 # Any body type reaches the handler, which answers 400 in the error envelope if it is not JSON.
 _ACCEPTED_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
                    "application/octet-stream", "application/xml", "text/html"]
@@ -28,7 +28,8 @@ _ACCEPTED_TYPES = ["application/json", "text/plain", "application/x-www-form-url
 # --- plumbing: errors, CORS, authorizers ----------------------------------------------------
 
 def _cors_headers():
-    origin = (app.current_request.headers or {}).get("origin") if app.current_request else None
+    headers = app.current_request.headers if app.current_request else None
+    origin = headers.get("origin") if headers else None
     if origin and origin in config.current().cors_origins:
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Expose-Headers": "Retry-After, Date"}
     return {}
@@ -74,7 +75,7 @@ def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=
                 observability.logger().exception("unhandled error")
                 return _json(500, {"error": {"code": "internal_error", "message": "Something went wrong on our side.", "details": {}}})
 
-        handler.fields = fields or {}  # read by tests/unit/test_field_names.py
+        handler.fields = fields or {}  # type: ignore[attr-defined]  # read by tests/unit/test_field_names.py
         _cors_paths.add(path)
         return app.route(path, methods=list(methods), authorizer=authorizer, api_key_required=api_key_required,
                          content_types=_ACCEPTED_TYPES)(handler)
@@ -85,13 +86,26 @@ def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=
 def _check_contract(path):
     """The query string and the body parsed by the route's contract before the handler runs;
     the handler reads them with _query() and _body()."""
-    request = app.current_request
+    request = _request()
     op = contract.operation(request.method, path)
     if op is None:  # tests/unit/test_contract.py fails for a route without a contract
-        request.fairslot_query, request.fairslot_body = request.query_params or {}, None
+        _keep_parsed(request, request.query_params or {}, None)
         return
-    request.fairslot_query = op.parse_query(request.query_params)
-    request.fairslot_body = op.parse_body(request.raw_body) if op.body is not None else None
+    _keep_parsed(request, op.parse_query(request.query_params), op.parse_body(request.raw_body))
+
+
+def _request():
+    """The request being served (Chalice sets it for each one; there is always one in a route)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("no request is being served")
+    return request
+
+
+def _keep_parsed(request, query, body):
+    """The parsed query and body ride on the request itself, so they live exactly as long."""
+    setattr(request, "fairslot_query", query)
+    setattr(request, "fairslot_body", body)
 
 
 @app.middleware("http")
@@ -129,21 +143,23 @@ def staff_admin(auth_request):
 
 def _body():
     """The JSON body, already checked against the route's contract."""
-    body = getattr(app.current_request, "fairslot_body", None)
-    return body if body is not None else inputs.json_body(app.current_request)
+    request = _request()
+    body = getattr(request, "fairslot_body", None)
+    return body if body is not None else inputs.json_body(request)
 
 
 def _query():
     """The query string's declared parameters that are present, parsed by the route's contract."""
-    return app.current_request.fairslot_query
+    return getattr(_request(), "fairslot_query")
 
 
 def _header(name):
-    return (app.current_request.headers or {}).get(name)
+    headers = _request().headers
+    return headers.get(name) if headers else None
 
 
 def _client_ip():
-    return ((app.current_request.context or {}).get("identity") or {}).get("sourceIp")
+    return ((_request().context or {}).get("identity") or {}).get("sourceIp")
 
 
 # --- public ---------------------------------------------------------------------------------
@@ -330,7 +346,7 @@ def partner_route(path, **kwargs):
 
 
 def _authorizer_context():
-    return (app.current_request.context or {}).get("authorizer") or {}
+    return (_request().context or {}).get("authorizer") or {}
 
 
 def _partner():

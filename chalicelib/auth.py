@@ -41,7 +41,6 @@ def verify_staff_token(header):
     import jwt  # PyJWT: imported on the first staff request, not at cold start
 
     token = _bearer(header)
-    options = {"require": ["exp", "sub"]}
     settings = config.current()
     try:
         if settings.staff_jwks_url:
@@ -61,7 +60,7 @@ def verify_staff_token(header):
                 raise InvalidToken("not an ID token")
             return claims
         if settings.staff_jwt_secret:
-            return jwt.decode(token, settings.staff_jwt_secret, algorithms=["HS256"], options=options)
+            return jwt.decode(token, settings.staff_jwt_secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc))
     raise InvalidToken("staff authentication is not configured")

@@ -11,7 +11,7 @@ from chalicelib.errors import InvalidValue, NotFound
 from chalicelib.keys import identity_secret
 from chalicelib.tokens import new_id
 
-_cache = {}  # key -> (expires_monotonic, value); sites and policies change rarely
+_cache: dict[tuple, tuple] = {}  # key -> (expires_monotonic, value); sites and policies change rarely
 
 
 def _cached(key, load, seconds=None):
@@ -213,7 +213,7 @@ def _reserve_partner_share(slots, tz_name, rules, rng):
     before the release lead time (a uniform rule in the hold condition and the search filter, no
     job); in auto or draw mode a released slot that a standby request covers goes to the draw.
     Returns the slots, those reserved with their reserved_until."""
-    by_day = {}
+    by_day: dict[str, list[str]] = {}
     for slot in slots:
         by_day.setdefault(domain.local_date(parse_instant(slot.starts_at), tz_name), []).append(slot.slot_id)
     reserved = oversight.reserved_slot_ids(by_day, rules.partner_share, rng)

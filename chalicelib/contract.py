@@ -271,7 +271,7 @@ class Obj(Schema):
                 raise InvalidField(_field_path(name, key), f"Unknown field '{key}'.")
 
     def json_schema(self):
-        out = {"type": "object", "properties": {k: v.schema() for k, v in self.fields.items()}}
+        out: dict[str, object] = {"type": "object", "properties": {k: v.schema() for k, v in self.fields.items()}}
         if self.required:
             out["required"] = list(self.required)
         if not self.extra:
@@ -459,8 +459,8 @@ class Operation:
     summary: str
     auth: str = PUBLIC
     status: int = 200
-    response: dict = None
-    body: Obj = None
+    response: dict | None = None
+    body: Obj | None = None
     query: dict = dc_field(default_factory=dict)
     headers: dict = dc_field(default_factory=dict)
     errors: tuple = ()  # codes this route answers besides the ones every route of its kind does
@@ -482,6 +482,9 @@ class Operation:
         return parsed
 
     def parse_body(self, raw):
+        """The body, checked against the route's; None for a route that takes none."""
+        if self.body is None:
+            return None
         body = decode_json(raw, self.body.depth)
         self.body.parse(body)
         return body

@@ -14,6 +14,7 @@ infra/resources.yaml depend on them, so rename nothing without changing both.
 import re
 import threading
 import time
+from typing import Any
 
 from chalicelib import config
 
@@ -211,7 +212,7 @@ def _emit(records):
     base = {"service": SERVICE}
     if settings.stage:
         base["stage"] = settings.stage
-    groups = {}
+    groups: dict[tuple, list] = {}
     for name, value, dims in records:
         groups.setdefault(tuple(sorted(dims.items())), []).append((name, value))
     for dims, values in groups.items():
@@ -246,7 +247,7 @@ def install(app):
 
 def _request_keys(event):
     global _cold_start
-    keys = {"cold_start": _cold_start}
+    keys: dict[str, object] = {"cold_start": _cold_start}
     _cold_start = False
     lambda_context = getattr(event, "lambda_context", None) or getattr(event, "context", None)
     aws_request_id = getattr(lambda_context, "aws_request_id", None)
@@ -313,7 +314,7 @@ def _metrics_middleware(event, get_response):
         flush()
 
 
-_tracer = None
+_tracer: Any = None  # a Powertools Tracer once asked for; False when tracing is unavailable
 
 
 def _get_tracer():

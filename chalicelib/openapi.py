@@ -2,7 +2,7 @@
 from chalicelib import contract
 from chalicelib.error_catalogue import CATALOGUE
 
-_SECURITY = {
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
     contract.PARTNER_KEY: [{"partnerKey": []}],
     contract.AGENT: [{"staffToken": []}],
     contract.ADMIN: [{"staffToken": []}],
@@ -37,7 +37,7 @@ def _error_schema(codes):
 
 
 def _error_responses(op):
-    by_status = {}
+    by_status: dict[int, set[str]] = {}
     for code in contract.codes_of(op):
         by_status.setdefault(CATALOGUE[code][0], set()).add(code)
     responses = {}
@@ -96,7 +96,7 @@ def document():
     """The document (built once per process: it only depends on code)."""
     global _cached
     if _cached is None:
-        paths = {}
+        paths: dict[str, dict] = {}
         for op in contract.OPERATIONS:
             paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
         _cached = {

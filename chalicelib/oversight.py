@@ -13,7 +13,7 @@ def reserved_slot_ids(slots_by_day, share, rng):
     """Per day, round(share * slots of that day) slots chosen uniformly at random for partners.
 
     `slots_by_day`: {day: [slot_id, ...]}. Returns a set of slot ids."""
-    chosen = set()
+    chosen: set[str] = set()
     if share <= 0:
         return chosen
     for day in sorted(slots_by_day):
@@ -88,7 +88,7 @@ def identity_short(identity_key):
 def identities_by_ip(items):
     """{client IP: [distinct identities behind it, holds, draw requests]} from the day's "ip"
     counters (`items` as for summarize_signals), merged over their hours."""
-    ips = defaultdict(lambda: [set(), 0, 0])
+    ips: defaultdict[str, list] = defaultdict(lambda: [set(), 0, 0])  # [identities, holds, requests]
     for item in items:
         if item["kind"] == "ip":  # subject "<ip>#<hour>": one item per IP and hour
             ip = item["subject"].rsplit("#", 1)[0] if "#" in item["subject"] else item["subject"]
@@ -142,7 +142,7 @@ def _email_domains(items):
 
 def _partner_totals(items):
     """{partner id: [bookings, cancellations]} over the day's "partner" counters."""
-    partners = defaultdict(lambda: [0, 0])
+    partners: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for item in _of_kind(items, "partner"):
         partners[item["subject"]][0] += item.get("booked") or 0
         partners[item["subject"]][1] += item.get("cancelled") or 0

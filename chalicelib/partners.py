@@ -8,7 +8,7 @@ from chalicelib import config
 from chalicelib.errors import NotFound, Unauthorized
 from chalicelib.tokens import new_id, new_token, token_hash
 
-_key_cache = {}  # key hash -> (expires_monotonic, partner or None); off unless configured
+_key_cache: dict[str, tuple] = {}  # key hash -> (expires_monotonic, partner or None); off unless configured
 
 
 def _view(p):

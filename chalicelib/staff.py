@@ -39,7 +39,7 @@ def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip,
 def _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now):
     """The check-in's audit entries, and its signals: a mismatch, a false urgency (R9)."""
     actor = audit.staff(staff_subject)
-    details = {} if status == domain.ATTENDED else {"reason": "false_urgency" if false_urgency else "identity_mismatch"}
+    details: dict[str, str | None] = {} if status == domain.ATTENDED else {"reason": "false_urgency" if false_urgency else "identity_mismatch"}
     if found.tier is not None:
         details["permit_expires_on"] = permit_expires_on.isoformat() if permit_expires_on else None
     also = [
