@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from chalicelib import records
 from chalicelib.storage import values
-from chalicelib.storage.calls import guard_public_functions, storage_call
+from chalicelib.storage.calls import guard_public_functions, query_all, storage_call
 from chalicelib.storage.models import AuditEntry
 
 
@@ -29,7 +29,7 @@ def history_of(*entity_ids):
     with storage_call():
         for rank, entity_id in enumerate(entity_ids):
             if entity_id:
-                entries += [(e.at.split("#", 1)[0], rank, e.at, e) for e in AuditEntry.query(entity_id)]
+                entries += [(e.at.split("#", 1)[0], rank, e.at, e) for e in query_all(AuditEntry, entity_id)]
     return [values.read(records.AuditEntry, e) for *_, e in sorted(entries, key=lambda t: t[:3])]
 
 

@@ -114,7 +114,7 @@ def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), d
 
 def bookings_of_day(site_id, day):
     """Every booking of a site's local day, whatever its status (the staff's day list)."""
-    return [values.booking(b) for b in query_all(Booking.day.query, f"{site_id}#{day}")]
+    return [values.booking(b) for b in query_all(Booking, f"{site_id}#{day}", index=Booking.day)]
 
 
 def bookings_of_partner(partner_id, from_key, limit, cursor=None):
@@ -123,7 +123,7 @@ def bookings_of_partner(partner_id, from_key, limit, cursor=None):
     another partner is refused (422)."""
     start_key = cursors.decode(cursor, ("booking_id", "partner_id", "starts_at"), ("partner_id", partner_id)) if cursor else None
     start_key = cursors.resume_within(start_key, "starts_at", from_key)  # a page read yesterday
-    found, next_cursor = cursors.query_page(Booking, Booking.partner.query, "partner_id", partner_id, limit, start_key,
+    found, next_cursor = cursors.query_page(Booking, "partner_id", partner_id, limit, start_key, index=Booking.partner,
                                             range_key_condition=Booking.starts_at >= from_key)
     return [values.booking(b) for b in found], next_cursor
 
@@ -169,7 +169,7 @@ def mark_no_show(booking, now, also):
 
 def bookings_to_remind(site_id, day):
     """The bookings of a site's local day still booked."""
-    return [values.booking(b) for b in query_all(Booking.day.query, f"{site_id}#{day}", filter_condition=Booking.status == "booked")]
+    return [values.booking(b) for b in query_all(Booking, f"{site_id}#{day}", index=Booking.day, filter_condition=Booking.status == "booked")]
 
 
 def mark_reminded_once(booking, now):

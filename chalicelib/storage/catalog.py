@@ -17,7 +17,7 @@ def create_site_if_new(site, also=()):
 
 
 def list_sites():
-    return [values.site(s) for s in query_all(Site.query, "site")]
+    return [values.site(s) for s in query_all(Site, "site")]
 
 
 def get_site(site_id):

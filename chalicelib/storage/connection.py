@@ -1,4 +1,5 @@
-"""The one DynamoDB connection every model and transaction shares, and its one retry point."""
+"""The one DynamoDB connection every storage call and transaction shares, and its one retry point."""
+import functools
 import random
 import threading
 import time
@@ -66,11 +67,16 @@ def _retrying_connection_class():
 
 
 def connection():
-    """The one DynamoDB connection (and botocore client) every model and transaction shares.
+    """The one DynamoDB connection (and botocore client) every storage call and transaction uses.
 
-    Created once under a lock: PynamoDB builds a client lazily per model, and threads racing
-    to do so (chalice local serves each request on a thread) built dozens of clients, ~8 MB each.
-    In Lambda one client instead of seven also means less work on the first request."""
+    Created once under a lock, with its client: PynamoDB builds a botocore session per thread and
+    a client per model, and threads racing to do so (chalice local serves each request on a
+    thread) built dozens of clients, ~8 MB each; in Lambda one client instead of seven also means
+    less work on the first request. No model does its own I/O: calls.py and cursors.py send each
+    operation through this connection's public methods (get_item, query, put_item, update_item,
+    batch_get_item; TransactWrite takes it too), so every one passes the retry point. It knows
+    each table's keys and indexes from the models (_meta_tables), never from a DescribeTable call.
+    tests/api/test_dynamodb_faults.py::test_one_botocore_client_serves_every_model checks it."""
     global _shared
     if _shared is None:
         with _lock:
@@ -85,28 +91,61 @@ def connection():
                     max_pool_connections=50,
                 )
                 shared.client  # noqa: B018 -- build the client now, under the lock
-                _share_with_every_model(shared)
+                for table in _meta_tables():
+                    shared.add_meta_table(table)
                 _shared = shared
     return _shared
 
 
-def _share_with_every_model(shared):
-    """Every model's table connection talks through `shared`.
+def key_attributes(owner):
+    """(name, Attribute) of the hash key and of the range key (or None) of a model or an index,
+    as declared: PynamoDB's public Attribute flags, read once per class."""
+    return _declared_keys(owner if isinstance(owner, type) else type(owner))
 
-    The one use of a PynamoDB internal (Model._get_connection, the model's cached
-    TableConnection): PynamoDB has no public setting for a connection shared by several models,
-    and without it each model builds its own botocore client (see connection()) and bypasses the
-    retry point. tests/api/test_dynamodb_faults.py::test_one_botocore_client_serves_every_model
-    fails loudly if a PynamoDB upgrade changes it."""
+
+@functools.cache
+def _declared_keys(cls):
+    import inspect
+
+    from pynamodb.attributes import Attribute
+
+    declared = inspect.getmembers(cls, lambda value: isinstance(value, Attribute))
+    hash_key = next((name, a) for name, a in declared if a.is_hash_key)
+    return hash_key, next(((name, a) for name, a in declared if a.is_range_key), None)
+
+
+def _schema(owner):
+    """A model's or an index's key schema and the definitions of its key attributes."""
+    keys = [(attribute, kind) for kind, (_, attribute) in zip(("HASH", "RANGE"), filter(None, key_attributes(owner)))]
+    return ([{"AttributeName": a.attr_name, "KeyType": kind} for a, kind in keys],
+            [{"AttributeName": a.attr_name, "AttributeType": a.attr_type} for a, _ in keys])
+
+
+def _meta_tables():
+    """Each table as DescribeTable would describe its keys (PynamoDB's public MetaTable), from the
+    models' declarations, so that the connection never asks DynamoDB: several models share a
+    table (catalog, audit, draws), whose indexes are those of all of them."""
+    import inspect
+
+    from pynamodb.connection.base import MetaTable
+    from pynamodb.indexes import Index
+
     from chalicelib.storage.models import ALL_MODELS, Policy, SiteFigures
 
+    tables: dict[str, dict] = {}
     for model in ALL_MODELS + (Policy, SiteFigures):
-        table = model._get_connection()
-        try:
-            shared.add_meta_table(table.connection.get_meta_table(table.table_name))
-        except ValueError:  # several models share a table (catalog, audit, draws): added once
-            pass
-        table.connection = shared
+        key_schema, definitions = _schema(model)
+        table = tables.setdefault(model.Meta.table_name, {
+            "TableName": model.Meta.table_name, "KeySchema": key_schema, "AttributeDefinitions": [],
+            "GlobalSecondaryIndexes": []})
+        if table["KeySchema"] != key_schema:
+            raise ValueError(f"{model.__name__} does not have the keys of {model.Meta.table_name}")
+        for _, index in inspect.getmembers(model, lambda value: isinstance(value, Index)):
+            index_keys, index_definitions = _schema(index)
+            table["GlobalSecondaryIndexes"].append({"IndexName": index.Meta.index_name, "KeySchema": index_keys})
+            definitions += index_definitions
+        table["AttributeDefinitions"] += [d for d in definitions if d not in table["AttributeDefinitions"]]
+    return [MetaTable(table) for table in tables.values()]
 
 
 def reset():

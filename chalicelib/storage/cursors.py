@@ -5,7 +5,7 @@ import binascii
 import json
 
 from chalicelib.errors import InvalidValue
-from chalicelib.storage.calls import storage_call
+from chalicelib.storage.calls import query
 
 _NONCE = 12
 ENDED = object()
@@ -85,13 +85,10 @@ def resume_within(start_key, range_name, low, high=None):
     return None if at < low else start_key
 
 
-def query_page(model, query, partition_name, partition, limit, start_key, **conditions):
-    """ONE Query (`query`: the model's or an index's): the page's items and the cursor of the
-    next page (None at the end). A page may hold fewer than `limit` items, even none, while a
-    cursor follows: only the first page of PynamoDB's iterator is read."""
-    with storage_call():
-        results = query(partition, limit=limit, page_size=limit, last_evaluated_key=start_key, **conditions)
-        page = next(results.page_iter)
-    last = results.page_iter.last_evaluated_key
+def query_page(model, partition_name, partition, limit, start_key, **conditions):
+    """ONE Query (of `model`'s table, or of `index=`, one of its indexes): the page's items and the
+    cursor of the next page (None at the end). A page may hold fewer than `limit` items, even
+    none, while a cursor follows."""
+    page, last = query(model, partition, limit=limit, start_key=start_key, **conditions)
     cursor = encode(last, (partition_name, partition)) if last else None
-    return [model.from_raw_data(item) for item in page.get("Items", [])], cursor
+    return [model.from_raw_data(item) for item in page], cursor

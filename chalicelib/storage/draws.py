@@ -7,7 +7,7 @@ from chalicelib import domain
 from chalicelib.errors import StorageUnavailable
 from chalicelib.records import Failed
 from chalicelib.storage import cursors, values
-from chalicelib.storage.calls import get, guard_public_functions, query_all, save_if, storage_call, update_if
+from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, save_if, update_if
 from chalicelib.storage.conditions import (
     HOLD_SCOPE, check_no_active_booking, count_for_ip, end_hold, free_the_slot, identity_not_cooling_down, request_scope,
     search_partition, slot_drawable, slot_held_by, slot_not_reserved, take_hold,
@@ -80,13 +80,12 @@ def withdraw_request_if_live(request, now, offer=None, available_from=None, cool
 
 
 def waiting_requests(site_id, procedure_id):
-    return [values.request(r) for r in query_all(Request.pool.query, search_partition(site_id, procedure_id))]
+    return [values.request(r) for r in query_all(Request, search_partition(site_id, procedure_id), index=Request.pool)]
 
 
 def requests_by_id(request_ids):
     """Requests by id (BatchGetItem), for a resumed draw's offers."""
-    with storage_call():
-        return {r.request_id: values.request(r) for r in Request.batch_get(list(request_ids), consistent_read=True)}
+    return {r.request_id: values.request(r) for r in batch_get(Request, request_ids, consistent_read=True)}
 
 
 # --- offers -----------------------------------------------------------------------------------
@@ -135,7 +134,7 @@ def _notify_pool(site_id, procedure_id):
 
 def offers_to_notify(site_id, procedure_id):
     """Requests whose offer e-mail is still to send (sparse: the pool index's notify partition)."""
-    return [values.request(r) for r in query_all(Request.pool.query, _notify_pool(site_id, procedure_id))]
+    return [values.request(r) for r in query_all(Request, _notify_pool(site_id, procedure_id), index=Request.pool)]
 
 
 def offer_notified(request):
@@ -148,8 +147,7 @@ def offer_notified(request):
 
 def draws_of(site_id, procedure_id, limit=20):
     """The latest draws first (the first one may be committed and not yet run)."""
-    with storage_call():
-        return [values.draw(d) for d in Draw.query(search_partition(site_id, procedure_id), scan_index_forward=False, limit=limit)]
+    return [values.draw(d) for d in query_all(Draw, search_partition(site_id, procedure_id), scan_index_forward=False, limit=limit)]
 
 
 def draws_page(site_id, procedure_id, limit, cursor):
@@ -157,7 +155,7 @@ def draws_page(site_id, procedure_id, limit, cursor):
     record, so a page's size is bounded by `limit`. Returns (draws, next cursor or None)."""
     draw_pk = search_partition(site_id, procedure_id)
     start_key = cursors.decode(cursor, ("draw_pk", "draw_id"), ("draw_pk", draw_pk)) if cursor else None
-    found, next_cursor = cursors.query_page(Draw, Draw.query, "draw_pk", draw_pk, limit, start_key, scan_index_forward=False)
+    found, next_cursor = cursors.query_page(Draw, "draw_pk", draw_pk, limit, start_key, scan_index_forward=False)
     return [values.draw(d) for d in found], next_cursor
 
 
@@ -304,7 +302,7 @@ def read_draw_record(draw):
     input): strongly consistent, and checked complete against the chunk counts."""
     parts: dict[str, list] = {part: [] for part in RECORD_PARTS}
     seen = dict.fromkeys(RECORD_PARTS, 0)
-    chunks = query_all(DrawRecordChunk.query, _record_pk(draw, draw.record_attempt), consistent_read=True)
+    chunks = query_all(DrawRecordChunk, _record_pk(draw, draw.record_attempt), consistent_read=True)
     for chunk in chunks:
         part = chunk.draw_id.split("#")[0]
         parts[part].extend(chunk.items)

@@ -38,7 +38,7 @@ def figures_of_site(site_id, first_day, last_day):
     """{procedure_id: {figure: n}} over appointment days first_day..last_day (UTC, ISO dates):
     ONE Query (a few pages at most: FIGURE_SHARDS items per procedure and day)."""
     totals: dict = {}
-    items = query_all(SiteFigures.query, f"figures#{site_id}", SiteFigures.sk.between(first_day, f"{last_day}#~"))
+    items = query_all(SiteFigures, f"figures#{site_id}", SiteFigures.sk.between(first_day, f"{last_day}#~"))
     for item in items:
         procedure_id = item.sk.split("#")[1]
         figures = totals.setdefault(procedure_id, {})

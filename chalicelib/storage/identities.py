@@ -19,7 +19,7 @@ def count_lookup(ip_limit, identity_limit):
 
 def live_bookings_of(identity, now):
     """The identity's live bookings (one per procedure: its "booking#" scopes not yet over)."""
-    scopes = query_all(IdentityState.query, identity, IdentityState.scope.startswith("booking#"),
+    scopes = query_all(IdentityState, identity, IdentityState.scope.startswith("booking#"),
                        filter_condition=IdentityState.booking_ends_at > now)
     found = (get(Booking, s.booking_id) for s in scopes if s.booking_id)
     return [values.booking(b) for b in found if b is not None and b.status == "booked"]

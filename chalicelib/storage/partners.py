@@ -22,7 +22,7 @@ def create_partner_if_new(partner, also=()):
 
 
 def list_partners():
-    return [values.partner(p) for p in query_all(Partner.query, "partner")]
+    return [values.partner(p) for p in query_all(Partner, "partner")]
 
 
 def get_partner(partner_id):

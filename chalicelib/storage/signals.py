@@ -4,7 +4,7 @@ from zlib import crc32
 
 from chalicelib import config, records
 from chalicelib.storage import values
-from chalicelib.storage.calls import guard_public_functions, storage_call
+from chalicelib.storage.calls import guard_public_functions, query_all, update
 from chalicelib.storage.models import SignalCount
 
 # A day's signal items are spread over this many partitions by their subject: every hold and
@@ -78,14 +78,12 @@ def signal_false_urgency(now, booking, staff_subject, permit_read_on):
 def record_cooldown_refusal(now, site_id):
     """A hold refused by the cooldown: counted after the refusal (its transaction was cancelled)."""
     _, _, item, actions, condition = _signal_update(now, "cooldown", site_id, [SignalCount.n.add(1)])
-    with storage_call():
-        item.update(actions=actions, condition=condition)
+    update(item, actions, condition)
 
 
 def signals_of_day(day):
     """The day's signal items: one Query per shard."""
-    with storage_call():
-        return [values.read(records.Signal, item) for shard in range(SIGNAL_SHARDS) for item in SignalCount.query(f"signals#{day}#{shard}")]
+    return [values.read(records.Signal, item) for shard in range(SIGNAL_SHARDS) for item in query_all(SignalCount, f"signals#{day}#{shard}")]
 
 
 guard_public_functions(globals())

@@ -2,7 +2,7 @@
 from chalicelib import domain
 from chalicelib.records import Failed
 from chalicelib.storage import cursors, values
-from chalicelib.storage.calls import get, guard_public_functions, query_all, storage_call, update_if
+from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
     booking_scope, check_no_active_booking, count_for_ip, count_under_cap, end_hold, free_the_slot, search_partition,
     slot_free_for_a_draw, slot_held_by, slot_holdable, slot_not_reserved, take_hold,
@@ -77,7 +77,7 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
     if start_key is cursors.ENDED:
         return [], None
     found, next_cursor = cursors.query_page(
-        Slot, Slot.search.query, "search_pk", search_pk, limit, start_key, range_key_condition=Slot.starts_at.between(from_key, to_key),
+        Slot, "search_pk", search_pk, limit, start_key, index=Slot.search, range_key_condition=Slot.starts_at.between(from_key, to_key),
         filter_condition=(Slot.available_from <= now) if include_reserved else (Slot.available_from <= now) & slot_not_reserved(now),
     )
     return [values.slot(s) for s in found], next_cursor
@@ -176,14 +176,14 @@ def close_slot_if_open_to_change(slot, now, also):
 
 def free_slots(site_id, procedure_id, from_key, to_key, now):
     """The slots a draw may give (free, or marked for the draw), from the search index."""
-    return [values.slot(s) for s in query_all(Slot.search.query, search_partition(site_id, procedure_id),
-                                              Slot.starts_at.between(from_key, to_key), filter_condition=slot_free_for_a_draw(now))]
+    return [values.slot(s) for s in query_all(Slot, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key),
+                                              index=Slot.search, filter_condition=slot_free_for_a_draw(now))]
 
 
 def holdable_slots_between(site_id, procedure_id, from_key, to_key, now):
     """Every slot of the range the public could hold now (the uniform rule, not reserved, not
     started): Query pages of the search index (filing a standby request, never a search)."""
-    found = query_all(Slot.search.query, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key),
+    found = query_all(Slot, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key), index=Slot.search,
                       filter_condition=(Slot.available_from <= now) & slot_not_reserved(now) & Slot.state.is_in(*domain.HOLDABLE_STATES))
     return [values.slot(s) for s in found]
 
@@ -204,8 +204,7 @@ def release_draw_leftover_if_unchanged(slot, now, available_from):
 
 
 def slots_by_id(slot_ids):
-    with storage_call():
-        return {s.slot_id: values.slot(s) for s in Slot.batch_get(list(slot_ids), consistent_read=True)}
+    return {s.slot_id: values.slot(s) for s in batch_get(Slot, slot_ids, consistent_read=True)}
 
 
 guard_public_functions(globals())

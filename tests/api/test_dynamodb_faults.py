@@ -527,36 +527,95 @@ def test_every_public_storage_function_goes_through_the_wrapper(engine, faults):
     for name in storage.__all__:
         value = getattr(storage, name)
         assert not inspect.isfunction(value) or getattr(value, "storage_guarded", False) or name in calls.UNGUARDED, name
-    # A bare model call inside a guarded function, like the one file_request_if_allowed made
-    # outside the wrapper, is retried and mapped too.
+    # Storage's reads go through the shared connection, so they are retried; a bare model call
+    # (its own client, no retry point: tests/unit/test_layers.py keeps them out of storage) inside
+    # a guarded function is still mapped to a 503.
     faults("ThrottlingException", "all", persistent=True)
     with pytest.raises(StorageUnavailable):
         storage.get_slot("slot_x")
+    assert faults.state["injected"] == config.current().storage_attempts
     with pytest.raises(StorageUnavailable):
         calls.guarded(lambda: models.IdentityState.get("someone", "hold"))()
-    assert faults.state["injected"] == 2 * config.current().storage_attempts
 
 
 def test_one_botocore_client_serves_every_model(engine, monkeypatch):
-    """connection.py shares one connection through a PynamoDB internal (Model._get_connection):
-    if an upgrade changes it, models build their own clients and skip the retry point; this fails."""
+    """Threads racing on a cold process, each making every kind of storage call (GetItem, PutItem,
+    UpdateItem, Query of a table and of an index, BatchGetItem, TransactWriteItems) on several
+    models, build ONE botocore client, and every operation goes through the one shared connection
+    (connection.py), whose dispatch is the retry point."""
     import botocore.session
+    from pynamodb.connection import Connection
 
-    created = []
-    original = botocore.session.Session.create_client
+    from chalicelib.storage.transaction import Transaction
+
+    created, dispatched = [], []
+    create_client, dispatch = botocore.session.Session.create_client, Connection.dispatch
 
     def counting(self, service_name, *args, **kwargs):
         created.append(service_name)
-        return original(self, service_name, *args, **kwargs)
+        return create_client(self, service_name, *args, **kwargs)
+
+    def recording(self, operation_name, operation_kwargs):
+        dispatched.append((self, operation_name))
+        return dispatch(self, operation_name, operation_kwargs)
 
     monkeypatch.setattr(botocore.session.Session, "create_client", counting)
+    monkeypatch.setattr(Connection, "dispatch", recording)
     connection.reset()
-    shared = connection.connection()
-    for model in models.ALL_MODELS + (models.Policy, models.SiteFigures):
-        keys = ("k", "k") if model._range_key_attribute() is not None else ("k",)
+    start, failures = threading.Barrier(6), []
+
+    def work(n):
         try:
-            model.get(*keys)
-        except model.DoesNotExist:
-            pass
+            start.wait()
+            key = f"counter-{n}"
+            assert calls.save_if(models.Counter(key, n=0, expires_ttl=10**10), models.Counter.counter_key.does_not_exist())
+            assert calls.update_if(models.Counter(key), [models.Counter.n.add(1)], models.Counter.n == 0)
+            assert not calls.update_if(models.Counter(key), [models.Counter.n.add(1)], models.Counter.n == 0)
+            tx = Transaction()
+            tx.put("scope", models.IdentityState(f"identity-{n}", "hold", hold_id=f"hold-{n}"),
+                   models.IdentityState.identity_key.does_not_exist())
+            tx.update("counter", models.Counter(key), [models.Counter.n.add(1)], models.Counter.n == 1)
+            assert tx.commit() == {}
+            assert calls.get(models.Counter, key).n == 2
+            assert calls.get(models.IdentityState, f"identity-{n}", "hold").hold_id == f"hold-{n}"
+            assert calls.get(models.Site, "site", "nowhere") is None
+            assert [s.scope for s in calls.query_all(models.IdentityState, f"identity-{n}")] == ["hold"]
+            assert calls.query_all(models.Slot, "nowhere#nothing", index=models.Slot.search) == []
+            assert {c.counter_key for c in calls.batch_get(models.Counter, [key, "counter-none"])} == {key}
+        except Exception as exc:  # noqa: BLE001 -- reported below, with the thread's number
+            failures.append((n, exc))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
     assert created == ["dynamodb"], created
-    assert all(model._get_connection().connection is shared for model in models.ALL_MODELS), "a model has its own connection"
+    shared = connection.connection()
+    assert {c for c, _ in dispatched} == {shared}, "an operation went around the shared connection"
+    assert {op for _, op in dispatched} == {"GetItem", "PutItem", "UpdateItem", "Query", "BatchGetItem", "TransactWriteItems"}
+
+
+def test_a_batch_get_asks_again_for_the_keys_dynamodb_left_unprocessed(engine, monkeypatch):
+    """BatchGetItem may answer part of the keys and hand the rest back (UnprocessedKeys): they are
+    asked again until none is left, as PynamoDB's Model.batch_get does."""
+    for n in range(3):
+        assert calls.save_if(models.Counter(f"counter-{n}", expires_ttl=10**10), None)
+    original, asked = botocore.client.BaseClient._make_api_call, []
+
+    def partial(self, operation_name, api_params):
+        answer = original(self, operation_name, api_params)
+        if operation_name == "BatchGetItem":
+            table = models.Counter.Meta.table_name
+            asked.append(sorted(k["counter_key"]["S"] for k in api_params["RequestItems"][table]["Keys"]))
+            items = answer["Responses"][table]
+            if len(items) > 1:  # answer one, leave the others unprocessed
+                answer["UnprocessedKeys"] = {table: {"Keys": [{"counter_key": i["counter_key"]} for i in items[1:]]}}
+                answer["Responses"][table] = items[:1]
+        return answer
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", partial)
+    found = calls.batch_get(models.Counter, ["counter-0", "counter-1", "counter-2", "counter-0"])
+    assert sorted(c.counter_key for c in found) == ["counter-0", "counter-1", "counter-2"]
+    assert [len(keys) for keys in asked] == [3, 2, 1]
