@@ -74,15 +74,14 @@ def calls(monkeypatch):
     """The DynamoDB operations made from now on, counted at botocore (SPEC §6 budgets)."""
     from collections import Counter
 
-    import botocore.client
+    from tests.support import at_the_wire
 
     seen = Counter()
-    original = botocore.client.BaseClient._make_api_call
 
-    def counting(self, operation_name, api_params):
-        if self.meta.service_model.service_name == "dynamodb":
+    def counting(send, service, operation_name, api_params):
+        if service == "dynamodb":
             seen[operation_name] += 1
-        return original(self, operation_name, api_params)
+        return send()
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    at_the_wire(monkeypatch, counting)
     return seen

@@ -7,6 +7,19 @@ from email import policy as email_policy
 
 from chalicelib.auth import issue_local_staff_token
 
+def at_the_wire(monkeypatch, handle):
+    """From now on every botocore call goes through handle(send, service, operation, params),
+    where send() makes the real call: tests count, record, answer or fail DynamoDB calls there."""
+    import botocore.client
+
+    original = botocore.client.BaseClient._make_api_call
+
+    def call(client, operation, params):
+        return handle(lambda: original(client, operation, params), client.meta.service_model.service_name, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+
+
 SITE = "test-site"
 PROCEDURE = "renewal"
 

@@ -9,7 +9,7 @@ import pytest
 from chalicelib import clock, config, domain, draws, storage
 from chalicelib.storage import draws as storage_draws
 from chalicelib.storage.models import DrawRecordChunk, Hold, Request
-from tests.support import PROCEDURE, SITE, applicant
+from tests.support import PROCEDURE, SITE, applicant, at_the_wire
 
 DRAW = {"allocation": "draw", "offer_ttl_seconds": 600, "cooldown_seconds": 1000}
 DRAWS = f"/sites/{SITE}/procedures/{PROCEDURE}/draws"
@@ -306,18 +306,17 @@ def test_a_record_is_read_part_by_part_in_pages_of_bounded_size(api, monkeypatch
 
 
 def test_storage_trouble_during_a_draw_is_a_503_and_the_draw_is_completed_later(api, monkeypatch):
-    import botocore.client
     from botocore.exceptions import ClientError
 
     committed, _ = crash_site(api, monkeypatch)
-    original, broken = botocore.client.BaseClient._make_api_call, set()
+    broken = set()
 
-    def call(self, operation_name, api_params):
+    def call(send, service, operation_name, api_params):
         if operation_name in broken:
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, operation_name)
-        return original(self, operation_name, api_params)
+        return send()
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+    at_the_wire(monkeypatch, call)
     for failing in ({"PutItem"}, {"TransactWriteItems"}):  # writing the record, then making the offers
         broken.update(failing)
         reply = staff_run(api)

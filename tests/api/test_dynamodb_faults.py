@@ -8,14 +8,13 @@ cannot skip this test."""
 import threading
 from datetime import date, timedelta
 
-import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import catalog, clock, config, storage
 from chalicelib.storage import calls, connection, models
 from chalicelib.errors import StorageUnavailable
-from tests.support import PROCEDURE, SITE, applicant
+from tests.support import PROCEDURE, SITE, applicant, at_the_wire
 
 READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems", "DescribeTable"}
 WRITES = {"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
@@ -38,23 +37,22 @@ def _error(kind, operation, params):
 def faults(monkeypatch):
     """faults(kind, scope, persistent): DynamoDB operations in `scope` ("all" or "writes") fail
     with `kind`, always (persistent) or every other attempt in each thread (transient)."""
-    original = botocore.client.BaseClient._make_api_call
     state = {"kind": None}
     local = threading.local()
     pauses = []
 
-    def call(self, operation_name, api_params):
+    def call(send, service, operation_name, api_params):
         kind = state["kind"]
-        if kind and self.meta.service_model.service_name == "dynamodb":
+        if kind and service == "dynamodb":
             ops = WRITES if state["scope"] == "writes" or kind == "TransactionConflict" else READS | WRITES
             if operation_name in ops:
                 local.n = getattr(local, "n", 0) + 1
                 if state["persistent"] or local.n % 2 == 1:
                     state["injected"] += 1
                     raise _error(kind, operation_name, api_params)
-        return original(self, operation_name, api_params)
+        return send()
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+    at_the_wire(monkeypatch, call)
     monkeypatch.setattr(connection, "pause", pauses.append)
 
     def set_faults(kind=None, scope="all", persistent=True):
@@ -472,19 +470,18 @@ def test_storage_faults_are_retried_then_503_never_500_nor_a_false_409(api, faul
 def test_a_cancellation_naming_a_failed_condition_is_that_answer_not_retried(api, monkeypatch):
     """A conflict on one item alongside a failed condition on another is an answer, not contention."""
     slots = _site(api)
-    original = botocore.client.BaseClient._make_api_call
     sent = []
 
-    def call(self, operation_name, api_params):
+    def call(send, service, operation_name, api_params):
         if operation_name == "TransactWriteItems":
             sent.append(api_params["ClientRequestToken"])
             n = len(api_params["TransactItems"])
             reasons = [{"Code": "ConditionalCheckFailed"}, {"Code": "TransactionConflict"}] + [{"Code": "None"}] * (n - 2)
             raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "x"},
                                "CancellationReasons": reasons}, operation_name)
-        return original(self, operation_name, api_params)
+        return send()
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+    at_the_wire(monkeypatch, call)
     reply = api.hold(slots[0]["slot_id"], applicant(1))
     assert reply.status == 409 and len(sent) == 1, reply
 
@@ -493,14 +490,13 @@ def test_a_retried_transaction_is_sent_with_the_same_token(api, faults, monkeypa
     """ClientRequestToken: DynamoDB applies a transaction retried after a lost answer only once."""
     slots = _site(api)
     tokens = []
-    before = botocore.client.BaseClient._make_api_call
 
-    def spy(self, operation_name, api_params):
+    def spy(send, service, operation_name, api_params):
         if operation_name == "TransactWriteItems":
             tokens.append(api_params.get("ClientRequestToken"))
-        return before(self, operation_name, api_params)
+        return send()
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    at_the_wire(monkeypatch, spy)
     faults("ThrottlingException", "writes", persistent=False)
     assert api.hold(slots[0]["slot_id"], applicant(1)).status == 201
     assert api.hold(slots[1]["slot_id"], applicant(2)).status == 201
@@ -602,10 +598,10 @@ def test_a_batch_get_asks_again_for_the_keys_dynamodb_left_unprocessed(engine, m
     asked again until none is left, as PynamoDB's Model.batch_get does."""
     for n in range(3):
         assert calls.save_if(models.Counter(f"counter-{n}", expires_ttl=10**10), None)
-    original, asked = botocore.client.BaseClient._make_api_call, []
+    asked = []
 
-    def partial(self, operation_name, api_params):
-        answer = original(self, operation_name, api_params)
+    def partial(send, service, operation_name, api_params):
+        answer = send()
         if operation_name == "BatchGetItem":
             table = models.Counter.Meta.table_name
             asked.append(sorted(k["counter_key"]["S"] for k in api_params["RequestItems"][table]["Keys"]))
@@ -615,7 +611,7 @@ def test_a_batch_get_asks_again_for_the_keys_dynamodb_left_unprocessed(engine, m
                 answer["Responses"][table] = items[:1]
         return answer
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", partial)
+    at_the_wire(monkeypatch, partial)
     found = calls.batch_get(models.Counter, ["counter-0", "counter-1", "counter-2", "counter-0"])
     assert sorted(c.counter_key for c in found) == ["counter-0", "counter-1", "counter-2"]
     assert [len(keys) for keys in asked] == [3, 2, 1]

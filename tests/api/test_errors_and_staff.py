@@ -6,7 +6,7 @@ import string
 import pytest
 
 from chalicelib import clock
-from tests.support import PROCEDURE, SITE, applicant
+from tests.support import PROCEDURE, SITE, applicant, at_the_wire
 
 
 def _envelope(reply):
@@ -94,7 +94,6 @@ def test_a_cursor_from_another_search_is_refused(api):
 def test_a_cursor_outside_the_window_is_never_sent_to_dynamodb(api, monkeypatch):
     """DynamoDB refuses a start key outside the Query's key condition (a 500 if sent). The window
     moves under a cursor: its start is "now" at every page, or the caller changes from/to."""
-    import botocore.client
 
     api.create_site()
     api.schedule(slot_minutes=30)
@@ -103,14 +102,13 @@ def test_a_cursor_outside_the_window_is_never_sent_to_dynamodb(api, monkeypatch)
     cursor_at = first["slots"][-1]["starts_at"]
     later = [s for s in everything if s["starts_at"] > cursor_at][1]["starts_at"]
     sent = []
-    original = botocore.client.BaseClient._make_api_call
 
-    def spy(self, operation, params):
+    def spy(send, service, operation, params):
         if operation == "Query":
             sent.append(params.get("ExclusiveStartKey"))
-        return original(self, operation, params)
+        return send()
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    at_the_wire(monkeypatch, spy)
     # The window now starts after the cursor: the continuation is the window itself.
     moved = api.call("GET", f"/sites/{SITE}/slots?procedure={PROCEDURE}&limit=100&from={later}&cursor={first['next_cursor']}")
     assert moved.status == 200 and moved.body["slots"][0]["starts_at"] == later and sent == [None]

@@ -13,14 +13,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import boto3
-import botocore.client
 import pytest
 from botocore.stub import ANY, Stubber
 
 from chalicelib import clock, config, notify, storage
 from chalicelib.storage.models import Booking
 from devlocal.streams import BookingsStreamPoller
-from tests.support import PROCEDURE, SITE, applicant
+from tests.support import PROCEDURE, SITE, applicant, at_the_wire
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "infra"))
 import iam  # noqa: E402
@@ -37,15 +36,14 @@ TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "C
 def aws_calls(monkeypatch):
     """Record (service, operation, params) while a function runs; calls still reach the engine."""
     seen = []
-    original = botocore.client.BaseClient._make_api_call
 
-    def recording(self, operation_name, api_params):
-        if seen is not None and recording.on:
-            seen.append((self.meta.service_model.service_name, operation_name, api_params))
-        return original(self, operation_name, api_params)
+    def recording(send, service, operation_name, api_params):
+        if recording.on:
+            seen.append((service, operation_name, api_params))
+        return send()
 
     recording.on = False
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    at_the_wire(monkeypatch, recording)
 
     class Recorder:
         def __enter__(self):

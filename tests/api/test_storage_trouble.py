@@ -1,10 +1,9 @@
 """Storage trouble (throttling, timeouts, an unreachable engine) is a 503 with Retry-After,
 never a 500, and leaves nothing half-written."""
-import botocore.client
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from tests.support import applicant
+from tests.support import applicant, at_the_wire
 
 FAILURES = {
     "timeout": lambda op: ReadTimeoutError(endpoint_url="http://engine"),
@@ -17,15 +16,14 @@ FAILURES = {
 @pytest.fixture
 def failing(monkeypatch):
     """failing(kind, *operations): from now on those DynamoDB operations fail that way."""
-    original = botocore.client.BaseClient._make_api_call
     broken = {}
 
-    def call(self, operation_name, api_params):
+    def call(send, service, operation_name, api_params):
         if operation_name in broken:
             raise broken[operation_name](operation_name)
-        return original(self, operation_name, api_params)
+        return send()
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+    at_the_wire(monkeypatch, call)
 
     def fail(kind, *operations):
         broken.clear()
