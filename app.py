@@ -4,11 +4,12 @@ from functools import wraps
 
 from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import audit, booking, catalog, clock, contract, draws, gateway_keys, inputs, notify, observability, partners, signals, staff
-from chalicelib.auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
-from chalicelib import config
-from chalicelib.errors import FairslotError, InvalidValue, NotFound
-from chalicelib.error_catalogue import CATALOGUE
+from chalicelib.http import contract, inputs
+from chalicelib.http.error_catalogue import CATALOGUE
+from chalicelib.http.staff_auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
+from chalicelib.platform import clock, config, gateway_keys, observability
+from chalicelib.rules.errors import FairslotError, InvalidValue, NotFound
+from chalicelib.usecases import audit_trail, booking, draw_requests, draw_runs, fraud_signals, notify, partner_keys, site_catalog, staff, transparency
 
 # The one import-time read of the configuration; everything else reads config.current() when it
 # runs. A deployed function must refuse to start without its staff and CORS settings
@@ -50,7 +51,7 @@ def error_response(exc):
 
 
 def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=False, fields=None):
-    """app.route plus: the request checked against its contract (chalicelib/contract.py), the error
+    """app.route plus: the request checked against its contract (chalicelib/http/contract.py), the error
     envelope for every failure, CORS, and a JSON response. `fields`: where the request carries the
     values the rules name (inputs.*_FIELDS), for their refusals to name the client's field."""
 
@@ -172,7 +173,7 @@ def health():
 @route("/sites")
 def list_sites():
     # How long personal data is kept: the web app's personal-data page quotes it.
-    return {"sites": [catalog.site_view(s) for s in catalog.sites()],
+    return {"sites": [site_catalog.site_view(s) for s in site_catalog.sites()],
             "personal_data_retention_days": config.current().personal_data_retention_days}
 
 
@@ -183,7 +184,7 @@ def _search_window(q, now):
 
 @route("/openapi.json")
 def openapi_document():
-    from chalicelib import openapi  # built only when asked: nothing on the cold-start path
+    from chalicelib.http import openapi  # built only when asked: nothing on the cold-start path
 
     return openapi.document()
 
@@ -239,43 +240,43 @@ def cancel_booking(booking_id):
 def file_request():
     now = clock.now()
     fields = inputs.draw_request(_body(), clock.utc_date(now))
-    return draws.file_request(now=now, client_ip=_client_ip(), **fields)
+    return draw_requests.file_request(now=now, client_ip=_client_ip(), **fields)
 
 
 @route("/requests/{request_id}")
 def get_request(request_id):
-    return draws.request_view(request_id, _header("x-request-token"), clock.now())
+    return draw_requests.request_view(request_id, _header("x-request-token"), clock.now())
 
 
 @route("/requests/{request_id}", methods=["DELETE"], status=204)
 def withdraw_request(request_id):
-    draws.withdraw(request_id, _header("x-request-token"), clock.now())
+    draw_requests.withdraw(request_id, _header("x-request-token"), clock.now())
 
 
 @route("/sites/{site_id}/procedures/{procedure_id}/draws", fields=inputs.PAGE_FIELDS)
 def list_draws(site_id, procedure_id):
     q = _query()
-    return draws.public_draws(site_id, procedure_id, clock.now(), inputs.integer(q.get("limit", 20), "limit", 1, 50), q.get("cursor"))
+    return transparency.public_draws(site_id, procedure_id, clock.now(), inputs.integer(q.get("limit", 20), "limit", 1, 50), q.get("cursor"))
 
 
 @route("/sites/{site_id}/procedures/{procedure_id}/draws/{draw_id}/record", fields=inputs.RECORD_FIELDS)
 def draw_record(site_id, procedure_id, draw_id):
     q = _query()
-    return draws.draw_record_page(site_id, procedure_id, draw_id, q.get("part", "entrants"), q.get("cursor"))
+    return transparency.draw_record_page(site_id, procedure_id, draw_id, q.get("part", "entrants"), q.get("cursor"))
 
 
 @route("/stats/{site_id}", fields=inputs.WINDOW_FIELDS)
 def site_stats(site_id):
     q, now = _query(), clock.now()
     start = q.get("from") or clock.parse_instant(clock.utc_date(now).isoformat())
-    end = q.get("to")  # None: draws.stats's own default window (bounded there)
-    return draws.stats(site_id, start, end, now)
+    end = q.get("to")  # None: transparency.stats's own default window (bounded there)
+    return transparency.stats(site_id, start, end, now)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def run_due_draws(event):
     """Draws of every draw-mode procedure, each at its policy's draw_interval_seconds."""
-    return draws.run_due_draws(clock.now())
+    return draw_runs.run_due_draws(clock.now())
 
 
 # --- staff ----------------------------------------------------------------------------------
@@ -284,38 +285,38 @@ def run_due_draws(event):
 def create_site():
     body = _body()
     fields = inputs.site(body)
-    created = catalog.create_site(**fields, now=clock.now(), staff_subject=_staff_subject(), client_ip=_client_ip())
-    return catalog.site_view(created)
+    created = site_catalog.create_site(**fields, now=clock.now(), staff_subject=_staff_subject(), client_ip=_client_ip())
+    return site_catalog.site_view(created)
 
 
 @route("/staff/sites/{site_id}/procedures/{procedure_id}/policy", authorizer=staff_agent)
 def get_policy(site_id, procedure_id):
-    catalog.procedure(site_id, procedure_id)
-    return catalog.policy(site_id, procedure_id).as_dict()
+    site_catalog.procedure(site_id, procedure_id)
+    return site_catalog.policy(site_id, procedure_id).as_dict()
 
 
 @route("/staff/sites/{site_id}/procedures/{procedure_id}/policy", methods=["PUT"], authorizer=staff_admin, fields=inputs.POLICY_FIELDS)
 def put_policy(site_id, procedure_id):
-    return catalog.update_policy(site_id, procedure_id, _body(), clock.now(), _staff_subject(), _client_ip()).as_dict()
+    return site_catalog.update_policy(site_id, procedure_id, _body(), clock.now(), _staff_subject(), _client_ip()).as_dict()
 
 
 @route("/staff/sites/{site_id}/schedules", methods=["POST"], status=201, authorizer=staff_admin, fields=inputs.SCHEDULE_FIELDS)
 def create_schedule(site_id):
     spec = inputs.schedule(_body())
-    return catalog.publish_schedule(site_id, spec["procedure_id"], spec, clock.now(),
+    return site_catalog.publish_schedule(site_id, spec["procedure_id"], spec, clock.now(),
                                     staff_subject=_staff_subject(), client_ip=_client_ip())
 
 
 @route("/staff/sites/{site_id}/history", authorizer=staff_agent)
 def site_history(site_id):
     """The site's creation, its schedules and its procedures' policy changes."""
-    found = catalog.site(site_id)
-    return audit.site_history(site_id, [p["procedure_id"] for p in found.procedures])
+    found = site_catalog.site(site_id)
+    return audit_trail.site_history(site_id, [p["procedure_id"] for p in found.procedures])
 
 
 @route("/staff/sites/{site_id}/procedures/{procedure_id}/draws", methods=["POST"], authorizer=staff_admin)
 def run_draw(site_id, procedure_id):
-    return draws.run_draw(site_id, procedure_id, clock.now())
+    return draw_runs.run_draw(site_id, procedure_id, clock.now())
 
 
 @route("/staff/sites/{site_id}/bookings", authorizer=staff_agent)
@@ -329,7 +330,7 @@ def day_list(site_id):
 def partner_key(auth_request):
     """The partner behind x-api-key, looked up by its hash on every request (TTL 0): a revoked
     key is refused at once."""
-    found = partners.authenticate(auth_request.token)
+    found = partner_keys.authenticate(auth_request.token)
     if found is None:
         raise NotAuthenticated()
     allowed = AuthResponse(routes=["*"], principal_id=found.partner_id,
@@ -350,7 +351,7 @@ def _authorizer_context():
 
 
 def _partner():
-    return partners.quota_of(_authorizer_context())
+    return partner_keys.quota_of(_authorizer_context())
 
 
 def _staff_subject():
@@ -383,7 +384,7 @@ def partner_confirm():
 @partner_route("/partner/bookings", fields=inputs.PAGE_FIELDS)
 def partner_bookings():
     q = _query()
-    return partners.bookings(_partner()["partner_id"], clock.now(), q.get("limit", 50), q.get("cursor"))
+    return partner_keys.bookings(_partner()["partner_id"], clock.now(), q.get("limit", 50), q.get("cursor"))
 
 
 @partner_route("/partner/bookings/{booking_id}", methods=["DELETE"], status=204)
@@ -395,24 +396,24 @@ def partner_cancel(booking_id):
 def partner_file_request():
     now = clock.now()
     fields = inputs.draw_request(_body(), clock.utc_date(now))
-    return draws.file_request(now=now, partner_id=_partner()["partner_id"], **fields)
+    return draw_requests.file_request(now=now, partner_id=_partner()["partner_id"], **fields)
 
 
 @route("/staff/partners", methods=["POST"], status=201, authorizer=staff_admin)
 def create_partner():
     body = _body()
-    return partners.create(inputs.text(body, "name"), inputs.integer(body.get("daily_quota"), "daily_quota", 1, 100_000),
+    return partner_keys.create(inputs.text(body, "name"), inputs.integer(body.get("daily_quota"), "daily_quota", 1, 100_000),
                            clock.now(), _staff_subject(), _client_ip())
 
 
 @route("/staff/partners", authorizer=staff_admin)
 def list_partners():
-    return partners.list_all()
+    return partner_keys.list_all()
 
 
 @route("/staff/partners/{partner_id}", methods=["DELETE"], status=204, authorizer=staff_admin)
 def revoke_partner(partner_id):
-    partners.revoke(partner_id, clock.now(), _staff_subject(), _client_ip())
+    partner_keys.revoke(partner_id, clock.now(), _staff_subject(), _client_ip())
 
 
 @route("/staff/bookings/{booking_id}/check-in", methods=["POST"], authorizer=staff_agent, fields=inputs.CHECK_IN_FIELDS)
@@ -435,22 +436,22 @@ def close_slot(slot_id):
 @route("/staff/signals", authorizer=staff_agent)
 def review_signals():
     q = _query()
-    return signals.review(q.get("date") or signals.today(clock.now()), q.get("days", 1))
+    return fraud_signals.review(q.get("date") or fraud_signals.today(clock.now()), q.get("days", 1))
 
 
 @route("/staff/partners/{partner_id}/history", authorizer=staff_admin)
 def partner_history(partner_id):
-    return partners.history(partner_id)
+    return partner_keys.history(partner_id)
 
 
 @route("/staff/slots/{slot_id}/history", authorizer=staff_agent)
 def slot_history(slot_id):
-    return audit.slot_history(slot_id)
+    return audit_trail.slot_history(slot_id)
 
 
 @route("/staff/bookings/{booking_id}/history", authorizer=staff_agent)
 def booking_history(booking_id):
-    return audit.booking_history(booking_id)
+    return audit_trail.booking_history(booking_id)
 
 
 @app.on_dynamodb_record(stream_arn=config.current().bookings_stream_arn, batch_size=1, starting_position="TRIM_HORIZON")
@@ -471,7 +472,7 @@ def send_reminders(event):
 def publish_signal_metrics(event):
     """Today's identities-behind-one-IP figures (R9) as metrics for their alarm: holds and requests
     only count them, so this run reads the day's counters once."""
-    return signals.publish_metrics(clock.now())
+    return fraud_signals.publish_metrics(clock.now())
 
 
 # --- CORS preflight for every path above ----------------------------------------------------

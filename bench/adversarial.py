@@ -190,9 +190,9 @@ def file_request(b, c, site, me, ip):
 
 def draw_replays(record):
     """Whether the published draw record gives the same allocation when replayed."""
-    from chalicelib import domain
+    from chalicelib.rules import lottery
 
-    return [list(p) for p in domain.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"]
+    return [list(p) for p in lottery.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"]
 
 
 # --- fcfs races: (a), (b), (c) --------------------------------------------------------------
@@ -702,8 +702,8 @@ def near_term_row(b, trials, lead_s=50, late_s=30):
     (the old rule brought it back at exactly now + lead_s/2) and a bot polls POST /holds until the
     start. Another set is cancelled `late_s` before (less than twice release_window_min): those
     must never come back online. All trials run side by side on their own sites."""
-    from zoneinfo import ZoneInfo
     from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     tz = ZoneInfo("Europe/Paris")
     start = (datetime.now(tz) + timedelta(seconds=lead_s + 40)).replace(second=0, microsecond=0) + timedelta(minutes=1)

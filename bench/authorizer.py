@@ -92,10 +92,12 @@ def in_process(n):
     engine = Engine(port=0).start()
     os.environ.update(local_environment(engine.endpoint, STAFF_SECRET))
     os.environ["TABLE_PREFIX"] = "fairslot-bench-auth-inproc"
-    from chalicelib import clock, partners, storage
+    from chalicelib import storage
+    from chalicelib.platform import clock
+    from chalicelib.usecases import partner_keys
 
     storage.ensure_tables()
-    created = partners.create("bench", 100, clock.now())
+    created = partner_keys.create("bench", 100, clock.now())
     import app as application
 
     event = {"type": "TOKEN", "authorizationToken": created["api_key"],
@@ -108,7 +110,7 @@ def in_process(n):
     rows = {}
     for cache in (0, 300):
         os.environ["PARTNER_KEY_CACHE_SECONDS"] = str(cache)
-        partners.forget_cached()
+        partner_keys.forget_cached()
         authorize()
         samples = []
         for _ in range(n):

@@ -52,7 +52,8 @@ def main():
     from moto import mock_aws
 
     import app as application
-    from chalicelib import domain, storage
+    from chalicelib import storage
+    from chalicelib.rules import lottery
     from tests.support import PROCEDURE, SITE, Api, applicant
 
     seen = counting_calls()
@@ -84,8 +85,8 @@ def main():
         summary = next(d for d in api.draws() if d["draw_id"] == committed["draw_id"])
         record = api.draw_record(summary)
         read_calls = dict(seen)
-        replays = (domain.seed_commitment(record["seed"]) == committed["seed_hash"]
-                   and [list(p) for p in domain.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"])
+        replays = (lottery.seed_commitment(record["seed"]) == committed["seed_hash"]
+                   and [list(p) for p in lottery.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"])
 
     print(f"draw of {made} free slots and {args.entrants} entrants: {reply.body}")
     print(f"| part | items | JSON bytes | chunks (pages) of <= {storage.RECORD_CHUNK_BYTES} bytes |")

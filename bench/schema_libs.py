@@ -1,6 +1,6 @@
 """Cost of a schema library at cold start: import it and declare POST /holds' body, in fresh interpreters, against `import boto3`.
 
-How chalicelib/contract.py (stdlib) was chosen (DEVELOPERS.md). pydantic v2 comes with the dev venv;
+How chalicelib/http/contract.py (stdlib) was chosen (DEVELOPERS.md). pydantic v2 comes with the dev venv;
 msgspec is not a dependency: install it apart and point MSGSPEC_PATH at it to include it:
 
     .venv/bin/pip install --target /tmp/msgspec msgspec && MSGSPEC_PATH=/tmp/msgspec .venv/bin/python bench/schema_libs.py

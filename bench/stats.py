@@ -60,12 +60,14 @@ def one_size(slots_wanted, calls):
     from chalice.test import Client
     from moto import mock_aws
 
-    from chalicelib import catalog, keys, storage
+    from chalicelib import storage
+    from chalicelib.platform import keys
     from chalicelib.storage.models import Booking, Slot
+    from chalicelib.usecases import site_catalog
     from tests.support import Api, applicant
 
     with mock_aws(), tempfile.TemporaryDirectory() as project:
-        catalog.forget_cached()
+        site_catalog.forget_cached()
         keys.forget()
         storage.connection.reset()
         storage.ensure_tables()

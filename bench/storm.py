@@ -11,11 +11,11 @@ import itertools
 import json
 import os
 import statistics
-from collections import Counter
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)

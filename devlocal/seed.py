@@ -31,17 +31,18 @@ SITES = [
 
 def seed(now, weeks=3):
     """Create the demo sites and slots unless they exist; returns the number of slots created."""
-    from chalicelib import catalog, storage
+    from chalicelib import storage
+    from chalicelib.usecases import site_catalog
 
     created = 0
     first = date.fromtimestamp(now) + timedelta(days=1)
     for spec in SITES:
         if storage.get_site(spec["site_id"]) is not None:
             continue
-        catalog.create_site(spec["site_id"], spec["name"], spec["address"], spec["timezone"], PROCEDURES, now, "seed",
+        site_catalog.create_site(spec["site_id"], spec["name"], spec["address"], spec["timezone"], PROCEDURES, now, "seed",
                               name_en=spec.get("name_en"))
         for procedure in PROCEDURES:
-            created += catalog.publish_schedule(
+            created += site_catalog.publish_schedule(
                 spec["site_id"],
                 procedure["procedure_id"],
                 {
@@ -60,9 +61,9 @@ def seed(now, weeks=3):
     # One procedure shows the draw (R6): students at Béziers file requests, drawn every hour.
     # Renewals are `auto` (first come while nobody waits, then standby requests drawn every hour).
     if created:
-        catalog.update_policy("herault-beziers", "student", {"allocation": "draw", "draw_interval_seconds": 3600}, now,
+        site_catalog.update_policy("herault-beziers", "student", {"allocation": "draw", "draw_interval_seconds": 3600}, now,
                               staff_subject="seed")
         for spec in SITES:
-            catalog.update_policy(spec["site_id"], "renewal", {"allocation": "auto", "draw_interval_seconds": 3600}, now,
+            site_catalog.update_policy(spec["site_id"], "renewal", {"allocation": "auto", "draw_interval_seconds": 3600}, now,
                                   staff_subject="seed")
     return created

@@ -76,12 +76,13 @@ def taken_ports(ports):
 
 def run_scheduled_draws(every):
     """What the rate-scheduled Lambda does in AWS: run the draws that are due."""
-    from chalicelib import clock, draws
+    from chalicelib.platform import clock
+    from chalicelib.usecases import draw_runs
 
     while True:
         time.sleep(every)
         try:
-            draws.run_due_draws(clock.now())
+            draw_runs.run_due_draws(clock.now())
         except Exception as exc:  # the next tick tries again, as the schedule would
             print(f"scheduled draws failed: {exc!r}", flush=True)
 
@@ -162,7 +163,7 @@ def start_engine(args, staff_secret):
     os.environ.update(env)
     sys.path.insert(0, ROOT)
     from chalicelib import storage
-    from chalicelib.clock import now
+    from chalicelib.platform.clock import now
 
     storage.ensure_tables()
     if not args.no_seed:
@@ -205,7 +206,7 @@ def stop_when_a_child_exits(children, stop):
 
 def print_ready(args, engine, env, staff_secret, with_web):
     """Where everything answers, an admin token and what to try first, then READY."""
-    from chalicelib.auth import issue_local_staff_token
+    from chalicelib.http.staff_auth import issue_local_staff_token
 
     token = issue_local_staff_token(staff_secret, "local-admin", ["admins"])
     print(f"API      http://127.0.0.1:{args.api_port}", flush=True)

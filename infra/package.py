@@ -14,7 +14,7 @@ Steps:
    stack around it (tables, usage plan, WAF, alarms, ...).
 2. Wires the stream handlers: Chalice needs a stream ARN when `app.py` is imported, but the
    bookings table and its stream are created by the same stack. `app.py` is given a placeholder
-   (chalicelib.config.STREAM_ARN_PLACEHOLDERS) and every event source still naming it is pointed
+   (chalicelib.platform.config.STREAM_ARN_PLACEHOLDERS) and every event source still naming it is pointed
    at `!GetAtt <table>.StreamArn` here, so the first deploy works. An explicit
    BOOKINGS_STREAM_ARN in the environment wins and is left alone.
 3. Bounds the stream handlers' retries (STREAM_RETRY_BOUNDS) and sends what still fails to the
@@ -40,8 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "infra"))
 
-from chalicelib.config import STREAM_ARN_PLACEHOLDERS  # noqa: E402  (a constant, no AWS import)
-
+from chalicelib.platform.config import STREAM_ARN_PLACEHOLDERS  # noqa: E402  (a constant, no AWS import)
 
 # The Lambda runtime Chalice targets is this interpreter's version; its glibc is 2.26 (Amazon
 # Linux 2), so manylinux wheels up to 2_26 run there (the tags Chalice itself asks pip for).

@@ -43,17 +43,19 @@ def engine():
     """A fresh in-process DynamoDB with fairslot's tables."""
     from moto import mock_aws
 
-    from chalicelib import catalog, clock, keys, storage
+    from chalicelib import storage
+    from chalicelib.platform import clock, keys
+    from chalicelib.usecases import site_catalog
 
     with mock_aws():
-        catalog.forget_cached()
+        site_catalog.forget_cached()
         keys.forget()
         clock.reset()
         storage.connection.reset()  # a new client for this engine
         storage.ensure_tables()
         yield
         clock.reset()
-        catalog.forget_cached()
+        site_catalog.forget_cached()
 
 
 @pytest.fixture
@@ -61,9 +63,8 @@ def api(engine, tmp_path):
     """The Chalice app under its test client (authorizers included), on the fresh engine."""
     from chalice.test import Client
 
-    from tests.support import Api
-
     import app as application
+    from tests.support import Api
 
     with Client(application.app, project_dir=str(tmp_path)) as client:
         yield Api(client)

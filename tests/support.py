@@ -5,7 +5,8 @@ import os
 from datetime import date, timedelta
 from email import policy as email_policy
 
-from chalicelib.auth import issue_local_staff_token
+from chalicelib.http.staff_auth import issue_local_staff_token
+
 
 def at_the_wire(monkeypatch, handle):
     """From now on every botocore call goes through handle(send, service, operation, params),

@@ -4,36 +4,81 @@ Every write names its condition; every change of several items is one transactio
 names say what the write guarantees. A small core (connection, transaction, calls, cursors,
 conditions) serves one module per aggregate; callers use the names below
 (`from chalicelib import storage; storage.hold_slot_if_available(...)`), never the models: they
-pass and get back chalicelib.records values, and a transition that did not happen returns
-records.Failed (which labelled conditions failed, and the facts), for chalicelib.refusals to
+pass and get back chalicelib.rules.records values, and a transition that did not happen returns
+records.Failed (which labelled conditions failed, and the facts), for chalicelib.rules.refusals to
 choose the answer.
 """
 from chalicelib.storage.audit import audit_item, history_of
 from chalicelib.storage.bookings import (
-    booking_image, bookings_of_day, bookings_of_partner, bookings_to_remind, cancel_booking_if_booked, check_in_booking,
-    confirm_hold_as_booking, get_booking, mark_link_requested, mark_no_show, mark_reminded_once,
+    booking_image,
+    bookings_of_day,
+    bookings_of_partner,
+    bookings_to_remind,
+    cancel_booking_if_booked,
+    check_in_booking,
+    confirm_hold_as_booking,
+    get_booking,
+    mark_link_requested,
+    mark_no_show,
+    mark_reminded_once,
 )
 from chalicelib.storage.catalog import create_site_if_new, get_policy, get_site, list_sites, replace_policy_if_unchanged
 from chalicelib.storage.draws import (
-    RECORD_CHUNK_BYTES, RECORD_PARTS, claim_committed_draw,
-    commit_draw_if_none_pending, draw_record_chunk, draws_of, draws_page, file_request_if_allowed, get_draw, get_request,
-    make_offer_if_still_possible, mark_draw_recorded, mark_draw_run, offer_notified, offers_to_notify, read_draw_record,
-    record_draw_chunks, release_draw, renew_draw_lease, requests_by_id, take_over_stale_draw, waiting_requests,
+    RECORD_CHUNK_BYTES,
+    RECORD_PARTS,
+    claim_committed_draw,
+    commit_draw_if_none_pending,
+    draw_record_chunk,
+    draws_of,
+    draws_page,
+    file_request_if_allowed,
+    get_draw,
+    get_request,
+    make_offer_if_still_possible,
+    mark_draw_recorded,
+    mark_draw_run,
+    offer_notified,
+    offers_to_notify,
+    read_draw_record,
+    record_draw_chunks,
+    release_draw,
+    renew_draw_lease,
+    requests_by_id,
+    take_over_stale_draw,
+    waiting_requests,
     withdraw_request_if_live,
 )
 from chalicelib.storage.figures import FIGURE_NAMES, figures_of_site
 from chalicelib.storage.identities import count_lookup, live_bookings_of
 from chalicelib.storage.partners import (
-    create_partner_if_new, get_partner, list_partners, partner_by_key_hash, revoke_partner_if_active,
+    create_partner_if_new,
+    get_partner,
+    list_partners,
+    partner_by_key_hash,
+    revoke_partner_if_active,
 )
 from chalicelib.storage.signals import (
-    record_cooldown_refusal, signal_checkin_mismatch, signal_disposable_email, signal_false_urgency,
-    signal_identity_behind_ip, signal_partner, signals_of_day,
+    record_cooldown_refusal,
+    signal_checkin_mismatch,
+    signal_disposable_email,
+    signal_false_urgency,
+    signal_identity_behind_ip,
+    signal_partner,
+    signals_of_day,
 )
 from chalicelib.storage.slots import (
-    close_slot_if_open_to_change, create_slots_if_new, free_slots, get_hold, get_slot, hold_slot_if_available,
-    holdable_slots_between, release_draw_leftover_if_unchanged, release_hold_if_active, search_holdable_slots,
-    slots_by_id, write_entries,
+    close_slot_if_open_to_change,
+    create_slots_if_new,
+    free_slots,
+    get_hold,
+    get_slot,
+    hold_slot_if_available,
+    holdable_slots_between,
+    release_draw_leftover_if_unchanged,
+    release_hold_if_active,
+    search_holdable_slots,
+    slots_by_id,
+    write_entries,
 )
 from chalicelib.storage.tables import bookings_table_name, ensure_tables
 

@@ -2,7 +2,7 @@
 import secrets
 from datetime import datetime, timezone
 
-from chalicelib import records
+from chalicelib.rules import records
 from chalicelib.storage import values
 from chalicelib.storage.calls import guard_public_functions, query_all, storage_call
 from chalicelib.storage.models import AuditEntry

@@ -1,11 +1,18 @@
 """Bookings: confirming a hold, cancelling, staff's check-in and no-show, reminders, day lists."""
-from chalicelib import domain
-from chalicelib.clock import epoch_of
-from chalicelib.records import Failed
+from chalicelib.platform.clock import epoch_of
+from chalicelib.rules import lifecycle
+from chalicelib.rules.records import Failed
 from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
-    HOLD_SCOPE, booking_scope, end_hold, free_the_slot, no_active_booking, request_scope, slot_held_by, slot_not_started,
+    HOLD_SCOPE,
+    booking_scope,
+    end_hold,
+    free_the_slot,
+    no_active_booking,
+    request_scope,
+    slot_held_by,
+    slot_not_started,
 )
 from chalicelib.storage.figures import count_change_of, freed_figure
 from chalicelib.storage.models import Booking, Hold, IdentityState, Request, Slot
@@ -22,7 +29,7 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
         "slot",
         Slot(hold.slot_id),
         # The booking holds its identity (with a TTL); the slot, kept for good, keeps none.
-        actions=[Slot.state.set(domain.BOOKED), Slot.booking_id.set(booking.booking_id), Slot.search_pk.remove(),
+        actions=[Slot.state.set(lifecycle.BOOKED), Slot.booking_id.set(booking.booking_id), Slot.search_pk.remove(),
                  Slot.hold_identity.remove(), Slot.freed_by.remove()],
         condition=slot_held_by(hold.hold_id, now) & slot_not_started(now),
     )
@@ -94,7 +101,7 @@ def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), d
         condition=Booking.status == "booked",
     )
     free_the_slot(tx, booking, available_from, draw_from,
-                  (Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id), [Slot.booking_id.remove()])
+                  (Slot.state == lifecycle.BOOKED) & (Slot.booking_id == booking.booking_id), [Slot.booking_id.remove()])
     count_change_of(tx, booking, cancelled=1, **freed_figure(available_from))
     if cooldown_until is not None:
         tx.update(
@@ -147,7 +154,7 @@ def _booking_final(booking, status, slot_state, also, extra_actions=()):
         "slot",
         Slot(booking.slot_id),
         actions=[Slot.state.set(slot_state), Slot.hold_identity.remove(), Slot.freed_by.remove()],
-        condition=(Slot.state == domain.BOOKED) & (Slot.booking_id == booking.booking_id),
+        condition=(Slot.state == lifecycle.BOOKED) & (Slot.booking_id == booking.booking_id),
     )
     count_change_of(tx, booking, **{status: 1})
     tx.add_all(also)
@@ -157,12 +164,12 @@ def _booking_final(booking, status, slot_state, also, extra_actions=()):
 def check_in_booking(booking, status, now, also):
     """R7: attended (identity matches) or refused (it does not), booking and slot together, while
     the booking is still booked. Returns what failed."""
-    slot_state = domain.ATTENDED if status == domain.ATTENDED else domain.REFUSED
+    slot_state = lifecycle.ATTENDED if status == lifecycle.ATTENDED else lifecycle.REFUSED
     return _booking_final(booking, status, slot_state, also, [Booking.checked_in_at.set(now)])
 
 
 def mark_no_show(booking, now, also):
-    return _booking_final(booking, domain.NO_SHOW, domain.NO_SHOW, also)
+    return _booking_final(booking, lifecycle.NO_SHOW, lifecycle.NO_SHOW, also)
 
 
 # --- reminders --------------------------------------------------------------------------------

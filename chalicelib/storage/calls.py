@@ -9,7 +9,7 @@ from functools import wraps
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
-from chalicelib.errors import StorageUnavailable
+from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.storage.connection import UNAVAILABLE, connection, key_attributes
 
 

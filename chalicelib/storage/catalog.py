@@ -1,6 +1,6 @@
 """Sites and policies: the catalog staff configure and everyone reads."""
-from chalicelib import records
-from chalicelib.records import Failed
+from chalicelib.rules import records
+from chalicelib.rules.records import Failed
 from chalicelib.storage import values
 from chalicelib.storage.calls import get, guard_public_functions, query_all
 from chalicelib.storage.models import Policy, Site

@@ -3,8 +3,8 @@ not started or not reserved; an identity that may hold or has no active booking;
 its cap; freeing a slot, taking and ending an identity's hold."""
 from datetime import datetime, timezone
 
-from chalicelib import domain
-from chalicelib.clock import utc_key
+from chalicelib.platform.clock import utc_key
+from chalicelib.rules import identity_keys, lifecycle
 from chalicelib.storage.models import Counter, IdentityState, Slot
 
 HOLD_SCOPE = "hold"
@@ -42,43 +42,43 @@ def slot_free_for_a_draw(now):
 
 
 def slot_holdable(now):
-    """The uniform rule as a condition (domain.is_holdable), on a slot offered for holding; never
+    """The uniform rule as a condition (lifecycle.is_holdable), on a slot offered for holding; never
     once its appointment has started (R3)."""
-    return (Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from <= now) & Slot.search_pk.exists()
+    return (Slot.state.is_in(*lifecycle.HOLDABLE_STATES) & (Slot.available_from <= now) & Slot.search_pk.exists()
             & slot_not_started(now))
 
 
 def slot_drawable(now):
     """What a draw's offer needs: a free slot (or one marked for the draw) that has not started."""
-    return (Slot.state.is_in(*domain.HOLDABLE_STATES) & slot_free_for_a_draw(now) & Slot.search_pk.exists()
+    return (Slot.state.is_in(*lifecycle.HOLDABLE_STATES) & slot_free_for_a_draw(now) & Slot.search_pk.exists()
             & slot_not_started(now))
 
 
 def slot_held_by(hold_id, now):
     """The slot is still held by this hold, unexpired."""
-    return (Slot.state == domain.HELD) & (Slot.hold_id == hold_id) & (Slot.hold_expires_at > now)
+    return (Slot.state == lifecycle.HELD) & (Slot.hold_id == hold_id) & (Slot.hold_expires_at > now)
 
 
 def _freed_slot_actions(available_from, draw_from, search_pk, freed_by):
     actions = [Slot.hold_id.remove(), Slot.hold_expires_at.remove(), Slot.hold_identity.remove(), Slot.freed_by.set(freed_by),
                Slot.freed_count.add(1)]
     if available_from is None:
-        return [Slot.state.set(domain.FREED_LATE), Slot.search_pk.remove(), *actions]
+        return [Slot.state.set(lifecycle.FREED_LATE), Slot.search_pk.remove(), *actions]
     if draw_from is not None:
         actions.append(Slot.draw_from.set(draw_from))
-    return [Slot.state.set(domain.OPEN), Slot.available_from.set(available_from), Slot.search_pk.set(search_pk), *actions]
+    return [Slot.state.set(lifecycle.OPEN), Slot.available_from.set(available_from), Slot.search_pk.set(search_pk), *actions]
 
 
 def free_the_slot(tx, held, available_from, draw_from, condition, extra_actions=()):
-    """A freed slot (R3, domain.freed_slot_terms): open again from `available_from`, the draw's
+    """A freed slot (R3, lifecycle.freed_slot_terms): open again from `available_from`, the draw's
     from `draw_from` if set; or, freed too late (None), out of search and left to the counter.
-    `held` is the hold or booking that had it: the slot keeps domain.slot_tag of who freed it,
+    `held` is the hold or booking that had it: the slot keeps identity_keys.slot_tag of who freed it,
     never the identity key. Only while `condition` (who still has it) holds."""
     tx.update(
         "slot",
         Slot(held.slot_id),
         actions=[*_freed_slot_actions(available_from, draw_from, search_partition(held.site_id, held.procedure_id),
-                                      domain.slot_tag(held.identity_key, held.slot_id)), *extra_actions],
+                                      identity_keys.slot_tag(held.identity_key, held.slot_id)), *extra_actions],
         condition=condition,
     )
 

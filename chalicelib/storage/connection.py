@@ -6,7 +6,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from chalicelib import config
+from chalicelib.platform import config
 
 CONTENTION = {"TransactionConflict"}
 UNAVAILABLE = {

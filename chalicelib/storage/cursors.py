@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 
-from chalicelib.errors import InvalidValue
+from chalicelib.rules.errors import InvalidValue
 from chalicelib.storage.calls import query
 
 _NONCE = 12
@@ -20,7 +20,7 @@ def _cipher():
 
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from chalicelib.keys import identity_secret
+    from chalicelib.platform.keys import identity_secret
 
     return AESGCM(hmac.new(identity_secret().encode(), b"fairslot/cursor/v1", hashlib.sha256).digest())
 

@@ -3,14 +3,24 @@ their offers."""
 import hashlib
 import json
 
-from chalicelib import domain
-from chalicelib.errors import StorageUnavailable
-from chalicelib.records import Failed
+from chalicelib.rules import identity_keys, lifecycle
+from chalicelib.rules.errors import StorageUnavailable
+from chalicelib.rules.records import Failed
 from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, save_if, update_if
 from chalicelib.storage.conditions import (
-    HOLD_SCOPE, check_no_active_booking, count_for_ip, end_hold, free_the_slot, identity_not_cooling_down, request_scope,
-    search_partition, slot_drawable, slot_held_by, slot_not_reserved, take_hold,
+    HOLD_SCOPE,
+    check_no_active_booking,
+    count_for_ip,
+    end_hold,
+    free_the_slot,
+    identity_not_cooling_down,
+    request_scope,
+    search_partition,
+    slot_drawable,
+    slot_held_by,
+    slot_not_reserved,
+    take_hold,
 )
 from chalicelib.storage.figures import count_change_of, freed_figure
 from chalicelib.storage.models import Draw, DrawRecordChunk, Hold, IdentityState, Request, Slot
@@ -102,8 +112,8 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until, availabl
     tx.update(
         "slot",
         Slot(slot.slot_id),
-        actions=[Slot.state.set(domain.HELD), Slot.hold_id.set(hold.hold_id), Slot.hold_expires_at.set(hold.expires_at),
-                 Slot.hold_identity.set(domain.slot_tag(hold.identity_key, slot.slot_id)), Slot.available_from.set(back),
+        actions=[Slot.state.set(lifecycle.HELD), Slot.hold_id.set(hold.hold_id), Slot.hold_expires_at.set(hold.expires_at),
+                 Slot.hold_identity.set(identity_keys.slot_tag(hold.identity_key, slot.slot_id)), Slot.available_from.set(back),
                  Slot.draw_from.remove()],
         condition=slot_drawable(now) if request.partner_id else (slot_drawable(now) & slot_not_reserved(now)),
     )

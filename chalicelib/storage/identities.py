@@ -1,5 +1,5 @@
 """Identities: what an identity key holds (its hold, bookings, requests) and its look-up limits."""
-from chalicelib.records import Failed
+from chalicelib.rules.records import Failed
 from chalicelib.storage import values
 from chalicelib.storage.calls import get, guard_public_functions, query_all
 from chalicelib.storage.conditions import count_for_ip, count_under_cap

@@ -14,7 +14,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from chalicelib import config
+from chalicelib.platform import config
 
 
 class _Meta:
@@ -384,7 +384,7 @@ class Partner(Model):
     key_hash = UnicodeAttribute()
     created_at = NumberAttribute()
     revoked_at = NumberAttribute(null=True)
-    # Its key in API Gateway's partner usage plan (chalicelib/gateway_keys.py), when registered.
+    # Its key in API Gateway's partner usage plan (chalicelib/platform/gateway_keys.py), when registered.
     gateway_key_id = UnicodeAttribute(null=True)
 
 

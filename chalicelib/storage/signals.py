@@ -2,7 +2,8 @@
 from datetime import datetime, timezone
 from zlib import crc32
 
-from chalicelib import config, records
+from chalicelib.platform import config
+from chalicelib.rules import records
 from chalicelib.storage import values
 from chalicelib.storage.calls import guard_public_functions, query_all, update
 from chalicelib.storage.models import SignalCount

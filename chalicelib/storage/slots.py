@@ -1,11 +1,21 @@
 """Slots and holds: publishing slots, the search, holding, releasing and closing a slot."""
-from chalicelib import domain
-from chalicelib.records import Failed
+from chalicelib.rules import identity_keys, lifecycle
+from chalicelib.rules.records import Failed
 from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
-    booking_scope, check_no_active_booking, count_for_ip, count_under_cap, end_hold, free_the_slot, search_partition,
-    slot_free_for_a_draw, slot_held_by, slot_holdable, slot_not_reserved, take_hold,
+    booking_scope,
+    check_no_active_booking,
+    count_for_ip,
+    count_under_cap,
+    end_hold,
+    free_the_slot,
+    search_partition,
+    slot_free_for_a_draw,
+    slot_held_by,
+    slot_holdable,
+    slot_not_reserved,
+    take_hold,
 )
 from chalicelib.storage.figures import count_change_of, count_in, figures_item, freed_figure
 from chalicelib.storage.models import Booking, Hold, IdentityState, Slot
@@ -96,10 +106,10 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
         "slot",
         Slot(slot.slot_id),
         actions=[
-            Slot.state.set(domain.HELD),
+            Slot.state.set(lifecycle.HELD),
             Slot.hold_id.set(hold.hold_id),
             Slot.hold_expires_at.set(hold.expires_at),
-            Slot.hold_identity.set(domain.slot_tag(hold.identity_key, slot.slot_id)),
+            Slot.hold_identity.set(identity_keys.slot_tag(hold.identity_key, slot.slot_id)),
             Slot.available_from.set(available_from_after),
         ],
         condition=slot_holdable(now) if partner_quota else slot_holdable(now) & slot_not_reserved(now),
@@ -148,21 +158,21 @@ def close_slot_if_open_to_change(slot, now, also):
     tx.update(
         "slot",
         Slot(slot.slot_id),
-        actions=[Slot.state.set(domain.CLOSED), Slot.search_pk.remove(), Slot.hold_id.remove(), Slot.hold_expires_at.remove(),
+        actions=[Slot.state.set(lifecycle.CLOSED), Slot.search_pk.remove(), Slot.hold_id.remove(), Slot.hold_expires_at.remove(),
                  Slot.hold_identity.remove(), Slot.freed_by.remove()],
-        condition=(Slot.state == slot.state) & (Slot.state != domain.CLOSED)
+        condition=(Slot.state == slot.state) & (Slot.state != lifecycle.CLOSED)
         & (Slot.booking_id.does_not_exist() if not slot.booking_id else Slot.booking_id == slot.booking_id),
     )
     count_in(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, closed=1)
     booking = None
-    if slot.state == domain.BOOKED and slot.booking_id:
+    if slot.state == lifecycle.BOOKED and slot.booking_id:
         booking = values.booking(get(Booking, slot.booking_id))
         if booking is not None:
             tx.update("booking", Booking(booking.booking_id), actions=[Booking.status.set("closed")],
                       condition=Booking.status == "booked")
             tx.delete("active_booking", IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
                       condition=IdentityState.booking_id == booking.booking_id)
-    elif slot.state == domain.HELD and slot.hold_id:
+    elif slot.state == lifecycle.HELD and slot.hold_id:
         hold = get(Hold, slot.hold_id)
         if hold is not None and hold.status == "active":
             tx.update("hold", Hold(hold.hold_id), actions=[Hold.status.set("closed")],
@@ -184,16 +194,16 @@ def holdable_slots_between(site_id, procedure_id, from_key, to_key, now):
     """Every slot of the range the public could hold now (the uniform rule, not reserved, not
     started): Query pages of the search index (filing a standby request, never a search)."""
     found = query_all(Slot, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key), index=Slot.search,
-                      filter_condition=(Slot.available_from <= now) & slot_not_reserved(now) & Slot.state.is_in(*domain.HOLDABLE_STATES))
+                      filter_condition=(Slot.available_from <= now) & slot_not_reserved(now) & Slot.state.is_in(*lifecycle.HOLDABLE_STATES))
     return [values.slot(s) for s in found]
 
 
 def release_draw_leftover_if_unchanged(slot, now, available_from):
     """A free slot that a draw did not give away goes to search at a random instant (or, None, to
     the counter), only if nobody took or moved it since the draw read it. Returns True if moved."""
-    actions = ([Slot.state.set(domain.FREED_LATE), Slot.search_pk.remove()] if available_from is None
+    actions = ([Slot.state.set(lifecycle.FREED_LATE), Slot.search_pk.remove()] if available_from is None
                else [Slot.available_from.set(available_from)])
-    condition = (Slot.state.is_in(*domain.HOLDABLE_STATES) & (Slot.available_from == slot.available_from)
+    condition = (Slot.state.is_in(*lifecycle.HOLDABLE_STATES) & (Slot.available_from == slot.available_from)
                  & slot_free_for_a_draw(now) & Slot.search_pk.exists())
     if available_from is None:  # counted in the public figures, so with its counter
         tx = Transaction()

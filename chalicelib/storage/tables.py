@@ -1,5 +1,5 @@
 """The tables themselves, for the local engine and tests (in AWS, infra/ owns them)."""
-from chalicelib import config
+from chalicelib.platform import config
 from chalicelib.storage.models import ALL_MODELS, TTL_ATTRIBUTES, Booking
 
 

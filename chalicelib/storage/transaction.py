@@ -5,7 +5,7 @@ import secrets
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError
 
-from chalicelib.errors import StorageUnavailable
+from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.storage.calls import storage_call
 from chalicelib.storage.connection import CONTENTION, UNAVAILABLE, connection
 

@@ -1,9 +1,9 @@
-"""Between PynamoDB items and chalicelib.records: reads become frozen values, values become
+"""Between PynamoDB items and chalicelib.rules.records: reads become frozen values, values become
 items. Only here and in the aggregates do keys and index partitions appear."""
 from dataclasses import fields
 from typing import Any
 
-from chalicelib import records
+from chalicelib.rules import records
 from chalicelib.storage import models
 
 _APPLICANT_FIELDS = tuple(f.name for f in fields(records.Applicant))

@@ -4,8 +4,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import clock
-from chalicelib.clock import epoch_of
+from chalicelib.platform import clock
+from chalicelib.platform.clock import epoch_of
 from tests.support import PROCEDURE, SITE, applicant
 
 AUTO = {"allocation": "auto", "hold_ttl_seconds": 60, "quarantine_min_seconds": 100, "quarantine_max_seconds": 200,

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import clock
+from chalicelib.platform import clock
 from tests.support import PROCEDURE, SITE, applicant
 
 POLICY = {"allocation": "auto", "hold_ttl_seconds": 60, "quarantine_min_seconds": 30, "quarantine_max_seconds": 90,

@@ -1,7 +1,7 @@
 """The booking core through the API, in process, on the serialized engine (SPEC §4, §5)."""
 from datetime import date, timedelta
 
-from chalicelib import clock
+from chalicelib.platform import clock
 from tests.support import PROCEDURE, SITE, applicant
 
 SHORT = {"hold_ttl_seconds": 60, "quarantine_min_seconds": 100, "quarantine_max_seconds": 200, "cooldown_seconds": 1000}
@@ -227,8 +227,8 @@ def test_slots_keep_no_identity_key_once_a_hold_or_booking_is_gone(api, engine):
     (what R6 needs is a per-slot tag, domain.slot_tag). Same family as the dump above."""
     import boto3
 
-    from chalicelib import clock
-    from chalicelib.clock import epoch_of
+    from chalicelib.platform import clock
+    from chalicelib.platform.clock import epoch_of
 
     api.create_site(procedures=(PROCEDURE, "lottery"))
     api.set_policy(quarantine_min_seconds=60, quarantine_max_seconds=120)

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import clock
-from chalicelib.errors import Conflict
+from chalicelib.platform import clock
+from chalicelib.rules.errors import Conflict
 from tests.support import PROCEDURE, SITE
 
 ADMIN_IP = "192.0.2.20"
@@ -89,7 +89,8 @@ def test_the_site_history_is_for_staff_only_and_knows_its_sites(api):
 
 def test_a_policy_saved_over_a_change_made_since_it_was_read_is_refused(api, monkeypatch):
     """Two admins saving at once: the second is told, so each entry's old values are the real ones."""
-    from chalicelib import catalog, storage
+    from chalicelib import storage
+    from chalicelib.usecases import site_catalog
 
     api.create_site()
     api.set_policy(hold_ttl_seconds=30)
@@ -101,7 +102,7 @@ def test_a_policy_saved_over_a_change_made_since_it_was_read_is_refused(api, mon
     assert failed.conditions == {"policy"}
     monkeypatch.setattr(storage, "get_policy", lambda site_id, procedure_id: read)  # read before the other admin saved
     with pytest.raises(Conflict) as refused:
-        catalog.update_policy(SITE, PROCEDURE, {"hold_ttl_seconds": 60}, clock.now())
+        site_catalog.update_policy(SITE, PROCEDURE, {"hold_ttl_seconds": 60}, clock.now())
     assert refused.value.code == "state_changed"
     monkeypatch.undo()
     assert storage.get_policy(SITE, PROCEDURE).values["hold_ttl_seconds"] == 45

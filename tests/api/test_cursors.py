@@ -2,9 +2,10 @@
 cursor (edited, truncated, garbage, another list's) is a 422 naming `cursor`, never a 500."""
 import base64
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from chalicelib import clock
+from chalicelib.platform import clock
 from chalicelib.storage.models import Slot
 from tests.support import PROCEDURE, SITE, applicant
 

@@ -6,9 +6,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import clock, config, domain, draws, storage
+from chalicelib import storage
+from chalicelib.platform import clock, config
+from chalicelib.rules import lottery
 from chalicelib.storage import draws as storage_draws
 from chalicelib.storage.models import DrawRecordChunk, Hold, Request
+from chalicelib.usecases import draw_runs
 from tests.support import PROCEDURE, SITE, applicant, at_the_wire
 
 DRAW = {"allocation": "draw", "offer_ttl_seconds": 600, "cooldown_seconds": 1000}
@@ -42,8 +45,8 @@ def stored_draw(draw_id):
 
 
 def replays(record, committed_hash):
-    return (domain.seed_commitment(record["seed"]) == committed_hash
-            and [list(p) for p in domain.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"])
+    return (lottery.seed_commitment(record["seed"]) == committed_hash
+            and [list(p) for p in lottery.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"])
 
 
 def offers_of_the_draw():
@@ -126,10 +129,10 @@ def expected_allocation(committed):
     seed behind the API's back)."""
     seed = stored_draw(committed["draw_id"]).seed
     now = clock.now()
-    from chalicelib import catalog
+    from chalicelib.usecases import site_catalog
 
-    entrants, pool, *_ = draws._entrants_and_slots(SITE, PROCEDURE, catalog.policy(SITE, PROCEDURE), "Europe/Paris", now)
-    return [list(p) for p in domain.allocate(entrants, pool, seed)]
+    entrants, pool, *_ = draw_runs._entrants_and_slots(SITE, PROCEDURE, site_catalog.policy(SITE, PROCEDURE), "Europe/Paris", now)
+    return [list(p) for p in lottery.allocate(entrants, pool, seed)]
 
 
 @pytest.mark.parametrize("step,name,calls,resume_by", STEPS, ids=[f"{s[0]}, resumed by {s[3]}" for s in STEPS])
@@ -139,7 +142,7 @@ def test_a_draw_that_crashes_at_any_step_is_completed_with_the_same_allocation(a
     assert len(expected) == 6
     heal = crash_after(monkeypatch, name, calls)
     with pytest.raises(Crash):
-        draws.run_draw(SITE, PROCEDURE, clock.now())
+        draw_runs.run_draw(SITE, PROCEDURE, clock.now())
     heal()
 
     left = stored_draw(committed["draw_id"])
@@ -155,7 +158,7 @@ def test_a_draw_that_crashes_at_any_step_is_completed_with_the_same_allocation(a
     assert tick() == []
     clock.advance(config.current().draw_lease_seconds + 1)
     counted = []
-    monkeypatch.setattr(draws, "metric", lambda name, *a, **k: counted.append(name))
+    monkeypatch.setattr(draw_runs, "metric", lambda name, *a, **k: counted.append(name))
 
     if resume_by == "staff":
         reply = staff_run(api)
@@ -188,13 +191,13 @@ def test_a_live_run_renews_its_lease_and_is_never_taken_over(api, monkeypatch):
     def slow_offer(*args, **kwargs):
         clock.advance(config.current().draw_lease_seconds / 2)  # each offer takes half a lease
         try:
-            draws.run_draw(SITE, PROCEDURE, clock.now())
+            draw_runs.run_draw(SITE, PROCEDURE, clock.now())
         except Exception as exc:  # noqa: BLE001 -- what the rival got is the point
             rivals.append(getattr(exc, "code", repr(exc)))
         return original(*args, **kwargs)
 
     monkeypatch.setattr(storage, "make_offer_if_still_possible", slow_offer)
-    result = draws.run_draw(SITE, PROCEDURE, clock.now(), budget_seconds=3600)
+    result = draw_runs.run_draw(SITE, PROCEDURE, clock.now(), budget_seconds=3600)
     assert result["offered"] == 6 and result["resumed"] is False
     assert rivals == ["draw_running"] * 6
     assert stored_draw(committed["draw_id"]).resumed is None
@@ -210,7 +213,7 @@ def test_a_run_that_reaches_its_time_budget_saves_its_progress_and_the_next_run_
         return original(request, *args, **kwargs)
 
     monkeypatch.setattr(storage, "make_offer_if_still_possible", slow_offer)
-    monkeypatch.setattr(draws, "metric", lambda name, *a, **k: counted.append(name))
+    monkeypatch.setattr(draw_runs, "metric", lambda name, *a, **k: counted.append(name))
     first = staff_run(api).body
     assert (first["status"], first["offered"], first["remaining"], first["resumed"]) == ("allocating", 3, 3, False)
     left = stored_draw(committed["draw_id"])
@@ -229,7 +232,7 @@ def test_an_offer_made_before_a_crash_and_withdrawn_since_is_not_made_again(api,
     committed, requests = crash_site(api, monkeypatch)
     heal = crash_after(monkeypatch, "make_offer_if_still_possible", 1)
     with pytest.raises(Crash):
-        draws.run_draw(SITE, PROCEDURE, clock.now())
+        draw_runs.run_draw(SITE, PROCEDURE, clock.now())
     heal()
     (first_request, _), = offers_of_the_draw()
     mine = next(r for r in requests if r["request_id"] == first_request)
@@ -336,10 +339,10 @@ def test_a_draw_recorded_in_one_item_before_records_were_chunked_still_reads_and
     entrants = [{"request_id": f"req_{n}", "tier": 2, "first_day": "2026-01-01", "last_day": "2026-12-31",
                  "excluded_slots": []} for n in range(3)]
     slots = [{"slot_id": f"slot_{n}", "day": "2026-06-01"} for n in range(2)]
-    allocation = [list(p) for p in domain.allocate(entrants, slots, seed)]
+    allocation = [list(p) for p in lottery.allocate(entrants, slots, seed)]
     from chalicelib.storage.models import Draw
 
-    Draw(f"{SITE}#{PROCEDURE}", "000000000000001-legacy", status="run", seed=seed, seed_hash=domain.seed_commitment(seed),
+    Draw(f"{SITE}#{PROCEDURE}", "000000000000001-legacy", status="run", seed=seed, seed_hash=lottery.seed_commitment(seed),
          committed_at=1, run_at=2, record={"entrants": entrants, "slots": slots, "allocation": allocation,
                                            "offered": [allocation[0][0]], "seed": seed}).save()
     legacy = next(d for d in api.draws() if d["draw_id"] == "000000000000001-legacy")
@@ -358,7 +361,7 @@ def test_an_auto_draw_that_crashes_before_its_offers_still_sends_its_leftovers_t
     api.cancel(bookings[1])
     heal = crash_after(monkeypatch, "make_offer_if_still_possible", 0)
     with pytest.raises(Crash):
-        draws.run_draw(SITE, PROCEDURE, clock.now())
+        draw_runs.run_draw(SITE, PROCEDURE, clock.now())
     heal()
     assert request_of(api, waiting)["status"] == "waiting" and searchable(api) == set()
     clock.advance(config.current().draw_lease_seconds + 1)

@@ -2,7 +2,8 @@
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib import clock, domain
+from chalicelib.platform import clock
+from chalicelib.rules import lottery
 from tests.support import PROCEDURE, SITE, applicant
 
 DRAW = {"allocation": "draw", "offer_ttl_seconds": 600, "cooldown_seconds": 1000}
@@ -112,8 +113,8 @@ def test_draws_are_committed_before_and_replayable_after(api):
         file(api, n, permit=(date.today() + timedelta(days=10 if n < 2 else 200)).isoformat())
     run(api)
     record = api.draw_record(next(d for d in draws(api) if d["draw_id"] == committed["draw_id"]))
-    assert record["status"] == "run" and domain.seed_commitment(record["seed"]) == committed["seed_hash"]
-    replay = domain.allocate(record["entrants"], record["slots"], record["seed"])
+    assert record["status"] == "run" and lottery.seed_commitment(record["seed"]) == committed["seed_hash"]
+    replay = lottery.allocate(record["entrants"], record["slots"], record["seed"])
     assert [list(p) for p in replay] == record["allocation"]
     assert draws(api)[0]["status"] == "committed"  # the next draw's commitment is already public
     urgent = {e["request_id"] for e in record["entrants"] if e["tier"] == 1}

@@ -11,9 +11,11 @@ from datetime import date, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import catalog, clock, config, storage
+from chalicelib import storage
+from chalicelib.platform import clock, config
+from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.storage import calls, connection, models
-from chalicelib.errors import StorageUnavailable
+from chalicelib.usecases import site_catalog
 from tests.support import PROCEDURE, SITE, applicant, at_the_wire
 
 READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems", "DescribeTable"}
@@ -59,7 +61,7 @@ def faults(monkeypatch):
         state.update(kind=kind, scope=scope, persistent=persistent, injected=0)
         local.n = 0
         pauses.clear()
-        catalog.forget_cached()  # every call reads the storage, as a cold process does
+        site_catalog.forget_cached()  # every call reads the storage, as a cold process does
 
     set_faults.state, set_faults.pauses = state, pauses
     return set_faults
@@ -293,7 +295,7 @@ def _prepare_check_in_mismatch(api):
 
 
 def _prepare_no_show(api):
-    from chalicelib.clock import epoch_of
+    from chalicelib.platform.clock import epoch_of
 
     slots = _site(api)
     booking = api.book(slots[0]["slot_id"], applicant(1))

@@ -5,7 +5,7 @@ import string
 
 import pytest
 
-from chalicelib import clock
+from chalicelib.platform import clock
 from tests.support import PROCEDURE, SITE, applicant, at_the_wire
 
 

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import staff
+from chalicelib.usecases import staff
 from tests.support import PROCEDURE, SITE, applicant
 
 AGENT = ("agents",)

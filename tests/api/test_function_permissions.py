@@ -16,8 +16,10 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from chalicelib import clock, config, notify, storage
+from chalicelib import storage
+from chalicelib.platform import clock, config
 from chalicelib.storage.models import Booking
+from chalicelib.usecases import notify
 from devlocal.streams import BookingsStreamPoller
 from tests.support import PROCEDURE, SITE, applicant, at_the_wire
 
@@ -179,9 +181,9 @@ def test_the_stream_handler_fits_its_policy(api, aws_calls, monkeypatch):
     monkeypatch.setenv("FAIRSLOT_LOCAL", "0")
     monkeypatch.delenv("OUTBOX_DIR")
     monkeypatch.setattr(notify, "_ses", client)
-    from chalicelib import catalog
+    from chalicelib.usecases import site_catalog
 
-    catalog.forget_cached()  # a cold function reads the catalog
+    site_catalog.forget_cached()  # a cold function reads the catalog
     poller = BookingsStreamPoller(application.bookings_stream, Booking.Meta.table_name)
     arn, records = poller._records()
     with Stubber(client) as ses:
@@ -200,9 +202,9 @@ def test_the_reminder_schedule_fits_its_policy(api, aws_calls):
     slots = api.ready_site()
     api.book(slots[0]["slot_id"], applicant(1))
     clock.advance(24 * 3600)  # the appointment is tomorrow
-    from chalicelib import catalog
+    from chalicelib.usecases import site_catalog
 
-    catalog.forget_cached()
+    site_catalog.forget_cached()
     with aws_calls as calls:
         application.send_reminders(SCHEDULED, None)
     requests = assert_fits("SendReminders", calls)
@@ -229,9 +231,10 @@ def test_the_draw_schedule_fits_its_policy(api, aws_calls):
         body = {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(n),
                 "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
         assert api.call("POST", "/requests", body).status == 201
-    from chalicelib import catalog, keys
+    from chalicelib.platform import keys
+    from chalicelib.usecases import site_catalog
 
-    catalog.forget_cached()
+    site_catalog.forget_cached()
     keys.forget()
     clock.advance(120)
     with aws_calls as calls:

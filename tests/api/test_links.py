@@ -5,8 +5,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import clock, notify
+from chalicelib.platform import clock
 from chalicelib.storage.models import Booking
+from chalicelib.usecases import notify
 from devlocal.streams import BookingsStreamPoller
 from tests.support import PROCEDURE, SITE, applicant, deliver, messages
 
@@ -146,7 +147,7 @@ def test_a_request_is_acknowledged_and_its_winner_gets_an_offer_email_whose_link
 
 
 def test_an_offer_email_that_fails_is_sent_by_the_next_tick_and_only_once(api, outbox, monkeypatch):
-    from chalicelib import draws
+    from chalicelib.usecases import draw_runs
 
     api.create_site()
     api.set_policy(**DRAW)
@@ -164,9 +165,9 @@ def test_an_offer_email_that_fails_is_sent_by_the_next_tick_and_only_once(api, o
     monkeypatch.setattr(notify, "offer_made", failing)
     assert run_draw(api)["offered"] == 1
     assert not any(name.endswith("-offer.eml") for name in messages(outbox))
-    draws.run_due_draws(clock.now())  # the next tick: the draw is not due, the pending offer is
+    draw_runs.run_due_draws(clock.now())  # the next tick: the draw is not due, the pending offer is
     assert [n for n in messages(outbox) if n.endswith("-offer.eml")]
-    draws.run_due_draws(clock.now())
+    draw_runs.run_due_draws(clock.now())
     assert attempts == [request["request_id"]] * 2
 
 
@@ -193,8 +194,9 @@ def test_the_english_part_of_an_email_names_the_site_in_english(api, outbox):
 
 
 def test_a_draw_whose_offer_emails_meet_storage_trouble_still_answers_and_the_tick_sends_them(api, outbox, monkeypatch):
-    from chalicelib import draws, storage
-    from chalicelib.errors import StorageUnavailable
+    from chalicelib import storage
+    from chalicelib.rules.errors import StorageUnavailable
+    from chalicelib.usecases import draw_runs
 
     api.create_site()
     api.set_policy(**DRAW)
@@ -210,5 +212,5 @@ def test_a_draw_whose_offer_emails_meet_storage_trouble_still_answers_and_the_ti
     assert run_draw(api)["offered"] == 1  # the draw and its offer stand
     assert not any(name.endswith("-offer.eml") for name in messages(outbox))
     monkeypatch.setattr(storage, "offers_to_notify", real)
-    draws.run_due_draws(clock.now())
+    draw_runs.run_due_draws(clock.now())
     assert [name for name in messages(outbox) if name.endswith("-offer.eml")]

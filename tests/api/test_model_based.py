@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from chalicelib import clock
+from chalicelib.platform import clock
 from tests.support import applicant
 
 # Quarantine min == max so that the model can know when a freed slot comes back.

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import app as application
-from chalicelib import contract
-from chalicelib.error_catalogue import CATALOGUE
+from chalicelib.http import contract
+from chalicelib.http.error_catalogue import CATALOGUE
 from tests.support import PROCEDURE, SITE, applicant
 
 # Strings that broke a parser once, or could: Unicode digits, huge numbers, dates at the edge of

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 
-from chalicelib import notify
 from chalicelib.storage.models import Booking
+from chalicelib.usecases import notify
 from devlocal.streams import BookingsStreamPoller
 from tests.support import applicant
 

@@ -2,9 +2,10 @@
 booking path; a failed send is retried and loses nothing."""
 import pytest
 
-from chalicelib import clock, notify
-from chalicelib.clock import epoch_of
+from chalicelib.platform import clock
+from chalicelib.platform.clock import epoch_of
 from chalicelib.storage.models import Booking
+from chalicelib.usecases import notify
 from devlocal.streams import BookingsStreamPoller
 from tests.support import applicant, deliver, messages
 

@@ -5,9 +5,10 @@ import boto3
 import pytest
 
 import app as application
-from chalicelib import gateway_keys, storage
-from tests.support import applicant
+from chalicelib import storage
+from chalicelib.platform import gateway_keys
 from tests.api.test_partners import partner_site
+from tests.support import applicant
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_a_gateway_failure_on_creation_stores_no_partner_and_leaves_no_key(api, 
 
 
 def test_a_storage_failure_on_creation_undoes_the_gateway_registration(api, apigateway, plan, monkeypatch):
-    from chalicelib.errors import StorageUnavailable
+    from chalicelib.rules.errors import StorageUnavailable
 
     def unavailable(*args, **kwargs):
         raise StorageUnavailable()
@@ -133,7 +134,7 @@ def test_without_a_plan_configured_partners_work_unregistered(api, apigateway):
 def test_an_authorizer_that_cannot_reach_storage_answers_503_not_401(api, monkeypatch):
     """API Gateway's AUTHORIZER_FAILURE response is a 503 with Retry-After (infra/resources.yaml);
     chalice local is patched to answer the same (devlocal/api_server.py)."""
-    from chalicelib.errors import StorageUnavailable
+    from chalicelib.rules.errors import StorageUnavailable
 
     partner = api.create_partner()
 

@@ -1,6 +1,6 @@
 """Partners (issue 4): API keys, their own bookings, the daily quota and the reserved share."""
-from chalicelib import clock
-from chalicelib.clock import epoch_of
+from chalicelib.platform import clock
+from chalicelib.platform.clock import epoch_of
 from tests.support import PROCEDURE, SITE, applicant
 
 

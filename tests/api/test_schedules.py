@@ -1,8 +1,8 @@
 """Publishing a schedule (POST /staff/sites/{site}/schedules) is safe to repeat: a slot is one
 counter's one opening, so a retry after a failure, or the same period with more counters, never
 doubles a slot nor brings back a closed one."""
+from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.storage.transaction import Transaction
-from chalicelib.errors import StorageUnavailable
 from tests.support import PROCEDURE, SITE
 
 
@@ -58,12 +58,12 @@ def test_a_retry_after_a_failure_midway_completes_the_schedule_once(api, monkeyp
 
 
 def test_slot_ids_cannot_be_computed_without_the_server_secret(api):
-    from chalicelib import domain
+    from chalicelib.rules import lifecycle
 
-    a = domain.slot_id("secret-a", SITE, PROCEDURE, "2026-12-01T08:00:00Z", 0)
-    assert a == domain.slot_id("secret-a", SITE, PROCEDURE, "2026-12-01T08:00:00Z", 0)
-    assert a != domain.slot_id("secret-b", SITE, PROCEDURE, "2026-12-01T08:00:00Z", 0)
-    assert a != domain.slot_id("secret-a", SITE, PROCEDURE, "2026-12-01T08:00:00Z", 1)
+    a = lifecycle.slot_id("secret-a", SITE, PROCEDURE, "2026-12-01T08:00:00Z", 0)
+    assert a == lifecycle.slot_id("secret-a", SITE, PROCEDURE, "2026-12-01T08:00:00Z", 0)
+    assert a != lifecycle.slot_id("secret-b", SITE, PROCEDURE, "2026-12-01T08:00:00Z", 0)
+    assert a != lifecycle.slot_id("secret-a", SITE, PROCEDURE, "2026-12-01T08:00:00Z", 1)
     assert a.startswith("slot_") and len(a) == 29
 
 

@@ -3,8 +3,9 @@ list never writes (the next draw is committed by writers), and a deployed stage 
 CORS fallback."""
 import pytest
 
-from chalicelib import clock, draws as draws_module
+from chalicelib.platform import clock
 from chalicelib.storage.models import Draw
+from chalicelib.usecases import draw_runs
 from tests.support import PROCEDURE, SITE, applicant
 
 AGENT = ("agents",)
@@ -67,7 +68,7 @@ def test_writers_commit_the_next_draw(api, calls):
     assert sorted(s for _, _, s in _draws_table()) == ["committed", "run"]
     # The scheduled job commits for a draw procedure that has none and is not due yet.
     _forget_commitments()
-    assert draws_module.run_due_draws(clock.now()) == []
+    assert draw_runs.run_due_draws(clock.now()) == []
     assert sorted(s for _, _, s in _draws_table()) == ["committed", "run"]
 
 

@@ -1,7 +1,7 @@
 """Staff work (issue 4): check-in with identity match (R7), no-show, closing slots, fraud signals
 (R9) and the audit trail."""
-from chalicelib import clock
-from chalicelib.clock import epoch_of
+from chalicelib.platform import clock
+from chalicelib.platform.clock import epoch_of
 from tests.support import PROCEDURE, SITE, applicant
 
 AGENT = ("agents",)
@@ -108,7 +108,7 @@ def test_signals_count_identities_behind_an_ip_disposable_mail_and_cooldown_refu
 
 def test_a_schedule_publishes_the_identities_behind_one_ip_as_metrics(api, monkeypatch):
     import app as application
-    from chalicelib import observability
+    from chalicelib.platform import observability
 
     published = []
     monkeypatch.setattr(observability, "_emit", published.extend)

@@ -2,8 +2,8 @@
 read with a bounded number of DynamoDB calls whatever the number of slots (issue 11 item 6)."""
 from datetime import date, timedelta
 
-from chalicelib import clock
-from chalicelib.clock import epoch_of
+from chalicelib.platform import clock
+from chalicelib.platform.clock import epoch_of
 from chalicelib.storage.models import Booking, Slot
 from tests.support import PROCEDURE, SITE, applicant
 

@@ -10,7 +10,6 @@ import time
 import pytest
 
 from bench.storm import drain
-
 from tests.support import Api
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from chalicelib import domain
+from chalicelib.rules import lottery
 from tests.support import PROCEDURE, applicant
 
 pytestmark = pytest.mark.e2e
@@ -145,8 +145,8 @@ def test_draw_a_cancelled_slot_waits_for_the_next_draw_excludes_its_canceller_an
     assert again.status == 201, again
     _run(http, site)
     record = http.draw_record(next(d for d in _draws(http, site) if d["draw_id"] == committed["draw_id"]), site_id=site)
-    assert domain.seed_commitment(record["seed"]) == committed["seed_hash"]
-    assert [list(p) for p in domain.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"]
+    assert lottery.seed_commitment(record["seed"]) == committed["seed_hash"]
+    assert [list(p) for p in lottery.allocate(record["entrants"], record["slots"], record["seed"])] == record["allocation"]
     assert [s["slot_id"] for s in record["slots"]] == [slot]
     entrants = {e["request_id"]: e for e in record["entrants"]}
     assert set(entrants) == {again.body["request_id"], buyer["request_id"], *(h["request_id"] for h in honest)}

@@ -20,7 +20,7 @@ def test_importing_observability_does_not_import_powertools(py):
         f"""
         import importlib.util, sys
         spec = importlib.util.spec_from_file_location(
-            "observability", {str(ROOT / "chalicelib" / "observability.py")!r})
+            "observability", {str(ROOT / "chalicelib" / "platform" / "observability.py")!r})
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         loaded = sorted(m for m in sys.modules if m.startswith(("aws_lambda_powertools", "aws_xray_sdk", "boto")))
@@ -33,7 +33,7 @@ def test_importing_observability_does_not_import_powertools(py):
 
 
 def test_redact_hides_personal_keys_at_any_depth_and_emails_anywhere():
-    from chalicelib.observability import redact
+    from chalicelib.platform.observability import redact
 
     record = {
         "message": "hold refused for Jean.Dupont+x@example.fr, see ops",
@@ -60,7 +60,7 @@ def test_redact_hides_personal_keys_at_any_depth_and_emails_anywhere():
 def test_logger_output_never_contains_personal_data(py):
     code = textwrap.dedent(
         """
-        from chalicelib import observability
+        from chalicelib.platform import observability
         log = observability.logger()
         log.info({"event": "hold", "applicant": {"email": "a.b@example.com", "family_name": "Martin"}})
         log.info("confirm for %s", "someone@mail.example.org")
@@ -90,7 +90,7 @@ APP = textwrap.dedent(
     import json
     from chalice import Chalice
     from chalice.test import Client
-    from chalicelib import observability
+    from chalicelib.platform import observability
 
     app = Chalice(app_name="fairslot")
     observability.install(app)
@@ -160,7 +160,7 @@ def test_a_failing_scheduled_run_is_counted_and_still_fails(py):
         """
         from chalice import Chalice, Rate
         from chalice.test import Client
-        from chalicelib import observability
+        from chalicelib.platform import observability
 
         app = Chalice(app_name="fairslot")
         observability.install(app)
@@ -191,7 +191,7 @@ def test_a_failing_scheduled_run_is_counted_and_still_fails(py):
 def test_metric_never_raises_and_outside_a_request_is_written_at_once(py):
     code = textwrap.dedent(
         """
-        from chalicelib import observability
+        from chalicelib.platform import observability
         observability.metric(None)
         observability.metric("Bad", "not a number")
         observability.metric("Bad", object())

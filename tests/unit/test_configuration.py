@@ -1,4 +1,4 @@
-"""Configuration is read at call time, from chalicelib/config.py only: a changed environment
+"""Configuration is read at call time, from chalicelib/platform/config.py only: a changed environment
 applies at the next call, a deployed function still refuses to start without its staff and CORS
 settings, and no module keeps settings of its own (the gate at the end reads the source)."""
 import ast
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import catalog, config, notify
+from chalicelib.platform import config
+from chalicelib.usecases import notify, site_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 STAFF = {"STAFF_JWKS_URL": "https://pool/jwks", "STAFF_JWT_ISSUER": "https://pool", "STAFF_JWT_AUDIENCE": "client"}
@@ -19,7 +20,7 @@ def test_a_changed_variable_applies_at_the_next_call(monkeypatch, tmp_path):
     monkeypatch.setenv("DEFAULT_HOLD_TTL_SECONDS", "120")
     monkeypatch.setenv("OUTBOX_DIR", str(tmp_path))
     assert config.current().mail_from == "rdv@prefecture.example"
-    assert catalog.default_policy("renewal").hold_ttl_seconds == 120
+    assert site_catalog.default_policy("renewal").hold_ttl_seconds == 120
     notify.send(b"Subject: test\r\n\r\nbody\r\n", "one")
     assert (tmp_path / "one.eml").exists()
     monkeypatch.delenv("MAIL_FROM")
@@ -100,7 +101,7 @@ def test_a_variable_missing_from_the_list_fails_at_the_first_call():
 
 
 def test_config_reads_the_process_environment_in_one_place():
-    tree = ast.parse((ROOT / "chalicelib" / "config.py").read_text())
+    tree = ast.parse((ROOT / "chalicelib" / "platform" / "config.py").read_text())
     readers = {f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
                for node in ast.walk(f) if _reads_environment(node)}
     assert readers == {"_snapshot", "_environment"}
@@ -146,11 +147,11 @@ def violations(path, source):
     name = path.relative_to(ROOT).as_posix()
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "chalicelib.config":
-            found += [f"{name}:{node.lineno} imports {a.name} from chalicelib.config (use config.current() where it is used)"
+        if isinstance(node, ast.ImportFrom) and node.module == "chalicelib.platform.config":
+            found += [f"{name}:{node.lineno} imports {a.name} from chalicelib.platform.config (use config.current() where it is used)"
                       for a in node.names if a.name in ("settings", "current", "_load")]
-        if name != "chalicelib/config.py" and _reads_environment(node):
-            found.append(f"{name}:{node.lineno} reads the environment outside chalicelib/config.py")
+        if name != "chalicelib/platform/config.py" and _reads_environment(node):
+            found.append(f"{name}:{node.lineno} reads the environment outside chalicelib/platform/config.py")
     for node in _module_level(tree.body):
         binds = isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None
         if binds and _calls_current(node.value):
@@ -164,10 +165,10 @@ def test_no_module_keeps_settings_or_reads_the_environment_itself():
 
 
 @pytest.mark.parametrize("source, broken", [
-    ("from chalicelib.config import settings\n", "imports settings"),
+    ("from chalicelib.platform.config import settings\n", "imports settings"),
     ("from chalicelib import config\nSETTINGS = config.current()\n", "module-level name"),
     ("from chalicelib import config\nclass C:\n    ttl = config.current().catalog_cache_seconds\n", "module-level name"),
-    ("from chalicelib.config import current\nPREFIX = current().table_prefix\n", "module-level name"),
+    ("from chalicelib.platform.config import current\nPREFIX = current().table_prefix\n", "module-level name"),
     ("import os\nREGION = os.environ.get('AWS_REGION')\n", "reads the environment"),
     ("import os\ndef region():\n    return os.getenv('AWS_REGION')\n", "reads the environment"),
     ("from os import environ\n", "reads the environment"),

@@ -1,4 +1,4 @@
-"""The contract (chalicelib/contract.py) against what it describes: the app's routes, the OpenAPI
+"""The contract (chalicelib/http/contract.py) against what it describes: the app's routes, the OpenAPI
 rules, the error codes the code can send, and the web app's copy (web/src/contract.js)."""
 import ast
 import re
@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import app as application
-from chalicelib import contract, errors, openapi
-from chalicelib.error_catalogue import CATALOGUE
+from chalicelib.http import contract, openapi
+from chalicelib.http.error_catalogue import CATALOGUE
+from chalicelib.rules import errors
 from devlocal import web_contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ def documented_routes():
 
 
 def test_every_route_of_the_app_is_in_the_document_and_nothing_else():
-    assert app_routes() - documented_routes() == set(), "routes without a contract: add an Operation in chalicelib/contract.py"
+    assert app_routes() - documented_routes() == set(), "routes without a contract: add an Operation in chalicelib/http/contract.py"
     assert documented_routes() - app_routes() == set(), "documented routes the app does not serve"
 
 
@@ -52,7 +53,7 @@ def _raised_codes():
     code of each error class raised without one."""
     defaults = {cls.__name__: cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.FairslotError)}
     found = {}
-    for source in [ROOT / "app.py", *sorted((ROOT / "chalicelib").glob("*.py"))]:
+    for source in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]:
         tree = ast.parse(source.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in defaults:
@@ -82,7 +83,7 @@ def test_every_code_the_api_can_send_is_in_the_catalogue():
     raised = _raised_codes()
     assert "booking_not_found" in raised and "slot_unavailable" in raised and "invalid_field" in raised  # the scan works
     missing = {code: where for code, where in raised.items() if code not in CATALOGUE}
-    assert missing == {}, "codes without a catalogue entry (chalicelib/error_catalogue.py)"
+    assert missing == {}, "codes without a catalogue entry (chalicelib/http/error_catalogue.py)"
     gateway = _gateway_codes()
     assert {"not_found", "unauthorized", "rate_limited", "method_not_allowed"} <= gateway
     assert gateway - set(CATALOGUE) == set()

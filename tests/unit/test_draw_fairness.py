@@ -8,7 +8,7 @@ import hashlib
 import itertools
 import math
 
-from chalicelib import domain
+from chalicelib.rules import lottery
 
 DAYS = [f"2026-12-{d:02d}" for d in range(1, 15)]
 
@@ -60,7 +60,7 @@ def test_with_mixed_date_ranges_entrants_with_the_same_range_have_the_same_chanc
     wins = {e["request_id"]: 0 for e in entrants}
     days = {g: {d: 0 for d in DAYS} for g in groups}
     for seed in seeds(6000, "mixed"):
-        for request_id, slot_id in domain.allocate(entrants, slots, seed):
+        for request_id, slot_id in lottery.allocate(entrants, slots, seed):
             wins[request_id] += 1
             days[request_id.split("-")[0]][slot_id.split("-", 1)[1].rsplit("-", 1)[0]] += 1
     for g, (first, last) in groups.items():
@@ -78,10 +78,10 @@ def test_filing_early_gives_no_advantage():
     slots = pool(1, DAYS[:3])
     wins = [0] * 10
     for k, seed in enumerate(seeds(10000, "early")):
-        allocation = domain.allocate(entrants, slots, seed)
+        allocation = lottery.allocate(entrants, slots, seed)
         if k % 500 == 0:
             shuffled = entrants[k % 10:] + entrants[:k % 10]
-            assert domain.allocate(list(reversed(shuffled)), list(reversed(slots)), seed) == allocation
+            assert lottery.allocate(list(reversed(shuffled)), list(reversed(slots)), seed) == allocation
         for request_id, _ in allocation:
             wins[int(request_id.split("_")[1])] += 1
     assert_uniform(wins, "filing position")
@@ -93,7 +93,7 @@ def test_the_shape_of_a_request_id_gives_no_advantage():
     ids = ["a", "zzzzzzzzzzzzzzzz", "req_000000000000000000000000", "req_ffffffffffffffffffffffff", "0", "~", "req_7", "Z"]
     wins = {i: 0 for i in ids}
     for seed in seeds(8000, "ids"):
-        for request_id, _ in domain.allocate([entrant(i) for i in ids], pool(1, DAYS[:2]), seed):
+        for request_id, _ in lottery.allocate([entrant(i) for i in ids], pool(1, DAYS[:2]), seed):
             wins[request_id] += 1
     assert_uniform(list(wins.values()), "id shape")
 
@@ -110,7 +110,7 @@ def test_positions_in_multi_slot_draws_are_uniform():
     slot_at = [[0] * s for _ in range(s)]
     rounds = 8000
     for seed in seeds(rounds, "positions"):
-        allocation = domain.allocate(entrants, slots, seed)
+        allocation = lottery.allocate(entrants, slots, seed)
         assert len(allocation) == s
         placed = set()
         for position, (request_id, slot_id) in enumerate(allocation):
@@ -134,7 +134,7 @@ def test_the_canceller_is_excluded_and_the_freed_slot_is_uniform_among_the_other
     slots = pool(1, DAYS[:1])
     got = {e["request_id"]: 0 for e in entrants}
     for seed in seeds(6000, "exclusion"):
-        for request_id, _ in domain.allocate(entrants, slots, seed):
+        for request_id, _ in lottery.allocate(entrants, slots, seed):
             got[request_id] += 1
     assert got.pop("canceller") == 0
     assert sum(got.values()) == 6000  # the slot is always given
@@ -148,7 +148,7 @@ def test_fake_identities_raise_a_traffickers_odds_only_in_proportion():
     entrants = [entrant(f"fake{i}") for i in range(k)] + [entrant(f"honest{i}") for i in range(n - k)]
     fake_wins = 0
     for seed in seeds(rounds, "fakes"):
-        fake_wins += sum(r.startswith("fake") for r, _ in domain.allocate(entrants, pool(1, DAYS[:s]), seed))
+        fake_wins += sum(r.startswith("fake") for r, _ in lottery.allocate(entrants, pool(1, DAYS[:s]), seed))
     expected = rounds * s * k / n
     # binomial-ish bound, 4 standard deviations: cannot flake
     assert abs(fake_wins - expected) < 4 * math.sqrt(expected * (1 - k / n)), (fake_wins, expected)
@@ -165,7 +165,7 @@ def test_narrowing_the_range_to_the_freed_slot_never_raises_the_odds_of_winning(
     entrants = [entrant("buyer", DAYS[0], DAYS[0])] + [entrant(f"r{i}") for i in range(n - 1)]
     buyer_wins = broad_wins = 0
     for seed in seeds(rounds, "narrow"):
-        allocation = dict(domain.allocate(entrants, slots, seed))
+        allocation = dict(lottery.allocate(entrants, slots, seed))
         if "buyer" in allocation:
             assert allocation["buyer"] == freed
             buyer_wins += 1
@@ -182,7 +182,7 @@ def test_tiers_order_but_never_break_uniformity_within_a_tier():
     entrants = [entrant(f"u{i}", tier=1) for i in range(3)] + [entrant(f"n{i}") for i in range(6)]
     wins = {e["request_id"]: 0 for e in entrants}
     for seed in seeds(6000, "tiers"):
-        for request_id, _ in domain.allocate(entrants, pool(1, DAYS[:5]), seed):
+        for request_id, _ in lottery.allocate(entrants, pool(1, DAYS[:5]), seed):
             wins[request_id] += 1
     assert [wins[f"u{i}"] for i in range(3)] == [6000] * 3
     assert_uniform([wins[f"n{i}"] for i in range(6)], "second tier")
@@ -193,5 +193,5 @@ def test_every_permutation_of_three_entrants_is_equally_likely_as_the_order():
     entrants = [entrant(r) for r in ("a", "b", "c")]
     orders = {p: 0 for p in itertools.permutations("abc")}
     for seed in seeds(6000, "perm"):
-        orders[tuple(r for r, _ in domain.allocate(entrants, pool(1, DAYS[:3]), seed))] += 1
+        orders[tuple(r for r, _ in lottery.allocate(entrants, pool(1, DAYS[:3]), seed))] += 1
     assert_uniform(list(orders.values()), "orders")

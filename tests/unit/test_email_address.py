@@ -1,7 +1,7 @@
 """The applicant e-mail rule (issue 11 item 2): only addresses SES can send to get in."""
 import pytest
 
-from chalicelib.email_address import canonical
+from chalicelib.rules.email_address import canonical
 
 
 @pytest.mark.parametrize("address, stored", [

@@ -4,8 +4,8 @@ route whose request carries a value a rule checks declares where."""
 import pytest
 
 import app as application
-from chalicelib import contract, inputs
-from chalicelib.errors import InvalidValue
+from chalicelib.http import contract, inputs
+from chalicelib.rules.errors import InvalidValue
 
 # Fields whose values the rules check (domain and use cases): a route carrying one must map it.
 CHECKED = {"applicant", "document", "permit_expires_on", "from", "to", "part", "cursor"}

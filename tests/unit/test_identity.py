@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import domain, oversight
-from chalicelib.errors import InvalidValue
+from chalicelib.rules import identity_keys, lottery, oversight, policies
+from chalicelib.rules.errors import InvalidValue
 
 SECRET = "s"
 BORN = date(1990, 1, 2)
@@ -42,8 +42,8 @@ def spelled(canonical, data):
 @given(number=st.text(alphabet="0123456789", min_size=10, max_size=10), data=st.data())
 def test_an_agdref_number_in_any_digit_script_with_any_separators_is_one_identity(number, data):
     typed = spelled(number, data)
-    assert domain.normalise_document("agdref", typed) == number
-    assert domain.identity_key(SECRET, "agdref", typed, BORN) == domain.identity_key(SECRET, "agdref", number, BORN)
+    assert identity_keys.normalise_document("agdref", typed) == number
+    assert identity_keys.identity_key(SECRET, "agdref", typed, BORN) == identity_keys.identity_key(SECRET, "agdref", number, BORN)
 
 
 @settings(max_examples=300, deadline=None)
@@ -51,9 +51,9 @@ def test_an_agdref_number_in_any_digit_script_with_any_separators_is_one_identit
        doc_type=st.sampled_from(["passport", "visa"]), data=st.data())
 def test_a_travel_document_number_however_typed_is_one_identity(number, doc_type, data):
     typed = spelled(number, data)
-    assert domain.normalise_document(doc_type, typed) == number
+    assert identity_keys.normalise_document(doc_type, typed) == number
     # Passports and visas are one identity space.
-    assert domain.identity_key(SECRET, doc_type, typed, BORN) == domain.identity_key(SECRET, "passport", number, BORN)
+    assert identity_keys.identity_key(SECRET, doc_type, typed, BORN) == identity_keys.identity_key(SECRET, "passport", number, BORN)
 
 
 def _stays_foreign(ch):
@@ -64,18 +64,18 @@ def _stays_foreign(ch):
 @settings(max_examples=300, deadline=None)
 @given(number=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=6, max_size=10),
        letter=st.characters(categories=["L"]).filter(_stays_foreign), at=st.integers(0, 10),
-       doc_type=st.sampled_from(domain.DOCUMENT_TYPES))
+       doc_type=st.sampled_from(identity_keys.DOCUMENT_TYPES))
 def test_a_letter_outside_the_format_is_refused_naming_the_number(number, letter, at, doc_type):
     typed = number[:at] + letter + number[at:]
     with pytest.raises(InvalidValue) as info:
-        domain.normalise_document(doc_type, typed)
+        identity_keys.normalise_document(doc_type, typed)
     assert info.value.concept == "document_number"
 
 
 def test_the_fullwidth_arabic_indic_and_devanagari_spellings_of_a_number_are_the_ascii_one():
-    ascii_key = domain.identity_key(SECRET, "agdref", "1234567890", BORN)
+    ascii_key = identity_keys.identity_key(SECRET, "agdref", "1234567890", BORN)
     for typed in ("１２３４５６７８９０", "١٢٣٤٥٦٧٨٩٠", "۱۲۳۴۵۶۷۸۹۰", "१२३४५६७८९०", "１２３ ٤٥٦–७८९\u200b0", "12\u00a034\u202f56.78/90"):
-        assert domain.identity_key(SECRET, "agdref", typed, BORN) == ascii_key, typed
+        assert identity_keys.identity_key(SECRET, "agdref", typed, BORN) == ascii_key, typed
 
 
 @pytest.mark.parametrize("typed", [
@@ -88,55 +88,56 @@ def test_the_fullwidth_arabic_indic_and_devanagari_spellings_of_a_number_are_the
 ])
 def test_characters_that_would_pass_for_ascii_after_upper_casing_or_at_a_glance_are_refused(typed):
     with pytest.raises(InvalidValue) as info:
-        domain.normalise_document("passport", typed)
+        identity_keys.normalise_document("passport", typed)
     assert info.value.concept == "document_number"
 
 
 def test_a_normalised_number_is_still_checked_against_its_format():
     for typed in ("123456789", "12345678901", "１２３４５６７８９", "AB12345678", "1" * 10_000):
         with pytest.raises(InvalidValue):
-            domain.normalise_document("agdref", typed)
-    assert domain.normalise_document("agdref", "12345⑥7890\n") == "1234567890"  # NFKC; a newline is a separator
+            identity_keys.normalise_document("agdref", typed)
+    assert identity_keys.normalise_document("agdref", "12345⑥7890\n") == "1234567890"  # NFKC; a newline is a separator
 
 
 # --- accepted documents ----------------------------------------------------------------------
 
 def test_a_policy_accepts_every_document_unless_it_says_otherwise():
-    assert domain.Policy().accepted_documents == ("agdref", "passport", "visa")
-    only = domain.policy_with(domain.Policy(), {"accepted_documents": ["visa", "agdref"]})
+    assert policies.Policy().accepted_documents == ("agdref", "passport", "visa")
+    only = policies.policy_with(policies.Policy(), {"accepted_documents": ["visa", "agdref"]})
     assert only.accepted_documents == ("agdref", "visa")  # one order, so equal sets compare equal
-    assert domain.policy_with(only, only.as_dict()) == only
+    assert policies.policy_with(only, only.as_dict()) == only
 
 
 @pytest.mark.parametrize("bad", [[], "agdref", ["id_card"], ["agdref", "agdref"], [1], None, {"agdref": True}])
 def test_accepted_documents_must_be_a_non_empty_set_of_known_types(bad):
     with pytest.raises(InvalidValue) as info:
-        domain.policy_with(domain.Policy(), {"accepted_documents": bad})
+        policies.policy_with(policies.Policy(), {"accepted_documents": bad})
     assert info.value.concept == "accepted_documents"
 
 
 def test_a_document_the_procedure_does_not_accept_is_refused_naming_the_accepted_ones():
-    renewal = domain.policy_with(domain.Policy(), {"accepted_documents": ["agdref"]})
-    domain.check_accepted_document("agdref", renewal)
+    renewal = policies.policy_with(policies.Policy(), {"accepted_documents": ["agdref"]})
+    identity_keys.check_accepted_document("agdref", renewal)
     with pytest.raises(InvalidValue) as info:
-        domain.check_accepted_document("passport", renewal)
+        identity_keys.check_accepted_document("passport", renewal)
     assert info.value.concept == "document_type"
     assert "agdref" in info.value.message and "passport" not in info.value.message
 
 
 def test_renewal_accepts_only_agdref_by_configuration(monkeypatch):
-    from chalicelib import catalog, config
+    from chalicelib.platform import config
+    from chalicelib.usecases import site_catalog
 
-    assert catalog.default_policy("renewal").accepted_documents == ("agdref",)
-    assert catalog.default_policy("first_application").accepted_documents == ("agdref", "passport", "visa")
+    assert site_catalog.default_policy("renewal").accepted_documents == ("agdref",)
+    assert site_catalog.default_policy("first_application").accepted_documents == ("agdref", "passport", "visa")
     monkeypatch.setenv("DEFAULT_ACCEPTED_DOCUMENTS", "agdref,passport")
     monkeypatch.setenv("DEFAULT_ACCEPTED_DOCUMENTS_BY_PROCEDURE", "renewal:agdref ; student:passport|visa")
     loaded = config.current()
     assert loaded.policy_defaults["accepted_documents"] == ("agdref", "passport")
     assert loaded.procedure_policy_defaults == {"renewal": {"accepted_documents": ("agdref",)},
                                                 "student": {"accepted_documents": ("passport", "visa")}}
-    assert catalog.default_policy("student").accepted_documents == ("passport", "visa")
-    assert catalog.default_policy("first_application").accepted_documents == ("agdref", "passport")
+    assert site_catalog.default_policy("student").accepted_documents == ("passport", "visa")
+    assert site_catalog.default_policy("first_application").accepted_documents == ("agdref", "passport")
 
 
 # --- R7: declared urgency at the counter ------------------------------------------------------
@@ -146,21 +147,21 @@ DRAW_DAY = date(2026, 3, 1)
 
 def test_a_booking_not_won_as_urgent_has_no_urgency_to_check():
     for tier in (None, 2):
-        assert domain.declared_urgency_holds(tier, DRAW_DAY, None)
-        assert domain.declared_urgency_holds(tier, DRAW_DAY, DRAW_DAY + timedelta(days=900))
+        assert lottery.declared_urgency_holds(tier, DRAW_DAY, None)
+        assert lottery.declared_urgency_holds(tier, DRAW_DAY, DRAW_DAY + timedelta(days=900))
 
 
 def test_an_urgent_booking_holds_only_if_the_real_permit_expires_within_the_tier_at_the_draw():
-    within = DRAW_DAY + timedelta(days=domain.URGENT_PERMIT_DAYS)
-    assert domain.declared_urgency_holds(1, DRAW_DAY, within)
-    assert domain.declared_urgency_holds(1, DRAW_DAY, DRAW_DAY - timedelta(days=3))  # already expired
-    assert not domain.declared_urgency_holds(1, DRAW_DAY, within + timedelta(days=1))
-    assert not domain.declared_urgency_holds(1, DRAW_DAY, DRAW_DAY + timedelta(days=700))
+    within = DRAW_DAY + timedelta(days=lottery.URGENT_PERMIT_DAYS)
+    assert lottery.declared_urgency_holds(1, DRAW_DAY, within)
+    assert lottery.declared_urgency_holds(1, DRAW_DAY, DRAW_DAY - timedelta(days=3))  # already expired
+    assert not lottery.declared_urgency_holds(1, DRAW_DAY, within + timedelta(days=1))
+    assert not lottery.declared_urgency_holds(1, DRAW_DAY, DRAW_DAY + timedelta(days=700))
 
 
 def test_an_urgent_booking_needs_the_expiry_read_on_the_permit():
     with pytest.raises(InvalidValue) as info:
-        domain.declared_urgency_holds(1, DRAW_DAY, None)
+        lottery.declared_urgency_holds(1, DRAW_DAY, None)
     assert info.value.concept == "permit_expiry"
     # the rule names the value, not where a body carries it; the check-in route says permit_expires_on
     assert "permit_expires_on" not in info.value.message and "permit_expiry" in info.value.message
@@ -172,9 +173,9 @@ def test_an_urgent_booking_needs_the_expiry_read_on_the_permit():
 @given(declared=st.dates(), real=st.dates(), draw_day=st.dates())
 def test_the_counter_agrees_with_the_draw_on_an_honest_declaration(declared, real, draw_day):
     """Whatever was declared, the check is the draw's own tier rule applied to the real permit."""
-    tier = domain.request_tier(declared, draw_day)
-    holds = domain.declared_urgency_holds(tier, draw_day, real)
-    assert holds == (tier == 2 or domain.request_tier(real, draw_day) == 1)
+    tier = lottery.request_tier(declared, draw_day)
+    holds = lottery.declared_urgency_holds(tier, draw_day, real)
+    assert holds == (tier == 2 or lottery.request_tier(real, draw_day) == 1)
     if real == declared:
         assert holds
 

@@ -1,24 +1,144 @@
-"""The layers hold by a test, not by goodwill (DEVELOPERS.md, "Layers"): read from the source
-with ast, nothing imported or run.
+"""The layers hold by a test, not by goodwill (docs/architecture.md, "Layers"): read from the
+source with ast, nothing imported or run.
 
+- each folder of chalicelib/ imports only the layers its row of LAYERS allows, and the pure
+  rules (chalicelib/rules/) nothing but the standard library;
+- no import cycle between modules, counting imports inside functions; an import inside a
+  function is kept only for cold start, and says so on its line;
+- no module over MAX_LINES lines but the PynamoDB models;
 - only chalicelib/storage/ talks to DynamoDB: no other module imports PynamoDB, the models or
   the package's core modules, or names DynamoDB to boto3;
 - use cases write no key of storage's: no partition attribute, index partition or key prefix;
-- the pure modules (domain.py, refusals.py, records.py) import no storage, boto3, botocore or Chalice;
 - chalicelib uses PynamoDB's public API only: no private name of PynamoDB's (read from its source).
 """
 import ast
+import collections
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STORAGE = ROOT / "chalicelib" / "storage"
-OUTSIDE = sorted([ROOT / "app.py", *(p for p in (ROOT / "chalicelib").glob("*.py"))])
-EVERY_MODULE = sorted([ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py")])
-# The pure modules, and the chalicelib modules each may import (None: any but storage).
-PURE = {"domain.py": None, "refusals.py": ("chalicelib.domain", "chalicelib.errors"), "records.py": ()}
+CHALICELIB = ROOT / "chalicelib"
+STORAGE = CHALICELIB / "storage"
+EVERY_MODULE = sorted([ROOT / "app.py", *CHALICELIB.rglob("*.py")])
+OUTSIDE = [p for p in EVERY_MODULE if STORAGE not in p.parents]
+
+# The layers, lowest first, and what each may import of chalicelib (its own folder included).
+# Third-party packages: the pure rules take none; HTTP and the use cases never take Chalice
+# (app.py alone is the web framework's); nothing but storage takes PynamoDB (tested below).
+LAYERS = {
+    "rules": {"rules"},
+    "platform": {"rules", "platform"},
+    "storage": {"rules", "platform", "storage"},
+    "usecases": {"rules", "platform", "storage", "usecases"},
+    "http": {"rules", "platform", "http"},
+    "app": {"rules", "platform", "storage", "usecases", "http"},
+}
+THIRD_PARTY_REFUSED = {
+    "rules": None,  # None: the standard library only
+    "platform": {"chalice", "pynamodb"},
+    "storage": {"chalice"},
+    "usecases": {"chalice", "pynamodb", "jwt"},
+    "http": {"chalice", "pynamodb", "boto3", "botocore"},
+    "app": {"pynamodb"},
+}
+MAX_LINES = 400
+LONGER_ALLOWED = {CHALICELIB / "storage" / "models.py"}  # the tables' declaration, read as one
+STDLIB = set(sys.stdlib_module_names)
+
+
+def layer_of(path):
+    if path == ROOT / "app.py":
+        return "app"
+    return path.relative_to(CHALICELIB).parts[0]
+
+
+def module_name(path):
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer_of_module(name):
+    """The layer a chalicelib module name belongs to (`chalicelib.rules.lifecycle` -> rules)."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def layer_breaches(path, tree):
+    """Imports this module's layer does not allow: another layer of chalicelib, or a refused package."""
+    layer = layer_of(path)
+    breaches = []
+    for name in imported(tree):
+        top = name.split(".")[0]
+        if top == "chalicelib":
+            target = layer_of_module(name)
+            if target is not None and target not in LAYERS[layer]:
+                breaches.append(name)
+        elif THIRD_PARTY_REFUSED[layer] is None:
+            if top not in STDLIB:
+                breaches.append(name)
+        elif top in THIRD_PARTY_REFUSED[layer]:
+            breaches.append(name)
+    return breaches
+
+
+def _function_level_imports(tree):
+    """Import statements inside a function (at any depth)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found += [n for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return list({id(n): n for n in found}.values())
+
+
+def unexplained_local_imports(path):
+    """Imports inside a function whose line does not say why (`# cold start: ...`)."""
+    lines = path.read_text().splitlines()
+    return [f"{path.relative_to(ROOT)}:{node.lineno}" for node in _function_level_imports(_tree(path))
+            if "# cold start" not in lines[node.end_lineno - 1]]
+
+
+def imported_modules(tree, names):
+    """The project modules an import names: `from a import b` is a.b when that is a module, else a."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names if alias.name in names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                yield full if full in names else node.module
+
+
+def import_graph(paths):
+    """module -> project modules it imports, at module or function level."""
+    names = {module_name(p) for p in paths}
+    graph = collections.defaultdict(set)
+    for path in paths:
+        graph[module_name(path)] |= {n for n in imported_modules(_tree(path), names) if n in names and n != module_name(path)}
+    return graph
+
+
+def reachable(graph, start):
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def cycles(graph):
+    """The groups of more than one module that import each other, directly or not."""
+    found = []
+    for node in sorted(graph):
+        group = sorted({node} | {other for other in reachable(graph, node) if node in reachable(graph, other)})
+        if len(group) > 1 and group not in found:
+            found.append(group)
+    return found
+
 
 # Storage's names for keys and partitions: item attributes, index partitions, key prefixes.
 KEY_ATTRIBUTES = {"pk", "sk", "search_pk", "pool_pk", "day_pk", "draw_pk"}
@@ -133,21 +253,30 @@ def test_use_cases_write_no_key_of_storage_s(path):
     assert key_formats(_tree(path)) == [], f"{path.name} spells storage's keys: pass values, let storage build them"
 
 
-@pytest.mark.parametrize("name", sorted(PURE))
-def test_the_pure_modules_import_no_storage_aws_or_http(name):
-    names = set(imported(_tree(ROOT / "chalicelib" / name)))
-    assert not pure_breaches(names, PURE[name]), pure_breaches(names, PURE[name])
+@pytest.mark.parametrize("path", EVERY_MODULE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_each_layer_imports_only_what_its_row_allows(path):
+    assert layer_breaches(path, _tree(path)) == [], f"{path.relative_to(ROOT)} ({layer_of(path)}) may import {sorted(LAYERS[layer_of(path)])}"
 
 
-def pure_breaches(names, allowed_chalicelib):
-    """Imports a pure module may not make: storage (or any chalicelib module not allowed, when a
-    list is given: records.py takes the standard library only), boto3, botocore, Chalice, PynamoDB."""
-    breaches = {n for n in names if n.split(".")[0] in {"boto3", "botocore", "chalice", "pynamodb"}}
-    breaches |= {n for n in names if n == "chalicelib.storage" or n.startswith("chalicelib.storage.")}
-    if allowed_chalicelib is not None:
-        breaches |= {n for n in names if n.startswith("chalicelib.") and n.rsplit(".", 1)[0] not in allowed_chalicelib
-                     and n not in allowed_chalicelib}
-    return breaches
+def test_every_folder_of_chalicelib_is_a_layer_of_the_table():
+    folders = {p.name for p in CHALICELIB.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == set(LAYERS) - {"app"}
+    assert sorted(p.name for p in CHALICELIB.glob("*.py")) == [], "every module lives in a layer's folder"
+
+
+def test_no_import_cycle_at_module_or_function_level():
+    assert cycles(import_graph(EVERY_MODULE)) == []
+
+
+@pytest.mark.parametrize("path", EVERY_MODULE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_an_import_inside_a_function_is_there_for_cold_start_and_says_so(path):
+    assert unexplained_local_imports(path) == []
+
+
+@pytest.mark.parametrize("path", EVERY_MODULE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_is_too_long_to_read(path):
+    lines = len(path.read_text().splitlines())
+    assert path in LONGER_ALLOWED or lines <= MAX_LINES, f"{path.relative_to(ROOT)}: {lines} lines"
 
 
 def test_the_checks_see_what_they_are_for():
@@ -171,10 +300,18 @@ def test_the_checks_see_what_they_are_for():
     assert model_io_calls(ast.parse("from chalicelib.storage.models import Request\nlist(Request.batch_get(ids))"))
     assert not model_io_calls(ast.parse("from chalicelib.storage.models import Slot\nquery_all(Slot, 'x', index=Slot.search)"))
     assert not pynamodb_internals(ast.parse("Slot.from_raw_data(item)\nconnection().get_item(table, key)"))
-    assert pure_breaches({"chalicelib", "chalicelib.storage"}, None)
-    assert pure_breaches({"botocore.exceptions"}, None)
-    assert pure_breaches({"chalicelib.clock", "chalicelib.clock.now"}, ())
-    assert not pure_breaches({"chalicelib.errors", "chalicelib.errors.Conflict"}, ("chalicelib.errors",))
+    rules, usecases, http = CHALICELIB / "rules" / "x.py", CHALICELIB / "usecases" / "x.py", CHALICELIB / "http" / "x.py"
+    assert layer_breaches(rules, ast.parse("from chalicelib import storage"))
+    assert layer_breaches(rules, ast.parse("import botocore.exceptions"))
+    assert layer_breaches(rules, ast.parse("from chalicelib.platform.clock import now"))
+    assert not layer_breaches(rules, ast.parse("import hmac\nfrom chalicelib.rules.errors import Conflict"))
+    assert layer_breaches(usecases, ast.parse("from chalicelib.http import contract"))
+    assert layer_breaches(usecases, ast.parse("from chalice import Response"))
+    assert layer_breaches(http, ast.parse("from chalicelib.usecases import booking"))
+    assert not layer_breaches(usecases, ast.parse("from chalicelib import storage\nfrom chalicelib.usecases import booking"))
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+    assert "chalicelib.usecases.booking" in import_graph(EVERY_MODULE)["app"]
 
 
 def test_storage_is_a_package_with_its_models_inside():

@@ -1,8 +1,8 @@
 """Issue 13, pure parts: link tokens and which booking change sends the link again."""
 import base64
 
-from chalicelib import notify
-from chalicelib.tokens import derived_token, link_token, link_token_matches
+from chalicelib.platform.tokens import derived_token, link_token, link_token_matches
+from chalicelib.usecases import notify
 
 SECRET = "unit-secret"
 

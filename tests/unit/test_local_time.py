@@ -1,4 +1,4 @@
-"""No product code takes the process's time zone: days and instants are UTC (chalicelib/clock.py)
+"""No product code takes the process's time zone: days and instants are UTC (chalicelib/platform/clock.py)
 or a site's named zone, whatever TZ says on the machine that runs them."""
 import ast
 from pathlib import Path

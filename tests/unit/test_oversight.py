@@ -1,8 +1,9 @@
-"""Pure rules of issue 4 (chalicelib.oversight, notify.kind_of_change): partner share, quota
+"""Pure rules of issue 4 (chalicelib.rules.oversight, notify.kind_of_change): partner share, quota
 window, check-in, signals."""
 import random
 
-from chalicelib import domain, notify, oversight
+from chalicelib.rules import oversight, policies
+from chalicelib.usecases import notify
 
 
 def test_the_partner_share_is_a_rounded_random_share_of_each_day():
@@ -17,7 +18,7 @@ def test_the_partner_share_is_a_rounded_random_share_of_each_day():
 
 
 def test_reserved_slots_go_public_at_a_random_instant_before_the_lead_time():
-    policy = domain.Policy(partner_release_lead_seconds=7200, release_window_min_seconds=900)
+    policy = policies.Policy(partner_release_lead_seconds=7200, release_window_min_seconds=900)
     instants = [oversight.reserved_until(100_000, policy, random.Random(seed)) for seed in range(200)]
     assert all(91_900 <= until <= 92_800 for until in instants)
     assert max(instants) - min(instants) > 0.9 * 900  # spread over the window, not one instant

@@ -3,9 +3,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from chalicelib import refusals
-from chalicelib.errors import Conflict, Expired, TooManyRequests
-from chalicelib.records import Failed
+from chalicelib.rules import refusals
+from chalicelib.rules.errors import Conflict, Expired, TooManyRequests
+from chalicelib.rules.records import Failed
 
 NOW = 1_000_000.0
 

@@ -8,15 +8,21 @@ import hmac
 import random
 from datetime import timedelta
 
-from chalicelib import audit, catalog, domain, oversight, records, refusals, signals, storage
-from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
-from chalicelib import config
-from chalicelib.errors import Conflict, Forbidden, InvalidValue, NotFound, Unauthorized
-from chalicelib.observability import metric
-from chalicelib.keys import identity_secret
-from chalicelib.tokens import (
-    derived_token, link_token_matches, new_id, new_reference, new_token, token_hash, token_matches,
+from chalicelib import storage
+from chalicelib.platform import config
+from chalicelib.platform.clock import epoch_of, parse_instant, to_rfc3339, utc_key
+from chalicelib.platform.keys import identity_secret
+from chalicelib.platform.observability import metric
+from chalicelib.platform.tokens import (
+    derived_token,
+    new_id,
+    new_reference,
+    new_token,
+    token_hash,
 )
+from chalicelib.rules import identity_keys, lifecycle, oversight, policies, records, refusals
+from chalicelib.rules.errors import Conflict, Forbidden, InvalidValue, NotFound
+from chalicelib.usecases import audit_trail, fraud_signals, ownership, site_catalog, standby
 
 _rng = random.SystemRandom()
 
@@ -39,11 +45,11 @@ def _purge_at(starts_at):
 
 def search(site_id, procedure_id, start, end, limit, cursor, now, partner=False):
     """Holdable slots; a partner's search also shows the share reserved to partners."""
-    catalog.procedure(site_id, procedure_id)
+    site_catalog.procedure(site_id, procedure_id)
     if end <= start:
         raise InvalidValue("window_end", "{window_end} must be after {window_start}.")
-    policy = catalog.policy(site_id, procedure_id)
-    if not domain.searchable(policy):
+    policy = site_catalog.policy(site_id, procedure_id)
+    if not lifecycle.searchable(policy):
         return {"slots": [], "next_cursor": None}  # allocated by draw: file a request
     floor = max(start.timestamp(), now)
     slots, next_cursor = storage.search_holdable_slots(
@@ -51,26 +57,22 @@ def search(site_id, procedure_id, start, end, limit, cursor, now, partner=False)
     )
     slots = _not_the_next_draws(site_id, procedure_id, policy, slots)
     found = {"slots": [slot_view(s) for s in slots], "next_cursor": next_cursor}
-    if policy.allocation == domain.AUTO and not slots and next_cursor is None:
+    if policy.allocation == policies.AUTO and not slots and next_cursor is None:
         found["standby"] = standby_offer(policy)
     return found
 
 
 def _not_the_next_draws(site_id, procedure_id, policy, slots):
     """A free slot on a day a standby request covers belongs to the next draw, never to search (auto)."""
-    if policy.allocation != domain.AUTO or not catalog.standby_ranges(site_id, procedure_id):
+    if policy.allocation != policies.AUTO or not standby.standby_ranges(site_id, procedure_id):
         return slots
-    tz = catalog.site(site_id).timezone
-    return [s for s in slots if not catalog.standby_covers(site_id, procedure_id, policy, _day(s.starts_at, tz))]
+    tz = site_catalog.site(site_id).timezone
+    return [s for s in slots if not standby.standby_covers(site_id, procedure_id, policy, standby.local_day(s.starts_at, tz))]
 
 
 def standby_offer(policy):
     """What an applicant who finds nothing in auto allocation can do: join the standby list."""
     return {"request": "POST /requests", "draw_interval_seconds": policy.draw_interval_seconds}
-
-
-def _day(starts_at, tz_name):
-    return domain.local_date(parse_instant(starts_at), tz_name)
 
 
 def default_search_window(start):
@@ -82,19 +84,19 @@ def default_search_window(start):
 def hold(slot_id, applicant, client_ip, now, partner=None):
     """A hold; `partner` ({"partner_id", "daily_quota"}) when a partner holds for a beneficiary."""
     slot, policy = _slot_to_hold(slot_id, applicant)
-    expires_at, available_after = domain.hold_terms(now, epoch_of(slot.starts_at), policy, _rng)
-    identity = domain.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
+    expires_at, available_after = lifecycle.hold_terms(now, epoch_of(slot.starts_at), policy, _rng)
+    identity = identity_keys.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
     token = new_token()
     item = _new_hold(slot, applicant, identity, token_hash(token), round(expires_at, 3), client_ip, now, partner)
-    actor = audit.partner(partner["partner_id"]) if partner else audit.identity(identity)
+    actor = audit_trail.partner(partner["partner_id"]) if partner else audit_trail.identity(identity)
     also = [
-        audit.entry(slot.slot_id, "hold_taken", actor, now, slot.starts_at, client_ip, hold_id=item.hold_id),
-        audit.entry(item.hold_id, "hold_taken", actor, now, slot.starts_at, client_ip, slot_id=slot.slot_id),
+        audit_trail.entry(slot.slot_id, "hold_taken", actor, now, slot.starts_at, client_ip, hold_id=item.hold_id),
+        audit_trail.entry(item.hold_id, "hold_taken", actor, now, slot.starts_at, client_ip, slot_id=slot.slot_id),
         # A partner holds for its beneficiaries from its own servers (bounded by its quota): its IP
         # is no sign of fake identities, as for its draw requests.
-        *signals.hold_items(now, None if partner else client_ip, identity, applicant.email),
+        *fraud_signals.hold_items(now, None if partner else client_ip, identity, applicant.email),
     ]
-    _take(slot, item, now, round(available_after, 3), round(domain.cooldown_until(expires_at, policy), 3),
+    _take(slot, item, now, round(available_after, 3), round(lifecycle.cooldown_until(expires_at, policy), 3),
           _hold_limits(client_ip, policy, partner, now), also)
     metric("HoldCreated", site=slot.site_id)
     return {
@@ -111,11 +113,11 @@ def _slot_to_hold(slot_id, applicant):
     slot = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
     if slot is None:
         raise NotFound("Unknown slot.", code="slot_not_found")
-    policy = catalog.policy(slot.site_id, slot.procedure_id)
-    if not domain.searchable(policy):
+    policy = site_catalog.policy(slot.site_id, slot.procedure_id)
+    if not lifecycle.searchable(policy):
         raise Forbidden("This procedure is allocated by draw: file a request instead.", code="draw_only")
-    domain.check_accepted_document(applicant.document_type, policy)
-    if catalog.standby_covers(slot.site_id, slot.procedure_id, policy, _day(slot.starts_at, catalog.site(slot.site_id).timezone)):
+    identity_keys.check_accepted_document(applicant.document_type, policy)
+    if standby.standby_covers(slot.site_id, slot.procedure_id, policy, standby.local_day(slot.starts_at, site_catalog.site(slot.site_id).timezone)):
         metric("SlotConflicts", site=slot.site_id)
         raise Conflict("This slot is no longer available.", code="slot_unavailable")  # the next draw's
     return slot, policy
@@ -146,7 +148,7 @@ def _hold_limits(client_ip, policy, partner, now):
     if partner:
         return {"ip_limit": None,
                 "partner_quota": {"partner_id": partner["partner_id"], "window": oversight.day_window(now), "max": partner["daily_quota"]}}
-    return {"ip_limit": {"ip": client_ip or "unknown", "window": domain.hour_window(now), "max": policy.max_holds_per_ip_per_hour},
+    return {"ip_limit": {"ip": client_ip or "unknown", "window": lifecycle.hour_window(now), "max": policy.max_holds_per_ip_per_hour},
             "partner_quota": None}
 
 
@@ -164,55 +166,20 @@ def _take(slot, item, now, available_from_after, lapse_until, limits, also):
     refusal = refusals.hold_refusal(failed, now, ip_window_end=ip_limit["window"][1] if ip_limit else None,
                                     quota_window_end=quota["window"][1] if quota else None)
     if refusal.code == "cooldown":
-        signals.cooldown_refused(now, slot.site_id)
+        fraud_signals.cooldown_refused(now, slot.site_id)
     metric({"cooldown": "CooldownRefusals", "rate_limited": "HoldsPerIpLimited",
             "slot_unavailable": "SlotConflicts"}.get(refusal.code, "HoldRefused"), site=slot.site_id)
     raise refusal.exception()
 
 
-# kind: (code if unknown, code if the token is wrong), spelled out so that the error catalogue's
-# test (tests/unit/test_contract.py) finds them.
-_BEARER_CODES = {"hold": ("hold_not_found", "bad_hold_token"), "booking": ("booking_not_found", "bad_booking_token"),
-                 "request": ("request_not_found", "bad_request_token")}
-
-
-def bearer_owned(load, item_id, token, kind):
-    """The hold, booking or request that this bearer token opens: 404 if the id is unknown,
-    401 if the token is missing or is not this item's (compared in constant time)."""
-    unknown, wrong_token = _BEARER_CODES[kind]
-    found = load(item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None
-    if found is None:
-        raise NotFound(f"Unknown {kind}.", code=unknown)
-    # The e-mail's link token (tokens.link_token) opens the item as its own token does.
-    if not token_matches(token, found.token_hash) and not link_token_matches(identity_secret(), kind, item_id, token):
-        raise Unauthorized(f"The {kind} token is missing or does not match.", code=wrong_token)
-    return found
-
-
 def _hold_for(hold_id, token):
-    return bearer_owned(storage.get_hold, hold_id, token, "hold")
+    return ownership.bearer_owned(storage.get_hold, hold_id, token, "hold")
 
 
 def _actor(hold_or_booking):
     if hold_or_booking.partner_id:
-        return audit.partner(hold_or_booking.partner_id)
-    return audit.identity(hold_or_booking.identity_key)
-
-
-def freed_terms(found, now):
-    """How the slot of a released hold, cancelled booking or withdrawn offer comes back (to the
-    next draw if a standby request covers it, else after a random quarantine; available_from None:
-    freed too late, it stays with the counter) and until when its identity may not hold again (R4)."""
-    policy = catalog.policy(found.site_id, found.procedure_id)
-    covered = catalog.standby_covers(found.site_id, found.procedure_id, policy,
-                                     _day(found.starts_at, catalog.site(found.site_id).timezone))
-    terms = domain.freed_slot_terms(now, epoch_of(found.starts_at), policy, covered, _rng)
-    available_from, draw_from = terms or (None, None)
-    return {
-        "available_from": None if available_from is None else round(available_from, 3),
-        "draw_from": None if draw_from is None else round(draw_from, 3),
-        "cooldown_until": round(domain.cooldown_until(now, policy), 3),
-    }
+        return audit_trail.partner(hold_or_booking.partner_id)
+    return audit_trail.identity(hold_or_booking.identity_key)
 
 
 def release(hold_id, token, now, client_ip=None):
@@ -221,9 +188,9 @@ def release(hold_id, token, now, client_ip=None):
     if storage.release_hold_if_active(
         found,
         now,
-        **freed_terms(found, now),
-        also=[audit.entry(found.slot_id, "hold_released", actor, now, found.starts_at, client_ip, hold_id=found.hold_id),
-              audit.entry(found.hold_id, "hold_released", actor, now, found.starts_at, client_ip)],
+        **standby.freed_terms(found, now),
+        also=[audit_trail.entry(found.slot_id, "hold_released", actor, now, found.starts_at, client_ip, hold_id=found.hold_id),
+              audit_trail.entry(found.hold_id, "hold_released", actor, now, found.starts_at, client_ip)],
     ):
         raise refusals.hold_not_active(found.status, found.expires_at, now).exception()
     metric("HoldReleased", site=found.site_id)
@@ -281,7 +248,7 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
         procedure_id=found.procedure_id,
         starts_at=found.starts_at,
         ends_at=found.ends_at,
-        day=domain.local_date(parse_instant(found.starts_at), catalog.site(found.site_id).timezone),
+        day=lifecycle.local_date(parse_instant(found.starts_at), site_catalog.site(found.site_id).timezone),
         identity_key=found.identity_key,
         applicant=found.applicant,
         status="booked",
@@ -294,11 +261,11 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
     )
     actor = _actor(booking)
     also = [
-        audit.entry(found.hold_id, "hold_confirmed", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
-        audit.entry(booking.booking_id, "booked", actor, now, found.starts_at, client_ip,
+        audit_trail.entry(found.hold_id, "hold_confirmed", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
+        audit_trail.entry(booking.booking_id, "booked", actor, now, found.starts_at, client_ip,
                     slot_id=found.slot_id, hold_id=found.hold_id, reference=booking.reference),
-        audit.entry(found.slot_id, "booked", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
-        *signals.partner_items(now, partner_id, booked=1),
+        audit_trail.entry(found.slot_id, "booked", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
+        *fraud_signals.partner_items(now, partner_id, booked=1),
     ]
     failed = storage.confirm_hold_as_booking(found, booking, now, also=also)
     if failed:
@@ -312,7 +279,7 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
 
 
 def _booking_for(booking_id, token):
-    return bearer_owned(storage.get_booking, booking_id, token, "booking")
+    return ownership.bearer_owned(storage.get_booking, booking_id, token, "booking")
 
 
 def get_booking(booking_id, token):
@@ -334,10 +301,10 @@ def cancel(booking_id, token, now, partner_id=None, client_ip=None):
     failed = storage.cancel_booking_if_booked(
         found,
         now,
-        **freed_terms(found, now),
-        also=[audit.entry(found.booking_id, "cancelled", actor, now, found.starts_at, client_ip),
-              audit.entry(found.slot_id, "cancelled", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
-              *signals.partner_items(now, found.partner_id, cancelled=1)],
+        **standby.freed_terms(found, now),
+        also=[audit_trail.entry(found.booking_id, "cancelled", actor, now, found.starts_at, client_ip),
+              audit_trail.entry(found.slot_id, "cancelled", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
+              *fraud_signals.partner_items(now, found.partner_id, cancelled=1)],
     )
     if failed:
         raise refusals.BOOKING_NOT_ACTIVE.exception()
@@ -351,8 +318,8 @@ def send_link_again(document_type, document_number, birth_date, email, client_ip
     """If the identity has a live booking whose e-mail is this one, its link is sent again to that
     e-mail (through the bookings stream). The caller learns nothing either way; tries are counted
     per client IP and per identity, before anything is read (R8)."""
-    identity = domain.identity_key(identity_secret(), document_type, document_number, birth_date)
-    ip_window, identity_window = domain.hour_window(now), oversight.day_window(now)
+    identity = identity_keys.identity_key(identity_secret(), document_type, document_number, birth_date)
+    ip_window, identity_window = lifecycle.hour_window(now), oversight.day_window(now)
     failed = storage.count_lookup(
         {"ip": client_ip or "unknown", "window": ip_window, "max": config.current().lookup_max_per_ip_per_hour},
         {"identity": identity, "window": identity_window, "max": config.current().lookup_max_per_identity_per_day},
@@ -366,7 +333,7 @@ def send_link_again(document_type, document_number, birth_date, email, client_ip
 
 
 def day_list(site_id, day):
-    catalog.site(site_id)
+    site_catalog.site(site_id)
     return {
         "bookings": [
             {
@@ -383,7 +350,7 @@ def day_list(site_id, day):
                 "permit_expires_on": b.permit_expires_on,
                 **({"partner_id": b.partner_id} if b.partner_id else {}),
                 # Cancelled too close to the start to be re-offered online: the counter has it.
-                **({"slot_state": domain.FREED_LATE} if b.freed_late else {}),
+                **({"slot_state": lifecycle.FREED_LATE} if b.freed_late else {}),
             }
             for b in storage.bookings_of_day(site_id, day.isoformat())
         ]

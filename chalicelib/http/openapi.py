@@ -1,6 +1,6 @@
-"""The OpenAPI 3.1 document served at GET /openapi.json, built from chalicelib/contract.py and the error catalogue."""
-from chalicelib import contract
-from chalicelib.error_catalogue import CATALOGUE
+"""The OpenAPI 3.1 document served at GET /openapi.json, built from chalicelib/http/contract.py and the error catalogue."""
+from chalicelib.http import contract
+from chalicelib.http.error_catalogue import CATALOGUE
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     contract.PARTNER_KEY: [{"partnerKey": []}],

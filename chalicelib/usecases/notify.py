@@ -11,8 +11,8 @@ import os
 import threading
 from datetime import datetime, timezone
 
-from chalicelib import config
-from chalicelib.observability import logger, metric
+from chalicelib.platform import config
+from chalicelib.platform.observability import logger, metric
 
 _ses = None
 _ses_lock = threading.Lock()
@@ -125,8 +125,8 @@ def web_link(kind, item_id):
     fragment never reaches a server, so no log or proxy sees it)."""
     from urllib.parse import quote
 
-    from chalicelib.keys import identity_secret
-    from chalicelib.tokens import link_token
+    from chalicelib.platform.keys import identity_secret
+    from chalicelib.platform.tokens import link_token
 
     base = config.current().web_base_url.split("#")[0]
     if "?" not in base and not base.endswith("/"):
@@ -249,10 +249,10 @@ def booking_changed(event_name, old_image, new_image, sequence="0"):
     email = ((new.get("applicant") or {}).get("email"))
     if not email:
         return None
-    from chalicelib import catalog
+    from chalicelib.usecases import site_catalog
 
     try:
-        site = catalog.site(new["site_id"])
+        site = site_catalog.site(new["site_id"])
         site_name, tz_name, site_name_en = site.name, site.timezone, site.name_en
     except Exception:  # noqa: BLE001 -- an unknown site still gets its message
         site_name, tz_name, site_name_en = new.get("site_id", ""), "Europe/Paris", None
@@ -279,10 +279,10 @@ def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=N
     page where the offer is confirmed. Raises if sending failed."""
     import secrets
 
-    from chalicelib import catalog
-    from chalicelib.clock import to_rfc3339
+    from chalicelib.platform.clock import to_rfc3339
+    from chalicelib.usecases import site_catalog
 
-    site = catalog.site(site_id)
+    site = site_catalog.site(site_id)
     expires = to_rfc3339(expires_at) if isinstance(expires_at, (int, float)) else expires_at
     name = f"{offer_id or 'offer_' + secrets.token_hex(12)}-offer"
     link = web_link("request", request_id) if request_id else None
@@ -293,9 +293,9 @@ def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=N
 
 def request_filed(email, site_id, request_id, first_day, last_day):
     """The acknowledgement of a draw request, with the link to its page. Raises if sending failed."""
-    from chalicelib import catalog
+    from chalicelib.usecases import site_catalog
 
-    site = catalog.site(site_id)
+    site = site_catalog.site(site_id)
     send(render(REQUEST_FILED, email, site.name, site.timezone, None, days=(first_day, last_day),
                 link=web_link("request", request_id), site_name_en=site.name_en), f"{request_id}-request")
     metric("NotificationSent")
@@ -310,10 +310,11 @@ def remind_tomorrow(now):
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from chalicelib import catalog, storage
+    from chalicelib import storage
+    from chalicelib.usecases import site_catalog
 
     marked = 0
-    for site in catalog.sites():
+    for site in site_catalog.sites():
         tomorrow = (datetime.fromtimestamp(now, timezone.utc).astimezone(ZoneInfo(site.timezone)).date()
                     + timedelta(days=config.current().reminder_lead_days))
         for booking in storage.bookings_to_remind(site.site_id, tomorrow.isoformat()):

@@ -1,6 +1,6 @@
 """Parsing of client input into checked values; every problem becomes a 400 or a 422 naming the field.
 
-The field rules (types, bounds, patterns) are chalicelib/contract.py's, which also checks each
+The field rules (types, bounds, patterns) are chalicelib/http/contract.py's, which also checks each
 route's body before its handler runs; what is here turns checked JSON into domain values, and
 says where each request carries the values the rules name (a rule refuses a concept, InvalidValue;
 the route answers on the field the client wrote, invalid_field)."""
@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from chalicelib import contract, domain, email_address
-from chalicelib.errors import InvalidField
+from chalicelib.http import contract
+from chalicelib.rules import email_address, identity_keys, policies
+from chalicelib.rules.errors import InvalidField
 
 _PHONE = re.compile(contract.PHONE_PATTERN)
 
@@ -27,7 +28,7 @@ PAGE_FIELDS = {"page_cursor": "cursor"}
 SEARCH_FIELDS = {**WINDOW_FIELDS, **PAGE_FIELDS}
 RECORD_FIELDS = {"record_part": "part", **PAGE_FIELDS}
 # The policy body is the policy: a policy field's name is both its concept and its field.
-POLICY_FIELDS = {name: name for name in domain.POLICY_FIELDS}
+POLICY_FIELDS = {name: name for name in policies.POLICY_FIELDS}
 
 
 def invalid_field(refused, fields):
@@ -107,7 +108,7 @@ def document(value, prefix):
         raise InvalidField(prefix + "document", "document must be an object with type and number.")
     doc_type = value.get("type")
     number = value.get("number")
-    return doc_type, domain.normalise_document(doc_type, number)
+    return doc_type, identity_keys.normalise_document(doc_type, number)
 
 
 def applicant(body, today):
@@ -115,7 +116,7 @@ def applicant(body, today):
     if not isinstance(value, dict):
         raise InvalidField("applicant", "applicant must be an object.")
     doc_type, number = document(value.get("document"), "applicant.")
-    birth = domain.check_birth_date(iso_date(value.get("birth_date"), "applicant.birth_date"), today)
+    birth = identity_keys.check_birth_date(iso_date(value.get("birth_date"), "applicant.birth_date"), today)
     try:  # only addresses SES can send to: anything else would be a poison stream record
         email = email_address.canonical(text(value, "email", "applicant.", 254))
     except ValueError as exc:
@@ -226,7 +227,7 @@ def draw_request(body, today):
 def booking_lookup(body):
     """POST /bookings/lookup: the document, birth date and e-mail a booking was made with."""
     doc_type, number = document(body.get("document"), "")
-    try:  # the same form as stored at booking time (chalicelib/email_address.py)
+    try:  # the same form as stored at booking time (chalicelib/rules/email_address.py)
         email = email_address.canonical(text(body, "email", max_len=254))
     except ValueError as exc:
         raise InvalidField("email", f"email {exc}.")

@@ -1,8 +1,9 @@
 """R9 fraud signals: counted in the transactions that cause them, read by staff day by day."""
 from datetime import timedelta
 
-from chalicelib import oversight, storage
-from chalicelib.observability import logger, metric
+from chalicelib import storage
+from chalicelib.platform.observability import logger, metric
+from chalicelib.rules import oversight
 
 
 def _behind_ip(now, client_ip, identity_key, request=False):
@@ -70,7 +71,7 @@ def publish_metrics(now):
 
 
 def today(now):
-    from chalicelib.clock import utc_date
+    from chalicelib.platform.clock import utc_date
 
     return utc_date(now)
 

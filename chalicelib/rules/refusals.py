@@ -8,8 +8,8 @@ partner's quota), never a slot's timing (SPEC R3, R4, R8).
 from dataclasses import dataclass
 from typing import Optional
 
-from chalicelib.domain import retry_after_seconds
-from chalicelib.errors import Conflict, Expired, FairslotError, TooManyRequests
+from chalicelib.rules.errors import Conflict, Expired, FairslotError, TooManyRequests
+from chalicelib.rules.lifecycle import retry_after_seconds
 
 OFFER_MADE, OFFER_ALREADY_MADE, OFFER_NOT_POSSIBLE = "made", "already_made", "not_possible"
 

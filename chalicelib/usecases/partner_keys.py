@@ -2,11 +2,13 @@
 the partner authorizer, and the partner's own view of its bookings."""
 import time
 
-from chalicelib import audit, gateway_keys, records, refusals, storage
-from chalicelib.clock import to_rfc3339, utc_key
-from chalicelib import config
-from chalicelib.errors import NotFound, Unauthorized
-from chalicelib.tokens import new_id, new_token, token_hash
+from chalicelib import storage
+from chalicelib.platform import config, gateway_keys
+from chalicelib.platform.clock import to_rfc3339, utc_key
+from chalicelib.platform.tokens import new_id, new_token, token_hash
+from chalicelib.rules import records, refusals
+from chalicelib.rules.errors import NotFound, Unauthorized
+from chalicelib.usecases import audit_trail
 
 _key_cache: dict[str, tuple] = {}  # key hash -> (expires_monotonic, partner or None); off unless configured
 
@@ -32,7 +34,7 @@ def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
     gateway_key_id = gateway_keys.register(partner_id, name)
     partner = records.Partner(partner_id=partner_id, name=name, daily_quota=daily_quota, key_hash=token_hash(key), created_at=now,
                       gateway_key_id=gateway_key_id)
-    entry = audit.staff_change(partner_id, "partner_created", staff_subject, now, client_ip, daily_quota=daily_quota)
+    entry = audit_trail.staff_change(partner_id, "partner_created", staff_subject, now, client_ip, daily_quota=daily_quota)
     try:
         if storage.create_partner_if_new(partner, [entry]):
             raise refusals.PARTNER_EXISTS.exception()
@@ -43,7 +45,7 @@ def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
 
 
 def history(partner_id):
-    return audit.history_view(partner_id)
+    return audit_trail.history_view(partner_id)
 
 
 def list_all():
@@ -56,7 +58,7 @@ def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
         raise NotFound("Unknown partner.", code="partner_not_found")
     already = found.revoked_at is not None
     if not already:
-        entry = audit.staff_change(found.partner_id, "partner_revoked", staff_subject, now, client_ip)
+        entry = audit_trail.staff_change(found.partner_id, "partner_revoked", staff_subject, now, client_ip)
         if storage.revoke_partner_if_active(found, now, [entry]):
             raise refusals.PARTNER_REVOKED.exception()
         _key_cache.clear()

@@ -7,7 +7,7 @@ tokens are refused: they name the client in `client_id` and carry no `aud` (docs
 The keys are fetched once per warm process; PyJWT and `cryptography` are imported on the first
 staff request, never at cold start.
 """
-from chalicelib import config
+from chalicelib.platform import config
 
 AGENT_GROUPS = frozenset({"agents", "admins"})
 ADMIN_GROUPS = frozenset({"admins"})

@@ -3,7 +3,7 @@
 Importing this module is free: aws_lambda_powertools is imported on first use, never at import
 time, so it does not count against the cold start of `import app`.
 
-    from chalicelib import observability
+    from chalicelib.platform import observability
     observability.install(app)             # once, in app.py, before any other middleware
     observability.metric("HoldCreated", site=site_id)
     observability.logger().info("hold refused", extra={"reason": "cooldown"})
@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from chalicelib import config
+from chalicelib.platform import config
 
 NAMESPACE = "fairslot"
 SERVICE = "fairslot"

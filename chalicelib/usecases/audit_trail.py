@@ -4,8 +4,8 @@ Use cases call `entry(...)` to get an item for the transaction that makes the ch
 appends it with a condition that it is new), and staff read an entity's history here.
 """
 from chalicelib import storage
-from chalicelib.clock import epoch_of, to_rfc3339
-from chalicelib import config
+from chalicelib.platform import config
+from chalicelib.platform.clock import epoch_of, to_rfc3339
 
 
 def identity(identity_key):
@@ -68,7 +68,7 @@ def site_history(site_id, procedure_ids):
 def slot_history(slot_id):
     """A slot's history, for agents. Only a slot's: the audit table also holds partners'
     (admins only) and configuration entities, which this route must not reach under their ids."""
-    from chalicelib.errors import NotFound
+    from chalicelib.rules.errors import NotFound
 
     found = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
     if found is None:
@@ -78,7 +78,7 @@ def slot_history(slot_id):
 
 def booking_history(booking_id):
     """A booking's history includes its hold's (the hold came first, under another id)."""
-    from chalicelib.errors import NotFound
+    from chalicelib.rules.errors import NotFound
 
     found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
     if found is None:

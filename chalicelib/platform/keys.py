@@ -1,5 +1,5 @@
 """Server-side secrets, fetched once per process: the identity-key HMAC secret."""
-from chalicelib import config
+from chalicelib.platform import config
 
 _identity_secret = None
 _DEV_SECRET = "fairslot-local-dev-identity-secret-not-for-production"

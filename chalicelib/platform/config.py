@@ -193,7 +193,7 @@ def _load(env):
         storage_attempts=_int(env, "STORAGE_ATTEMPTS", 4),
         # Issue 4: partners and notifications.
         partner_key_cache_seconds=_int(env, "PARTNER_KEY_CACHE_SECONDS", 0),
-        # API Gateway's partner usage plan (chalicelib/gateway_keys.py): its id, or the SSM
+        # API Gateway's partner usage plan (chalicelib/platform/gateway_keys.py): its id, or the SSM
         # parameter holding it (what the stack sets). Neither: partners are not registered there.
         partner_usage_plan_id=_optional(env, "PARTNER_USAGE_PLAN_ID"),
         partner_usage_plan_param=_optional(env, "PARTNER_USAGE_PLAN_PARAM"),

@@ -1,19 +1,20 @@
 """The HTTP contract of SPEC §5 in one declarative table: every route's parameters, body, answer and error codes.
 
 The same objects parse requests (each refusal a 400 or a 422 naming the field) and describe
-themselves as JSON Schema, from which chalicelib/openapi.py builds GET /openapi.json. Standard
+themselves as JSON Schema, from which chalicelib/http/openapi.py builds GET /openapi.json. Standard
 library only: the import stays cheap for cold starts (bench/coldstart.py --slim, see
 DEVELOPERS.md for the libraries measured against it).
 """
-from abc import ABC, abstractmethod
 import json
 import math
 import re
-from dataclasses import dataclass, field as dc_field
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime, time, timezone
 
-from chalicelib import domain
-from chalicelib.errors import InvalidField, MalformedRequest
+from chalicelib.rules import identity_keys, policies
+from chalicelib.rules.errors import InvalidField, MalformedRequest
 
 # Every date and instant a client sends lies here, so that no arithmetic on it can overflow
 # (datetime stops at year 9999; a window or a day list is added to what a client gives).
@@ -349,7 +350,7 @@ PHONE_PATTERN = r"^\+?[0-9 ().-]{6,20}$"
 FIELD_LIMITS = {"family_name": 100, "given_names": 150, "email": 254, "phone": 20}
 
 def _sendable(address):
-    from chalicelib import email_address  # the rule SES imposes (pure)
+    from chalicelib.rules import email_address  # the rule SES imposes (pure)
 
     try:
         email_address.canonical(address)
@@ -358,7 +359,7 @@ def _sendable(address):
     return True
 
 
-DOCUMENT = Obj({"type": Choice(domain.DOCUMENT_TYPES), "number": Text(max_len=40)}, required=("type", "number"),
+DOCUMENT = Obj({"type": Choice(identity_keys.DOCUMENT_TYPES), "number": Text(max_len=40)}, required=("type", "number"),
                message="document must be an object with type and number.")
 APPLICANT = Obj({
     "document": DOCUMENT,
@@ -405,18 +406,18 @@ PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, requ
 
 def _policy_field(name):
     if name == "allocation":
-        return Choice(domain.ALLOCATIONS)
-    if name == "accepted_documents":  # domain.policy_with checks it, naming the whole list
-        return Anything({"type": "array", "items": {"type": "string", "enum": list(domain.DOCUMENT_TYPES)},
-                         "minItems": 1, "maxItems": len(domain.DOCUMENT_TYPES), "uniqueItems": True})
-    limits = domain._POLICY_LIMITS.get(name)
+        return Choice(policies.ALLOCATIONS)
+    if name == "accepted_documents":  # policies.policy_with checks it, naming the whole list
+        return Anything({"type": "array", "items": {"type": "string", "enum": list(identity_keys.DOCUMENT_TYPES)},
+                         "minItems": 1, "maxItems": len(identity_keys.DOCUMENT_TYPES), "uniqueItems": True})
+    limits = policies._POLICY_LIMITS.get(name)
     if limits is None:
-        return Anything()  # a field whose rule is not a range: domain.policy_with checks it
+        return Anything()  # a field whose rule is not a range: policies.policy_with checks it
     low, high = limits
     return Number(low, high) if isinstance(low, float) else Integer(low, high)
 
 
-POLICY_BODY = Obj({name: _policy_field(name) for name in domain.POLICY_FIELDS}, extra=False)
+POLICY_BODY = Obj({name: _policy_field(name) for name in policies.POLICY_FIELDS}, extra=False)
 
 
 # --- responses (JSON Schema; loose on purpose: fields may be added, never removed) -------------
@@ -440,8 +441,8 @@ SITE = obj(("site_id", "name", "address", "timezone", "procedures"), site_id=STR
                                                                         allocation=STRING)})
 HISTORY = obj(("history",), history={"type": "array", "items": obj(("at", "action"), at=INSTANT_OUT, action=STRING)})
 PARTNER = obj(("partner_id", "name", "daily_quota", "status"), partner_id=STRING, name=STRING, daily_quota=INTEGER, status=STRING)
-POLICY_OUT = {"type": "object", "required": list(domain.POLICY_FIELDS),
-              "properties": {name: _policy_field(name).json_schema() for name in domain.POLICY_FIELDS}}
+POLICY_OUT = {"type": "object", "required": list(policies.POLICY_FIELDS),
+              "properties": {name: _policy_field(name).json_schema() for name in policies.POLICY_FIELDS}}
 DAY_BOOKING = obj(("booking_id", "slot_id", "starts_at", "reference", "status", "family_name", "given_names"),
                   booking_id=STRING, slot_id=STRING, starts_at=INSTANT_OUT, reference=STRING, status=STRING,
                   family_name=STRING, given_names=STRING, partner_id=STRING)

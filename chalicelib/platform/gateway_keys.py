@@ -13,9 +13,9 @@ stack (an environment variable referring to the plan would be a circular referen
 plan -> API stage -> API -> function), or directly from PARTNER_USAGE_PLAN_ID. Neither set
 (`make run`, most tests): nothing is registered, and chalice local does not throttle anyway.
 """
-from chalicelib import config
-from chalicelib.errors import StorageUnavailable
-from chalicelib.observability import logger, metric
+from chalicelib.platform import config
+from chalicelib.platform.observability import logger, metric
+from chalicelib.rules.errors import StorageUnavailable
 
 _plan_id = None
 

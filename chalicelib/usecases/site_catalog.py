@@ -1,20 +1,21 @@
 """Sites, procedures, policies and opening schedules: what staff configure and everyone reads."""
+import dataclasses
 import random
 import time
 
-import dataclasses
-
-from chalicelib import audit, domain, oversight, records, refusals, storage
-from chalicelib.clock import epoch_of, parse_instant, to_rfc3339, utc_key
-from chalicelib import config
-from chalicelib.errors import InvalidValue, NotFound
-from chalicelib.keys import identity_secret
-from chalicelib.tokens import new_id
+from chalicelib import storage
+from chalicelib.platform import config
+from chalicelib.platform.clock import epoch_of, parse_instant, to_rfc3339, utc_key
+from chalicelib.platform.keys import identity_secret
+from chalicelib.platform.tokens import new_id
+from chalicelib.rules import lifecycle, oversight, policies, records, refusals
+from chalicelib.rules.errors import InvalidValue, NotFound
+from chalicelib.usecases import audit_trail, draw_terms
 
 _cache: dict[tuple, tuple] = {}  # key -> (expires_monotonic, value); sites and policies change rarely
 
 
-def _cached(key, load, seconds=None):
+def cached(key, load, seconds=None):
     hit = _cache.get(key)
     if hit and hit[0] > time.monotonic():
         return hit[1]
@@ -30,34 +31,14 @@ def forget_cached(key=None):
         _cache.pop(key, None)
 
 
-def standby_ranges(site_id, procedure_id):
-    """The (first_day, last_day) ranges of the procedure's waiting requests (auto allocation):
-    the days whose free slots go to the next draw instead of search. One Query of the request
-    pool, trusted by this process for STANDBY_CACHE_SECONDS and dropped at once when this process
-    files, withdraws or draws a request; so search stays one Query a page."""
-    return _cached(("standby", site_id, procedure_id),
-                   lambda: tuple(sorted({(r.first_day, r.last_day) for r in storage.waiting_requests(site_id, procedure_id)})),
-                   config.current().standby_cache_seconds)
-
-
-def forget_standby(site_id, procedure_id):
-    forget_cached(("standby", site_id, procedure_id))
-
-
-def standby_covers(site_id, procedure_id, policy, day):
-    """Does a live standby request cover this local day (only auto asks: draw mode has no search,
-    and fcfs never routes to a draw)?"""
-    return policy.allocation == domain.AUTO and domain.covers(standby_ranges(site_id, procedure_id), day)
-
-
 def default_policy(procedure_id=None):
     """The configured defaults, with those configured for this procedure id (a renewal's documents)."""
     settings = config.current()
-    return domain.Policy(**{**settings.policy_defaults, **settings.procedure_policy_defaults.get(procedure_id, {})})
+    return policies.Policy(**{**settings.policy_defaults, **settings.procedure_policy_defaults.get(procedure_id, {})})
 
 
 def sites():
-    return _cached("sites", storage.list_sites)
+    return cached("sites", storage.list_sites)
 
 
 def site(site_id):
@@ -78,8 +59,8 @@ def procedure(site_id, procedure_id):
 
 
 def policy(site_id, procedure_id):
-    values = _cached(("policy", site_id, procedure_id), lambda: _stored_values(site_id, procedure_id))
-    return domain.policy_with(default_policy(procedure_id), values)
+    values = cached(("policy", site_id, procedure_id), lambda: _stored_values(site_id, procedure_id))
+    return policies.policy_with(default_policy(procedure_id), values)
 
 
 def _stored_values(site_id, procedure_id):
@@ -94,13 +75,13 @@ def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", 
     audit entry shows are the ones actually replaced."""
     procedure(site_id, procedure_id)
     stored = storage.get_policy(site_id, procedure_id)
-    old = domain.policy_with(default_policy(procedure_id), stored.values if stored else {})
-    merged = domain.policy_with(old, changes)
+    old = policies.policy_with(default_policy(procedure_id), stored.values if stored else {})
+    merged = policies.policy_with(old, changes)
     before, after = old.as_dict(), merged.as_dict()
     changed = {name: {"old": before[name], "new": after[name]} for name in after if before[name] != after[name]}
     if not changed and stored is not None:
         return merged  # nothing changes: no write, no audit entry
-    entry = audit.staff_change(audit.policy_entity(site_id, procedure_id), "policy_changed", staff_subject, now, client_ip,
+    entry = audit_trail.staff_change(audit_trail.policy_entity(site_id, procedure_id), "policy_changed", staff_subject, now, client_ip,
                                changes=changed)
     if storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None, [entry]):
         raise refusals.POLICY_CHANGED.exception()
@@ -111,11 +92,11 @@ def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", 
 
 def _commit_next_draw(site_id, procedure_id, allocation, now):
     """A draw-mode procedure has its next draw committed by the writer that makes it so (in auto
-    the first standby request commits it: draws.file_request)."""
-    if allocation == domain.DRAW:
-        from chalicelib import draws  # draws reads the catalog
+    the first standby request commits it: draw_requests.file_request)."""
+    if allocation == policies.DRAW:
+        #SPLIT:draws  # draws reads the catalog
 
-        draws.pending_draw(site_id, procedure_id, now)
+        draw_terms.pending_draw(site_id, procedure_id, now)
 
 
 def site_view(s, with_policies=True):
@@ -147,7 +128,7 @@ def _public_policy(rules):
 
 def create_site(site_id, name, address, timezone, procedures, now, staff_subject="unknown", client_ip=None, name_en=None):
     site_id = site_id or new_id("site")
-    entry = audit.staff_change(audit.site_entity(site_id), "site_created", staff_subject, now, client_ip,
+    entry = audit_trail.staff_change(audit_trail.site_entity(site_id), "site_created", staff_subject, now, client_ip,
                                name=name, timezone=timezone, procedures=[p["procedure_id"] for p in procedures])
     created = records.Site(site_id=site_id, name=name, name_en=name_en, address=address, timezone=timezone, procedures=procedures)
     if storage.create_site_if_new(created, [entry]):
@@ -164,7 +145,7 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="
     audit trail gets one entry for the schedule, written before its slots."""
     rng = rng or random.SystemRandom()
     found = procedure(site_id, procedure_id)
-    times = domain.schedule_slot_times(
+    times = lifecycle.schedule_slot_times(
         found.timezone, spec["from"], spec["to"], spec["weekdays"], spec["opens"], spec["closes"],
         spec["slot_minutes"], spec["counters"],
     )
@@ -172,15 +153,15 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="
     if len(times) > 5000:
         raise InvalidValue("last_day", "A schedule may create at most 5000 slots at once; shorten the period.")
     rules = policy(site_id, procedure_id)
-    instants = domain.publication_instants(now, len(times), rules, spec["publish"], rng)
+    instants = lifecycle.publication_instants(now, len(times), rules, spec["publish"], rng)
     slots = [
         records.Slot(
-            slot_id=domain.slot_id(identity_secret(), site_id, procedure_id, utc_key(starts), counter),
+            slot_id=lifecycle.slot_id(identity_secret(), site_id, procedure_id, utc_key(starts), counter),
             site_id=site_id,
             procedure_id=procedure_id,
             starts_at=utc_key(starts),
             ends_at=utc_key(ends),
-            state=domain.OPEN,
+            state=lifecycle.OPEN,
             available_from=round(available_from, 3),
             freed_count=0,
             created_at=now,
@@ -200,8 +181,8 @@ def _schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, clie
     """What the schedule describes: its period, how many slots from now on (some may exist
     already), how many reserved to partners, and the window in which they become visible."""
     visible = [s.available_from for s in slots]
-    return audit.staff_change(
-        audit.site_entity(site_id), "schedule_published", staff_subject, now, client_ip,
+    return audit_trail.staff_change(
+        audit_trail.site_entity(site_id), "schedule_published", staff_subject, now, client_ip,
         procedure_id=procedure_id, period={"from": spec["from"].isoformat(), "to": spec["to"].isoformat()},
         publish=spec["publish"], slots=len(slots), reserved=sum(1 for s in slots if s.reserved_until is not None),
         visible_from=to_rfc3339(min(visible)) if slots else None, visible_until=to_rfc3339(max(visible)) if slots else None,
@@ -215,7 +196,7 @@ def _reserve_partner_share(slots, tz_name, rules, rng):
     Returns the slots, those reserved with their reserved_until."""
     by_day: dict[str, list[str]] = {}
     for slot in slots:
-        by_day.setdefault(domain.local_date(parse_instant(slot.starts_at), tz_name), []).append(slot.slot_id)
+        by_day.setdefault(lifecycle.local_date(parse_instant(slot.starts_at), tz_name), []).append(slot.slot_id)
     reserved = oversight.reserved_slot_ids(by_day, rules.partner_share, rng)
     return [dataclasses.replace(slot, reserved_until=round(oversight.reserved_until(epoch_of(slot.starts_at), rules, rng), 3))
             if slot.slot_id in reserved else slot for slot in slots]

@@ -1,11 +1,13 @@
 """Prefecture staff's day-to-day work: check-in with identity match (R7), no-show, closing slots."""
 from datetime import date
 
-from chalicelib import audit, domain, oversight, refusals, storage
-from chalicelib.clock import epoch_of
-from chalicelib.errors import Conflict, NotFound
-from chalicelib.keys import identity_secret
-from chalicelib.observability import metric
+from chalicelib import storage
+from chalicelib.platform.clock import epoch_of
+from chalicelib.platform.keys import identity_secret
+from chalicelib.platform.observability import metric
+from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, refusals
+from chalicelib.rules.errors import Conflict, NotFound
+from chalicelib.usecases import audit_trail
 
 
 def _booking(booking_id):
@@ -21,15 +23,15 @@ def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip,
     false urgency: the appointment is refused and a signal recorded, in the same transaction.
     A false urgency is judged only on the booked person's own permit (identities match)."""
     found = _booking(booking_id)
-    honest = domain.declared_urgency_holds(found.tier, _day(found.draw_day), permit_expires_on)
-    presented = domain.identity_key(identity_secret(), doc_type, number, birth_date)
+    honest = lottery.declared_urgency_holds(found.tier, _day(found.draw_day), permit_expires_on)
+    presented = identity_keys.identity_key(identity_secret(), doc_type, number, birth_date)
     match = oversight.identities_match(presented, found.identity_key)
     false_urgency = match and not honest
     status = oversight.check_in_status(match, honest)
     also = _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now)
     if storage.check_in_booking(found, status, now, also):
         raise refusals.BOOKING_NOT_BOOKED.exception()
-    if status == domain.ATTENDED:
+    if status == lifecycle.ATTENDED:
         metric("CheckinMatched", site=found.site_id)
     else:
         metric("FalseUrgency" if false_urgency else "CheckinMismatches", site=found.site_id)
@@ -38,14 +40,14 @@ def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip,
 
 def _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now):
     """The check-in's audit entries, and its signals: a mismatch, a false urgency (R9)."""
-    actor = audit.staff(staff_subject)
-    details: dict[str, str | None] = {} if status == domain.ATTENDED else {"reason": "false_urgency" if false_urgency else "identity_mismatch"}
+    actor = audit_trail.staff(staff_subject)
+    details: dict[str, str | None] = {} if status == lifecycle.ATTENDED else {"reason": "false_urgency" if false_urgency else "identity_mismatch"}
     if found.tier is not None:
         details["permit_expires_on"] = permit_expires_on.isoformat() if permit_expires_on else None
     also = [
-        audit.entry(found.booking_id, "checked_in" if status == domain.ATTENDED else "check_in_refused", actor, now,
+        audit_trail.entry(found.booking_id, "checked_in" if status == lifecycle.ATTENDED else "check_in_refused", actor, now,
                     found.starts_at, client_ip, **details),
-        audit.entry(found.slot_id, status, actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
+        audit_trail.entry(found.slot_id, status, actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
     ]
     if not match:
         also.append(storage.signal_checkin_mismatch(now, found, staff_subject))
@@ -62,14 +64,14 @@ def no_show(booking_id, staff_subject, client_ip, now):
     found = _booking(booking_id)
     if now < epoch_of(found.starts_at):
         raise Conflict("The appointment has not started yet.", code="appointment_not_started")
-    actor = audit.staff(staff_subject)
+    actor = audit_trail.staff(staff_subject)
     if storage.mark_no_show(found, now, [
-        audit.entry(found.booking_id, "no_show", actor, now, found.starts_at, client_ip),
-        audit.entry(found.slot_id, "no_show", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
+        audit_trail.entry(found.booking_id, "no_show", actor, now, found.starts_at, client_ip),
+        audit_trail.entry(found.slot_id, "no_show", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
     ]):
         raise refusals.BOOKING_NOT_BOOKED.exception()
     metric("NoShow", site=found.site_id)
-    return {"booking_id": found.booking_id, "status": domain.NO_SHOW}
+    return {"booking_id": found.booking_id, "status": lifecycle.NO_SHOW}
 
 
 def close_slot(slot_id, staff_subject, client_ip, now):
@@ -77,18 +79,18 @@ def close_slot(slot_id, staff_subject, client_ip, now):
     slot = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
     if slot is None:
         raise NotFound("Unknown slot.", code="slot_not_found")
-    actor = audit.staff(staff_subject)
+    actor = audit_trail.staff(staff_subject)
 
     def entries(booking):
-        items = [audit.entry(slot.slot_id, "closed", actor, now, slot.starts_at, client_ip,
+        items = [audit_trail.entry(slot.slot_id, "closed", actor, now, slot.starts_at, client_ip,
                              previous_state=slot.state, **({"booking_id": booking.booking_id} if booking else {}))]
         if booking is not None:
-            items.append(audit.entry(booking.booking_id, "closed", actor, now, slot.starts_at, client_ip))
+            items.append(audit_trail.entry(booking.booking_id, "closed", actor, now, slot.starts_at, client_ip))
         return items
 
     booking, failed = storage.close_slot_if_open_to_change(slot, now, entries)
     if failed:
         raise refusals.close_refusal(failed).exception()
     metric("SlotClosed", site=slot.site_id)
-    return {"slot_id": slot.slot_id, "state": domain.CLOSED,
+    return {"slot_id": slot.slot_id, "state": lifecycle.CLOSED,
             **({"booking_id": booking.booking_id, "booking_status": "closed"} if booking else {})}

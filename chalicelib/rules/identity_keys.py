@@ -1,0 +1,89 @@
+"""Identity (SPEC R1): one document, one identity however it is typed; identity keys and slot tags."""
+import hashlib
+import hmac
+import re
+import unicodedata
+from datetime import date
+
+from chalicelib.rules.errors import InvalidValue
+
+DOCUMENT_TYPES = ("agdref", "passport", "visa")
+
+
+# Checked after normalisation, on ASCII only: `\d` and `[A-Z]` would let other scripts through.
+_DOC_PATTERNS = {
+    "agdref": re.compile(r"[0-9]{10}", re.ASCII),
+    "passport": re.compile(r"[A-Z0-9]{6,12}", re.ASCII),
+    "visa": re.compile(r"[A-Z0-9]{6,16}", re.ASCII),
+}
+
+
+# What people put between the characters of a number and what copy-paste adds: every Unicode
+# space (Z*) and dash (Pd), invisible format characters (Cf: zero-width space, soft hyphen, BOM,
+# direction marks), and the dots, slashes and minus signs that are not in those categories.
+_SEPARATOR_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Pd", "Cf"})
+
+
+_SEPARATORS = frozenset(".\u00b7\u2027\u30fb\u3002/\\\u2044\u2215\u2212_")
+
+
+def _document_characters(number):
+    """NFKC, every decimal digit of any script as its ASCII digit, separators dropped."""
+    out = []
+    for ch in unicodedata.normalize("NFKC", number):
+        if ch in _SEPARATORS or ch.isspace() or unicodedata.category(ch) in _SEPARATOR_CATEGORIES:
+            continue
+        digit = unicodedata.decimal(ch, None)
+        out.append(str(digit) if digit is not None else ch)
+    return "".join(out)
+
+
+def normalise_document(doc_type, number):
+    """The canonical document number, so that one document is one identity however it is typed:
+    Unicode NFKC (fullwidth letters and digits become ASCII), any decimal digit (Arabic-Indic,
+    Devanagari...) as its ASCII digit, separators dropped, upper case; then checked per type.
+    Whatever is still not ASCII is refused, before upper-casing (which would turn 'ß' into 'SS'
+    and a dotless 'ı' into 'I': two spellings of one number)."""
+    if doc_type not in DOCUMENT_TYPES:
+        raise InvalidValue("document_type", "Document type must be agdref, passport or visa.")
+    if not isinstance(number, str) or len(number) > 200:
+        raise InvalidValue("document_number", "Document number must be a string of at most 200 characters.")
+    canonical = _document_characters(number)
+    if not canonical.isascii():
+        raise InvalidValue("document_number",
+                           f"The {doc_type} number contains characters outside its format (letters A-Z and digits only).")
+    canonical = canonical.upper()
+    if not _DOC_PATTERNS[doc_type].fullmatch(canonical):
+        hint = "an AGDREF number has 10 digits" if doc_type == "agdref" else "letters and digits only"
+        raise InvalidValue("document_number", f"Invalid {doc_type} number ({hint}).")
+    return canonical
+
+
+def check_accepted_document(doc_type, policy):
+    """R1: a procedure accepts only the document types its policy lists (renewals: the AGDREF
+    number every renewing applicant has, so one person cannot enter once per document)."""
+    if doc_type not in policy.accepted_documents:
+        raise InvalidValue("document_type",
+                           "This procedure accepts only these documents: " + ", ".join(policy.accepted_documents) + ".")
+
+
+def identity_key(secret, doc_type, number, birth_date):
+    """R1: the identity key, an HMAC of the normalised document and birth date; the raw number
+    is never stored. Passports and visas are one identity space (a visa sits in a passport)."""
+    canonical = normalise_document(doc_type, number)
+    kind = "agdref" if doc_type == "agdref" else "travel"
+    message = f"{kind}|{canonical}|{birth_date.isoformat()}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def check_birth_date(value, today):
+    if not isinstance(value, date) or value >= today or value < date(today.year - 130, 1, 1):
+        raise InvalidValue("birth_date", "Birth date must be a past date (YYYY-MM-DD).")
+    return value
+
+
+def slot_tag(identity_key, slot_id):
+    """What a slot keeps of who held or freed it (R6: a draw never gives it back to them): a hash
+    of the identity key and the slot, not the key. Slots have no TTL; a tag names nobody and
+    links no two slots, yet a draw recomputes it for each entrant and compares."""
+    return hashlib.sha256(f"slot-tag|{identity_key}|{slot_id}".encode()).hexdigest()[:32]

@@ -1,0 +1,68 @@
+"""The draw (SPEC R6) as pure functions: tiers, tickets from the committed seed, the allocation."""
+import hashlib
+import hmac
+
+from chalicelib.rules.errors import InvalidValue
+
+URGENT_PERMIT_DAYS = 60  # permits expiring within this many days of the draw form the first tier
+
+
+def request_tier(permit_expires_on, draw_day):
+    """1 for a permit expiring within URGENT_PERMIT_DAYS of the draw (or already expired), else 2."""
+    if permit_expires_on is not None and (permit_expires_on - draw_day).days <= URGENT_PERMIT_DAYS:
+        return 1
+    return 2
+
+
+def declared_urgency_holds(tier, draw_day, permit_read_on):
+    """R7: a booking won in the urgent tier is honest iff the permit the agent reads at the counter
+    would have put it in that tier on the draw's day. Other bookings claimed nothing to check.
+    The read expiry is required for an urgent booking (InvalidValue naming permit_expiry)."""
+    if tier != 1:
+        return True
+    if permit_read_on is None:
+        raise InvalidValue("permit_expiry", "This booking was won in the urgent tier: {permit_expiry}, the expiry read on "
+                                            "the permit, is required.")
+    return request_tier(permit_read_on, draw_day) == 1
+
+
+def _draw_number(seed_hex, label):
+    """A 256-bit number from the seed and a label: HMAC-SHA256(seed, label), big-endian.
+
+    Only this and integer arithmetic make the draw, so anyone can replay it from the published
+    seed with any HMAC implementation."""
+    return int.from_bytes(hmac.new(bytes.fromhex(seed_hex), label.encode(), hashlib.sha256).digest(), "big")
+
+
+def allocate(requests, slots, seed_hex):
+    """R6: the draw. `requests`: dicts with request_id, tier, first_day, last_day (ISO dates, the
+    wanted range), excluded_slots (slots this identity freed) and, for a partner's request,
+    partner: true; `slots`: dicts with slot_id, day (ISO date) and, for a slot of the partner
+    share still reserved, reserved: true (only a partner's request may get it).
+    Returns [(request_id, slot_id)].
+
+    Requests are taken tier by tier, in a random order within a tier (sorted by their draw
+    number); each takes a slot uniformly at random among those still free that fall in its range
+    and that it did not free itself. So within a tier every request has the same chance."""
+    order = sorted(requests, key=lambda r: (r["tier"], _draw_number(seed_hex, "order|" + r["request_id"]), r["request_id"]))
+    free = sorted(slots, key=lambda s: s["slot_id"])
+    taken, result = set(), []
+    for request in order:
+        excluded = set(request.get("excluded_slots") or ())
+        candidates = [
+            s for s in free
+            if s["slot_id"] not in taken and s["slot_id"] not in excluded
+            and request["first_day"] <= s["day"] <= request["last_day"]
+            and (request.get("partner") or not s.get("reserved"))
+        ]
+        if not candidates:
+            continue
+        pick = candidates[_draw_number(seed_hex, "slot|" + request["request_id"]) % len(candidates)]
+        taken.add(pick["slot_id"])
+        result.append((request["request_id"], pick["slot_id"]))
+    return result
+
+
+def seed_commitment(seed_hex):
+    """What is published before a draw: SHA-256 of the seed."""
+    return hashlib.sha256(bytes.fromhex(seed_hex)).hexdigest()

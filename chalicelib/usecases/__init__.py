@@ -1,0 +1,1 @@
+"""Use cases, one module per capability: they call the rules and storage, and never import HTTP."""

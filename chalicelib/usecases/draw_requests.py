@@ -1,0 +1,143 @@
+"""Requests (SPEC R6): filing, reading and withdrawing an identity's request for a draw or standby."""
+import random
+from datetime import timedelta
+
+from chalicelib import storage
+from chalicelib.platform import clock, config
+from chalicelib.platform.clock import parse_instant, to_rfc3339, utc_key
+from chalicelib.platform.keys import identity_secret
+from chalicelib.platform.observability import logger, metric
+from chalicelib.platform.tokens import new_id, new_token, token_hash
+from chalicelib.rules import identity_keys, lifecycle, policies, records, refusals
+from chalicelib.rules.errors import Conflict, Forbidden, InvalidValue
+from chalicelib.usecases import draw_terms, fraud_signals, notify, ownership, site_catalog, standby
+
+_rng = random.SystemRandom()
+
+
+def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_expires_on, now, partner_id=None,
+                 client_ip=None):
+    found = site_catalog.procedure(site_id, procedure_id)
+    policy = site_catalog.policy(site_id, procedure_id)
+    if not lifecycle.standby_allowed(policy):
+        raise Forbidden("This procedure is first come, first served: search and hold a slot.", code="not_draw")
+    identity_keys.check_accepted_document(applicant.document_type, policy)
+    today = clock.utc_date(now)
+    if last_day < first_day:
+        raise InvalidValue("last_day", "{last_day} must be on or after {first_day}.")
+    if last_day < today or (last_day - today).days > 366:
+        raise InvalidValue("last_day", "{last_day} must be within the next year.")
+    if policy.allocation == policies.AUTO:
+        _refuse_standby_while_holdable(found, procedure_id, policy, max(first_day, today), last_day, now)
+    identity = identity_keys.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
+    token = new_token()
+    ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
+    request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
+                           permit_expires_on, partner_id, now, ends)
+    _file(request, ends, now, None if partner_id else _request_ip_limit(client_ip, policy, now),
+          fraud_signals.request_items(now, client_ip, identity, applicant.email))
+    standby.forget_standby(site_id, procedure_id)
+    if policy.allocation == policies.AUTO:
+        draw_terms.pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
+    metric("RequestFiled", site=site_id)
+    try:  # the acknowledgement is a courtesy: the request stands whatever e-mail does
+        notify.request_filed(request.applicant.email, site_id, request.request_id, request.first_day, request.last_day)
+    except Exception:  # noqa: BLE001 -- counted, never the applicant's error
+        metric("NotificationFailed")
+        logger().warning("request acknowledgement not sent", extra={"request_id": request.request_id})
+    return {"request_id": request.request_id, "request_token": token, "status": "waiting"}
+
+
+def _request_ip_limit(client_ip, policy, now):
+    """Per-IP cap as for holds (R8); a partner's requests are bounded by its key instead."""
+    return {"ip": client_ip or "unknown", "window": lifecycle.hour_window(now), "max": policy.max_holds_per_ip_per_hour}
+
+
+def _file(request, ends, now, ip_limit, also):
+    failed = storage.file_request_if_allowed(request, ends, now, ip_limit, also=also)
+    if failed:
+        raise refusals.request_refusal(failed, now, ip_limit["window"][1] if ip_limit else None).exception()
+
+
+def _new_request(site_id, procedure_id, identity, token_digest, applicant, first_day, last_day, permit_expires_on, partner_id,
+                 now, ends):
+    return records.Request(
+        request_id=new_id("req"),
+        token_hash=token_digest,
+        site_id=site_id,
+        procedure_id=procedure_id,
+        identity_key=identity,
+        applicant=records.Applicant(**applicant.public_fields()),
+        first_day=first_day.isoformat(),
+        last_day=last_day.isoformat(),
+        permit_expires_on=permit_expires_on.isoformat() if permit_expires_on else None,
+        status="waiting",
+        partner_id=partner_id,
+        created_at=now,
+        purge_at=int(ends + config.current().personal_data_retention_days * 86400),
+    )
+
+
+def _refuse_standby_while_holdable(site, procedure_id, policy, first_day, last_day, now):
+    """auto: a standby request is for an applicant whose search found nothing (409 otherwise).
+    A free slot on a day another request covers is not holdable: it waits for the draw."""
+    low = utc_key(parse_instant((first_day - timedelta(days=1)).isoformat()))
+    high = utc_key(parse_instant((last_day + timedelta(days=2)).isoformat()))
+    for slot in storage.holdable_slots_between(site.site_id, procedure_id, max(low, to_rfc3339(now)), high, now):
+        day = lifecycle.local_date(parse_instant(slot.starts_at), site.timezone)
+        if first_day.isoformat() <= day <= last_day.isoformat() and not standby.standby_covers(site.site_id, procedure_id, policy, day):
+            raise Conflict("Slots are available in this range: search and hold one.", code="slots_available")
+
+
+def _request_for(request_id, token):
+    return ownership.bearer_owned(storage.get_request, request_id, token, "request")
+
+
+def request_status(found, now):
+    if found.status == "offered" and found.offer_expires_at <= now:
+        return "expired"
+    if found.status == "waiting" and parse_instant(found.last_day).timestamp() + 86400 <= now:
+        return "expired"
+    return found.status
+
+
+def request_view(request_id, token, now):
+    found = _request_for(request_id, token)
+    status = request_status(found, now)
+    view = {
+        "request_id": found.request_id,
+        "status": status,
+        "site_id": found.site_id,
+        "procedure_id": found.procedure_id,
+        "from": found.first_day,
+        "to": found.last_day,
+        "permit_expires_on": found.permit_expires_on,
+    }
+    if status == "offered":
+        hold = storage.get_hold(found.hold_id)
+        view["hold"] = {
+            "hold_id": hold.hold_id,
+            "hold_token": draw_terms.offer_token(hold.hold_id),
+            "expires_at": to_rfc3339(hold.expires_at),
+            "slot": {"slot_id": hold.slot_id, "site_id": hold.site_id, "procedure_id": hold.procedure_id,
+                     "starts_at": hold.starts_at, "ends_at": hold.ends_at},
+        }
+    if status == "booked":
+        view["booking_id"] = found.booking_id
+    return view
+
+
+def withdraw(request_id, token, now):
+    found = _request_for(request_id, token)
+    status = request_status(found, now)
+    if status == "offered":
+        offer = storage.get_hold(found.hold_id)
+        if storage.withdraw_request_if_live(found, now, offer, **standby.freed_terms(offer, now)):
+            raise refusals.REQUEST_NOT_LIVE.exception()
+        metric("HoldsAbandoned", site=found.site_id)
+    elif status == "waiting":
+        if storage.withdraw_request_if_live(found, now):
+            raise refusals.REQUEST_NOT_LIVE.exception()
+        standby.forget_standby(found.site_id, found.procedure_id)
+    else:
+        raise refusals.REQUEST_NOT_LIVE.exception()

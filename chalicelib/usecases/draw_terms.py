@@ -1,0 +1,59 @@
+"""What requests and draw runs share (SPEC R6): the committed next draw, the offers' ids and tokens."""
+import hashlib
+import hmac
+import random
+import secrets
+
+from chalicelib import storage
+from chalicelib.platform.keys import identity_secret
+from chalicelib.platform.tokens import derived_token
+from chalicelib.rules import lottery, records, refusals
+
+_rng = random.SystemRandom()
+
+
+def offer_token(hold_id):
+    """The offer's hold token: only the server can compute it, and it shows it only to whoever
+    holds the request token (GET /requests/{id})."""
+    return derived_token(identity_secret(), "offer", hold_id)
+
+
+def new_commitment(site_id, procedure_id, now):
+    seed = secrets.token_hex(32)  # 256 bits from the OS's cryptographic source
+    draw = records.Draw(
+        site_id=site_id,
+        procedure_id=procedure_id,
+        draw_id=f"{int(now * 1000):015d}-{secrets.token_hex(4)}",
+        status="committed",
+        seed=seed,
+        seed_hash=lottery.seed_commitment(seed),
+        committed_at=now,
+    )
+    if not storage.commit_draw_if_none_pending(draw):
+        raise refusals.DRAW_EXISTS.exception()
+    return draw
+
+
+def pending_draw(site_id, procedure_id, now):
+    """The committed, not yet run draw (its seed hash is public); committed now if none. Writers
+    only (a request filed, a draw run; in draw mode also a policy change, a schedule and the
+    run_due_draws schedule): an anonymous read never writes."""
+    for draw in storage.draws_of(site_id, procedure_id, limit=3):
+        if draw.status == "committed":
+            return draw
+    return new_commitment(site_id, procedure_id, now)
+
+
+UNFINISHED = ("running", "allocating")
+
+
+REVEALED = ("allocating", "run")  # the allocation is recorded: the seed is public
+
+
+def offer_hold_id(draw, request_id):
+    """The same draw and request always name the same hold: a resumed draw's offer meets the
+    one already made (the put is conditional on a new id) instead of making a second."""
+    # The draw's site and procedure joined as its stored key was: offers made before keep their ids.
+    named = f"draw-offer|{draw.site_id}#{draw.procedure_id}|{draw.draw_id}|{request_id}"
+    digest = hmac.new(identity_secret().encode(), named.encode(), hashlib.sha256)
+    return "hold_" + digest.hexdigest()[:24]

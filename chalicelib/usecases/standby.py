@@ -1,0 +1,50 @@
+"""Standby coverage (SPEC R3 + R6, auto allocation): which days live requests cover, and where a freed slot goes."""
+import random
+
+from chalicelib import storage
+from chalicelib.platform import config
+from chalicelib.platform.clock import epoch_of, parse_instant
+from chalicelib.rules import lifecycle, policies
+from chalicelib.usecases import site_catalog
+
+_rng = random.SystemRandom()
+
+
+def standby_ranges(site_id, procedure_id):
+    """The (first_day, last_day) ranges of the procedure's waiting requests (auto allocation):
+    the days whose free slots go to the next draw instead of search. One Query of the request
+    pool, trusted by this process for STANDBY_CACHE_SECONDS and dropped at once when this process
+    files, withdraws or draws a request; so search stays one Query a page."""
+    return site_catalog.cached(("standby", site_id, procedure_id),
+                   lambda: tuple(sorted({(r.first_day, r.last_day) for r in storage.waiting_requests(site_id, procedure_id)})),
+                   config.current().standby_cache_seconds)
+
+
+def forget_standby(site_id, procedure_id):
+    site_catalog.forget_cached(("standby", site_id, procedure_id))
+
+
+def standby_covers(site_id, procedure_id, policy, day):
+    """Does a live standby request cover this local day (only auto asks: draw mode has no search,
+    and fcfs never routes to a draw)?"""
+    return policy.allocation == policies.AUTO and lifecycle.covers(standby_ranges(site_id, procedure_id), day)
+
+
+def local_day(starts_at, tz_name):
+    return lifecycle.local_date(parse_instant(starts_at), tz_name)
+
+
+def freed_terms(found, now):
+    """How the slot of a released hold, cancelled booking or withdrawn offer comes back (to the
+    next draw if a standby request covers it, else after a random quarantine; available_from None:
+    freed too late, it stays with the counter) and until when its identity may not hold again (R4)."""
+    policy = site_catalog.policy(found.site_id, found.procedure_id)
+    covered = standby_covers(found.site_id, found.procedure_id, policy,
+                                     local_day(found.starts_at, site_catalog.site(found.site_id).timezone))
+    terms = lifecycle.freed_slot_terms(now, epoch_of(found.starts_at), policy, covered, _rng)
+    available_from, draw_from = terms or (None, None)
+    return {
+        "available_from": None if available_from is None else round(available_from, 3),
+        "draw_from": None if draw_from is None else round(draw_from, 3),
+        "cooldown_until": round(lifecycle.cooldown_until(now, policy), 3),
+    }

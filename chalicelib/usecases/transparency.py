@@ -1,0 +1,96 @@
+"""Public transparency (SPEC R6, GET /stats): draws' records and figures, the daily statistics."""
+from datetime import timedelta
+
+from chalicelib import storage
+from chalicelib.platform.clock import to_rfc3339
+from chalicelib.rules.errors import InvalidValue, NotFound
+from chalicelib.usecases import draw_terms, site_catalog
+
+
+def _figures(draw):
+    """(entrants, slots, allocated, offered, skipped, record pages) of a recorded draw."""
+    if draw.record is not None:  # recorded in the draw item itself, before issue 11: one page each
+        record = draw.record
+        return (len(record["entrants"]), len(record["slots"]), len(record["allocation"]), len(record["offered"]),
+                len(record["allocation"]) - len(record["offered"]), dict.fromkeys(storage.RECORD_PARTS, 1))
+    return (int(draw.entrant_count), int(draw.slot_count), int(draw.allocated_count), int(draw.offered_count or 0),
+            int(draw.skipped_count or 0), {k: int(v) for k, v in draw.record_parts.items()})
+
+
+def draw_view(draw):
+    """A draw's public summary, bounded in size: its record is read in pages (draw_record_page)."""
+    view = {"draw_id": draw.draw_id, "status": draw.status, "seed_hash": draw.seed_hash,
+            "committed_at": to_rfc3339(draw.committed_at)}
+    if draw.run_at is not None:
+        view["run_at"] = to_rfc3339(draw.run_at)
+    if draw.status in draw_terms.REVEALED:  # the seed is revealed only once the allocation is recorded
+        entrants, slots, allocated, offered, skipped, pages = _figures(draw)
+        view.update(seed=draw.seed, entrants=entrants, slots=slots, allocated=allocated, record_pages=pages)
+        if draw.status == "run":
+            view.update(offered=offered, skipped=skipped, odds=round(offered / entrants, 4) if entrants else None)
+    return view
+
+
+def public_draws(site_id, procedure_id, now, limit=20, cursor=None):
+    """Read only: the next draw's commitment is written on the writers' side (draw_terms.pending_draw)."""
+    site_catalog.procedure(site_id, procedure_id)
+    draws, next_cursor = storage.draws_page(site_id, procedure_id, limit, cursor)
+    return {"draws": [draw_view(d) for d in draws], "next_cursor": next_cursor}
+
+
+def draw_record_page(site_id, procedure_id, draw_id, part, cursor):
+    """One page of a draw's record (entrants, slots or allocation), for anyone to replay it."""
+    site_catalog.procedure(site_id, procedure_id)
+    if part not in storage.RECORD_PARTS:
+        raise InvalidValue("record_part", "{record_part} must be one of: " + ", ".join(storage.RECORD_PARTS) + ".")
+    draw = storage.get_draw(site_id, procedure_id, draw_id)
+    if draw is None or draw.status not in draw_terms.REVEALED:
+        raise NotFound("No recorded draw with this id.", code="draw_not_found")
+    if draw.record is not None:  # recorded in the draw item itself (before issue 11): one page
+        if cursor:
+            raise InvalidValue("page_cursor", "{page_cursor} is not one a previous page of this list returned.")
+        items, next_cursor = draw.record[part], None
+    else:
+        items, next_cursor = storage.draw_record_chunk(draw, part, cursor)
+    return {"draw_id": draw.draw_id, "part": part, "items": items, "next_cursor": next_cursor}
+
+
+STATS_MAX_DAYS = 92
+
+
+def _stats_days(start, end):
+    """The UTC days of appointments [start, end) covers (end: start + 31 days if None), at most
+    STATS_MAX_DAYS of them, between the years 2000 and 2100, checked before any arithmetic."""
+    from datetime import timezone
+
+    if not 2000 <= start.astimezone(timezone.utc).year <= 2100:
+        raise InvalidValue("window_start", "{window_start} must be a date between 2000 and 2100.")
+    if end is None:
+        end = start + timedelta(days=31)
+    elif not 2000 <= end.astimezone(timezone.utc).year <= 2100:
+        raise InvalidValue("window_end", "{window_end} must be a date between 2000 and 2100.")
+    first_day = start.astimezone(timezone.utc).date()
+    last_day = (end - timedelta(microseconds=1)).astimezone(timezone.utc).date()
+    if end <= start or (last_day - first_day).days >= STATS_MAX_DAYS:
+        raise InvalidValue("window_end", f"{{window_end}} must be after {{window_start}}, at most {STATS_MAX_DAYS} days later.")
+    return first_day, last_day
+
+
+def stats(site_id, start, end, now):
+    """Public figures of a site for the appointments in [start, end) (SPEC §5 /stats), by UTC day:
+    counters kept by the changes themselves (storage.figures_of_site), read with one Query
+    however many slots there are, and each procedure's latest draws."""
+    first_day, last_day = _stats_days(start, end)
+    site = site_catalog.site(site_id)
+    counted = storage.figures_of_site(site_id, first_day.isoformat(), last_day.isoformat())
+    per_procedure = {p["procedure_id"]: {name: 0 for name in storage.FIGURE_NAMES} for p in site.procedures}
+    for procedure_id, figures in counted.items():
+        per_procedure.setdefault(procedure_id, {}).update(figures)
+    draws = {}
+    for p in site.procedures:
+        runs = [draw_view(d) for d in storage.draws_of(site_id, p["procedure_id"]) if d.status == "run"]
+        if runs:
+            draws[p["procedure_id"]] = [{k: v[k] for k in ("draw_id", "run_at", "entrants", "slots", "offered", "odds")} for v in runs]
+    # [from, to) as the query reads them: whole UTC days of appointments.
+    return {"site_id": site_id, "from": first_day.isoformat(), "to": (last_day + timedelta(days=1)).isoformat(),
+            "procedures": per_procedure, "draws": draws}
