@@ -5,10 +5,11 @@ from functools import wraps
 from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib.http import contract, inputs
-from chalicelib.http.error_catalogue import CATALOGUE
 from chalicelib.http.staff_auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
 from chalicelib.platform import clock, config, gateway_keys, observability
-from chalicelib.rules.errors import FairslotError, InvalidValue, NotFound
+from chalicelib.rules import refusals
+from chalicelib.rules.codes import CODES
+from chalicelib.rules.errors import FairslotError, InvalidValue
 from chalicelib.usecases import audit_trail, booking, draw_requests, draw_runs, fraud_signals, notify, partner_keys, site_catalog, staff, transparency
 
 # The one import-time read of the configuration; everything else reads config.current() when it
@@ -60,7 +61,7 @@ def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=
         def handler(*args, **kwargs):
             try:
                 if any(len(value) > contract.MAX_PATH_ID for value in kwargs.values()):
-                    raise NotFound("No such resource.")
+                    raise refusals.NOT_FOUND.exception()
                 _check_contract(path)
                 result = view(*args, **kwargs)
                 if isinstance(result, Response):
@@ -74,7 +75,7 @@ def route(path, methods=("GET",), status=200, authorizer=None, api_key_required=
                 return error_response(exc)
             except Exception:
                 observability.logger().exception("unhandled error")
-                return _json(500, {"error": {"code": "internal_error", "message": "Something went wrong on our side.", "details": {}}})
+                return _json(500, {"error": {"code": "internal_error", "message": CODES["internal_error"].en, "details": {}}})
 
         handler.fields = fields or {}  # type: ignore[attr-defined]  # read by tests/unit/test_field_names.py
         _cors_paths.add(path)
@@ -118,7 +119,7 @@ def chalice_errors_in_envelope(event, get_response):
         code = {405: "method_not_allowed", 415: "unsupported_media_type", 400: "malformed_request"}.get(response.status_code,
                                                                                                         "internal_error")
         headers = {k: v for k, v in (response.headers or {}).items() if k.lower() == "allow"}
-        return _json(response.status_code, {"error": {"code": code, "message": CATALOGUE[code][1], "details": {}}}, headers)
+        return _json(response.status_code, {"error": {"code": code, "message": CODES[code].en, "details": {}}}, headers)
     return response
 
 

@@ -1,1 +1,1 @@
-"""HTTP plumbing: the contract, cross-field input rules, the OpenAPI document, the error catalogue, staff authentication."""
+"""HTTP plumbing: the contract, cross-field input rules, the OpenAPI document, staff authentication."""

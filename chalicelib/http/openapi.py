@@ -1,6 +1,6 @@
-"""The OpenAPI 3.1 document served at GET /openapi.json, built from chalicelib/http/contract.py and the error catalogue."""
+"""The OpenAPI 3.1 document served at GET /openapi.json, built from chalicelib/http/contract.py and the codes (chalicelib/rules/codes.py)."""
 from chalicelib.http import contract
-from chalicelib.http.error_catalogue import CATALOGUE
+from chalicelib.rules.codes import CODES
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     contract.PARTNER_KEY: [{"partnerKey": []}],
@@ -39,7 +39,7 @@ def _error_schema(codes):
 def _error_responses(op):
     by_status: dict[int, set[str]] = {}
     for code in contract.codes_of(op):
-        by_status.setdefault(CATALOGUE[code][0], set()).add(code)
+        by_status.setdefault(CODES[code].status, set()).add(code)
     responses = {}
     for status, codes in sorted(by_status.items()):
         example = sorted(codes)[0]
@@ -47,7 +47,7 @@ def _error_responses(op):
             "description": ", ".join(sorted(codes)),
             "content": {"application/json": {
                 "schema": _error_schema(codes),
-                "example": {"error": {"code": example, "message": CATALOGUE[example][1],
+                "example": {"error": {"code": example, "message": CODES[example].en,
                                       "details": {"field": "limit"} if example == "invalid_field" else {}}},
             }},
         }

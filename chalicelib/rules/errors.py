@@ -1,46 +1,67 @@
-"""Typed errors: raised by any layer, turned into the HTTP error envelope once, in app.py."""
+"""Typed errors: raised by any layer, turned into the HTTP error envelope once, in app.py.
+
+An error carries a code; its HTTP status is the code's in rules/codes.py, never the class's. The
+classes below say what kind of failure it is, for the except clauses that tell them apart.
+"""
 import re
+
+from chalicelib.rules.codes import CODES
 
 
 class FairslotError(Exception):
-    status = 400
-    code = "bad_request"
+    code = "bad_request"  # the code of an error of this class raised without one
 
-    def __init__(self, message, details=None, retry_after=None, code=None):
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
-        self.retry_after = retry_after
+    def __init__(self, message=None, details=None, retry_after=None, code=None):
         if code:
             self.code = code
+        self.message = message or CODES[self.code].en
+        super().__init__(self.message)
+        self.details = details or {}
+        self.retry_after = retry_after
+
+    @property
+    def status(self):
+        return CODES[self.code].status
 
 
 class MalformedRequest(FairslotError):
-    status, code = 400, "malformed_request"
+    code = "malformed_request"
 
 
-class Unauthorized(FairslotError):
-    status, code = 401, "unauthorized"
+class Refused(FairslotError):
+    """A refusal: rules/refusals.py chooses it and its code; the subclass says which kind."""
 
 
-class Forbidden(FairslotError):
-    status, code = 403, "forbidden"
+class Unauthorized(Refused):
+    pass
 
 
-class NotFound(FairslotError):
-    status, code = 404, "not_found"
+class Forbidden(Refused):
+    pass
 
 
-class Conflict(FairslotError):
-    status, code = 409, "conflict"
+class NotFound(Refused):
+    pass
 
 
-class Expired(FairslotError):
-    status, code = 410, "expired"
+class Conflict(Refused):
+    pass
+
+
+class Expired(Refused):
+    pass
+
+
+class TooManyRequests(Refused):
+    """Cooldown (R4) or rate limit (R8); retry_after is the caller's own wait, never a slot's."""
+
+
+# A refusal's kind follows its code's status.
+REFUSED_BY_STATUS = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 410: Expired, 429: TooManyRequests}
 
 
 class InvalidField(FairslotError):
-    status, code = 422, "invalid_field"
+    code = "invalid_field"
 
     def __init__(self, field, message):
         super().__init__(message, details={"field": field})
@@ -52,7 +73,7 @@ class InvalidValue(FairslotError):
     The route that parsed the request answers it as InvalidField on its own field names
     (inputs.invalid_field with the route's mapping); unmapped, the concept stands for the field."""
 
-    status, code = 422, "invalid_field"
+    code = "invalid_field"
 
     def __init__(self, concept, message):
         self.concept, self.template = concept, message
@@ -63,14 +84,8 @@ class InvalidValue(FairslotError):
         return re.sub(r"\{(\w+)\}", lambda found: field_of(found.group(1)), self.template)
 
 
-class TooManyRequests(FairslotError):
-    """Cooldown (R4) or rate limit (R8); retry_after is the caller's own wait, never a slot's."""
-
-    status, code = 429, "too_many_requests"
-
-
 class StorageUnavailable(FairslotError):
-    status, code = 503, "storage_unavailable"
+    code = "storage_unavailable"
 
-    def __init__(self, message="Storage is busy, please retry shortly.", retry_after=2):
+    def __init__(self, message=None, retry_after=2):
         super().__init__(message, retry_after=retry_after)

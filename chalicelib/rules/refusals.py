@@ -1,14 +1,18 @@
 """Which refusal a transition that did not happen gets: pure rules over what storage reports.
 
+Every refusal the API answers is chosen here, by name: the use cases and app.py raise
+`refusals.X.exception()` and never build an error themselves (tests/unit/test_refusals.py checks).
 Storage says which labelled conditions failed (records.Failed) and the facts behind them; these
-functions choose, in their order of precedence, the refusal's error, code, message and
-Retry-After. Retry-After is always the caller's own wait (its cooldown, its rate window, its
-partner's quota), never a slot's timing (SPEC R3, R4, R8).
+functions choose, in their order of precedence, the refusal's code and Retry-After; its status
+and words are the code's in rules/codes.py. Retry-After is always the caller's own wait (its
+cooldown, its rate window, its partner's quota, another run's lease), never a slot's timing
+(SPEC R3, R4, R8).
 """
 from dataclasses import dataclass
 from typing import Optional
 
-from chalicelib.rules.errors import Conflict, Expired, FairslotError, TooManyRequests
+from chalicelib.rules.codes import CODES
+from chalicelib.rules.errors import REFUSED_BY_STATUS
 from chalicelib.rules.lifecycle import retry_after_seconds
 
 OFFER_MADE, OFFER_ALREADY_MADE, OFFER_NOT_POSSIBLE = "made", "already_made", "not_possible"
@@ -16,16 +20,44 @@ OFFER_MADE, OFFER_ALREADY_MADE, OFFER_NOT_POSSIBLE = "made", "already_made", "no
 
 @dataclass(frozen=True)
 class Refusal:
-    error: type[FairslotError]
     code: str
-    message: str
     retry_after: Optional[int] = None
 
+    @property
+    def message(self):
+        return CODES[self.code].en
+
+    def __post_init__(self):
+        if self.code not in CODES:
+            raise KeyError(f"{self.code} is not in rules/codes.py")
+
     def exception(self):
-        return self.error(self.message, code=self.code, retry_after=self.retry_after)
+        return REFUSED_BY_STATUS[CODES[self.code].status](code=self.code, retry_after=self.retry_after)
 
 
-BOOKING_ALREADY_ACTIVE = Refusal(Conflict, "booking_already_active", "You already have a booking for this procedure.")
+# --- not found, not yours, not allowed: one refusal each ----------------------------------------
+
+NOT_FOUND = Refusal("not_found")
+SLOT_NOT_FOUND = Refusal("slot_not_found")
+BOOKING_NOT_FOUND = Refusal("booking_not_found")
+PARTNER_NOT_FOUND = Refusal("partner_not_found")
+SITE_NOT_FOUND = Refusal("site_not_found")
+PROCEDURE_NOT_FOUND = Refusal("procedure_not_found")
+DRAW_NOT_FOUND = Refusal("draw_not_found")  # unknown, or not recorded yet: its record is not public
+# kind: (unknown id, token missing or not this item's), for the items a bearer token opens.
+BEARER = {"hold": (Refusal("hold_not_found"), Refusal("bad_hold_token")),
+          "booking": (BOOKING_NOT_FOUND, Refusal("bad_booking_token")),
+          "request": (Refusal("request_not_found"), Refusal("bad_request_token"))}
+PARTNER_KEY_REQUIRED = Refusal("unauthorized")
+NOT_THIS_PARTNER = Refusal("not_this_partner")
+# A procedure's allocation (R6): first come, first served procedures are held, drawn ones requested.
+DRAW_ONLY = Refusal("draw_only")
+NOT_DRAW = Refusal("not_draw")
+SLOTS_AVAILABLE = Refusal("slots_available")  # auto: a request while a slot of its range can be held
+APPOINTMENT_NOT_STARTED = Refusal("appointment_not_started")
+
+BOOKING_ALREADY_ACTIVE = Refusal("booking_already_active")
+SLOT_UNAVAILABLE = Refusal("slot_unavailable")
 
 
 def _latest(facts, *names):
@@ -41,18 +73,15 @@ def hold_refusal(failed, now, ip_window_end=None, quota_window_end=None):
     if "identity" in failed:
         expires = facts.get("hold_expires_at")
         if expires is not None and expires > now:
-            return Refusal(Conflict, "hold_already_active", "You already hold a slot; confirm or release it first.")
-        return Refusal(TooManyRequests, "cooldown", "You let a hold go or cancelled recently; you can hold a slot again later.",
-                       retry_after_seconds(_latest(facts, "hold_lapse_until", "cooldown_until"), now))
+            return Refusal("hold_already_active")
+        return Refusal("cooldown", retry_after_seconds(_latest(facts, "hold_lapse_until", "cooldown_until"), now))
     if "ip" in failed:
-        return Refusal(TooManyRequests, "rate_limited", "Too many holds from your network; please try again later.",
-                       retry_after_seconds(ip_window_end, now))
+        return Refusal("rate_limited", retry_after_seconds(ip_window_end, now))
     if "quota" in failed:
-        return Refusal(TooManyRequests, "partner_quota_exceeded", "This partner's daily quota of holds is used up.",
-                       retry_after_seconds(quota_window_end, now))
+        return Refusal("partner_quota_exceeded", retry_after_seconds(quota_window_end, now))
     if "booking" in failed:
         return BOOKING_ALREADY_ACTIVE
-    return Refusal(Conflict, "slot_unavailable", "This slot is no longer available.")
+    return SLOT_UNAVAILABLE
 
 
 def request_refusal(failed, now, ip_window_end=None):
@@ -61,22 +90,20 @@ def request_refusal(failed, now, ip_window_end=None):
     request the identity already has."""
     if "cooldown" in failed:
         until = _latest(failed.facts, "hold_lapse_until", "cooldown_until") if failed.facts else now
-        return Refusal(TooManyRequests, "cooldown", "You let a hold go or cancelled recently; you can file a request later.",
-                       retry_after_seconds(until, now))
+        return Refusal("cooldown", retry_after_seconds(until, now))
     if "ip" in failed:
-        return Refusal(TooManyRequests, "rate_limited", "Too many requests from your network; please try again later.",
-                       retry_after_seconds(ip_window_end, now))
+        return Refusal("rate_limited", retry_after_seconds(ip_window_end, now))
     if "booking" in failed:
         return BOOKING_ALREADY_ACTIVE
-    return Refusal(Conflict, "request_already_active", "You already have a request for this procedure.")
+    return Refusal("request_already_active")
 
 
 def hold_not_active(status, expires_at, now):
     """A hold that can no longer be released or confirmed: expired (410) if it ran out while
     active, else no longer active (409)."""
     if status == "active" and expires_at <= now:
-        return Refusal(Expired, "hold_expired", "This hold has expired.")
-    return Refusal(Conflict, "hold_not_active", "This hold is no longer active.")
+        return Refusal("hold_expired")
+    return Refusal("hold_not_active")
 
 
 def confirm_refusal(failed, hold, now, starts_at_epoch):
@@ -92,32 +119,30 @@ def confirm_refusal(failed, hold, now, starts_at_epoch):
     if "active_booking" in failed:
         return BOOKING_ALREADY_ACTIVE
     if starts_at_epoch <= now:
-        return Refusal(Conflict, "slot_started", "This appointment has already started.")
+        return Refusal("slot_started")
     return hold_not_active(hold.status, hold.expires_at, now)
 
 
 # A booking cancelled, attended or closed meanwhile cannot be cancelled; check-in and no-show
 # apply to a booking still booked (R7); a request offered, booked or withdrawn meanwhile (or
 # expired) cannot be withdrawn.
-BOOKING_NOT_ACTIVE = Refusal(Conflict, "booking_not_active", "This booking is no longer active.")
-BOOKING_NOT_BOOKED = Refusal(Conflict, "booking_not_active", "This booking is no longer booked.")
-REQUEST_NOT_LIVE = Refusal(Conflict, "request_not_live", "This request can no longer be withdrawn.")
+BOOKING_NOT_ACTIVE = Refusal("booking_not_active")
+REQUEST_NOT_LIVE = Refusal("request_not_live")
 
 
 def close_refusal(failed):
     """Closing a slot: its hold ending meanwhile is worth a retry; anything else about the slot
     (closed, booked or freed since it was read) is not."""
     if set(failed.conditions) <= {"hold", "identity"}:
-        return Refusal(Conflict, "state_changed", "The slot changed while closing it; please retry.")
-    return Refusal(Conflict, "slot_not_closable", "This slot cannot be closed in its current state.")
+        return Refusal("state_changed")
+    return Refusal("slot_not_closable")
 
 
 def lookup_refusal(failed, now, ip_window_end, identity_window_end):
     """"Find my booking" over its limits (R8): the network's window if it is the one full, else
     the identity's day."""
     window_end = ip_window_end if "ip" in failed else identity_window_end
-    return Refusal(TooManyRequests, "rate_limited", "Too many look-ups; please try again later.",
-                   retry_after_seconds(window_end, now))
+    return Refusal("rate_limited", retry_after_seconds(window_end, now))
 
 
 def offer_outcome(failed):
@@ -130,13 +155,15 @@ def offer_outcome(failed):
 
 # --- configuration and draws: one condition each -----------------------------------------------
 
-STATE_CHANGED = Refusal(Conflict, "state_changed", "Someone else changed this at the same moment; please retry.")
-POLICY_CHANGED = Refusal(Conflict, "state_changed", "The policy changed meanwhile; read it again and retry.")
-PARTNER_EXISTS = Refusal(Conflict, "partner_exists", "This partner already exists.")
-PARTNER_REVOKED = Refusal(Conflict, "partner_revoked", "This partner is already revoked.")
-DRAW_EXISTS = Refusal(Conflict, "draw_exists", "This draw already exists.")
-DRAW_RUNNING = Refusal(Conflict, "draw_running", "Another run wrote this draw's record.")
+STATE_CHANGED = Refusal("state_changed")  # read, then changed by someone else before the write
+SITE_EXISTS = Refusal("site_exists")
+PARTNER_EXISTS = Refusal("partner_exists")
+PARTNER_REVOKED = Refusal("partner_revoked")
+DRAW_EXISTS = Refusal("draw_exists")
+DRAW_RUNNING = Refusal("draw_running")  # this run lost its lease: another run took the draw over
 
 
-def site_exists(site_id):
-    return Refusal(Conflict, "site_exists", f"Site '{site_id}' already exists.")
+def draw_running(lease_until, now):
+    """A run that could not take its draw: another run holds the lease, wait until it ends (one
+    second when it was just claimed, lease unknown)."""
+    return Refusal("draw_running", retry_after_seconds(lease_until or now, now))

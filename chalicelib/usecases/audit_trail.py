@@ -6,6 +6,8 @@ appends it with a condition that it is new), and staff read an entity's history 
 from chalicelib import storage
 from chalicelib.platform import config
 from chalicelib.platform.clock import epoch_of, to_rfc3339
+from chalicelib.rules import refusals
+from chalicelib.usecases.ownership import found_or_404
 
 
 def identity(identity_key):
@@ -68,20 +70,12 @@ def site_history(site_id, procedure_ids):
 def slot_history(slot_id):
     """A slot's history, for agents. Only a slot's: the audit table also holds partners'
     (admins only) and configuration entities, which this route must not reach under their ids."""
-    from chalicelib.rules.errors import NotFound
-
-    found = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
-    if found is None:
-        raise NotFound("Unknown slot.", code="slot_not_found")
+    found = found_or_404(storage.get_slot, slot_id, refusals.SLOT_NOT_FOUND)
     return {"slot_id": slot_id, "history": [_view(e) for e in storage.history_of(found.slot_id)]}
 
 
 def booking_history(booking_id):
     """A booking's history includes its hold's (the hold came first, under another id)."""
-    from chalicelib.rules.errors import NotFound
-
-    found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
-    if found is None:
-        raise NotFound("Unknown booking.", code="booking_not_found")
+    found = found_or_404(storage.get_booking, booking_id, refusals.BOOKING_NOT_FOUND)
     entries = storage.history_of(found.hold_id, found.booking_id)
     return {"booking_id": booking_id, "history": [_view(e) for e in entries]}

@@ -21,7 +21,7 @@ from chalicelib.platform.tokens import (
     token_hash,
 )
 from chalicelib.rules import identity_keys, lifecycle, oversight, policies, records, refusals
-from chalicelib.rules.errors import Conflict, Forbidden, InvalidValue, NotFound
+from chalicelib.rules.errors import InvalidValue
 from chalicelib.usecases import audit_trail, fraud_signals, ownership, site_catalog, standby
 
 _rng = random.SystemRandom()
@@ -110,16 +110,14 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
 def _slot_to_hold(slot_id, applicant):
     """The slot and its procedure's policy, if this applicant may try to hold it (404, 403, 422,
     409 if the next draw has it)."""
-    slot = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
-    if slot is None:
-        raise NotFound("Unknown slot.", code="slot_not_found")
+    slot = ownership.found_or_404(storage.get_slot, slot_id, refusals.SLOT_NOT_FOUND)
     policy = site_catalog.policy(slot.site_id, slot.procedure_id)
     if not lifecycle.searchable(policy):
-        raise Forbidden("This procedure is allocated by draw: file a request instead.", code="draw_only")
+        raise refusals.DRAW_ONLY.exception()
     identity_keys.check_accepted_document(applicant.document_type, policy)
     if standby.standby_covers(slot.site_id, slot.procedure_id, policy, standby.local_day(slot.starts_at, site_catalog.site(slot.site_id).timezone)):
         metric("SlotConflicts", site=slot.site_id)
-        raise Conflict("This slot is no longer available.", code="slot_unavailable")  # the next draw's
+        raise refusals.SLOT_UNAVAILABLE.exception()  # the next draw's
     return slot, policy
 
 
@@ -233,7 +231,7 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
     A partner confirms only its own holds; a partner's hold stays attributed to it."""
     found = _hold_for(hold_id, hold_token)
     if partner_id is not None and found.partner_id != partner_id:
-        raise Forbidden("This hold was not made by this partner.", code="not_this_partner")
+        raise refusals.NOT_THIS_PARTNER.exception()
     partner_id = partner_id or found.partner_id
     token = _booking_token(hold_token)
     if found.status == "confirmed":
@@ -289,9 +287,9 @@ def get_booking(booking_id, token):
 
 def _booking_of_partner(booking_id, partner_id):
     """A partner reaches its own bookings without their tokens, and nobody else's (404 alike)."""
-    found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
-    if found is None or found.partner_id != partner_id:
-        raise NotFound("Unknown booking.", code="booking_not_found")
+    found = ownership.found_or_404(storage.get_booking, booking_id, refusals.BOOKING_NOT_FOUND)
+    if found.partner_id != partner_id:
+        raise refusals.BOOKING_NOT_FOUND.exception()
     return found
 
 

@@ -9,7 +9,7 @@ from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import new_id, new_token, token_hash
 from chalicelib.rules import identity_keys, lifecycle, policies, records, refusals
-from chalicelib.rules.errors import Conflict, Forbidden, InvalidValue
+from chalicelib.rules.errors import InvalidValue
 from chalicelib.usecases import draw_terms, fraud_signals, notify, ownership, site_catalog, standby
 
 _rng = random.SystemRandom()
@@ -20,7 +20,7 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     found = site_catalog.procedure(site_id, procedure_id)
     policy = site_catalog.policy(site_id, procedure_id)
     if not lifecycle.standby_allowed(policy):
-        raise Forbidden("This procedure is first come, first served: search and hold a slot.", code="not_draw")
+        raise refusals.NOT_DRAW.exception()
     identity_keys.check_accepted_document(applicant.document_type, policy)
     today = clock.utc_date(now)
     if last_day < first_day:
@@ -86,7 +86,7 @@ def _refuse_standby_while_holdable(site, procedure_id, policy, first_day, last_d
     for slot in storage.holdable_slots_between(site.site_id, procedure_id, max(low, to_rfc3339(now)), high, now):
         day = lifecycle.local_date(parse_instant(slot.starts_at), site.timezone)
         if first_day.isoformat() <= day <= last_day.isoformat() and not standby.standby_covers(site.site_id, procedure_id, policy, day):
-            raise Conflict("Slots are available in this range: search and hold one.", code="slots_available")
+            raise refusals.SLOTS_AVAILABLE.exception()
 
 
 def _request_for(request_id, token):

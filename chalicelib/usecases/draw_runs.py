@@ -8,7 +8,7 @@ from chalicelib.platform.clock import epoch_of, parse_instant, to_rfc3339, utc_k
 from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import new_id, token_hash
 from chalicelib.rules import identity_keys, lifecycle, lottery, policies, records, refusals
-from chalicelib.rules.errors import Conflict, Forbidden, StorageUnavailable
+from chalicelib.rules.errors import Conflict, StorageUnavailable
 from chalicelib.usecases import draw_requests, draw_terms, notify, site_catalog, standby
 
 _rng = random.SystemRandom()
@@ -42,7 +42,7 @@ class _Lease:
         if at - self.renewed < config.current().draw_lease_seconds / 3:
             return
         if not storage.renew_draw_lease(self.draw, self.runner, self.until(at), progress):
-            raise Conflict("Another run took this draw over.", code="draw_running")
+            raise refusals.DRAW_RUNNING.exception()
         self.renewed = at
 
 
@@ -56,8 +56,7 @@ def _take_draw(site_id, procedure_id, now):
         released = _released(unfinished)
         taken = storage.take_over_stale_draw(unfinished, now, runner, until) if _lease_over(unfinished, now) else None
         if taken is None:
-            raise Conflict("This draw is already running.", code="draw_running",
-                           retry_after=lifecycle.retry_after_seconds(unfinished.lease_until or now, now))
+            raise refusals.draw_running(unfinished.lease_until, now).exception()
         if not released:  # taken over from a run that died
             metric("DrawResumed", site=site_id)
             logger().info("draw resumed", extra={"draw_id": taken.draw_id, "status": taken.status,
@@ -65,7 +64,7 @@ def _take_draw(site_id, procedure_id, now):
         return taken, runner, True
     claimed = storage.claim_committed_draw(draw_terms.pending_draw(site_id, procedure_id, now), now, runner, until)
     if claimed is None:
-        raise Conflict("This draw is already running.", code="draw_running", retry_after=1)
+        raise refusals.draw_running(None, now).exception()
     return claimed, runner, False
 
 
@@ -155,7 +154,7 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     found = site_catalog.procedure(site_id, procedure_id)
     policy = site_catalog.policy(site_id, procedure_id)
     if not lifecycle.standby_allowed(policy):
-        raise Forbidden("This procedure is first come, first served.", code="not_draw")
+        raise refusals.NOT_DRAW.exception()
     draw, runner, resumed = _take_draw(site_id, procedure_id, now)
     lease = _Lease(draw, runner, clock.now())
     if draw.status == "running":
@@ -167,13 +166,13 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
               "offered": offered, "skipped": skipped, "resumed": resumed}
     if done < len(allocation):
         if not storage.release_draw(draw, runner, clock.now(), (done, offered, skipped)):
-            raise Conflict("Another run took this draw over.", code="draw_running")
+            raise refusals.DRAW_RUNNING.exception()
         return {**result, "status": "allocating", "remaining": len(allocation) - done}
     standby.forget_standby(site_id, procedure_id)
     if policy.allocation == policies.AUTO:  # while still allocating: a crash here is resumed, and this repeated
         _release_what_was_not_given(site_id, procedure_id, allocation, pool, free, policy, now)
     if not storage.mark_draw_run(draw, runner, offered, skipped, now):
-        raise Conflict("Another run took this draw over.", code="draw_running")
+        raise refusals.DRAW_RUNNING.exception()
     draw_terms.pending_draw(site_id, procedure_id, now + 0.001)
     metric("DrawRun", site=site_id)
     metric("OffersMade", value=offered, site=site_id)
@@ -212,7 +211,7 @@ def _record(draw, runner, lease, policy, timezone, now):
     counts = {"entrants": len(entrants), "slots": len(pool), "allocation": len(allocation)}
     recorded = storage.mark_draw_recorded(draw, runner, parts, counts, now, lease.until(clock.now()))
     if recorded is None:
-        raise Conflict("Another run took this draw over.", code="draw_running")
+        raise refusals.DRAW_RUNNING.exception()
     return recorded, allocation, pool, by_request, by_slot, free
 
 

@@ -1,20 +1,26 @@
 """Found or 404, and the bearer's own: the hold, booking or request a bearer token opens."""
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.tokens import link_token_matches, token_matches
-from chalicelib.rules.errors import NotFound, Unauthorized
+from chalicelib.rules import refusals
 
-# kind: (code if unknown, code if the token is wrong), spelled out so that the error catalogue's
-# test (tests/unit/test_contract.py) finds them.
-_BEARER_CODES = {"hold": ("hold_not_found", "bad_hold_token"), "booking": ("booking_not_found", "bad_booking_token"),
-                 "request": ("request_not_found", "bad_request_token")}
+MAX_ID = 64  # no id the service makes is longer: a longer one is not looked up
+
+
+def found_or_404(load, item_id, not_found):
+    """What `load(item_id)` finds, else the refusal `not_found` (refusals.*_NOT_FOUND); an id
+    that is not a string of at most MAX_ID characters is refused without being looked up."""
+    found = load(item_id) if isinstance(item_id, str) and len(item_id) <= MAX_ID else None
+    if found is None:
+        raise not_found.exception()
+    return found
+
+
 def bearer_owned(load, item_id, token, kind):
     """The hold, booking or request that this bearer token opens: 404 if the id is unknown,
     401 if the token is missing or is not this item's (compared in constant time)."""
-    unknown, wrong_token = _BEARER_CODES[kind]
-    found = load(item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None
-    if found is None:
-        raise NotFound(f"Unknown {kind}.", code=unknown)
+    unknown, wrong_token = refusals.BEARER[kind]
+    found = found_or_404(load, item_id, unknown)
     # The e-mail's link token (tokens.link_token) opens the item as its own token does.
     if not token_matches(token, found.token_hash) and not link_token_matches(identity_secret(), kind, item_id, token):
-        raise Unauthorized(f"The {kind} token is missing or does not match.", code=wrong_token)
+        raise wrong_token.exception()
     return found

@@ -7,8 +7,8 @@ from chalicelib.platform import config, gateway_keys
 from chalicelib.platform.clock import to_rfc3339, utc_key
 from chalicelib.platform.tokens import new_id, new_token, token_hash
 from chalicelib.rules import records, refusals
-from chalicelib.rules.errors import NotFound, Unauthorized
 from chalicelib.usecases import audit_trail
+from chalicelib.usecases.ownership import found_or_404
 
 _key_cache: dict[str, tuple] = {}  # key hash -> (expires_monotonic, partner or None); off unless configured
 
@@ -53,9 +53,7 @@ def list_all():
 
 
 def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
-    found = storage.get_partner(partner_id) if isinstance(partner_id, str) and len(partner_id) <= 64 else None
-    if found is None:
-        raise NotFound("Unknown partner.", code="partner_not_found")
+    found = found_or_404(storage.get_partner, partner_id, refusals.PARTNER_NOT_FOUND)
     already = found.revoked_at is not None
     if not already:
         entry = audit_trail.staff_change(found.partner_id, "partner_revoked", staff_subject, now, client_ip)
@@ -125,5 +123,5 @@ def quota_of(context):
     try:
         return {"partner_id": context["partner_id"], "daily_quota": int(context["daily_quota"])}
     except (KeyError, TypeError, ValueError):
-        raise Unauthorized("A valid partner API key is required.")
+        raise refusals.PARTNER_KEY_REQUIRED.exception()
 

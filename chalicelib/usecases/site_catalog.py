@@ -9,7 +9,7 @@ from chalicelib.platform.clock import epoch_of, parse_instant, to_rfc3339, utc_k
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.tokens import new_id
 from chalicelib.rules import lifecycle, oversight, policies, records, refusals
-from chalicelib.rules.errors import InvalidValue, NotFound
+from chalicelib.rules.errors import InvalidValue
 from chalicelib.usecases import audit_trail, draw_terms
 
 _cache: dict[tuple, tuple] = {}  # key -> (expires_monotonic, value); sites and policies change rarely
@@ -46,7 +46,7 @@ def site(site_id):
     if found is None:
         found = storage.get_site(site_id)  # created since the cache was filled
         if found is None:
-            raise NotFound(f"Unknown site '{site_id}'.", code="site_not_found")
+            raise refusals.SITE_NOT_FOUND.exception()
         forget_cached()
     return found
 
@@ -54,7 +54,7 @@ def site(site_id):
 def procedure(site_id, procedure_id):
     found = site(site_id)
     if not any(p["procedure_id"] == procedure_id for p in found.procedures):
-        raise NotFound(f"Unknown procedure '{procedure_id}' at site '{site_id}'.", code="procedure_not_found")
+        raise refusals.PROCEDURE_NOT_FOUND.exception()
     return found
 
 
@@ -84,7 +84,7 @@ def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", 
     entry = audit_trail.staff_change(audit_trail.policy_entity(site_id, procedure_id), "policy_changed", staff_subject, now, client_ip,
                                changes=changed)
     if storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None, [entry]):
-        raise refusals.POLICY_CHANGED.exception()
+        raise refusals.STATE_CHANGED.exception()
     forget_cached()
     _commit_next_draw(site_id, procedure_id, merged.allocation, now)
     return merged
@@ -132,7 +132,7 @@ def create_site(site_id, name, address, timezone, procedures, now, staff_subject
                                name=name, timezone=timezone, procedures=[p["procedure_id"] for p in procedures])
     created = records.Site(site_id=site_id, name=name, name_en=name_en, address=address, timezone=timezone, procedures=procedures)
     if storage.create_site_if_new(created, [entry]):
-        raise refusals.site_exists(site_id).exception()
+        raise refusals.SITE_EXISTS.exception()
     forget_cached()
     return created
 

@@ -6,15 +6,12 @@ from chalicelib.platform.clock import epoch_of
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import metric
 from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, refusals
-from chalicelib.rules.errors import Conflict, NotFound
 from chalicelib.usecases import audit_trail
+from chalicelib.usecases.ownership import found_or_404
 
 
 def _booking(booking_id):
-    found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
-    if found is None:
-        raise NotFound("Unknown booking.", code="booking_not_found")
-    return found
+    return found_or_404(storage.get_booking, booking_id, refusals.BOOKING_NOT_FOUND)
 
 
 def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip, now, permit_expires_on=None):
@@ -30,7 +27,7 @@ def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip,
     status = oversight.check_in_status(match, honest)
     also = _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now)
     if storage.check_in_booking(found, status, now, also):
-        raise refusals.BOOKING_NOT_BOOKED.exception()
+        raise refusals.BOOKING_NOT_ACTIVE.exception()
     if status == lifecycle.ATTENDED:
         metric("CheckinMatched", site=found.site_id)
     else:
@@ -63,22 +60,20 @@ def _day(iso):
 def no_show(booking_id, staff_subject, client_ip, now):
     found = _booking(booking_id)
     if now < epoch_of(found.starts_at):
-        raise Conflict("The appointment has not started yet.", code="appointment_not_started")
+        raise refusals.APPOINTMENT_NOT_STARTED.exception()
     actor = audit_trail.staff(staff_subject)
     if storage.mark_no_show(found, now, [
         audit_trail.entry(found.booking_id, "no_show", actor, now, found.starts_at, client_ip),
         audit_trail.entry(found.slot_id, "no_show", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
     ]):
-        raise refusals.BOOKING_NOT_BOOKED.exception()
+        raise refusals.BOOKING_NOT_ACTIVE.exception()
     metric("NoShow", site=found.site_id)
     return {"booking_id": found.booking_id, "status": lifecycle.NO_SHOW}
 
 
 def close_slot(slot_id, staff_subject, client_ip, now):
     """The slot is never offered again; its applicant, if booked, is told (by the bookings stream)."""
-    slot = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
-    if slot is None:
-        raise NotFound("Unknown slot.", code="slot_not_found")
+    slot = found_or_404(storage.get_slot, slot_id, refusals.SLOT_NOT_FOUND)
     actor = audit_trail.staff(staff_subject)
 
     def entries(booking):

@@ -3,7 +3,8 @@ from datetime import timedelta
 
 from chalicelib import storage
 from chalicelib.platform.clock import to_rfc3339
-from chalicelib.rules.errors import InvalidValue, NotFound
+from chalicelib.rules import refusals
+from chalicelib.rules.errors import InvalidValue
 from chalicelib.usecases import draw_terms, site_catalog
 
 
@@ -45,7 +46,7 @@ def draw_record_page(site_id, procedure_id, draw_id, part, cursor):
         raise InvalidValue("record_part", "{record_part} must be one of: " + ", ".join(storage.RECORD_PARTS) + ".")
     draw = storage.get_draw(site_id, procedure_id, draw_id)
     if draw is None or draw.status not in draw_terms.REVEALED:
-        raise NotFound("No recorded draw with this id.", code="draw_not_found")
+        raise refusals.DRAW_NOT_FOUND.exception()
     if draw.record is not None:  # recorded in the draw item itself (before issue 11): one page
         if cursor:
             raise InvalidValue("page_cursor", "{page_cursor} is not one a previous page of this list returned.")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import app as application
 from chalicelib.http import contract
-from chalicelib.http.error_catalogue import CATALOGUE
+from chalicelib.rules.codes import CODES
 from tests.support import PROCEDURE, SITE, applicant
 
 # Strings that broke a parser once, or could: Unicode digits, huge numbers, dates at the edge of
@@ -104,7 +104,7 @@ def assert_enveloped(reply, what):
     if reply.status >= 400:
         error = (reply.body or {}).get("error")
         assert isinstance(error, dict) and set(error) == {"code", "message", "details"}, (what, reply)
-        assert error["code"] in CATALOGUE and CATALOGUE[error["code"]][0] == reply.status, (what, reply)
+        assert error["code"] in CODES and CODES[error["code"]].status == reply.status, (what, reply)
 
 
 @pytest.mark.parametrize("path,method", ROUTES)

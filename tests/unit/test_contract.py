@@ -9,8 +9,8 @@ import pytest
 
 import app as application
 from chalicelib.http import contract, openapi
-from chalicelib.http.error_catalogue import CATALOGUE
 from chalicelib.rules import errors
+from chalicelib.rules.codes import CODES
 from devlocal import web_contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,25 +49,32 @@ def test_the_document_is_served(api):
 
 
 def _raised_codes():
-    """Every literal error code in the code: code="..." arguments, *_CODES tables, and the default
-    code of each error class raised without one."""
+    """Every literal error code in the code: Refusal("...") in rules/refusals.py, code="..."
+    arguments, *_CODES tables, and the default code of each error class raised without one."""
     defaults = {cls.__name__: cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.FairslotError)}
     found = {}
     for source in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]:
-        tree = ast.parse(source.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in defaults:
-                code = next((k.value for k in node.keywords if k.arg == "code"), None)
-                if code is None:
-                    found.setdefault(defaults[node.func.id], source.name)
-                elif isinstance(code, ast.Constant):
-                    found.setdefault(code.value, source.name)
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", "").endswith("_CODES") for t in node.targets):
-                table = node.value.values if isinstance(node.value, ast.Dict) else [node.value]  # values, not the keys
-                for const in (c for value in table for c in ast.walk(value)):
-                    if isinstance(const, ast.Constant) and isinstance(const.value, str):
-                        found.setdefault(const.value, source.name)
+        for node in ast.walk(ast.parse(source.read_text())):
+            for code in _codes_named(node, defaults):
+                found.setdefault(code, source.name)
     return found
+
+
+def _codes_named(node, defaults):
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Refusal" and node.args:
+        if isinstance(node.args[0], ast.Constant):
+            yield node.args[0].value
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) in defaults:
+        code = next((k.value for k in node.keywords if k.arg == "code"), None)
+        if code is None:
+            yield defaults[node.func.id]
+        elif isinstance(code, ast.Constant):
+            yield code.value
+    if isinstance(node, ast.Assign) and any(getattr(t, "id", "").endswith("_CODES") for t in node.targets):
+        table = node.value.values if isinstance(node.value, ast.Dict) else [node.value]  # values, not the keys
+        for const in (c for value in table for c in ast.walk(value)):
+            if isinstance(const, ast.Constant) and isinstance(const.value, str):
+                yield const.value
 
 
 def _gateway_codes():
@@ -79,21 +86,37 @@ def _gateway_codes():
             | set(re.findall(r'\b[45]\d\d: "([a-z_]+)"', middleware)))
 
 
-def test_every_code_the_api_can_send_is_in_the_catalogue():
+def test_every_code_the_api_can_send_is_in_the_registry():
     raised = _raised_codes()
-    assert "booking_not_found" in raised and "slot_unavailable" in raised and "invalid_field" in raised  # the scan works
-    missing = {code: where for code, where in raised.items() if code not in CATALOGUE}
-    assert missing == {}, "codes without a catalogue entry (chalicelib/http/error_catalogue.py)"
+    assert {"booking_not_found", "slot_unavailable", "draw_running", "invalid_field", "storage_unavailable"} <= set(raised)  # the scan works
+    missing = {code: where for code, where in raised.items() if code not in CODES}
+    assert missing == {}, "codes without an entry in chalicelib/rules/codes.py"
     gateway = _gateway_codes()
     assert {"not_found", "unauthorized", "rate_limited", "method_not_allowed"} <= gateway
-    assert gateway - set(CATALOGUE) == set()
+    assert gateway - set(CODES) == set()
 
 
-def test_each_route_lists_only_catalogued_codes_and_each_code_has_both_languages():
+def test_every_code_app_py_names_is_in_the_registry():
+    """app.py answers some codes itself (Chalice's refusals, its 500): each literal code it
+    hands to the envelope, or reads from the registry, is registered."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    named = {node.slice.value for node in ast.walk(tree) if isinstance(node, ast.Subscript)
+             and getattr(node.value, "id", None) == "CODES" and isinstance(node.slice, ast.Constant)}
+    named |= {value.value for node in ast.walk(tree) if isinstance(node, ast.Dict)
+              for key, value in zip(node.keys, node.values)
+              if isinstance(key, ast.Constant) and key.value == "code" and isinstance(value, ast.Constant)}
+    assert "internal_error" in named  # the scan works
+    assert named - set(CODES) == set()
+
+
+def test_each_route_lists_only_registered_codes_and_each_code_has_a_status_and_both_languages():
     for op in contract.OPERATIONS:
-        assert contract.codes_of(op) <= set(CATALOGUE), op.path
-    for code, (status, en, fr) in CATALOGUE.items():
-        assert 400 <= status < 600 and en.strip() and fr.strip() and en != fr, code
+        assert contract.codes_of(op) <= set(CODES), op.path
+    for code, entry in CODES.items():
+        status, en, fr = entry
+        assert isinstance(status, int) and 400 <= status < 600, code
+        assert en.strip() and fr.strip() and en != fr, code
+        assert "{" not in en + fr, f"{code}: the web app shows these texts as they are"
 
 
 def test_the_web_app_copy_of_the_catalogue_and_field_rules_is_current():

@@ -1,9 +1,13 @@
-"""refusals.py: which answer a transition that did not happen gets (no storage, no I/O)."""
+"""refusals.py: which answer a transition that did not happen gets (no storage, no I/O); every
+refusal chosen there, with its status and words from one registry (codes.py)."""
+import ast
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from chalicelib.rules import refusals
+from chalicelib.rules import errors, refusals
+from chalicelib.rules.codes import CODES
 from chalicelib.rules.errors import Conflict, Expired, TooManyRequests
 from chalicelib.rules.records import Failed
 
@@ -46,7 +50,7 @@ def test_then_the_network_s_hour_then_the_partner_s_day_then_the_booking_then_th
 
 def test_a_slot_refusal_never_tells_the_slot_s_timing():
     refusal = refusals.hold_refusal(failed("slot", available_from=NOW + 500, hold_expires_at=None), NOW)
-    assert refusal.retry_after is None and "available" in refusal.message and "500" not in refusal.message
+    assert refusal.retry_after is None and refusal.message == CODES["slot_unavailable"].en and "500" not in refusal.message
 
 
 # --- standby requests ---------------------------------------------------------------------------
@@ -110,3 +114,69 @@ def test_an_offer_is_made_already_made_or_not_possible():
     assert refusals.offer_outcome(failed("hold", "slot", "request")) == refusals.OFFER_ALREADY_MADE
     assert refusals.offer_outcome(failed("slot")) == refusals.OFFER_NOT_POSSIBLE
     assert refusals.offer_outcome(failed("identity", "request")) == refusals.OFFER_NOT_POSSIBLE
+
+
+# --- one registry, one module of refusals ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def every_refusal():
+    named = [value for value in vars(refusals).values() if isinstance(value, refusals.Refusal)]
+    return named + [refusal for pair in refusals.BEARER.values() for refusal in pair]
+
+
+def test_a_refusal_answers_with_its_code_s_status_and_english_text_and_nothing_else_says_them():
+    assert len(every_refusal()) > 20
+    for refusal in every_refusal():
+        error = refusal.exception()
+        assert isinstance(error, errors.Refused) and error.code == refusal.code
+        assert (error.status, error.message) == (CODES[refusal.code].status, CODES[refusal.code].en), refusal.code
+        assert type(error) is errors.REFUSED_BY_STATUS[error.status]
+    assert not any(isinstance(vars(kind).get("status"), int) for kind in vars(errors).values() if isinstance(kind, type)), \
+        "a status on an error class: it is the code's, in codes.py"
+
+
+def test_a_refusal_of_a_code_the_registry_lacks_cannot_be_made():
+    with pytest.raises(KeyError):
+        refusals.Refusal("no_such_code")
+
+
+# Errors that are not refusals: a rule's or the contract's verdict on a value, and storage trouble.
+NOT_REFUSALS = {"InvalidValue", "InvalidField", "MalformedRequest", "StorageUnavailable"}
+
+
+def errors_built_here(tree):
+    """The error classes a module builds itself (raised or not), and any error built with a code
+    of its own: what only rules/refusals.py may do."""
+    classes = {name for name, kind in vars(errors).items()
+               if isinstance(kind, type) and issubclass(kind, errors.FairslotError) and name not in NOT_REFUSALS}
+    built = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in classes or (name in NOT_REFUSALS and any(k.arg == "code" for k in node.keywords)):
+                built.append(f"line {node.lineno}: {name}")
+    return built
+
+
+def test_no_use_case_nor_route_builds_a_refusal_itself():
+    """Use cases and app.py raise refusals.X.exception(): a refusal written inline drifts from
+    the registry and from its other copies."""
+    sources = [ROOT / "app.py", *sorted((ROOT / "chalicelib" / "usecases").glob("*.py")),
+               *sorted((ROOT / "chalicelib" / "http").glob("*.py")), *sorted((ROOT / "chalicelib" / "platform").glob("*.py"))]
+    found = {source.name: errors_built_here(ast.parse(source.read_text())) for source in sources}
+    assert {name: built for name, built in found.items() if built} == {}, "use refusals.py"
+
+
+@pytest.mark.parametrize("line", ['raise NotFound("Unknown slot.", code="slot_not_found")',
+                                  'raise errors.Conflict("Changed.")',
+                                  'error = Forbidden()',
+                                  'raise InvalidValue("x", "y", code="conflict")'])
+def test_the_gate_sees_an_inline_refusal(line):
+    assert errors_built_here(ast.parse(line))
+
+
+def test_the_gate_lets_a_field_s_verdict_and_a_named_refusal_through():
+    assert not errors_built_here(ast.parse('raise InvalidValue("last_day", "{last_day} must be in a year.")\n'
+                                           'raise refusals.NOT_DRAW.exception()\nraise StorageUnavailable()'))

@@ -1,12 +1,25 @@
-"""Every error code the API can send: its HTTP status, and what the web app tells the applicant, in French and English.
+"""Every error code the API can send: its HTTP status, and its text in English and French (pure data).
 
-The OpenAPI document lists each route's codes from here; web/src/contract.js is generated from it
-(devlocal/web_contract.py) so that the web app maps literal codes; tests/unit/test_contract.py
-fails when a code raised anywhere in the code, or answered by API Gateway, is missing here.
+The one place a code's status and words live. An error carries only its code (rules/errors.py):
+the API answers with the code's status and, for a refusal (rules/refusals.py), its English text;
+the web app shows its French or English text from web/src/contract.js, generated from here by
+devlocal/web_contract.py; the OpenAPI document lists each route's codes with their status.
+tests/unit/test_contract.py fails when a code raised anywhere in the code, or answered by API
+Gateway, is missing here.
 """
+from typing import NamedTuple
 
-# code: (status, English, French). {wait} is filled by the web app when Retry-After is known.
-CATALOGUE = {
+
+class Code(NamedTuple):
+    status: int
+    en: str
+    fr: str
+
+
+# The English text is also the API's message: it is written for anyone reading an answer, an
+# applicant in the web app as well as a partner's developer.
+CODES: dict[str, Code] = {k: Code(*v) for k, v in {
+
     "malformed_request": (400, "The request could not be processed (invalid request). Reload the page and try again.",
                           "La demande n’a pas pu être traitée (requête invalide). Rechargez la page puis réessayez."),
     # API Gateway's DEFAULT_4XX (infra/resources.yaml): a request it refused before fairslot saw it.
@@ -68,14 +81,11 @@ CATALOGUE = {
     "invalid_field": (422, "Some details are invalid. Correct the fields shown.", "Certaines informations sont invalides. Corrigez les champs signalés."),
     "cooldown": (429, "Waiting period: after a cancellation or an unconfirmed hold, the same person must wait before booking again (a measure against reselling).",
                  "Délai d’attente en cours : après une annulation ou une réservation non confirmée, la même personne doit attendre avant de réserver à nouveau (mesure contre la revente)."),
-    "rate_limited": (429, "Too many bookings from your connection.", "Trop de réservations depuis votre connexion."),
+    # Holds, standby requests and "find my booking" alike (R8).
+    "rate_limited": (429, "Too many attempts from your connection.", "Trop de tentatives depuis votre connexion."),
     "partner_quota_exceeded": (429, "This partner's daily quota is used up.", "Le quota quotidien de ce partenaire est atteint."),
     "quota_exceeded": (429, "The daily request quota of this API key is used up.", "Le quota quotidien de requêtes de cette clé est atteint."),
     "internal_error": (500, "The service has a problem. Try again in a few minutes.", "Le service rencontre un problème. Réessayez dans quelques minutes."),
     "storage_unavailable": (503, "The service is very busy.", "Le service est très sollicité."),
     "unavailable": (503, "The service is very busy.", "Le service est très sollicité."),
-}
-
-
-def status_of(code):
-    return CATALOGUE[code][0]
+}.items()}
