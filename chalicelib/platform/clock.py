@@ -5,37 +5,37 @@ from datetime import date, datetime, timezone
 _offset = 0.0
 
 
-def now():
+def now() -> float:
     return time.time() + _offset
 
 
-def advance(seconds):
+def advance(seconds: float) -> None:
     """Move this process's clock forward (in-process tests only; real time is never changed)."""
     global _offset
     _offset += seconds
 
 
-def reset():
+def reset() -> None:
     global _offset
     _offset = 0.0
 
 
-def to_rfc3339(epoch):
+def to_rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def utc_date(epoch):
+def utc_date(epoch: float) -> date:
     """The UTC calendar day of an instant. Not `date.fromtimestamp`, which uses the process's own
     time zone: UTC on Lambda, but whatever TZ says on a laptop or a CI machine."""
     return datetime.fromtimestamp(epoch, timezone.utc).date()
 
 
-def utc_key(dt):
+def utc_key(dt: datetime) -> str:
     """The sortable UTC string stored for appointment times (also valid RFC 3339)."""
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_instant(value):
+def parse_instant(value: object) -> datetime:
     """An RFC 3339 date-time (offset required) or a plain date (midnight UTC) -> aware datetime."""
     if not isinstance(value, str):
         raise ValueError("not a string")
@@ -47,5 +47,5 @@ def parse_instant(value):
     return parsed
 
 
-def epoch_of(utc_string):
+def epoch_of(utc_string: str) -> float:
     return datetime.fromisoformat(utc_string.replace("Z", "+00:00")).timestamp()

@@ -13,25 +13,28 @@ stack (an environment variable referring to the plan would be a circular referen
 plan -> API stage -> API -> function), or directly from PARTNER_USAGE_PLAN_ID. Neither set
 (`make run`, most tests): nothing is registered, and chalice local does not throttle anyway.
 """
+from collections.abc import Callable
+from typing import Any
+
 from chalicelib.platform import config
 from chalicelib.platform.observability import logger, metric
 from chalicelib.rules.errors import StorageUnavailable
 
-_plan_id = None
+_plan_id: str | None = None
 
 
-def usage_key(partner_id):
+def usage_key(partner_id: str) -> str:
     """The API Gateway key value for a partner (API Gateway wants 20 to 128 characters)."""
     return f"fairslot-partner-{partner_id}"
 
 
-def _client(service):
+def _client(service: str) -> Any:
     import boto3  # on the first partner change, not at cold start
 
     return boto3.client(service, region_name=config.current().region)
 
 
-def plan_id():
+def plan_id() -> str | None:
     """The partner usage plan's id, or None when registration is off; read once per process."""
     global _plan_id
     if _plan_id is None:
@@ -45,12 +48,12 @@ def plan_id():
     return _plan_id or None
 
 
-def forget():
+def forget() -> None:
     global _plan_id
     _plan_id = None
 
 
-def register(partner_id, name):
+def register(partner_id: str, name: str) -> str | None:
     """The partner's key, attached to the usage plan: its id, or None when registration is off.
     Raises StorageUnavailable (503, nothing kept) if API Gateway refuses or cannot be reached."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -77,7 +80,7 @@ def register(partner_id, name):
     return key_id
 
 
-def unregister(key_id, attached=True):
+def unregister(key_id: str | None, attached: bool = True) -> bool:
     """Deletes the partner's key from API Gateway and detaches it from the plan. True when gone.
 
     Never raises: revocation itself happened in DynamoDB (the authorizer refuses the partner
@@ -87,7 +90,7 @@ def unregister(key_id, attached=True):
         return True
     from botocore.exceptions import ClientError
 
-    def unless_gone(call, **kwargs):
+    def unless_gone(call: Callable[..., object], **kwargs: str) -> None:
         try:
             call(**kwargs)
         except ClientError as exc:

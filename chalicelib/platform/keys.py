@@ -1,11 +1,11 @@
 """Server-side secrets, fetched once per process: the identity-key HMAC secret."""
 from chalicelib.platform import config
 
-_identity_secret = None
+_identity_secret: str | None = None
 _DEV_SECRET = "fairslot-local-dev-identity-secret-not-for-production"
 
 
-def identity_secret():
+def identity_secret() -> str:
     """From IDENTITY_HMAC_SECRET, else the SSM SecureString named by IDENTITY_HMAC_SECRET_PARAM
     (AWS), else the local development secret when running locally (FAIRSLOT_LOCAL=1)."""
     global _identity_secret
@@ -26,6 +26,6 @@ def identity_secret():
     return _identity_secret
 
 
-def forget():
+def forget() -> None:
     global _identity_secret
     _identity_secret = None

@@ -11,12 +11,18 @@ time, so it does not count against the cold start of `import app`.
 Metric names and dimensions are listed in docs/metrics.md; CloudWatch alarms in
 infra/resources.yaml depend on them, so rename nothing without changing both.
 """
+from __future__ import annotations  # Logger and Tracer name types for mypy only (see TYPE_CHECKING below)
+
 import re
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from chalicelib.platform import config
+
+if TYPE_CHECKING:  # imported on first use, never at import (cold start)
+    from aws_lambda_powertools import Logger, Tracer
 
 NAMESPACE = "fairslot"
 SERVICE = "fairslot"
@@ -59,21 +65,21 @@ REDACTED_KEYS = frozenset(
     }
 )
 REDACTED = "***"
-_EMAIL = None  # compiled on first use
+_EMAIL: re.Pattern[str] | None = None  # compiled on first use
 
 
-def _email_re():
+def _email_re() -> re.Pattern[str]:
     global _EMAIL
     if _EMAIL is None:
         _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
     return _EMAIL
 
 
-def _is_personal_key(key):
+def _is_personal_key(key: object) -> bool:
     return isinstance(key, str) and key.lower().replace("-", "_") in REDACTED_KEYS
 
 
-def redact(value, _depth=0):
+def redact(value: object, _depth: int = 0) -> Any:
     """A copy of `value` with personal data replaced by "***": values of REDACTED_KEYS at any depth
     and anything that looks like an e-mail address inside any string."""
     if _depth > 20:
@@ -94,12 +100,12 @@ def redact(value, _depth=0):
         return REDACTED
 
 
-def _redact_text(text):
+def _redact_text(text: str) -> str:
     """The text with anything that looks like an e-mail address replaced."""
     return _email_re().sub(REDACTED, text) if "@" in text else text
 
 
-def _redact_fields(record, depth):
+def _redact_fields(record: Mapping[Any, object], depth: int) -> dict[Any, Any]:
     """The values of personal keys replaced (a None left as is), every other value redacted in turn."""
     return {
         k: (REDACTED if _is_personal_key(k) and v is not None else redact(v, depth + 1))
@@ -109,11 +115,11 @@ def _redact_fields(record, depth):
 
 # --- logging -------------------------------------------------------------------------------------
 
-_logger = None
+_logger: Logger | None = None
 _logger_lock = threading.Lock()
 
 
-def logger():
+def logger() -> Logger:
     """The service's Powertools Logger (JSON to stdout, service "fairslot"), created on first use.
 
     Its formatter redacts personal data from every record. It shares the logging.Logger named
@@ -128,14 +134,14 @@ def logger():
     return _logger
 
 
-def _build_logger():
+def _build_logger() -> Logger:
     import logging
 
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
     class RedactingFormatter(LambdaPowertoolsFormatter):
-        def serialize(self, log):
+        def serialize(self, log: Mapping[str, Any]) -> str:
             return super().serialize(redact(log))
 
     std = logging.getLogger(SERVICE)
@@ -149,9 +155,10 @@ def _build_logger():
 # --- metrics -------------------------------------------------------------------------------------
 
 _state = threading.local()  # .buffer: list of (name, value, dimensions) while a request runs
+_Metric = tuple[str, float, dict[str, str]]  # (name, value, dimensions)
 
 
-def metric(name: str, value: float = 1, **dimensions) -> None:
+def metric(name: str, value: float = 1, **dimensions: object) -> None:
     """Count `value` of metric `name` in namespace "fairslot" (EMF, unit Count).
 
     Inside an invocation wrapped by install() the metric is buffered and flushed once when the
@@ -173,7 +180,7 @@ def metric(name: str, value: float = 1, **dimensions) -> None:
         pass
 
 
-def _published_dimensions(dimensions):
+def _published_dimensions(dimensions: Mapping[str, object]) -> dict[str, str]:
     """The caller's dimensions a metric may carry: those with a value, and no personal data."""
     return {
         str(k): str(v)
@@ -196,7 +203,7 @@ def flush() -> None:
             pass
 
 
-def _emit(records):
+def _emit(records: Iterable[_Metric]) -> None:
     """Write EMF blobs to stdout: one per distinct dimension set, each with two dimension
     arrays, ["service", "stage"] and ["service", "stage", <dimensions>...] ("stage" only when
     FAIRSLOT_STAGE is set, as it is in AWS). Locally (FAIRSLOT_LOCAL=1) nothing."""
@@ -212,13 +219,13 @@ def _emit(records):
     base = {"service": SERVICE}
     if settings.stage:
         base["stage"] = settings.stage
-    groups: dict[tuple, list] = {}
-    for name, value, dims in records:
-        groups.setdefault(tuple(sorted(dims.items())), []).append((name, value))
+    groups: dict[tuple[tuple[str, str], ...], list[tuple[str, float]]] = {}
+    for name, value, dimensions in records:
+        groups.setdefault(tuple(sorted(dimensions.items())), []).append((name, value))
     for dims, values in groups.items():
         emf = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-        for key, value in base.items():
-            emf.add_dimension(key, value)
+        for key, label in base.items():
+            emf.add_dimension(key, label)
         if dims:
             emf.add_dimensions(**base, **dict(dims))
         for name, value in values:
@@ -232,8 +239,12 @@ def _emit(records):
 
 _cold_start = True
 
+# Chalice's middleware events and get_response, seen here through what they carry (the platform never imports Chalice).
+_Event = Any
+_GetResponse = Callable[[Any], Any]
 
-def install(app):
+
+def install(app: Any) -> Any:
     """Register fairslot's middleware on a Chalice app, for every event type, outermost first:
     logging context (request ids, one access line per HTTP request), metric flush, then X-Ray
     (only when POWERTOOLS_TRACE_DISABLED is not "true" and the X-Ray SDK is installed).
@@ -245,7 +256,7 @@ def install(app):
     return app
 
 
-def _request_keys(event):
+def _request_keys(event: _Event) -> dict[str, Any]:
     global _cold_start
     keys: dict[str, object] = {"cold_start": _cold_start}
     _cold_start = False
@@ -263,7 +274,7 @@ def _request_keys(event):
     return {k: v for k, v in keys.items() if v is not None}
 
 
-def _logging_middleware(event, get_response):
+def _logging_middleware(event: _Event, get_response: _GetResponse) -> Any:
     try:
         log = logger()
         keys = _request_keys(event)
@@ -300,7 +311,7 @@ def _logging_middleware(event, get_response):
 _FAILURE_METRICS = {"CloudWatchEvent": "ScheduledRunFailed", "DynamoDBEvent": "StreamBatchFailed"}
 
 
-def _metrics_middleware(event, get_response):
+def _metrics_middleware(event: _Event, get_response: _GetResponse) -> Any:
     _state.buffer = []
     try:
         return get_response(event)
@@ -314,10 +325,10 @@ def _metrics_middleware(event, get_response):
         flush()
 
 
-_tracer: Any = None  # a Powertools Tracer once asked for; False when tracing is unavailable
+_tracer: Tracer | Literal[False] | None = None  # a Powertools Tracer once asked for; False when tracing is unavailable
 
 
-def _get_tracer():
+def _get_tracer() -> Tracer | Literal[False]:
     """Powertools Tracer, or False when the X-Ray SDK is not packaged (see docs/deploy.md)."""
     global _tracer
     if _tracer is None:
@@ -334,7 +345,7 @@ def _get_tracer():
     return _tracer
 
 
-def _tracing_middleware(event, get_response):
+def _tracing_middleware(event: _Event, get_response: _GetResponse) -> Any:
     tracer = _get_tracer()
     if not tracer:
         return get_response(event)
@@ -356,7 +367,7 @@ def _tracing_middleware(event, get_response):
         return response
 
 
-def _reset_for_tests():
+def _reset_for_tests() -> None:
     """Forget cached logger/tracer state (tests only)."""
     global _logger, _tracer, _cold_start
     _logger, _tracer, _cold_start = None, None, True

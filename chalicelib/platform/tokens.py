@@ -7,44 +7,44 @@ import secrets
 _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U: read aloud at a counter
 
 
-def new_id(prefix):
+def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
-def new_token():
+def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def token_hash(token):
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def token_matches(token, stored_hash):
+def token_matches(token: object, stored_hash: str | None) -> bool:
     if not isinstance(token, str) or not stored_hash:
         return False
     return hmac.compare_digest(token_hash(token), stored_hash)
 
 
-def derived_token(secret, purpose, source_token):
+def derived_token(secret: str, purpose: str, source_token: str) -> str:
     """A token that the same source token always yields again (so retrying a confirm returns
     the same booking token) and nobody without the source token and the secret can compute."""
     digest = hmac.new(secret.encode(), f"{purpose}|{source_token}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def link_token(secret, kind, item_id):
+def link_token(secret: str, kind: str, item_id: str) -> str:
     """The token an e-mail's link carries for one booking or request: HMAC(secret, "link|kind|id"),
     256 bits. The stream and the draw can compute it from the id alone (they never see the
     bearer token), nobody without the secret can, and nothing needs storing."""
     return derived_token(secret, f"link|{kind}", item_id)
 
 
-def link_token_matches(secret, kind, item_id, token):
+def link_token_matches(secret: str, kind: str, item_id: str, token: object) -> bool:
     if not isinstance(token, str) or not token:
         return False
     return hmac.compare_digest(link_token(secret, kind, item_id).encode(), token.encode())
 
 
-def new_reference(prefix="FS"):
+def new_reference(prefix: str = "FS") -> str:
     body = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
     return f"{prefix}-{body[:4]}-{body[4:]}"

@@ -17,7 +17,7 @@ _LOCAL_CHARS = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-/=?^_{
 _LABEL_CHARS = frozenset(string.ascii_lowercase + string.digits + "-")
 
 
-def canonical(address):
+def canonical(address: object) -> str:
     """The address as fairslot stores and sends it (lower case, domain in its ASCII IDNA form),
     or ValueError saying what is wrong."""
     if not isinstance(address, str) or not address:
@@ -35,7 +35,7 @@ def canonical(address):
     return result
 
 
-def _check_local(local):
+def _check_local(local: str) -> None:
     if not 1 <= len(local) <= MAX_LOCAL:
         raise ValueError(f"must have 1 to {MAX_LOCAL} characters before the @")
     if not set(local) <= _LOCAL_CHARS:
@@ -44,7 +44,7 @@ def _check_local(local):
         raise ValueError("may not start or end with a dot, or have two dots in a row, before the @")
 
 
-def _ascii_domain(domain):
+def _ascii_domain(domain: str) -> str:
     ascii_domain = _idna(domain)
     if len(ascii_domain) > MAX_DOMAIN:
         raise ValueError(f"has a domain longer than {MAX_DOMAIN} characters")
@@ -58,7 +58,7 @@ def _ascii_domain(domain):
     return ascii_domain
 
 
-def _idna(domain):
+def _idna(domain: str) -> str:
     """The domain in its ASCII IDNA form, lower case (the form SES sends to)."""
     if not domain or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in domain):
         raise ValueError("must have a domain after the @")
@@ -68,7 +68,7 @@ def _idna(domain):
         raise ValueError("has a domain that cannot be encoded (IDNA)") from None
 
 
-def _check_label(label):
+def _check_label(label: str) -> None:
     if not 1 <= len(label) <= MAX_LABEL or not set(label) <= _LABEL_CHARS:
         raise ValueError("has a domain label that is empty, too long, or not letters, digits and hyphens")
     if label.startswith("-") or label.endswith("-"):

@@ -4,10 +4,17 @@ import hmac
 import re
 import unicodedata
 from datetime import date
+from typing import Protocol
 
 from chalicelib.rules.errors import InvalidValue
 
 DOCUMENT_TYPES = ("agdref", "passport", "visa")
+
+
+class _DocumentPolicy(Protocol):
+    """What check_accepted_document reads of a policies.Policy (which imports this module)."""
+    @property
+    def accepted_documents(self) -> tuple[str, ...]: ...
 
 
 # Checked after normalisation, on ASCII only: `\d` and `[A-Z]` would let other scripts through.
@@ -27,7 +34,7 @@ _SEPARATOR_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Pd", "Cf"})
 _SEPARATORS = frozenset(".\u00b7\u2027\u30fb\u3002/\\\u2044\u2215\u2212_")
 
 
-def _document_characters(number):
+def _document_characters(number: str) -> str:
     """NFKC, every decimal digit of any script as its ASCII digit, separators dropped."""
     out = []
     for ch in unicodedata.normalize("NFKC", number):
@@ -38,13 +45,13 @@ def _document_characters(number):
     return "".join(out)
 
 
-def normalise_document(doc_type, number):
+def normalise_document(doc_type: object, number: object) -> str:
     """The canonical document number, so that one document is one identity however it is typed:
     Unicode NFKC (fullwidth letters and digits become ASCII), any decimal digit (Arabic-Indic,
     Devanagari...) as its ASCII digit, separators dropped, upper case; then checked per type.
     Whatever is still not ASCII is refused, before upper-casing (which would turn 'ß' into 'SS'
     and a dotless 'ı' into 'I': two spellings of one number)."""
-    if doc_type not in DOCUMENT_TYPES:
+    if not isinstance(doc_type, str) or doc_type not in DOCUMENT_TYPES:
         raise InvalidValue("document_type", "Document type must be agdref, passport or visa.")
     if not isinstance(number, str) or len(number) > 200:
         raise InvalidValue("document_number", "Document number must be a string of at most 200 characters.")
@@ -59,7 +66,7 @@ def normalise_document(doc_type, number):
     return canonical
 
 
-def check_accepted_document(doc_type, policy):
+def check_accepted_document(doc_type: str, policy: _DocumentPolicy) -> None:
     """R1: a procedure accepts only the document types its policy lists (renewals: the AGDREF
     number every renewing applicant has, so one person cannot enter once per document)."""
     if doc_type not in policy.accepted_documents:
@@ -67,7 +74,7 @@ def check_accepted_document(doc_type, policy):
                            "This procedure accepts only these documents: " + ", ".join(policy.accepted_documents) + ".")
 
 
-def identity_key(secret, doc_type, number, birth_date):
+def identity_key(secret: str, doc_type: str, number: str, birth_date: date) -> str:
     """R1: the identity key, an HMAC of the normalised document and birth date; the raw number
     is never stored. Passports and visas are one identity space (a visa sits in a passport)."""
     canonical = normalise_document(doc_type, number)
@@ -76,13 +83,13 @@ def identity_key(secret, doc_type, number, birth_date):
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def check_birth_date(value, today):
+def check_birth_date(value: object, today: date) -> date:
     if not isinstance(value, date) or value >= today or value < date(today.year - 130, 1, 1):
         raise InvalidValue("birth_date", "Birth date must be a past date (YYYY-MM-DD).")
     return value
 
 
-def slot_tag(identity_key, slot_id):
+def slot_tag(identity_key: str, slot_id: str) -> str:
     """What a slot keeps of who held or freed it (R6: a draw never gives it back to them): a hash
     of the identity key and the slot, not the key. Slots have no TTL; a tag names nobody and
     links no two slots, yet a draw recomputes it for each entrant and compares."""

@@ -1,10 +1,13 @@
 """The slot lifecycle (SPEC R3, R4, R5, R8 windows, routing of freed slots) as pure functions: states, quarantine, cooldown, hold terms, publication."""
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from collections.abc import Collection, Iterable
+from datetime import date, datetime, time, timedelta, timezone
+from random import Random
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from chalicelib.rules.policies import AUTO, DRAW
+from chalicelib.rules.policies import AUTO, DRAW, Policy
 
 # Stored states. "scheduled" and "quarantined" are not stored: they are an open (or formerly
 # held) slot whose available_from is still in the future, which is what makes one uniform rule
@@ -22,7 +25,7 @@ FREED_LATE = "freed_late"
 HOLDABLE_STATES = (OPEN, HELD)
 
 
-def is_holdable(state, available_from, now):
+def is_holdable(state: str, available_from: float, now: float) -> bool:
     """The uniform rule: a slot can be held iff it is not booked/closed and available_from <= now.
 
     A held slot counts: its available_from is set, when the hold is taken, to the hold's expiry
@@ -30,7 +33,8 @@ def is_holdable(state, available_from, now):
     return state in HOLDABLE_STATES and available_from <= now
 
 
-def visible_state(state, available_from, freed_count, hold_expires_at, now, starts_at=None):
+def visible_state(state: str, available_from: float, freed_count: int, hold_expires_at: float | None, now: float,
+                  starts_at: float | None = None) -> str:
     """The §4 lifecycle name of a stored slot at `now` (for staff and statistics, never public).
 
     A lapsed hold whose slot was due back only at its start (hold_terms) was freed late."""
@@ -45,23 +49,24 @@ def visible_state(state, available_from, freed_count, hold_expires_at, now, star
     return "quarantined" if freed_count or state == HELD else "scheduled"
 
 
-def _hold_running(hold_expires_at, now):
+def _hold_running(hold_expires_at: float | None, now: float) -> bool:
     return hold_expires_at is not None and hold_expires_at > now
 
 
-def _due_back_at_start(available_from, starts_at):
+def _due_back_at_start(available_from: float, starts_at: float | None) -> bool:
     """hold_terms made the slot due back only at its start: its hold lapsed too close to it (R3)."""
     return starts_at is not None and available_from >= starts_at
 
 
-def release_window(now, starts_at, policy):
+def release_window(now: float, starts_at: float, policy: Policy) -> tuple[float, float] | None:
     """R3: the (earliest, latest) instants a slot freed at `now` may come back to search, or None
     when it is too close to its start to be re-offered online (it stays with the counter).
 
     Normally [now + quarantine_min, now + quarantine_max]. Near the appointment the window moves
     earlier so that the slot comes back with at least half the time left, but it keeps a length
     of at least release_window_min_seconds: the instant is never one anybody can compute."""
-    low, high = policy.quarantine_min_seconds, policy.quarantine_max_seconds
+    low: float = policy.quarantine_min_seconds
+    high: float = policy.quarantine_max_seconds
     latest = (starts_at - now) / 2
     if high > latest:
         length = max(high - low, policy.release_window_min_seconds)
@@ -72,14 +77,14 @@ def release_window(now, starts_at, policy):
     return now + low, now + high
 
 
-def quarantine_end(now, starts_at, policy, rng):
+def quarantine_end(now: float, starts_at: float, policy: Policy, rng: Random) -> float | None:
     """R3: the hidden instant a freed slot becomes holdable again, uniform over release_window;
     None when it was freed too late to come back online."""
     window = release_window(now, starts_at, policy)
     return None if window is None else rng.uniform(*window)
 
 
-def hold_terms(now, starts_at, policy, rng, ttl_seconds=None):
+def hold_terms(now: float, starts_at: float, policy: Policy, rng: Random, ttl_seconds: float | None = None) -> tuple[float, float]:
     """A new hold's expiry, and the available_from the slot takes with it: the expiry followed
     by a quarantine, so letting a hold lapse frees the slot no sooner than releasing it. A hold
     lapsing too close to the start leaves the slot with the counter: due back only at its start,
@@ -89,23 +94,24 @@ def hold_terms(now, starts_at, policy, rng, ttl_seconds=None):
     return expires_at, (starts_at if back is None else back)
 
 
-def cooldown_until(now, policy):
+def cooldown_until(now: float, policy: Policy) -> float:
     """R4: when an identity that let a hold go or cancelled may hold again."""
     return now + policy.cooldown_seconds
 
 
-def retry_after_seconds(until, now):
+def retry_after_seconds(until: float, now: float) -> int:
     return max(1, int(-(-(until - now) // 1)))
 
 
-def publication_instants(now, count, policy, mode, rng):
+def publication_instants(now: float, count: int, policy: Policy, mode: str, rng: Random) -> list[float]:
     """R5: when each new slot becomes visible: now, or uniform over the publication window."""
     if mode == "now" or policy.publish_window_seconds == 0:
         return [now] * count
     return [now + rng.uniform(0, policy.publish_window_seconds) for _ in range(count)]
 
 
-def schedule_slot_times(tz_name, first_day, last_day, weekdays, opens, closes, slot_minutes, counters):
+def schedule_slot_times(tz_name: str, first_day: date, last_day: date, weekdays: Collection[int], opens: time, closes: time,
+                        slot_minutes: int, counters: int) -> list[tuple[datetime, datetime, int]]:
     """Every (starts_at, ends_at, counter) in UTC that a staff opening schedule describes.
 
     weekdays use Monday=0 .. Sunday=6; times are local to the site's timezone."""
@@ -125,7 +131,7 @@ def schedule_slot_times(tz_name, first_day, last_day, weekdays, opens, closes, s
     return out
 
 
-def slot_id(secret, site_id, procedure_id, starts_at_key, counter):
+def slot_id(secret: str, site_id: str, procedure_id: str, starts_at_key: str, counter: int) -> str:
     """A slot's id: always the same for one counter's one opening, so publishing a schedule again
     (a retry after a failure, or more counters) never doubles a slot; keyed with a server secret,
     so nobody can compute an id before the slot is published and hold it without searching."""
@@ -133,25 +139,32 @@ def slot_id(secret, site_id, procedure_id, starts_at_key, counter):
     return "slot_" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:24]
 
 
-def local_date(starts_at_utc, tz_name):
+def local_date(starts_at_utc: datetime, tz_name: str) -> str:
     return starts_at_utc.astimezone(ZoneInfo(tz_name)).date().isoformat()
 
 
-def hour_window(now):
+def hour_window(now: float) -> tuple[int, int]:
     """The fixed one-hour window a per-IP hold counter belongs to: (window id, window end)."""
     start = int(now // 3600) * 3600
     return start, start + 3600
 
 
+class IpLimit(TypedDict):
+    """R8: what one client IP may do in one hour_window, as storage counts it."""
+    ip: str
+    window: tuple[int, int]  # hour_window(now)
+    max: int
+
+
 TO_DRAW, TO_SEARCH, TO_COUNTER = "draw", "search", "counter"
 
 
-def covers(ranges, day):
+def covers(ranges: Iterable[tuple[str, str]], day: str) -> bool:
     """Does any live request's range [first_day, last_day] (ISO dates) cover this local day?"""
     return any(first <= day <= last for first, last in ranges)
 
 
-def route_freed_slot(policy, covered, now, starts_at):
+def route_freed_slot(policy: Policy, covered: bool, now: float, starts_at: float) -> str:
     """Where a slot that becomes free goes: the next draw where people wait for it (draw mode, or
     auto with a live request covering its day), else search at a random instant; in either case
     the counter when too little time is left for a draw and an offer, or for a release window."""
@@ -162,7 +175,8 @@ def route_freed_slot(policy, covered, now, starts_at):
     return TO_SEARCH if release_window(now, starts_at, policy) is not None else TO_COUNTER
 
 
-def freed_slot_terms(now, starts_at, policy, covered, rng):
+def freed_slot_terms(now: float, starts_at: float, policy: Policy, covered: bool,
+                     rng: Random) -> tuple[float | None, float | None] | None:
     """How a slot freed at `now` comes back: (available_from, draw_from), or None when freed too
     late (it stays with the counter).
 
@@ -179,15 +193,15 @@ def freed_slot_terms(now, starts_at, policy, covered, rng):
     return None
 
 
-def standby_allowed(policy):
+def standby_allowed(policy: Policy) -> bool:
     """Requests are filed in draw mode, and in auto as standby requests (when search finds nothing)."""
     return policy.allocation in (AUTO, DRAW)
 
 
-def searchable(policy):
+def searchable(policy: Policy) -> bool:
     return policy.allocation != DRAW
 
 
-def offerable(starts_at, now, policy):
+def offerable(starts_at: float, now: float, policy: Policy) -> bool:
     """A draw offers only a slot whose appointment leaves time to confirm the offer."""
     return starts_at - now >= policy.offer_ttl_seconds

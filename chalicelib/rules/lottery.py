@@ -1,20 +1,40 @@
 """The draw (SPEC R6) as pure functions: tiers, tickets from the committed seed, the allocation."""
 import hashlib
 import hmac
+from collections.abc import Iterable
+from datetime import date
+from typing import NotRequired, TypedDict
 
 from chalicelib.rules.errors import InvalidValue
 
 URGENT_PERMIT_DAYS = 60  # permits expiring within this many days of the draw form the first tier
 
 
-def request_tier(permit_expires_on, draw_day):
+class Entrant(TypedDict):
+    """A waiting request as allocate reads it and the draw's record keeps it (JSON)."""
+    request_id: str
+    tier: int  # request_tier
+    first_day: str  # the wanted range, ISO dates
+    last_day: str
+    excluded_slots: list[str]  # the slots this identity held or freed: never offered back to it
+    partner: NotRequired[bool]  # only for a partner's request, always True
+
+
+class PoolSlot(TypedDict):
+    """A free slot as allocate reads it and the draw's record keeps it (JSON)."""
+    slot_id: str
+    day: str  # local day, ISO date
+    reserved: NotRequired[bool]  # only for a slot of the partner share still reserved, always True
+
+
+def request_tier(permit_expires_on: date | None, draw_day: date) -> int:
     """1 for a permit expiring within URGENT_PERMIT_DAYS of the draw (or already expired), else 2."""
     if permit_expires_on is not None and (permit_expires_on - draw_day).days <= URGENT_PERMIT_DAYS:
         return 1
     return 2
 
 
-def declared_urgency_holds(tier, draw_day, permit_read_on):
+def declared_urgency_holds(tier: int | None, draw_day: date, permit_read_on: date | None) -> bool:
     """R7: a booking won in the urgent tier is honest iff the permit the agent reads at the counter
     would have put it in that tier on the draw's day. Other bookings claimed nothing to check.
     The read expiry is required for an urgent booking (InvalidValue naming permit_expiry)."""
@@ -26,7 +46,7 @@ def declared_urgency_holds(tier, draw_day, permit_read_on):
     return request_tier(permit_read_on, draw_day) == 1
 
 
-def _draw_number(seed_hex, label):
+def _draw_number(seed_hex: str, label: str) -> int:
     """A 256-bit number from the seed and a label: HMAC-SHA256(seed, label), big-endian.
 
     Only this and integer arithmetic make the draw, so anyone can replay it from the published
@@ -34,19 +54,17 @@ def _draw_number(seed_hex, label):
     return int.from_bytes(hmac.new(bytes.fromhex(seed_hex), label.encode(), hashlib.sha256).digest(), "big")
 
 
-def allocate(requests, slots, seed_hex):
-    """R6: the draw. `requests`: dicts with request_id, tier, first_day, last_day (ISO dates, the
-    wanted range), excluded_slots (slots this identity freed) and, for a partner's request,
-    partner: true; `slots`: dicts with slot_id, day (ISO date) and, for a slot of the partner
-    share still reserved, reserved: true (only a partner's request may get it).
-    Returns [(request_id, slot_id)].
+def allocate(requests: Iterable[Entrant], slots: Iterable[PoolSlot], seed_hex: str) -> list[tuple[str, str]]:
+    """R6: the draw. `requests`: Entrant dicts; `slots`: PoolSlot dicts (a reserved slot goes only
+    to a partner's request). Returns [(request_id, slot_id)].
 
     Requests are taken tier by tier, in a random order within a tier (sorted by their draw
     number); each takes a slot uniformly at random among those still free that fall in its range
     and that it did not free itself. So within a tier every request has the same chance."""
     order = sorted(requests, key=lambda r: (r["tier"], _draw_number(seed_hex, "order|" + r["request_id"]), r["request_id"]))
     free = sorted(slots, key=lambda s: s["slot_id"])
-    taken, result = set(), []
+    taken: set[str] = set()
+    result: list[tuple[str, str]] = []
     for request in order:
         excluded = set(request.get("excluded_slots") or ())
         candidates = [
@@ -63,6 +81,6 @@ def allocate(requests, slots, seed_hex):
     return result
 
 
-def seed_commitment(seed_hex):
+def seed_commitment(seed_hex: str) -> str:
     """What is published before a draw: SHA-256 of the seed."""
     return hashlib.sha256(bytes.fromhex(seed_hex)).hexdigest()

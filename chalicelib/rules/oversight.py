@@ -5,11 +5,16 @@ Like domain.py: no I/O, no boto3, no Chalice; times are epoch seconds, randomnes
 import hashlib
 import hmac
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from random import Random
+from typing import Any, NotRequired, TypedDict
+
+from chalicelib.rules.policies import Policy
 
 # --- partner share ---------------------------------------------------------------------------
 
 
-def reserved_slot_ids(slots_by_day, share, rng):
+def reserved_slot_ids(slots_by_day: Mapping[str, Iterable[str]], share: float, rng: Random) -> set[str]:
     """Per day, round(share * slots of that day) slots chosen uniformly at random for partners.
 
     `slots_by_day`: {day: [slot_id, ...]}. Returns a set of slot ids."""
@@ -23,14 +28,14 @@ def reserved_slot_ids(slots_by_day, share, rng):
     return chosen
 
 
-def reserved_until(starts_at, policy, rng):
+def reserved_until(starts_at: float, policy: Policy, rng: Random) -> float:
     """When unused partner share goes public: a random instant of the release window that ends
     the policy's lead time before the appointment (never a time anybody can compute, R3)."""
     latest = starts_at - policy.partner_release_lead_seconds
     return latest - rng.uniform(0, policy.release_window_min_seconds)
 
 
-def is_reserved(reserved_until_value, now):
+def is_reserved(reserved_until_value: float | None, now: float) -> bool:
     """Is a slot still reserved to partners at `now` (so hidden from and unholdable by the public)?"""
     return reserved_until_value is not None and reserved_until_value > now
 
@@ -38,21 +43,35 @@ def is_reserved(reserved_until_value, now):
 # --- partner quota ---------------------------------------------------------------------------
 
 
-def day_window(now):
+def day_window(now: float) -> tuple[int, int]:
     """The fixed UTC day a partner's daily quota counts in: (window start, window end)."""
     start = int(now // 86400) * 86400
     return start, start + 86400
 
 
+class PartnerQuota(TypedDict):
+    """R8: how many holds one partner may take in one day_window, as storage counts them."""
+    partner_id: str
+    window: tuple[int, int]  # day_window(now)
+    max: int
+
+
+class IdentityLimit(TypedDict):
+    """R8: how many times one identity may ask for its booking's link in one day_window."""
+    identity: str  # the identity key
+    window: tuple[int, int]  # day_window(now)
+    max: int
+
+
 # --- R7 check-in -----------------------------------------------------------------------------
 
 
-def identities_match(presented_key, booked_key):
+def identities_match(presented_key: str, booked_key: str) -> bool:
     """R7: the document shown at the counter is the one bound to the booking (constant time)."""
     return hmac.compare_digest(presented_key, booked_key)
 
 
-def check_in_status(match, urgency_holds=True):
+def check_in_status(match: bool, urgency_holds: bool = True) -> str:
     """Attended only if the identity matches and, for a booking won as urgent, the urgency holds."""
     return "attended" if match and urgency_holds else "refused"
 
@@ -71,24 +90,36 @@ PARTNER_CANCEL_RATE_THRESHOLD = 0.3
 PARTNER_MIN_BOOKINGS = 5
 
 
-def email_domain(email):
+class SignalCounter(TypedDict):
+    """One of a day's signal counters, as the functions below read it (storage's counts, read by fraud_signals)."""
+    kind: str  # ip, cooldown, checkin_mismatch, false_urgency, email_domain or partner
+    subject: str  # "<ip>#<hour>", a booking id, an e-mail domain, a partner id...
+    n: NotRequired[int]
+    requests: NotRequired[int]
+    identities: NotRequired[set[str]]  # identity_short of each identity behind an IP
+    booked: NotRequired[int]
+    cancelled: NotRequired[int]
+    details: NotRequired[dict[str, Any] | None]
+
+
+def email_domain(email: str) -> str:
     return email.rsplit("@", 1)[-1].lower()
 
 
-def is_disposable(email):
+def is_disposable(email: str) -> bool:
     domain = email_domain(email)
     return any(domain == d or domain.endswith("." + d) for d in DISPOSABLE_EMAIL_DOMAINS)
 
 
-def identity_short(identity_key):
+def identity_short(identity_key: str) -> str:
     """A short stand-in for an identity key, enough to count distinct identities behind an IP."""
     return hashlib.sha256(identity_key.encode()).hexdigest()[:12]
 
 
-def identities_by_ip(items):
+def identities_by_ip(items: Iterable[SignalCounter]) -> dict[str, list[Any]]:
     """{client IP: [distinct identities behind it, holds, draw requests]} from the day's "ip"
     counters (`items` as for summarize_signals), merged over their hours."""
-    ips: defaultdict[str, list] = defaultdict(lambda: [set(), 0, 0])  # [identities, holds, requests]
+    ips: defaultdict[str, list[Any]] = defaultdict(lambda: [set(), 0, 0])  # [identities, holds, requests]
     for item in items:
         if item["kind"] == "ip":  # subject "<ip>#<hour>": one item per IP and hour
             ip = item["subject"].rsplit("#", 1)[0] if "#" in item["subject"] else item["subject"]
@@ -98,14 +129,14 @@ def identities_by_ip(items):
     return ips
 
 
-def many_identities_per_ip(items):
+def many_identities_per_ip(items: Iterable[SignalCounter]) -> tuple[int, int]:
     """The day's figures for the R9 alarm: (the most distinct identities behind one IP, how many
     IPs have IDENTITIES_PER_IP_THRESHOLD or more)."""
     counts = [len(identities) for identities, _, _ in identities_by_ip(items).values()]
     return max(counts, default=0), sum(1 for c in counts if c >= IDENTITIES_PER_IP_THRESHOLD)
 
 
-def summarize_signals(items):
+def summarize_signals(items: Sequence[SignalCounter]) -> dict[str, Any]:
     """What staff review: `items` are the day's signal counters as dicts (kind, subject, n,
     requests, identities, booked, cancelled, details). Returns the §4 R9 signals, worst first."""
     return {
@@ -118,29 +149,29 @@ def summarize_signals(items):
     }
 
 
-def _of_kind(items, kind):
+def _of_kind(items: Iterable[SignalCounter], kind: str) -> list[SignalCounter]:
     return [item for item in items if item["kind"] == kind]
 
 
-def _booking_details(item):
+def _booking_details(item: SignalCounter) -> dict[str, Any]:
     """A check-in mismatch or false urgency as recorded, or at least the booking it is about."""
     return item.get("details") or {"booking_id": item["subject"]}
 
 
-def _ips_behind_many_identities(items):
+def _ips_behind_many_identities(items: Iterable[SignalCounter]) -> list[dict[str, Any]]:
     """IPs with IDENTITIES_PER_IP_THRESHOLD or more distinct identities behind them today."""
     return [{"client_ip": ip, "identities": len(identities), "holds": holds, "requests": requests}
             for ip, (identities, holds, requests) in identities_by_ip(items).items()
             if len(identities) >= IDENTITIES_PER_IP_THRESHOLD]
 
 
-def _email_domains(items):
+def _email_domains(items: Iterable[SignalCounter]) -> list[dict[str, Any]]:
     """The day's holds and draw requests per email domain (only disposable ones are counted)."""
     return [{"domain": item["subject"], "holds": item.get("n") or 0, "requests": item.get("requests") or 0}
             for item in _of_kind(items, "email_domain")]
 
 
-def _partner_totals(items):
+def _partner_totals(items: Iterable[SignalCounter]) -> dict[str, list[int]]:
     """{partner id: [bookings, cancellations]} over the day's "partner" counters."""
     partners: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for item in _of_kind(items, "partner"):
@@ -149,7 +180,7 @@ def _partner_totals(items):
     return partners
 
 
-def _partners_cancelling_often(partners):
+def _partners_cancelling_often(partners: Mapping[str, list[int]]) -> list[dict[str, Any]]:
     """Partners with PARTNER_MIN_BOOKINGS or more whose cancellations reach the threshold rate."""
     found = []
     for partner_id, (booked, cancelled) in partners.items():

@@ -1,5 +1,6 @@
 """A procedure's policy (SPEC §4 policies): its fields, defaults and bounds, checked as a whole."""
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 from chalicelib.rules.errors import InvalidValue
 from chalicelib.rules.identity_keys import DOCUMENT_TYPES
@@ -14,6 +15,7 @@ ALLOCATIONS = (AUTO, FCFS, DRAW)
 
 @dataclass(frozen=True)
 class Policy:
+    """A procedure's policy: the defaults below, with the fields its staff changed (checked by policy_with)."""
     hold_ttl_seconds: int = 600
     quarantine_min_seconds: int = 1800
     quarantine_max_seconds: int = 21600
@@ -28,16 +30,16 @@ class Policy:
     # The shortest window a freed slot's (or the partner share's) release instant is drawn from:
     # however close the appointment, the instant is never a computable point (R3).
     release_window_min_seconds: int = 900
-    accepted_documents: tuple = ("agdref", "passport", "visa")  # R1: the document types a hold or request may name
+    accepted_documents: tuple[str, ...] = ("agdref", "passport", "visa")  # R1: the document types a hold or request may name
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 POLICY_FIELDS = tuple(f.name for f in fields(Policy))
 
 
-_POLICY_LIMITS = {  # field: (minimum, maximum)
+_POLICY_LIMITS: dict[str, tuple[float, float]] = {  # field: (minimum, maximum)
     "hold_ttl_seconds": (1, 86400),
     "quarantine_min_seconds": (0, 30 * 86400),
     "quarantine_max_seconds": (0, 30 * 86400),
@@ -52,19 +54,19 @@ _POLICY_LIMITS = {  # field: (minimum, maximum)
 }
 
 
-def policy_with(base, changes):
+def policy_with(base: Policy, changes: object) -> Policy:
     """`base` with the fields of `changes` applied, each checked; raises InvalidValue naming the
     policy field (a policy field's name is its concept: the policy route's body uses the same names)."""
     if not isinstance(changes, dict):
         raise InvalidValue("policy", "The policy must be a JSON object.")
-    values = {name: _policy_value(name, value) for name, value in changes.items()}
+    values: dict[str, Any] = {name: _policy_value(name, value) for name, value in changes.items()}
     policy = replace(base, **values)
     if policy.quarantine_min_seconds > policy.quarantine_max_seconds:
         raise InvalidValue("quarantine_min_seconds", "quarantine_min_seconds exceeds quarantine_max_seconds.")
     return policy
 
 
-def _policy_value(name, value):
+def _policy_value(name: str, value: object) -> str | int | float | tuple[str, ...]:
     """One policy field's value, checked: a known field, and within its choices or bounds."""
     if name not in POLICY_FIELDS:
         raise InvalidValue(name, f"Unknown policy field '{name}'.")
@@ -77,17 +79,17 @@ def _policy_value(name, value):
     return _policy_number(name, value)
 
 
-def _policy_number(name, value):
+def _policy_number(name: str, value: object) -> int | float:
     """A numeric policy field within its bounds: a whole number, except the partner share (a fraction)."""
     low, high = _POLICY_LIMITS[name]
     fraction = name == "partner_share"
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool) and (fraction or value == int(value))
-    if not numeric or not low <= value <= high:
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or not (fraction or value == int(value))
+            or not low <= value <= high):
         raise InvalidValue(name, f"{name} must be a number between {low} and {high}.")
     return float(value) if fraction else int(value)
 
 
-def _accepted_documents(value):
+def _accepted_documents(value: object) -> tuple[str, ...]:
     """A non-empty set of document types, kept in DOCUMENT_TYPES order (so equal sets compare equal)."""
     if (not isinstance(value, (list, tuple)) or not value
             or not all(isinstance(v, str) and v in DOCUMENT_TYPES for v in value) or len(set(value)) != len(value)):

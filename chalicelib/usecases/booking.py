@@ -145,8 +145,9 @@ def _hold_limits(client_ip, policy, partner, now):
     """R8: the client IP's hourly limit, or for a partner its daily quota instead."""
     if partner:
         return {"ip_limit": None,
-                "partner_quota": {"partner_id": partner["partner_id"], "window": oversight.day_window(now), "max": partner["daily_quota"]}}
-    return {"ip_limit": {"ip": client_ip or "unknown", "window": lifecycle.hour_window(now), "max": policy.max_holds_per_ip_per_hour},
+                "partner_quota": oversight.PartnerQuota(partner_id=partner["partner_id"], window=oversight.day_window(now),
+                                                        max=partner["daily_quota"])}
+    return {"ip_limit": lifecycle.IpLimit(ip=client_ip or "unknown", window=lifecycle.hour_window(now), max=policy.max_holds_per_ip_per_hour),
             "partner_quota": None}
 
 
@@ -319,8 +320,8 @@ def send_link_again(document_type, document_number, birth_date, email, client_ip
     identity = identity_keys.identity_key(identity_secret(), document_type, document_number, birth_date)
     ip_window, identity_window = lifecycle.hour_window(now), oversight.day_window(now)
     failed = storage.count_lookup(
-        {"ip": client_ip or "unknown", "window": ip_window, "max": config.current().lookup_max_per_ip_per_hour},
-        {"identity": identity, "window": identity_window, "max": config.current().lookup_max_per_identity_per_day},
+        lifecycle.IpLimit(ip=client_ip or "unknown", window=ip_window, max=config.current().lookup_max_per_ip_per_hour),
+        oversight.IdentityLimit(identity=identity, window=identity_window, max=config.current().lookup_max_per_identity_per_day),
     )
     if failed:
         raise refusals.lookup_refusal(failed, now, ip_window[1], identity_window[1]).exception()

@@ -50,7 +50,7 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
 
 def _request_ip_limit(client_ip, policy, now):
     """Per-IP cap as for holds (R8); a partner's requests are bounded by its key instead."""
-    return {"ip": client_ip or "unknown", "window": lifecycle.hour_window(now), "max": policy.max_holds_per_ip_per_hour}
+    return lifecycle.IpLimit(ip=client_ip or "unknown", window=lifecycle.hour_window(now), max=policy.max_holds_per_ip_per_hour)
 
 
 def _file(request, ends, now, ip_limit, also):

@@ -83,21 +83,25 @@ def _entrants_and_slots(site_id, procedure_id, policy, timezone, now):
 def _entrant(request, slots, today):
     """A waiting request as lottery.allocate reads it: its tier, its days, the slots it let go
     (never offered back to it) and whether a partner filed it."""
-    return {
-        "request_id": request.request_id,
-        "tier": lottery.request_tier(date.fromisoformat(request.permit_expires_on) if request.permit_expires_on else None, today),
-        "first_day": request.first_day,
-        "last_day": request.last_day,
-        "excluded_slots": sorted(s.slot_id for s in slots
-                                 if identity_keys.slot_tag(request.identity_key, s.slot_id) in (s.freed_by, s.hold_identity)),
-        **({"partner": True} if request.partner_id else {}),
-    }
+    entrant = lottery.Entrant(
+        request_id=request.request_id,
+        tier=lottery.request_tier(date.fromisoformat(request.permit_expires_on) if request.permit_expires_on else None, today),
+        first_day=request.first_day,
+        last_day=request.last_day,
+        excluded_slots=sorted(s.slot_id for s in slots
+                              if identity_keys.slot_tag(request.identity_key, s.slot_id) in (s.freed_by, s.hold_identity)),
+    )
+    if request.partner_id:
+        entrant["partner"] = True
+    return entrant
 
 
 def _pool_slot(slot, timezone, now):
     """A free slot as lottery.allocate reads it: its local day, and whether partners have it still."""
-    return {"slot_id": slot.slot_id, "day": lifecycle.local_date(parse_instant(slot.starts_at), timezone),
-            **({"reserved": True} if slot.reserved_until is not None and slot.reserved_until > now else {})}
+    pooled = lottery.PoolSlot(slot_id=slot.slot_id, day=lifecycle.local_date(parse_instant(slot.starts_at), timezone))
+    if slot.reserved_until is not None and slot.reserved_until > now:
+        pooled["reserved"] = True
+    return pooled
 
 
 def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, deadline):

@@ -45,9 +45,9 @@ def _items_of_day(day):
     items = []
     for s in storage.signals_of_day(day.isoformat()):
         kind, _, subject = s.at.partition("#")
-        items.append({"kind": s.kind or kind, "subject": subject, "n": int(s.n or 0), "requests": int(s.requests or 0),
-                      "identities": s.identities or set(), "booked": int(s.booked or 0),
-                      "cancelled": int(s.cancelled or 0), "details": s.details})
+        items.append(oversight.SignalCounter(kind=s.kind or kind, subject=subject, n=int(s.n or 0), requests=int(s.requests or 0),
+                                             identities=s.identities or set(), booked=int(s.booked or 0),
+                                             cancelled=int(s.cancelled or 0), details=s.details))
     return items
 
 
