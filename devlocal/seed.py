@@ -32,6 +32,7 @@ SITES = [
 def seed(now, weeks=3):
     """Create the demo sites and slots unless they exist; returns the number of slots created."""
     from chalicelib import storage
+    from chalicelib.rules import submitted
     from chalicelib.usecases import site_catalog
 
     created = 0
@@ -45,16 +46,17 @@ def seed(now, weeks=3):
             created += site_catalog.publish_schedule(
                 spec["site_id"],
                 procedure["procedure_id"],
-                {
-                    "from": first,
-                    "to": first + timedelta(days=7 * weeks - 1),
-                    "weekdays": {0, 1, 2, 3, 4},
-                    "opens": time(9, 0),
-                    "closes": time(12, 0),
-                    "slot_minutes": 15,
-                    "counters": spec["counters"][procedure["procedure_id"]],
-                    "publish": "now",
-                },
+                submitted.Schedule(
+                    procedure_id=procedure["procedure_id"],
+                    first_day=first,
+                    last_day=first + timedelta(days=7 * weeks - 1),
+                    weekdays=frozenset({0, 1, 2, 3, 4}),
+                    opens=time(9, 0),
+                    closes=time(12, 0),
+                    slot_minutes=15,
+                    counters=spec["counters"][procedure["procedure_id"]],
+                    publish="now",
+                ),
                 now,
                 staff_subject="seed",
             )["created"]

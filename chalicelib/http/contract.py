@@ -1,408 +1,73 @@
 """The HTTP contract of SPEC §5 in one declarative table: every route's parameters, body, answer and error codes.
 
-The same objects parse requests (each refusal a 400 or a 422 naming the field) and describe
-themselves as JSON Schema, from which chalicelib/http/openapi.py builds GET /openapi.json. Standard
-library only: the import stays cheap for cold starts (bench/coldstart.py --slim, see
-DEVELOPERS.md for the libraries measured against it).
+The bodies are declared with chalicelib/http/schema.py's field types: each route's body is parsed
+once, into a frozen value of chalicelib/rules/submitted.py (each refusal a 400 or a 422 naming the
+field), and every bound lives here. The same objects describe themselves as JSON Schema, from
+which chalicelib/http/openapi.py builds GET /openapi.json and devlocal/web_contract.py the web
+app's rules. Standard library only: the import stays cheap for cold starts.
 """
-import json
-import math
 import re
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import date, datetime, time, timezone
 
-from chalicelib.rules import identity_keys, policies
-from chalicelib.rules.errors import InvalidField, MalformedRequest
+from chalicelib.http.schema import (DATE_MAX, DATE_MIN, MAX_PATH_ID, Anything, Choice, ClockTime, Day, DayOf, Identifier, Instant,
+                                    Integer, Items, Number, Obj, Text, decode_json)
+from chalicelib.rules import email_address, identity_keys, policies, submitted
 
-# Every date and instant a client sends lies here, so that no arithmetic on it can overflow
-# (datetime stops at year 9999; a window or a day list is added to what a client gives).
-DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2199, 12, 31)
-MAX_PATH_ID = 128  # no id fairslot issues is this long; DynamoDB would refuse it as a key
-MAX_BODY_BYTES = 64 * 1024
-
-_ASCII_INT = re.compile(r"-?[0-9]{1,9}\Z")  # [0-9], not \d: '²' and other Unicode digits are refused
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
-_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?\Z")
-_CLOCK = re.compile(r"[0-9]{2}:[0-9]{2}\Z")
-_RANGE = f"Between {DATE_MIN} and {DATE_MAX}."
-
-
-# --- schema types: each parses a JSON value (or a query string) and describes itself ------------
-
-class Schema(ABC):
-    depth = 0  # how deep a JSON value of this type nests
-    example = None
-    description = None
-
-    def missing(self, name):
-        return InvalidField(name, f"{name} is required.")
-
-    @abstractmethod
-    def parse(self, value, name):
-        """The value parsed, or InvalidField naming `name`."""
-
-    def from_text(self, text, name):
-        """A query-string or path value (always a string) parsed as this type."""
-        return self.parse(text, name)
-
-    @abstractmethod
-    def json_schema(self):
-        """This type as JSON Schema (OpenAPI 3.1)."""
-
-    def described(self, description=None, example=None):
-        self.description, self.example = description, example
-        return self
-
-    def schema(self):
-        out = self.json_schema()
-        if self.description:
-            out["description"] = " ".join(filter(None, [self.description, out.get("description")]))
-        if self.example is not None:
-            out["examples"] = [self.example]
-        return out
-
-
-class Text(Schema):
-    """A non-empty string (stripped), at most max_len long, matching `pattern` and passing `check`
-    (a pure rule from chalicelib.domain, for what a pattern cannot say)."""
-
-    def __init__(self, max_len=200, pattern=None, hint=None, check=None):
-        self.max_len, self.pattern, self.hint, self.check = max_len, pattern, hint, check
-        self._regex = re.compile(pattern) if pattern else None
-
-    def missing(self, name):
-        return InvalidField(name, f"{name} is required and must be a non-empty string.")
-
-    def parse(self, value, name):
-        if not isinstance(value, str) or not value.strip():
-            raise self.missing(name)
-        value = value.strip()
-        if len(value) > self.max_len:
-            raise InvalidField(name, f"{name} is longer than {self.max_len} characters.")
-        if (self._regex and not self._regex.match(value)) or (self.check and not self.check(value)):
-            raise InvalidField(name, f"{name} {self.hint or 'is not valid'}.")
-        return value
-
-    def json_schema(self):
-        out = {"type": "string", "minLength": 1, "maxLength": self.max_len}
-        if self.pattern:
-            out["pattern"] = self.pattern
-        return out
-
-
-class Identifier(Schema):
-    pattern = r"^[A-Za-z0-9_-]{1,64}$"
-
-    def parse(self, value, name):
-        if not isinstance(value, str) or not re.match(self.pattern, value):
-            raise self.missing(name)
-        return value
-
-    def missing(self, name):
-        return InvalidField(name, f"{name} must be an identifier (letters, digits, '_' or '-').")
-
-    def json_schema(self):
-        return {"type": "string", "pattern": self.pattern}
-
-
-class Integer(Schema):
-    def __init__(self, low, high):
-        self.low, self.high = low, high
-
-    def _refuse(self, name):
-        return InvalidField(name, f"{name} must be an integer between {self.low} and {self.high}.")
-
-    missing = _refuse
-
-    def parse(self, value, name):
-        if isinstance(value, float) and math.isfinite(value) and value == int(value):
-            value = int(value)  # JSON Schema's integer: 5.0 is 5
-        if not isinstance(value, int) or isinstance(value, bool) or not self.low <= value <= self.high:
-            raise self._refuse(name)
-        return value
-
-    def from_text(self, text, name):
-        if not isinstance(text, str) or not _ASCII_INT.match(text.strip()):
-            raise self._refuse(name)
-        return self.parse(int(text), name)
-
-    def json_schema(self):
-        return {"type": "integer", "minimum": self.low, "maximum": self.high}
-
-
-class Number(Schema):
-    def __init__(self, low, high):
-        self.low, self.high = low, high
-
-    def parse(self, value, name):
-        numeric = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        if not numeric or not self.low <= value <= self.high:
-            raise InvalidField(name, f"{name} must be a number between {self.low} and {self.high}.")
-        return float(value)
-
-    def json_schema(self):
-        return {"type": "number", "minimum": self.low, "maximum": self.high}
-
-
-class Day(Schema):
-    """A calendar date YYYY-MM-DD within [DATE_MIN, DATE_MAX]."""
-
-    def _refuse(self, name):
-        return InvalidField(name, f"{name} must be a date (YYYY-MM-DD) between {DATE_MIN} and {DATE_MAX}.")
-
-    missing = _refuse
-
-    def parse(self, value, name):
-        try:
-            if not isinstance(value, str) or not _DATE.match(value):
-                raise ValueError
-            parsed = date.fromisoformat(value)
-        except ValueError:
-            raise self._refuse(name)
-        if not DATE_MIN <= parsed <= DATE_MAX:
-            raise self._refuse(name)
-        return parsed
-
-    def json_schema(self):
-        return {"type": "string", "format": "date", "description": _RANGE}
-
-
-class Instant(Schema):
-    """An RFC 3339 date-time with offset, or a date (midnight UTC), within [DATE_MIN, DATE_MAX]."""
-
-    def _refuse(self, name):
-        return InvalidField(name, f"{name} must be an RFC 3339 date-time with offset, or a date, "
-                                  f"between {DATE_MIN} and {DATE_MAX}.")
-
-    missing = _refuse
-
-    def parse(self, value, name):
-        try:
-            if not isinstance(value, str) or not _INSTANT.match(value):
-                raise ValueError
-            if len(value) == 10:
-                parsed = datetime.combine(date.fromisoformat(value), time.min, timezone.utc)
-            else:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise self._refuse(name)
-        if not DATE_MIN <= parsed.date() <= DATE_MAX:
-            raise self._refuse(name)
-        return parsed
-
-    def json_schema(self):
-        return {"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}], "description": _RANGE}
-
-
-class ClockTime(Schema):
-    def parse(self, value, name):
-        try:
-            if not isinstance(value, str) or not _CLOCK.match(value):
-                raise ValueError
-            return time.fromisoformat(value)
-        except ValueError:
-            raise self.missing(name)
-
-    def missing(self, name):
-        return InvalidField(name, f"{name} must be a time HH:MM.")
-
-    def json_schema(self):
-        return {"type": "string", "pattern": r"^[0-9]{2}:[0-9]{2}$", "examples": ["09:00"]}
-
-
-class Choice(Schema):
-    def __init__(self, values):
-        self.values = tuple(values)
-
-    def parse(self, value, name):
-        if not isinstance(value, str) or value not in self.values:
-            raise self.missing(name)
-        return value
-
-    def missing(self, name):
-        return InvalidField(name, f"{name} must be one of: {', '.join(self.values)}.")
-
-    def json_schema(self):
-        return {"type": "string", "enum": list(self.values)}
-
-
-class Anything(Schema):
-    """A value whose rule lives in the domain (which names the field when it refuses it);
-    `described_as` is the JSON Schema the document shows for it."""
-
-    def __init__(self, described_as=None):
-        self.described_as = described_as or {}
-        self.depth = 1 if self.described_as.get("type") in ("array", "object") else 0
-
-    def parse(self, value, name):
-        return value
-
-    def json_schema(self):
-        return dict(self.described_as)
-
-
-class Obj(Schema):
-    def __init__(self, fields, required=(), extra=True, message=None):
-        self.fields, self.required, self.extra, self.message = fields, tuple(required), extra, message
-        self.depth = 1 + max((f.depth for f in fields.values()), default=0)
-
-    def missing(self, name):
-        return InvalidField(name, self.message or f"{name} must be an object.")
-
-    def parse(self, value, name=""):
-        if not isinstance(value, dict):
-            if not name:
-                raise MalformedRequest("The body must be a JSON object.")
-            raise self.missing(name)
-        out = {}
-        for key, schema in self.fields.items():
-            if value.get(key) is not None:  # a JSON null is an absent field
-                out[key] = schema.parse(value[key], _field_path(name, key))
-            elif key in self.required:
-                raise schema.missing(_field_path(name, key))
-        if not self.extra:
-            self._refuse_unknown_fields(value, name)
-        return out
-
-    def _refuse_unknown_fields(self, value, name):
-        for key in value:
-            if key not in self.fields:
-                raise InvalidField(_field_path(name, key), f"Unknown field '{key}'.")
-
-    def json_schema(self):
-        out: dict[str, object] = {"type": "object", "properties": {k: v.schema() for k, v in self.fields.items()}}
-        if self.required:
-            out["required"] = list(self.required)
-        if not self.extra:
-            out["additionalProperties"] = False
-        return out
-
-
-def _field_path(name, key):
-    """Where a field sits in the body, as the error names it (`applicant.email`)."""
-    return f"{name}.{key}" if name else key
-
-
-class Items(Schema):
-    def __init__(self, item, min_items, max_items, message):
-        self.item, self.min_items, self.max_items, self.message = item, min_items, max_items, message
-        self.depth = 1 + item.depth
-
-    def missing(self, name):
-        return InvalidField(name, self.message)
-
-    def parse(self, value, name):
-        if not isinstance(value, list) or not self.min_items <= len(value) <= self.max_items:
-            raise self.missing(name)
-        return [self.item.parse(v, f"{name}[{i}]") for i, v in enumerate(value)]
-
-    def json_schema(self):
-        return {"type": "array", "items": self.item.schema(), "minItems": self.min_items, "maxItems": self.max_items}
-
-
-# --- JSON bodies --------------------------------------------------------------------------------
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text):
-    value = float(text)
-    if not math.isfinite(value):  # 1e400 reads as inf
-        raise ValueError("number out of range")
-    return value
-
-
-def decode_json(raw, max_depth):
-    """The body as a JSON object nested no deeper than its schema, or 400 (NaN, Infinity, a number
-    out of range, a body too large or too deep)."""
-    if not raw:
-        raise MalformedRequest("A JSON body is required.")
-    if len(raw) > MAX_BODY_BYTES:
-        raise MalformedRequest(f"The body is larger than {MAX_BODY_BYTES} bytes.")
-    try:
-        body = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise MalformedRequest("The body is not valid JSON.")
-    if not isinstance(body, dict):
-        raise MalformedRequest("The body must be a JSON object.")
-    if _depth(body) > max_depth:
-        raise MalformedRequest(f"The body nests deeper than {max_depth} levels.")
-    return body
-
-
-def _depth(value):
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, level)
-            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
+__all__ = ["DATE_MAX", "DATE_MIN", "MAX_PATH_ID", "Day", "Instant", "Integer", "decode_json"]  # read through the contract too
 
 # --- the reusable pieces of SPEC §5 --------------------------------------------------------------
 
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
 PHONE_PATTERN = r"^\+?[0-9 ().-]{6,20}$"
-FIELD_LIMITS = {"family_name": 100, "given_names": 150, "email": 254, "phone": 20}
-
-def _sendable(address):
-    from chalicelib.rules import email_address  # the rule SES imposes (pure)
-
-    try:
-        email_address.canonical(address)
-    except ValueError:
-        return False
-    return True
-
+FIELD_LIMITS = {"family_name": 100, "given_names": 150, "email": email_address.MAX_ADDRESS, "phone": 20}
+DAYS = {"from": "first_day", "to": "last_day"}  # the JSON names of a period, as attributes
 
 DOCUMENT = Obj({"type": Choice(identity_keys.DOCUMENT_TYPES), "number": Text(max_len=40)}, required=("type", "number"),
-               message="document must be an object with type and number.")
+               message="document must be an object with type and number.", into=identity_keys.Document.typed)
+# Only addresses SES can send to: anything else would be a poison record on the bookings stream.
+EMAIL = Text(FIELD_LIMITS["email"], hint="is not an address e-mail can be sent to", convert=email_address.canonical)
 APPLICANT = Obj({
     "document": DOCUMENT,
     "birth_date": Day().described("Past date of birth.", "1990-01-02"),
     "family_name": Text(FIELD_LIMITS["family_name"]).described(example="Durand"),
     "given_names": Text(FIELD_LIMITS["given_names"]).described(example="Amina"),
-    "email": Text(FIELD_LIMITS["email"], hint="is not an address e-mail can be sent to", check=_sendable).described(
-        example="amina@example.org"),
+    "email": EMAIL.described(example="amina@example.org"),
     "phone": Text(FIELD_LIMITS["phone"], PHONE_PATTERN, "is not a valid phone number"),
-}, required=("document", "birth_date", "family_name", "given_names", "email"), message="applicant must be an object.")
+}, required=("document", "birth_date", "family_name", "given_names", "email"), message="applicant must be an object.",
+    into=submitted.Applicant)
 _APPLICANT_EXAMPLE = {"document": {"type": "agdref", "number": "1234567890"}, "birth_date": "1990-01-02",
                       "family_name": "Durand", "given_names": "Amina", "email": "amina@example.org"}
-HOLD_BODY = Obj({"slot_id": Text(64), "applicant": APPLICANT}, required=("slot_id", "applicant")).described(
+HOLD_BODY = Obj({"slot_id": Text(64), "applicant": APPLICANT}, required=("slot_id", "applicant"), into=submitted.Hold).described(
     example={"slot_id": "slt_4f1c2a9e", "applicant": _APPLICANT_EXAMPLE})
-CONFIRM_BODY = Obj({"hold_id": Text(64), "hold_token": Text(100)}, required=("hold_id", "hold_token")).described(
+CONFIRM_BODY = Obj({"hold_id": Text(64), "hold_token": Text(100)}, required=("hold_id", "hold_token"), into=submitted.Confirm).described(
     example={"hold_id": "hld_8d2e", "hold_token": "the hold_token POST /holds returned"})
 DRAW_REQUEST_BODY = Obj({
     "site_id": Identifier(), "procedure_id": Identifier(), "applicant": APPLICANT,
-    "from": Instant().described("First day (a date, or an instant whose date counts).", "2026-03-02"),
-    "to": Instant().described("Last day.", "2026-03-20"),
+    "from": DayOf().described("First day (a date, or an instant whose date counts).", "2026-03-02"),
+    "to": DayOf().described("Last day.", "2026-03-20"),
     "permit_expires_on": Day(),
-}, required=("site_id", "procedure_id", "applicant", "from", "to"))
+}, required=("site_id", "procedure_id", "applicant", "from", "to"), into=submitted.DrawRequest, attributes=DAYS)
 SITE_BODY = Obj({
-    "site_id": Identifier(), "name": Text(200), "address": Text(500), "timezone": Text(64).described(example="Europe/Paris"),
-    "procedures": Items(Obj({"procedure_id": Identifier(), "name": Text(200)}, required=("procedure_id", "name"),
-                            message="Each procedure must be an object."),
+    "site_id": Identifier(), "name": Text(200), "name_en": Text(200), "address": Text(500),
+    "timezone": Text(64).described("An IANA time zone.", "Europe/Paris"),
+    "procedures": Items(Obj({"procedure_id": Identifier(), "name": Text(200), "name_en": Text(200)}, required=("procedure_id", "name"),
+                            message="Each procedure must be an object.", into=submitted.Procedure),
                         1, 50, "procedures must be a list of 1 to 50 {procedure_id, name}."),
-}, required=("name", "address", "timezone", "procedures"))
+}, required=("name", "address", "timezone", "procedures"), into=submitted.Site)
 SCHEDULE_BODY = Obj({
     "procedure_id": Identifier(), "from": Day(), "to": Day(),
-    "weekdays": Items(Integer(0, 6), 1, 7, "weekdays must be a non-empty list of integers 0 (Monday) to 6."),
+    "weekdays": Items(Integer(0, 6), 1, 7, "weekdays must be a non-empty list of integers 0 (Monday) to 6.", into=frozenset),
     "opens": ClockTime(), "closes": ClockTime(), "slot_minutes": Integer(5, 480), "counters": Integer(1, 100),
     "publish": Choice(("now", "random_window")),
-}, required=("procedure_id", "from", "to", "opens", "closes", "slot_minutes"))
-LOOKUP_BODY = Obj({"document": DOCUMENT, "birth_date": Day(), "email": APPLICANT.fields["email"]},
-                  required=("document", "birth_date", "email")).described(
+}, required=("procedure_id", "from", "to", "opens", "closes", "slot_minutes"), into=submitted.Schedule, attributes=DAYS)
+LOOKUP_BODY = Obj({"document": DOCUMENT, "birth_date": Day(), "email": EMAIL},
+                  required=("document", "birth_date", "email"), into=submitted.Lookup).described(
     example={"document": {"type": "agdref", "number": "1234567890"}, "birth_date": "1990-01-02", "email": "amina@example.org"})
 CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day(),
                      "permit_expires_on": Day().described("The expiry read on the permit (required for a booking won as urgent).")},
-                    required=("document", "birth_date"))
-PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, required=("name", "daily_quota")).described(
-    example={"name": "Cimade Montpellier", "daily_quota": 50})
-
+                    required=("document", "birth_date"), into=submitted.CheckIn)
+PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, required=("name", "daily_quota"),
+                   into=submitted.NewPartner).described(example={"name": "Cimade Montpellier", "daily_quota": 50})
 
 def _policy_field(name):
     if name == "allocation":
@@ -483,12 +148,11 @@ class Operation:
         return parsed
 
     def parse_body(self, raw):
-        """The body, checked against the route's; None for a route that takes none."""
+        """The body parsed by the route's schema (a frozen value of chalicelib/rules/submitted.py, or
+        the policy's dict of changes); None for a route that takes none."""
         if self.body is None:
             return None
-        body = decode_json(raw, self.body.depth)
-        self.body.parse(body)
-        return body
+        return self.body.parse(decode_json(raw, self.body.depth))
 
 
 def q(schema, required=False):

@@ -7,6 +7,8 @@ tokens are refused: they name the client in `client_id` and carry no `aud` (docs
 The keys are fetched once per warm process; PyJWT and `cryptography` are imported on the first
 staff request, never at cold start.
 """
+import time
+
 from chalicelib.platform import config
 
 AGENT_GROUPS = frozenset({"agents", "admins"})
@@ -38,7 +40,7 @@ def _bearer(header):
 
 def verify_staff_token(header):
     """The claims of a valid staff token, or InvalidToken."""
-    import jwt  # PyJWT: imported on the first staff request, not at cold start
+    import jwt  # cold start: PyJWT (and cryptography) on the first staff request only
 
     token = _bearer(header)
     settings = config.current()
@@ -75,9 +77,7 @@ def groups_of(claims):
 
 def issue_local_staff_token(secret, subject, groups, ttl_seconds=8 * 3600):
     """A local HS256 staff token (tests, demo, `make token`); never used in AWS."""
-    import time
-
-    import jwt
+    import jwt  # cold start: PyJWT only where a token is issued (tests, demo)
 
     now = int(time.time())
     claims = {"sub": subject, "cognito:groups": list(groups), "iat": now, "exp": now + ttl_seconds}

@@ -17,6 +17,23 @@ _LOCAL_CHARS = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-/=?^_{
 _LABEL_CHARS = frozenset(string.ascii_lowercase + string.digits + "-")
 
 
+def _one_of(chars: set[str] | frozenset[str]) -> str:
+    """A character class of `chars` (letters and digits as ranges) that Python and JavaScript read alike."""
+    others = sorted(set(chars) - set(string.ascii_letters + string.digits))
+    return "[A-Za-z0-9" + "".join("\\" + c if c in "\\]^-[" else c for c in others) + "]"
+
+
+_ATOM = _one_of(_LOCAL_CHARS - {"."}) + "+"
+_LABEL = f"[A-Za-z0-9](?:[A-Za-z0-9-]{{0,{MAX_LABEL - 2}}}[A-Za-z0-9])?"
+# `canonical` as one regular expression, for clients that check before they send (the web app's
+# form, through web/src/contract.js): it accepts exactly the ASCII addresses canonical accepts
+# (tests/unit/test_email_address.py), and any domain with a non-ASCII character, whose IDNA
+# encoding only the server does. The domain's length needs no check of its own: the address's
+# bounds it (MAX_ADDRESS - 2 < MAX_DOMAIN).
+PATTERN = (f"^(?=[\\s\\S]{{1,{MAX_ADDRESS}}}$)(?=[^@]{{1,{MAX_LOCAL}}}@){_ATOM}(?:\\.{_ATOM})*@"
+           f"(?:(?:{_LABEL}\\.)+(?![0-9]+$){_LABEL}|(?=[^@]*[^\\x00-\\x7f])[^@\\x00-\\x20\\x7f]+)$")
+
+
 def canonical(address: object) -> str:
     """The address as fairslot stores and sends it (lower case, domain in its ASCII IDNA form),
     or ValueError saying what is wrong."""

@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
@@ -74,12 +75,28 @@ def check_accepted_document(doc_type: str, policy: _DocumentPolicy) -> None:
                            "This procedure accepts only these documents: " + ", ".join(policy.accepted_documents) + ".")
 
 
+@dataclass(frozen=True)
+class Document:
+    """An identity document: its type, and its number as normalise_document returns it."""
+    type: str
+    number: str
+
+    @classmethod
+    def typed(cls, type: str, number: str) -> "Document":
+        """The document as a client typed it, normalised (InvalidValue if its type or number is refused)."""
+        return cls(type, normalise_document(type, number))
+
+
 def identity_key(secret: str, doc_type: str, number: str, birth_date: date) -> str:
+    """R1: the identity key of a document as typed (normalised first) and a birth date."""
+    return identity_key_of(secret, Document.typed(doc_type, number), birth_date)
+
+
+def identity_key_of(secret: str, document: Document, birth_date: date) -> str:
     """R1: the identity key, an HMAC of the normalised document and birth date; the raw number
     is never stored. Passports and visas are one identity space (a visa sits in a passport)."""
-    canonical = normalise_document(doc_type, number)
-    kind = "agdref" if doc_type == "agdref" else "travel"
-    message = f"{kind}|{canonical}|{birth_date.isoformat()}".encode()
+    kind = "agdref" if document.type == "agdref" else "travel"
+    message = f"{kind}|{document.number}|{birth_date.isoformat()}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 

@@ -82,10 +82,11 @@ def default_search_window(start):
 # --- holds ----------------------------------------------------------------------------------
 
 def hold(slot_id, applicant, client_ip, now, partner=None):
-    """A hold; `partner` ({"partner_id", "daily_quota"}) when a partner holds for a beneficiary."""
+    """A hold for `applicant` (submitted.Applicant, as parsed); `partner` ({"partner_id", "daily_quota"})
+    when a partner holds for a beneficiary."""
     slot, policy = _slot_to_hold(slot_id, applicant)
     expires_at, available_after = lifecycle.hold_terms(now, epoch_of(slot.starts_at), policy, _rng)
-    identity = identity_keys.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
+    identity = identity_keys.identity_key_of(identity_secret(), applicant.document, applicant.birth_date)
     token = new_token()
     item = _new_hold(slot, applicant, identity, token_hash(token), round(expires_at, 3), client_ip, now, partner)
     actor = audit_trail.partner(partner["partner_id"]) if partner else audit_trail.identity(identity)
@@ -114,7 +115,7 @@ def _slot_to_hold(slot_id, applicant):
     policy = site_catalog.policy(slot.site_id, slot.procedure_id)
     if not lifecycle.searchable(policy):
         raise refusals.DRAW_ONLY.exception()
-    identity_keys.check_accepted_document(applicant.document_type, policy)
+    identity_keys.check_accepted_document(applicant.document.type, policy)
     if standby.standby_covers(slot.site_id, slot.procedure_id, policy, standby.local_day(slot.starts_at, site_catalog.site(slot.site_id).timezone)):
         metric("SlotConflicts", site=slot.site_id)
         raise refusals.SLOT_UNAVAILABLE.exception()  # the next draw's
@@ -131,7 +132,7 @@ def _new_hold(slot, applicant, identity, token_digest, expires_at, client_ip, no
         starts_at=slot.starts_at,
         ends_at=slot.ends_at,
         identity_key=identity,
-        applicant=records.Applicant(**applicant.public_fields()),
+        applicant=applicant.kept(),
         expires_at=expires_at,
         status="active",
         client_ip=client_ip,
@@ -313,11 +314,11 @@ def cancel(booking_id, token, now, partner_id=None, client_ip=None):
 
 # --- "find my booking" (issue 13) -------------------------------------------------------------
 
-def send_link_again(document_type, document_number, birth_date, email, client_ip, now):
+def send_link_again(document, birth_date, email, client_ip, now):
     """If the identity has a live booking whose e-mail is this one, its link is sent again to that
     e-mail (through the bookings stream). The caller learns nothing either way; tries are counted
     per client IP and per identity, before anything is read (R8)."""
-    identity = identity_keys.identity_key(identity_secret(), document_type, document_number, birth_date)
+    identity = identity_keys.identity_key_of(identity_secret(), document, birth_date)
     ip_window, identity_window = lifecycle.hour_window(now), oversight.day_window(now)
     failed = storage.count_lookup(
         lifecycle.IpLimit(ip=client_ip or "unknown", window=ip_window, max=config.current().lookup_max_per_ip_per_hour),

@@ -15,13 +15,15 @@ from chalicelib.usecases import draw_terms, fraud_signals, notify, ownership, si
 _rng = random.SystemRandom()
 
 
-def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_expires_on, now, partner_id=None,
-                 client_ip=None):
+def file_request(filed, now, partner_id=None, client_ip=None):
+    """The request `filed` (a submitted.DrawRequest, as parsed) for its applicant."""
+    site_id, procedure_id, applicant = filed.site_id, filed.procedure_id, filed.applicant
+    first_day, last_day = filed.first_day, filed.last_day
     found = site_catalog.procedure(site_id, procedure_id)
     policy = site_catalog.policy(site_id, procedure_id)
     if not lifecycle.standby_allowed(policy):
         raise refusals.NOT_DRAW.exception()
-    identity_keys.check_accepted_document(applicant.document_type, policy)
+    identity_keys.check_accepted_document(applicant.document.type, policy)
     today = clock.utc_date(now)
     if last_day < first_day:
         raise InvalidValue("last_day", "{last_day} must be on or after {first_day}.")
@@ -29,11 +31,11 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
         raise InvalidValue("last_day", "{last_day} must be within the next year.")
     if policy.allocation == policies.AUTO:
         _refuse_standby_while_holdable(found, procedure_id, policy, max(first_day, today), last_day, now)
-    identity = identity_keys.identity_key(identity_secret(), applicant.document_type, applicant.document_number, applicant.birth_date)
+    identity = identity_keys.identity_key_of(identity_secret(), applicant.document, applicant.birth_date)
     token = new_token()
     ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
     request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
-                           permit_expires_on, partner_id, now, ends)
+                           filed.permit_expires_on, partner_id, now, ends)
     _file(request, ends, now, None if partner_id else _request_ip_limit(client_ip, policy, now),
           fraud_signals.request_items(now, client_ip, identity, applicant.email))
     standby.forget_standby(site_id, procedure_id)
@@ -67,7 +69,7 @@ def _new_request(site_id, procedure_id, identity, token_digest, applicant, first
         site_id=site_id,
         procedure_id=procedure_id,
         identity_key=identity,
-        applicant=records.Applicant(**applicant.public_fields()),
+        applicant=applicant.kept(),
         first_day=first_day.isoformat(),
         last_day=last_day.isoformat(),
         permit_expires_on=permit_expires_on.isoformat() if permit_expires_on else None,

@@ -138,7 +138,7 @@ def create_site(site_id, name, address, timezone, procedures, now, staff_subject
 
 
 def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="unknown", client_ip=None):
-    """Create the slots of an opening schedule; each becomes visible at now or at a random
+    """Create the slots of an opening schedule (`spec`, a submitted.Schedule); each becomes visible at now or at a random
     instant of the publication window (R5). A slot is one counter's one opening: publishing
     again creates only the slots that do not exist yet (a retry after a 503, another counter),
     and never brings back a closed or booked one. Returns {"created", "existing"}; the site's
@@ -146,14 +146,14 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="
     rng = rng or random.SystemRandom()
     found = procedure(site_id, procedure_id)
     times = lifecycle.schedule_slot_times(
-        found.timezone, spec["from"], spec["to"], spec["weekdays"], spec["opens"], spec["closes"],
-        spec["slot_minutes"], spec["counters"],
+        found.timezone, spec.first_day, spec.last_day, spec.weekdays, spec.opens, spec.closes,
+        spec.slot_minutes, spec.counters,
     )
     times = [t for t in times if t[0].timestamp() > now]
     if len(times) > 5000:
         raise InvalidValue("last_day", "A schedule may create at most 5000 slots at once; shorten the period.")
     rules = policy(site_id, procedure_id)
-    instants = lifecycle.publication_instants(now, len(times), rules, spec["publish"], rng)
+    instants = lifecycle.publication_instants(now, len(times), rules, spec.publish, rng)
     slots = [
         records.Slot(
             slot_id=lifecycle.slot_id(identity_secret(), site_id, procedure_id, utc_key(starts), counter),
@@ -183,8 +183,8 @@ def _schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, clie
     visible = [s.available_from for s in slots]
     return audit_trail.staff_change(
         audit_trail.site_entity(site_id), "schedule_published", staff_subject, now, client_ip,
-        procedure_id=procedure_id, period={"from": spec["from"].isoformat(), "to": spec["to"].isoformat()},
-        publish=spec["publish"], slots=len(slots), reserved=sum(1 for s in slots if s.reserved_until is not None),
+        procedure_id=procedure_id, period={"from": spec.first_day.isoformat(), "to": spec.last_day.isoformat()},
+        publish=spec.publish, slots=len(slots), reserved=sum(1 for s in slots if s.reserved_until is not None),
         visible_from=to_rfc3339(min(visible)) if slots else None, visible_until=to_rfc3339(max(visible)) if slots else None,
     )
 

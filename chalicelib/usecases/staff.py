@@ -14,14 +14,14 @@ def _booking(booking_id):
     return found_or_404(storage.get_booking, booking_id, refusals.BOOKING_NOT_FOUND)
 
 
-def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip, now, permit_expires_on=None):
+def check_in(booking_id, document, birth_date, staff_subject, client_ip, now, permit_expires_on=None):
     """R7: the document at the counter against the booking's identity, and for a booking won in
     the urgent tier the permit's real expiry against the tier. A match: attended. A mismatch or a
     false urgency: the appointment is refused and a signal recorded, in the same transaction.
     A false urgency is judged only on the booked person's own permit (identities match)."""
     found = _booking(booking_id)
     honest = lottery.declared_urgency_holds(found.tier, _day(found.draw_day), permit_expires_on)
-    presented = identity_keys.identity_key(identity_secret(), doc_type, number, birth_date)
+    presented = identity_keys.identity_key_of(identity_secret(), document, birth_date)
     match = oversight.identities_match(presented, found.identity_key)
     false_urgency = match and not honest
     status = oversight.check_in_status(match, honest)

@@ -266,12 +266,12 @@ def test_template_needs_only_the_api_handler(tmp_path):
     project = tmp_path / "minimal"
     (project / ".chalice").mkdir(parents=True)
     (project / "infra").mkdir()
-    (project / "chalicelib").mkdir()
+    (project / "chalicelib" / "platform").mkdir(parents=True)
     for name in ("config.json", "policy-dev.json", "policy-prod.json"):
         shutil.copy(ROOT / ".chalice" / name, project / ".chalice" / name)
     for name in ("resources.yaml", "package.py", "slim_package.py", "iam.py"):
         shutil.copy(ROOT / "infra" / name, project / "infra" / name)
-    shutil.copy(ROOT / "chalicelib" / "config.py", project / "chalicelib" / "config.py")  # package.py reads it
+    shutil.copy(ROOT / "chalicelib" / "platform" / "config.py", project / "chalicelib" / "platform" / "config.py")  # package.py reads it
     (project / "requirements.txt").write_text("")
     (project / "app.py").write_text(textwrap.dedent(
         """

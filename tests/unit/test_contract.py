@@ -1,6 +1,7 @@
 """The contract (chalicelib/http/contract.py) against what it describes: the app's routes, the OpenAPI
 rules, the error codes the code can send, and the web app's copy (web/src/contract.js)."""
 import ast
+import dataclasses
 import re
 from datetime import date
 from pathlib import Path
@@ -9,7 +10,8 @@ import pytest
 
 import app as application
 from chalicelib.http import contract, openapi
-from chalicelib.rules import errors
+from chalicelib.http.schema import Items, Obj
+from chalicelib.rules import errors, identity_keys, submitted
 from chalicelib.rules.codes import CODES
 from devlocal import web_contract
 
@@ -158,3 +160,37 @@ def test_a_parsed_body_names_the_field_at_fault():
                                                                 "family_name": "A", "given_names": "B", "email": "not-an-email"}})
     assert refused.value.details == {"field": "applicant.email"}
     assert contract.Day().parse("2026-01-31", "d") == date(2026, 1, 31)
+
+
+def test_a_body_is_parsed_once_into_its_frozen_value():
+    """The handler and the use case get the contract's value: the document normalised, the address canonical."""
+    hold = contract.HOLD_BODY.parse({"slot_id": " s1 ", "applicant": {
+        "document": {"type": "agdref", "number": "12 345-678.90"}, "birth_date": "1990-01-02", "family_name": " Durand ",
+        "given_names": "Amina", "email": "Amina@Préfecture.FR"}})
+    assert isinstance(hold, submitted.Hold) and hold.slot_id == "s1"
+    assert hold.applicant.document == identity_keys.Document("agdref", "1234567890")
+    assert (hold.applicant.family_name, hold.applicant.email, hold.applicant.phone) == ("Durand", "amina@xn--prfecture-c4a.fr", None)
+    schedule = contract.SCHEDULE_BODY.parse({"procedure_id": "p", "from": "2026-03-02", "to": "2026-03-06", "opens": "09:00",
+                                             "closes": "12:00", "slot_minutes": 15})
+    assert (schedule.first_day, schedule.last_day, schedule.weekdays, schedule.counters, schedule.publish) == (
+        date(2026, 3, 2), date(2026, 3, 6), frozenset({0, 1, 2, 3, 4}), 1, "now")
+
+
+def _typed_objects(schema):
+    if isinstance(schema, Obj):
+        yield schema
+        for child in schema.fields.values():
+            yield from _typed_objects(child)
+    elif isinstance(schema, Items):
+        yield from _typed_objects(schema.item)
+
+
+@pytest.mark.parametrize("op", [op for op in contract.OPERATIONS if op.body is not None], ids=lambda op: f"{op.method} {op.path}")
+def test_each_body_s_fields_are_the_attributes_of_its_frozen_value(op):
+    for obj in _typed_objects(op.body):
+        if not dataclasses.is_dataclass(obj.into):
+            continue
+        attributes = {f.name: f for f in dataclasses.fields(obj.into)}
+        assert {obj.attributes.get(key, key) for key in obj.fields} == set(attributes), obj.into
+        without_default = {name for name, f in attributes.items() if f.default is dataclasses.MISSING}
+        assert {obj.attributes.get(key, key) for key in obj.required} == without_default, obj.into

@@ -1,6 +1,6 @@
-// Client-side checks with the API's own rules (RULES, generated from chalicelib/contract.py and
-// domain.normalise_document), keyed by the same dotted field paths as the API's 422 details.field,
-// so both land in one place.
+// Client-side checks with the API's own rules (RULES, generated from chalicelib/http/contract.py,
+// chalicelib/rules/identity_keys.py and the server's e-mail rule, chalicelib/rules/email_address.py),
+// keyed by the same dotted field paths as the API's 422 details.field, so both land in one place.
 import { RULES } from './contract.js';
 
 export const DOC_PATTERNS = Object.fromEntries(
