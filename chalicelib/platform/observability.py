@@ -356,11 +356,4 @@ def _tracing_middleware(event, get_response):
         return response
 
 
-def _reset_for_tests():
-    """Forget cached logger/tracer state (tests only)."""
-    global _logger, _tracer, _cold_start
-    _logger, _tracer, _cold_start = None, None, True
-    _state.buffer = None
-
-
 __all__ = ["install", "metric", "flush", "logger", "redact", "NAMESPACE", "SERVICE"]
