@@ -186,7 +186,7 @@ def _load(env):
         dynamodb_max_retries=_int(env, "DYNAMODB_MAX_RETRIES", 2),
         # Throttling and transaction conflicts: tries per DynamoDB call (storage.py), then 503.
         storage_attempts=_int(env, "STORAGE_ATTEMPTS", 4),
-        # Issue 4: partners and notifications.
+        # Partners and notifications (DEVELOPERS.md, "Partners, staff work, audit trail, notifications").
         partner_key_cache_seconds=_int(env, "PARTNER_KEY_CACHE_SECONDS", 0),
         # API Gateway's partner usage plan (chalicelib/platform/gateway_keys.py): its id, or the SSM
         # parameter holding it (what the stack sets). Neither: partners are not registered there.
@@ -206,7 +206,7 @@ def _load(env):
         # go on: the staff call within the API function's 15 s, the 5-minute tick within its 120 s.
         draw_staff_budget_seconds=_int(env, "DRAW_STAFF_BUDGET_SECONDS", 10),
         draw_tick_budget_seconds=_int(env, "DRAW_TICK_BUDGET_SECONDS", 90),
-        # Issue 13: where e-mail links point (the web app; the token goes in the URL fragment).
+        # Where e-mail links point (the web app; the token goes in the URL fragment).
         web_base_url=env.get("WEB_BASE_URL", "http://127.0.0.1:8080/"),
         # "Find my booking" (POST /bookings/lookup): tries per client IP an hour, per identity a day.
         lookup_max_per_ip_per_hour=_int(env, "LOOKUP_MAX_PER_IP_PER_HOUR", 10),

@@ -1,4 +1,4 @@
-"""The applicant e-mail rule (issue 11 item 2): only addresses SES can send to get in."""
+"""The applicant e-mail rule (chalicelib/rules/email_address.py): only addresses SES can send to get in."""
 import pytest
 
 from chalicelib.rules.email_address import canonical

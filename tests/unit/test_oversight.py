@@ -1,4 +1,4 @@
-"""Pure rules of issue 4 (chalicelib.rules.oversight, notify.kind_of_change): partner share, quota
+"""Pure rules of partners and staff oversight (chalicelib.rules.oversight, notify.kind_of_change): partner share, quota
 window, check-in, signals."""
 import random
 
