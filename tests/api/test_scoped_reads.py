@@ -79,7 +79,7 @@ def test_only_draw_mode_commits_ahead_of_requests(api, allocation):
     assert _draws_table() == []
 
 
-CONFIG = "from chalicelib import config; print(','.join(config.current().cors_origins))"
+CONFIG = "from chalicelib.platform import config; print(','.join(config.current().cors_origins))"
 
 
 @pytest.mark.parametrize("env, ok, origins", [
