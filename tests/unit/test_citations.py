@@ -9,6 +9,7 @@
 - docs/architecture.md's table of layers says what tests/unit/test_layers.py's LAYERS enforces.
 """
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -124,6 +125,7 @@ def _ignored(path):
     return any(part in patterns for part in Path(path).parts)
 
 
+@functools.cache
 def _defined_names(path):
     tree = ast.parse(path.read_text())
     names = {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
