@@ -57,10 +57,11 @@ _NAMES = frozenset(VARIABLES)
 def _snapshot():
     """What VARIABLES hold now, as current()'s cache key: the set ones among os.environ's items.
 
-    One pass over the environment (a few dozen names) through its public mapping costs about half
-    of asking os.environ.get for each of VARIABLES, most of them unset (each miss raises and
-    catches KeyError twice). Only VARIABLES count: the Lambda runtime rewrites _X_AMZN_TRACE_ID
-    at every invocation, which must not rebuild the Settings."""
+    One pass over the environment (a few dozen names) through its public mapping: tens of
+    microseconds, about 60 % of asking os.environ.get for each of VARIABLES, most of them unset
+    (each miss raises and catches KeyError twice); CPython's private encoded copy would take two.
+    Only VARIABLES count: the Lambda runtime rewrites _X_AMZN_TRACE_ID at every invocation, which
+    must not rebuild the Settings."""
     return [item for item in os.environ.items() if item[0] in _NAMES]
 
 
