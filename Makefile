@@ -1,4 +1,6 @@
 # fairslot: `make run` serves the API (and web app) locally; `make test` runs every test.
+# The fast loop: `make unit` (pure rules and unit tests, seconds), `make check` (lint and every test
+# but end-to-end, infrastructure and browser), then `make test` (all of it, what CI runs).
 # Both install what they need on the first call (virtualenv, pip, npm, apt) and are quick after.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -6,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint complexity test-python test-web bench package lock token clean
+.PHONY: run test unit check lint complexity vulture test-python test-web bench package lock token clean
 
 # The venv is the dev lock, every file checked against its hash (DEVELOPERS.md, "Dependencies").
 $(STAMP): requirements.txt requirements-dev.txt
@@ -35,11 +37,27 @@ run: $(STAMP)
 
 test: lint test-python test-web
 
+# `pytest --lf` re-runs only what failed last (the cache is on: .pytest_cache/, ignored by git).
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+check: lint
+	$(PY) -m pytest tests/unit tests/api tests/engine
+
 # ruff (with a complexity ceiling of 10) over all Python, mypy over app.py and chalicelib/: pyproject.toml;
 # then the same ceiling by radon's measure over the product code.
-lint: $(STAMP) complexity
+lint: $(STAMP) complexity vulture
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+# Dead code in everything but the tests (a function only a test calls is dead in production).
+# Names vulture cannot see used are in vulture_allowlist.py, each with its reason; the handlers
+# Chalice calls through its decorators are skipped by decorator. VULTURE_CONFIDENCE=60 sweeps
+# wider (unused functions, attributes), and the allow-list keeps that sweep clean too.
+VULTURE_CONFIDENCE ?= 80
+vulture: $(STAMP)
+	$(VENV)/bin/vulture --min-confidence $(VULTURE_CONFIDENCE) --ignore-decorators "@app.*,@route,@partner_route" \
+		app.py chalicelib devlocal infra bench vulture_allowlist.py
 
 # The ceiling of 10 by radon's measure, which also counts each and/or (xenon's rank B is 6-10),
 # over the product code.

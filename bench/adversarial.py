@@ -1,4 +1,4 @@
-"""Adversarial simulation (issue 3, "Fair allocation"): traffickers, buyers, honest applicants
+"""Adversarial simulation (docs/fairness.md): traffickers, buyers, honest applicants
 and polling bots against the REAL API over HTTP (the local stack on free loopback ports), in both
 allocation modes. Prints a markdown table of results and the command that reproduces it.
 
@@ -337,7 +337,7 @@ def auto_trial(b, how, rivals, honest):
     at_once, buyer_ip, race = buyer_takes_it_at_once(api, slot, buyer, FAST["quarantine_max_seconds"] + 2.5)
     together(*[functools.partial(standby_poller, b, race, site, kind, who, buyer_ip, b.rng.random()) for kind, who, _ in requests])
     drawn = None if race.winner else drawn_by_the_tick(b, api, site, slot, requests)
-    # the list shows a draw's figures; its record is read in pages (issue 11)
+    # the list shows a draw's figures; its record is read in pages (DEVELOPERS.md, "Draws (R6)")
     record = next(api.draw_record(d, site_id=site, procedure=PROCEDURE) for d in api.draws(site_id=site, procedure=PROCEDURE)
                   if d["status"] == "run")
     return at_once.status, race.winner, drawn, draw_replays(record)
@@ -691,7 +691,7 @@ def cycling_rows(b, duration, slots, honest):
     return rows
 
 
-# --- near-term release (R3, item 2 of issue 10) ------------------------------------------------
+# --- near-term release (R3, docs/fairness.md) ------------------------------------------------
 
 NEAR = dict(FAST, quarantine_min_seconds=10, quarantine_max_seconds=100, release_window_min_seconds=20,
             hold_ttl_seconds=60)

@@ -49,7 +49,7 @@ print(repr((t1 - t0, peak)))
 
 
 # What the stack adds through its Globals (infra/resources.yaml); a deployed function refuses to
-# start without them (chalicelib/config.check_deployed).
+# start without them (chalicelib/platform/config.py, check_deployed).
 STACK_GLOBALS = {
     "STAFF_JWT_ISSUER": "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_bench",
     "STAFF_JWKS_URL": "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_bench/.well-known/jwks.json",

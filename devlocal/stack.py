@@ -63,10 +63,15 @@ def wait_until_up(url, timeout=60):
 
 
 def taken_ports(ports):
-    """The (name, port) pairs some other process already listens on."""
+    """The (name, port) pairs some other process already listens on.
+
+    The probe binds as the servers will (socketserver's allow_reuse_address, which chalice
+    local's, the engine's and the web app's servers all set): the sockets a stopped `make run`
+    leaves in TIME-WAIT for a minute do not count, a listening socket does."""
     taken = []
     for name, port in ports:
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

@@ -40,8 +40,6 @@ class BookingsStreamPoller:
         self.interval = interval
         self.max_attempts = max_attempts
         self.trim = trim
-        self.delivered = 0
-        self.failures = 0
         self._last_sequence = None  # the last record handled (or given up on)
         self._attempts = 0
         self._retry_at = 0.0
@@ -103,7 +101,6 @@ class BookingsStreamPoller:
             try:
                 self.handler({"Records": [self._lambda_record(arn, record)]}, _Context())
             except Exception:  # noqa: BLE001 -- the handler's failure is the retry signal
-                self.failures += 1
                 self._attempts += 1
                 if self._attempts < self.max_attempts:
                     self._retry_at = time.monotonic() + min(30.0, 0.2 * 2 ** self._attempts)
@@ -113,7 +110,6 @@ class BookingsStreamPoller:
             self._last_sequence = sequence
             self._attempts, self._retry_at = 0, 0.0
             handled += 1
-        self.delivered += handled
         if handled and self.trim:
             self._trim_consumed()
         return handled

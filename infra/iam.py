@@ -1,4 +1,4 @@
-"""Least privilege per function: what each Lambda of the packaged template may do (issue 11).
+"""Least privilege per function: what each Lambda of the packaged template may do (docs/deploy.md, "Least privilege").
 
 infra/package.py gives every function's role (Chalice makes one per function) the policy below
 and nothing else. Chalice's own policy files (.chalice/policy-<stage>.json) only hold the log

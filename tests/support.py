@@ -184,7 +184,7 @@ class Api:
         self.schedule()
         return self.slots()
 
-    # --- partners (issue 4) ---
+    # --- partners ---
     def create_partner(self, name="Cimade Montpellier", daily_quota=50):
         reply = self.call("POST", "/staff/partners", {"name": name, "daily_quota": daily_quota}, self.staff_headers())
         assert reply.status == 201, reply

@@ -367,11 +367,4 @@ def _tracing_middleware(event: _Event, get_response: _GetResponse) -> Any:
         return response
 
 
-def _reset_for_tests() -> None:
-    """Forget cached logger/tracer state (tests only)."""
-    global _logger, _tracer, _cold_start
-    _logger, _tracer, _cold_start = None, None, True
-    _state.buffer = None
-
-
 __all__ = ["install", "metric", "flush", "logger", "redact", "NAMESPACE", "SERVICE"]

@@ -22,40 +22,11 @@ REFUSED = "refused"  # check-in found another identity (R7): the appointment is 
 FREED_LATE = "freed_late"
 
 
+# The uniform rule: a slot can be held iff its state is one of these and available_from <= now. A
+# held slot counts: taking the hold sets available_from to its expiry plus a quarantine, so a
+# lapsed hold frees the slot only after that hidden quarantine. Storage holds it as the write's
+# condition (storage/conditions.py, slot_holdable).
 HOLDABLE_STATES = (OPEN, HELD)
-
-
-def is_holdable(state: str, available_from: float, now: float) -> bool:
-    """The uniform rule: a slot can be held iff it is not booked/closed and available_from <= now.
-
-    A held slot counts: its available_from is set, when the hold is taken, to the hold's expiry
-    plus a quarantine, so an expired hold frees the slot only after that hidden quarantine."""
-    return state in HOLDABLE_STATES and available_from <= now
-
-
-def visible_state(state: str, available_from: float, freed_count: int, hold_expires_at: float | None, now: float,
-                  starts_at: float | None = None) -> str:
-    """The §4 lifecycle name of a stored slot at `now` (for staff and statistics, never public).
-
-    A lapsed hold whose slot was due back only at its start (hold_terms) was freed late."""
-    if state == HELD and _hold_running(hold_expires_at, now):
-        return HELD
-    if state == HELD and _due_back_at_start(available_from, starts_at):
-        return FREED_LATE
-    if state not in HOLDABLE_STATES:
-        return state
-    if available_from <= now:
-        return OPEN
-    return "quarantined" if freed_count or state == HELD else "scheduled"
-
-
-def _hold_running(hold_expires_at: float | None, now: float) -> bool:
-    return hold_expires_at is not None and hold_expires_at > now
-
-
-def _due_back_at_start(available_from: float, starts_at: float | None) -> bool:
-    """hold_terms made the slot due back only at its start: its hold lapsed too close to it (R3)."""
-    return starts_at is not None and available_from >= starts_at
 
 
 def release_window(now: float, starts_at: float, policy: Policy) -> tuple[float, float] | None:

@@ -35,11 +35,6 @@ def reserved_until(starts_at: float, policy: Policy, rng: Random) -> float:
     return latest - rng.uniform(0, policy.release_window_min_seconds)
 
 
-def is_reserved(reserved_until_value: float | None, now: float) -> bool:
-    """Is a slot still reserved to partners at `now` (so hidden from and unholdable by the public)?"""
-    return reserved_until_value is not None and reserved_until_value > now
-
-
 # --- partner quota ---------------------------------------------------------------------------
 
 

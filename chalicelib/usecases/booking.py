@@ -312,7 +312,7 @@ def cancel(booking_id, token, now, partner_id=None, client_ip=None):
     metric("QuarantineStarted", site=found.site_id)
 
 
-# --- "find my booking" (issue 13) -------------------------------------------------------------
+# --- "find my booking" (DEVELOPERS.md, "Links in e-mails, find my booking, offers by e-mail") ---
 
 def send_link_again(document, birth_date, email, client_ip, now):
     """If the identity has a live booking whose e-mail is this one, its link is sent again to that

@@ -1,5 +1,5 @@
 """Draw records of any size, draws that survive a crash at any step, and the public list and
-record read in bounded pages (issue 11, item 3)."""
+record read in bounded pages (DEVELOPERS.md, "Draws (R6)"; docs/deploy.md, "Draws that survive a crash")."""
 import json
 from collections import Counter
 from datetime import date, timedelta

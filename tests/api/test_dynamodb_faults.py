@@ -1,4 +1,4 @@
-"""DynamoDB answers the local engine never gives (issue 11 item 7): transaction conflicts,
+"""DynamoDB answers the local engine never gives (DEVELOPERS.md: storage trouble is a 503, never a 409): transaction conflicts,
 throttling, request limits, internal errors, injected at botocore on every route and use case.
 A transient failure is retried (storage/connection.py, one place, with jitter) and the call succeeds; a
 persistent one is a 503 with Retry-After: never a 500, and never a 409 as if the slot were taken.

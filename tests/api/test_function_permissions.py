@@ -1,4 +1,4 @@
-"""Each function's real AWS calls fit its own policy in infra/iam.py (issue 11 item 8).
+"""Each function's real AWS calls fit its own policy in infra/iam.py (docs/deploy.md, "Least privilege").
 
 moto does not enforce IAM, so a least-privilege policy could silently miss a permission that a
 later change of the code needs. Here each function (the API, the partner authorizer, the stream handler,

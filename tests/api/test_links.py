@@ -1,4 +1,4 @@
-"""Issue 13 and issue 10 item 5: every e-mail links back to its booking or request (a link token
+"""DEVELOPERS.md, "Links in e-mails, find my booking, offers by e-mail": every e-mail links back to its booking or request (a link token
 in the URL fragment), "find my booking" sends the link again, draw offers reach their winners."""
 import re
 from datetime import date, timedelta

@@ -1,4 +1,4 @@
-"""No input gives a 5xx (issue 11 item 5): every route driven in process with generated path ids, query
+"""No input gives a 5xx (SPEC §5; DEVELOPERS.md, "Tests"): every route driven in process with generated path ids, query
 strings and bodies, with and without credentials; every error answer is the §5 envelope.
 
 The explicit cases are the reproduced 500s; the property covers their families (non-ASCII digits,

@@ -1,4 +1,4 @@
-"""A poison record never stalls notifications (issue 11 item 2): SES v2 errors are classified in
+"""A poison record never stalls notifications (docs/deploy.md, "Scheduled and stream handlers"): SES v2 errors are classified in
 notify.send. A permanent refusal drops that one message (counted, logged without the address) and
 the batch completes; a transient error raises, so Lambda retries the record within the event
 source's bounds (infra/package.py) before it goes to the failures queue. SES is a botocore

@@ -1,4 +1,4 @@
-"""Notifications (issue 4): sent from the bookings stream, in French and English, never on the
+"""Notifications (DEVELOPERS.md, "Partners, staff work, audit trail, notifications"): sent from the bookings stream, in French and English, never on the
 booking path; a failed send is retried and loses nothing."""
 import pytest
 

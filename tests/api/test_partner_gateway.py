@@ -1,4 +1,4 @@
-"""Partners in API Gateway's usage plan (issue 4, R8 "per partner key"): creating a partner
+"""Partners in API Gateway's usage plan (SPEC §4 R8 "per partner key"; docs/deploy.md, "Partner API keys"): creating a partner
 registers its usage-plan key, the authorizer names that key, revoking deletes it, and a gateway
 failure leaves no partner half made. API Gateway and SSM are moto's, in process."""
 import boto3

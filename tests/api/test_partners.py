@@ -1,4 +1,4 @@
-"""Partners (issue 4): API keys, their own bookings, the daily quota and the reserved share."""
+"""Partners (DEVELOPERS.md, "Partners, staff work, audit trail, notifications"): API keys, their own bookings, the daily quota and the reserved share."""
 from chalicelib.platform import clock
 from chalicelib.platform.clock import epoch_of
 from tests.support import PROCEDURE, SITE, applicant

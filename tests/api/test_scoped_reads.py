@@ -1,4 +1,4 @@
-"""Smaller leaks (issue 11 item 9): the slot history route reads slots only, an anonymous draws
+"""Smaller leaks (docs/deploy.md, "What was verified offline"): the slot history route reads slots only, an anonymous draws
 list never writes (the next draw is committed by writers), and a deployed stage has no localhost
 CORS fallback."""
 import pytest

@@ -1,4 +1,4 @@
-"""Staff work (issue 4): check-in with identity match (R7), no-show, closing slots, fraud signals
+"""Staff work (DEVELOPERS.md, "Partners, staff work, audit trail, notifications"): check-in with identity match (R7), no-show, closing slots, fraud signals
 (R9) and the audit trail."""
 from chalicelib.platform import clock
 from chalicelib.platform.clock import epoch_of

@@ -1,5 +1,5 @@
 """GET /stats/{site}: public figures from counters kept by the transactions that change them,
-read with a bounded number of DynamoDB calls whatever the number of slots (issue 11 item 6)."""
+read with a bounded number of DynamoDB calls whatever the number of slots (SPEC §6)."""
 from datetime import date, timedelta
 
 from chalicelib.platform import clock

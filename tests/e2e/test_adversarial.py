@@ -1,4 +1,4 @@
-"""Issue 3, "Fair allocation": the traffickers' tricks (SPEC §1) over real HTTP, as assertions.
+"""Fair allocation (docs/fairness.md): the traffickers' tricks (SPEC §1) over real HTTP, as assertions.
 
 fcfs: cancel-and-rebook, release-and-rehold and expiry-and-rehold by the buyer at once all fail,
 and the slot comes back at an instant the server draws, not one the trafficker picks. Draw mode:
@@ -238,7 +238,7 @@ def test_hold_cycling_puts_every_cycling_identity_into_cooldown(http):
     assert http.hold(slots[6], person(), ip=ip()).status == 201
 
 
-# --- found by this suite (issue 3): committed as xfail, fixed in 10a84ea (R8 for requests) --
+# --- found by this suite: committed as xfail, fixed in 10a84ea (R8 for requests) --
 
 def test_one_address_cannot_file_unlimited_draw_requests(http):
     site = new_site(http, {**DRAW, "max_holds_per_ip_per_hour": 3}, closes="10:00")

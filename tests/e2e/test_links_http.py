@@ -1,5 +1,6 @@
-"""Issue 13 over real HTTP against `chalice local` and the stream relay: the e-mail's link opens
-the booking, and "find my booking" sends the same link again, rate-limited per identity."""
+"""Links in e-mails (DEVELOPERS.md, "Links in e-mails, find my booking, offers by e-mail") over
+real HTTP against `chalice local` and the stream relay: the e-mail's link opens the booking, and
+"find my booking" sends the same link again, rate-limited per identity."""
 import email
 import os
 import re

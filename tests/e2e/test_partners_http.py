@@ -1,4 +1,4 @@
-"""Partners and notifications over real HTTP against `chalice local` (issue 4): the x-api-key
+"""Partners and notifications over real HTTP against `chalice local` (DEVELOPERS.md, "Partners, staff work, audit trail, notifications"): the x-api-key
 authorizer, revocation, and a confirmation e-mail written by the stream handler."""
 import email
 import os

@@ -1,6 +1,6 @@
 """The app packages for AWS: `infra/package.py` (`chalice package --merge-template
 infra/resources.yaml`, then the stream wiring) gives a template that cfn-lint accepts, with every
-table, protection and alarm issue 5 asks for, and partner throttling in API Gateway (issue 4).
+table, protection and alarm docs/deploy.md describes, and partner throttling in API Gateway (docs/deploy.md, "Partner API keys").
 
 Offline: nothing is deployed; chalice only needs PyPI to build deployment.zip.
 """
@@ -347,7 +347,7 @@ def test_dashboard_body_is_valid_json(templates):
     assert set(variables) == {"ApiName", "ApiStage"}
 
 
-# --- issue 11: least privilege per function, bounded stream retries, prod CORS ---------------
+# --- least privilege per function, bounded stream retries, prod CORS (docs/deploy.md) ---------
 
 FUNCTIONS = {"APIHandler", "PartnerKey", "StaffAgent", "StaffAdmin", "BookingsStream", "SendReminders",
              "PublishSignalMetrics", "RunDueDraws"}

@@ -1,4 +1,4 @@
-"""Staff sign-in works on the Lambda runtime (issue 11 item 1): the prod slim package, unzipped
+"""Staff sign-in works on the Lambda runtime (docs/deploy.md, "What was verified offline"): the prod slim package, unzipped
 into a virtualenv that holds only what the Lambda Python runtime provides (boto3/botocore),
 verifies a Cognito-style RS256 ID token against a JWKS served on loopback, through the app's own
 staff authorizer, and refuses every other token. A deployed function refuses to start without
@@ -23,7 +23,7 @@ from tests.infra.test_package import IGNORED, ROOT, _env
 
 pytestmark = pytest.mark.infra
 
-# What the Lambda python3.11 runtime provides, and nothing else (docs/deploy.md, issue 11).
+# What the Lambda python3.11 runtime provides, and nothing else (docs/deploy.md, "What was verified offline").
 RUNTIME_PACKAGES = ["boto3==1.44.8", "botocore==1.44.8"]
 POOL = "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_TestPool"
 CLIENT_ID = "fairslotstaffclient"

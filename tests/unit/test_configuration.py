@@ -109,6 +109,26 @@ def test_config_reads_the_process_environment_in_one_place():
                 and not isinstance(node, ast.FunctionDef)]
 
 
+
+def test_config_reads_the_environment_through_public_names_only():
+    """No CPython internals (os.environ._data, encodekey, decodevalue): they may change in any release."""
+    tree = ast.parse((ROOT / "chalicelib" / "platform" / "config.py").read_text())
+    internals = {"_data", "encodekey", "decodekey", "encodevalue", "decodevalue", "putenv", "unsetenv"}
+    named = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    named |= {arg.value for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("getattr", "hasattr")
+              for arg in node.args[1:2] if isinstance(arg, ast.Constant)}
+    assert named & internals == set()
+
+
+def test_unsetting_or_emptying_a_variable_applies_at_the_next_call(monkeypatch):
+    monkeypatch.setenv("MAIL_FROM", "rdv@prefecture.example")
+    assert config.current().mail_from == "rdv@prefecture.example"
+    monkeypatch.delenv("MAIL_FROM")
+    assert config.current().mail_from != "rdv@prefecture.example"
+    monkeypatch.setenv("MAIL_FROM", "autre@prefecture.example")
+    assert config.current().mail_from == "autre@prefecture.example"
+
+
 # --- the gate: every module reads settings through config.current(), when it runs ---------------
 
 def _product_modules():

@@ -12,21 +12,6 @@ POLICY = policies.Policy()
 DAY = 86400
 
 
-def test_a_slot_is_holdable_only_once_available_from_has_passed():
-    assert lifecycle.is_holdable("open", 100, now=100)
-    assert not lifecycle.is_holdable("open", 101, now=100)
-
-
-def test_an_expired_hold_frees_its_slot_only_at_its_hidden_instant():
-    assert not lifecycle.is_holdable("held", 150, now=120)
-    assert lifecycle.is_holdable("held", 150, now=150)
-
-
-def test_booked_attended_and_closed_slots_are_never_holdable():
-    for state in ("booked", "attended", "no_show", "closed"):
-        assert not lifecycle.is_holdable(state, 0, now=10)
-
-
 def test_quarantine_ends_within_the_policy_window():
     rng = random.Random(1)
     now, starts = 1_000_000, 1_000_000 + 30 * DAY
@@ -123,15 +108,6 @@ def test_birth_dates_must_be_plausible():
         assert info.value.concept == "birth_date"
 
 
-def test_visible_state_names_the_lifecycle_of_a_stored_slot():
-    assert lifecycle.visible_state("open", 200, 0, None, now=100) == "scheduled"
-    assert lifecycle.visible_state("open", 200, 1, None, now=100) == "quarantined"
-    assert lifecycle.visible_state("open", 50, 1, None, now=100) == "open"
-    assert lifecycle.visible_state("held", 500, 0, 150, now=100) == "held"
-    assert lifecycle.visible_state("held", 500, 0, 90, now=100) == "quarantined"
-    assert lifecycle.visible_state("booked", 0, 0, None, now=100) == "booked"
-
-
 def test_per_ip_counters_use_fixed_hour_windows():
     assert lifecycle.hour_window(7200 + 59) == (7200, 10800)
 
@@ -185,9 +161,8 @@ def test_a_slot_freed_too_close_for_a_release_window_is_not_re_offered():
 
 def test_a_hold_lapsing_too_close_to_the_start_leaves_its_slot_to_the_counter():
     starts = POLICY.hold_ttl_seconds + 60
-    expires, available = lifecycle.hold_terms(0, starts, POLICY, random.Random(1))
+    _, available = lifecycle.hold_terms(0, starts, POLICY, random.Random(1))
     assert available == starts  # never holdable again: nothing is, once the slot has started
-    assert lifecycle.visible_state("held", available, 0, expires, now=expires + 1, starts_at=starts) == "freed_late"
 
 
 def test_a_request_covers_the_days_of_its_range():

@@ -1,4 +1,4 @@
-"""R6 fairness of the draw (issue 3), beyond tests/unit/test_draw_allocation.py: uniformity with
+"""R6 fairness of the draw (docs/fairness.md), beyond tests/unit/test_draw_allocation.py: uniformity with
 mixed date ranges, no advantage from filing early or from the shape of a request id, positions in
 multi-slot draws, the canceller's exclusion, and what narrowing a range can and cannot buy.
 

@@ -1,5 +1,5 @@
-"""The applicant e-mail rule: only addresses SES can send to get in; the web app checks the same rule
-(email_address.PATTERN, carried by web/src/contract.js)."""
+"""The applicant e-mail rule (chalicelib/rules/email_address.py): only addresses SES can send to get in;
+the web app checks the same rule (email_address.PATTERN, carried by web/src/contract.js)."""
 import json
 import re
 import shutil

@@ -1,4 +1,5 @@
-"""Issue 13, pure parts: link tokens and which booking change sends the link again."""
+"""Links in e-mails, pure parts (DEVELOPERS.md, "Links in e-mails, find my booking, offers by e-mail"):
+link tokens and which booking change sends the link again."""
 import base64
 
 from chalicelib.platform.tokens import derived_token, link_token, link_token_matches

@@ -163,8 +163,8 @@ def errors_built_here(tree):
 def test_no_use_case_nor_route_builds_a_refusal_itself():
     """Use cases and app.py raise refusals.X.exception(): a refusal written inline drifts from
     the registry and from its other copies."""
-    sources = [ROOT / "app.py", *sorted((ROOT / "chalicelib" / "usecases").glob("*.py")),
-               *sorted((ROOT / "chalicelib" / "http").glob("*.py")), *sorted((ROOT / "chalicelib" / "handlers").glob("*.py")), *sorted((ROOT / "chalicelib" / "platform").glob("*.py"))]
+    sources = [ROOT / "app.py", *(path for layer in ("usecases", "http", "handlers", "platform")
+                                  for path in sorted((ROOT / "chalicelib" / layer).glob("*.py")))]
     found = {source.name: errors_built_here(ast.parse(source.read_text())) for source in sources}
     assert {name: built for name, built in found.items() if built} == {}, "use refusals.py"
 
