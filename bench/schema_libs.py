@@ -15,7 +15,7 @@ MSGSPEC_PATH = os.environ.get("MSGSPEC_PATH", "")
 PY = sys.executable
 SNIPPETS = {
  "boto3": "import boto3",
- "contract (stdlib, in-house)": "import sys; sys.path.insert(0, ROOT); from chalicelib import contract; contract.HOLD_BODY",
+ "contract (stdlib, in-house)": "import sys; sys.path.insert(0, ROOT); from chalicelib.http import contract; contract.HOLD_BODY",
  "pydantic v2": """
 from datetime import date
 from typing import Literal, Optional

@@ -29,7 +29,7 @@ def usage_key(partner_id: str) -> str:
 
 
 def _client(service: str) -> Any:
-    import boto3  # on the first partner change, not at cold start
+    import boto3  # cold start: on the first partner change only
 
     return boto3.client(service, region_name=config.current().region)
 
@@ -56,7 +56,7 @@ def forget() -> None:
 def register(partner_id: str, name: str) -> str | None:
     """The partner's key, attached to the usage plan: its id, or None when registration is off.
     Raises StorageUnavailable (503, nothing kept) if API Gateway refuses or cannot be reached."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # cold start: botocore loads with the first client
 
     try:
         plan = plan_id()
@@ -88,7 +88,7 @@ def unregister(key_id: str | None, attached: bool = True) -> bool:
     failure is logged and counted (`GatewayKeyCleanupFailed`); revoking again retries it."""
     if not key_id:
         return True
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError  # cold start: botocore loads with the first client
 
     def unless_gone(call: Callable[..., object], **kwargs: str) -> None:
         try:

@@ -14,7 +14,7 @@ def identity_secret() -> str:
         if settings.identity_hmac_secret:
             _identity_secret = settings.identity_hmac_secret
         elif settings.identity_hmac_secret_param:
-            import boto3
+            import boto3  # cold start: SSM is read once, on the first secret asked for
 
             ssm = boto3.client("ssm", region_name=settings.region)
             response = ssm.get_parameter(Name=settings.identity_hmac_secret_param, WithDecryption=True)

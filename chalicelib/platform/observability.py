@@ -13,9 +13,11 @@ infra/resources.yaml depend on them, so rename nothing without changing both.
 """
 from __future__ import annotations  # Logger and Tracer name types for mypy only (see TYPE_CHECKING below)
 
+import logging
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -135,10 +137,8 @@ def logger() -> Logger:
 
 
 def _build_logger() -> Logger:
-    import logging
-
-    from aws_lambda_powertools import Logger
-    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+    from aws_lambda_powertools import Logger  # cold start: Powertools loads on the first log line
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter  # cold start: with the logger
 
     class RedactingFormatter(LambdaPowertoolsFormatter):
         def serialize(self, log: Mapping[str, Any]) -> str:
@@ -210,9 +210,7 @@ def _emit(records: Iterable[_Metric]) -> None:
     settings = config.current()
     if settings.local:
         return
-    import warnings
-
-    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit  # cold start: on the first metric
 
     # One namespace for every stage: the stage dimension keeps dev from paging prod when both
     # live in one account.
@@ -333,7 +331,7 @@ def _get_tracer() -> Tracer | Literal[False]:
     global _tracer
     if _tracer is None:
         try:
-            from aws_lambda_powertools import Tracer
+            from aws_lambda_powertools import Tracer  # cold start: only where tracing is on
 
             _tracer = Tracer(service=SERVICE)
         except Exception:  # noqa: BLE001 - ImportError of aws_xray_sdk, mostly
