@@ -1,8 +1,9 @@
 """What use cases and storage hand each other: frozen values, standard library only.
 
 Storage reads return these (never PynamoDB items) and writes take them; storage alone builds
-items, keys and index partitions from them. A transition that did not happen returns Failed:
-which of its labelled conditions failed, with the facts a refusal needs (refusals.py chooses).
+items, keys and index partitions from them. Every conditional write returns an Outcome: ok
+with its value, or which of its labelled conditions failed, with the facts a refusal needs
+(refusals.py chooses).
 """
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
@@ -206,17 +207,38 @@ class Signal:
 
 
 @dataclass(frozen=True)
-class Failed:
-    """A transition that did not happen: the labels of its conditions that failed (empty: it
-    happened) and the facts a refusal needs (an identity's hold expiry, lapse and cooldown ends,
-    a hold's status...). False when nothing failed."""
+class Outcome:
+    """What a conditional write of storage did, every one the same way: `ok`, with its `value`
+    (the record as stored, the count created... or None); or refused, with the labels of its
+    conditions that failed and the facts a refusal needs (an identity's hold expiry, lapse and
+    cooldown ends, a hold's status...), for refusals.py to choose the answer.
+
+    Read it through `.ok` (`if not result.ok: raise refusals...(result).exception()`), never as a
+    truth value: refused is not falsy here, so a truth test raises rather than guess."""
     conditions: frozenset = frozenset()
     facts: Mapping[str, Any] = field(default_factory=dict)
+    value: Any = None
 
-    def __bool__(self):
-        return bool(self.conditions)
+    @classmethod
+    def of(cls, failed, facts=None, value=None):
+        """From the labels of a write's conditions that failed: refused with them and `facts`;
+        none failed, done with `value`."""
+        return cls(frozenset(failed), facts or {}) if failed else cls(value=value)
+
+    @classmethod
+    def done(cls, value=None):
+        return cls(value=value)
+
+    @classmethod
+    def refused(cls, *labels, **facts):
+        return cls(frozenset(labels), facts)
+
+    @property
+    def ok(self):
+        return not self.conditions
 
     def __contains__(self, label):
         return label in self.conditions
 
-
+    def __bool__(self):
+        raise TypeError("an Outcome is read through .ok, not as a truth value")

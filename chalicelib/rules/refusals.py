@@ -1,6 +1,6 @@
 """Which refusal a transition that did not happen gets: pure rules over what storage reports.
 
-Storage says which labelled conditions failed (records.Failed) and the facts behind them; these
+Storage says which labelled conditions failed (a refused records.Outcome) and the facts behind them; these
 functions choose, in their order of precedence, the refusal's error, code, message and
 Retry-After. Retry-After is always the caller's own wait (its cooldown, its rate window, its
 partner's quota), never a slot's timing (SPEC R3, R4, R8).
@@ -123,7 +123,7 @@ def lookup_refusal(failed, now, ip_window_end, identity_window_end):
 def offer_outcome(failed):
     """A draw's offer: made; already made (its hold, named after the draw and the request,
     exists: an earlier run made it); or not possible (something changed since the draw read)."""
-    if not failed:
+    if failed.ok:
         return OFFER_MADE
     return OFFER_ALREADY_MADE if "hold" in failed else OFFER_NOT_POSSIBLE
 

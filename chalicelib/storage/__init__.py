@@ -4,9 +4,20 @@ Every write names its condition; every change of several items is one transactio
 names say what the write guarantees. A small core (connection, transaction, calls, cursors,
 conditions) serves one module per aggregate; callers use the names below
 (`from chalicelib import storage; storage.hold_slot_if_available(...)`), never the models: they
-pass and get back chalicelib.rules.records values, and a transition that did not happen returns
-records.Failed (which labelled conditions failed, and the facts), for chalicelib.rules.refusals to
-choose the answer.
+pass and get back chalicelib.rules.records values.
+
+Every write that its condition may refuse (the `*_if_*` functions, `claim_committed_draw`, the
+other moves of a draw, check-in, no-show, the look-up count, the reminder and link marks, the
+audit entries written alone) returns one type, records.Outcome, read one way:
+
+    result = storage.release_hold_if_active(...)
+    if not result.ok:
+        raise refusals.hold_not_active(...).exception()
+
+`result.value` is what the write produced when it happened (the claimed draw, the slots created,
+the booking a closed slot had); a refused result carries the labels of its conditions that
+failed and the facts behind them (`"identity" in result`, `result.facts`), for
+chalicelib.rules.refusals to choose the answer. An Outcome is never a truth value.
 """
 from chalicelib.storage.audit import audit_item, history_of
 from chalicelib.storage.bookings import (

@@ -1,7 +1,7 @@
 """Bookings: confirming a hold, cancelling, staff's check-in and no-show, reminders, day lists."""
 from chalicelib.platform.clock import epoch_of
 from chalicelib.rules import lifecycle
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
@@ -73,7 +73,7 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
     tx.add_all(also)
     failed = tx.commit()
     fresh = get(Hold, hold.hold_id) if "hold" in failed else None
-    return Failed(frozenset(failed), {"status": fresh.status, "expires_at": fresh.expires_at} if fresh is not None else {})
+    return Outcome.of(failed, {"status": fresh.status, "expires_at": fresh.expires_at} if fresh is not None else {})
 
 
 def get_booking(booking_id):
@@ -88,7 +88,7 @@ def cancel_booking_if_booked(booking, now, available_from, cooldown_until, also=
     if set(failed) == {"cooldown"}:
         # A longer cooldown is already running: keep it, cancel without touching it.
         failed = _cancel_transaction(booking, now, available_from, None, also, draw_from)
-    return Failed(frozenset(failed))
+    return Outcome.of(failed)
 
 
 def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), draw_from=None):
@@ -136,8 +136,8 @@ def bookings_of_partner(partner_id, from_key, limit, cursor=None):
 
 
 def mark_link_requested(booking, now):
-    """Ask the bookings stream to send the booking's link again (notify.LINK)."""
-    update_if(Booking(booking.booking_id), [Booking.link_requested_at.set(now)], Booking.status == "booked")
+    """Ask the bookings stream to send the booking's link again (notify.LINK), while it is booked."""
+    return update_if(Booking(booking.booking_id), [Booking.link_requested_at.set(now)], Booking.status == "booked", label="booking")
 
 
 # --- staff work (R7) --------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def _booking_final(booking, status, slot_state, also, extra_actions=()):
     )
     count_change_of(tx, booking, **{status: 1})
     tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit())
 
 
 def check_in_booking(booking, status, now, also):
@@ -180,10 +180,10 @@ def bookings_to_remind(site_id, day):
 
 
 def mark_reminded_once(booking, now):
-    """True if this call set reminded_at (the stream then sends the reminder); False if another
-    run did it first or the booking is no longer booked."""
+    """Done if this call set reminded_at (the stream then sends the reminder); refused
+    ("booking") if another run did it first or the booking is no longer booked."""
     return update_if(Booking(booking.booking_id), [Booking.reminded_at.set(now)],
-                     Booking.reminded_at.does_not_exist() & (Booking.status == "booked"))
+                     Booking.reminded_at.does_not_exist() & (Booking.status == "booked"), label="booking")
 
 
 def booking_image(image):

@@ -1,6 +1,6 @@
 """Sites and policies: the catalog staff configure and everyone reads."""
 from chalicelib.rules import records
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 from chalicelib.storage import values
 from chalicelib.storage.calls import get, guard_public_functions, query_all
 from chalicelib.storage.models import Policy, Site
@@ -13,7 +13,7 @@ def create_site_if_new(site, also=()):
     tx = Transaction()
     tx.put("site", values.item(Site, site, sk=site.site_id), Site.sk.does_not_exist())
     tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit())
 
 
 def list_sites():
@@ -39,7 +39,7 @@ def replace_policy_if_unchanged(site_id, procedure_id, values, now, read_at, als
     tx = Transaction()
     tx.put("policy", policy, Policy.pk.does_not_exist() if read_at is None else Policy.updated_at == read_at)
     tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit())
 
 
 guard_public_functions(globals())

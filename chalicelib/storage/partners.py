@@ -1,6 +1,6 @@
 """Partners: their items and the key lookup behind the partner authorizer."""
 from chalicelib.rules import records
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 from chalicelib.storage import values
 from chalicelib.storage.calls import get, guard_public_functions, query_all
 from chalicelib.storage.models import Partner, PartnerKey
@@ -18,7 +18,7 @@ def create_partner_if_new(partner, also=()):
         PartnerKey.pk.does_not_exist(),
     )
     tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit())
 
 
 def list_partners():
@@ -37,7 +37,7 @@ def revoke_partner_if_active(partner, now, also=()):
               condition=Partner.sk.exists() & Partner.revoked_at.does_not_exist())
     tx.delete("key", PartnerKey(f"partner-key#{partner.key_hash}"), condition=PartnerKey.partner_id == partner.partner_id)
     tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit())
 
 
 def partner_by_key_hash(key_hash):

@@ -1,6 +1,6 @@
 """Slots and holds: publishing slots, the search, holding, releasing and closing a slot."""
 from chalicelib.rules import identity_keys, lifecycle
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
@@ -34,11 +34,11 @@ def write_entries(also):
     that spans several transactions (a schedule) records first."""
     tx = Transaction()
     tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit())
 
 
 def create_slots_if_new(slots):
-    """Insert the slots (records.Slot) whose id is new; returns how many were new (the others
+    """Insert the slots (records.Slot) whose id is new; done with how many were new (the others
     exist already: an earlier publication of the same openings).
 
     The slots of one procedure, day and counter shard go together, up to 99 in a transaction
@@ -71,7 +71,7 @@ def create_slots_if_new(slots):
     for slot in slots:
         groups.setdefault(figures_item(slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id).sk, []).append(slot)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return sum(pool.map(create_group, groups.values()))
+        return Outcome.done(sum(pool.map(create_group, groups.values())))
 
 
 def get_slot(slot_id):
@@ -126,7 +126,7 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
     failed = tx.commit()
     old = failed.get("identity")
     facts = {name: _number(old, name) for name in ("hold_expires_at", "hold_lapse_until", "cooldown_until")} if old is not None else {}
-    return Failed(frozenset(failed), facts)
+    return Outcome.of(failed, facts)
 
 
 def get_hold(hold_id):
@@ -147,13 +147,13 @@ def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), d
     count_change_of(tx, hold, **freed_figure(available_from))
     end_hold(tx, hold, cooldown_until)
     tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit())
 
 
 def close_slot_if_open_to_change(slot, now, also):
     """Staff close a slot: never offered again (closed, out of the search index). A booking on it
     becomes `closed` and frees its identity's one-booking lock; a hold on it ends without cooldown.
-    Returns (the booking closed or None, what failed)."""
+    Done with the booking closed (or None)."""
     tx = Transaction()
     tx.update(
         "slot",
@@ -179,7 +179,7 @@ def close_slot_if_open_to_change(slot, now, also):
                       condition=Hold.status == "active")
             end_hold(tx, hold)
     tx.add_all(also(booking))
-    return booking, Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit(), value=booking)
 
 
 # --- what a draw reads and leaves -------------------------------------------------------------
@@ -200,7 +200,7 @@ def holdable_slots_between(site_id, procedure_id, from_key, to_key, now):
 
 def release_draw_leftover_if_unchanged(slot, now, available_from):
     """A free slot that a draw did not give away goes to search at a random instant (or, None, to
-    the counter), only if nobody took or moved it since the draw read it. Returns True if moved."""
+    the counter), only if nobody took or moved it since the draw read it (refused: "slot")."""
     actions = ([Slot.state.set(lifecycle.FREED_LATE), Slot.search_pk.remove()] if available_from is None
                else [Slot.available_from.set(available_from)])
     condition = (Slot.state.is_in(*lifecycle.HOLDABLE_STATES) & (Slot.available_from == slot.available_from)
@@ -209,8 +209,8 @@ def release_draw_leftover_if_unchanged(slot, now, available_from):
         tx = Transaction()
         tx.update("slot", Slot(slot.slot_id), actions=[*actions, Slot.draw_from.remove()], condition=condition)
         count_in(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, freed_late=1)
-        return not tx.commit()
-    return update_if(Slot(slot.slot_id), [*actions, Slot.draw_from.remove()], condition)
+        return Outcome.of(tx.commit())
+    return update_if(Slot(slot.slot_id), [*actions, Slot.draw_from.remove()], condition, label="slot")
 
 
 def slots_by_id(slot_ids):

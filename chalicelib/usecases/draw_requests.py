@@ -54,9 +54,9 @@ def _request_ip_limit(client_ip, policy, now):
 
 
 def _file(request, ends, now, ip_limit, also):
-    failed = storage.file_request_if_allowed(request, ends, now, ip_limit, also=also)
-    if failed:
-        raise refusals.request_refusal(failed, now, ip_limit["window"][1] if ip_limit else None).exception()
+    result = storage.file_request_if_allowed(request, ends, now, ip_limit, also=also)
+    if not result.ok:
+        raise refusals.request_refusal(result, now, ip_limit["window"][1] if ip_limit else None).exception()
 
 
 def _new_request(site_id, procedure_id, identity, token_digest, applicant, first_day, last_day, permit_expires_on, partner_id,
@@ -132,11 +132,13 @@ def withdraw(request_id, token, now):
     status = request_status(found, now)
     if status == "offered":
         offer = storage.get_hold(found.hold_id)
-        if storage.withdraw_request_if_live(found, now, offer, **standby.freed_terms(offer, now)):
+        result = storage.withdraw_request_if_live(found, now, offer, **standby.freed_terms(offer, now))
+        if not result.ok:
             raise refusals.REQUEST_NOT_LIVE.exception()
         metric("HoldsAbandoned", site=found.site_id)
     elif status == "waiting":
-        if storage.withdraw_request_if_live(found, now):
+        result = storage.withdraw_request_if_live(found, now)
+        if not result.ok:
             raise refusals.REQUEST_NOT_LIVE.exception()
         standby.forget_standby(found.site_id, found.procedure_id)
     else:

@@ -318,6 +318,6 @@ def remind_tomorrow(now):
         tomorrow = (datetime.fromtimestamp(now, timezone.utc).astimezone(ZoneInfo(site.timezone)).date()
                     + timedelta(days=config.current().reminder_lead_days))
         for booking in storage.bookings_to_remind(site.site_id, tomorrow.isoformat()):
-            if storage.mark_reminded_once(booking, now):
+            if storage.mark_reminded_once(booking, now).ok:
                 marked += 1
     return marked

@@ -36,7 +36,8 @@ def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
                       gateway_key_id=gateway_key_id)
     entry = audit_trail.staff_change(partner_id, "partner_created", staff_subject, now, client_ip, daily_quota=daily_quota)
     try:
-        if storage.create_partner_if_new(partner, [entry]):
+        result = storage.create_partner_if_new(partner, [entry])
+        if not result.ok:
             raise refusals.PARTNER_EXISTS.exception()
     except Exception:
         gateway_keys.unregister(gateway_key_id)
@@ -59,7 +60,8 @@ def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
     already = found.revoked_at is not None
     if not already:
         entry = audit_trail.staff_change(found.partner_id, "partner_revoked", staff_subject, now, client_ip)
-        if storage.revoke_partner_if_active(found, now, [entry]):
+        result = storage.revoke_partner_if_active(found, now, [entry])
+        if not result.ok:
             raise refusals.PARTNER_REVOKED.exception()
         _key_cache.clear()
     # Its usage-plan key goes too. Revoking again retries a cleanup that failed; a key left

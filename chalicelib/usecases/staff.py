@@ -29,7 +29,8 @@ def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip,
     false_urgency = match and not honest
     status = oversight.check_in_status(match, honest)
     also = _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now)
-    if storage.check_in_booking(found, status, now, also):
+    result = storage.check_in_booking(found, status, now, also)
+    if not result.ok:
         raise refusals.BOOKING_NOT_BOOKED.exception()
     if status == lifecycle.ATTENDED:
         metric("CheckinMatched", site=found.site_id)
@@ -65,10 +66,11 @@ def no_show(booking_id, staff_subject, client_ip, now):
     if now < epoch_of(found.starts_at):
         raise Conflict("The appointment has not started yet.", code="appointment_not_started")
     actor = audit_trail.staff(staff_subject)
-    if storage.mark_no_show(found, now, [
+    result = storage.mark_no_show(found, now, [
         audit_trail.entry(found.booking_id, "no_show", actor, now, found.starts_at, client_ip),
         audit_trail.entry(found.slot_id, "no_show", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
-    ]):
+    ])
+    if not result.ok:
         raise refusals.BOOKING_NOT_BOOKED.exception()
     metric("NoShow", site=found.site_id)
     return {"booking_id": found.booking_id, "status": lifecycle.NO_SHOW}
@@ -88,9 +90,10 @@ def close_slot(slot_id, staff_subject, client_ip, now):
             items.append(audit_trail.entry(booking.booking_id, "closed", actor, now, slot.starts_at, client_ip))
         return items
 
-    booking, failed = storage.close_slot_if_open_to_change(slot, now, entries)
-    if failed:
-        raise refusals.close_refusal(failed).exception()
+    result = storage.close_slot_if_open_to_change(slot, now, entries)
+    if not result.ok:
+        raise refusals.close_refusal(result).exception()
+    booking = result.value
     metric("SlotClosed", site=slot.site_id)
     return {"slot_id": slot.slot_id, "state": lifecycle.CLOSED,
             **({"booking_id": booking.booking_id, "booking_status": "closed"} if booking else {})}
