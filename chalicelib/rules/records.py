@@ -207,6 +207,36 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class NewAuditEntry:
+    """An audit entry to append in the transaction of the change it records: storage builds its
+    item (a new one, never an update). `at` is the change's instant (epoch seconds); the entry is
+    kept until `purge_at`."""
+    entity_id: str
+    action: str
+    actor: str
+    at: float
+    purge_at: float
+    client_ip: Optional[str] = None
+    details: Optional[dict] = None
+
+
+@dataclass(frozen=True)
+class NewSignal:
+    """An R9 signal to count in the transaction of what caused it, at `at` (epoch seconds):
+    storage adds it to the day's counter of `kind` and `subject` (a hold's or, `request`, a draw
+    request's; `identity`, a short identity hash, joins the counter's set; a partner's counter
+    adds `booked` and `cancelled`), or writes a one-off item with its `details` when given."""
+    kind: str
+    subject: str
+    at: float
+    request: bool = False
+    identity: Optional[str] = None
+    booked: int = 0
+    cancelled: int = 0
+    details: Optional[dict] = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What a conditional write of storage did, every one the same way: `ok`, with its `value`
     (the record as stored, the count created... or None); or refused, with the labels of its

@@ -50,7 +50,7 @@ def guarded(function):
 
 # Public names of aggregate modules that make no DynamoDB call: table setup, pure key helpers,
 # and builders of transaction items.
-UNGUARDED = {"ensure_tables", "bookings_table_name", "booking_image", "guard_public_functions"}
+UNGUARDED = {"ensure_tables", "bookings_table_name", "booking_image", "guard_public_functions", "add_entries", "add_signals"}
 
 
 def guard_public_functions(namespace):

@@ -24,6 +24,7 @@ from chalicelib.storage.conditions import (
 )
 from chalicelib.storage.figures import count_change_of, freed_figure
 from chalicelib.storage.models import Draw, DrawRecordChunk, Hold, IdentityState, Request, Slot
+from chalicelib.storage.signals import add_signals
 from chalicelib.storage.transaction import Transaction
 
 # --- requests ---------------------------------------------------------------------------------
@@ -35,10 +36,10 @@ def _identity_may_enter(tx, identity, procedure_id, now):
     check_no_active_booking(tx, identity, procedure_id, now)
 
 
-def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, also=()):
+def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, signals=()):
     """R6 + R2 + R4 + R8: one live request per identity and procedure, none while in cooldown or
     holding a booking for the procedure, and no more per client IP and hour than the policy
-    allows; the request (records.Request) enters the pool of the next draw. `also` adds signals.
+    allows; the request (records.Request) enters the pool of the next draw, with its signals.
     Returns what failed, with the identity's lapse and cooldown ends if its cooldown did."""
     tx = Transaction()
     tx.put("request", values.item(Request, request, pool_pk=search_partition(request.site_id, request.procedure_id)),
@@ -56,7 +57,7 @@ def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, also=(
         condition=IdentityState.request_id.does_not_exist() | (IdentityState.request_ends_at <= now),
     )
     _identity_may_enter(tx, request.identity_key, request.procedure_id, now)
-    tx.add_all(also)
+    add_signals(tx, signals)
     failed = tx.commit()
     identity = get(IdentityState, request.identity_key, HOLD_SCOPE) if "cooldown" in failed else None
     facts = {"hold_lapse_until": identity.hold_lapse_until, "cooldown_until": identity.cooldown_until} if identity else {}

@@ -2,6 +2,7 @@
 from chalicelib.rules import identity_keys, lifecycle
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
+from chalicelib.storage.audit import add_entries
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
     booking_scope,
@@ -19,6 +20,7 @@ from chalicelib.storage.conditions import (
 )
 from chalicelib.storage.figures import count_change_of, count_in, figures_item, freed_figure
 from chalicelib.storage.models import Booking, Hold, IdentityState, Slot
+from chalicelib.storage.signals import add_signals
 from chalicelib.storage.transaction import Transaction
 
 _SLOTS_PER_TRANSACTION = 99  # and their day's counter: DynamoDB takes 100 items at most
@@ -29,11 +31,11 @@ def _number(raw_item, name):
     return float(value) if value is not None else None
 
 
-def write_entries(also):
-    """Audit entries (and signals) written on their own, in one transaction: what a change
-    that spans several transactions (a schedule) records first."""
+def write_entries(audit):
+    """Audit entries (records.NewAuditEntry) written on their own, in one transaction: what a
+    change that spans several transactions (a schedule) records first."""
     tx = Transaction()
-    tx.add_all(also)
+    add_entries(tx, audit)
     return Outcome.of(tx.commit())
 
 
@@ -93,14 +95,15 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
     return [values.slot(s) for s in found], next_cursor
 
 
-def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, ip_limit, partner_quota=None, also=()):
+def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, ip_limit, partner_quota=None, audit=(), signals=()):
     """R1-R4, R8 in one transaction: the slot is holdable (uniform rule), the identity has no
     active hold, no cooldown and no active booking for the procedure, the client IP is under its
     hourly limit. Returns what failed (refusals.hold_refusal chooses the answer), with the
     identity's hold expiry, lapse and cooldown ends when its condition failed.
 
     A partner's hold (partner_quota given) may take a reserved slot and counts against the
-    partner's daily quota instead of the per-IP limit; `also` adds audit entries and signals."""
+    partner's daily quota instead of the per-IP limit. `audit` (records.NewAuditEntry) and
+    `signals` (records.NewSignal) are written in the same transaction."""
     tx = Transaction()
     tx.update(
         "slot",
@@ -122,7 +125,8 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
         count_under_cap(tx, "quota", f"partner-holds#{partner_quota['partner_id']}#{partner_quota['window'][0]}",
                         partner_quota["window"][1], partner_quota["max"])
     tx.put("hold", values.item(Hold, hold), Hold.hold_id.does_not_exist())
-    tx.add_all(also)
+    add_entries(tx, audit)
+    add_signals(tx, signals)
     failed = tx.commit()
     old = failed.get("identity")
     facts = {name: _number(old, name) for name in ("hold_expires_at", "hold_lapse_until", "cooldown_until")} if old is not None else {}
@@ -133,9 +137,10 @@ def get_hold(hold_id):
     return values.hold(get(Hold, hold_id))
 
 
-def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), draw_from=None):
+def release_hold_if_active(hold, now, available_from, cooldown_until, audit=(), draw_from=None):
     """Free a held slot into quarantine and start the identity's cooldown, only while the hold is
-    still active (an expired hold has already freed the slot at its own hidden instant)."""
+    still active (an expired hold has already freed the slot at its own hidden instant), with its
+    audit entries."""
     tx = Transaction()
     free_the_slot(tx, hold, available_from, draw_from, slot_held_by(hold.hold_id, now))
     tx.update(
@@ -146,14 +151,14 @@ def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), d
     )
     count_change_of(tx, hold, **freed_figure(available_from))
     end_hold(tx, hold, cooldown_until)
-    tx.add_all(also)
+    add_entries(tx, audit)
     return Outcome.of(tx.commit())
 
 
-def close_slot_if_open_to_change(slot, now, also):
-    """Staff close a slot: never offered again (closed, out of the search index). A booking on it
-    becomes `closed` and frees its identity's one-booking lock; a hold on it ends without cooldown.
-    Done with the booking closed (or None)."""
+def close_slot_if_open_to_change(slot, booking, now, audit=()):
+    """Staff close a slot: never offered again (closed, out of the search index). Its booking
+    (`booking`, as read for a booked slot; else None) becomes `closed` and frees its identity's
+    one-booking lock; a hold on it ends without cooldown. With its audit entries."""
     tx = Transaction()
     tx.update(
         "slot",
@@ -164,22 +169,19 @@ def close_slot_if_open_to_change(slot, now, also):
         & (Slot.booking_id.does_not_exist() if not slot.booking_id else Slot.booking_id == slot.booking_id),
     )
     count_in(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, closed=1)
-    booking = None
-    if slot.state == lifecycle.BOOKED and slot.booking_id:
-        booking = values.booking(get(Booking, slot.booking_id))
-        if booking is not None:
-            tx.update("booking", Booking(booking.booking_id), actions=[Booking.status.set("closed")],
-                      condition=Booking.status == "booked")
-            tx.delete("active_booking", IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
-                      condition=IdentityState.booking_id == booking.booking_id)
+    if booking is not None:
+        tx.update("booking", Booking(booking.booking_id), actions=[Booking.status.set("closed")],
+                  condition=Booking.status == "booked")
+        tx.delete("active_booking", IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
+                  condition=IdentityState.booking_id == booking.booking_id)
     elif slot.state == lifecycle.HELD and slot.hold_id:
         hold = get(Hold, slot.hold_id)
         if hold is not None and hold.status == "active":
             tx.update("hold", Hold(hold.hold_id), actions=[Hold.status.set("closed")],
                       condition=Hold.status == "active")
             end_hold(tx, hold)
-    tx.add_all(also(booking))
-    return Outcome.of(tx.commit(), value=booking)
+    add_entries(tx, audit)
+    return Outcome.of(tx.commit())
 
 
 # --- what a draw reads and leaves -------------------------------------------------------------

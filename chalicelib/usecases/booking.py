@@ -89,15 +89,15 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
     token = new_token()
     item = _new_hold(slot, applicant, identity, token_hash(token), round(expires_at, 3), client_ip, now, partner)
     actor = audit_trail.partner(partner["partner_id"]) if partner else audit_trail.identity(identity)
-    also = [
+    audit = [
         audit_trail.entry(slot.slot_id, "hold_taken", actor, now, slot.starts_at, client_ip, hold_id=item.hold_id),
         audit_trail.entry(item.hold_id, "hold_taken", actor, now, slot.starts_at, client_ip, slot_id=slot.slot_id),
-        # A partner holds for its beneficiaries from its own servers (bounded by its quota): its IP
-        # is no sign of fake identities, as for its draw requests.
-        *fraud_signals.hold_items(now, None if partner else client_ip, identity, applicant.email),
     ]
+    # A partner holds for its beneficiaries from its own servers (bounded by its quota): its IP
+    # is no sign of fake identities, as for its draw requests.
+    signals = fraud_signals.hold_signals(now, None if partner else client_ip, identity, applicant.email)
     _take(slot, item, now, round(available_after, 3), round(lifecycle.cooldown_until(expires_at, policy), 3),
-          _hold_limits(client_ip, policy, partner, now), also)
+          _hold_limits(client_ip, policy, partner, now), audit, signals)
     metric("HoldCreated", site=slot.site_id)
     return {
         "hold_id": item.hold_id,
@@ -152,11 +152,11 @@ def _hold_limits(client_ip, policy, partner, now):
             "partner_quota": None}
 
 
-def _take(slot, item, now, available_from_after, lapse_until, limits, also):
+def _take(slot, item, now, available_from_after, lapse_until, limits, audit, signals):
     """The hold's transaction; refused, the answer refusals.hold_refusal chooses (counted)."""
     try:
         result = storage.hold_slot_if_available(slot, item, now, available_from_after=available_from_after,
-                                                lapse_until=lapse_until, also=also, **limits)
+                                                lapse_until=lapse_until, audit=audit, signals=signals, **limits)
     except Exception:
         metric("HoldRefused", site=slot.site_id)
         raise
@@ -189,8 +189,8 @@ def release(hold_id, token, now, client_ip=None):
         found,
         now,
         **standby.freed_terms(found, now),
-        also=[audit_trail.entry(found.slot_id, "hold_released", actor, now, found.starts_at, client_ip, hold_id=found.hold_id),
-              audit_trail.entry(found.hold_id, "hold_released", actor, now, found.starts_at, client_ip)],
+        audit=[audit_trail.entry(found.slot_id, "hold_released", actor, now, found.starts_at, client_ip, hold_id=found.hold_id),
+               audit_trail.entry(found.hold_id, "hold_released", actor, now, found.starts_at, client_ip)],
     )
     if not result.ok:
         raise refusals.hold_not_active(found.status, found.expires_at, now).exception()
@@ -261,14 +261,14 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
         draw_day=found.draw_day,
     )
     actor = _actor(booking)
-    also = [
+    audit = [
         audit_trail.entry(found.hold_id, "hold_confirmed", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
         audit_trail.entry(booking.booking_id, "booked", actor, now, found.starts_at, client_ip,
                     slot_id=found.slot_id, hold_id=found.hold_id, reference=booking.reference),
         audit_trail.entry(found.slot_id, "booked", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
-        *fraud_signals.partner_items(now, partner_id, booked=1),
     ]
-    result = storage.confirm_hold_as_booking(found, booking, now, also=also)
+    result = storage.confirm_hold_as_booking(found, booking, now, audit=audit,
+                                             signals=fraud_signals.partner_signals(now, partner_id, booked=1))
     if not result.ok:
         refusal = refusals.confirm_refusal(result, found, now, epoch_of(found.starts_at))
         if refusal is not None:
@@ -303,9 +303,9 @@ def cancel(booking_id, token, now, partner_id=None, client_ip=None):
         found,
         now,
         **standby.freed_terms(found, now),
-        also=[audit_trail.entry(found.booking_id, "cancelled", actor, now, found.starts_at, client_ip),
-              audit_trail.entry(found.slot_id, "cancelled", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
-              *fraud_signals.partner_items(now, found.partner_id, cancelled=1)],
+        audit=[audit_trail.entry(found.booking_id, "cancelled", actor, now, found.starts_at, client_ip),
+               audit_trail.entry(found.slot_id, "cancelled", actor, now, found.starts_at, client_ip, booking_id=found.booking_id)],
+        signals=fraud_signals.partner_signals(now, found.partner_id, cancelled=1),
     )
     if not result.ok:
         raise refusals.BOOKING_NOT_ACTIVE.exception()

@@ -35,7 +35,7 @@ def file_request(site_id, procedure_id, applicant, first_day, last_day, permit_e
     request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
                            permit_expires_on, partner_id, now, ends)
     _file(request, ends, now, None if partner_id else _request_ip_limit(client_ip, policy, now),
-          fraud_signals.request_items(now, client_ip, identity, applicant.email))
+          fraud_signals.request_signals(now, client_ip, identity, applicant.email))
     standby.forget_standby(site_id, procedure_id)
     if policy.allocation == policies.AUTO:
         draw_terms.pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
@@ -53,8 +53,8 @@ def _request_ip_limit(client_ip, policy, now):
     return {"ip": client_ip or "unknown", "window": lifecycle.hour_window(now), "max": policy.max_holds_per_ip_per_hour}
 
 
-def _file(request, ends, now, ip_limit, also):
-    result = storage.file_request_if_allowed(request, ends, now, ip_limit, also=also)
+def _file(request, ends, now, ip_limit, signals):
+    result = storage.file_request_if_allowed(request, ends, now, ip_limit, signals=signals)
     if not result.ok:
         raise refusals.request_refusal(result, now, ip_limit["window"][1] if ip_limit else None).exception()
 

@@ -36,7 +36,7 @@ def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
                       gateway_key_id=gateway_key_id)
     entry = audit_trail.staff_change(partner_id, "partner_created", staff_subject, now, client_ip, daily_quota=daily_quota)
     try:
-        result = storage.create_partner_if_new(partner, [entry])
+        result = storage.create_partner_if_new(partner, audit=[entry])
         if not result.ok:
             raise refusals.PARTNER_EXISTS.exception()
     except Exception:
@@ -60,7 +60,7 @@ def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
     already = found.revoked_at is not None
     if not already:
         entry = audit_trail.staff_change(found.partner_id, "partner_revoked", staff_subject, now, client_ip)
-        result = storage.revoke_partner_if_active(found, now, [entry])
+        result = storage.revoke_partner_if_active(found, now, audit=[entry])
         if not result.ok:
             raise refusals.PARTNER_REVOKED.exception()
         _key_cache.clear()

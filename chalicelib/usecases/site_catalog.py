@@ -83,7 +83,8 @@ def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", 
         return merged  # nothing changes: no write, no audit entry
     entry = audit_trail.staff_change(audit_trail.policy_entity(site_id, procedure_id), "policy_changed", staff_subject, now, client_ip,
                                changes=changed)
-    result = storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None, [entry])
+    result = storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None,
+                                                 audit=[entry])
     if not result.ok:
         raise refusals.POLICY_CHANGED.exception()
     forget_cached()
@@ -132,7 +133,7 @@ def create_site(site_id, name, address, timezone, procedures, now, staff_subject
     entry = audit_trail.staff_change(audit_trail.site_entity(site_id), "site_created", staff_subject, now, client_ip,
                                name=name, timezone=timezone, procedures=[p["procedure_id"] for p in procedures])
     created = records.Site(site_id=site_id, name=name, name_en=name_en, address=address, timezone=timezone, procedures=procedures)
-    result = storage.create_site_if_new(created, [entry])
+    result = storage.create_site_if_new(created, audit=[entry])
     if not result.ok:
         raise refusals.site_exists(site_id).exception()
     forget_cached()

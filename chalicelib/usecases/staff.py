@@ -7,7 +7,7 @@ from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import metric
 from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, refusals
 from chalicelib.rules.errors import Conflict, NotFound
-from chalicelib.usecases import audit_trail
+from chalicelib.usecases import audit_trail, fraud_signals
 
 
 def _booking(booking_id):
@@ -28,8 +28,8 @@ def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip,
     match = oversight.identities_match(presented, found.identity_key)
     false_urgency = match and not honest
     status = oversight.check_in_status(match, honest)
-    also = _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now)
-    result = storage.check_in_booking(found, status, now, also)
+    audit, signals = _check_in_notes(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now)
+    result = storage.check_in_booking(found, status, now, audit, signals)
     if not result.ok:
         raise refusals.BOOKING_NOT_BOOKED.exception()
     if status == lifecycle.ATTENDED:
@@ -39,22 +39,23 @@ def check_in(booking_id, doc_type, number, birth_date, staff_subject, client_ip,
     return {"booking_id": found.booking_id, "match": match, "false_urgency": false_urgency, "status": status}
 
 
-def _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now):
+def _check_in_notes(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now):
     """The check-in's audit entries, and its signals: a mismatch, a false urgency (R9)."""
     actor = audit_trail.staff(staff_subject)
     details: dict[str, str | None] = {} if status == lifecycle.ATTENDED else {"reason": "false_urgency" if false_urgency else "identity_mismatch"}
     if found.tier is not None:
         details["permit_expires_on"] = permit_expires_on.isoformat() if permit_expires_on else None
-    also = [
+    audit = [
         audit_trail.entry(found.booking_id, "checked_in" if status == lifecycle.ATTENDED else "check_in_refused", actor, now,
                     found.starts_at, client_ip, **details),
         audit_trail.entry(found.slot_id, status, actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
     ]
+    signals = []
     if not match:
-        also.append(storage.signal_checkin_mismatch(now, found, staff_subject))
+        signals.append(fraud_signals.checkin_mismatch(now, found, staff_subject))
     if false_urgency:
-        also.append(storage.signal_false_urgency(now, found, staff_subject, permit_expires_on.isoformat()))
-    return also
+        signals.append(fraud_signals.false_urgency(now, found, staff_subject, permit_expires_on.isoformat()))
+    return audit, signals
 
 
 def _day(iso):
@@ -82,18 +83,14 @@ def close_slot(slot_id, staff_subject, client_ip, now):
     if slot is None:
         raise NotFound("Unknown slot.", code="slot_not_found")
     actor = audit_trail.staff(staff_subject)
-
-    def entries(booking):
-        items = [audit_trail.entry(slot.slot_id, "closed", actor, now, slot.starts_at, client_ip,
-                             previous_state=slot.state, **({"booking_id": booking.booking_id} if booking else {}))]
-        if booking is not None:
-            items.append(audit_trail.entry(booking.booking_id, "closed", actor, now, slot.starts_at, client_ip))
-        return items
-
-    result = storage.close_slot_if_open_to_change(slot, now, entries)
+    booking = storage.get_booking(slot.booking_id) if slot.state == lifecycle.BOOKED and slot.booking_id else None
+    audit = [audit_trail.entry(slot.slot_id, "closed", actor, now, slot.starts_at, client_ip,
+                               previous_state=slot.state, **({"booking_id": booking.booking_id} if booking else {}))]
+    if booking is not None:
+        audit.append(audit_trail.entry(booking.booking_id, "closed", actor, now, slot.starts_at, client_ip))
+    result = storage.close_slot_if_open_to_change(slot, booking, now, audit)
     if not result.ok:
         raise refusals.close_refusal(result).exception()
-    booking = result.value
     metric("SlotClosed", site=slot.site_id)
     return {"slot_id": slot.slot_id, "state": lifecycle.CLOSED,
             **({"booking_id": booking.booking_id, "booking_status": "closed"} if booking else {})}
