@@ -141,7 +141,6 @@ class Draw:
     offered_count: Optional[int] = None
     skipped_count: Optional[int] = None
     done_at: Optional[float] = None
-    record: Optional[dict] = None  # before issue 11, the whole record in the draw itself
 
 
 @dataclass(frozen=True)
