@@ -1,4 +1,6 @@
 """Slots and holds: publishing slots, the search, holding, releasing and closing a slot."""
+from concurrent.futures import ThreadPoolExecutor
+
 from chalicelib.rules import identity_keys, lifecycle
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
@@ -50,7 +52,6 @@ def create_slots_if_new(slots):
     counter item, so they never conflict. A schedule's audit entry is written first
     (write_entries), so no slot exists without its entry; if a group then fails (503),
     publishing again creates the missing slots only, with an entry of its own."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def create(batch):
         while batch:

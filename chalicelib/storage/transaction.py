@@ -4,6 +4,7 @@ import secrets
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.storage.calls import storage_call
@@ -37,8 +38,6 @@ class Transaction:
     def commit(self):
         """Commit; returns {} or, when cancelled, {label: raw old item or {}} of the items whose
         condition failed. Throttled, unreachable or still contended: StorageUnavailable."""
-        from pynamodb.transactions import TransactWrite
-
         try:
             with storage_call(), TransactWrite(connection=connection(), client_request_token=self._token) as tx:
                 for kind in _ORDER:

@@ -8,6 +8,7 @@ from chalicelib import storage
 from chalicelib.platform import config
 from chalicelib.platform.clock import epoch_of, to_rfc3339
 from chalicelib.rules import records
+from chalicelib.rules.errors import NotFound
 
 
 def identity(identity_key):
@@ -70,8 +71,6 @@ def site_history(site_id, procedure_ids):
 def slot_history(slot_id):
     """A slot's history, for agents. Only a slot's: the audit table also holds partners'
     (admins only) and configuration entities, which this route must not reach under their ids."""
-    from chalicelib.rules.errors import NotFound
-
     found = storage.get_slot(slot_id) if isinstance(slot_id, str) and len(slot_id) <= 64 else None
     if found is None:
         raise NotFound("Unknown slot.", code="slot_not_found")
@@ -80,8 +79,6 @@ def slot_history(slot_id):
 
 def booking_history(booking_id):
     """A booking's history includes its hold's (the hold came first, under another id)."""
-    from chalicelib.rules.errors import NotFound
-
     found = storage.get_booking(booking_id) if isinstance(booking_id, str) and len(booking_id) <= 64 else None
     if found is None:
         raise NotFound("Unknown booking.", code="booking_not_found")

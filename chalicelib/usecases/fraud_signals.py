@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 from chalicelib import storage
+from chalicelib.platform.clock import utc_date
 from chalicelib.platform.observability import logger, metric
 from chalicelib.rules import oversight, records
 
@@ -82,7 +83,5 @@ def publish_metrics(now):
 
 
 def today(now):
-    from chalicelib.platform.clock import utc_date
-
     return utc_date(now)
 

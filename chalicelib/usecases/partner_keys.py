@@ -1,6 +1,7 @@
 """Partner associations: their API keys (created, listed, revoked by staff), the key check behind
 the partner authorizer, and the partner's own view of its bookings."""
 import time
+from datetime import datetime, timezone
 
 from chalicelib import storage
 from chalicelib.platform import config, gateway_keys
@@ -117,8 +118,6 @@ def bookings(partner_id, now, limit, cursor=None):
 
 
 def utc_key_of(epoch):
-    from datetime import datetime, timezone
-
     return utc_key(datetime.fromtimestamp(epoch, timezone.utc))
 
 

@@ -1,5 +1,5 @@
 """Public transparency (SPEC R6, GET /stats): draws' records and figures, the daily statistics."""
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from chalicelib import storage
 from chalicelib.platform.clock import to_rfc3339
@@ -52,8 +52,6 @@ STATS_MAX_DAYS = 92
 def _stats_days(start, end):
     """The UTC days of appointments [start, end) covers (end: start + 31 days if None), at most
     STATS_MAX_DAYS of them, between the years 2000 and 2100, checked before any arithmetic."""
-    from datetime import timezone
-
     if not 2000 <= start.astimezone(timezone.utc).year <= 2100:
         raise InvalidValue("window_start", "{window_start} must be a date between 2000 and 2100.")
     if end is None:
