@@ -1,8 +1,9 @@
 """What use cases and storage hand each other: frozen values, standard library only.
 
 Storage reads return these (never PynamoDB items) and writes take them; storage alone builds
-items, keys and index partitions from them. A transition that did not happen returns Failed:
-which of its labelled conditions failed, with the facts a refusal needs (refusals.py chooses).
+items, keys and index partitions from them. Every conditional write returns an Outcome: ok
+with its value, or which of its labelled conditions failed, with the facts a refusal needs
+(refusals.py chooses).
 """
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
@@ -140,7 +141,6 @@ class Draw:
     offered_count: Optional[int] = None
     skipped_count: Optional[int] = None
     done_at: Optional[float] = None
-    record: Optional[dict] = None  # before issue 11, the whole record in the draw itself
 
 
 @dataclass(frozen=True)
@@ -206,17 +206,68 @@ class Signal:
 
 
 @dataclass(frozen=True)
-class Failed:
-    """A transition that did not happen: the labels of its conditions that failed (empty: it
-    happened) and the facts a refusal needs (an identity's hold expiry, lapse and cooldown ends,
-    a hold's status...). False when nothing failed."""
+class NewAuditEntry:
+    """An audit entry to append in the transaction of the change it records: storage builds its
+    item (a new one, never an update). `at` is the change's instant (epoch seconds); the entry is
+    kept until `purge_at`."""
+    entity_id: str
+    action: str
+    actor: str
+    at: float
+    purge_at: float
+    client_ip: Optional[str] = None
+    details: Optional[dict] = None
+
+
+@dataclass(frozen=True)
+class NewSignal:
+    """An R9 signal to count in the transaction of what caused it, at `at` (epoch seconds):
+    storage adds it to the day's counter of `kind` and `subject` (a hold's or, `request`, a draw
+    request's; `identity`, a short identity hash, joins the counter's set; a partner's counter
+    adds `booked` and `cancelled`), or writes a one-off item with its `details` when given."""
+    kind: str
+    subject: str
+    at: float
+    request: bool = False
+    identity: Optional[str] = None
+    booked: int = 0
+    cancelled: int = 0
+    details: Optional[dict] = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a conditional write of storage did, every one the same way: `ok`, with its `value`
+    (the record as stored, the count created... or None); or refused, with the labels of its
+    conditions that failed and the facts a refusal needs (an identity's hold expiry, lapse and
+    cooldown ends, a hold's status...), for refusals.py to choose the answer.
+
+    Read it through `.ok` (`if not result.ok: raise refusals...(result).exception()`), never as a
+    truth value: refused is not falsy here, so a truth test raises rather than guess."""
     conditions: frozenset = frozenset()
     facts: Mapping[str, Any] = field(default_factory=dict)
+    value: Any = None
 
-    def __bool__(self):
-        return bool(self.conditions)
+    @classmethod
+    def of(cls, failed, facts=None, value=None):
+        """From the labels of a write's conditions that failed: refused with them and `facts`;
+        none failed, done with `value`."""
+        return cls(frozenset(failed), facts or {}) if failed else cls(value=value)
+
+    @classmethod
+    def done(cls, value=None):
+        return cls(value=value)
+
+    @classmethod
+    def refused(cls, *labels, **facts):
+        return cls(frozenset(labels), facts)
+
+    @property
+    def ok(self):
+        return not self.conditions
 
     def __contains__(self, label):
         return label in self.conditions
 
-
+    def __bool__(self):
+        raise TypeError("an Outcome is read through .ok, not as a truth value")

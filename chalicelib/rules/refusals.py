@@ -2,7 +2,7 @@
 
 Every refusal the API answers is chosen here, by name: the use cases and app.py raise
 `refusals.X.exception()` and never build an error themselves (tests/unit/test_refusals.py checks).
-Storage says which labelled conditions failed (records.Failed) and the facts behind them; these
+Storage says which labelled conditions failed (a refused records.Outcome) and the facts behind them; these
 functions choose, in their order of precedence, the refusal's code and Retry-After; its status
 and words are the code's in rules/codes.py. Retry-After is always the caller's own wait (its
 cooldown, its rate window, its partner's quota, another run's lease), never a slot's timing
@@ -148,7 +148,7 @@ def lookup_refusal(failed, now, ip_window_end, identity_window_end):
 def offer_outcome(failed):
     """A draw's offer: made; already made (its hold, named after the draw and the request,
     exists: an earlier run made it); or not possible (something changed since the draw read)."""
-    if not failed:
+    if failed.ok:
         return OFFER_MADE
     return OFFER_ALREADY_MADE if "hold" in failed else OFFER_NOT_POSSIBLE
 

@@ -4,11 +4,22 @@ Every write names its condition; every change of several items is one transactio
 names say what the write guarantees. A small core (connection, transaction, calls, cursors,
 conditions) serves one module per aggregate; callers use the names below
 (`from chalicelib import storage; storage.hold_slot_if_available(...)`), never the models: they
-pass and get back chalicelib.rules.records values, and a transition that did not happen returns
-records.Failed (which labelled conditions failed, and the facts), for chalicelib.rules.refusals to
-choose the answer.
+pass and get back chalicelib.rules.records values.
+
+Every write that its condition may refuse (the `*_if_*` functions, `claim_committed_draw`, the
+other moves of a draw, check-in, no-show, the look-up count, the reminder and link marks, the
+audit entries written alone) returns one type, records.Outcome, read one way:
+
+    result = storage.release_hold_if_active(...)
+    if not result.ok:
+        raise refusals.hold_not_active(...).exception()
+
+`result.value` is what the write produced when it happened (the claimed draw, the slots created,
+the booking a closed slot had); a refused result carries the labels of its conditions that
+failed and the facts behind them (`"identity" in result`, `result.facts`), for
+chalicelib.rules.refusals to choose the answer. An Outcome is never a truth value.
 """
-from chalicelib.storage.audit import audit_item, history_of
+from chalicelib.storage.audit import history_of
 from chalicelib.storage.bookings import (
     booking_image,
     bookings_of_day,
@@ -57,15 +68,7 @@ from chalicelib.storage.partners import (
     partner_by_key_hash,
     revoke_partner_if_active,
 )
-from chalicelib.storage.signals import (
-    record_cooldown_refusal,
-    signal_checkin_mismatch,
-    signal_disposable_email,
-    signal_false_urgency,
-    signal_identity_behind_ip,
-    signal_partner,
-    signals_of_day,
-)
+from chalicelib.storage.signals import record_cooldown_refusal, signals_of_day
 from chalicelib.storage.slots import (
     close_slot_if_open_to_change,
     create_slots_if_new,
@@ -87,7 +90,7 @@ from chalicelib.storage.tables import bookings_table_name, ensure_tables
 AGGREGATES = ("slots", "bookings", "identities", "draws", "partners", "audit", "signals", "figures", "catalog")
 
 __all__ = [
-    "audit_item", "history_of",
+    "history_of",
     "booking_image", "bookings_of_day", "bookings_of_partner", "bookings_to_remind", "cancel_booking_if_booked", "check_in_booking",
     "confirm_hold_as_booking", "get_booking", "mark_link_requested", "mark_no_show", "mark_reminded_once",
     "create_site_if_new", "get_policy", "get_site", "list_sites", "replace_policy_if_unchanged",
@@ -98,8 +101,7 @@ __all__ = [
     "take_over_stale_draw", "waiting_requests", "withdraw_request_if_live",
     "FIGURE_NAMES", "figures_of_site", "count_lookup", "live_bookings_of",
     "create_partner_if_new", "get_partner", "list_partners", "partner_by_key_hash", "revoke_partner_if_active",
-    "record_cooldown_refusal", "signal_checkin_mismatch", "signal_disposable_email", "signal_false_urgency",
-    "signal_identity_behind_ip", "signal_partner", "signals_of_day",
+    "record_cooldown_refusal", "signals_of_day",
     "close_slot_if_open_to_change", "create_slots_if_new", "free_slots", "get_hold", "get_slot", "hold_slot_if_available",
     "holdable_slots_between", "release_draw_leftover_if_unchanged", "release_hold_if_active", "search_holdable_slots",
     "slots_by_id", "write_entries", "ensure_tables", "bookings_table_name",

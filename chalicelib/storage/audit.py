@@ -13,13 +13,14 @@ def _audit_at(now):
     return f"{stamp}#{secrets.token_hex(4)}"
 
 
-def audit_item(entity_id, action, actor, now, purge_at, client_ip=None, details=None):
-    """An audit entry to append in a transaction: a new item, never an update."""
-    entry = AuditEntry(
-        entity_id, _audit_at(now), action=action, actor=actor, client_ip=client_ip,
-        details=details or None, purge_at=int(purge_at),
-    )
-    return ("put", "audit", entry, AuditEntry.entity_id.does_not_exist())
+def add_entries(tx, entries):
+    """Each records.NewAuditEntry appended in the transaction `tx`: a new item, never an update."""
+    for entry in entries:
+        item = AuditEntry(
+            entry.entity_id, _audit_at(entry.at), action=entry.action, actor=entry.actor, client_ip=entry.client_ip,
+            details=entry.details or None, purge_at=int(entry.purge_at),
+        )
+        tx.put("audit", item, AuditEntry.entity_id.does_not_exist())
 
 
 def history_of(*entity_ids):

@@ -1,8 +1,9 @@
 """Bookings: confirming a hold, cancelling, staff's check-in and no-show, reminders, day lists."""
 from chalicelib.platform.clock import epoch_of
 from chalicelib.rules import lifecycle
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
+from chalicelib.storage.audit import add_entries
 from chalicelib.storage.calls import get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
     HOLD_SCOPE,
@@ -16,12 +17,13 @@ from chalicelib.storage.conditions import (
 )
 from chalicelib.storage.figures import count_change_of, freed_figure
 from chalicelib.storage.models import Booking, Hold, IdentityState, Request, Slot
+from chalicelib.storage.signals import add_signals
 from chalicelib.storage.transaction import Transaction
 
 
-def confirm_hold_as_booking(hold, booking, now, also=()):
-    """Turn an active, unexpired hold into a booking (records.Booking): slot, hold, booking and
-    both identity items change together or not at all. Returns what failed (refusals.confirm_refusal
+def confirm_hold_as_booking(hold, booking, now, audit=(), signals=()):
+    """Turn an active, unexpired hold into a booking (records.Booking): slot, hold, booking, both
+    identity items, the audit entries and the signals change together or not at all. Returns what failed (refusals.confirm_refusal
     chooses), with the hold's status and expiry as stored now when the hold's condition failed
     (confirmed concurrently, or no longer active)."""
     tx = Transaction()
@@ -70,28 +72,29 @@ def confirm_hold_as_booking(hold, booking, now, also=()):
             actions=[IdentityState.request_ends_at.set(now)],
             condition=IdentityState.request_id == hold.request_id,
         )
-    tx.add_all(also)
+    add_entries(tx, audit)
+    add_signals(tx, signals)
     failed = tx.commit()
     fresh = get(Hold, hold.hold_id) if "hold" in failed else None
-    return Failed(frozenset(failed), {"status": fresh.status, "expires_at": fresh.expires_at} if fresh is not None else {})
+    return Outcome.of(failed, {"status": fresh.status, "expires_at": fresh.expires_at} if fresh is not None else {})
 
 
 def get_booking(booking_id):
     return values.booking(get(Booking, booking_id))
 
 
-def cancel_booking_if_booked(booking, now, available_from, cooldown_until, also=(), draw_from=None):
+def cancel_booking_if_booked(booking, now, available_from, cooldown_until, audit=(), signals=(), draw_from=None):
     """Cancel a booking: its slot goes into quarantine (R3), its identity into cooldown (R4),
     and the identity's one-booking-per-procedure lock is freed, all in one transaction. Returns
     what failed."""
-    failed = _cancel_transaction(booking, now, available_from, cooldown_until, also, draw_from)
+    failed = _cancel_transaction(booking, now, available_from, cooldown_until, audit, signals, draw_from)
     if set(failed) == {"cooldown"}:
         # A longer cooldown is already running: keep it, cancel without touching it.
-        failed = _cancel_transaction(booking, now, available_from, None, also, draw_from)
-    return Failed(frozenset(failed))
+        failed = _cancel_transaction(booking, now, available_from, None, audit, signals, draw_from)
+    return Outcome.of(failed)
 
 
-def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), draw_from=None):
+def _cancel_transaction(booking, now, available_from, cooldown_until, audit, signals, draw_from):
     tx = Transaction()
     tx.update(
         "booking",
@@ -115,7 +118,8 @@ def _cancel_transaction(booking, now, available_from, cooldown_until, also=(), d
         IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
         condition=IdentityState.booking_id == booking.booking_id,
     )
-    tx.add_all(also)
+    add_entries(tx, audit)
+    add_signals(tx, signals)
     return tx.commit()
 
 
@@ -136,13 +140,13 @@ def bookings_of_partner(partner_id, from_key, limit, cursor=None):
 
 
 def mark_link_requested(booking, now):
-    """Ask the bookings stream to send the booking's link again (notify.LINK)."""
-    update_if(Booking(booking.booking_id), [Booking.link_requested_at.set(now)], Booking.status == "booked")
+    """Ask the bookings stream to send the booking's link again (notify.LINK), while it is booked."""
+    return update_if(Booking(booking.booking_id), [Booking.link_requested_at.set(now)], Booking.status == "booked", label="booking")
 
 
 # --- staff work (R7) --------------------------------------------------------------------------
 
-def _booking_final(booking, status, slot_state, also, extra_actions=()):
+def _booking_final(booking, status, slot_state, audit, signals=(), extra_actions=()):
     tx = Transaction()
     tx.update(
         "booking",
@@ -157,19 +161,21 @@ def _booking_final(booking, status, slot_state, also, extra_actions=()):
         condition=(Slot.state == lifecycle.BOOKED) & (Slot.booking_id == booking.booking_id),
     )
     count_change_of(tx, booking, **{status: 1})
-    tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    add_entries(tx, audit)
+    add_signals(tx, signals)
+    return Outcome.of(tx.commit())
 
 
-def check_in_booking(booking, status, now, also):
-    """R7: attended (identity matches) or refused (it does not), booking and slot together, while
-    the booking is still booked. Returns what failed."""
+def check_in_booking(booking, status, now, audit, signals=()):
+    """R7: attended (identity matches) or refused (it does not), booking and slot together with
+    the audit entries and signals (a mismatch, a false urgency), while the booking is still
+    booked. Returns what failed."""
     slot_state = lifecycle.ATTENDED if status == lifecycle.ATTENDED else lifecycle.REFUSED
-    return _booking_final(booking, status, slot_state, also, [Booking.checked_in_at.set(now)])
+    return _booking_final(booking, status, slot_state, audit, signals, [Booking.checked_in_at.set(now)])
 
 
-def mark_no_show(booking, now, also):
-    return _booking_final(booking, lifecycle.NO_SHOW, lifecycle.NO_SHOW, also)
+def mark_no_show(booking, now, audit):
+    return _booking_final(booking, lifecycle.NO_SHOW, lifecycle.NO_SHOW, audit)
 
 
 # --- reminders --------------------------------------------------------------------------------
@@ -180,10 +186,10 @@ def bookings_to_remind(site_id, day):
 
 
 def mark_reminded_once(booking, now):
-    """True if this call set reminded_at (the stream then sends the reminder); False if another
-    run did it first or the booking is no longer booked."""
+    """Done if this call set reminded_at (the stream then sends the reminder); refused
+    ("booking") if another run did it first or the booking is no longer booked."""
     return update_if(Booking(booking.booking_id), [Booking.reminded_at.set(now)],
-                     Booking.reminded_at.does_not_exist() & (Booking.status == "booked"))
+                     Booking.reminded_at.does_not_exist() & (Booking.status == "booked"), label="booking")
 
 
 def booking_image(image):

@@ -1,7 +1,7 @@
 """The storage-error wrapper every public storage function runs in, and one-call helpers.
 
 Throttling, timeouts and an unreachable engine become a 503 with Retry-After
-(errors.StorageUnavailable); a conditional single-item write answers True or False.
+(errors.StorageUnavailable); a conditional single-item write answers a records.Outcome.
 """
 from contextlib import contextmanager
 from functools import wraps
@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 from chalicelib.rules.errors import StorageUnavailable
+from chalicelib.rules.records import Outcome
 from chalicelib.storage.connection import UNAVAILABLE, connection, key_attributes
 
 
@@ -49,7 +50,7 @@ def guarded(function):
 
 # Public names of aggregate modules that make no DynamoDB call: table setup, pure key helpers,
 # and builders of transaction items.
-UNGUARDED = {"ensure_tables", "bookings_table_name", "booking_image", "guard_public_functions"}
+UNGUARDED = {"ensure_tables", "bookings_table_name", "booking_image", "guard_public_functions", "add_entries", "add_signals"}
 
 
 def guard_public_functions(namespace):
@@ -139,19 +140,20 @@ def update(item, actions, condition):
     item.deserialize(answer["Attributes"])
 
 
-def update_if(item, actions, condition):
-    """One conditional UpdateItem (`item` takes the stored values); False when the condition failed."""
+def update_if(item, actions, condition, *, label):
+    """One conditional UpdateItem: done (`item` takes the stored values), or refused by the
+    condition, labelled `label`. No model leaves storage: the caller reads `item` if it needs it."""
     try:
         update(item, actions, condition)
-        return True
+        return Outcome.done()
     except PynamoDBException as exc:
         if _condition_failed(exc):
-            return False
+            return Outcome.refused(label)
         raise
 
 
-def save_if(item, condition):
-    """One conditional PutItem of the whole item; False when the condition failed."""
+def save_if(item, condition, *, label):
+    """One conditional PutItem of the whole item: done, or refused by the condition (`label`)."""
     (_, hash_attribute), range_part = key_attributes(type(item))
     try:
         with storage_call():
@@ -160,8 +162,8 @@ def save_if(item, condition):
             range_value = attributes.pop(range_part[1].attr_name)[range_part[1].attr_type] if range_part else None
             connection().put_item(type(item).Meta.table_name, hash_value, range_key=range_value,
                                   attributes=attributes, condition=condition)
-        return True
+        return Outcome.done()
     except PynamoDBException as exc:
         if _condition_failed(exc):
-            return False
+            return Outcome.refused(label)
         raise

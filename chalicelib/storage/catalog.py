@@ -1,19 +1,20 @@
 """Sites and policies: the catalog staff configure and everyone reads."""
 from chalicelib.rules import records
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 from chalicelib.storage import values
+from chalicelib.storage.audit import add_entries
 from chalicelib.storage.calls import get, guard_public_functions, query_all
 from chalicelib.storage.models import Policy, Site
 from chalicelib.storage.transaction import Transaction
 
 
-def create_site_if_new(site, also=()):
-    """The site (records.Site), only if its id is new, with its audit entry (`also`) in one
-    transaction. Returns what failed."""
+def create_site_if_new(site, audit=()):
+    """The site (records.Site), only if its id is new, with its audit entry in one transaction.
+    Returns what failed."""
     tx = Transaction()
     tx.put("site", values.item(Site, site, sk=site.site_id), Site.sk.does_not_exist())
-    tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    add_entries(tx, audit)
+    return Outcome.of(tx.commit())
 
 
 def list_sites():
@@ -30,16 +31,16 @@ def get_policy(site_id, procedure_id):
     return None if found is None else records.StoredPolicy(values=found.values, updated_at=found.updated_at)
 
 
-def replace_policy_if_unchanged(site_id, procedure_id, values, now, read_at, also=()):
-    """The policy replaced whole, with its audit entry (`also`), in one transaction, only if it is
+def replace_policy_if_unchanged(site_id, procedure_id, values, now, read_at, audit=()):
+    """The policy replaced whole, with its audit entry, in one transaction, only if it is
     still the one read (updated_at == read_at; None: none was stored): the entry's old values are
     then exactly those replaced, and of two staff saving at once the second is told (409).
     Returns what failed."""
     policy = Policy(pk=f"policy#{site_id}", sk=procedure_id, values=values, updated_at=now)
     tx = Transaction()
     tx.put("policy", policy, Policy.pk.does_not_exist() if read_at is None else Policy.updated_at == read_at)
-    tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    add_entries(tx, audit)
+    return Outcome.of(tx.commit())
 
 
 guard_public_functions(globals())

@@ -1,12 +1,18 @@
 """The one DynamoDB connection every storage call and transaction shares, and its one retry point."""
 import functools
+import inspect
 import random
 import threading
 import time
 
 from botocore.exceptions import ClientError
+from pynamodb.attributes import Attribute
+from pynamodb.connection import Connection
+from pynamodb.connection.base import MetaTable
+from pynamodb.indexes import Index
 
 from chalicelib.platform import config
+from chalicelib.storage.models import ALL_MODELS, Policy, SiteFigures
 
 CONTENTION = {"TransactionConflict"}
 UNAVAILABLE = {
@@ -44,26 +50,22 @@ def pause(seconds):
     time.sleep(seconds)
 
 
-def _retrying_connection_class():
+class RetryingConnection(Connection):
     """PynamoDB's Connection whose public `dispatch` (every operation goes through it) is tried up
     to STORAGE_ATTEMPTS times while its failure is transient, with full jitter (a random pause up
     to 50 ms, 100 ms, 200 ms...) so that the callers who collided do not collide again. A
     transaction carries its own ClientRequestToken (transaction.py), so trying it again never
-    applies it twice. Built on first use: pynamodb's connection module is not imported before."""
-    from pynamodb.connection import Connection
+    applies it twice. (PynamoDB's connection module comes with the models anyway.)"""
 
-    class RetryingConnection(Connection):
-        def dispatch(self, operation_name, operation_kwargs):
-            attempts = config.current().storage_attempts
-            for n in range(attempts):
-                try:
-                    return super().dispatch(operation_name, dict(operation_kwargs))
-                except ClientError as exc:
-                    if not transient(exc) or n + 1 >= attempts:
-                        raise
-                    pause(_jitter.uniform(0, min(1.0, 0.05 * 2 ** n)))
-
-    return RetryingConnection
+    def dispatch(self, operation_name, operation_kwargs):
+        attempts = config.current().storage_attempts
+        for n in range(attempts):
+            try:
+                return super().dispatch(operation_name, dict(operation_kwargs))
+            except ClientError as exc:
+                if not transient(exc) or n + 1 >= attempts:
+                    raise
+                pause(_jitter.uniform(0, min(1.0, 0.05 * 2 ** n)))
 
 
 def connection():
@@ -82,7 +84,7 @@ def connection():
         with _lock:
             if _shared is None:
                 settings = config.current()
-                shared = _retrying_connection_class()(
+                shared = RetryingConnection(
                     region=settings.region,
                     host=settings.dynamodb_endpoint,
                     connect_timeout_seconds=2,
@@ -105,10 +107,6 @@ def key_attributes(owner):
 
 @functools.cache
 def _declared_keys(cls):
-    import inspect
-
-    from pynamodb.attributes import Attribute
-
     declared = inspect.getmembers(cls, lambda value: isinstance(value, Attribute))
     hash_key = next((name, a) for name, a in declared if a.is_hash_key)
     return hash_key, next(((name, a) for name, a in declared if a.is_range_key), None)
@@ -125,13 +123,6 @@ def _meta_tables():
     """Each table as DescribeTable would describe its keys (PynamoDB's public MetaTable), from the
     models' declarations, so that the connection never asks DynamoDB: several models share a
     table (catalog, audit, draws), whose indexes are those of all of them."""
-    import inspect
-
-    from pynamodb.connection.base import MetaTable
-    from pynamodb.indexes import Index
-
-    from chalicelib.storage.models import ALL_MODELS, Policy, SiteFigures
-
     tables: dict[str, dict] = {}
     for model in ALL_MODELS + (Policy, SiteFigures):
         key_schema, definitions = _schema(model)

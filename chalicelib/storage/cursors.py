@@ -2,8 +2,12 @@
 one-page Query that hands it out."""
 import base64
 import binascii
+import hashlib
+import hmac
 import json
+import os
 
+from chalicelib.platform.keys import identity_secret
 from chalicelib.rules.errors import InvalidValue
 from chalicelib.storage.calls import query
 
@@ -13,14 +17,8 @@ ENDED = object()
 
 def _cipher():
     """AES-GCM under a key derived from the server secret for this one purpose (cursors), so
-    a cursor is opaque and cannot be forged or edited. Imported here, not at module load: most
-    requests never page, and cold start is measured."""
-    import hashlib
-    import hmac
-
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    from chalicelib.platform.keys import identity_secret
+    a cursor is opaque and cannot be forged or edited."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # cold start: cryptography (~15 ms), and most requests never page
 
     return AESGCM(hmac.new(identity_secret().encode(), b"fairslot/cursor/v1", hashlib.sha256).digest())
 
@@ -34,8 +32,6 @@ def _list_of(partition):
 def encode(key, partition):
     """DynamoDB's LastEvaluatedKey, sealed: it may name an item the filter dropped (a scheduled
     or quarantined slot), so nobody but the server may read it."""
-    import os
-
     nonce = os.urandom(_NONCE)
     sealed = _cipher().encrypt(nonce, json.dumps(key, separators=(",", ":")).encode(), _list_of(partition))
     return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
@@ -50,7 +46,7 @@ def decode(cursor, key_names, partition):
     for this list (`partition`, (name, value) of the index's partition key), exactly `key_names`,
     string values. A garbled, edited or truncated cursor, or one of another list (another
     search, another partner), is a 422, never followed."""
-    from cryptography.exceptions import InvalidTag
+    from cryptography.exceptions import InvalidTag  # cold start: loads cryptography's Rust bindings, as _cipher does
 
     name, value = partition
     try:

@@ -5,7 +5,7 @@ import json
 
 from chalicelib.rules import identity_keys, lifecycle
 from chalicelib.rules.errors import StorageUnavailable
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, save_if, update_if
 from chalicelib.storage.conditions import (
@@ -24,6 +24,7 @@ from chalicelib.storage.conditions import (
 )
 from chalicelib.storage.figures import count_change_of, freed_figure
 from chalicelib.storage.models import Draw, DrawRecordChunk, Hold, IdentityState, Request, Slot
+from chalicelib.storage.signals import add_signals
 from chalicelib.storage.transaction import Transaction
 
 # --- requests ---------------------------------------------------------------------------------
@@ -35,10 +36,10 @@ def _identity_may_enter(tx, identity, procedure_id, now):
     check_no_active_booking(tx, identity, procedure_id, now)
 
 
-def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, also=()):
+def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, signals=()):
     """R6 + R2 + R4 + R8: one live request per identity and procedure, none while in cooldown or
     holding a booking for the procedure, and no more per client IP and hour than the policy
-    allows; the request (records.Request) enters the pool of the next draw. `also` adds signals.
+    allows; the request (records.Request) enters the pool of the next draw, with its signals.
     Returns what failed, with the identity's lapse and cooldown ends if its cooldown did."""
     tx = Transaction()
     tx.put("request", values.item(Request, request, pool_pk=search_partition(request.site_id, request.procedure_id)),
@@ -56,11 +57,11 @@ def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, also=(
         condition=IdentityState.request_id.does_not_exist() | (IdentityState.request_ends_at <= now),
     )
     _identity_may_enter(tx, request.identity_key, request.procedure_id, now)
-    tx.add_all(also)
+    add_signals(tx, signals)
     failed = tx.commit()
     identity = get(IdentityState, request.identity_key, HOLD_SCOPE) if "cooldown" in failed else None
     facts = {"hold_lapse_until": identity.hold_lapse_until, "cooldown_until": identity.cooldown_until} if identity else {}
-    return Failed(frozenset(failed), facts)
+    return Outcome.of(failed, facts)
 
 
 def get_request(request_id):
@@ -86,7 +87,7 @@ def withdraw_request_if_live(request, now, offer=None, available_from=None, cool
                   condition=(Hold.status == "active") & (Hold.expires_at > now))
         count_change_of(tx, offer, **freed_figure(available_from))
         end_hold(tx, offer, cooldown_until)
-    return Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit())
 
 
 def waiting_requests(site_id, procedure_id):
@@ -135,7 +136,7 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until, availabl
         actions=[IdentityState.request_ends_at.set(hold.expires_at)],
         condition=IdentityState.request_id == request.request_id,
     )
-    return Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit())
 
 
 def _notify_pool(site_id, procedure_id):
@@ -150,7 +151,7 @@ def offers_to_notify(site_id, procedure_id):
 def offer_notified(request):
     """Out of the notify partition, once its e-mail went (or it is no longer an offer)."""
     return update_if(Request(request.request_id), [Request.pool_pk.remove()],
-                     Request.pool_pk == _notify_pool(request.site_id, request.procedure_id))
+                     Request.pool_pk == _notify_pool(request.site_id, request.procedure_id), label="request")
 
 
 # --- draws ------------------------------------------------------------------------------------
@@ -178,14 +179,17 @@ def _item(draw):
 
 
 def commit_draw_if_none_pending(draw):
-    """A new draw's commitment (records.Draw); False if a draw with its id exists."""
-    return save_if(values.item(Draw, draw, draw_pk=search_partition(draw.site_id, draw.procedure_id)), Draw.draw_id.does_not_exist())
+    """A new draw's commitment (records.Draw); refused ("draw") if a draw with its id exists."""
+    saved = save_if(values.item(Draw, draw, draw_pk=search_partition(draw.site_id, draw.procedure_id)), Draw.draw_id.does_not_exist(),
+                    label="draw")
+    return Outcome.of(saved.conditions, value=draw)
 
 
 def _update_draw_if(draw, actions, condition):
-    """The draw as stored after the update, or None when the condition failed."""
+    """Done with the draw as stored after the update, or refused ("draw")."""
     item = _item(draw)
-    return values.draw(item) if update_if(item, actions, condition) else None
+    updated = update_if(item, actions, condition, label="draw")
+    return Outcome.of(updated.conditions, value=values.draw(item) if updated.ok else None)
 
 
 def claim_committed_draw(draw, now, runner, lease_until):
@@ -219,7 +223,7 @@ def _progress(progress):
 
 def renew_draw_lease(draw, runner, lease_until, progress=None):
     """The runner's heartbeat, with its progress (offers done, offered, skipped) if it makes
-    offers; False if another run took the draw over meanwhile."""
+    offers; refused if another run took the draw over meanwhile."""
     return _update_draw_if(
 draw, [Draw.lease_until.set(lease_until)] + (_progress(progress) if progress else []),
                            (Draw.runner == runner) & Draw.status.is_in("running", "allocating"))
@@ -285,26 +289,27 @@ def _chunks(items, budget):
 
 def _put_record_chunk(chunk):
     """Create a chunk; the same chunk already there (a put retried after it landed) is fine.
-    False: another run wrote a different one."""
-    return save_if(chunk, DrawRecordChunk.draw_id.does_not_exist() | (DrawRecordChunk.digest == chunk.digest))
+    Refused ("chunk"): another run wrote a different one."""
+    return save_if(chunk, DrawRecordChunk.draw_id.does_not_exist() | (DrawRecordChunk.digest == chunk.digest), label="chunk")
 
 
 def record_draw_chunks(draw, attempt, parts, after_each=None):
     """Write a draw's record ahead of its offers: each part ({"entrants": [...], ...}) split into
-    chunks of at most RECORD_CHUNK_BYTES, each one conditional put. Returns {part: chunks}.
-    `after_each` runs after every chunk (the runner renews its lease). None if another run
-    wrote a different chunk of this attempt."""
+    chunks of at most RECORD_CHUNK_BYTES, each one conditional put. Done with {part: chunks}.
+    `after_each` runs after every chunk (the runner renews its lease). Refused ("chunk") if
+    another run wrote a different chunk of this attempt."""
     counts = {}
     for part in RECORD_PARTS:
         counts[part] = 0
         for index, items in enumerate(_chunks(parts[part], RECORD_CHUNK_BYTES)):
             digest = hashlib.sha256(json.dumps(items).encode()).hexdigest()
-            if not _put_record_chunk(DrawRecordChunk(_record_pk(draw, attempt), f"{part}#{index:05d}", items=items, digest=digest)):
-                return None
+            put = _put_record_chunk(DrawRecordChunk(_record_pk(draw, attempt), f"{part}#{index:05d}", items=items, digest=digest))
+            if not put.ok:
+                return put
             counts[part] = index + 1
             if after_each:
                 after_each()
-    return counts
+    return Outcome.done(counts)
 
 
 def read_draw_record(draw):

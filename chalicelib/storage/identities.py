@@ -1,5 +1,5 @@
 """Identities: what an identity key holds (its hold, bookings, requests) and its look-up limits."""
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 from chalicelib.storage import values
 from chalicelib.storage.calls import get, guard_public_functions, query_all
 from chalicelib.storage.conditions import count_for_ip, count_under_cap
@@ -14,7 +14,7 @@ def count_lookup(ip_limit, identity_limit):
     count_for_ip(tx, "lookup-ip", ip_limit)
     start, end = identity_limit["window"]
     count_under_cap(tx, "identity", f"lookup-identity#{identity_limit['identity']}#{start}", end, identity_limit["max"])
-    return Failed(frozenset(tx.commit()))
+    return Outcome.of(tx.commit())
 
 
 def live_bookings_of(identity, now):

@@ -11,7 +11,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.platform import config
@@ -47,17 +47,6 @@ class SlotSearchIndex(GlobalSecondaryIndex):
     starts_at = UnicodeAttribute(range_key=True)
 
 
-class SlotSiteIndex(GlobalSecondaryIndex):
-    """Every slot of a site by start time, for the public statistics (never the search)."""
-
-    class Meta:
-        index_name = "site"
-        projection = IncludeProjection(["procedure_id", "state", "available_from", "freed_count", "hold_expires_at"])
-
-    site_id = UnicodeAttribute(hash_key=True)
-    starts_at = UnicodeAttribute(range_key=True)
-
-
 class Slot(Model):
     Meta = _Meta.for_table("slots")
 
@@ -86,7 +75,6 @@ class Slot(Model):
     reserved_until = NumberAttribute(null=True)
 
     search = SlotSearchIndex()
-    by_site = SlotSiteIndex()
 
 
 class Applicant(MapAttribute):
@@ -148,17 +136,6 @@ class BookingPartnerIndex(GlobalSecondaryIndex):
     starts_at = UnicodeAttribute(range_key=True)
 
 
-class BookingSiteIndex(GlobalSecondaryIndex):
-    """Every booking of a site by appointment time, for the public statistics."""
-
-    class Meta:
-        index_name = "site"
-        projection = IncludeProjection(["procedure_id", "status"])
-
-    site_id = UnicodeAttribute(hash_key=True)
-    starts_at = UnicodeAttribute(range_key=True)
-
-
 class Booking(Model):
     Meta = _Meta.for_table("bookings")
 
@@ -189,7 +166,6 @@ class Booking(Model):
     link_requested_at = NumberAttribute(null=True)  # "find my booking": the stream sends the link again
 
     day = BookingDayIndex()
-    by_site = BookingSiteIndex()
     partner = BookingPartnerIndex()
 
 
@@ -264,8 +240,6 @@ class Draw(Model):
     offered_count = NumberAttribute(null=True)
     skipped_count = NumberAttribute(null=True)  # allocated pairs whose offer could not be made
     done_at = NumberAttribute(null=True)
-    # Before issue 11 the whole record was in the draw item itself (status run); read, never written.
-    record = JSONAttribute(null=True)
 
 
 class DrawRecordChunk(Model):

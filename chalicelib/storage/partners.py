@@ -1,13 +1,14 @@
 """Partners: their items and the key lookup behind the partner authorizer."""
 from chalicelib.rules import records
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 from chalicelib.storage import values
+from chalicelib.storage.audit import add_entries
 from chalicelib.storage.calls import get, guard_public_functions, query_all
 from chalicelib.storage.models import Partner, PartnerKey
 from chalicelib.storage.transaction import Transaction
 
 
-def create_partner_if_new(partner, also=()):
+def create_partner_if_new(partner, audit=()):
     """The partner (records.Partner) and its key lookup, together (with its audit entry).
     Returns what failed."""
     tx = Transaction()
@@ -17,8 +18,8 @@ def create_partner_if_new(partner, also=()):
         PartnerKey(f"partner-key#{partner.key_hash}", partner_id=partner.partner_id, name=partner.name, daily_quota=partner.daily_quota),
         PartnerKey.pk.does_not_exist(),
     )
-    tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    add_entries(tx, audit)
+    return Outcome.of(tx.commit())
 
 
 def list_partners():
@@ -29,15 +30,15 @@ def get_partner(partner_id):
     return values.partner(get(Partner, "partner", partner_id))
 
 
-def revoke_partner_if_active(partner, now, also=()):
+def revoke_partner_if_active(partner, now, audit=()):
     """Revocation: the partner is marked revoked and its key lookup deleted, in one transaction,
     so the very next request with that key finds nothing. Returns what failed."""
     tx = Transaction()
     tx.update("partner", Partner("partner", partner.partner_id), actions=[Partner.revoked_at.set(now)],
               condition=Partner.sk.exists() & Partner.revoked_at.does_not_exist())
     tx.delete("key", PartnerKey(f"partner-key#{partner.key_hash}"), condition=PartnerKey.partner_id == partner.partner_id)
-    tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    add_entries(tx, audit)
+    return Outcome.of(tx.commit())
 
 
 def partner_by_key_hash(key_hash):

@@ -1,7 +1,10 @@
 """Slots and holds: publishing slots, the search, holding, releasing and closing a slot."""
+from concurrent.futures import ThreadPoolExecutor
+
 from chalicelib.rules import identity_keys, lifecycle
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
+from chalicelib.storage.audit import add_entries
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
     booking_scope,
@@ -19,6 +22,7 @@ from chalicelib.storage.conditions import (
 )
 from chalicelib.storage.figures import count_change_of, count_in, figures_item, freed_figure
 from chalicelib.storage.models import Booking, Hold, IdentityState, Slot
+from chalicelib.storage.signals import add_signals
 from chalicelib.storage.transaction import Transaction
 
 _SLOTS_PER_TRANSACTION = 99  # and their day's counter: DynamoDB takes 100 items at most
@@ -29,16 +33,16 @@ def _number(raw_item, name):
     return float(value) if value is not None else None
 
 
-def write_entries(also):
-    """Audit entries (and signals) written on their own, in one transaction: what a change
-    that spans several transactions (a schedule) records first."""
+def write_entries(audit):
+    """Audit entries (records.NewAuditEntry) written on their own, in one transaction: what a
+    change that spans several transactions (a schedule) records first."""
     tx = Transaction()
-    tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    add_entries(tx, audit)
+    return Outcome.of(tx.commit())
 
 
 def create_slots_if_new(slots):
-    """Insert the slots (records.Slot) whose id is new; returns how many were new (the others
+    """Insert the slots (records.Slot) whose id is new; done with how many were new (the others
     exist already: an earlier publication of the same openings).
 
     The slots of one procedure, day and counter shard go together, up to 99 in a transaction
@@ -48,7 +52,6 @@ def create_slots_if_new(slots):
     counter item, so they never conflict. A schedule's audit entry is written first
     (write_entries), so no slot exists without its entry; if a group then fails (503),
     publishing again creates the missing slots only, with an entry of its own."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def create(batch):
         while batch:
@@ -71,7 +74,7 @@ def create_slots_if_new(slots):
     for slot in slots:
         groups.setdefault(figures_item(slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id).sk, []).append(slot)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return sum(pool.map(create_group, groups.values()))
+        return Outcome.done(sum(pool.map(create_group, groups.values())))
 
 
 def get_slot(slot_id):
@@ -93,14 +96,15 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
     return [values.slot(s) for s in found], next_cursor
 
 
-def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, ip_limit, partner_quota=None, also=()):
+def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, ip_limit, partner_quota=None, audit=(), signals=()):
     """R1-R4, R8 in one transaction: the slot is holdable (uniform rule), the identity has no
     active hold, no cooldown and no active booking for the procedure, the client IP is under its
     hourly limit. Returns what failed (refusals.hold_refusal chooses the answer), with the
     identity's hold expiry, lapse and cooldown ends when its condition failed.
 
     A partner's hold (partner_quota given) may take a reserved slot and counts against the
-    partner's daily quota instead of the per-IP limit; `also` adds audit entries and signals."""
+    partner's daily quota instead of the per-IP limit. `audit` (records.NewAuditEntry) and
+    `signals` (records.NewSignal) are written in the same transaction."""
     tx = Transaction()
     tx.update(
         "slot",
@@ -122,20 +126,22 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
         count_under_cap(tx, "quota", f"partner-holds#{partner_quota['partner_id']}#{partner_quota['window'][0]}",
                         partner_quota["window"][1], partner_quota["max"])
     tx.put("hold", values.item(Hold, hold), Hold.hold_id.does_not_exist())
-    tx.add_all(also)
+    add_entries(tx, audit)
+    add_signals(tx, signals)
     failed = tx.commit()
     old = failed.get("identity")
     facts = {name: _number(old, name) for name in ("hold_expires_at", "hold_lapse_until", "cooldown_until")} if old is not None else {}
-    return Failed(frozenset(failed), facts)
+    return Outcome.of(failed, facts)
 
 
 def get_hold(hold_id):
     return values.hold(get(Hold, hold_id))
 
 
-def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), draw_from=None):
+def release_hold_if_active(hold, now, available_from, cooldown_until, audit=(), draw_from=None):
     """Free a held slot into quarantine and start the identity's cooldown, only while the hold is
-    still active (an expired hold has already freed the slot at its own hidden instant)."""
+    still active (an expired hold has already freed the slot at its own hidden instant), with its
+    audit entries."""
     tx = Transaction()
     free_the_slot(tx, hold, available_from, draw_from, slot_held_by(hold.hold_id, now))
     tx.update(
@@ -146,14 +152,14 @@ def release_hold_if_active(hold, now, available_from, cooldown_until, also=(), d
     )
     count_change_of(tx, hold, **freed_figure(available_from))
     end_hold(tx, hold, cooldown_until)
-    tx.add_all(also)
-    return Failed(frozenset(tx.commit()))
+    add_entries(tx, audit)
+    return Outcome.of(tx.commit())
 
 
-def close_slot_if_open_to_change(slot, now, also):
-    """Staff close a slot: never offered again (closed, out of the search index). A booking on it
-    becomes `closed` and frees its identity's one-booking lock; a hold on it ends without cooldown.
-    Returns (the booking closed or None, what failed)."""
+def close_slot_if_open_to_change(slot, booking, now, audit=()):
+    """Staff close a slot: never offered again (closed, out of the search index). Its booking
+    (`booking`, as read for a booked slot; else None) becomes `closed` and frees its identity's
+    one-booking lock; a hold on it ends without cooldown. With its audit entries."""
     tx = Transaction()
     tx.update(
         "slot",
@@ -164,22 +170,19 @@ def close_slot_if_open_to_change(slot, now, also):
         & (Slot.booking_id.does_not_exist() if not slot.booking_id else Slot.booking_id == slot.booking_id),
     )
     count_in(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, closed=1)
-    booking = None
-    if slot.state == lifecycle.BOOKED and slot.booking_id:
-        booking = values.booking(get(Booking, slot.booking_id))
-        if booking is not None:
-            tx.update("booking", Booking(booking.booking_id), actions=[Booking.status.set("closed")],
-                      condition=Booking.status == "booked")
-            tx.delete("active_booking", IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
-                      condition=IdentityState.booking_id == booking.booking_id)
+    if booking is not None:
+        tx.update("booking", Booking(booking.booking_id), actions=[Booking.status.set("closed")],
+                  condition=Booking.status == "booked")
+        tx.delete("active_booking", IdentityState(booking.identity_key, booking_scope(booking.procedure_id)),
+                  condition=IdentityState.booking_id == booking.booking_id)
     elif slot.state == lifecycle.HELD and slot.hold_id:
         hold = get(Hold, slot.hold_id)
         if hold is not None and hold.status == "active":
             tx.update("hold", Hold(hold.hold_id), actions=[Hold.status.set("closed")],
                       condition=Hold.status == "active")
             end_hold(tx, hold)
-    tx.add_all(also(booking))
-    return booking, Failed(frozenset(tx.commit()))
+    add_entries(tx, audit)
+    return Outcome.of(tx.commit())
 
 
 # --- what a draw reads and leaves -------------------------------------------------------------
@@ -200,7 +203,7 @@ def holdable_slots_between(site_id, procedure_id, from_key, to_key, now):
 
 def release_draw_leftover_if_unchanged(slot, now, available_from):
     """A free slot that a draw did not give away goes to search at a random instant (or, None, to
-    the counter), only if nobody took or moved it since the draw read it. Returns True if moved."""
+    the counter), only if nobody took or moved it since the draw read it (refused: "slot")."""
     actions = ([Slot.state.set(lifecycle.FREED_LATE), Slot.search_pk.remove()] if available_from is None
                else [Slot.available_from.set(available_from)])
     condition = (Slot.state.is_in(*lifecycle.HOLDABLE_STATES) & (Slot.available_from == slot.available_from)
@@ -209,8 +212,8 @@ def release_draw_leftover_if_unchanged(slot, now, available_from):
         tx = Transaction()
         tx.update("slot", Slot(slot.slot_id), actions=[*actions, Slot.draw_from.remove()], condition=condition)
         count_in(tx, slot.site_id, slot.procedure_id, slot.starts_at, slot.slot_id, freed_late=1)
-        return not tx.commit()
-    return update_if(Slot(slot.slot_id), [*actions, Slot.draw_from.remove()], condition)
+        return Outcome.of(tx.commit())
+    return update_if(Slot(slot.slot_id), [*actions, Slot.draw_from.remove()], condition, label="slot")
 
 
 def slots_by_id(slot_ids):

@@ -5,7 +5,7 @@ from chalicelib.storage.models import ALL_MODELS, TTL_ATTRIBUTES, Booking
 
 def ensure_tables():
     """Create missing tables with their TTL (local engine, tests). In AWS, infra/ owns them."""
-    import boto3
+    import boto3  # cold start: boto3 itself, for table setup on the local engine and in tests only
 
     settings = config.current()
     client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint)

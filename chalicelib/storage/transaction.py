@@ -4,6 +4,7 @@ import secrets
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.storage.calls import storage_call
@@ -34,20 +35,9 @@ class Transaction:
         self._items["update"].append((label, lambda tx: tx.update(
             model, actions=actions, condition=condition, return_values="ALL_OLD" if return_old else None)))
 
-    def add_all(self, items):
-        """Items built by other aggregates (audit entries, signal counters), each
-        ("put", label, model, condition) or ("update", label, model, actions, condition)."""
-        for item in items or ():
-            if item[0] == "put":
-                self.put(item[1], item[2], item[3])
-            else:
-                self.update(item[1], item[2], item[3], item[4])
-
     def commit(self):
         """Commit; returns {} or, when cancelled, {label: raw old item or {}} of the items whose
         condition failed. Throttled, unreachable or still contended: StorageUnavailable."""
-        from pynamodb.transactions import TransactWrite
-
         try:
             with storage_call(), TransactWrite(connection=connection(), client_request_token=self._token) as tx:
                 for kind in _ORDER:

@@ -1,12 +1,13 @@
 """The audit trail: who changed what, when and from where; appended in the change's own transaction.
 
-Use cases call `entry(...)` to get an item for the transaction that makes the change (storage
-appends it with a condition that it is new), and staff read an entity's history here.
+Use cases call `entry(...)` to get a records.NewAuditEntry and hand it to the storage function
+that makes the change (storage appends its item in the same transaction, with a condition that
+it is new), and staff read an entity's history here.
 """
 from chalicelib import storage
 from chalicelib.platform import config
 from chalicelib.platform.clock import epoch_of, to_rfc3339
-from chalicelib.rules import refusals
+from chalicelib.rules import records, refusals
 from chalicelib.usecases.ownership import found_or_404
 
 
@@ -28,14 +29,14 @@ def purge_at(starts_at):
 
 
 def entry(entity_id, action, actor, now, starts_at, client_ip=None, **details):
-    return storage.audit_item(entity_id, action, actor, now, purge_at(starts_at), client_ip, details)
+    return records.NewAuditEntry(entity_id, action, actor, now, purge_at(starts_at), client_ip, details or None)
 
 
 def staff_change(entity_id, action, staff_subject, now, client_ip=None, **details):
     """An entry for a staff change of configuration (a site, a policy, a schedule): there is no
     appointment for it to expire with, so it is kept that long from the change."""
-    return storage.audit_item(entity_id, action, staff(staff_subject), now,
-                                    now + config.current().personal_data_retention_days * 86400, client_ip, details)
+    return records.NewAuditEntry(entity_id, action, staff(staff_subject), now,
+                                 now + config.current().personal_data_retention_days * 86400, client_ip, details or None)
 
 
 def site_entity(site_id):

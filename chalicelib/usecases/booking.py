@@ -90,15 +90,15 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
     token = new_token()
     item = _new_hold(slot, applicant, identity, token_hash(token), round(expires_at, 3), client_ip, now, partner)
     actor = audit_trail.partner(partner["partner_id"]) if partner else audit_trail.identity(identity)
-    also = [
+    audit = [
         audit_trail.entry(slot.slot_id, "hold_taken", actor, now, slot.starts_at, client_ip, hold_id=item.hold_id),
         audit_trail.entry(item.hold_id, "hold_taken", actor, now, slot.starts_at, client_ip, slot_id=slot.slot_id),
-        # A partner holds for its beneficiaries from its own servers (bounded by its quota): its IP
-        # is no sign of fake identities, as for its draw requests.
-        *fraud_signals.hold_items(now, None if partner else client_ip, identity, applicant.email),
     ]
+    # A partner holds for its beneficiaries from its own servers (bounded by its quota): its IP
+    # is no sign of fake identities, as for its draw requests.
+    signals = fraud_signals.hold_signals(now, None if partner else client_ip, identity, applicant.email)
     _take(slot, item, now, round(available_after, 3), round(lifecycle.cooldown_until(expires_at, policy), 3),
-          _hold_limits(client_ip, policy, partner, now), also)
+          _hold_limits(client_ip, policy, partner, now), audit, signals)
     metric("HoldCreated", site=slot.site_id)
     return {
         "hold_id": item.hold_id,
@@ -152,18 +152,18 @@ def _hold_limits(client_ip, policy, partner, now):
             "partner_quota": None}
 
 
-def _take(slot, item, now, available_from_after, lapse_until, limits, also):
+def _take(slot, item, now, available_from_after, lapse_until, limits, audit, signals):
     """The hold's transaction; refused, the answer refusals.hold_refusal chooses (counted)."""
     try:
-        failed = storage.hold_slot_if_available(slot, item, now, available_from_after=available_from_after,
-                                                lapse_until=lapse_until, also=also, **limits)
+        result = storage.hold_slot_if_available(slot, item, now, available_from_after=available_from_after,
+                                                lapse_until=lapse_until, audit=audit, signals=signals, **limits)
     except Exception:
         metric("HoldRefused", site=slot.site_id)
         raise
-    if not failed:
+    if result.ok:
         return
     ip_limit, quota = limits["ip_limit"], limits["partner_quota"]
-    refusal = refusals.hold_refusal(failed, now, ip_window_end=ip_limit["window"][1] if ip_limit else None,
+    refusal = refusals.hold_refusal(result, now, ip_window_end=ip_limit["window"][1] if ip_limit else None,
                                     quota_window_end=quota["window"][1] if quota else None)
     if refusal.code == "cooldown":
         fraud_signals.cooldown_refused(now, slot.site_id)
@@ -185,13 +185,14 @@ def _actor(hold_or_booking):
 def release(hold_id, token, now, client_ip=None):
     found = _hold_for(hold_id, token)
     actor = _actor(found)
-    if storage.release_hold_if_active(
+    result = storage.release_hold_if_active(
         found,
         now,
         **standby.freed_terms(found, now),
-        also=[audit_trail.entry(found.slot_id, "hold_released", actor, now, found.starts_at, client_ip, hold_id=found.hold_id),
-              audit_trail.entry(found.hold_id, "hold_released", actor, now, found.starts_at, client_ip)],
-    ):
+        audit=[audit_trail.entry(found.slot_id, "hold_released", actor, now, found.starts_at, client_ip, hold_id=found.hold_id),
+               audit_trail.entry(found.hold_id, "hold_released", actor, now, found.starts_at, client_ip)],
+    )
+    if not result.ok:
         raise refusals.hold_not_active(found.status, found.expires_at, now).exception()
     metric("HoldReleased", site=found.site_id)
     metric("HoldsAbandoned", site=found.site_id)
@@ -260,16 +261,16 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
         draw_day=found.draw_day,
     )
     actor = _actor(booking)
-    also = [
+    audit = [
         audit_trail.entry(found.hold_id, "hold_confirmed", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
         audit_trail.entry(booking.booking_id, "booked", actor, now, found.starts_at, client_ip,
                     slot_id=found.slot_id, hold_id=found.hold_id, reference=booking.reference),
         audit_trail.entry(found.slot_id, "booked", actor, now, found.starts_at, client_ip, booking_id=booking.booking_id),
-        *fraud_signals.partner_items(now, partner_id, booked=1),
     ]
-    failed = storage.confirm_hold_as_booking(found, booking, now, also=also)
-    if failed:
-        refusal = refusals.confirm_refusal(failed, found, now, epoch_of(found.starts_at))
+    result = storage.confirm_hold_as_booking(found, booking, now, audit=audit,
+                                             signals=fraud_signals.partner_signals(now, partner_id, booked=1))
+    if not result.ok:
+        refusal = refusals.confirm_refusal(result, found, now, epoch_of(found.starts_at))
         if refusal is not None:
             raise refusal.exception()
         again = storage.get_hold(hold_id)  # confirmed by a concurrent identical request
@@ -298,15 +299,15 @@ def _booking_of_partner(booking_id, partner_id):
 def cancel(booking_id, token, now, partner_id=None, client_ip=None):
     found = _booking_of_partner(booking_id, partner_id) if partner_id else _booking_for(booking_id, token)
     actor = _actor(found)
-    failed = storage.cancel_booking_if_booked(
+    result = storage.cancel_booking_if_booked(
         found,
         now,
         **standby.freed_terms(found, now),
-        also=[audit_trail.entry(found.booking_id, "cancelled", actor, now, found.starts_at, client_ip),
-              audit_trail.entry(found.slot_id, "cancelled", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
-              *fraud_signals.partner_items(now, found.partner_id, cancelled=1)],
+        audit=[audit_trail.entry(found.booking_id, "cancelled", actor, now, found.starts_at, client_ip),
+               audit_trail.entry(found.slot_id, "cancelled", actor, now, found.starts_at, client_ip, booking_id=found.booking_id)],
+        signals=fraud_signals.partner_signals(now, found.partner_id, cancelled=1),
     )
-    if failed:
+    if not result.ok:
         raise refusals.BOOKING_NOT_ACTIVE.exception()
     metric("BookingCancelled", site=found.site_id)
     metric("QuarantineStarted", site=found.site_id)
@@ -320,15 +321,15 @@ def send_link_again(document, birth_date, email, client_ip, now):
     per client IP and per identity, before anything is read (R8)."""
     identity = identity_keys.identity_key_of(identity_secret(), document, birth_date)
     ip_window, identity_window = lifecycle.hour_window(now), oversight.day_window(now)
-    failed = storage.count_lookup(
+    result = storage.count_lookup(
         lifecycle.IpLimit(ip=client_ip or "unknown", window=ip_window, max=config.current().lookup_max_per_ip_per_hour),
         oversight.IdentityLimit(identity=identity, window=identity_window, max=config.current().lookup_max_per_identity_per_day),
     )
-    if failed:
-        raise refusals.lookup_refusal(failed, now, ip_window[1], identity_window[1]).exception()
+    if not result.ok:
+        raise refusals.lookup_refusal(result, now, ip_window[1], identity_window[1]).exception()
     for found in storage.live_bookings_of(identity, now):
         if hmac.compare_digest(found.applicant.email.lower().encode(), email.lower().encode()):
-            storage.mark_link_requested(found, now)
+            storage.mark_link_requested(found, now)  # refused: no longer booked, nothing to send
             metric("BookingLinkSent", site=found.site_id)
 
 

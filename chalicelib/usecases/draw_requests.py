@@ -37,7 +37,7 @@ def file_request(filed, now, partner_id=None, client_ip=None):
     request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
                            filed.permit_expires_on, partner_id, now, ends)
     _file(request, ends, now, None if partner_id else _request_ip_limit(client_ip, policy, now),
-          fraud_signals.request_items(now, client_ip, identity, applicant.email))
+          fraud_signals.request_signals(now, client_ip, identity, applicant.email))
     standby.forget_standby(site_id, procedure_id)
     if policy.allocation == policies.AUTO:
         draw_terms.pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
@@ -55,10 +55,10 @@ def _request_ip_limit(client_ip, policy, now):
     return lifecycle.IpLimit(ip=client_ip or "unknown", window=lifecycle.hour_window(now), max=policy.max_holds_per_ip_per_hour)
 
 
-def _file(request, ends, now, ip_limit, also):
-    failed = storage.file_request_if_allowed(request, ends, now, ip_limit, also=also)
-    if failed:
-        raise refusals.request_refusal(failed, now, ip_limit["window"][1] if ip_limit else None).exception()
+def _file(request, ends, now, ip_limit, signals):
+    result = storage.file_request_if_allowed(request, ends, now, ip_limit, signals=signals)
+    if not result.ok:
+        raise refusals.request_refusal(result, now, ip_limit["window"][1] if ip_limit else None).exception()
 
 
 def _new_request(site_id, procedure_id, identity, token_digest, applicant, first_day, last_day, permit_expires_on, partner_id,
@@ -134,11 +134,13 @@ def withdraw(request_id, token, now):
     status = request_status(found, now)
     if status == "offered":
         offer = storage.get_hold(found.hold_id)
-        if storage.withdraw_request_if_live(found, now, offer, **standby.freed_terms(offer, now)):
+        result = storage.withdraw_request_if_live(found, now, offer, **standby.freed_terms(offer, now))
+        if not result.ok:
             raise refusals.REQUEST_NOT_LIVE.exception()
         metric("HoldsAbandoned", site=found.site_id)
     elif status == "waiting":
-        if storage.withdraw_request_if_live(found, now):
+        result = storage.withdraw_request_if_live(found, now)
+        if not result.ok:
             raise refusals.REQUEST_NOT_LIVE.exception()
         standby.forget_standby(found.site_id, found.procedure_id)
     else:

@@ -41,7 +41,8 @@ class _Lease:
         at = clock.now()
         if at - self.renewed < config.current().draw_lease_seconds / 3:
             return
-        if not storage.renew_draw_lease(self.draw, self.runner, self.until(at), progress):
+        result = storage.renew_draw_lease(self.draw, self.runner, self.until(at), progress)
+        if not result.ok:
             raise refusals.DRAW_RUNNING.exception()
         self.renewed = at
 
@@ -54,18 +55,20 @@ def _take_draw(site_id, procedure_id, now):
     unfinished = _unfinished_draw(site_id, procedure_id)
     if unfinished is not None:
         released = _released(unfinished)
-        taken = storage.take_over_stale_draw(unfinished, now, runner, until) if _lease_over(unfinished, now) else None
-        if taken is None:
+        result = (storage.take_over_stale_draw(unfinished, now, runner, until) if _lease_over(unfinished, now)
+                  else records.Outcome.refused("lease"))  # its runner's lease still runs: not ours to take
+        if not result.ok:
             raise refusals.draw_running(unfinished.lease_until, now).exception()
+        taken = result.value
         if not released:  # taken over from a run that died
             metric("DrawResumed", site=site_id)
             logger().info("draw resumed", extra={"draw_id": taken.draw_id, "status": taken.status,
                                                  "attempt": int(taken.attempt)})
         return taken, runner, True
-    claimed = storage.claim_committed_draw(draw_terms.pending_draw(site_id, procedure_id, now), now, runner, until)
-    if claimed is None:
+    result = storage.claim_committed_draw(draw_terms.pending_draw(site_id, procedure_id, now), now, runner, until)
+    if not result.ok:
         raise refusals.draw_running(None, now).exception()
-    return claimed, runner, False
+    return result.value, runner, False
 
 
 def _entrants_and_slots(site_id, procedure_id, policy, timezone, now):
@@ -169,13 +172,15 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     result = {"draw_id": draw.draw_id, "entrants": int(draw.entrant_count), "slots": int(draw.slot_count),
               "offered": offered, "skipped": skipped, "resumed": resumed}
     if done < len(allocation):
-        if not storage.release_draw(draw, runner, clock.now(), (done, offered, skipped)):
+        released = storage.release_draw(draw, runner, clock.now(), (done, offered, skipped))
+        if not released.ok:
             raise refusals.DRAW_RUNNING.exception()
         return {**result, "status": "allocating", "remaining": len(allocation) - done}
     standby.forget_standby(site_id, procedure_id)
     if policy.allocation == policies.AUTO:  # while still allocating: a crash here is resumed, and this repeated
         _release_what_was_not_given(site_id, procedure_id, allocation, pool, free, policy, now)
-    if not storage.mark_draw_run(draw, runner, offered, skipped, now):
+    marked = storage.mark_draw_run(draw, runner, offered, skipped, now)
+    if not marked.ok:
         raise refusals.DRAW_RUNNING.exception()
     draw_terms.pending_draw(site_id, procedure_id, now + 0.001)
     metric("DrawRun", site=site_id)
@@ -210,13 +215,13 @@ def _record(draw, runner, lease, policy, timezone, now):
     allocation = [list(pair) for pair in lottery.allocate(entrants, pool, draw.seed)]
     parts = storage.record_draw_chunks(draw, draw.attempt, {"entrants": entrants, "slots": pool, "allocation": allocation},
                                        after_each=lease.keep)
-    if parts is None:
+    if not parts.ok:
         raise refusals.DRAW_RUNNING.exception()
     counts = {"entrants": len(entrants), "slots": len(pool), "allocation": len(allocation)}
-    recorded = storage.mark_draw_recorded(draw, runner, parts, counts, now, lease.until(clock.now()))
-    if recorded is None:
+    recorded = storage.mark_draw_recorded(draw, runner, parts.value, counts, now, lease.until(clock.now()))
+    if not recorded.ok:
         raise refusals.DRAW_RUNNING.exception()
-    return recorded, allocation, pool, by_request, by_slot, free
+    return recorded.value, allocation, pool, by_request, by_slot, free
 
 
 def _drawable(slots, requests, policy, tz, now):
@@ -249,6 +254,7 @@ def _release_leftovers(slots, policy, now):
     counter when too late; still hidden then if another standby request covers its day."""
     for slot in slots:
         back = lifecycle.quarantine_end(now, epoch_of(slot.starts_at), policy, _rng)
+        # Refused: taken or moved since the draw read it, so no longer the draw's to release.
         storage.release_draw_leftover_if_unchanged(slot, now, None if back is None else round(back, 3))
 
 
@@ -278,7 +284,7 @@ def send_pending_offers(site_id, procedure_id, now):
                     logger().warning("offer e-mail not sent", extra={"request_id": request.request_id})
                     continue
                 sent += 1
-            storage.offer_notified(request)
+            storage.offer_notified(request)  # refused: out of the list already
     except StorageUnavailable:
         # After the draw has committed its offers: they stay pending for the next tick, and
         # neither the draw's answer nor the other procedures' draws depend on it.

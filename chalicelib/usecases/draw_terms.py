@@ -29,7 +29,8 @@ def new_commitment(site_id, procedure_id, now):
         seed_hash=lottery.seed_commitment(seed),
         committed_at=now,
     )
-    if not storage.commit_draw_if_none_pending(draw):
+    result = storage.commit_draw_if_none_pending(draw)
+    if not result.ok:
         raise refusals.DRAW_EXISTS.exception()
     return draw
 

@@ -2,34 +2,46 @@
 from datetime import timedelta
 
 from chalicelib import storage
+from chalicelib.platform.clock import utc_date
 from chalicelib.platform.observability import logger, metric
-from chalicelib.rules import oversight
+from chalicelib.rules import oversight, records
 
 
-def _behind_ip(now, client_ip, identity_key, request=False):
-    if not client_ip:
-        return []
-    return [storage.signal_identity_behind_ip(now, client_ip, oversight.identity_short(identity_key), request)]
-
-
-def hold_items(now, client_ip, identity_key, email, request=False):
-    """Signal counters a hold's (or a draw request's) transaction carries: its identity behind
-    its IP, and a throw-away e-mail domain; holds and requests are counted apart."""
-    items = _behind_ip(now, client_ip, identity_key, request)
+def hold_signals(now, client_ip, identity_key, email, request=False):
+    """The signals a hold's (or a draw request's) transaction counts: its identity behind its
+    IP, and a throw-away e-mail domain; holds and requests are counted apart."""
+    signals = []
+    if client_ip:
+        signals.append(records.NewSignal("ip", client_ip, now, request=request, identity=oversight.identity_short(identity_key)))
     if email and oversight.is_disposable(email):
         metric("DisposableEmailDomains")
-        items.append(storage.signal_disposable_email(now, oversight.email_domain(email), request))
-    return items
+        signals.append(records.NewSignal("email_domain", oversight.email_domain(email), now, request=request))
+    return signals
 
 
-def request_items(now, client_ip, identity_key, email):
+def request_signals(now, client_ip, identity_key, email):
     """The signals of a draw request, as for holds: fake applicants filing requests from one
     network, or with throw-away addresses, show up too."""
-    return hold_items(now, client_ip, identity_key, email, request=True)
+    return hold_signals(now, client_ip, identity_key, email, request=True)
 
 
-def partner_items(now, partner_id, booked=0, cancelled=0):
-    return [storage.signal_partner(now, partner_id, booked, cancelled)] if partner_id else []
+def partner_signals(now, partner_id, booked=0, cancelled=0):
+    return [records.NewSignal("partner", partner_id, now, booked=booked, cancelled=cancelled)] if partner_id else []
+
+
+def checkin_mismatch(now, booking, staff_subject):
+    """R9: the document at the counter was not the booked identity's."""
+    return records.NewSignal("checkin_mismatch", booking.booking_id, now, details={
+        "booking_id": booking.booking_id, "site_id": booking.site_id, "slot_id": booking.slot_id,
+        "partner_id": booking.partner_id, "staff": staff_subject})
+
+
+def false_urgency(now, booking, staff_subject, permit_read_on):
+    """R9: a booking won in the urgent tier whose permit, read at the counter, was not urgent."""
+    return records.NewSignal("false_urgency", booking.booking_id, now, details={
+        "booking_id": booking.booking_id, "site_id": booking.site_id, "slot_id": booking.slot_id,
+        "partner_id": booking.partner_id, "staff": staff_subject, "draw_day": booking.draw_day,
+        "declared_permit_expires_on": booking.permit_expires_on, "read_permit_expires_on": permit_read_on})
 
 
 def cooldown_refused(now, site_id):
@@ -71,7 +83,5 @@ def publish_metrics(now):
 
 
 def today(now):
-    from chalicelib.platform.clock import utc_date
-
     return utc_date(now)
 

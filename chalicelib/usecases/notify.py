@@ -8,11 +8,21 @@ For the draw: `offer_made(...)` is called by draws.send_pending_offers once an o
 (it raises if sending failed, so the offer stays pending and the next tick sends it again).
 """
 import os
+import secrets
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.utils import make_msgid
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
+from chalicelib import storage
 from chalicelib.platform import config
+from chalicelib.platform.clock import to_rfc3339
+from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import logger, metric
+from chalicelib.platform.tokens import link_token
+from chalicelib.usecases import site_catalog
 
 _ses = None
 _ses_lock = threading.Lock()
@@ -56,8 +66,6 @@ def _while_booked(old, new):
 
 
 def _local_time(starts_at, tz_name):
-    from zoneinfo import ZoneInfo
-
     when = datetime.fromisoformat(starts_at.replace("Z", "+00:00")).astimezone(ZoneInfo(tz_name or "Europe/Paris"))
     return when.strftime("%d/%m/%Y %H:%M"), when.strftime("%Y-%m-%d %H:%M")
 
@@ -123,11 +131,6 @@ _REQUEST_LINK_TEXTS = (
 def web_link(kind, item_id):
     """The web app's page of a booking or request, its link token in the URL fragment (a
     fragment never reaches a server, so no log or proxy sees it)."""
-    from urllib.parse import quote
-
-    from chalicelib.platform.keys import identity_secret
-    from chalicelib.platform.tokens import link_token
-
     base = config.current().web_base_url.split("#")[0]
     if "?" not in base and not base.endswith("/"):
         base += "/"
@@ -144,9 +147,6 @@ def render(kind, to, site_name, tz_name, starts_at, reference=None, expires_at=N
     """The bilingual message (French first) as an EmailMessage; `link` (web_link) closes each
     language's part; `days` (first, last) for a request; the English part names the site in
     English where the site gives a name_en."""
-    from email.message import EmailMessage  # not at import: it costs every cold start
-    from email.utils import make_msgid
-
     subject, french, english = _TEXTS[kind]
     fr, en = _local_time(starts_at, tz_name) if starts_at else ("", "")
     expires_fr, expires_en = _local_time(expires_at, tz_name) if expires_at else ("", "")
@@ -176,7 +176,7 @@ def _ses_client():
     if _ses is None:
         with _ses_lock:
             if _ses is None:
-                import boto3
+                import boto3  # cold start: boto3 itself, only once a message is sent through SES
 
                 _ses = boto3.client("sesv2", region_name=config.current().region)
     return _ses
@@ -240,8 +240,6 @@ def send(message, name):
 def booking_changed(event_name, old_image, new_image, sequence="0"):
     """One bookings stream record: send what it calls for. Raises if sending failed, so the
     record is retried (the booking itself is already safely stored)."""
-    from chalicelib import storage
-
     old, new = storage.booking_image(old_image), storage.booking_image(new_image)
     kind = kind_of_change(event_name, old, new)
     if kind is None:
@@ -249,8 +247,6 @@ def booking_changed(event_name, old_image, new_image, sequence="0"):
     email = ((new.get("applicant") or {}).get("email"))
     if not email:
         return None
-    from chalicelib.usecases import site_catalog
-
     try:
         site = site_catalog.site(new["site_id"])
         site_name, tz_name, site_name_en = site.name, site.timezone, site.name_en
@@ -277,11 +273,6 @@ def booking_changed(event_name, old_image, new_image, sequence="0"):
 def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=None, request_id=None):
     """The draw's offer e-mail (expires_at: epoch seconds or RFC 3339), linking to the request's
     page where the offer is confirmed. Raises if sending failed."""
-    import secrets
-
-    from chalicelib.platform.clock import to_rfc3339
-    from chalicelib.usecases import site_catalog
-
     site = site_catalog.site(site_id)
     expires = to_rfc3339(expires_at) if isinstance(expires_at, (int, float)) else expires_at
     name = f"{offer_id or 'offer_' + secrets.token_hex(12)}-offer"
@@ -293,8 +284,6 @@ def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=N
 
 def request_filed(email, site_id, request_id, first_day, last_day):
     """The acknowledgement of a draw request, with the link to its page. Raises if sending failed."""
-    from chalicelib.usecases import site_catalog
-
     site = site_catalog.site(site_id)
     send(render(REQUEST_FILED, email, site.name, site.timezone, None, days=(first_day, last_day),
                 link=web_link("request", request_id), site_name_en=site.name_en), f"{request_id}-request")
@@ -307,17 +296,11 @@ def request_filed(email, site_id, request_id, first_day, last_day):
 def remind_tomorrow(now):
     """Mark tomorrow's bookings (local date of each site) as reminded, each once: the stream then
     sends the reminder. Returns how many were marked by this run."""
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
-    from chalicelib import storage
-    from chalicelib.usecases import site_catalog
-
     marked = 0
     for site in site_catalog.sites():
         tomorrow = (datetime.fromtimestamp(now, timezone.utc).astimezone(ZoneInfo(site.timezone)).date()
                     + timedelta(days=config.current().reminder_lead_days))
         for booking in storage.bookings_to_remind(site.site_id, tomorrow.isoformat()):
-            if storage.mark_reminded_once(booking, now):
+            if storage.mark_reminded_once(booking, now).ok:
                 marked += 1
     return marked

@@ -1,6 +1,7 @@
 """Partner associations: their API keys (created, listed, revoked by staff), the key check behind
 the partner authorizer, and the partner's own view of its bookings."""
 import time
+from datetime import datetime, timezone
 
 from chalicelib import storage
 from chalicelib.platform import config, gateway_keys
@@ -36,7 +37,8 @@ def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
                       gateway_key_id=gateway_key_id)
     entry = audit_trail.staff_change(partner_id, "partner_created", staff_subject, now, client_ip, daily_quota=daily_quota)
     try:
-        if storage.create_partner_if_new(partner, [entry]):
+        result = storage.create_partner_if_new(partner, audit=[entry])
+        if not result.ok:
             raise refusals.PARTNER_EXISTS.exception()
     except Exception:
         gateway_keys.unregister(gateway_key_id)
@@ -57,7 +59,8 @@ def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
     already = found.revoked_at is not None
     if not already:
         entry = audit_trail.staff_change(found.partner_id, "partner_revoked", staff_subject, now, client_ip)
-        if storage.revoke_partner_if_active(found, now, [entry]):
+        result = storage.revoke_partner_if_active(found, now, audit=[entry])
+        if not result.ok:
             raise refusals.PARTNER_REVOKED.exception()
         _key_cache.clear()
     # Its usage-plan key goes too. Revoking again retries a cleanup that failed; a key left
@@ -113,8 +116,6 @@ def bookings(partner_id, now, limit, cursor=None):
 
 
 def utc_key_of(epoch):
-    from datetime import datetime, timezone
-
     return utc_key(datetime.fromtimestamp(epoch, timezone.utc))
 
 

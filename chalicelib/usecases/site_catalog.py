@@ -83,7 +83,9 @@ def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", 
         return merged  # nothing changes: no write, no audit entry
     entry = audit_trail.staff_change(audit_trail.policy_entity(site_id, procedure_id), "policy_changed", staff_subject, now, client_ip,
                                changes=changed)
-    if storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None, [entry]):
+    result = storage.replace_policy_if_unchanged(site_id, procedure_id, after, now, stored.updated_at if stored else None,
+                                                 audit=[entry])
+    if not result.ok:
         raise refusals.STATE_CHANGED.exception()
     forget_cached()
     _commit_next_draw(site_id, procedure_id, merged.allocation, now)
@@ -131,7 +133,8 @@ def create_site(site_id, name, address, timezone, procedures, now, staff_subject
     entry = audit_trail.staff_change(audit_trail.site_entity(site_id), "site_created", staff_subject, now, client_ip,
                                name=name, timezone=timezone, procedures=[p["procedure_id"] for p in procedures])
     created = records.Site(site_id=site_id, name=name, name_en=name_en, address=address, timezone=timezone, procedures=procedures)
-    if storage.create_site_if_new(created, [entry]):
+    result = storage.create_site_if_new(created, audit=[entry])
+    if not result.ok:
         raise refusals.SITE_EXISTS.exception()
     forget_cached()
     return created
@@ -170,9 +173,10 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="
     ]
     slots = _reserve_partner_share(slots, found.timezone, rules, rng)
     # The schedule's entry first: no slot exists without it.
-    if storage.write_entries([_schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip)]):
+    result = storage.write_entries([_schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip)])
+    if not result.ok:
         raise refusals.STATE_CHANGED.exception()
-    created = storage.create_slots_if_new(slots)
+    created = storage.create_slots_if_new(slots).value
     _commit_next_draw(site_id, procedure_id, rules.allocation, now)
     return {"created": created, "existing": len(slots) - created}
 

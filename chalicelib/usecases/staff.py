@@ -6,7 +6,7 @@ from chalicelib.platform.clock import epoch_of
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import metric
 from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, refusals
-from chalicelib.usecases import audit_trail
+from chalicelib.usecases import audit_trail, fraud_signals
 from chalicelib.usecases.ownership import found_or_404
 
 
@@ -25,8 +25,9 @@ def check_in(booking_id, document, birth_date, staff_subject, client_ip, now, pe
     match = oversight.identities_match(presented, found.identity_key)
     false_urgency = match and not honest
     status = oversight.check_in_status(match, honest)
-    also = _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now)
-    if storage.check_in_booking(found, status, now, also):
+    audit, signals = _check_in_notes(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now)
+    result = storage.check_in_booking(found, status, now, audit, signals)
+    if not result.ok:
         raise refusals.BOOKING_NOT_ACTIVE.exception()
     if status == lifecycle.ATTENDED:
         metric("CheckinMatched", site=found.site_id)
@@ -35,22 +36,23 @@ def check_in(booking_id, document, birth_date, staff_subject, client_ip, now, pe
     return {"booking_id": found.booking_id, "match": match, "false_urgency": false_urgency, "status": status}
 
 
-def _check_in_items(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now):
+def _check_in_notes(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now):
     """The check-in's audit entries, and its signals: a mismatch, a false urgency (R9)."""
     actor = audit_trail.staff(staff_subject)
     details: dict[str, str | None] = {} if status == lifecycle.ATTENDED else {"reason": "false_urgency" if false_urgency else "identity_mismatch"}
     if found.tier is not None:
         details["permit_expires_on"] = permit_expires_on.isoformat() if permit_expires_on else None
-    also = [
+    audit = [
         audit_trail.entry(found.booking_id, "checked_in" if status == lifecycle.ATTENDED else "check_in_refused", actor, now,
                     found.starts_at, client_ip, **details),
         audit_trail.entry(found.slot_id, status, actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
     ]
+    signals = []
     if not match:
-        also.append(storage.signal_checkin_mismatch(now, found, staff_subject))
+        signals.append(fraud_signals.checkin_mismatch(now, found, staff_subject))
     if false_urgency:
-        also.append(storage.signal_false_urgency(now, found, staff_subject, permit_expires_on.isoformat()))
-    return also
+        signals.append(fraud_signals.false_urgency(now, found, staff_subject, permit_expires_on.isoformat()))
+    return audit, signals
 
 
 def _day(iso):
@@ -62,10 +64,11 @@ def no_show(booking_id, staff_subject, client_ip, now):
     if now < epoch_of(found.starts_at):
         raise refusals.APPOINTMENT_NOT_STARTED.exception()
     actor = audit_trail.staff(staff_subject)
-    if storage.mark_no_show(found, now, [
+    result = storage.mark_no_show(found, now, [
         audit_trail.entry(found.booking_id, "no_show", actor, now, found.starts_at, client_ip),
         audit_trail.entry(found.slot_id, "no_show", actor, now, found.starts_at, client_ip, booking_id=found.booking_id),
-    ]):
+    ])
+    if not result.ok:
         raise refusals.BOOKING_NOT_ACTIVE.exception()
     metric("NoShow", site=found.site_id)
     return {"booking_id": found.booking_id, "status": lifecycle.NO_SHOW}
@@ -75,17 +78,14 @@ def close_slot(slot_id, staff_subject, client_ip, now):
     """The slot is never offered again; its applicant, if booked, is told (by the bookings stream)."""
     slot = found_or_404(storage.get_slot, slot_id, refusals.SLOT_NOT_FOUND)
     actor = audit_trail.staff(staff_subject)
-
-    def entries(booking):
-        items = [audit_trail.entry(slot.slot_id, "closed", actor, now, slot.starts_at, client_ip,
-                             previous_state=slot.state, **({"booking_id": booking.booking_id} if booking else {}))]
-        if booking is not None:
-            items.append(audit_trail.entry(booking.booking_id, "closed", actor, now, slot.starts_at, client_ip))
-        return items
-
-    booking, failed = storage.close_slot_if_open_to_change(slot, now, entries)
-    if failed:
-        raise refusals.close_refusal(failed).exception()
+    booking = storage.get_booking(slot.booking_id) if slot.state == lifecycle.BOOKED and slot.booking_id else None
+    audit = [audit_trail.entry(slot.slot_id, "closed", actor, now, slot.starts_at, client_ip,
+                               previous_state=slot.state, **({"booking_id": booking.booking_id} if booking else {}))]
+    if booking is not None:
+        audit.append(audit_trail.entry(booking.booking_id, "closed", actor, now, slot.starts_at, client_ip))
+    result = storage.close_slot_if_open_to_change(slot, booking, now, audit)
+    if not result.ok:
+        raise refusals.close_refusal(result).exception()
     metric("SlotClosed", site=slot.site_id)
     return {"slot_id": slot.slot_id, "state": lifecycle.CLOSED,
             **({"booking_id": booking.booking_id, "booking_status": "closed"} if booking else {})}

@@ -1,5 +1,5 @@
 """Public transparency (SPEC R6, GET /stats): draws' records and figures, the daily statistics."""
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from chalicelib import storage
 from chalicelib.platform.clock import to_rfc3339
@@ -10,10 +10,6 @@ from chalicelib.usecases import draw_terms, site_catalog
 
 def _figures(draw):
     """(entrants, slots, allocated, offered, skipped, record pages) of a recorded draw."""
-    if draw.record is not None:  # recorded in the draw item itself, before issue 11: one page each
-        record = draw.record
-        return (len(record["entrants"]), len(record["slots"]), len(record["allocation"]), len(record["offered"]),
-                len(record["allocation"]) - len(record["offered"]), dict.fromkeys(storage.RECORD_PARTS, 1))
     return (int(draw.entrant_count), int(draw.slot_count), int(draw.allocated_count), int(draw.offered_count or 0),
             int(draw.skipped_count or 0), {k: int(v) for k, v in draw.record_parts.items()})
 
@@ -47,12 +43,7 @@ def draw_record_page(site_id, procedure_id, draw_id, part, cursor):
     draw = storage.get_draw(site_id, procedure_id, draw_id)
     if draw is None or draw.status not in draw_terms.REVEALED:
         raise refusals.DRAW_NOT_FOUND.exception()
-    if draw.record is not None:  # recorded in the draw item itself (before issue 11): one page
-        if cursor:
-            raise InvalidValue("page_cursor", "{page_cursor} is not one a previous page of this list returned.")
-        items, next_cursor = draw.record[part], None
-    else:
-        items, next_cursor = storage.draw_record_chunk(draw, part, cursor)
+    items, next_cursor = storage.draw_record_chunk(draw, part, cursor)
     return {"draw_id": draw.draw_id, "part": part, "items": items, "next_cursor": next_cursor}
 
 
@@ -62,8 +53,6 @@ STATS_MAX_DAYS = 92
 def _stats_days(start, end):
     """The UTC days of appointments [start, end) covers (end: start + 31 days if None), at most
     STATS_MAX_DAYS of them, between the years 2000 and 2100, checked before any arithmetic."""
-    from datetime import timezone
-
     if not 2000 <= start.astimezone(timezone.utc).year <= 2100:
         raise InvalidValue("window_start", "{window_start} must be a date between 2000 and 2100.")
     if end is None:

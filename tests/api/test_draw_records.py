@@ -332,25 +332,6 @@ def test_storage_trouble_during_a_draw_is_a_503_and_the_draw_is_completed_later(
     assert replays(api.draw_record(next(d for d in api.draws() if d["draw_id"] == committed["draw_id"])), committed["seed_hash"])
 
 
-def test_a_draw_recorded_in_one_item_before_records_were_chunked_still_reads_and_replays(api):
-    api.create_site()
-    api.set_policy(**DRAW)
-    seed = "ab" * 32
-    entrants = [{"request_id": f"req_{n}", "tier": 2, "first_day": "2026-01-01", "last_day": "2026-12-31",
-                 "excluded_slots": []} for n in range(3)]
-    slots = [{"slot_id": f"slot_{n}", "day": "2026-06-01"} for n in range(2)]
-    allocation = [list(p) for p in lottery.allocate(entrants, slots, seed)]
-    from chalicelib.storage.models import Draw
-
-    Draw(f"{SITE}#{PROCEDURE}", "000000000000001-legacy", status="run", seed=seed, seed_hash=lottery.seed_commitment(seed),
-         committed_at=1, run_at=2, record={"entrants": entrants, "slots": slots, "allocation": allocation,
-                                           "offered": [allocation[0][0]], "seed": seed}).save()
-    legacy = next(d for d in api.draws() if d["draw_id"] == "000000000000001-legacy")
-    assert (legacy["entrants"], legacy["slots"], legacy["offered"], legacy["skipped"]) == (3, 2, 1, 1)
-    assert replays(api.draw_record(legacy), legacy["seed_hash"])
-    assert api.call("GET", f"/stats/{SITE}").status == 200
-
-
 def test_an_auto_draw_that_crashes_before_its_offers_still_sends_its_leftovers_to_search_later(api, monkeypatch):
     from tests.api.test_auto import AUTO, auto_site, book_all, request_of, searchable, standby
 

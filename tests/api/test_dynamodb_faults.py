@@ -566,9 +566,11 @@ def test_one_botocore_client_serves_every_model(engine, monkeypatch):
         try:
             start.wait()
             key = f"counter-{n}"
-            assert calls.save_if(models.Counter(key, n=0, expires_ttl=10**10), models.Counter.counter_key.does_not_exist())
-            assert calls.update_if(models.Counter(key), [models.Counter.n.add(1)], models.Counter.n == 0)
-            assert not calls.update_if(models.Counter(key), [models.Counter.n.add(1)], models.Counter.n == 0)
+            assert calls.save_if(models.Counter(key, n=0, expires_ttl=10**10), models.Counter.counter_key.does_not_exist(),
+                                 label="counter").ok
+            assert calls.update_if(models.Counter(key), [models.Counter.n.add(1)], models.Counter.n == 0, label="counter").ok
+            assert calls.update_if(models.Counter(key), [models.Counter.n.add(1)], models.Counter.n == 0,
+                                   label="counter").conditions == {"counter"}
             tx = Transaction()
             tx.put("scope", models.IdentityState(f"identity-{n}", "hold", hold_id=f"hold-{n}"),
                    models.IdentityState.identity_key.does_not_exist())
@@ -599,7 +601,7 @@ def test_a_batch_get_asks_again_for_the_keys_dynamodb_left_unprocessed(engine, m
     """BatchGetItem may answer part of the keys and hand the rest back (UnprocessedKeys): they are
     asked again until none is left, as PynamoDB's Model.batch_get does."""
     for n in range(3):
-        assert calls.save_if(models.Counter(f"counter-{n}", expires_ttl=10**10), None)
+        assert calls.save_if(models.Counter(f"counter-{n}", expires_ttl=10**10), None, label="counter").ok
     asked = []
 
     def partial(send, service, operation_name, api_params):

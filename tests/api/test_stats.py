@@ -107,6 +107,6 @@ def test_a_draw_leftover_sent_to_the_counter_is_counted_with_its_change(api):
     api.create_site()
     api.schedule()
     slot = Slot.get(api.slots()[0]["slot_id"])
-    assert storage.release_draw_leftover_if_unchanged(slot, clock.now(), None)
-    assert not storage.release_draw_leftover_if_unchanged(slot, clock.now(), None)  # once: the condition
+    assert storage.release_draw_leftover_if_unchanged(slot, clock.now(), None).ok
+    assert not storage.release_draw_leftover_if_unchanged(slot, clock.now(), None).ok  # once: the condition
     assert stats(api)["procedures"][PROCEDURE]["freed_late"] == 1

@@ -125,7 +125,7 @@ def test_every_table_is_protected_and_encrypted(templates, stage):
             assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     bookings = resources["BookingsTable"]["Properties"]
     assert bookings["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert {i["IndexName"] for i in bookings["GlobalSecondaryIndexes"]} == {"day", "partner", "site"}
+    assert {i["IndexName"] for i in bookings["GlobalSecondaryIndexes"]} == {"day", "partner"}
     ttl = {lid: resources[lid]["Properties"].get("TimeToLiveSpecification", {}).get("AttributeName")
            for lid in TABLES}
     assert ttl == {"SlotsTable": None, "HoldsTable": "purge_at", "BookingsTable": "purge_at",

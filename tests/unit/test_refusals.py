@@ -9,13 +9,13 @@ import pytest
 from chalicelib.rules import errors, refusals
 from chalicelib.rules.codes import CODES
 from chalicelib.rules.errors import Conflict, Expired, TooManyRequests
-from chalicelib.rules.records import Failed
+from chalicelib.rules.records import Outcome
 
 NOW = 1_000_000.0
 
 
 def failed(*labels, **facts):
-    return Failed(frozenset(labels), facts)
+    return Outcome.refused(*labels, **facts)
 
 
 def answer(refusal):
@@ -114,6 +114,18 @@ def test_an_offer_is_made_already_made_or_not_possible():
     assert refusals.offer_outcome(failed("hold", "slot", "request")) == refusals.OFFER_ALREADY_MADE
     assert refusals.offer_outcome(failed("slot")) == refusals.OFFER_NOT_POSSIBLE
     assert refusals.offer_outcome(failed("identity", "request")) == refusals.OFFER_NOT_POSSIBLE
+
+
+# --- the outcome every conditional write of storage returns ----------------------------------------
+
+def test_an_outcome_is_done_with_its_value_or_refused_with_its_labels_and_facts_and_is_never_a_truth_value():
+    done = Outcome.of({}, {"ignored": 1}, value="the claimed draw")
+    assert done.ok and done.value == "the claimed draw" and done.facts == {} and "identity" not in done
+    refused = Outcome.of({"identity": {}, "ip": {}}, {"hold_expires_at": NOW + 30}, value="never")
+    assert not refused.ok and refused.value is None and refused.conditions == {"identity", "ip"}
+    assert "identity" in refused and refused.facts == {"hold_expires_at": NOW + 30}
+    with pytest.raises(TypeError):
+        bool(refused)  # the old conventions were opposite: a truth test would guess
 
 
 # --- one registry, one module of refusals ---------------------------------------------------------
