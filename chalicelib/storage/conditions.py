@@ -32,7 +32,7 @@ def slot_not_started(now):
 
 
 def slot_not_reserved(now):
-    """The partner share (issue 4): a reserved slot is public only once reserved_until passed."""
+    """The partner share (SPEC R11): a reserved slot is public only once reserved_until passed."""
     return Slot.reserved_until.does_not_exist() | (Slot.reserved_until <= now)
 
 

@@ -71,7 +71,7 @@ class Slot(Model):
     # auto: freed while a standby request covered it, the slot is the draw's from this instant
     # (available_from stays ahead: only a draw gives it, or sends it to search at a random instant).
     draw_from = NumberAttribute(null=True)
-    # Partner share (issue 4): a public hold or search needs reserved_until absent or passed.
+    # Partner share (SPEC R11): a public hold or search needs reserved_until absent or passed.
     reserved_until = NumberAttribute(null=True)
 
     search = SlotSearchIndex()
@@ -344,7 +344,7 @@ TTL_ATTRIBUTES = {
 }
 
 
-# --- partners, audit trail and signals (issue 4) -------------------------------------------------
+# --- partners, audit trail and signals (SPEC §2, R9) -------------------------------------------------
 
 class Partner(Model):
     """A partner association; all partners share one partition so listing them is a Query."""
