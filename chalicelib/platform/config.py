@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import TypeVar, overload
 
-_T = TypeVar("_T")
+Default = TypeVar("Default")
 
 # Every variable _load may read, in one list: _load sees only these (_Environment), so a name it
 # reads but this list lacks fails at the first call instead of escaping the cache key.
@@ -49,7 +49,7 @@ class _Environment:
     @overload
     def get(self, name: str) -> str | None: ...
     @overload
-    def get(self, name: str, default: _T) -> str | _T: ...
+    def get(self, name: str, default: Default) -> str | Default: ...
     def get(self, name: str, default: object = None) -> object:
         try:
             value = self._values[name]
