@@ -249,7 +249,7 @@ class Outcome:
     value: Any = None
 
     @classmethod
-    def of(cls, failed: Iterable[str], facts: Mapping[str, Any] | None = None, value: Any = None) -> "Outcome":
+    def of(cls, failed: Iterable[str | int], facts: Mapping[str, Any] | None = None, value: Any = None) -> "Outcome":
         """From the labels of a write's conditions that failed: refused with them and `facts`;
         none failed, done with `value`."""
         return cls(frozenset(failed), facts or {}) if failed else cls(value=value)
