@@ -118,8 +118,7 @@ def _make_offers(draw: records.Draw, allocation: Allocation, by_request: dict[st
                  now: float, lease: _Lease, deadline: float) -> tuple[int, int, int]:
     """Each allocated pair's offer in order, idempotently, from where the last run's saved
     progress says, until the deadline: (pairs done, offered or found made, not possible)."""
-    assert draw.run_at is not None, "a draw making offers has run"
-    day = clock.utc_date(draw.run_at)  # the draw's day, also when a later run resumes it
+    day = clock.utc_date(draw.run_at)  # type: ignore[arg-type]  # the draw's day (it has run), also when a later run resumes it
     done, offered, skipped = int(draw.offers_done or 0), int(draw.offered_count or 0), int(draw.skipped_count or 0)
     for request_id, slot_id in allocation[done:]:
         if clock.now() >= deadline:
