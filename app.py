@@ -1,12 +1,15 @@
 """fairslot's Chalice app: the routes of chalicelib/handlers/ behind their authorizers, and the scheduled and stream functions."""
+from typing import Any, Callable
+
 from chalice import AuthResponse, Chalice, Rate, Response
+from chalice.app import AuthRequest, CloudWatchEvent, DynamoDBEvent, Request
 
 from chalicelib.handlers import partner, public, routing, staff
 from chalicelib.http import contract
 from chalicelib.http.staff_auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
 from chalicelib.platform import clock, config, gateway_keys, observability
 from chalicelib.rules.codes import CODES
-from chalicelib.usecases import draw_runs, fraud_signals, notify, partner_keys
+from chalicelib.usecases import View, draw_runs, fraud_signals, notify, partner_keys
 
 # The one import-time read of the configuration; everything else reads config.current() when it
 # runs. A deployed function must refuse to start without its staff and CORS settings
@@ -20,7 +23,7 @@ _ALLOWED_HEADERS = "Content-Type,Authorization,X-Api-Key,X-Hold-Token,X-Booking-
 
 
 @app.middleware("http")
-def chalice_errors_in_envelope(event, get_response):
+def chalice_errors_in_envelope(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """Chalice's own refusals (405 unknown method, 415, its 500) in the §5 error envelope."""
     response = get_response(event)
     body = response.body
@@ -35,7 +38,7 @@ def chalice_errors_in_envelope(event, get_response):
 
 # --- authorizers: each its own function (infra/resources.yaml) ---------------------------------
 
-def _authorize(auth_request, allowed):
+def _authorize(auth_request: AuthRequest, allowed: frozenset[str]) -> AuthResponse:
     try:
         claims = verify_staff_token(auth_request.token)
     except InvalidToken:
@@ -46,17 +49,17 @@ def _authorize(auth_request, allowed):
 
 
 @app.authorizer(ttl_seconds=300)
-def staff_agent(auth_request):
+def staff_agent(auth_request: AuthRequest) -> AuthResponse:
     return _authorize(auth_request, AGENT_GROUPS)
 
 
 @app.authorizer(ttl_seconds=300)
-def staff_admin(auth_request):
+def staff_admin(auth_request: AuthRequest) -> AuthResponse:
     return _authorize(auth_request, ADMIN_GROUPS)
 
 
 @app.authorizer(ttl_seconds=0, header="x-api-key")
-def partner_key(auth_request):
+def partner_key(auth_request: AuthRequest) -> dict[str, Any]:
     """The partner behind x-api-key, looked up by its hash on every request (TTL 0): a revoked
     key is refused at once."""
     found = partner_keys.authenticate(auth_request.token)
@@ -79,13 +82,13 @@ for _routes in (public.routes, partner.routes, staff.routes):
 # --- scheduled and stream functions ------------------------------------------------------------
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
-def run_due_draws(event):
+def run_due_draws(event: CloudWatchEvent) -> list[View]:
     """Draws of every draw-mode procedure, each at its policy's draw_interval_seconds."""
     return draw_runs.run_due_draws(clock.now())
 
 
 @app.on_dynamodb_record(stream_arn=config.current().bookings_stream_arn, batch_size=1, starting_position="TRIM_HORIZON")
-def bookings_stream(event):
+def bookings_stream(event: DynamoDBEvent) -> None:
     """Notifications from the bookings stream: a failed send raises, so the record is retried
     (the booking is already stored; nothing on the booking path waits for e-mail)."""
     for record in event:
@@ -93,13 +96,13 @@ def bookings_stream(event):
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
-def send_reminders(event):
+def send_reminders(event: CloudWatchEvent) -> int:
     """Marks tomorrow's bookings as reminded, once each; the stream sends the e-mails."""
     return notify.remind_tomorrow(clock.now())
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))
-def publish_signal_metrics(event):
+def publish_signal_metrics(event: CloudWatchEvent) -> View:
     """Today's identities-behind-one-IP figures (R9) as metrics for their alarm: holds and requests
     only count them, so this run reads the day's counters once."""
     return fraud_signals.publish_metrics(clock.now())
@@ -107,7 +110,7 @@ def publish_signal_metrics(event):
 
 # --- CORS preflight for every path above ----------------------------------------------------
 
-def _preflight(**_params):
+def _preflight(**_params: str) -> Response:
     headers = routing.cors_headers(app.current_request)
     if headers:
         headers.update({

@@ -6,8 +6,10 @@ app.py registers them with the authorizer the route's contract names (chalicelib
 """
 import json
 from functools import wraps
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
-from chalice import Blueprint, Response
+from chalice import Blueprint, Chalice, Response
+from chalice.app import Request
 
 from chalicelib.http import contract, inputs
 from chalicelib.platform import config, observability
@@ -19,8 +21,14 @@ from chalicelib.rules.errors import FairslotError, InvalidValue
 ACCEPTED_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
                   "application/octet-stream", "application/xml", "text/html"]
 
+Headers = dict[str, str | list[str]]  # a response's headers, as chalice.Response takes them
+JsonBody = Any  # what json.dumps sends: a use case's View, an error envelope
+V = TypeVar("V", bound=Callable[..., Any])  # a route's view function
+# A declared route: (path, methods, status, fields, view).
+Declared = tuple[str, tuple[str, ...], int, Mapping[str, str], Callable[..., Any]]
 
-def cors_headers(request):
+
+def cors_headers(request: Request | None) -> Headers:
     headers = request.headers if request else None
     origin = headers.get("origin") if headers else None
     if origin and origin in config.current().cors_origins:
@@ -28,7 +36,7 @@ def cors_headers(request):
     return {}
 
 
-def json_response(request, status, body, headers=None):
+def json_response(request: Request | None, status: int, body: JsonBody, headers: Mapping[str, str | list[str]] | None = None) -> Response:
     return Response(
         body=json.dumps(body) if body is not None else "",
         status_code=status,
@@ -36,7 +44,7 @@ def json_response(request, status, body, headers=None):
     )
 
 
-def error_response(request, exc):
+def error_response(request: Request | None, exc: FairslotError) -> Response:
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
     body = {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
     return json_response(request, exc.status, body, headers)
@@ -45,25 +53,25 @@ def error_response(request, exc):
 class Routes:
     """One module's routes: `route` declares them, `register` puts them on the app."""
 
-    def __init__(self, import_name):
+    def __init__(self, import_name: str) -> None:
         self.blueprint = Blueprint(import_name)
-        self._declared = []
+        self._declared: list[Declared] = []
 
     @property
-    def paths(self):
+    def paths(self) -> set[str]:
         return {declared[0] for declared in self._declared}
 
-    def route(self, path, methods=("GET",), status=200, fields=None):
+    def route(self, path: str, methods: Iterable[str] = ("GET",), status: int = 200, fields: Mapping[str, str] | None = None) -> Callable[[V], V]:
         """A route: the request parsed by its contract, the error envelope for every failure, CORS,
         and a JSON response. `fields`: where the request carries the values the rules name
         (inputs.*_FIELDS), for their refusals to name the client's field."""
-        def declare(view):
+        def declare(view: V) -> V:
             self._declared.append((path, tuple(methods), status, fields or {}, view))
             return view
 
         return declare
 
-    def register(self, app, authorizers):
+    def register(self, app: Chalice, authorizers: Mapping[str, Any]) -> None:
         """The routes on `app`, each behind the authorizer its contract's `auth` names (none for a
         public route; a partner route also under the partner usage plan: see gateway_keys)."""
         for path, methods, status, fields, view in self._declared:
@@ -74,9 +82,9 @@ class Routes:
                                  content_types=ACCEPTED_TYPES)(self._enveloped(path, status, fields, view))
         app.register_blueprint(self.blueprint)
 
-    def _enveloped(self, path, status, fields, view):
+    def _enveloped(self, path: str, status: int, fields: Mapping[str, str], view: Callable[..., Any]) -> Callable[..., Response]:
         @wraps(view)
-        def handler(*args, **kwargs):
+        def handler(*args: Any, **kwargs: str) -> Response:
             request = self.request()
             try:
                 if any(len(value) > contract.MAX_PATH_ID for value in kwargs.values()):
@@ -102,39 +110,40 @@ class Routes:
 
     # --- what a handler reads of the request being served ---------------------------------
 
-    def request(self):
+    def request(self) -> Request:
         """The request being served (Chalice sets it for each one; there is always one in a route)."""
         return self.blueprint.current_request
 
-    def body(self):
+    def body(self) -> Any:
         """The body, parsed once by the route's contract (a value of chalicelib/rules/submitted.py)."""
         return getattr(self.request(), "fairslot_body")
 
-    def query(self):
+    def query(self) -> dict[str, Any]:
         """The query string's declared parameters that are present, parsed by the route's contract."""
         return getattr(self.request(), "fairslot_query")
 
-    def header(self, name):
+    def header(self, name: str) -> str | None:
         headers = self.request().headers
         return headers.get(name) if headers else None
 
-    def client_ip(self):
+    def client_ip(self) -> str | None:
         return ((self.request().context or {}).get("identity") or {}).get("sourceIp")
 
-    def authorizer_context(self):
+    def authorizer_context(self) -> dict[str, Any]:
         return (self.request().context or {}).get("authorizer") or {}
 
-    def staff_subject(self):
+    def staff_subject(self) -> str:
         return str(self.authorizer_context().get("principalId") or "unknown")
 
-    def respond(self, status, body):
+    def respond(self, status: int, body: JsonBody) -> Response:
         """A JSON answer whose status the handler chooses (a repeated confirmation answers 200)."""
         return json_response(self.request(), status, body)
 
 
-def _keep_parsed(request, path):
+def _keep_parsed(request: Request, path: str) -> None:
     """The query string and the body parsed by the route's contract before the handler runs
     (a 400 or a 422 naming the field); they ride on the request itself, so they live exactly as long."""
+    query: Mapping[str, Any]
     op = contract.operation(request.method, path)
     if op is None:  # tests/unit/test_contract.py fails for a route without a contract
         query, body = request.query_params or {}, None

@@ -9,7 +9,9 @@ app's rules. Standard library only: the import stays cheap for cold starts.
 import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from typing import Any, Iterable, Mapping
 
+from chalicelib.http.schema import JsonSchema, Schema
 from chalicelib.http.schema import (DATE_MAX, DATE_MIN, MAX_PATH_ID, Anything, Choice, ClockTime, Day, DayOf, Identifier, Instant,
                                     Integer, Items, Number, Obj, Text, decode_json)
 from chalicelib.rules import email_address, identity_keys, policies, submitted
@@ -69,7 +71,7 @@ CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day(),
 PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, required=("name", "daily_quota"),
                    into=submitted.NewPartner).described(example={"name": "Cimade Montpellier", "daily_quota": 50})
 
-def _policy_field(name):
+def _policy_field(name: str) -> Schema:
     if name == "allocation":
         return Choice(policies.ALLOCATIONS)
     if name == "accepted_documents":  # policies.policy_with checks it, naming the whole list
@@ -87,7 +89,7 @@ POLICY_BODY = Obj({name: _policy_field(name) for name in policies.POLICY_FIELDS}
 
 # --- responses (JSON Schema; loose on purpose: fields may be added, never removed) -------------
 
-def obj(required=(), **properties):
+def obj(required: Iterable[str] = (), **properties: JsonSchema) -> JsonSchema:
     return {"type": "object", "required": list(required), "properties": properties}
 
 
@@ -133,10 +135,10 @@ class Operation:
     also_status: tuple = ()  # another success status (an idempotent repeat answers 200)
 
     @property
-    def path_params(self):
+    def path_params(self) -> list[str]:
         return re.findall(r"{(\w+)}", self.path)
 
-    def parse_query(self, params):
+    def parse_query(self, params: Mapping[str, str] | None) -> dict[str, Any]:
         """The query string's declared parameters that are present, parsed (others are dropped)."""
         params = params or {}
         parsed = {}
@@ -147,7 +149,7 @@ class Operation:
                 raise schema.missing(name)
         return parsed
 
-    def parse_body(self, raw):
+    def parse_body(self, raw: str | bytes | None) -> Any:
         """The body parsed by the route's schema (a frozen value of chalicelib/rules/submitted.py, or
         the policy's dict of changes); None for a route that takes none."""
         if self.body is None:
@@ -155,7 +157,7 @@ class Operation:
         return self.body.parse(decode_json(raw, self.body.depth))
 
 
-def q(schema, required=False):
+def q(schema: Schema, required: bool = False) -> tuple[Schema, bool]:
     return schema, required
 
 
@@ -276,11 +278,11 @@ OPERATIONS = [
 _BY_ROUTE = {(op.method, op.path): op for op in OPERATIONS}
 
 
-def operation(method, path):
+def operation(method: str, path: str) -> "Operation | None":
     return _BY_ROUTE.get((method, path))
 
 
-def codes_of(op):
+def codes_of(op: Operation) -> set[str]:
     """Every error code `op` can answer: its own, and those every route of its kind answers."""
     codes = set(op.errors) | {"storage_unavailable"}
     if op.body is not None:

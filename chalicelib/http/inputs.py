@@ -5,10 +5,12 @@ checks what no single field says (a time zone exists, closes after opens, `to` n
 a birth date before today, no procedure id twice), and maps the concepts the rules refuse to the
 fields of each request (a rule refuses a concept, InvalidValue; the route answers on the field the
 client wrote, invalid_field)."""
+from datetime import date
+from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.rules import identity_keys, policies, submitted
-from chalicelib.rules.errors import InvalidField
+from chalicelib.rules.errors import InvalidField, InvalidValue
 
 # concept -> field, one mapping per request shape (the field paths of contract.py's bodies and queries).
 APPLICANT_FIELDS = {"document_type": "applicant.document.type", "document_number": "applicant.document.number",
@@ -27,15 +29,15 @@ RECORD_FIELDS = {"record_part": "part", **PAGE_FIELDS}
 POLICY_FIELDS = {name: name for name in policies.POLICY_FIELDS}
 
 
-def invalid_field(refused, fields):
+def invalid_field(refused: InvalidValue, fields: Mapping[str, str]) -> InvalidField:
     """A rule's refusal (InvalidValue) as the route answers it, on the fields its request uses."""
-    def field_of(concept):
+    def field_of(concept: str) -> str:
         return fields.get(concept, concept)
 
     return InvalidField(field_of(refused.concept), refused.named(field_of))
 
 
-def applicant(value: submitted.Applicant, today) -> submitted.Applicant:
+def applicant(value: submitted.Applicant, today: date) -> submitted.Applicant:
     """A hold's or a draw request's applicant, born before today (the birth date feeds the identity key, SPEC R1)."""
     identity_keys.check_birth_date(value.birth_date, today)
     return value

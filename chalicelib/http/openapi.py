@@ -1,5 +1,8 @@
 """The OpenAPI 3.1 document served at GET /openapi.json, built from chalicelib/http/contract.py and the codes (chalicelib/rules/codes.py)."""
+from typing import Any
+
 from chalicelib.http import contract
+from chalicelib.http.schema import JsonSchema
 from chalicelib.rules.codes import CODES
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
@@ -17,10 +20,10 @@ for each response, `details.field` names the field of a 422, and 429 and 503 car
 Partners authenticate with `x-api-key`; staff with a bearer JWT whose `cognito:groups` holds
 `agents` or `admins`."""
 
-_cached = None
+_cached: dict[str, Any] | None = None
 
 
-def _error_schema(codes):
+def _error_schema(codes: set[str]) -> JsonSchema:
     return {
         "type": "object",
         "required": ["error"],
@@ -36,7 +39,7 @@ def _error_schema(codes):
     }
 
 
-def _error_responses(op):
+def _error_responses(op: contract.Operation) -> dict[str, Any]:
     by_status: dict[int, set[str]] = {}
     for code in contract.codes_of(op):
         by_status.setdefault(CODES[code].status, set()).add(code)
@@ -58,7 +61,7 @@ def _error_responses(op):
     return responses
 
 
-def _parameters(op):
+def _parameters(op: contract.Operation) -> list[dict[str, Any]]:
     params = [{"name": name, "in": "path", "required": True,
                "schema": {"type": "string", "minLength": 1, "maxLength": contract.MAX_PATH_ID}}
               for name in op.path_params]
@@ -70,8 +73,8 @@ def _parameters(op):
     return params
 
 
-def _operation(op):
-    out = {
+def _operation(op: contract.Operation) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "operationId": f"{op.method.lower()}{op.path.replace('/', '_').replace('{', '').replace('}', '').replace('-', '_').replace('.', '_')}",
         "summary": op.summary,
         "tags": [_TAGS[op.auth]],
@@ -92,7 +95,7 @@ def _operation(op):
     return out
 
 
-def document():
+def document() -> dict[str, Any]:
     """The document (built once per process: it only depends on code)."""
     global _cached
     if _cached is None:

@@ -8,12 +8,14 @@ The keys are fetched once per warm process; PyJWT and `cryptography` are importe
 staff request, never at cold start.
 """
 import time
+from typing import Any, Iterable
 
 from chalicelib.platform import config
 
 AGENT_GROUPS = frozenset({"agents", "admins"})
 ADMIN_GROUPS = frozenset({"admins"})
-_jwks_client = None
+Claims = dict[str, Any]  # a verified token's claims, as PyJWT decodes them
+_jwks_client: Any = None  # jwt.PyJWKClient, imported on the first staff request
 
 
 class InvalidToken(Exception):
@@ -25,11 +27,11 @@ class NotAuthenticated(Exception):
     UNAUTHORIZED gateway response) when a Lambda authorizer fails with exactly the message
     "Unauthorized"; a deny policy would be 403, which SPEC §5 keeps for "not allowed"."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("Unauthorized")
 
 
-def _bearer(header):
+def _bearer(header: object) -> str:
     if not isinstance(header, str):
         raise InvalidToken("missing")
     scheme, _, token = header.strip().partition(" ")
@@ -38,7 +40,7 @@ def _bearer(header):
     return token.strip()
 
 
-def verify_staff_token(header):
+def verify_staff_token(header: object) -> Claims:
     """The claims of a valid staff token, or InvalidToken."""
     import jwt  # cold start: PyJWT (and cryptography) on the first staff request only
 
@@ -68,14 +70,14 @@ def verify_staff_token(header):
     raise InvalidToken("staff authentication is not configured")
 
 
-def groups_of(claims):
+def groups_of(claims: Claims) -> frozenset[str]:
     groups = claims.get("cognito:groups") or []
     if isinstance(groups, str):
         groups = [groups]
     return frozenset(g for g in groups if isinstance(g, str))
 
 
-def issue_local_staff_token(secret, subject, groups, ttl_seconds=8 * 3600):
+def issue_local_staff_token(secret: str, subject: str, groups: Iterable[str], ttl_seconds: int = 8 * 3600) -> str:
     """A local HS256 staff token (tests, demo, `make token`); never used in AWS."""
     import jwt  # cold start: PyJWT only where a token is issued (tests, demo)
 

@@ -14,6 +14,9 @@ AWS_SESSION_TOKEN, the Lambda runtime's AWS_LAMBDA_* (only AWS_LAMBDA_FUNCTION_N
 """
 import os
 from dataclasses import dataclass
+from typing import TypeVar, overload
+
+Default = TypeVar("Default")
 
 # Every variable _load may read, in one list: _load sees only these (_Environment), so a name it
 # reads but this list lacks fails at the first call instead of escaping the cache key.
@@ -40,10 +43,14 @@ class _Environment:
 
     __slots__ = ("_values",)
 
-    def __init__(self, values):
+    def __init__(self, values: dict[str, str | None]) -> None:
         self._values = values
 
-    def get(self, name, default=None):
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: Default) -> str | Default: ...
+    def get(self, name: str, default: object = None) -> object:
         try:
             value = self._values[name]
         except KeyError:
@@ -54,7 +61,7 @@ class _Environment:
 _NAMES = frozenset(VARIABLES)
 
 
-def _snapshot():
+def _snapshot() -> list[tuple[str, str]]:
     """What VARIABLES hold now, as current()'s cache key: the set ones among os.environ's items.
 
     One pass over the environment (a few dozen names) through its public mapping: tens of
@@ -65,25 +72,25 @@ def _snapshot():
     return [item for item in os.environ.items() if item[0] in _NAMES]
 
 
-def _environment():
+def _environment() -> "_Environment":
     """The values of VARIABLES now (None: unset), as the only environment _load sees."""
     return _Environment({name: os.environ.get(name) for name in VARIABLES})
 
 
-def _optional(env, name):
+def _optional(env: _Environment, name: str) -> str | None:
     """The variable's value, None when it is unset or empty."""
     return env.get(name) or None
 
 
-def _int(env, name, default):
+def _int(env: _Environment, name: str, default: int) -> int:
     return int(env.get(name, default))
 
 
-def _list(env, name, default):
+def _list(env: _Environment, name: str, default: str) -> list[str]:
     return [v.strip() for v in env.get(name, default).split(",") if v.strip()]
 
 
-def _documents_by_procedure(env, name, default):
+def _documents_by_procedure(env: _Environment, name: str, default: str) -> dict[str, tuple[str, ...]]:
     """Parses `renewal:agdref;other:agdref|passport` into {procedure id: (document types, ...)}."""
     out = {}
     for entry in env.get(name, default).split(";"):
@@ -97,7 +104,7 @@ class ConfigurationError(RuntimeError):
     """A deployed function refuses to start without a setting it cannot work safely without."""
 
 
-def _in_aws(env):
+def _in_aws(env: _Environment) -> bool:
     """True in a Lambda function (the runtime always sets AWS_LAMBDA_FUNCTION_NAME), never locally."""
     return bool(env.get("AWS_LAMBDA_FUNCTION_NAME")) and env.get("FAIRSLOT_LOCAL") != "1"
 
@@ -151,16 +158,16 @@ class Settings:
     tracing: bool
 
 
-def _tracing(env):
+def _tracing(env: _Environment) -> bool:
     """X-Ray through Powertools: never locally, and not when Powertools' own switch says so."""
     return env.get("FAIRSLOT_LOCAL") != "1" and env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in ("true", "1")
 
 
-def _local_outbox(env):
+def _local_outbox(env: _Environment) -> str | None:
     return os.path.join("var", "outbox") if env.get("FAIRSLOT_LOCAL") == "1" else None
 
 
-def _load(env):
+def _load(env: _Environment) -> Settings:
     return Settings(
         table_prefix=env.get("TABLE_PREFIX", "fairslot-dev"),
         region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "eu-west-3")),
@@ -234,7 +241,7 @@ def _load(env):
     )
 
 
-def check_deployed(loaded):
+def check_deployed(loaded: Settings) -> Settings:
     """In AWS, refuse to start without what staff sign-in and CORS need: a token of another app
     client of the pool, or a localhost origin, must never be accepted by a deployed stage."""
     if not loaded.in_aws:
@@ -253,15 +260,15 @@ def check_deployed(loaded):
     return loaded
 
 
-def _not_web_app_origins(origins):
+def _not_web_app_origins(origins: list[str]) -> list[str]:
     """Origins prod must not allow: plain http, or a browser on the developer's own machine."""
     return [o for o in origins if not o.startswith("https://") or "localhost" in o or "127.0.0.1" in o]
 
 
-_current = (None, None)  # (the snapshot it was built from, the Settings)
+_current: tuple[list[tuple[str, str]] | None, Settings | None] = (None, None)  # (the snapshot it was built from, the Settings)
 
 
-def current():
+def current() -> Settings:
     """The settings in force: call it where a value is used, never bind its result at import.
 
     Raises ConfigurationError in AWS without what a deployed function needs (check_deployed)."""
@@ -272,4 +279,5 @@ def current():
         # Read after the snapshot: a change in between makes the next call build again.
         settings = check_deployed(_load(_environment()))
         _current = (snapshot, settings)
+    assert settings is not None, "built at the first call: no snapshot equals None"
     return settings

@@ -4,6 +4,7 @@ An error carries a code; its HTTP status is the code's in rules/codes.py, never 
 classes below say what kind of failure it is, for the except clauses that tell them apart.
 """
 import re
+from typing import Any, Callable
 
 from chalicelib.rules.codes import CODES
 
@@ -11,7 +12,7 @@ from chalicelib.rules.codes import CODES
 class FairslotError(Exception):
     code = "bad_request"  # the code of an error of this class raised without one
 
-    def __init__(self, message=None, details=None, retry_after=None, code=None):
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None, retry_after: int | None = None, code: str | None = None) -> None:
         if code:
             self.code = code
         self.message = message or CODES[self.code].en
@@ -20,7 +21,7 @@ class FairslotError(Exception):
         self.retry_after = retry_after
 
     @property
-    def status(self):
+    def status(self) -> int:
         return CODES[self.code].status
 
 
@@ -63,7 +64,7 @@ REFUSED_BY_STATUS = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conf
 class InvalidField(FairslotError):
     code = "invalid_field"
 
-    def __init__(self, field, message):
+    def __init__(self, field: str, message: str) -> None:
         super().__init__(message, details={"field": field})
 
 
@@ -75,11 +76,11 @@ class InvalidValue(FairslotError):
 
     code = "invalid_field"
 
-    def __init__(self, concept, message):
+    def __init__(self, concept: str, message: str) -> None:
         self.concept, self.template = concept, message
         super().__init__(self.named(lambda name: name), details={"field": concept})
 
-    def named(self, field_of):
+    def named(self, field_of: Callable[[str], str]) -> str:
         """The message with each {concept} it mentions replaced by field_of(concept)."""
         return re.sub(r"\{(\w+)\}", lambda found: field_of(found.group(1)), self.template)
 
@@ -87,5 +88,5 @@ class InvalidValue(FairslotError):
 class StorageUnavailable(FairslotError):
     code = "storage_unavailable"
 
-    def __init__(self, message=None, retry_after=2):
+    def __init__(self, message: str | None = None, retry_after: int = 2) -> None:
         super().__init__(message, retry_after=retry_after)

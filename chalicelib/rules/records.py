@@ -6,7 +6,7 @@ with its value, or which of its labelled conditions failed, with the facts a ref
 (refusals.py chooses).
 """
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, NoReturn, Optional
 
 
 @dataclass(frozen=True)
@@ -249,25 +249,25 @@ class Outcome:
     value: Any = None
 
     @classmethod
-    def of(cls, failed, facts=None, value=None):
+    def of(cls, failed: Iterable[str | int], facts: Mapping[str, Any] | None = None, value: Any = None) -> "Outcome":
         """From the labels of a write's conditions that failed: refused with them and `facts`;
         none failed, done with `value`."""
         return cls(frozenset(failed), facts or {}) if failed else cls(value=value)
 
     @classmethod
-    def done(cls, value=None):
+    def done(cls, value: Any = None) -> "Outcome":
         return cls(value=value)
 
     @classmethod
-    def refused(cls, *labels, **facts):
+    def refused(cls, *labels: str, **facts: Any) -> "Outcome":
         return cls(frozenset(labels), facts)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return not self.conditions
 
-    def __contains__(self, label):
+    def __contains__(self, label: object) -> bool:
         return label in self.conditions
 
-    def __bool__(self):
+    def __bool__(self) -> NoReturn:
         raise TypeError("an Outcome is read through .ok, not as a truth value")

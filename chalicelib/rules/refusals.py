@@ -9,11 +9,12 @@ cooldown, its rate window, its partner's quota, another run's lease), never a sl
 (SPEC R3, R4, R8).
 """
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from chalicelib.rules.codes import CODES
-from chalicelib.rules.errors import REFUSED_BY_STATUS
+from chalicelib.rules.errors import REFUSED_BY_STATUS, FairslotError
 from chalicelib.rules.lifecycle import retry_after_seconds
+from chalicelib.rules.records import Hold, Outcome
 
 OFFER_MADE, OFFER_ALREADY_MADE, OFFER_NOT_POSSIBLE = "made", "already_made", "not_possible"
 
@@ -24,14 +25,14 @@ class Refusal:
     retry_after: Optional[int] = None
 
     @property
-    def message(self):
+    def message(self) -> str:
         return CODES[self.code].en
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.code not in CODES:
             raise KeyError(f"{self.code} is not in rules/codes.py")
 
-    def exception(self):
+    def exception(self) -> FairslotError:
         return REFUSED_BY_STATUS[CODES[self.code].status](code=self.code, retry_after=self.retry_after)
 
 
@@ -60,11 +61,11 @@ BOOKING_ALREADY_ACTIVE = Refusal("booking_already_active")
 SLOT_UNAVAILABLE = Refusal("slot_unavailable")
 
 
-def _latest(facts, *names):
+def _latest(facts: Mapping[str, Any], *names: str) -> float:
     return max((facts.get(name) or 0 for name in names), default=0)
 
 
-def hold_refusal(failed, now, ip_window_end=None, quota_window_end=None):
+def hold_refusal(failed: Outcome, now: float, ip_window_end: float | None = None, quota_window_end: float | None = None) -> Refusal:
     """A hold not taken (R1-R4, R8): the identity's own state first (an active hold, then its
     cooldown: the later of a lapsed hold's and a cancellation's), then the network's hourly limit,
     the partner's daily quota, the identity's booking for the procedure, and last the slot
@@ -76,15 +77,17 @@ def hold_refusal(failed, now, ip_window_end=None, quota_window_end=None):
             return Refusal("hold_already_active")
         return Refusal("cooldown", retry_after_seconds(_latest(facts, "hold_lapse_until", "cooldown_until"), now))
     if "ip" in failed:
+        assert ip_window_end is not None, "the hourly limit fails only where it applies, with its window"
         return Refusal("rate_limited", retry_after_seconds(ip_window_end, now))
     if "quota" in failed:
+        assert quota_window_end is not None, "the daily quota fails only for a partner, with its window"
         return Refusal("partner_quota_exceeded", retry_after_seconds(quota_window_end, now))
     if "booking" in failed:
         return BOOKING_ALREADY_ACTIVE
     return SLOT_UNAVAILABLE
 
 
-def request_refusal(failed, now, ip_window_end=None):
+def request_refusal(failed: Outcome, now: float, ip_window_end: float | None = None) -> Refusal:
     """A standby request not filed (R6, R2, R4, R8): the cooldown (until the later of its ends;
     none known: now), the network's hourly limit, a booking for the procedure, then the live
     request the identity already has."""
@@ -92,13 +95,14 @@ def request_refusal(failed, now, ip_window_end=None):
         until = _latest(failed.facts, "hold_lapse_until", "cooldown_until") if failed.facts else now
         return Refusal("cooldown", retry_after_seconds(until, now))
     if "ip" in failed:
+        assert ip_window_end is not None, "the hourly limit fails only where it applies, with its window"
         return Refusal("rate_limited", retry_after_seconds(ip_window_end, now))
     if "booking" in failed:
         return BOOKING_ALREADY_ACTIVE
     return Refusal("request_already_active")
 
 
-def hold_not_active(status, expires_at, now):
+def hold_not_active(status: str, expires_at: float, now: float) -> Refusal:
     """A hold that can no longer be released or confirmed: expired (410) if it ran out while
     active, else no longer active (409)."""
     if status == "active" and expires_at <= now:
@@ -106,7 +110,7 @@ def hold_not_active(status, expires_at, now):
     return Refusal("hold_not_active")
 
 
-def confirm_refusal(failed, hold, now, starts_at_epoch):
+def confirm_refusal(failed: Outcome, hold: Hold, now: float, starts_at_epoch: float) -> Refusal | None:
     """A hold not confirmed. None when the hold was confirmed meanwhile (the same confirmation
     sent twice: it answers with that booking). Else the hold's own state as stored now (facts
     "status", "expires_at" when the hold's condition failed), the identity's booking for the
@@ -130,7 +134,7 @@ BOOKING_NOT_ACTIVE = Refusal("booking_not_active")
 REQUEST_NOT_LIVE = Refusal("request_not_live")
 
 
-def close_refusal(failed):
+def close_refusal(failed: Outcome) -> Refusal:
     """Closing a slot: its hold ending meanwhile is worth a retry; anything else about the slot
     (closed, booked or freed since it was read) is not."""
     if set(failed.conditions) <= {"hold", "identity"}:
@@ -138,14 +142,14 @@ def close_refusal(failed):
     return Refusal("slot_not_closable")
 
 
-def lookup_refusal(failed, now, ip_window_end, identity_window_end):
+def lookup_refusal(failed: Outcome, now: float, ip_window_end: float, identity_window_end: float) -> Refusal:
     """"Find my booking" over its limits (R8): the network's window if it is the one full, else
     the identity's day."""
     window_end = ip_window_end if "ip" in failed else identity_window_end
     return Refusal("rate_limited", retry_after_seconds(window_end, now))
 
 
-def offer_outcome(failed):
+def offer_outcome(failed: Outcome) -> str:
     """A draw's offer: made; already made (its hold, named after the draw and the request,
     exists: an earlier run made it); or not possible (something changed since the draw read)."""
     if failed.ok:
@@ -163,7 +167,7 @@ DRAW_EXISTS = Refusal("draw_exists")
 DRAW_RUNNING = Refusal("draw_running")  # this run lost its lease: another run took the draw over
 
 
-def draw_running(lease_until, now):
+def draw_running(lease_until: float | None, now: float) -> Refusal:
     """A run that could not take its draw: another run holds the lease, wait until it ends (one
     second when it was just claimed, lease unknown)."""
     return Refusal("draw_running", retry_after_seconds(lease_until or now, now))

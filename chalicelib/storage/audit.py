@@ -1,19 +1,21 @@
 """The audit trail: entries appended in the transaction of the change they record, and read back."""
 import secrets
 from datetime import datetime, timezone
+from typing import Iterable
 
 from chalicelib.rules import records
 from chalicelib.storage import values
 from chalicelib.storage.calls import guard_public_functions, query_all, storage_call
 from chalicelib.storage.models import AuditEntry
+from chalicelib.storage.transaction import Transaction
 
 
-def _audit_at(now):
+def _audit_at(now: float) -> str:
     stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return f"{stamp}#{secrets.token_hex(4)}"
 
 
-def add_entries(tx, entries):
+def add_entries(tx: Transaction, entries: Iterable[records.NewAuditEntry]) -> None:
     """Each records.NewAuditEntry appended in the transaction `tx`: a new item, never an update."""
     for entry in entries:
         item = AuditEntry(
@@ -23,7 +25,7 @@ def add_entries(tx, entries):
         tx.put("audit", item, AuditEntry.entity_id.does_not_exist())
 
 
-def history_of(*entity_ids):
+def history_of(*entity_ids: str | None) -> list[records.AuditEntry]:
     """The entries of several entities by time; at the same instant (one transaction), in the
     order the entities are given (a hold before the booking it became)."""
     entries = []

@@ -1,10 +1,14 @@
 """Bookings: confirming a hold, cancelling, staff's check-in and no-show, reminders, day lists."""
+from typing import Any, Iterable
+
+from pynamodb.expressions.update import Action
+
 from chalicelib.platform.clock import epoch_of
-from chalicelib.rules import lifecycle
+from chalicelib.rules import lifecycle, records
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.audit import add_entries
-from chalicelib.storage.calls import get, guard_public_functions, query_all, update_if
+from chalicelib.storage.calls import RawItem, get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
     HOLD_SCOPE,
     booking_scope,
@@ -18,10 +22,11 @@ from chalicelib.storage.conditions import (
 from chalicelib.storage.figures import count_change_of, freed_figure
 from chalicelib.storage.models import Booking, Hold, IdentityState, Request, Slot
 from chalicelib.storage.signals import add_signals
-from chalicelib.storage.transaction import Transaction
+from chalicelib.storage.transaction import Label, Transaction
 
 
-def confirm_hold_as_booking(hold, booking, now, audit=(), signals=()):
+def confirm_hold_as_booking(hold: records.Hold, booking: records.Booking, now: float, audit: Iterable[records.NewAuditEntry] = (),
+                            signals: Iterable[records.NewSignal] = ()) -> Outcome:
     """Turn an active, unexpired hold into a booking (records.Booking): slot, hold, booking, both
     identity items, the audit entries and the signals change together or not at all. Returns what failed (refusals.confirm_refusal
     chooses), with the hold's status and expiry as stored now when the hold's condition failed
@@ -79,11 +84,12 @@ def confirm_hold_as_booking(hold, booking, now, audit=(), signals=()):
     return Outcome.of(failed, {"status": fresh.status, "expires_at": fresh.expires_at} if fresh is not None else {})
 
 
-def get_booking(booking_id):
+def get_booking(booking_id: str) -> records.Booking | None:
     return values.booking(get(Booking, booking_id))
 
 
-def cancel_booking_if_booked(booking, now, available_from, cooldown_until, audit=(), signals=(), draw_from=None):
+def cancel_booking_if_booked(booking: records.Booking, now: float, available_from: float | None, cooldown_until: float | None,
+                             audit: Iterable[records.NewAuditEntry] = (), signals: Iterable[records.NewSignal] = (), draw_from: float | None = None) -> Outcome:
     """Cancel a booking: its slot goes into quarantine (R3), its identity into cooldown (R4),
     and the identity's one-booking-per-procedure lock is freed, all in one transaction. Returns
     what failed."""
@@ -94,7 +100,8 @@ def cancel_booking_if_booked(booking, now, available_from, cooldown_until, audit
     return Outcome.of(failed)
 
 
-def _cancel_transaction(booking, now, available_from, cooldown_until, audit, signals, draw_from):
+def _cancel_transaction(booking: records.Booking, now: float, available_from: float | None, cooldown_until: float | None,
+                        audit: Iterable[records.NewAuditEntry], signals: Iterable[records.NewSignal], draw_from: float | None) -> dict[Label, RawItem]:
     tx = Transaction()
     tx.update(
         "booking",
@@ -123,12 +130,12 @@ def _cancel_transaction(booking, now, available_from, cooldown_until, audit, sig
     return tx.commit()
 
 
-def bookings_of_day(site_id, day):
+def bookings_of_day(site_id: str, day: str) -> list[records.Booking]:
     """Every booking of a site's local day, whatever its status (the staff's day list)."""
     return [values.booking(b) for b in query_all(Booking, f"{site_id}#{day}", index=Booking.day)]
 
 
-def bookings_of_partner(partner_id, from_key, limit, cursor=None):
+def bookings_of_partner(partner_id: str, from_key: str, limit: int, cursor: str | None = None) -> tuple[list[records.Booking], str | None]:
     """One page of a partner's own bookings from from_key on, soonest first: ONE Query on the
     sparse partner index. The partner is the caller's, never the cursor's: a cursor naming
     another partner is refused (422)."""
@@ -139,14 +146,15 @@ def bookings_of_partner(partner_id, from_key, limit, cursor=None):
     return [values.booking(b) for b in found], next_cursor
 
 
-def mark_link_requested(booking, now):
+def mark_link_requested(booking: records.Booking, now: float) -> Outcome:
     """Ask the bookings stream to send the booking's link again (notify.LINK), while it is booked."""
     return update_if(Booking(booking.booking_id), [Booking.link_requested_at.set(now)], Booking.status == "booked", label="booking")
 
 
 # --- staff work (R7) --------------------------------------------------------------------------
 
-def _booking_final(booking, status, slot_state, audit, signals=(), extra_actions=()):
+def _booking_final(booking: records.Booking, status: str, slot_state: str, audit: Iterable[records.NewAuditEntry], signals: Iterable[records.NewSignal] = (),
+                   extra_actions: Iterable[Action] = ()) -> Outcome:
     tx = Transaction()
     tx.update(
         "booking",
@@ -166,7 +174,8 @@ def _booking_final(booking, status, slot_state, audit, signals=(), extra_actions
     return Outcome.of(tx.commit())
 
 
-def check_in_booking(booking, status, now, audit, signals=()):
+def check_in_booking(booking: records.Booking, status: str, now: float, audit: Iterable[records.NewAuditEntry],
+                     signals: Iterable[records.NewSignal] = ()) -> Outcome:
     """R7: attended (identity matches) or refused (it does not), booking and slot together with
     the audit entries and signals (a mismatch, a false urgency), while the booking is still
     booked. Returns what failed."""
@@ -174,32 +183,32 @@ def check_in_booking(booking, status, now, audit, signals=()):
     return _booking_final(booking, status, slot_state, audit, signals, [Booking.checked_in_at.set(now)])
 
 
-def mark_no_show(booking, now, audit):
+def mark_no_show(booking: records.Booking, now: float, audit: Iterable[records.NewAuditEntry]) -> Outcome:
     return _booking_final(booking, lifecycle.NO_SHOW, lifecycle.NO_SHOW, audit)
 
 
 # --- reminders --------------------------------------------------------------------------------
 
-def bookings_to_remind(site_id, day):
+def bookings_to_remind(site_id: str, day: str) -> list[records.Booking]:
     """The bookings of a site's local day still booked."""
     return [values.booking(b) for b in query_all(Booking, f"{site_id}#{day}", index=Booking.day, filter_condition=Booking.status == "booked")]
 
 
-def mark_reminded_once(booking, now):
+def mark_reminded_once(booking: records.Booking, now: float) -> Outcome:
     """Done if this call set reminded_at (the stream then sends the reminder); refused
     ("booking") if another run did it first or the booking is no longer booked."""
     return update_if(Booking(booking.booking_id), [Booking.reminded_at.set(now)],
                      Booking.reminded_at.does_not_exist() & (Booking.status == "booked"), label="booking")
 
 
-def booking_image(image):
+def booking_image(image: RawItem | None) -> dict[str, Any]:
     """A bookings stream record's image (DynamoDB JSON, as the stream gives it) as plain values of
     the booking's fields (records.Booking's names): the stream's format is storage's, so the
     notifications read a booking, not an item. No DynamoDB call."""
     return {name: _plain(value) for name, value in (image or {}).items()}
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """One DynamoDB-JSON attribute value as plain Python, for the types bookings use."""
     if not isinstance(value, dict) or len(value) != 1:
         return None

@@ -2,64 +2,70 @@
 not started or not reserved; an identity that may hold or has no active booking; a counter under
 its cap; freeing a slot, taking and ending an identity's hold."""
 from datetime import datetime, timezone
+from typing import Iterable
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.platform.clock import utc_key
-from chalicelib.rules import identity_keys, lifecycle
-from chalicelib.storage.models import Counter, IdentityState, Slot
+from chalicelib.rules import identity_keys, lifecycle, records
+from chalicelib.rules.lifecycle import IpLimit
+from chalicelib.storage.models import Counter, Hold, IdentityState, Slot
+from chalicelib.storage.transaction import Transaction
 
 HOLD_SCOPE = "hold"
 
 
-def booking_scope(procedure_id):
+def booking_scope(procedure_id: str) -> str:
     """The identity's one active booking for a procedure (R2)."""
     return f"booking#{procedure_id}"
 
 
-def request_scope(procedure_id):
+def request_scope(procedure_id: str) -> str:
     """The identity's one live request for a procedure (R6)."""
     return f"request#{procedure_id}"
 
 
-def search_partition(site_id, procedure_id):
+def search_partition(site_id: str, procedure_id: str) -> str:
     """The search index's (and the draws') partition of one site and procedure."""
     return f"{site_id}#{procedure_id}"
 
 
 # --- slots ------------------------------------------------------------------------------------
 
-def slot_not_started(now):
+def slot_not_started(now: float) -> Condition:
     return Slot.starts_at > utc_key(datetime.fromtimestamp(now, timezone.utc))
 
 
-def slot_not_reserved(now):
+def slot_not_reserved(now: float) -> Condition:
     """The partner share (SPEC R11): a reserved slot is public only once reserved_until passed."""
     return Slot.reserved_until.does_not_exist() | (Slot.reserved_until <= now)
 
 
-def slot_free_for_a_draw(now):
+def slot_free_for_a_draw(now: float) -> Condition:
     """A slot a draw may give: free by the uniform rule, or marked for the draw (draw_from)."""
     return (Slot.available_from <= now) | (Slot.draw_from <= now)
 
 
-def slot_holdable(now):
+def slot_holdable(now: float) -> Condition:
     """The uniform rule as a condition (lifecycle.is_holdable), on a slot offered for holding; never
     once its appointment has started (R3)."""
     return (Slot.state.is_in(*lifecycle.HOLDABLE_STATES) & (Slot.available_from <= now) & Slot.search_pk.exists()
             & slot_not_started(now))
 
 
-def slot_drawable(now):
+def slot_drawable(now: float) -> Condition:
     """What a draw's offer needs: a free slot (or one marked for the draw) that has not started."""
     return (Slot.state.is_in(*lifecycle.HOLDABLE_STATES) & slot_free_for_a_draw(now) & Slot.search_pk.exists()
             & slot_not_started(now))
 
 
-def slot_held_by(hold_id, now):
+def slot_held_by(hold_id: str, now: float) -> Condition:
     """The slot is still held by this hold, unexpired."""
     return (Slot.state == lifecycle.HELD) & (Slot.hold_id == hold_id) & (Slot.hold_expires_at > now)
 
 
-def _freed_slot_actions(available_from, draw_from, search_pk, freed_by):
+def _freed_slot_actions(available_from: float | None, draw_from: float | None, search_pk: str, freed_by: str) -> list[Action]:
     actions = [Slot.hold_id.remove(), Slot.hold_expires_at.remove(), Slot.hold_identity.remove(), Slot.freed_by.set(freed_by),
                Slot.freed_count.add(1)]
     if available_from is None:
@@ -69,7 +75,8 @@ def _freed_slot_actions(available_from, draw_from, search_pk, freed_by):
     return [Slot.state.set(lifecycle.OPEN), Slot.available_from.set(available_from), Slot.search_pk.set(search_pk), *actions]
 
 
-def free_the_slot(tx, held, available_from, draw_from, condition, extra_actions=()):
+def free_the_slot(tx: Transaction, held: records.Hold | records.Booking, available_from: float | None, draw_from: float | None, condition: Condition,
+                  extra_actions: Iterable[Action] = ()) -> None:
     """A freed slot (R3, lifecycle.freed_slot_terms): open again from `available_from`, the draw's
     from `draw_from` if set; or, freed too late (None), out of search and left to the counter.
     `held` is the hold or booking that had it: the slot keeps identity_keys.slot_tag of who freed it,
@@ -85,29 +92,29 @@ def free_the_slot(tx, held, available_from, draw_from, condition, extra_actions=
 
 # --- identities -------------------------------------------------------------------------------
 
-def identity_may_hold(now):
+def identity_may_hold(now: float) -> Condition:
     """No active hold (unless it lapsed into its cooldown's start) and no cooldown running (R4)."""
     return ((IdentityState.hold_id.does_not_exist() | (IdentityState.hold_lapse_until <= now))
             & (IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= now)))
 
 
-def identity_not_cooling_down(now):
+def identity_not_cooling_down(now: float) -> Condition:
     """No cooldown running (R4): neither one started by a release or cancellation, nor a hold
     lapsed into its own (an active hold is no cooldown: its holder may still file a request)."""
     return ((IdentityState.hold_id.does_not_exist() | (IdentityState.hold_expires_at > now) | (IdentityState.hold_lapse_until <= now))
             & (IdentityState.cooldown_until.does_not_exist() | (IdentityState.cooldown_until <= now)))
 
 
-def no_active_booking(now):
+def no_active_booking(now: float) -> Condition:
     """The identity has no active booking for the procedure of this scope (R2)."""
     return IdentityState.booking_id.does_not_exist() | (IdentityState.booking_ends_at <= now)
 
 
-def check_no_active_booking(tx, identity_key, procedure_id, now):
+def check_no_active_booking(tx: Transaction, identity_key: str, procedure_id: str, now: float) -> None:
     tx.check("booking", IdentityState, identity_key, booking_scope(procedure_id), condition=no_active_booking(now))
 
 
-def take_hold(tx, hold, lapse_until, now, return_old=False):
+def take_hold(tx: Transaction, hold: records.Hold, lapse_until: float, now: float, return_old: bool = False) -> None:
     """The identity's one hold is this one, if it may hold (identity_may_hold); with return_old
     the item as it was comes back on refusal, for the refusal's facts."""
     tx.update(
@@ -120,7 +127,7 @@ def take_hold(tx, hold, lapse_until, now, return_old=False):
     )
 
 
-def end_hold(tx, hold, cooldown_until=None):
+def end_hold(tx: Transaction, hold: records.Hold | Hold, cooldown_until: float | None = None) -> None:
     """The identity's hold ends (released, confirmed, closed); its cooldown starts if given."""
     actions: list = [IdentityState.hold_id.remove(), IdentityState.hold_expires_at.remove(), IdentityState.hold_lapse_until.remove()]
     if cooldown_until is not None:
@@ -131,7 +138,7 @@ def end_hold(tx, hold, cooldown_until=None):
 
 # --- counters (R8) ----------------------------------------------------------------------------
 
-def count_under_cap(tx, label, key, window_end, cap):
+def count_under_cap(tx: Transaction, label: str, key: str, window_end: int, cap: int) -> None:
     """R8: one more action on a window's counter, only while the counter is under its cap."""
     tx.update(
         label,
@@ -141,7 +148,7 @@ def count_under_cap(tx, label, key, window_end, cap):
     )
 
 
-def count_for_ip(tx, kind, ip_limit):
+def count_for_ip(tx: Transaction, kind: str, ip_limit: IpLimit) -> None:
     """One more action of this kind from this client IP in its hourly window, under the cap."""
     window_start, window_end = ip_limit["window"]
     count_under_cap(tx, "ip", f"{kind}#{ip_limit['ip']}#{window_start}", window_end, ip_limit["max"])

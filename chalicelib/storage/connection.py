@@ -4,6 +4,7 @@ import inspect
 import random
 import threading
 import time
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.attributes import Attribute
@@ -25,12 +26,14 @@ UNAVAILABLE = {
     "TransactionInProgressException",
     "TransactionConflictException",  # a single-item write on an item a transaction is changing
 }
+# (name, attribute) of the hash key, and of the range key or None.
+KeyAttributes = tuple[tuple[str, Attribute], tuple[str, Attribute] | None]
 _jitter = random.Random()
 _shared = None
 _lock = threading.Lock()
 
 
-def transient(exc):
+def transient(exc: Exception) -> bool:
     """Did DynamoDB refuse this call without applying it, so that trying again may succeed?
     Throttling, an internal error, or a transaction cancelled by another one in flight on the
     same item (TransactionConflict) with no condition of its own failed. Timeouts and
@@ -46,7 +49,7 @@ def transient(exc):
     return bool(reasons & (CONTENTION | UNAVAILABLE)) and "ConditionalCheckFailed" not in reasons
 
 
-def pause(seconds):
+def pause(seconds: float) -> None:
     time.sleep(seconds)
 
 
@@ -57,7 +60,7 @@ class RetryingConnection(Connection):
     transaction carries its own ClientRequestToken (transaction.py), so trying it again never
     applies it twice. (PynamoDB's connection module comes with the models anyway.)"""
 
-    def dispatch(self, operation_name, operation_kwargs):
+    def dispatch(self, operation_name: str, operation_kwargs: dict[str, Any]) -> dict[str, Any]:
         attempts = config.current().storage_attempts
         for n in range(attempts):
             try:
@@ -66,9 +69,10 @@ class RetryingConnection(Connection):
                 if not transient(exc) or n + 1 >= attempts:
                     raise
                 pause(_jitter.uniform(0, min(1.0, 0.05 * 2 ** n)))
+        raise ValueError(f"STORAGE_ATTEMPTS must be at least 1, not {attempts}")
 
 
-def connection():
+def connection() -> "RetryingConnection":
     """The one DynamoDB connection (and botocore client) every storage call and transaction uses.
 
     Created once under a lock, with its client: PynamoDB builds a botocore session per thread and
@@ -99,27 +103,27 @@ def connection():
     return _shared
 
 
-def key_attributes(owner):
+def key_attributes(owner: type | object) -> KeyAttributes:
     """(name, Attribute) of the hash key and of the range key (or None) of a model or an index,
     as declared: PynamoDB's public Attribute flags, read once per class."""
     return _declared_keys(owner if isinstance(owner, type) else type(owner))
 
 
 @functools.cache
-def _declared_keys(cls):
+def _declared_keys(cls: type) -> KeyAttributes:
     declared = inspect.getmembers(cls, lambda value: isinstance(value, Attribute))
     hash_key = next((name, a) for name, a in declared if a.is_hash_key)
     return hash_key, next(((name, a) for name, a in declared if a.is_range_key), None)
 
 
-def _schema(owner):
+def _schema(owner: type | object) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """A model's or an index's key schema and the definitions of its key attributes."""
     keys = [(attribute, kind) for kind, (_, attribute) in zip(("HASH", "RANGE"), filter(None, key_attributes(owner)))]
     return ([{"AttributeName": a.attr_name, "KeyType": kind} for a, kind in keys],
             [{"AttributeName": a.attr_name, "AttributeType": a.attr_type} for a, _ in keys])
 
 
-def _meta_tables():
+def _meta_tables() -> list[MetaTable]:
     """Each table as DescribeTable would describe its keys (PynamoDB's public MetaTable), from the
     models' declarations, so that the connection never asks DynamoDB: several models share a
     table (catalog, audit, draws), whose indexes are those of all of them."""
@@ -139,7 +143,7 @@ def _meta_tables():
     return [MetaTable(table) for table in tables.values()]
 
 
-def reset():
+def reset() -> None:
     """Forget the shared connection: the next call builds one for the current engine (tests)."""
     global _shared
     _shared = None

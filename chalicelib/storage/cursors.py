@@ -6,16 +6,28 @@ import hashlib
 import hmac
 import json
 import os
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final, Iterable, NoReturn, overload
 
 from chalicelib.platform.keys import identity_secret
 from chalicelib.rules.errors import InvalidValue
-from chalicelib.storage.calls import query
+from chalicelib.storage.calls import M, RawItem, query
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE = 12
-ENDED = object()
 
 
-def _cipher():
+class Ended(Enum):
+    """resume_within's answer when nothing follows a cursor in the window queried now."""
+    ENDED = "ended"
+
+
+ENDED: Final = Ended.ENDED
+
+
+def _cipher() -> "AESGCM":
     """AES-GCM under a key derived from the server secret for this one purpose (cursors), so
     a cursor is opaque and cannot be forged or edited."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # cold start: cryptography (~15 ms), and most requests never page
@@ -23,13 +35,13 @@ def _cipher():
     return AESGCM(hmac.new(identity_secret().encode(), b"fairslot/cursor/v1", hashlib.sha256).digest())
 
 
-def _list_of(partition):
+def _list_of(partition: tuple[str, str]) -> bytes:
     """The list a cursor belongs to (index partition key and value): its associated data."""
     name, value = partition
     return f"{name}|{value}".encode()
 
 
-def encode(key, partition):
+def encode(key: RawItem, partition: tuple[str, str]) -> str:
     """DynamoDB's LastEvaluatedKey, sealed: it may name an item the filter dropped (a scheduled
     or quarantined slot), so nobody but the server may read it."""
     nonce = os.urandom(_NONCE)
@@ -37,11 +49,11 @@ def encode(key, partition):
     return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
-def refuse():
+def refuse() -> NoReturn:
     raise InvalidValue("page_cursor", "{page_cursor} is not one a previous page of this list returned.")
 
 
-def decode(cursor, key_names, partition):
+def decode(cursor: str, key_names: Iterable[str], partition: tuple[str, str]) -> RawItem:
     """The start key a cursor carries, checked against the Query it is for: sealed by this server
     for this list (`partition`, (name, value) of the index's partition key), exactly `key_names`,
     string values. A garbled, edited or truncated cursor, or one of another list (another
@@ -68,7 +80,11 @@ def decode(cursor, key_names, partition):
     return key
 
 
-def resume_within(start_key, range_name, low, high=None):
+@overload
+def resume_within(start_key: RawItem | None, range_name: str, low: str) -> RawItem | None: ...
+@overload
+def resume_within(start_key: RawItem | None, range_name: str, low: str, high: str | None) -> RawItem | Ended | None: ...
+def resume_within(start_key: RawItem | None, range_name: str, low: str, high: str | None = None) -> RawItem | Ended | None:
     """A cursor's start key for the window queried now. DynamoDB refuses a start key outside the
     key condition (ValidationException), and a window moves under a cursor (its start is "now",
     or the caller changed from/to): before the window, every item of it comes after the cursor,
@@ -81,7 +97,7 @@ def resume_within(start_key, range_name, low, high=None):
     return None if at < low else start_key
 
 
-def query_page(model, partition_name, partition, limit, start_key, **conditions):
+def query_page(model: type[M], partition_name: str, partition: str, limit: int, start_key: RawItem | None, **conditions: Any) -> tuple[list[M], str | None]:
     """ONE Query (of `model`'s table, or of `index=`, one of its indexes): the page's items and the
     cursor of the next page (None at the end). A page may hold fewer than `limit` items, even
     none, while a cursor follows."""

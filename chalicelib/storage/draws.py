@@ -2,8 +2,13 @@
 their offers."""
 import hashlib
 import json
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from chalicelib.rules import identity_keys, lifecycle
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from chalicelib.rules import identity_keys, lifecycle, records
+from chalicelib.rules.lifecycle import IpLimit
 from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
@@ -30,13 +35,14 @@ from chalicelib.storage.transaction import Transaction
 # --- requests ---------------------------------------------------------------------------------
 
 
-def _identity_may_enter(tx, identity, procedure_id, now):
+def _identity_may_enter(tx: Transaction, identity: str, procedure_id: str, now: float) -> None:
     """Conditions shared by filing a request: no cooldown (R4) and no active booking (R2)."""
     tx.check("cooldown", IdentityState, identity, HOLD_SCOPE, condition=identity_not_cooling_down(now))
     check_no_active_booking(tx, identity, procedure_id, now)
 
 
-def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, signals=()):
+def file_request_if_allowed(request: records.Request, request_ends_at: float, now: float, ip_limit: IpLimit | None = None,
+                            signals: Iterable[records.NewSignal] = ()) -> Outcome:
     """R6 + R2 + R4 + R8: one live request per identity and procedure, none while in cooldown or
     holding a booking for the procedure, and no more per client IP and hour than the policy
     allows; the request (records.Request) enters the pool of the next draw, with its signals.
@@ -64,11 +70,12 @@ def file_request_if_allowed(request, request_ends_at, now, ip_limit=None, signal
     return Outcome.of(failed, facts)
 
 
-def get_request(request_id):
+def get_request(request_id: str) -> records.Request | None:
     return values.request(get(Request, request_id))
 
 
-def withdraw_request_if_live(request, now, offer=None, available_from=None, cooldown_until=None, draw_from=None):
+def withdraw_request_if_live(request: records.Request, now: float, offer: records.Hold | None = None, available_from: float | None = None,
+                             cooldown_until: float | None = None, draw_from: float | None = None) -> Outcome:
     """Withdraw a waiting request; an offered one also gives its offer back (the slot to the next
     draw, the identity into cooldown), in the same transaction. Returns what failed."""
     tx = Transaction()
@@ -90,18 +97,19 @@ def withdraw_request_if_live(request, now, offer=None, available_from=None, cool
     return Outcome.of(tx.commit())
 
 
-def waiting_requests(site_id, procedure_id):
+def waiting_requests(site_id: str, procedure_id: str) -> list[records.Request]:
     return [values.request(r) for r in query_all(Request, search_partition(site_id, procedure_id), index=Request.pool)]
 
 
-def requests_by_id(request_ids):
+def requests_by_id(request_ids: Iterable[str]) -> dict[str, records.Request]:
     """Requests by id (BatchGetItem), for a resumed draw's offers."""
     return {r.request_id: values.request(r) for r in batch_get(Request, request_ids, consistent_read=True)}
 
 
 # --- offers -----------------------------------------------------------------------------------
 
-def make_offer_if_still_possible(request, slot, hold, now, lapse_until, available_from_after=None):
+def make_offer_if_still_possible(request: records.Request, slot: records.Slot, hold: records.Hold, now: float, lapse_until: float,
+                                 available_from_after: float | None = None) -> Outcome:
     """A draw's offer: the slot is held for the request's identity with the offer's expiry, in one
     transaction with the request (still waiting) and the identity (no hold, no cooldown); the slot
     comes back at `available_from_after` (default: the offer's expiry, for the next draw) if the
@@ -139,16 +147,16 @@ def make_offer_if_still_possible(request, slot, hold, now, lapse_until, availabl
     return Outcome.of(tx.commit())
 
 
-def _notify_pool(site_id, procedure_id):
+def _notify_pool(site_id: str, procedure_id: str) -> str:
     return f"notify#{site_id}#{procedure_id}"
 
 
-def offers_to_notify(site_id, procedure_id):
+def offers_to_notify(site_id: str, procedure_id: str) -> list[records.Request]:
     """Requests whose offer e-mail is still to send (sparse: the pool index's notify partition)."""
     return [values.request(r) for r in query_all(Request, _notify_pool(site_id, procedure_id), index=Request.pool)]
 
 
-def offer_notified(request):
+def offer_notified(request: records.Request) -> Outcome:
     """Out of the notify partition, once its e-mail went (or it is no longer an offer)."""
     return update_if(Request(request.request_id), [Request.pool_pk.remove()],
                      Request.pool_pk == _notify_pool(request.site_id, request.procedure_id), label="request")
@@ -156,12 +164,12 @@ def offer_notified(request):
 
 # --- draws ------------------------------------------------------------------------------------
 
-def draws_of(site_id, procedure_id, limit=20):
+def draws_of(site_id: str, procedure_id: str, limit: int = 20) -> list[records.Draw]:
     """The latest draws first (the first one may be committed and not yet run)."""
     return [values.draw(d) for d in query_all(Draw, search_partition(site_id, procedure_id), scan_index_forward=False, limit=limit)]
 
 
-def draws_page(site_id, procedure_id, limit, cursor):
+def draws_page(site_id: str, procedure_id: str, limit: int, cursor: str | None) -> tuple[list[records.Draw], str | None]:
     """One page of a procedure's draws, latest first (ONE Query): draw items only, never their
     record, so a page's size is bounded by `limit`. Returns (draws, next cursor or None)."""
     draw_pk = search_partition(site_id, procedure_id)
@@ -170,29 +178,29 @@ def draws_page(site_id, procedure_id, limit, cursor):
     return [values.draw(d) for d in found], next_cursor
 
 
-def get_draw(site_id, procedure_id, draw_id):
+def get_draw(site_id: str, procedure_id: str, draw_id: str) -> records.Draw | None:
     return values.draw(get(Draw, search_partition(site_id, procedure_id), draw_id))
 
 
-def _item(draw):
+def _item(draw: records.Draw) -> Draw:
     return Draw(search_partition(draw.site_id, draw.procedure_id), draw.draw_id)
 
 
-def commit_draw_if_none_pending(draw):
+def commit_draw_if_none_pending(draw: records.Draw) -> Outcome:
     """A new draw's commitment (records.Draw); refused ("draw") if a draw with its id exists."""
     saved = save_if(values.item(Draw, draw, draw_pk=search_partition(draw.site_id, draw.procedure_id)), Draw.draw_id.does_not_exist(),
                     label="draw")
     return Outcome.of(saved.conditions, value=draw)
 
 
-def _update_draw_if(draw, actions, condition):
+def _update_draw_if(draw: records.Draw, actions: Sequence[Action], condition: Condition) -> Outcome:
     """Done with the draw as stored after the update, or refused ("draw")."""
     item = _item(draw)
     updated = update_if(item, actions, condition, label="draw")
     return Outcome.of(updated.conditions, value=values.draw(item) if updated.ok else None)
 
 
-def claim_committed_draw(draw, now, runner, lease_until):
+def claim_committed_draw(draw: records.Draw, now: float, runner: str, lease_until: float) -> Outcome:
     """Only one runner gets a committed draw (scheduler and staff may race); it holds it until
     lease_until unless it renews."""
     return _update_draw_if(
@@ -203,7 +211,7 @@ def claim_committed_draw(draw, now, runner, lease_until):
     )
 
 
-def take_over_stale_draw(draw, now, runner, lease_until):
+def take_over_stale_draw(draw: records.Draw, now: float, runner: str, lease_until: float) -> Outcome:
     """A running or allocating draw whose runner's lease has passed (it crashed or timed out)
     goes to `runner`, only if nobody changed it since `draw` was read: of two runs resuming it,
     one wins."""
@@ -216,12 +224,12 @@ def take_over_stale_draw(draw, now, runner, lease_until):
     )
 
 
-def _progress(progress):
+def _progress(progress: tuple[int, int, int]) -> list[Action]:
     done, offered, skipped = progress
     return [Draw.offers_done.set(done), Draw.offered_count.set(offered), Draw.skipped_count.set(skipped)]
 
 
-def renew_draw_lease(draw, runner, lease_until, progress=None):
+def renew_draw_lease(draw: records.Draw, runner: str, lease_until: float, progress: tuple[int, int, int] | None = None) -> Outcome:
     """The runner's heartbeat, with its progress (offers done, offered, skipped) if it makes
     offers; refused if another run took the draw over meanwhile."""
     return _update_draw_if(
@@ -229,7 +237,7 @@ draw, [Draw.lease_until.set(lease_until)] + (_progress(progress) if progress els
                            (Draw.runner == runner) & Draw.status.is_in("running", "allocating"))
 
 
-def release_draw(draw, runner, now, progress):
+def release_draw(draw: records.Draw, runner: str, now: float, progress: tuple[int, int, int]) -> Outcome:
     """The runner stops at its time budget: its progress saved, the draw is free for the next run
     at once (no runner, lease over)."""
     return _update_draw_if(
@@ -237,9 +245,10 @@ draw, [Draw.runner.remove(), Draw.lease_until.set(now)] + _progress(progress),
                            (Draw.runner == runner) & (Draw.status == "allocating"))
 
 
-def mark_draw_recorded(draw, runner, parts, counts, now, lease_until):
+def mark_draw_recorded(draw: records.Draw, runner: str, parts: dict[str, int], counts: dict[str, int], now: float, lease_until: float) -> Outcome:
     """running -> allocating, by its runner only: the record is complete (attempt and chunk
     counts say where), so the seed is revealed from now on, before any offer exists."""
+    assert draw.attempt is not None, "a running draw has its attempt"
     return _update_draw_if(
         draw,
         [Draw.status.set("allocating"), Draw.record_attempt.set(draw.attempt), Draw.record_parts.set(parts),
@@ -249,7 +258,7 @@ def mark_draw_recorded(draw, runner, parts, counts, now, lease_until):
     )
 
 
-def mark_draw_run(draw, runner, offered, skipped, now):
+def mark_draw_run(draw: records.Draw, runner: str, offered: int, skipped: int, now: float) -> Outcome:
     """allocating -> run, by its runner only, with the outcome of the offers."""
     return _update_draw_if(
         draw,
@@ -266,13 +275,14 @@ RECORD_CHUNK_BYTES = 300_000
 RECORD_PARTS = ("entrants", "slots", "allocation")
 
 
-def _record_pk(draw, attempt):
+def _record_pk(draw: records.Draw, attempt: int | None) -> str:
     """Each attempt writes its own chunks: a draw re-run before its record was complete (same
     seed, entrants and slots read again) never mixes with the partial record of the crashed run."""
+    assert attempt is not None, "a draw being recorded has its attempt"
     return f"record#{search_partition(draw.site_id, draw.procedure_id)}#{draw.draw_id}#{int(attempt)}"
 
 
-def _chunks(items, budget):
+def _chunks(items: Iterable[Any], budget: int) -> Iterator[list[Any]]:
     """Consecutive runs of `items` whose JSON (as JSONAttribute writes it) fits in `budget` bytes;
     at least one, possibly empty, so that every part of a record exists."""
     chunk: list = []
@@ -287,13 +297,13 @@ def _chunks(items, budget):
     yield chunk
 
 
-def _put_record_chunk(chunk):
+def _put_record_chunk(chunk: DrawRecordChunk) -> Outcome:
     """Create a chunk; the same chunk already there (a put retried after it landed) is fine.
     Refused ("chunk"): another run wrote a different one."""
     return save_if(chunk, DrawRecordChunk.draw_id.does_not_exist() | (DrawRecordChunk.digest == chunk.digest), label="chunk")
 
 
-def record_draw_chunks(draw, attempt, parts, after_each=None):
+def record_draw_chunks(draw: records.Draw, attempt: int, parts: dict[str, list[Any]], after_each: Callable[[], object] | None = None) -> Outcome:
     """Write a draw's record ahead of its offers: each part ({"entrants": [...], ...}) split into
     chunks of at most RECORD_CHUNK_BYTES, each one conditional put. Done with {part: chunks}.
     `after_each` runs after every chunk (the runner renews its lease). Refused ("chunk") if
@@ -312,7 +322,7 @@ def record_draw_chunks(draw, attempt, parts, after_each=None):
     return Outcome.done(counts)
 
 
-def read_draw_record(draw):
+def read_draw_record(draw: records.Draw) -> dict[str, list[Any]]:
     """The whole recorded record of an allocating or run draw, {part: [items]} (a resumed run's
     input): strongly consistent, and checked complete against the chunk counts."""
     parts: dict[str, list] = {part: [] for part in RECORD_PARTS}
@@ -327,10 +337,11 @@ def read_draw_record(draw):
     return parts
 
 
-def draw_record_chunk(draw, part, cursor):
+def draw_record_chunk(draw: records.Draw, part: str, cursor: str | None) -> tuple[list[Any], str | None]:
     """One page of a recorded draw's part: ONE GetItem of one chunk (so a page is at most
     RECORD_CHUNK_BYTES of items). The cursor is the page's chunk key; returns (items, next
     cursor or None)."""
+    assert draw.record_parts is not None, "a recorded draw has its chunk counts"
     record_pk = _record_pk(draw, draw.record_attempt)
     index = 0
     if cursor:

@@ -1,4 +1,7 @@
 """Identities: what an identity key holds (its hold, bookings, requests) and its look-up limits."""
+from chalicelib.rules import records
+from chalicelib.rules.lifecycle import IpLimit
+from chalicelib.rules.oversight import IdentityLimit
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import values
 from chalicelib.storage.calls import get, guard_public_functions, query_all
@@ -7,7 +10,7 @@ from chalicelib.storage.models import Booking, IdentityState
 from chalicelib.storage.transaction import Transaction
 
 
-def count_lookup(ip_limit, identity_limit):
+def count_lookup(ip_limit: IpLimit, identity_limit: IdentityLimit) -> Outcome:
     """One more lookup from this client IP (hourly) and for this identity (daily), both under
     their caps, in one transaction. Returns what failed ("ip", "identity")."""
     tx = Transaction()
@@ -17,7 +20,7 @@ def count_lookup(ip_limit, identity_limit):
     return Outcome.of(tx.commit())
 
 
-def live_bookings_of(identity, now):
+def live_bookings_of(identity: str, now: float) -> list[records.Booking]:
     """The identity's live bookings (one per procedure: its "booking#" scopes not yet over)."""
     scopes = query_all(IdentityState, identity, IdentityState.scope.startswith("booking#"),
                        filter_condition=IdentityState.booking_ends_at > now)

@@ -3,6 +3,8 @@
 Times that conditions compare (available_from, expiries, cooldowns) are epoch seconds (numbers);
 appointment times are RFC 3339 UTC strings so that they sort as range keys.
 """
+from typing import Any
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -21,7 +23,7 @@ class _Meta:
     """Shared table settings; each model's Meta adds its table name."""
 
     @classmethod
-    def for_table(cls, suffix):
+    def for_table(cls, suffix: str) -> Any:  # a Meta class built at import, read by PynamoDB
         attrs = {
             "table_name": f"{config.current().table_prefix}-{suffix}",
             "region": config.current().region,

@@ -1,4 +1,6 @@
 """Partners: their items and the key lookup behind the partner authorizer."""
+from typing import Iterable
+
 from chalicelib.rules import records
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import values
@@ -8,7 +10,7 @@ from chalicelib.storage.models import Partner, PartnerKey
 from chalicelib.storage.transaction import Transaction
 
 
-def create_partner_if_new(partner, audit=()):
+def create_partner_if_new(partner: records.Partner, audit: Iterable[records.NewAuditEntry] = ()) -> Outcome:
     """The partner (records.Partner) and its key lookup, together (with its audit entry).
     Returns what failed."""
     tx = Transaction()
@@ -22,15 +24,15 @@ def create_partner_if_new(partner, audit=()):
     return Outcome.of(tx.commit())
 
 
-def list_partners():
+def list_partners() -> list[records.Partner]:
     return [values.partner(p) for p in query_all(Partner, "partner")]
 
 
-def get_partner(partner_id):
+def get_partner(partner_id: str) -> records.Partner | None:
     return values.partner(get(Partner, "partner", partner_id))
 
 
-def revoke_partner_if_active(partner, now, audit=()):
+def revoke_partner_if_active(partner: records.Partner, now: float, audit: Iterable[records.NewAuditEntry] = ()) -> Outcome:
     """Revocation: the partner is marked revoked and its key lookup deleted, in one transaction,
     so the very next request with that key finds nothing. Returns what failed."""
     tx = Transaction()
@@ -41,7 +43,7 @@ def revoke_partner_if_active(partner, now, audit=()):
     return Outcome.of(tx.commit())
 
 
-def partner_by_key_hash(key_hash):
+def partner_by_key_hash(key_hash: str) -> records.PartnerKey | None:
     """One GetItem: the live partner behind an API key hash, or None (unknown or revoked)."""
     found = get(PartnerKey, f"partner-key#{key_hash}", "key")
     return None if found is None else values.read(records.PartnerKey, found)

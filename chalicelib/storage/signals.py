@@ -1,29 +1,34 @@
 """R9 signal counters: counted in the transactions that cause them, and the days staff read."""
 from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
 from zlib import crc32
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.platform import config
 from chalicelib.rules import records
 from chalicelib.storage import values
 from chalicelib.storage.calls import guard_public_functions, query_all, update
 from chalicelib.storage.models import SignalCount
+from chalicelib.storage.transaction import Transaction
 
 # A day's signal items are spread over this many partitions by their subject: every hold and
 # draw request updates one, and a single partition takes at most 1,000 write units a second.
 SIGNAL_SHARDS = 8
 
 
-def _signal_item(now, at, **attributes):
+def _signal_item(now: float, at: str, **attributes: Any) -> SignalCount:
     """The day's counter item `at` ("<kind>#<subject>"), in its shard of the day's partitions."""
     day = datetime.fromtimestamp(now, timezone.utc).date().isoformat()
     return SignalCount(f"signals#{day}#{crc32(at.encode()) % SIGNAL_SHARDS}", at, **attributes)
 
 
-def _signal_purge_at(now):
+def _signal_purge_at(now: float) -> int:
     return int(now + config.current().personal_data_retention_days * 86400)
 
 
-def _counter(now, kind, subject, actions):
+def _counter(now: float, kind: str, subject: str, actions: Sequence[Action]) -> tuple[SignalCount, list[Action], Condition]:
     """The day's counter of `kind` and `subject`: its item, its actions and its condition."""
     item = _signal_item(now, f"{kind}#{subject}")
     actions = [SignalCount.kind.set(kind), SignalCount.purge_at.set(_signal_purge_at(now)), *actions]
@@ -31,7 +36,7 @@ def _counter(now, kind, subject, actions):
     return item, actions, SignalCount.entity_id.does_not_exist() | SignalCount.entity_id.exists()
 
 
-def _counter_of(signal):
+def _counter_of(signal: records.NewSignal) -> tuple[SignalCount, list[Action], Condition]:
     """A records.NewSignal's counter: a partner's bookings and cancellations; else one more hold
     (or draw request), with the identity behind it if given."""
     if signal.booked or signal.cancelled:
@@ -51,7 +56,7 @@ def _counter_of(signal):
                     [counter.add(1), SignalCount.identities.add({signal.identity})])
 
 
-def add_signals(tx, signals):
+def add_signals(tx: Transaction, signals: Iterable[records.NewSignal]) -> None:
     """Each records.NewSignal counted in the transaction `tx` of what caused it; one with details
     (a check-in mismatch, a false urgency) is an item of its own, written once."""
     for signal in signals:
@@ -65,12 +70,12 @@ def add_signals(tx, signals):
             tx.update(label, item, actions, condition)
 
 
-def record_cooldown_refusal(now, site_id):
+def record_cooldown_refusal(now: float, site_id: str) -> None:
     """A hold refused by the cooldown: counted after the refusal (its transaction was cancelled)."""
     update(*_counter(now, "cooldown", site_id, [SignalCount.n.add(1)]))
 
 
-def signals_of_day(day):
+def signals_of_day(day: str) -> list[records.Signal]:
     """The day's signal items: one Query per shard."""
     return [values.read(records.Signal, item) for shard in range(SIGNAL_SHARDS) for item in query_all(SignalCount, f"signals#{day}#{shard}")]
 

@@ -1,11 +1,14 @@
 """Slots and holds: publishing slots, the search, holding, releasing and closing a slot."""
 from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable
 
-from chalicelib.rules import identity_keys, lifecycle
+from chalicelib.rules import identity_keys, lifecycle, records
+from chalicelib.rules.lifecycle import IpLimit
+from chalicelib.rules.oversight import PartnerQuota
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.audit import add_entries
-from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, update_if
+from chalicelib.storage.calls import RawItem, batch_get, get, guard_public_functions, query_all, update_if
 from chalicelib.storage.conditions import (
     booking_scope,
     check_no_active_booking,
@@ -28,12 +31,12 @@ from chalicelib.storage.transaction import Transaction
 _SLOTS_PER_TRANSACTION = 99  # and their day's counter: DynamoDB takes 100 items at most
 
 
-def _number(raw_item, name):
+def _number(raw_item: RawItem | None, name: str) -> float | None:
     value = (raw_item or {}).get(name, {}).get("N")
     return float(value) if value is not None else None
 
 
-def write_entries(audit):
+def write_entries(audit: Iterable[records.NewAuditEntry]) -> Outcome:
     """Audit entries (records.NewAuditEntry) written on their own, in one transaction: what a
     change that spans several transactions (a schedule) records first."""
     tx = Transaction()
@@ -41,7 +44,7 @@ def write_entries(audit):
     return Outcome.of(tx.commit())
 
 
-def create_slots_if_new(slots):
+def create_slots_if_new(slots: Iterable[records.Slot]) -> Outcome:
     """Insert the slots (records.Slot) whose id is new; done with how many were new (the others
     exist already: an earlier publication of the same openings).
 
@@ -53,7 +56,7 @@ def create_slots_if_new(slots):
     (write_entries), so no slot exists without its entry; if a group then fails (503),
     publishing again creates the missing slots only, with an entry of its own."""
 
-    def create(batch):
+    def create(batch: list[records.Slot]) -> int:
         while batch:
             tx = Transaction()
             for n, slot in enumerate(batch):
@@ -67,7 +70,7 @@ def create_slots_if_new(slots):
             batch = [slot for n, slot in enumerate(batch) if n not in existing]
         return 0
 
-    def create_group(group):
+    def create_group(group: list[records.Slot]) -> int:
         return sum(create(group[i:i + _SLOTS_PER_TRANSACTION]) for i in range(0, len(group), _SLOTS_PER_TRANSACTION))
 
     groups: dict = {}
@@ -77,14 +80,16 @@ def create_slots_if_new(slots):
         return Outcome.done(sum(pool.map(create_group, groups.values())))
 
 
-def get_slot(slot_id):
+def get_slot(slot_id: str) -> records.Slot | None:
     return values.slot(get(Slot, slot_id))
 
 
-def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor, now, include_reserved=False):
+def search_holdable_slots(site_id: str, procedure_id: str, from_key: str, to_key: str, limit: int, cursor: str | None, now: float,
+                          include_reserved: bool = False) -> tuple[list[records.Slot], str | None]:
     """One page of holdable slots: ONE Query on the sparse search index, filtered to those whose
     available_from has passed (which also hides held, scheduled and quarantined slots)."""
     search_pk = search_partition(site_id, procedure_id)
+    start_key: RawItem | cursors.Ended | None  # resume_within may say the window has ENDED
     start_key = cursors.decode(cursor, ("slot_id", "search_pk", "starts_at"), ("search_pk", search_pk)) if cursor else None
     start_key = cursors.resume_within(start_key, "starts_at", from_key, to_key)
     if start_key is cursors.ENDED:
@@ -96,7 +101,9 @@ def search_holdable_slots(site_id, procedure_id, from_key, to_key, limit, cursor
     return [values.slot(s) for s in found], next_cursor
 
 
-def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, ip_limit, partner_quota=None, audit=(), signals=()):
+def hold_slot_if_available(slot: records.Slot, hold: records.Hold, now: float, available_from_after: float, lapse_until: float, ip_limit: IpLimit | None,
+                           partner_quota: PartnerQuota | None = None, audit: Iterable[records.NewAuditEntry] = (),
+                           signals: Iterable[records.NewSignal] = ()) -> Outcome:
     """R1-R4, R8 in one transaction: the slot is holdable (uniform rule), the identity has no
     active hold, no cooldown and no active booking for the procedure, the client IP is under its
     hourly limit. Returns what failed (refusals.hold_refusal chooses the answer), with the
@@ -134,11 +141,12 @@ def hold_slot_if_available(slot, hold, now, available_from_after, lapse_until, i
     return Outcome.of(failed, facts)
 
 
-def get_hold(hold_id):
+def get_hold(hold_id: str) -> records.Hold | None:
     return values.hold(get(Hold, hold_id))
 
 
-def release_hold_if_active(hold, now, available_from, cooldown_until, audit=(), draw_from=None):
+def release_hold_if_active(hold: records.Hold, now: float, available_from: float | None, cooldown_until: float | None,
+                           audit: Iterable[records.NewAuditEntry] = (), draw_from: float | None = None) -> Outcome:
     """Free a held slot into quarantine and start the identity's cooldown, only while the hold is
     still active (an expired hold has already freed the slot at its own hidden instant), with its
     audit entries."""
@@ -156,7 +164,7 @@ def release_hold_if_active(hold, now, available_from, cooldown_until, audit=(), 
     return Outcome.of(tx.commit())
 
 
-def close_slot_if_open_to_change(slot, booking, now, audit=()):
+def close_slot_if_open_to_change(slot: records.Slot, booking: records.Booking | None, now: float, audit: Iterable[records.NewAuditEntry] = ()) -> Outcome:
     """Staff close a slot: never offered again (closed, out of the search index). Its booking
     (`booking`, as read for a booked slot; else None) becomes `closed` and frees its identity's
     one-booking lock; a hold on it ends without cooldown. With its audit entries."""
@@ -187,13 +195,13 @@ def close_slot_if_open_to_change(slot, booking, now, audit=()):
 
 # --- what a draw reads and leaves -------------------------------------------------------------
 
-def free_slots(site_id, procedure_id, from_key, to_key, now):
+def free_slots(site_id: str, procedure_id: str, from_key: str, to_key: str, now: float) -> list[records.Slot]:
     """The slots a draw may give (free, or marked for the draw), from the search index."""
     return [values.slot(s) for s in query_all(Slot, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key),
                                               index=Slot.search, filter_condition=slot_free_for_a_draw(now))]
 
 
-def holdable_slots_between(site_id, procedure_id, from_key, to_key, now):
+def holdable_slots_between(site_id: str, procedure_id: str, from_key: str, to_key: str, now: float) -> list[records.Slot]:
     """Every slot of the range the public could hold now (the uniform rule, not reserved, not
     started): Query pages of the search index (filing a standby request, never a search)."""
     found = query_all(Slot, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key), index=Slot.search,
@@ -201,7 +209,7 @@ def holdable_slots_between(site_id, procedure_id, from_key, to_key, now):
     return [values.slot(s) for s in found]
 
 
-def release_draw_leftover_if_unchanged(slot, now, available_from):
+def release_draw_leftover_if_unchanged(slot: records.Slot, now: float, available_from: float | None) -> Outcome:
     """A free slot that a draw did not give away goes to search at a random instant (or, None, to
     the counter), only if nobody took or moved it since the draw read it (refused: "slot")."""
     actions = ([Slot.state.set(lifecycle.FREED_LATE), Slot.search_pk.remove()] if available_from is None
@@ -216,7 +224,7 @@ def release_draw_leftover_if_unchanged(slot, now, available_from):
     return update_if(Slot(slot.slot_id), [*actions, Slot.draw_from.remove()], condition, label="slot")
 
 
-def slots_by_id(slot_ids):
+def slots_by_id(slot_ids: Iterable[str]) -> dict[str, records.Slot]:
     return {s.slot_id: values.slot(s) for s in batch_get(Slot, slot_ids, consistent_read=True)}
 
 

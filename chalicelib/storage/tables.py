@@ -3,7 +3,7 @@ from chalicelib.platform import config
 from chalicelib.storage.models import ALL_MODELS, TTL_ATTRIBUTES, Booking
 
 
-def ensure_tables():
+def ensure_tables() -> None:
     """Create missing tables with their TTL (local engine, tests). In AWS, infra/ owns them."""
     import boto3  # cold start: boto3 itself, for table setup on the local engine and in tests only
 
@@ -25,6 +25,6 @@ def ensure_tables():
                 )
 
 
-def bookings_table_name():
+def bookings_table_name() -> str:
     """The bookings table, whose stream the local stack polls (devlocal/streams.py)."""
     return Booking.Meta.table_name

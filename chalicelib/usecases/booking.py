@@ -6,7 +6,8 @@ what the caller is told.
 """
 import hmac
 import random
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from typing import TypedDict
 
 from chalicelib import storage
 from chalicelib.platform import config
@@ -20,14 +21,22 @@ from chalicelib.platform.tokens import (
     new_token,
     token_hash,
 )
-from chalicelib.rules import identity_keys, lifecycle, oversight, policies, records, refusals
+from chalicelib.rules import identity_keys, lifecycle, oversight, policies, records, refusals, submitted
 from chalicelib.rules.errors import InvalidValue
-from chalicelib.usecases import audit_trail, fraud_signals, ownership, site_catalog, standby
+from chalicelib.rules.identity_keys import Document
+from chalicelib.rules.policies import Policy
+from chalicelib.usecases import PartnerContext, View, audit_trail, fraud_signals, ownership, site_catalog, standby
+
+
+class HoldLimits(TypedDict):
+    """R8 for one hold: the client IP's hourly limit, or a partner's daily quota instead."""
+    ip_limit: lifecycle.IpLimit | None
+    partner_quota: oversight.PartnerQuota | None
 
 _rng = random.SystemRandom()
 
 
-def slot_view(item):
+def slot_view(item: records.Slot) -> View:
     return {
         "slot_id": item.slot_id,
         "site_id": item.site_id,
@@ -37,13 +46,13 @@ def slot_view(item):
     }
 
 
-def _purge_at(starts_at):
+def _purge_at(starts_at: str) -> int:
     return int(epoch_of(starts_at) + config.current().personal_data_retention_days * 86400)
 
 
 # --- search ---------------------------------------------------------------------------------
 
-def search(site_id, procedure_id, start, end, limit, cursor, now, partner=False):
+def search(site_id: str, procedure_id: str, start: datetime, end: datetime, limit: int, cursor: str | None, now: float, partner: bool = False) -> View:
     """Holdable slots; a partner's search also shows the share reserved to partners."""
     site_catalog.procedure(site_id, procedure_id)
     if end <= start:
@@ -56,13 +65,13 @@ def search(site_id, procedure_id, start, end, limit, cursor, now, partner=False)
         site_id, procedure_id, to_rfc3339(floor), utc_key(end), limit, cursor, now, include_reserved=partner
     )
     slots = _not_the_next_draws(site_id, procedure_id, policy, slots)
-    found = {"slots": [slot_view(s) for s in slots], "next_cursor": next_cursor}
+    found: View = {"slots": [slot_view(s) for s in slots], "next_cursor": next_cursor}
     if policy.allocation == policies.AUTO and not slots and next_cursor is None:
         found["standby"] = standby_offer(policy)
     return found
 
 
-def _not_the_next_draws(site_id, procedure_id, policy, slots):
+def _not_the_next_draws(site_id: str, procedure_id: str, policy: Policy, slots: list[records.Slot]) -> list[records.Slot]:
     """A free slot on a day a standby request covers belongs to the next draw, never to search (auto)."""
     if policy.allocation != policies.AUTO or not standby.standby_ranges(site_id, procedure_id):
         return slots
@@ -70,18 +79,18 @@ def _not_the_next_draws(site_id, procedure_id, policy, slots):
     return [s for s in slots if not standby.standby_covers(site_id, procedure_id, policy, standby.local_day(s.starts_at, tz))]
 
 
-def standby_offer(policy):
+def standby_offer(policy: Policy) -> View:
     """What an applicant who finds nothing in auto allocation can do: join the standby list."""
     return {"request": "POST /requests", "draw_interval_seconds": policy.draw_interval_seconds}
 
 
-def default_search_window(start):
+def default_search_window(start: datetime) -> datetime:
     return start + timedelta(days=31)
 
 
 # --- holds ----------------------------------------------------------------------------------
 
-def hold(slot_id, applicant, client_ip, now, partner=None):
+def hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, now: float, partner: PartnerContext | None = None) -> View:
     """A hold for `applicant` (submitted.Applicant, as parsed); `partner` ({"partner_id", "daily_quota"})
     when a partner holds for a beneficiary."""
     slot, policy = _slot_to_hold(slot_id, applicant)
@@ -108,7 +117,7 @@ def hold(slot_id, applicant, client_ip, now, partner=None):
     }
 
 
-def _slot_to_hold(slot_id, applicant):
+def _slot_to_hold(slot_id: str, applicant: submitted.Applicant) -> tuple[records.Slot, Policy]:
     """The slot and its procedure's policy, if this applicant may try to hold it (404, 403, 422,
     409 if the next draw has it)."""
     slot = ownership.found_or_404(storage.get_slot, slot_id, refusals.SLOT_NOT_FOUND)
@@ -122,7 +131,8 @@ def _slot_to_hold(slot_id, applicant):
     return slot, policy
 
 
-def _new_hold(slot, applicant, identity, token_digest, expires_at, client_ip, now, partner):
+def _new_hold(slot: records.Slot, applicant: submitted.Applicant, identity: str, token_digest: str, expires_at: float, client_ip: str | None, now: float,
+              partner: PartnerContext | None) -> records.Hold:
     return records.Hold(
         hold_id=new_id("hold"),
         token_hash=token_digest,
@@ -142,7 +152,7 @@ def _new_hold(slot, applicant, identity, token_digest, expires_at, client_ip, no
     )
 
 
-def _hold_limits(client_ip, policy, partner, now):
+def _hold_limits(client_ip: str | None, policy: Policy, partner: PartnerContext | None, now: float) -> HoldLimits:
     """R8: the client IP's hourly limit, or for a partner its daily quota instead."""
     if partner:
         return {"ip_limit": None,
@@ -152,7 +162,8 @@ def _hold_limits(client_ip, policy, partner, now):
             "partner_quota": None}
 
 
-def _take(slot, item, now, available_from_after, lapse_until, limits, audit, signals):
+def _take(slot: records.Slot, item: records.Hold, now: float, available_from_after: float, lapse_until: float, limits: HoldLimits,
+          audit: list[records.NewAuditEntry], signals: list[records.NewSignal]) -> None:
     """The hold's transaction; refused, the answer refusals.hold_refusal chooses (counted)."""
     try:
         result = storage.hold_slot_if_available(slot, item, now, available_from_after=available_from_after,
@@ -172,17 +183,17 @@ def _take(slot, item, now, available_from_after, lapse_until, limits, audit, sig
     raise refusal.exception()
 
 
-def _hold_for(hold_id, token):
+def _hold_for(hold_id: str, token: str | None) -> records.Hold:
     return ownership.bearer_owned(storage.get_hold, hold_id, token, "hold")
 
 
-def _actor(hold_or_booking):
+def _actor(hold_or_booking: records.Hold | records.Booking) -> str:
     if hold_or_booking.partner_id:
         return audit_trail.partner(hold_or_booking.partner_id)
     return audit_trail.identity(hold_or_booking.identity_key)
 
 
-def release(hold_id, token, now, client_ip=None):
+def release(hold_id: str, token: str | None, now: float, client_ip: str | None = None) -> None:
     found = _hold_for(hold_id, token)
     actor = _actor(found)
     result = storage.release_hold_if_active(
@@ -201,11 +212,12 @@ def release(hold_id, token, now, client_ip=None):
 
 # --- bookings -------------------------------------------------------------------------------
 
-def _booking_token(hold_token):
+def _booking_token(hold_token: str) -> str:
     return derived_token(identity_secret(), "booking", hold_token)
 
 
-def _booking_view(booking_id, reference, status, hold_or_booking, token=None):
+def _booking_view(booking_id: str | None, reference: str | None, status: str, hold_or_booking: records.Hold | records.Booking,
+                  token: str | None = None) -> View:
     view = {
         "booking_id": booking_id,
         "reference": reference,
@@ -229,7 +241,7 @@ def _booking_view(booking_id, reference, status, hold_or_booking, token=None):
     return view
 
 
-def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
+def confirm(hold_id: str, hold_token: str, now: float, partner_id: str | None = None, client_ip: str | None = None) -> tuple[View, bool]:
     """Confirm a hold; confirming the same hold again returns the same booking (and token).
     A partner confirms only its own holds; a partner's hold stays attributed to it."""
     found = _hold_for(hold_id, hold_token)
@@ -274,21 +286,22 @@ def confirm(hold_id, hold_token, now, partner_id=None, client_ip=None):
         if refusal is not None:
             raise refusal.exception()
         again = storage.get_hold(hold_id)  # confirmed by a concurrent identical request
+        assert again is not None, "a hold confirmed meanwhile is still there"
         return _booking_view(again.booking_id, again.reference, "booked", again, token), False
     metric("BookingConfirmed", site=found.site_id)
     return _booking_view(booking.booking_id, booking.reference, "booked", booking, token), True
 
 
-def _booking_for(booking_id, token):
+def _booking_for(booking_id: str, token: str | None) -> records.Booking:
     return ownership.bearer_owned(storage.get_booking, booking_id, token, "booking")
 
 
-def get_booking(booking_id, token):
+def get_booking(booking_id: str, token: str | None) -> View:
     found = _booking_for(booking_id, token)
     return _booking_view(found.booking_id, found.reference, found.status, found)
 
 
-def _booking_of_partner(booking_id, partner_id):
+def _booking_of_partner(booking_id: str, partner_id: str) -> records.Booking:
     """A partner reaches its own bookings without their tokens, and nobody else's (404 alike)."""
     found = ownership.found_or_404(storage.get_booking, booking_id, refusals.BOOKING_NOT_FOUND)
     if found.partner_id != partner_id:
@@ -296,7 +309,7 @@ def _booking_of_partner(booking_id, partner_id):
     return found
 
 
-def cancel(booking_id, token, now, partner_id=None, client_ip=None):
+def cancel(booking_id: str, token: str | None, now: float, partner_id: str | None = None, client_ip: str | None = None) -> None:
     found = _booking_of_partner(booking_id, partner_id) if partner_id else _booking_for(booking_id, token)
     actor = _actor(found)
     result = storage.cancel_booking_if_booked(
@@ -315,7 +328,7 @@ def cancel(booking_id, token, now, partner_id=None, client_ip=None):
 
 # --- "find my booking" (DEVELOPERS.md, "Links in e-mails, find my booking, offers by e-mail") ---
 
-def send_link_again(document, birth_date, email, client_ip, now):
+def send_link_again(document: Document, birth_date: date, email: str, client_ip: str | None, now: float) -> None:
     """If the identity has a live booking whose e-mail is this one, its link is sent again to that
     e-mail (through the bookings stream). The caller learns nothing either way; tries are counted
     per client IP and per identity, before anything is read (R8)."""
@@ -333,7 +346,7 @@ def send_link_again(document, birth_date, email, client_ip, now):
             metric("BookingLinkSent", site=found.site_id)
 
 
-def day_list(site_id, day):
+def day_list(site_id: str, day: date) -> View:
     site_catalog.site(site_id)
     return {
         "bookings": [

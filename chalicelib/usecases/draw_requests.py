@@ -1,6 +1,6 @@
 """Requests (SPEC R6): filing, reading and withdrawing an identity's request for a draw or standby."""
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 
 from chalicelib import storage
 from chalicelib.platform import clock, config
@@ -8,14 +8,15 @@ from chalicelib.platform.clock import parse_instant, to_rfc3339, utc_key
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import new_id, new_token, token_hash
-from chalicelib.rules import identity_keys, lifecycle, policies, records, refusals
+from chalicelib.rules import identity_keys, lifecycle, policies, records, refusals, submitted
 from chalicelib.rules.errors import InvalidValue
-from chalicelib.usecases import draw_terms, fraud_signals, notify, ownership, site_catalog, standby
+from chalicelib.rules.policies import Policy
+from chalicelib.usecases import View, draw_terms, fraud_signals, notify, ownership, site_catalog, standby
 
 _rng = random.SystemRandom()
 
 
-def file_request(filed, now, partner_id=None, client_ip=None):
+def file_request(filed: submitted.DrawRequest, now: float, partner_id: str | None = None, client_ip: str | None = None) -> View:
     """The request `filed` (a submitted.DrawRequest, as parsed) for its applicant."""
     site_id, procedure_id, applicant = filed.site_id, filed.procedure_id, filed.applicant
     first_day, last_day = filed.first_day, filed.last_day
@@ -50,19 +51,19 @@ def file_request(filed, now, partner_id=None, client_ip=None):
     return {"request_id": request.request_id, "request_token": token, "status": "waiting"}
 
 
-def _request_ip_limit(client_ip, policy, now):
+def _request_ip_limit(client_ip: str | None, policy: Policy, now: float) -> lifecycle.IpLimit:
     """Per-IP cap as for holds (R8); a partner's requests are bounded by its key instead."""
     return lifecycle.IpLimit(ip=client_ip or "unknown", window=lifecycle.hour_window(now), max=policy.max_holds_per_ip_per_hour)
 
 
-def _file(request, ends, now, ip_limit, signals):
+def _file(request: records.Request, ends: float, now: float, ip_limit: lifecycle.IpLimit | None, signals: list[records.NewSignal]) -> None:
     result = storage.file_request_if_allowed(request, ends, now, ip_limit, signals=signals)
     if not result.ok:
         raise refusals.request_refusal(result, now, ip_limit["window"][1] if ip_limit else None).exception()
 
 
-def _new_request(site_id, procedure_id, identity, token_digest, applicant, first_day, last_day, permit_expires_on, partner_id,
-                 now, ends):
+def _new_request(site_id: str, procedure_id: str, identity: str, token_digest: str, applicant: submitted.Applicant, first_day: date,
+                 last_day: date, permit_expires_on: date | None, partner_id: str | None, now: float, ends: float) -> records.Request:
     return records.Request(
         request_id=new_id("req"),
         token_hash=token_digest,
@@ -80,7 +81,7 @@ def _new_request(site_id, procedure_id, identity, token_digest, applicant, first
     )
 
 
-def _refuse_standby_while_holdable(site, procedure_id, policy, first_day, last_day, now):
+def _refuse_standby_while_holdable(site: records.Site, procedure_id: str, policy: Policy, first_day: date, last_day: date, now: float) -> None:
     """auto: a standby request is for an applicant whose search found nothing (409 otherwise).
     A free slot on a day another request covers is not holdable: it waits for the draw."""
     low = utc_key(parse_instant((first_day - timedelta(days=1)).isoformat()))
@@ -91,22 +92,22 @@ def _refuse_standby_while_holdable(site, procedure_id, policy, first_day, last_d
             raise refusals.SLOTS_AVAILABLE.exception()
 
 
-def _request_for(request_id, token):
+def _request_for(request_id: str, token: str | None) -> records.Request:
     return ownership.bearer_owned(storage.get_request, request_id, token, "request")
 
 
-def request_status(found, now):
-    if found.status == "offered" and found.offer_expires_at <= now:
+def request_status(found: records.Request, now: float) -> str:
+    if found.status == "offered" and found.offer_expires_at <= now:  # type: ignore[operator]  # an offered request has its expiry
         return "expired"
     if found.status == "waiting" and parse_instant(found.last_day).timestamp() + 86400 <= now:
         return "expired"
     return found.status
 
 
-def request_view(request_id, token, now):
+def request_view(request_id: str, token: str | None, now: float) -> View:
     found = _request_for(request_id, token)
     status = request_status(found, now)
-    view = {
+    view: View = {
         "request_id": found.request_id,
         "status": status,
         "site_id": found.site_id,
@@ -116,7 +117,9 @@ def request_view(request_id, token, now):
         "permit_expires_on": found.permit_expires_on,
     }
     if status == "offered":
+        assert found.hold_id is not None, "an offered request names its hold"
         hold = storage.get_hold(found.hold_id)
+        assert hold is not None, "an offered request's hold is kept while it is offered"
         view["hold"] = {
             "hold_id": hold.hold_id,
             "hold_token": draw_terms.offer_token(hold.hold_id),
@@ -129,11 +132,13 @@ def request_view(request_id, token, now):
     return view
 
 
-def withdraw(request_id, token, now):
+def withdraw(request_id: str, token: str | None, now: float) -> None:
     found = _request_for(request_id, token)
     status = request_status(found, now)
     if status == "offered":
+        assert found.hold_id is not None, "an offered request names its hold"
         offer = storage.get_hold(found.hold_id)
+        assert offer is not None, "an offered request's hold is kept while it is offered"
         result = storage.withdraw_request_if_live(found, now, offer, **standby.freed_terms(offer, now))
         if not result.ok:
             raise refusals.REQUEST_NOT_LIVE.exception()

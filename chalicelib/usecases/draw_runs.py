@@ -1,6 +1,8 @@
 """Draw runs (SPEC R6): taking a due draw, allocating, recording, making offers, releasing what no offer took."""
 import random
 from datetime import date, timedelta
+from enum import Enum
+from typing import Any, Final
 
 from chalicelib import storage
 from chalicelib.platform import clock, config
@@ -9,20 +11,23 @@ from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import new_id, token_hash
 from chalicelib.rules import identity_keys, lifecycle, lottery, policies, records, refusals
 from chalicelib.rules.errors import Conflict, StorageUnavailable
-from chalicelib.usecases import draw_requests, draw_terms, notify, site_catalog, standby
+from chalicelib.rules.policies import Policy
+from chalicelib.usecases import View, draw_requests, draw_terms, notify, site_catalog, standby
 
 _rng = random.SystemRandom()
+# A draw's allocation: [request id, slot id] pairs, as lottery.allocate gives them and the record keeps them.
+Allocation = list[Any]
 
 
-def _unfinished_draw(site_id, procedure_id):
+def _unfinished_draw(site_id: str, procedure_id: str) -> records.Draw | None:
     return next((d for d in storage.draws_of(site_id, procedure_id, limit=3) if d.status in draw_terms.UNFINISHED), None)
 
 
-def _lease_over(draw, now):
+def _lease_over(draw: records.Draw, now: float) -> bool:
     return draw.lease_until is None or draw.lease_until <= now
 
 
-def _released(draw):
+def _released(draw: records.Draw) -> bool:
     """Left by a run that stopped at its time budget (not a crash): the next run goes on."""
     return draw.runner is None and draw.lease_until is not None
 
@@ -31,13 +36,13 @@ class _Lease:
     """The runner's hold on its draw: renewed once a third of it has passed, so a live run is
     never taken over and a crashed one is resumed one lease later. Losing it stops the run."""
 
-    def __init__(self, draw, runner, started):
+    def __init__(self, draw: records.Draw, runner: str, started: float) -> None:
         self.draw, self.runner, self.renewed = draw, runner, started
 
-    def until(self, at):
+    def until(self, at: float) -> float:
         return round(at + config.current().draw_lease_seconds, 3)
 
-    def keep(self, progress=None):
+    def keep(self, progress: tuple[int, int, int] | None = None) -> None:
         at = clock.now()
         if at - self.renewed < config.current().draw_lease_seconds / 3:
             return
@@ -47,7 +52,7 @@ class _Lease:
         self.renewed = at
 
 
-def _take_draw(site_id, procedure_id, now):
+def _take_draw(site_id: str, procedure_id: str, now: float) -> tuple[records.Draw, str, bool]:
     """The draw this run is in charge of: an unfinished one whose lease passed (resumed), else the
     committed one (claimed). 409 while another run holds a lease."""
     runner = new_id("run")
@@ -71,7 +76,9 @@ def _take_draw(site_id, procedure_id, now):
     return result.value, runner, False
 
 
-def _entrants_and_slots(site_id, procedure_id, policy, timezone, now):
+def _entrants_and_slots(site_id: str, procedure_id: str, policy: Policy, timezone: str,
+                        now: float) -> tuple[list[lottery.Entrant], list[lottery.PoolSlot], dict[str, records.Request],
+                                             dict[str, records.Slot], list[records.Slot]]:
     """What a draw allocates: the waiting requests and the slots it may give, as lottery.allocate
     reads them, with the stored items by id for the offers, and every free slot read."""
     today = clock.utc_date(now)
@@ -83,7 +90,7 @@ def _entrants_and_slots(site_id, procedure_id, policy, timezone, now):
     return entrants, pool, {r.request_id: r for r in requests}, {s.slot_id: s for s in slots}, free
 
 
-def _entrant(request, slots, today):
+def _entrant(request: records.Request, slots: list[records.Slot], today: date) -> lottery.Entrant:
     """A waiting request as lottery.allocate reads it: its tier, its days, the slots it let go
     (never offered back to it) and whether a partner filed it."""
     entrant = lottery.Entrant(
@@ -99,7 +106,7 @@ def _entrant(request, slots, today):
     return entrant
 
 
-def _pool_slot(slot, timezone, now):
+def _pool_slot(slot: records.Slot, timezone: str, now: float) -> lottery.PoolSlot:
     """A free slot as lottery.allocate reads it: its local day, and whether partners have it still."""
     pooled = lottery.PoolSlot(slot_id=slot.slot_id, day=lifecycle.local_date(parse_instant(slot.starts_at), timezone))
     if slot.reserved_until is not None and slot.reserved_until > now:
@@ -107,10 +114,11 @@ def _pool_slot(slot, timezone, now):
     return pooled
 
 
-def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, deadline):
+def _make_offers(draw: records.Draw, allocation: Allocation, by_request: dict[str, records.Request], by_slot: dict[str, records.Slot], policy: Policy,
+                 now: float, lease: _Lease, deadline: float) -> tuple[int, int, int]:
     """Each allocated pair's offer in order, idempotently, from where the last run's saved
     progress says, until the deadline: (pairs done, offered or found made, not possible)."""
-    day = clock.utc_date(draw.run_at)  # the draw's day, also when a later run resumes it
+    day = clock.utc_date(draw.run_at)  # type: ignore[arg-type]  # the draw's day (it has run), also when a later run resumes it
     done, offered, skipped = int(draw.offers_done or 0), int(draw.offered_count or 0), int(draw.skipped_count or 0)
     for request_id, slot_id in allocation[done:]:
         if clock.now() >= deadline:
@@ -145,7 +153,7 @@ def _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, dead
     return done, offered, skipped
 
 
-def run_draw(site_id, procedure_id, now, budget_seconds=None):
+def run_draw(site_id: str, procedure_id: str, now: float, budget_seconds: float | None = None) -> View:
     """Run the committed draw, or resume an unfinished one whose runner's lease passed.
 
     Write-ahead: the entrants and free slots are read, lottery.allocate decides with the committed
@@ -169,6 +177,7 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     else:  # allocating: the record decides, the draw is never drawn again
         allocation, pool, by_request, by_slot, free = _recorded(draw)
     done, offered, skipped = _make_offers(draw, allocation, by_request, by_slot, policy, now, lease, deadline)
+    assert draw.entrant_count is not None and draw.slot_count is not None, "counted when recorded"
     result = {"draw_id": draw.draw_id, "entrants": int(draw.entrant_count), "slots": int(draw.slot_count),
               "offered": offered, "skipped": skipped, "resumed": resumed}
     if done < len(allocation):
@@ -189,7 +198,7 @@ def run_draw(site_id, procedure_id, now, budget_seconds=None):
     return {**result, "status": "run", "remaining": 0}
 
 
-def _recorded(draw):
+def _recorded(draw: records.Draw) -> tuple[Allocation, list[lottery.PoolSlot], dict[str, records.Request], dict[str, records.Slot], None]:
     """A recorded draw's allocation and slots pool, from its record, with the stored items by id
     (free slots: not read)."""
     record = storage.read_draw_record(draw)
@@ -199,7 +208,8 @@ def _recorded(draw):
     return allocation, record["slots"], by_request, by_slot, None
 
 
-def _release_what_was_not_given(site_id, procedure_id, allocation, pool, free, policy, now):
+def _release_what_was_not_given(site_id: str, procedure_id: str, allocation: Allocation, pool: list[lottery.PoolSlot], free: list[records.Slot] | None,
+                                policy: Policy, now: float) -> None:
     """auto: the free slots of the draw's pool (or marked for it) that no offer took."""
     given, pooled = {slot_id for _, slot_id in allocation}, {s["slot_id"] for s in pool}
     free = _free_slots(site_id, procedure_id, now) if free is None else free
@@ -207,12 +217,15 @@ def _release_what_was_not_given(site_id, procedure_id, allocation, pool, free, p
                        policy, now)
 
 
-def _record(draw, runner, lease, policy, timezone, now):
+def _record(draw: records.Draw, runner: str, lease: _Lease, policy: Policy, timezone: str,
+            now: float) -> tuple[records.Draw, Allocation, list[lottery.PoolSlot], dict[str, records.Request],
+                                 dict[str, records.Slot], list[records.Slot] | None]:
     """The write-ahead step: entrants and slots read, allocated with the committed seed, the
     record stored in chunks, then the draw marked allocating (its seed public). Returns the
     draw as marked, the allocation, the slots pool, the stored items by id and every free slot."""
     entrants, pool, by_request, by_slot, free = _entrants_and_slots(draw.site_id, draw.procedure_id, policy, timezone, now)
     allocation = [list(pair) for pair in lottery.allocate(entrants, pool, draw.seed)]
+    assert draw.attempt is not None, "a running draw has its attempt"
     parts = storage.record_draw_chunks(draw, draw.attempt, {"entrants": entrants, "slots": pool, "allocation": allocation},
                                        after_each=lease.keep)
     if not parts.ok:
@@ -224,7 +237,7 @@ def _record(draw, runner, lease, policy, timezone, now):
     return recorded.value, allocation, pool, by_request, by_slot, free
 
 
-def _drawable(slots, requests, policy, tz, now):
+def _drawable(slots: list[records.Slot], requests: list[records.Request], policy: Policy, tz: str, now: float) -> list[records.Slot]:
     """The free slots a draw gives: those that leave time to confirm an offer; in auto only those
     on days a waiting request covers (the others are search's)."""
     slots = [s for s in slots if lifecycle.offerable(epoch_of(s.starts_at), now, policy)]
@@ -234,7 +247,7 @@ def _drawable(slots, requests, policy, tz, now):
     return [s for s in slots if lifecycle.covers(ranges, lifecycle.local_date(parse_instant(s.starts_at), tz))]
 
 
-def _lapsed_offer_back(expires_at, slot, policy):
+def _lapsed_offer_back(expires_at: float, slot: records.Slot, policy: Policy) -> float | None:
     """auto: a lapsed offer frees its slot after a random quarantine, like any hold (if nobody
     waits then, it goes to search at an instant nobody knows); draw mode: at once, to the next draw."""
     if policy.allocation != policies.AUTO:
@@ -244,12 +257,12 @@ def _lapsed_offer_back(expires_at, slot, policy):
     return round(starts if back is None else back, 3)
 
 
-def _free_slots(site_id, procedure_id, now):
+def _free_slots(site_id: str, procedure_id: str, now: float) -> list[records.Slot]:
     until = clock.utc_date(now) + timedelta(days=367)
     return storage.free_slots(site_id, procedure_id, to_rfc3339(now), utc_key(parse_instant(until.isoformat())), now)
 
 
-def _release_leftovers(slots, policy, now):
+def _release_leftovers(slots: list[records.Slot], policy: Policy, now: float) -> None:
     """auto: what a draw did not give away goes to search at a random instant (R3), or to the
     counter when too late; still hidden then if another standby request covers its day."""
     for slot in slots:
@@ -258,7 +271,7 @@ def _release_leftovers(slots, policy, now):
         storage.release_draw_leftover_if_unchanged(slot, now, None if back is None else round(back, 3))
 
 
-def release_unclaimed(site_id, procedure_id, now):
+def release_unclaimed(site_id: str, procedure_id: str, now: float) -> int:
     """auto with nobody waiting any more: slots marked for the draw go to search at random
     instants (the request that covered them was withdrawn or expired before a draw)."""
     policy = site_catalog.policy(site_id, procedure_id)
@@ -267,14 +280,14 @@ def release_unclaimed(site_id, procedure_id, now):
     return len(marked)
 
 
-def send_pending_offers(site_id, procedure_id, now):
+def send_pending_offers(site_id: str, procedure_id: str, now: float) -> int:
     """The offer e-mails still to send (storage.offers_to_notify: written in each offer's own
     transaction). A send that fails leaves its offer pending, counted, for the next tick; a
     request no longer offered just leaves the list. Returns how many were sent."""
     sent = 0
     try:
         for request in storage.offers_to_notify(site_id, procedure_id):
-            hold = storage.get_hold(request.hold_id) if request.status == "offered" and request.offer_expires_at > now else None
+            hold = storage.get_hold(request.hold_id) if request.status == "offered" and request.offer_expires_at > now else None  # type: ignore[arg-type,operator]  # offered: both set
             if hold is not None:
                 try:
                     notify.offer_made(request.applicant.email, site_id, hold.starts_at, hold.expires_at,
@@ -292,7 +305,7 @@ def send_pending_offers(site_id, procedure_id, now):
     return sent
 
 
-def run_due_draws(now):
+def run_due_draws(now: float) -> list[View]:
     """The scheduled job: every draw-mode procedure whose last draw is draw_interval_seconds old,
     and every auto procedure whose waiting requests have waited that long (since the first of
     them filed or since the last draw, whichever is later: everybody who checks now and then
@@ -310,7 +323,7 @@ def run_due_draws(now):
     return ran
 
 
-def _run_if_due(site_id, procedure_id, now, deadline):
+def _run_if_due(site_id: str, procedure_id: str, now: float, deadline: float) -> View | None:
     """One procedure's turn in the scheduled job: its draw's answer if it ran, else None."""
     policy = site_catalog.policy(site_id, procedure_id)
     if not lifecycle.standby_allowed(policy):
@@ -327,7 +340,7 @@ def _run_if_due(site_id, procedure_id, now, deadline):
     return None
 
 
-def _unfinished(site_id, draws, now):
+def _unfinished(site_id: str, draws: list[records.Draw], now: float) -> list[records.Draw]:
     """The draws left unfinished past their runner's lease; one not released by its run is stuck."""
     unfinished = [d for d in draws if d.status in draw_terms.UNFINISHED and _lease_over(d, now)]
     if any(not _released(d) for d in unfinished):
@@ -335,7 +348,8 @@ def _unfinished(site_id, draws, now):
     return unfinished
 
 
-def _interval_start(site_id, procedure_id, policy, draws, unfinished, now):
+def _interval_start(site_id: str, procedure_id: str, policy: Policy, draws: list[records.Draw], unfinished: list[records.Draw],
+                    now: float) -> "float | None | _NobodyWaits":
     """When the draw interval started: the last run; in auto (nothing unfinished) the auto clock."""
     last_run = next((d.run_at for d in draws if d.run_at), None)
     if policy.allocation == policies.AUTO and not unfinished:
@@ -343,17 +357,21 @@ def _interval_start(site_id, procedure_id, policy, draws, unfinished, now):
     return last_run
 
 
-def _run_unless_running(site_id, procedure_id, now, deadline):
+def _run_unless_running(site_id: str, procedure_id: str, now: float, deadline: float) -> View | None:
     try:
         return run_draw(site_id, procedure_id, now, budget_seconds=max(0.0, deadline - clock.now()))
     except Conflict:
         return None  # another runner has it
 
 
-_NOBODY_WAITS = object()
+class _NobodyWaits(Enum):
+    NOBODY_WAITS = "nobody waits"
 
 
-def _auto_draw_clock(site_id, procedure_id, draws, last_run, now):
+_NOBODY_WAITS: Final = _NobodyWaits.NOBODY_WAITS
+
+
+def _auto_draw_clock(site_id: str, procedure_id: str, draws: list[records.Draw], last_run: float | None, now: float) -> float | _NobodyWaits:
     """When an auto procedure's draw interval started: the later of the last draw and the first
     waiting request; _NOBODY_WAITS when nobody waits (what a draw left unclaimed goes to search)."""
     if not draws:

@@ -12,13 +12,13 @@ from chalicelib.rules import lottery, records, refusals
 _rng = random.SystemRandom()
 
 
-def offer_token(hold_id):
+def offer_token(hold_id: str) -> str:
     """The offer's hold token: only the server can compute it, and it shows it only to whoever
     holds the request token (GET /requests/{id})."""
     return derived_token(identity_secret(), "offer", hold_id)
 
 
-def new_commitment(site_id, procedure_id, now):
+def new_commitment(site_id: str, procedure_id: str, now: float) -> records.Draw:
     seed = secrets.token_hex(32)  # 256 bits from the OS's cryptographic source
     draw = records.Draw(
         site_id=site_id,
@@ -35,7 +35,7 @@ def new_commitment(site_id, procedure_id, now):
     return draw
 
 
-def pending_draw(site_id, procedure_id, now):
+def pending_draw(site_id: str, procedure_id: str, now: float) -> records.Draw:
     """The committed, not yet run draw (its seed hash is public); committed now if none. Writers
     only (a request filed, a draw run; in draw mode also a policy change, a schedule and the
     run_due_draws schedule): an anonymous read never writes."""
@@ -51,7 +51,7 @@ UNFINISHED = ("running", "allocating")
 REVEALED = ("allocating", "run")  # the allocation is recorded: the seed is public
 
 
-def offer_hold_id(draw, request_id):
+def offer_hold_id(draw: records.Draw, request_id: str) -> str:
     """The same draw and request always name the same hold: a resumed draw's offer meets the
     one already made (the put is conditional on a new id) instead of making a second."""
     # The draw's site and procedure joined as its stored key was: offers made before keep their ids.

@@ -1,13 +1,14 @@
 """R9 fraud signals: counted in the transactions that cause them, read by staff day by day."""
-from datetime import timedelta
+from datetime import date, timedelta
 
 from chalicelib import storage
 from chalicelib.platform.clock import utc_date
 from chalicelib.platform.observability import logger, metric
 from chalicelib.rules import oversight, records
+from chalicelib.usecases import View
 
 
-def hold_signals(now, client_ip, identity_key, email, request=False):
+def hold_signals(now: float, client_ip: str | None, identity_key: str, email: str | None, request: bool = False) -> list[records.NewSignal]:
     """The signals a hold's (or a draw request's) transaction counts: its identity behind its
     IP, and a throw-away e-mail domain; holds and requests are counted apart."""
     signals = []
@@ -19,24 +20,24 @@ def hold_signals(now, client_ip, identity_key, email, request=False):
     return signals
 
 
-def request_signals(now, client_ip, identity_key, email):
+def request_signals(now: float, client_ip: str | None, identity_key: str, email: str | None) -> list[records.NewSignal]:
     """The signals of a draw request, as for holds: fake applicants filing requests from one
     network, or with throw-away addresses, show up too."""
     return hold_signals(now, client_ip, identity_key, email, request=True)
 
 
-def partner_signals(now, partner_id, booked=0, cancelled=0):
+def partner_signals(now: float, partner_id: str | None, booked: int = 0, cancelled: int = 0) -> list[records.NewSignal]:
     return [records.NewSignal("partner", partner_id, now, booked=booked, cancelled=cancelled)] if partner_id else []
 
 
-def checkin_mismatch(now, booking, staff_subject):
+def checkin_mismatch(now: float, booking: records.Booking, staff_subject: str) -> records.NewSignal:
     """R9: the document at the counter was not the booked identity's."""
     return records.NewSignal("checkin_mismatch", booking.booking_id, now, details={
         "booking_id": booking.booking_id, "site_id": booking.site_id, "slot_id": booking.slot_id,
         "partner_id": booking.partner_id, "staff": staff_subject})
 
 
-def false_urgency(now, booking, staff_subject, permit_read_on):
+def false_urgency(now: float, booking: records.Booking, staff_subject: str, permit_read_on: str) -> records.NewSignal:
     """R9: a booking won in the urgent tier whose permit, read at the counter, was not urgent."""
     return records.NewSignal("false_urgency", booking.booking_id, now, details={
         "booking_id": booking.booking_id, "site_id": booking.site_id, "slot_id": booking.slot_id,
@@ -44,7 +45,7 @@ def false_urgency(now, booking, staff_subject, permit_read_on):
         "declared_permit_expires_on": booking.permit_expires_on, "read_permit_expires_on": permit_read_on})
 
 
-def cooldown_refused(now, site_id):
+def cooldown_refused(now: float, site_id: str) -> None:
     """Counted after the refusal; a failure to count never changes the caller's answer."""
     try:
         storage.record_cooldown_refusal(now, site_id)
@@ -52,7 +53,7 @@ def cooldown_refused(now, site_id):
         logger().warning("cooldown signal not recorded")
 
 
-def _items_of_day(day):
+def _items_of_day(day: date) -> list[oversight.SignalCounter]:
     """The counters of one UTC day as oversight's pure functions take them: one Query per shard."""
     items = []
     for s in storage.signals_of_day(day.isoformat()):
@@ -63,7 +64,7 @@ def _items_of_day(day):
     return items
 
 
-def review(last_day, days):
+def review(last_day: date, days: int) -> View:
     """The signals of `days` UTC days ending on `last_day` (storage.signals_of_day)."""
     items = []
     for offset in range(days):
@@ -72,7 +73,7 @@ def review(last_day, days):
     return {"from": (last_day - timedelta(days=days - 1)).isoformat(), "to": last_day.isoformat(), "signals": summary}
 
 
-def publish_metrics(now):
+def publish_metrics(now: float) -> View:
     """Today's "many identities behind one IP" (R9) as metrics, for its alarm. A transaction
     cannot return the count and a hold must not pay an extra read for it, so a schedule reads
     the day's counters (a few Queries) and publishes what staff would see now."""
@@ -82,6 +83,6 @@ def publish_metrics(now):
     return {"identities_per_ip_max": most, "ips_with_many_identities": many}
 
 
-def today(now):
+def today(now: float) -> date:
     return utc_date(now)
 

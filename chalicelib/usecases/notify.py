@@ -13,6 +13,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,8 @@ from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import link_token
 from chalicelib.usecases import site_catalog
 
+# A bookings stream record's image: DynamoDB JSON as the stream gives it, or booking_image's plain values.
+Image = dict[str, Any]
 _ses = None
 _ses_lock = threading.Lock()
 
@@ -33,7 +36,7 @@ CONFIRMATION, CANCELLATION, CLOSURE, REMINDER, OFFER = "confirmation", "cancella
 LINK, REQUEST_FILED = "link", "request"
 
 
-def kind_of_change(event_name, old, new):
+def kind_of_change(event_name: str, old: Image | None, new: Image | None) -> str | None:
     """Which message a bookings stream record calls for, or None (pure: plain dict images)."""
     old, new = old or {}, new or {}
     if event_name == "INSERT" and new.get("status") == "booked":
@@ -47,7 +50,7 @@ def kind_of_change(event_name, old, new):
     return None
 
 
-def _on_ending(status):
+def _on_ending(status: str | None) -> str | None:
     """A booking that stops: cancelled, or its slot closed by the prefecture."""
     if status == "cancelled":
         return CANCELLATION
@@ -56,7 +59,7 @@ def _on_ending(status):
     return None
 
 
-def _while_booked(old, new):
+def _while_booked(old: Image, new: Image) -> str | None:
     """A booking that stays booked: its link asked for again, or its reminder due."""
     if new.get("link_requested_at") and new.get("link_requested_at") != old.get("link_requested_at"):
         return LINK
@@ -65,7 +68,7 @@ def _while_booked(old, new):
     return None
 
 
-def _local_time(starts_at, tz_name):
+def _local_time(starts_at: str, tz_name: str | None) -> tuple[str, str]:
     when = datetime.fromisoformat(starts_at.replace("Z", "+00:00")).astimezone(ZoneInfo(tz_name or "Europe/Paris"))
     return when.strftime("%d/%m/%Y %H:%M"), when.strftime("%Y-%m-%d %H:%M")
 
@@ -128,7 +131,7 @@ _REQUEST_LINK_TEXTS = (
 )
 
 
-def web_link(kind, item_id):
+def web_link(kind: str, item_id: str) -> str:
     """The web app's page of a booking or request, its link token in the URL fragment (a
     fragment never reaches a server, so no log or proxy sees it)."""
     base = config.current().web_base_url.split("#")[0]
@@ -137,13 +140,14 @@ def web_link(kind, item_id):
     return f"{base}#/{kind}/{quote(item_id, safe='')}/{link_token(identity_secret(), kind, item_id)}"
 
 
-def _day_texts(day):
+def _day_texts(day: str | None) -> tuple[str, str]:
     d = datetime.fromisoformat(day) if day else None
     return (d.strftime("%d/%m/%Y"), d.strftime("%Y-%m-%d")) if d else ("", "")
 
 
-def render(kind, to, site_name, tz_name, starts_at, reference=None, expires_at=None, message_id=None, link=None,
-           days=None, site_name_en=None):
+def render(kind: str, to: str, site_name: str, tz_name: str | None, starts_at: str | None, reference: str | None = None,
+           expires_at: str | None = None, message_id: str | None = None, link: str | None = None,
+           days: tuple[str | None, str | None] | None = None, site_name_en: str | None = None) -> EmailMessage:
     """The bilingual message (French first) as an EmailMessage; `link` (web_link) closes each
     language's part; `days` (first, last) for a request; the English part names the site in
     English where the site gives a name_en."""
@@ -171,7 +175,7 @@ def render(kind, to, site_name, tz_name, starts_at, reference=None, expires_at=N
 # --- how it is sent ------------------------------------------------------------------------------
 
 
-def _ses_client():
+def _ses_client() -> Any:
     global _ses
     if _ses is None:
         with _ses_lock:
@@ -194,7 +198,7 @@ PERMANENT_SES_ERRORS = frozenset({
 DROPPED = "dropped"
 
 
-def _permanent_error_code(exc):
+def _permanent_error_code(exc: Exception) -> str | None:
     """The SES error code of a permanent refusal, or None (transient, or not an SES answer)."""
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
@@ -204,7 +208,7 @@ def _permanent_error_code(exc):
     return code if code in PERMANENT_SES_ERRORS and status < 500 else None
 
 
-def send(message, name):
+def send(message: EmailMessage, name: str) -> str | None:
     """Send one message: an .eml file under OUTBOX_DIR when set (local), SES otherwise. Returns
     DROPPED when SES refuses the message for good (counted, logged without the address); raises
     on any other failure (the stream retries the record)."""
@@ -237,7 +241,7 @@ def send(message, name):
 # --- the stream handler's work -------------------------------------------------------------------
 
 
-def booking_changed(event_name, old_image, new_image, sequence="0"):
+def booking_changed(event_name: str, old_image: Image | None, new_image: Image | None, sequence: str = "0") -> str | None:
     """One bookings stream record: send what it calls for. Raises if sending failed, so the
     record is retried (the booking itself is already safely stored)."""
     old, new = storage.booking_image(old_image), storage.booking_image(new_image)
@@ -270,7 +274,8 @@ def booking_changed(event_name, old_image, new_image, sequence="0"):
     return kind
 
 
-def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=None, request_id=None):
+def offer_made(email: str, site_id: str, starts_at: str, expires_at: float | str, reference: str | None = None, offer_id: str | None = None,
+               request_id: str | None = None) -> None:
     """The draw's offer e-mail (expires_at: epoch seconds or RFC 3339), linking to the request's
     page where the offer is confirmed. Raises if sending failed."""
     site = site_catalog.site(site_id)
@@ -282,7 +287,7 @@ def offer_made(email, site_id, starts_at, expires_at, reference=None, offer_id=N
     metric("NotificationSent")
 
 
-def request_filed(email, site_id, request_id, first_day, last_day):
+def request_filed(email: str, site_id: str, request_id: str, first_day: str, last_day: str) -> None:
     """The acknowledgement of a draw request, with the link to its page. Raises if sending failed."""
     site = site_catalog.site(site_id)
     send(render(REQUEST_FILED, email, site.name, site.timezone, None, days=(first_day, last_day),
@@ -293,7 +298,7 @@ def request_filed(email, site_id, request_id, first_day, last_day):
 # --- reminders -----------------------------------------------------------------------------------
 
 
-def remind_tomorrow(now):
+def remind_tomorrow(now: float) -> int:
     """Mark tomorrow's bookings (local date of each site) as reminded, each once: the stream then
     sends the reminder. Returns how many were marked by this run."""
     marked = 0

@@ -1,12 +1,24 @@
 """Found or 404, and the bearer's own: the hold, booking or request a bearer token opens."""
+from typing import Callable, Protocol, TypeVar
+
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.tokens import link_token_matches, token_matches
 from chalicelib.rules import refusals
 
+
+
+class BearerItem(Protocol):
+    """A hold, booking or request: what its bearer token opens."""
+    @property
+    def token_hash(self) -> str: ...
+
+
+T = TypeVar("T")
+B = TypeVar("B", bound=BearerItem)
 MAX_ID = 64  # no id the service makes is longer: a longer one is not looked up
 
 
-def found_or_404(load, item_id, not_found):
+def found_or_404(load: Callable[[str], T | None], item_id: object, not_found: refusals.Refusal) -> T:
     """What `load(item_id)` finds, else the refusal `not_found` (refusals.*_NOT_FOUND); an id
     that is not a string of at most MAX_ID characters is refused without being looked up."""
     found = load(item_id) if isinstance(item_id, str) and len(item_id) <= MAX_ID else None
@@ -15,7 +27,7 @@ def found_or_404(load, item_id, not_found):
     return found
 
 
-def bearer_owned(load, item_id, token, kind):
+def bearer_owned(load: Callable[[str], B | None], item_id: str, token: str | None, kind: str) -> B:
     """The hold, booking or request that this bearer token opens: 404 if the id is unknown,
     401 if the token is missing or is not this item's (compared in constant time)."""
     unknown, wrong_token = refusals.BEARER[kind]

@@ -1,6 +1,7 @@
 """Partner associations: their API keys (created, listed, revoked by staff), the key check behind
 the partner authorizer, and the partner's own view of its bookings."""
 import time
+from typing import Any, Mapping
 from datetime import datetime, timezone
 
 from chalicelib import storage
@@ -8,13 +9,13 @@ from chalicelib.platform import config, gateway_keys
 from chalicelib.platform.clock import to_rfc3339, utc_key
 from chalicelib.platform.tokens import new_id, new_token, token_hash
 from chalicelib.rules import records, refusals
-from chalicelib.usecases import audit_trail
+from chalicelib.usecases import PartnerContext, View, audit_trail
 from chalicelib.usecases.ownership import found_or_404
 
 _key_cache: dict[str, tuple] = {}  # key hash -> (expires_monotonic, partner or None); off unless configured
 
 
-def _view(p):
+def _view(p: records.Partner) -> View:
     return {
         "partner_id": p.partner_id,
         "name": p.name,
@@ -25,7 +26,7 @@ def _view(p):
     }
 
 
-def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
+def create(name: str, daily_quota: int, now: float, staff_subject: str = "unknown", client_ip: str | None = None) -> View:
     """A new partner and its API key (256 random bits), shown once; only its SHA-256 is kept.
 
     Its usage-plan key is registered in API Gateway first: if that fails nothing is stored (503);
@@ -46,15 +47,15 @@ def create(name, daily_quota, now, staff_subject="unknown", client_ip=None):
     return {"partner_id": partner.partner_id, "api_key": key, **{k: v for k, v in _view(partner).items() if k != "partner_id"}}
 
 
-def history(partner_id):
+def history(partner_id: str) -> View:
     return audit_trail.history_view(partner_id)
 
 
-def list_all():
+def list_all() -> View:
     return {"partners": [_view(p) for p in storage.list_partners()]}
 
 
-def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
+def revoke(partner_id: str, now: float, staff_subject: str = "unknown", client_ip: str | None = None) -> None:
     found = found_or_404(storage.get_partner, partner_id, refusals.PARTNER_NOT_FOUND)
     already = found.revoked_at is not None
     if not already:
@@ -70,7 +71,7 @@ def revoke(partner_id, now, staff_subject="unknown", client_ip=None):
         raise refusals.PARTNER_REVOKED.exception()
 
 
-def authenticate(api_key):
+def authenticate(api_key: object) -> records.PartnerKey | None:
     """The live partner behind an API key, or None: one GetItem on the key's hash.
 
     PARTNER_KEY_CACHE_SECONDS > 0 keeps lookups in this process for that long (a revoked key then
@@ -91,11 +92,11 @@ def authenticate(api_key):
     return found
 
 
-def forget_cached():
+def forget_cached() -> None:
     _key_cache.clear()
 
 
-def bookings(partner_id, now, limit, cursor=None):
+def bookings(partner_id: str, now: float, limit: int, cursor: str | None = None) -> View:
     """One page of the partner's bookings from yesterday (UTC) on, booked or not, soonest first,
     and the cursor of the next page (None at the end)."""
     found, next_cursor = storage.bookings_of_partner(partner_id, utc_key_of(now - 86400), limit, cursor)
@@ -115,11 +116,11 @@ def bookings(partner_id, now, limit, cursor=None):
     }
 
 
-def utc_key_of(epoch):
+def utc_key_of(epoch: float) -> str:
     return utc_key(datetime.fromtimestamp(epoch, timezone.utc))
 
 
-def quota_of(context):
+def quota_of(context: Mapping[str, Any]) -> PartnerContext:
     """The partner the authorizer let through, from its context: {"partner_id", "daily_quota"}."""
     try:
         return {"partner_id": context["partner_id"], "daily_quota": int(context["daily_quota"])}

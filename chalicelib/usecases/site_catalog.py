@@ -2,20 +2,22 @@
 import dataclasses
 import random
 import time
+from typing import Any, Callable, Hashable, Mapping, TypeVar
 
 from chalicelib import storage
 from chalicelib.platform import config
 from chalicelib.platform.clock import epoch_of, parse_instant, to_rfc3339, utc_key
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.tokens import new_id
-from chalicelib.rules import lifecycle, oversight, policies, records, refusals
+from chalicelib.rules import lifecycle, oversight, policies, records, refusals, submitted
 from chalicelib.rules.errors import InvalidValue
-from chalicelib.usecases import audit_trail, draw_terms
+from chalicelib.usecases import View, audit_trail, draw_terms
 
-_cache: dict[tuple, tuple] = {}  # key -> (expires_monotonic, value); sites and policies change rarely
+T = TypeVar("T")
+_cache: dict[Hashable, tuple[float, Any]] = {}  # key -> (expires_monotonic, value); sites and policies change rarely
 
 
-def cached(key, load, seconds=None):
+def cached(key: Hashable, load: Callable[[], T], seconds: float | None = None) -> T:
     hit = _cache.get(key)
     if hit and hit[0] > time.monotonic():
         return hit[1]
@@ -24,24 +26,24 @@ def cached(key, load, seconds=None):
     return value
 
 
-def forget_cached(key=None):
+def forget_cached(key: Hashable | None = None) -> None:
     if key is None:
         _cache.clear()
     else:
         _cache.pop(key, None)
 
 
-def default_policy(procedure_id=None):
+def default_policy(procedure_id: str | None = None) -> policies.Policy:
     """The configured defaults, with those configured for this procedure id (a renewal's documents)."""
     settings = config.current()
     return policies.Policy(**{**settings.policy_defaults, **settings.procedure_policy_defaults.get(procedure_id, {})})
 
 
-def sites():
+def sites() -> list[records.Site]:
     return cached("sites", storage.list_sites)
 
 
-def site(site_id):
+def site(site_id: str) -> records.Site:
     found = next((s for s in sites() if s.site_id == site_id), None)
     if found is None:
         found = storage.get_site(site_id)  # created since the cache was filled
@@ -51,24 +53,25 @@ def site(site_id):
     return found
 
 
-def procedure(site_id, procedure_id):
+def procedure(site_id: str, procedure_id: str) -> records.Site:
     found = site(site_id)
     if not any(p["procedure_id"] == procedure_id for p in found.procedures):
         raise refusals.PROCEDURE_NOT_FOUND.exception()
     return found
 
 
-def policy(site_id, procedure_id):
+def policy(site_id: str, procedure_id: str) -> policies.Policy:
     values = cached(("policy", site_id, procedure_id), lambda: _stored_values(site_id, procedure_id))
     return policies.policy_with(default_policy(procedure_id), values)
 
 
-def _stored_values(site_id, procedure_id):
+def _stored_values(site_id: str, procedure_id: str) -> dict[str, Any]:
     stored = storage.get_policy(site_id, procedure_id)
     return stored.values if stored else {}
 
 
-def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", client_ip=None):
+def update_policy(site_id: str, procedure_id: str, changes: Mapping[str, Any], now: float, staff_subject: str = "unknown",
+                  client_ip: str | None = None) -> policies.Policy:
     """The policy with `changes` applied, audited with each changed field's old and new value.
 
     Read from storage, not the cache, and written only if still unchanged: the old values the
@@ -92,7 +95,7 @@ def update_policy(site_id, procedure_id, changes, now, staff_subject="unknown", 
     return merged
 
 
-def _commit_next_draw(site_id, procedure_id, allocation, now):
+def _commit_next_draw(site_id: str, procedure_id: str, allocation: str, now: float) -> None:
     """A draw-mode procedure has its next draw committed by the writer that makes it so (in auto
     the first standby request commits it: draw_requests.file_request)."""
     if allocation == policies.DRAW:
@@ -101,7 +104,7 @@ def _commit_next_draw(site_id, procedure_id, allocation, now):
         draw_terms.pending_draw(site_id, procedure_id, now)
 
 
-def site_view(s, with_policies=True):
+def site_view(s: records.Site, with_policies: bool = True) -> View:
     return {
         "site_id": s.site_id,
         "name": s.name,
@@ -120,7 +123,7 @@ def site_view(s, with_policies=True):
     }
 
 
-def _public_policy(rules):
+def _public_policy(rules: policies.Policy) -> View:
     """What an applicant needs before filling a form: how slots are allocated, which documents
     the procedure accepts (R1), and how long a cancellation or a hold let go keeps them from
     holding again (R4)."""
@@ -128,7 +131,8 @@ def _public_policy(rules):
             "cooldown_seconds": int(rules.cooldown_seconds)}
 
 
-def create_site(site_id, name, address, timezone, procedures, now, staff_subject="unknown", client_ip=None, name_en=None):
+def create_site(site_id: str | None, name: str, address: str, timezone: str, procedures: list[dict[str, Any]], now: float, staff_subject: str = "unknown",
+                client_ip: str | None = None, name_en: str | None = None) -> records.Site:
     site_id = site_id or new_id("site")
     entry = audit_trail.staff_change(audit_trail.site_entity(site_id), "site_created", staff_subject, now, client_ip,
                                name=name, timezone=timezone, procedures=[p["procedure_id"] for p in procedures])
@@ -140,7 +144,8 @@ def create_site(site_id, name, address, timezone, procedures, now, staff_subject
     return created
 
 
-def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="unknown", client_ip=None):
+def publish_schedule(site_id: str, procedure_id: str, spec: submitted.Schedule, now: float, rng: random.Random | None = None, staff_subject: str = "unknown",
+                     client_ip: str | None = None) -> View:
     """Create the slots of an opening schedule (`spec`, a submitted.Schedule); each becomes visible at now or at a random
     instant of the publication window (R5). A slot is one counter's one opening: publishing
     again creates only the slots that do not exist yet (a retry after a 503, another counter),
@@ -181,7 +186,8 @@ def publish_schedule(site_id, procedure_id, spec, now, rng=None, staff_subject="
     return {"created": created, "existing": len(slots) - created}
 
 
-def _schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, client_ip):
+def _schedule_entry(site_id: str, procedure_id: str, spec: submitted.Schedule, slots: list[records.Slot], now: float, staff_subject: str,
+                    client_ip: str | None) -> records.NewAuditEntry:
     """What the schedule describes: its period, how many slots from now on (some may exist
     already), how many reserved to partners, and the window in which they become visible."""
     visible = [s.available_from for s in slots]
@@ -193,7 +199,7 @@ def _schedule_entry(site_id, procedure_id, spec, slots, now, staff_subject, clie
     )
 
 
-def _reserve_partner_share(slots, tz_name, rules, rng):
+def _reserve_partner_share(slots: list[records.Slot], tz_name: str, rules: policies.Policy, rng: random.Random) -> list[records.Slot]:
     """The partner share of each local day, chosen at random, reserved until a random instant
     before the release lead time (a uniform rule in the hold condition and the search filter, no
     job); in auto or draw mode a released slot that a standby request covers goes to the draw.

@@ -5,22 +5,24 @@ from chalicelib import storage
 from chalicelib.platform.clock import epoch_of
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import metric
-from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, refusals
-from chalicelib.usecases import audit_trail, fraud_signals
+from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, records, refusals
+from chalicelib.rules.identity_keys import Document
+from chalicelib.usecases import View, audit_trail, fraud_signals
 from chalicelib.usecases.ownership import found_or_404
 
 
-def _booking(booking_id):
+def _booking(booking_id: str) -> records.Booking:
     return found_or_404(storage.get_booking, booking_id, refusals.BOOKING_NOT_FOUND)
 
 
-def check_in(booking_id, document, birth_date, staff_subject, client_ip, now, permit_expires_on=None):
+def check_in(booking_id: str, document: Document, birth_date: date, staff_subject: str, client_ip: str | None, now: float,
+             permit_expires_on: date | None = None) -> View:
     """R7: the document at the counter against the booking's identity, and for a booking won in
     the urgent tier the permit's real expiry against the tier. A match: attended. A mismatch or a
     false urgency: the appointment is refused and a signal recorded, in the same transaction.
     A false urgency is judged only on the booked person's own permit (identities match)."""
     found = _booking(booking_id)
-    honest = lottery.declared_urgency_holds(found.tier, _day(found.draw_day), permit_expires_on)
+    honest = lottery.declared_urgency_holds(found.tier, _day(found.draw_day), permit_expires_on)  # type: ignore[arg-type]  # no draw day: not tier 1, never read
     presented = identity_keys.identity_key_of(identity_secret(), document, birth_date)
     match = oversight.identities_match(presented, found.identity_key)
     false_urgency = match and not honest
@@ -36,7 +38,8 @@ def check_in(booking_id, document, birth_date, staff_subject, client_ip, now, pe
     return {"booking_id": found.booking_id, "match": match, "false_urgency": false_urgency, "status": status}
 
 
-def _check_in_notes(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now):
+def _check_in_notes(found: records.Booking, status: str, match: bool, false_urgency: bool, permit_expires_on: date | None, staff_subject: str,
+                    client_ip: str | None, now: float) -> tuple[list[records.NewAuditEntry], list[records.NewSignal]]:
     """The check-in's audit entries, and its signals: a mismatch, a false urgency (R9)."""
     actor = audit_trail.staff(staff_subject)
     details: dict[str, str | None] = {} if status == lifecycle.ATTENDED else {"reason": "false_urgency" if false_urgency else "identity_mismatch"}
@@ -51,15 +54,16 @@ def _check_in_notes(found, status, match, false_urgency, permit_expires_on, staf
     if not match:
         signals.append(fraud_signals.checkin_mismatch(now, found, staff_subject))
     if false_urgency:
+        assert permit_expires_on is not None, "a false urgency is judged on the permit read"
         signals.append(fraud_signals.false_urgency(now, found, staff_subject, permit_expires_on.isoformat()))
     return audit, signals
 
 
-def _day(iso):
+def _day(iso: str | None) -> date | None:
     return date.fromisoformat(iso) if iso else None
 
 
-def no_show(booking_id, staff_subject, client_ip, now):
+def no_show(booking_id: str, staff_subject: str, client_ip: str | None, now: float) -> View:
     found = _booking(booking_id)
     if now < epoch_of(found.starts_at):
         raise refusals.APPOINTMENT_NOT_STARTED.exception()
@@ -74,7 +78,7 @@ def no_show(booking_id, staff_subject, client_ip, now):
     return {"booking_id": found.booking_id, "status": lifecycle.NO_SHOW}
 
 
-def close_slot(slot_id, staff_subject, client_ip, now):
+def close_slot(slot_id: str, staff_subject: str, client_ip: str | None, now: float) -> View:
     """The slot is never offered again; its applicant, if booked, is told (by the bookings stream)."""
     slot = found_or_404(storage.get_slot, slot_id, refusals.SLOT_NOT_FOUND)
     actor = audit_trail.staff(staff_subject)

@@ -1,16 +1,25 @@
 """Standby coverage (SPEC R3 + R6, auto allocation): which days live requests cover, and where a freed slot goes."""
 import random
+from typing import TypedDict
 
 from chalicelib import storage
 from chalicelib.platform import config
 from chalicelib.platform.clock import epoch_of, parse_instant
-from chalicelib.rules import lifecycle, policies
+from chalicelib.rules import lifecycle, policies, records
+from chalicelib.rules.policies import Policy
 from chalicelib.usecases import site_catalog
 
 _rng = random.SystemRandom()
 
 
-def standby_ranges(site_id, procedure_id):
+class FreedTerms(TypedDict):
+    """freed_terms: the keyword arguments storage's release, cancel and withdraw take."""
+    available_from: float | None
+    draw_from: float | None
+    cooldown_until: float
+
+
+def standby_ranges(site_id: str, procedure_id: str) -> tuple[tuple[str, str], ...]:
     """The (first_day, last_day) ranges of the procedure's waiting requests (auto allocation):
     the days whose free slots go to the next draw instead of search. One Query of the request
     pool, trusted by this process for STANDBY_CACHE_SECONDS and dropped at once when this process
@@ -20,21 +29,21 @@ def standby_ranges(site_id, procedure_id):
                    config.current().standby_cache_seconds)
 
 
-def forget_standby(site_id, procedure_id):
+def forget_standby(site_id: str, procedure_id: str) -> None:
     site_catalog.forget_cached(("standby", site_id, procedure_id))
 
 
-def standby_covers(site_id, procedure_id, policy, day):
+def standby_covers(site_id: str, procedure_id: str, policy: Policy, day: str) -> bool:
     """Does a live standby request cover this local day (only auto asks: draw mode has no search,
     and fcfs never routes to a draw)?"""
     return policy.allocation == policies.AUTO and lifecycle.covers(standby_ranges(site_id, procedure_id), day)
 
 
-def local_day(starts_at, tz_name):
+def local_day(starts_at: str, tz_name: str) -> str:
     return lifecycle.local_date(parse_instant(starts_at), tz_name)
 
 
-def freed_terms(found, now):
+def freed_terms(found: records.Hold | records.Booking, now: float) -> FreedTerms:
     """How the slot of a released hold, cancelled booking or withdrawn offer comes back (to the
     next draw if a standby request covers it, else after a random quarantine; available_from None:
     freed too late, it stays with the counter) and until when its identity may not hold again (R4)."""

@@ -1,22 +1,24 @@
 """Public transparency (SPEC R6, GET /stats): draws' records and figures, the daily statistics."""
-from datetime import timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from chalicelib import storage
 from chalicelib.platform.clock import to_rfc3339
-from chalicelib.rules import refusals
+from chalicelib.rules import records, refusals
 from chalicelib.rules.errors import InvalidValue
-from chalicelib.usecases import draw_terms, site_catalog
+from chalicelib.usecases import View, draw_terms, site_catalog
 
 
-def _figures(draw):
+def _figures(draw: records.Draw) -> tuple[int, int, int, int, int, dict[str, int]]:
     """(entrants, slots, allocated, offered, skipped, record pages) of a recorded draw."""
+    assert draw.entrant_count is not None and draw.slot_count is not None and draw.allocated_count is not None, "counted when recorded"
+    assert draw.record_parts is not None, "counted when recorded"
     return (int(draw.entrant_count), int(draw.slot_count), int(draw.allocated_count), int(draw.offered_count or 0),
             int(draw.skipped_count or 0), {k: int(v) for k, v in draw.record_parts.items()})
 
 
-def draw_view(draw):
+def draw_view(draw: records.Draw) -> View:
     """A draw's public summary, bounded in size: its record is read in pages (draw_record_page)."""
-    view = {"draw_id": draw.draw_id, "status": draw.status, "seed_hash": draw.seed_hash,
+    view: View = {"draw_id": draw.draw_id, "status": draw.status, "seed_hash": draw.seed_hash,
             "committed_at": to_rfc3339(draw.committed_at)}
     if draw.run_at is not None:
         view["run_at"] = to_rfc3339(draw.run_at)
@@ -28,14 +30,14 @@ def draw_view(draw):
     return view
 
 
-def public_draws(site_id, procedure_id, now, limit=20, cursor=None):
+def public_draws(site_id: str, procedure_id: str, now: float, limit: int = 20, cursor: str | None = None) -> View:
     """Read only: the next draw's commitment is written on the writers' side (draw_terms.pending_draw)."""
     site_catalog.procedure(site_id, procedure_id)
     draws, next_cursor = storage.draws_page(site_id, procedure_id, limit, cursor)
     return {"draws": [draw_view(d) for d in draws], "next_cursor": next_cursor}
 
 
-def draw_record_page(site_id, procedure_id, draw_id, part, cursor):
+def draw_record_page(site_id: str, procedure_id: str, draw_id: str, part: str, cursor: str | None) -> View:
     """One page of a draw's record (entrants, slots or allocation), for anyone to replay it."""
     site_catalog.procedure(site_id, procedure_id)
     if part not in storage.RECORD_PARTS:
@@ -50,7 +52,7 @@ def draw_record_page(site_id, procedure_id, draw_id, part, cursor):
 STATS_MAX_DAYS = 92
 
 
-def _stats_days(start, end):
+def _stats_days(start: datetime, end: datetime | None) -> tuple[date, date]:
     """The UTC days of appointments [start, end) covers (end: start + 31 days if None), at most
     STATS_MAX_DAYS of them, between the years 2000 and 2100, checked before any arithmetic."""
     if not 2000 <= start.astimezone(timezone.utc).year <= 2100:
@@ -66,7 +68,7 @@ def _stats_days(start, end):
     return first_day, last_day
 
 
-def stats(site_id, start, end, now):
+def stats(site_id: str, start: datetime, end: datetime | None, now: float) -> View:
     """Public figures of a site for the appointments in [start, end) (SPEC §5 /stats), by UTC day:
     counters kept by the changes themselves (storage.figures_of_site), read with one Query
     however many slots there are, and each procedure's latest draws."""
