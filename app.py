@@ -1,5 +1,6 @@
 """fairslot's Chalice app: the routes of chalicelib/handlers/ behind their authorizers, and the scheduled and stream functions."""
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import AuthResponse, Chalice, Rate, Response
 from chalice.app import AuthRequest, CloudWatchEvent, DynamoDBEvent, Request

@@ -5,8 +5,9 @@ app.py registers them with the authorizer the route's contract names (chalicelib
 `auth`), so a route and its documented credentials cannot drift apart.
 """
 import json
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from chalice import Blueprint, Chalice, Response
 from chalice.app import Request
@@ -116,11 +117,11 @@ class Routes:
 
     def body(self) -> Any:
         """The body, parsed once by the route's contract (a value of chalicelib/rules/submitted.py)."""
-        return getattr(self.request(), "fairslot_body")
+        return self.request().fairslot_body
 
     def query(self) -> dict[str, Any]:
         """The query string's declared parameters that are present, parsed by the route's contract."""
-        return getattr(self.request(), "fairslot_query")
+        return self.request().fairslot_query
 
     def header(self, name: str) -> str | None:
         headers = self.request().headers
@@ -149,5 +150,5 @@ def _keep_parsed(request: Request, path: str) -> None:
         query, body = request.query_params or {}, None
     else:
         query, body = op.parse_query(request.query_params), op.parse_body(request.raw_body)
-    setattr(request, "fairslot_query", query)
-    setattr(request, "fairslot_body", body)
+    request.fairslot_query = query
+    request.fairslot_body = body

@@ -7,13 +7,31 @@ which chalicelib/http/openapi.py builds GET /openapi.json and devlocal/web_contr
 app's rules. Standard library only: the import stays cheap for cold starts.
 """
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from chalicelib.http.schema import JsonSchema, Schema
-from chalicelib.http.schema import (DATE_MAX, DATE_MIN, MAX_PATH_ID, Anything, Choice, ClockTime, Day, DayOf, Identifier, Instant,
-                                    Integer, Items, Number, Obj, Text, decode_json)
+from chalicelib.http.schema import (
+    DATE_MAX,
+    DATE_MIN,
+    MAX_PATH_ID,
+    Anything,
+    Choice,
+    ClockTime,
+    Day,
+    DayOf,
+    Identifier,
+    Instant,
+    Integer,
+    Items,
+    JsonSchema,
+    Number,
+    Obj,
+    Schema,
+    Text,
+    decode_json,
+)
 from chalicelib.rules import email_address, identity_keys, policies, submitted
 
 __all__ = ["DATE_MAX", "DATE_MIN", "MAX_PATH_ID", "Day", "Instant", "Integer", "decode_json"]  # read through the contract too

@@ -5,8 +5,8 @@ checks what no single field says (a time zone exists, closes after opens, `to` n
 a birth date before today, no procedure id twice), and maps the concepts the rules refuse to the
 fields of each request (a rule refuses a concept, InvalidValue; the route answers on the field the
 client wrote, invalid_field)."""
+from collections.abc import Mapping
 from datetime import date
-from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.rules import identity_keys, policies, submitted

@@ -9,8 +9,9 @@ import json
 import math
 import re
 from abc import ABC, abstractmethod
-from datetime import date, datetime, time, timezone
-from typing import Any, Callable, Iterable, Iterator, NoReturn, Self
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, time
+from typing import Any, NoReturn, Self
 
 from chalicelib.rules.errors import InvalidField, MalformedRequest
 
@@ -202,7 +203,7 @@ class Instant(Schema):
             if not isinstance(value, str) or not _INSTANT.match(value):
                 raise ValueError
             if len(value) == 10:
-                parsed = datetime.combine(date.fromisoformat(value), time.min, timezone.utc)
+                parsed = datetime.combine(date.fromisoformat(value), time.min, UTC)
             else:
                 parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:

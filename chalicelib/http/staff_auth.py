@@ -8,7 +8,8 @@ The keys are fetched once per warm process; PyJWT and `cryptography` are importe
 staff request, never at cold start.
 """
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from chalicelib.platform import config
 

@@ -4,7 +4,8 @@ An error carries a code; its HTTP status is the code's in rules/codes.py, never 
 classes below say what kind of failure it is, for the except clauses that tell them apart.
 """
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.rules.codes import CODES
 

@@ -2,7 +2,7 @@
 import hashlib
 import hmac
 from collections.abc import Collection, Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from random import Random
 from typing import TypedDict
 from zoneinfo import ZoneInfo
@@ -96,7 +96,7 @@ def schedule_slot_times(tz_name: str, first_day: date, last_day: date, weekdays:
             end_of_day = datetime.combine(day, closes, tz)
             while start + step <= end_of_day:
                 for counter in range(counters):
-                    out.append((start.astimezone(timezone.utc), (start + step).astimezone(timezone.utc), counter))
+                    out.append((start.astimezone(UTC), (start + step).astimezone(UTC), counter))
                 start = start + step
         day += timedelta(days=1)
     return out

@@ -5,8 +5,9 @@ items, keys and index partitions from them. Every conditional write returns an O
 with its value, or which of its labelled conditions failed, with the facts a refusal needs
 (refusals.py chooses).
 """
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, NoReturn, Optional
+from typing import Any, NoReturn
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Applicant:
     family_name: str
     given_names: str
     email: str
-    phone: Optional[str] = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,14 @@ class Slot:
     state: str
     available_from: float
     created_at: float
-    hold_id: Optional[str] = None
-    hold_expires_at: Optional[float] = None
-    hold_identity: Optional[str] = None  # domain.slot_tag of the identity holding it
-    freed_by: Optional[str] = None  # domain.slot_tag of who freed it last
-    booking_id: Optional[str] = None
+    hold_id: str | None = None
+    hold_expires_at: float | None = None
+    hold_identity: str | None = None  # domain.slot_tag of the identity holding it
+    freed_by: str | None = None  # domain.slot_tag of who freed it last
+    booking_id: str | None = None
     freed_count: int = 0
-    draw_from: Optional[float] = None
-    reserved_until: Optional[float] = None
+    draw_from: float | None = None
+    reserved_until: float | None = None
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,14 @@ class Hold:
     status: str  # active | released | confirmed | closed
     created_at: float
     purge_at: int
-    booking_id: Optional[str] = None
-    reference: Optional[str] = None
-    request_id: Optional[str] = None  # a draw's offer
-    client_ip: Optional[str] = None
-    partner_id: Optional[str] = None
-    tier: Optional[int] = None
-    permit_expires_on: Optional[str] = None
-    draw_day: Optional[str] = None
+    booking_id: str | None = None
+    reference: str | None = None
+    request_id: str | None = None  # a draw's offer
+    client_ip: str | None = None
+    partner_id: str | None = None
+    tier: int | None = None
+    permit_expires_on: str | None = None
+    draw_day: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,15 +85,15 @@ class Booking:
     status: str  # booked | cancelled | attended | refused | no_show | closed
     created_at: float
     purge_at: int
-    partner_id: Optional[str] = None
-    cancelled_at: Optional[float] = None
-    freed_late: Optional[bool] = None
-    checked_in_at: Optional[float] = None
-    reminded_at: Optional[float] = None
-    tier: Optional[int] = None
-    permit_expires_on: Optional[str] = None
-    draw_day: Optional[str] = None
-    link_requested_at: Optional[float] = None
+    partner_id: str | None = None
+    cancelled_at: float | None = None
+    freed_late: bool | None = None
+    checked_in_at: float | None = None
+    reminded_at: float | None = None
+    tier: int | None = None
+    permit_expires_on: str | None = None
+    draw_day: str | None = None
+    link_requested_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -109,11 +110,11 @@ class Request:
     status: str  # waiting | offered | booked | withdrawn
     created_at: float
     purge_at: int
-    permit_expires_on: Optional[str] = None
-    hold_id: Optional[str] = None
-    offer_expires_at: Optional[float] = None
-    booking_id: Optional[str] = None
-    partner_id: Optional[str] = None
+    permit_expires_on: str | None = None
+    hold_id: str | None = None
+    offer_expires_at: float | None = None
+    booking_id: str | None = None
+    partner_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,21 +127,21 @@ class Draw:
     seed_hash: str
     seed: str
     committed_at: float
-    run_at: Optional[float] = None
-    runner: Optional[str] = None
-    lease_until: Optional[float] = None
-    attempt: Optional[int] = None
-    resumed: Optional[int] = None
-    record_attempt: Optional[int] = None
-    record_parts: Optional[dict] = None
-    recorded_at: Optional[float] = None
-    entrant_count: Optional[int] = None
-    slot_count: Optional[int] = None
-    allocated_count: Optional[int] = None
-    offers_done: Optional[int] = None
-    offered_count: Optional[int] = None
-    skipped_count: Optional[int] = None
-    done_at: Optional[float] = None
+    run_at: float | None = None
+    runner: str | None = None
+    lease_until: float | None = None
+    attempt: int | None = None
+    resumed: int | None = None
+    record_attempt: int | None = None
+    record_parts: dict | None = None
+    recorded_at: float | None = None
+    entrant_count: int | None = None
+    slot_count: int | None = None
+    allocated_count: int | None = None
+    offers_done: int | None = None
+    offered_count: int | None = None
+    skipped_count: int | None = None
+    done_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ class Site:
     address: str
     timezone: str
     procedures: list
-    name_en: Optional[str] = None
+    name_en: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,8 @@ class Partner:
     daily_quota: int
     key_hash: str
     created_at: float
-    revoked_at: Optional[float] = None
-    gateway_key_id: Optional[str] = None
+    revoked_at: float | None = None
+    gateway_key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,21 +189,21 @@ class AuditEntry:
     at: str  # "<RFC 3339 with ms>#<random>"
     action: str
     actor: str
-    client_ip: Optional[str] = None
-    details: Optional[dict] = None
+    client_ip: str | None = None
+    details: dict | None = None
 
 
 @dataclass(frozen=True)
 class Signal:
     """One R9 counter of a UTC day: `at` is "<kind>#<subject>"."""
     at: str
-    kind: Optional[str] = None
-    n: Optional[int] = None
-    requests: Optional[int] = None
-    identities: Optional[set] = None
-    booked: Optional[int] = None
-    cancelled: Optional[int] = None
-    details: Optional[dict] = None
+    kind: str | None = None
+    n: int | None = None
+    requests: int | None = None
+    identities: set | None = None
+    booked: int | None = None
+    cancelled: int | None = None
+    details: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,8 @@ class NewAuditEntry:
     actor: str
     at: float
     purge_at: float
-    client_ip: Optional[str] = None
-    details: Optional[dict] = None
+    client_ip: str | None = None
+    details: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -229,10 +230,10 @@ class NewSignal:
     subject: str
     at: float
     request: bool = False
-    identity: Optional[str] = None
+    identity: str | None = None
     booked: int = 0
     cancelled: int = 0
-    details: Optional[dict] = None
+    details: dict | None = None
 
 
 @dataclass(frozen=True)

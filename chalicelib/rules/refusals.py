@@ -8,8 +8,9 @@ and words are the code's in rules/codes.py. Retry-After is always the caller's o
 cooldown, its rate window, its partner's quota, another run's lease), never a slot's timing
 (SPEC R3, R4, R8).
 """
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from chalicelib.rules.codes import CODES
 from chalicelib.rules.errors import REFUSED_BY_STATUS, FairslotError
@@ -22,7 +23,7 @@ OFFER_MADE, OFFER_ALREADY_MADE, OFFER_NOT_POSSIBLE = "made", "already_made", "no
 @dataclass(frozen=True)
 class Refusal:
     code: str
-    retry_after: Optional[int] = None
+    retry_after: int | None = None
 
     @property
     def message(self) -> str:

@@ -7,7 +7,6 @@ and the use cases'.
 """
 from dataclasses import dataclass
 from datetime import date, time
-from typing import Optional
 
 from chalicelib.rules import records
 from chalicelib.rules.identity_keys import Document
@@ -21,7 +20,7 @@ class Applicant:
     family_name: str
     given_names: str
     email: str  # email_address.canonical's form
-    phone: Optional[str] = None
+    phone: str | None = None
 
     def kept(self) -> records.Applicant:
         """What a hold, booking or request keeps of the applicant (no document number)."""
@@ -51,7 +50,7 @@ class DrawRequest:
     applicant: Applicant
     first_day: date  # `from`
     last_day: date  # `to`
-    permit_expires_on: Optional[date] = None
+    permit_expires_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -68,14 +67,14 @@ class CheckIn:
     the expiry read on the permit (required by staff.check_in for a booking won as urgent)."""
     document: Document
     birth_date: date
-    permit_expires_on: Optional[date] = None
+    permit_expires_on: date | None = None
 
 
 @dataclass(frozen=True)
 class Procedure:
     procedure_id: str
     name: str
-    name_en: Optional[str] = None
+    name_en: str | None = None
 
     def as_dict(self) -> dict:
         """The procedure as a site keeps it (records.Site.procedures)."""
@@ -89,8 +88,8 @@ class Site:
     address: str
     timezone: str
     procedures: tuple[Procedure, ...]
-    site_id: Optional[str] = None
-    name_en: Optional[str] = None
+    site_id: str | None = None
+    name_en: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The audit trail: entries appended in the transaction of the change they record, and read back."""
 import secrets
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from chalicelib.rules import records
 from chalicelib.storage import values
@@ -11,7 +11,7 @@ from chalicelib.storage.transaction import Transaction
 
 
 def _audit_at(now: float) -> str:
-    stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return f"{stamp}#{secrets.token_hex(4)}"
 
 

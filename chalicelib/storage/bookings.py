@@ -1,5 +1,6 @@
 """Bookings: confirming a hold, cancelling, staff's check-in and no-show, reminders, day lists."""
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.expressions.update import Action
 

@@ -3,9 +3,10 @@
 Throttling, timeouts and an unreachable engine become a 503 with Retry-After
 (errors.StorageUnavailable); a conditional single-item write answers a records.Outcome.
 """
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any, Callable, Iterable, Iterator, ParamSpec, Sequence, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError

@@ -1,5 +1,6 @@
 """Sites and policies: the catalog staff configure and everyone reads."""
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from chalicelib.rules import records
 from chalicelib.rules.records import Outcome

@@ -1,8 +1,8 @@
 """Named conditions and the transaction items every aggregate repeats: a slot holdable, drawable,
 not started or not reserved; an identity that may hold or has no active booking; a counter under
 its cap; freeing a slot, taking and ending an identity's hold."""
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -34,7 +34,7 @@ def search_partition(site_id: str, procedure_id: str) -> str:
 # --- slots ------------------------------------------------------------------------------------
 
 def slot_not_started(now: float) -> Condition:
-    return Slot.starts_at > utc_key(datetime.fromtimestamp(now, timezone.utc))
+    return Slot.starts_at > utc_key(datetime.fromtimestamp(now, UTC))
 
 
 def slot_not_reserved(now: float) -> Condition:

@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Iterable
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Final, Iterable, NoReturn, overload
+from typing import TYPE_CHECKING, Any, Final, NoReturn, overload
 
 from chalicelib.platform.keys import identity_secret
 from chalicelib.rules.errors import InvalidValue

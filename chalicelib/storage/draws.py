@@ -2,14 +2,15 @@
 their offers."""
 import hashlib
 import json
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.rules import identity_keys, lifecycle, records
-from chalicelib.rules.lifecycle import IpLimit
 from chalicelib.rules.errors import StorageUnavailable
+from chalicelib.rules.lifecycle import IpLimit
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, save_if, update_if

@@ -1,5 +1,5 @@
 """Partners: their items and the key lookup behind the partner authorizer."""
-from typing import Iterable
+from collections.abc import Iterable
 
 from chalicelib.rules import records
 from chalicelib.rules.records import Outcome

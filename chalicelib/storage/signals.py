@@ -1,6 +1,7 @@
 """R9 signal counters: counted in the transactions that cause them, and the days staff read."""
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 from zlib import crc32
 
 from pynamodb.expressions.condition import Condition
@@ -20,7 +21,7 @@ SIGNAL_SHARDS = 8
 
 def _signal_item(now: float, at: str, **attributes: Any) -> SignalCount:
     """The day's counter item `at` ("<kind>#<subject>"), in its shard of the day's partitions."""
-    day = datetime.fromtimestamp(now, timezone.utc).date().isoformat()
+    day = datetime.fromtimestamp(now, UTC).date().isoformat()
     return SignalCount(f"signals#{day}#{crc32(at.encode()) % SIGNAL_SHARDS}", at, **attributes)
 
 

@@ -1,6 +1,6 @@
 """Slots and holds: publishing slots, the search, holding, releasing and closing a slot."""
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
 
 from chalicelib.rules import identity_keys, lifecycle, records
 from chalicelib.rules.lifecycle import IpLimit

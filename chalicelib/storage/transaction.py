@@ -1,7 +1,8 @@
 """The labelled transaction: several items change together, and a cancellation says which
 labelled condition failed (with the item as it was, for the facts a refusal needs)."""
 import secrets
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError

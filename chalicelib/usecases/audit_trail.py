@@ -4,7 +4,8 @@ Use cases call `entry(...)` to get a records.NewAuditEntry and hand it to the st
 that makes the change (storage appends its item in the same transaction, with a condition that
 it is new), and staff read an entity's history here.
 """
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from chalicelib import storage
 from chalicelib.platform import config

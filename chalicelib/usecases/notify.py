@@ -10,7 +10,7 @@ For the draw: `offer_made(...)` is called by draws.send_pending_offers once an o
 import os
 import secrets
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -303,7 +303,7 @@ def remind_tomorrow(now: float) -> int:
     sends the reminder. Returns how many were marked by this run."""
     marked = 0
     for site in site_catalog.sites():
-        tomorrow = (datetime.fromtimestamp(now, timezone.utc).astimezone(ZoneInfo(site.timezone)).date()
+        tomorrow = (datetime.fromtimestamp(now, UTC).astimezone(ZoneInfo(site.timezone)).date()
                     + timedelta(days=config.current().reminder_lead_days))
         for booking in storage.bookings_to_remind(site.site_id, tomorrow.isoformat()):
             if storage.mark_reminded_once(booking, now).ok:

@@ -1,10 +1,10 @@
 """Found or 404, and the bearer's own: the hold, booking or request a bearer token opens."""
-from typing import Callable, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.tokens import link_token_matches, token_matches
 from chalicelib.rules import refusals
-
 
 
 class BearerItem(Protocol):

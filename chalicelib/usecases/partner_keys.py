@@ -1,8 +1,9 @@
 """Partner associations: their API keys (created, listed, revoked by staff), the key check behind
 the partner authorizer, and the partner's own view of its bookings."""
 import time
-from typing import Any, Mapping
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from chalicelib import storage
 from chalicelib.platform import config, gateway_keys
@@ -117,7 +118,7 @@ def bookings(partner_id: str, now: float, limit: int, cursor: str | None = None)
 
 
 def utc_key_of(epoch: float) -> str:
-    return utc_key(datetime.fromtimestamp(epoch, timezone.utc))
+    return utc_key(datetime.fromtimestamp(epoch, UTC))
 
 
 def quota_of(context: Mapping[str, Any]) -> PartnerContext:

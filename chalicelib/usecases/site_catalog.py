@@ -2,7 +2,8 @@
 import dataclasses
 import random
 import time
-from typing import Any, Callable, Hashable, Mapping, TypeVar
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 from chalicelib import storage
 from chalicelib.platform import config

@@ -1,5 +1,5 @@
 """Public transparency (SPEC R6, GET /stats): draws' records and figures, the daily statistics."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from chalicelib import storage
 from chalicelib.platform.clock import to_rfc3339
@@ -55,14 +55,14 @@ STATS_MAX_DAYS = 92
 def _stats_days(start: datetime, end: datetime | None) -> tuple[date, date]:
     """The UTC days of appointments [start, end) covers (end: start + 31 days if None), at most
     STATS_MAX_DAYS of them, between the years 2000 and 2100, checked before any arithmetic."""
-    if not 2000 <= start.astimezone(timezone.utc).year <= 2100:
+    if not 2000 <= start.astimezone(UTC).year <= 2100:
         raise InvalidValue("window_start", "{window_start} must be a date between 2000 and 2100.")
     if end is None:
         end = start + timedelta(days=31)
-    elif not 2000 <= end.astimezone(timezone.utc).year <= 2100:
+    elif not 2000 <= end.astimezone(UTC).year <= 2100:
         raise InvalidValue("window_end", "{window_end} must be a date between 2000 and 2100.")
-    first_day = start.astimezone(timezone.utc).date()
-    last_day = (end - timedelta(microseconds=1)).astimezone(timezone.utc).date()
+    first_day = start.astimezone(UTC).date()
+    last_day = (end - timedelta(microseconds=1)).astimezone(UTC).date()
     if end <= start or (last_day - first_day).days >= STATS_MAX_DAYS:
         raise InvalidValue("window_end", f"{{window_end}} must be after {{window_start}}, at most {STATS_MAX_DAYS} days later.")
     return first_day, last_day
