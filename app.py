@@ -42,8 +42,8 @@ def chalice_errors_in_envelope(event: Request, get_response: Callable[[Request],
 def _authorize(auth_request: AuthRequest, allowed: frozenset[str]) -> AuthResponse:
     try:
         claims = verify_staff_token(auth_request.token)
-    except InvalidToken:
-        raise NotAuthenticated()
+    except InvalidToken as exc:
+        raise NotAuthenticated() from exc
     if not groups_of(claims) & allowed:
         return AuthResponse(routes=[], principal_id=str(claims.get("sub")))
     return AuthResponse(routes=["*"], principal_id=str(claims["sub"]), context={"groups": ",".join(sorted(groups_of(claims)))})

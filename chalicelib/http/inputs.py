@@ -47,8 +47,8 @@ def site(body: submitted.Site) -> submitted.Site:
     """POST /staff/sites: a time zone that exists, and each procedure id once."""
     try:
         ZoneInfo(body.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidField("timezone", "timezone must be an IANA zone such as Europe/Paris.")
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidField("timezone", "timezone must be an IANA zone such as Europe/Paris.") from exc
     seen = set()
     for i, procedure in enumerate(body.procedures):
         if procedure.procedure_id in seen:

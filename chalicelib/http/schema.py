@@ -179,8 +179,8 @@ class Day(Schema):
             if not isinstance(value, str) or not _DATE.match(value):
                 raise ValueError
             parsed = date.fromisoformat(value)
-        except ValueError:
-            raise self._refuse(name)
+        except ValueError as exc:
+            raise self._refuse(name) from exc
         if not DATE_MIN <= parsed <= DATE_MAX:
             raise self._refuse(name)
         return parsed
@@ -206,8 +206,8 @@ class Instant(Schema):
                 parsed = datetime.combine(date.fromisoformat(value), time.min, UTC)
             else:
                 parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise self._refuse(name)
+        except ValueError as exc:
+            raise self._refuse(name) from exc
         if not DATE_MIN <= parsed.date() <= DATE_MAX:
             raise self._refuse(name)
         return parsed
@@ -229,8 +229,8 @@ class ClockTime(Schema):
             if not isinstance(value, str) or not _CLOCK.match(value):
                 raise ValueError
             return time.fromisoformat(value)
-        except ValueError:
-            raise self.missing(name)
+        except ValueError as exc:
+            raise self.missing(name) from exc
 
     def missing(self, name: str) -> InvalidField:
         return InvalidField(name, f"{name} must be a time HH:MM.")
@@ -376,8 +376,8 @@ def decode_json(raw: str | bytes | None, max_depth: int) -> dict[str, JsonValue]
         raise MalformedRequest(f"The body is larger than {MAX_BODY_BYTES} bytes.")
     try:
         body = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise MalformedRequest("The body is not valid JSON.")
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedRequest("The body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise MalformedRequest("The body must be a JSON object.")
     if _depth(body) > max_depth:

@@ -67,7 +67,7 @@ def verify_staff_token(header: object) -> Claims:
         if settings.staff_jwt_secret:
             return jwt.decode(token, settings.staff_jwt_secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError as exc:
-        raise InvalidToken(str(exc))
+        raise InvalidToken(str(exc)) from exc
     raise InvalidToken("staff authentication is not configured")
 
 

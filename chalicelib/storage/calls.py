@@ -44,7 +44,7 @@ def storage_call() -> Iterator[None]:
         raise  # transaction.py reads its cancellation reasons
     except (PynamoDBException, BotoCoreError) as exc:
         if _unavailable(exc):
-            raise StorageUnavailable()
+            raise StorageUnavailable() from exc
         raise
 
 

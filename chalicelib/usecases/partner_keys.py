@@ -125,6 +125,6 @@ def quota_of(context: Mapping[str, Any]) -> PartnerContext:
     """The partner the authorizer let through, from its context: {"partner_id", "daily_quota"}."""
     try:
         return {"partner_id": context["partner_id"], "daily_quota": int(context["daily_quota"])}
-    except (KeyError, TypeError, ValueError):
-        raise refusals.PARTNER_KEY_REQUIRED.exception()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise refusals.PARTNER_KEY_REQUIRED.exception() from exc
 
