@@ -495,7 +495,7 @@ def market_searcher(b, site, kind, stop_at, seed):
 
 def won_by_kind(kinds, booked):
     won = {"bot": 0, "honest": 0}
-    for kind, got in zip(kinds, booked):
+    for kind, got in zip(kinds, booked, strict=True):
         won[kind] += got
     return won
 

@@ -71,7 +71,7 @@ def over_http(n):
                              lambda: api.call("GET", "/partner/bookings", headers=key),
                              lambda: api.call("GET", search),
                              lambda: api.call("GET", "/partner" + search, headers=key)], n)
-            rows[cache] = dict(zip(names, samples))
+            rows[cache] = dict(zip(names, samples, strict=True))
         finally:
             proc.terminate()
             proc.wait(timeout=20)

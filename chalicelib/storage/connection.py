@@ -118,7 +118,7 @@ def _declared_keys(cls: type) -> KeyAttributes:
 
 def _schema(owner: type | object) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """A model's or an index's key schema and the definitions of its key attributes."""
-    keys = [(attribute, kind) for kind, (_, attribute) in zip(("HASH", "RANGE"), filter(None, key_attributes(owner)))]
+    keys = [(attribute, kind) for kind, (_, attribute) in zip(("HASH", "RANGE"), filter(None, key_attributes(owner)), strict=False)]
     return ([{"AttributeName": a.attr_name, "KeyType": kind} for a, kind in keys],
             [{"AttributeName": a.attr_name, "AttributeType": a.attr_type} for a, _ in keys])
 

@@ -60,7 +60,7 @@ class Transaction:
         labels = [label for kind in _ORDER for label, _ in self._items[kind]]
         return {
             label: (reason.raw_item or {})
-            for label, reason in zip(labels, exc.cancellation_reasons or [])
+            for label, reason in zip(labels, exc.cancellation_reasons or [], strict=False)
             if reason is not None and reason.code == "ConditionalCheckFailed"
         }
 

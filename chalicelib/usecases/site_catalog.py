@@ -175,7 +175,7 @@ def publish_schedule(site_id: str, procedure_id: str, spec: submitted.Schedule, 
             freed_count=0,
             created_at=now,
         )
-        for (starts, ends, counter), available_from in zip(times, instants)
+        for (starts, ends, counter), available_from in zip(times, instants, strict=True)
     ]
     slots = _reserve_partner_share(slots, found.timezone, rules, rng)
     # The schedule's entry first: no slot exists without it.

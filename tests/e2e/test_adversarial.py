@@ -71,7 +71,7 @@ def test_fcfs_the_buyer_cannot_take_a_freed_slot_at_once_and_the_server_picks_wh
         assert "retry-after" not in reply.headers and reply.body["error"]["details"] == {}
 
     # The trafficker cannot grab it back himself either (cooldown), whatever identity he freed it with.
-    for fake, slot in zip(fakes, (s_cancel, s_release, s_expire)):
+    for fake, slot in zip(fakes, (s_cancel, s_release, s_expire), strict=True):
         refused = http.hold(slot, fake, ip=ip())
         assert refused.status == 429 and refused.code == "cooldown", refused
 

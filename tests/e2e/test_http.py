@@ -122,7 +122,7 @@ def test_one_identity_racing_for_12_slots_gets_exactly_one_hold(http):
     statuses = sorted(r.status for r in replies)
     assert statuses.count(201) == 1, statuses
     assert {r.code for r in replies if r.status != 201} <= {"hold_already_active", "state_changed"}
-    held = [s["slot_id"] for s, r in zip(slots, replies) if r.status == 201]
+    held = [s["slot_id"] for s, r in zip(slots, replies, strict=True) if r.status == 201]
     assert len(set(s["slot_id"] for s in slots) - set(slot_ids(http))) == 1 and held[0] not in slot_ids(http)
 
 

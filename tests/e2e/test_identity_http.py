@@ -20,7 +20,7 @@ def test_one_document_in_twelve_scripts_racing_for_twelve_slots_gets_exactly_one
     assert len(slots) == 12
     me = person()
     spellings = [{**me, "document": {"type": "agdref", "number": in_script(me["document"]["number"], zero, sep)}}
-                 for zero, sep in zip(ZEROS, SEPARATORS)]
+                 for zero, sep in zip(ZEROS, SEPARATORS, strict=True)]
     clients = [fresh(http) for _ in range(12)]
     replies = in_threads(12, lambda i: clients[i].hold(slots[i]["slot_id"], spellings[i]))
     statuses = sorted(r.status for r in replies)

@@ -106,10 +106,10 @@ def test_every_code_app_py_names_is_in_the_registry(path):
     named = {node.slice.value for node in ast.walk(tree) if isinstance(node, ast.Subscript)
              and getattr(node.value, "id", None) == "CODES" and isinstance(node.slice, ast.Constant)}
     named |= {value.value for node in ast.walk(tree) if isinstance(node, ast.Dict)
-              for key, value in zip(node.keys, node.values)
+              for key, value in zip(node.keys, node.values, strict=True)
               if isinstance(key, ast.Constant) and key.value == "code" and isinstance(value, ast.Constant)}
     named |= {value.value for node in ast.walk(tree) if isinstance(node, ast.Dict)  # status -> code maps
-              for key, value in zip(node.keys, node.values)
+              for key, value in zip(node.keys, node.values, strict=True)
               if isinstance(key, ast.Constant) and isinstance(key.value, int) and isinstance(value, ast.Constant)}
     assert named  # the scan finds what it is for
     assert named - set(CODES) == set()

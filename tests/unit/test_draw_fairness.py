@@ -26,7 +26,7 @@ def pool(per_day, days=DAYS):
 
 
 def chi_square(observed, expected):
-    return sum((o - e) ** 2 / e for o, e in zip(observed, expected))
+    return sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
 
 
 def critical(dof, z=3.0902):
