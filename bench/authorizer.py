@@ -67,10 +67,10 @@ def over_http(n):
             key = api.partner_headers(partner)
             names = ["GET /health (no authorizer)", "GET /partner/bookings", "GET /sites/{site}/slots (no authorizer)",
                      "GET /partner/sites/{site}/slots"]
-            samples = timed([lambda: api.call("GET", "/health"),
-                             lambda: api.call("GET", "/partner/bookings", headers=key),
-                             lambda: api.call("GET", search),
-                             lambda: api.call("GET", "/partner" + search, headers=key)], n)
+            samples = timed([lambda: api.call("GET", "/health"),  # noqa: B023 (timed() calls them before the loop moves on)
+                             lambda: api.call("GET", "/partner/bookings", headers=key),  # noqa: B023
+                             lambda: api.call("GET", search),  # noqa: B023
+                             lambda: api.call("GET", "/partner" + search, headers=key)], n)  # noqa: B023
             rows[cache] = dict(zip(names, samples, strict=True))
         finally:
             proc.terminate()
