@@ -44,8 +44,8 @@ from chalicelib.platform.config import STREAM_ARN_PLACEHOLDERS  # noqa: E402  (a
 
 # The Lambda runtime Chalice targets is this interpreter's version; its glibc is 2.26 (Amazon
 # Linux 2), so manylinux wheels up to 2_26 run there (the tags Chalice itself asks pip for).
-LAMBDA_PYTHON = "%d.%d" % sys.version_info[:2]
-LAMBDA_ABI = "cp%d%d" % sys.version_info[:2]
+LAMBDA_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
+LAMBDA_ABI = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 LAMBDA_PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(17, 27)] + ["manylinux2014_x86_64"]
 # The lock is universal (markers for other platforms); these are what holds on the Lambda.
 LAMBDA_MARKERS = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",

@@ -78,7 +78,7 @@ def _raw_body(op, data):
         return json.dumps(data.draw(json_value))
     if kind == "constant":
         field = data.draw(st.sampled_from(["hold_ttl_seconds", "partner_share", "daily_quota", "slot_minutes", "limit"]))
-        return '{"%s": %s}' % (field, data.draw(st.sampled_from(["Infinity", "-Infinity", "NaN", "1e400", "1" * 5000])))
+        return f'{{"{field}": {data.draw(st.sampled_from(["Infinity", "-Infinity", "NaN", "1e400", "1" * 5000]))}}}'
     if kind == "deep":
         depth = data.draw(st.sampled_from([3, 10, 100, 5000]))
         return '{"applicant": ' + "[" * depth + "]" * depth + "}"
@@ -115,7 +115,7 @@ def test_no_input_gives_a_server_error(world, path, method, data):
     concrete = path
     for name in (op.path_params if op else []):
         value = data.draw(st.one_of(st.sampled_from(world["ids"]), nasty_text.filter(lambda s: s and s not in ("../", "."))))
-        concrete = concrete.replace("{%s}" % name, quote(value, safe=""))
+        concrete = concrete.replace(f"{{{name}}}", quote(value, safe=""))
     names = list(op.query) if op else []
     query = data.draw(st.dictionaries(st.sampled_from(names + ["extra"]), nasty_text, max_size=4)) if data.draw(st.booleans()) \
         else {n: data.draw(nasty_text) for n in names}

@@ -12,7 +12,7 @@ from slim_package import slim  # noqa: E402
 
 def test_slim_drops_runtime_provided_packages_and_precompiles(tmp_path):
     runtime = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    (tmp_path / "sam.json").write_text('{"Runtime": "%s"}' % runtime)
+    (tmp_path / "sam.json").write_text(f'{{"Runtime": "{runtime}"}}')
     with zipfile.ZipFile(tmp_path / "deployment.zip", "w") as archive:
         archive.writestr("app.py", "import chalicelib.thing\n")
         archive.writestr("chalicelib/thing.py", "VALUE = 1\n")
@@ -30,7 +30,7 @@ def test_slim_drops_runtime_provided_packages_and_precompiles(tmp_path):
 
 
 def _zip_with_wheel(tmp_path, tags, runtime="python3.11"):
-    (tmp_path / "sam.json").write_text('{"Runtime": "%s", "Architectures": ["x86_64"]}' % runtime)
+    (tmp_path / "sam.json").write_text(f'{{"Runtime": "{runtime}", "Architectures": ["x86_64"]}}')
     with zipfile.ZipFile(tmp_path / "deployment.zip", "w") as archive:
         archive.writestr("app.py", "")
         archive.writestr("cryptography/__init__.py", "")
