@@ -117,11 +117,11 @@ class Routes:
 
     def body(self) -> Any:
         """The body, parsed once by the route's contract (a value of chalicelib/rules/submitted.py)."""
-        return self.request().fairslot_body
+        return getattr(self.request(), "fairslot_body")  # noqa: B009 (Chalice's Request declares no such attribute: mypy accepts it only by name)
 
     def query(self) -> dict[str, Any]:
         """The query string's declared parameters that are present, parsed by the route's contract."""
-        return self.request().fairslot_query
+        return getattr(self.request(), "fairslot_query")  # noqa: B009 (Chalice's Request declares no such attribute: mypy accepts it only by name)
 
     def header(self, name: str) -> str | None:
         headers = self.request().headers
@@ -150,5 +150,5 @@ def _keep_parsed(request: Request, path: str) -> None:
         query, body = request.query_params or {}, None
     else:
         query, body = op.parse_query(request.query_params), op.parse_body(request.raw_body)
-    request.fairslot_query = query
-    request.fairslot_body = body
+    setattr(request, "fairslot_query", query)  # noqa: B010 (Chalice's Request declares no such attribute: mypy accepts it only by name)
+    setattr(request, "fairslot_body", body)  # noqa: B010 (Chalice's Request declares no such attribute: mypy accepts it only by name)
