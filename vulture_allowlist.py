@@ -35,3 +35,7 @@ _.storage_guarded  # chalicelib/storage/calls.py: the same test checks every pub
 _.NUMBER  # owned by the parse-once/registry/storage change: chalicelib/http/contract.py, unused schema
 _.NO_CONTENT  # owned by the parse-once/registry/storage change: chalicelib/http/contract.py, unused
 _.status_of  # owned by the parse-once/registry/storage change: chalicelib/http/error_catalogue.py, unused
+
+# --- names only type annotations read ------------------------------------------------------------
+_.excluded_slots  # a key of the TypedDict lottery.Entrant: read as entrant["excluded_slots"], which vulture does not follow
+DataclassInstance  # typeshed's protocol of dataclasses, imported under TYPE_CHECKING and read in string annotations (chalicelib/storage/values.py)
