@@ -11,7 +11,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.http import contract, inputs
 from chalicelib.platform import config, observability
-from chalicelib.rules import refusals
+from chalicelib.rules import plain_text, refusals
 from chalicelib.rules.codes import CODES
 from chalicelib.rules.errors import FairslotError, InvalidValue
 
@@ -79,7 +79,7 @@ class Routes:
         def handler(*args, **kwargs):
             request = self.request()
             try:
-                if any(len(value) > contract.MAX_PATH_ID for value in kwargs.values()):
+                if any(len(value) > contract.MAX_PATH_ID or plain_text.refused_character(value) for value in kwargs.values()):
                     raise refusals.NOT_FOUND.exception()
                 _keep_parsed(request, path)
                 result = view(*args, **kwargs)

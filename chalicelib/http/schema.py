@@ -11,6 +11,7 @@ import re
 from abc import ABC, abstractmethod
 from datetime import date, datetime, time, timezone
 
+from chalicelib.rules import plain_text
 from chalicelib.rules.errors import InvalidField, MalformedRequest
 
 # Every date and instant a client sends lies here, so that no arithmetic on it can overflow
@@ -71,7 +72,9 @@ class Schema(ABC):
 
 
 class Text(Schema):
-    """A non-empty string (stripped), at most max_len long, matching `pattern`, and parsed by
+    """A non-empty string (stripped), at most max_len long, holding only what
+    rules/plain_text.py allows (no lone surrogate, control character or bidirectional override),
+    matching `pattern`, and parsed by
     `convert` when given: a pure rule of chalicelib/rules/ for what a pattern cannot say, which
     returns the value in its canonical form or raises ValueError."""
 
@@ -88,6 +91,9 @@ class Text(Schema):
         value = value.strip()
         if len(value) > self.max_len:
             raise InvalidField(name, f"{name} is longer than {self.max_len} characters.")
+        refused = plain_text.refused_character(value)
+        if refused is not None:
+            raise InvalidField(name, f"{name} contains a character a text field may not hold ({plain_text.describe(refused)}).")
         if self._regex and not self._regex.match(value):
             raise self._refuse(name)
         if self.convert is None:
