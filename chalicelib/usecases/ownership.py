@@ -1,4 +1,5 @@
 """Found or 404, and the bearer's own: the hold, booking or request a bearer token opens."""
+from chalicelib.platform import clock
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.tokens import link_token_matches, token_matches
 from chalicelib.rules import refusals
@@ -20,7 +21,14 @@ def bearer_owned(load, item_id, token, kind):
     401 if the token is missing or is not this item's (compared in constant time)."""
     unknown, wrong_token = refusals.BEARER[kind]
     found = found_or_404(load, item_id, unknown)
-    # The e-mail's link token (tokens.link_token) opens the item as its own token does.
-    if not token_matches(token, found.token_hash) and not link_token_matches(identity_secret(), kind, item_id, token):
+    # The e-mail's link token (tokens.link_token) opens the item as its own token does, while it
+    # is the latest link sent and its appointment is not over.
+    if not token_matches(token, found.token_hash) and not _link_opens(found, kind, item_id, token):
         raise wrong_token.exception()
     return found
+
+
+def _link_opens(found, kind, item_id, token):
+    if kind == "booking" and clock.epoch_of(found.ends_at) <= clock.now():
+        return False  # a booking's link ends with its appointment
+    return link_token_matches(identity_secret(), kind, item_id, token, getattr(found, "link_requested_at", None))
