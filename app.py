@@ -39,6 +39,11 @@ def chalice_errors_in_envelope(event: Request, get_response: Callable[[Request],
 
 # --- authorizers: each its own function (infra/resources.yaml) ---------------------------------
 
+# API Gateway keeps a staff authorizer's decision this long per token: the delay before a
+# revoked staff token or a removed group stops working (docs/deploy.md, "Staff sign-in").
+STAFF_DECISION_CACHE_SECONDS = 60
+
+
 def _authorize(auth_request: AuthRequest, allowed: frozenset[str]) -> AuthResponse:
     try:
         claims = verify_staff_token(auth_request.token)
@@ -49,12 +54,12 @@ def _authorize(auth_request: AuthRequest, allowed: frozenset[str]) -> AuthRespon
     return AuthResponse(routes=["*"], principal_id=str(claims["sub"]), context={"groups": ",".join(sorted(groups_of(claims)))})
 
 
-@app.authorizer(ttl_seconds=300)
+@app.authorizer(ttl_seconds=STAFF_DECISION_CACHE_SECONDS)
 def staff_agent(auth_request: AuthRequest) -> AuthResponse:
     return _authorize(auth_request, AGENT_GROUPS)
 
 
-@app.authorizer(ttl_seconds=300)
+@app.authorizer(ttl_seconds=STAFF_DECISION_CACHE_SECONDS)
 def staff_admin(auth_request: AuthRequest) -> AuthResponse:
     return _authorize(auth_request, ADMIN_GROUPS)
 

@@ -12,8 +12,9 @@ Who does what:
   plan refers to the API, which refers to this function, so the role itself cannot name it).
 - PartnerKey (authorizer): GetItem on the catalog's `partner-key#...` items only.
 - StaffAgent, StaffAdmin (authorizers): verify a JWT against the pool's JWKS; no AWS access.
-- BookingsStream: read the bookings stream, read sites in the catalog, send e-mail as the
-  configured sender only (MailFrom), and send failed batches' descriptions to its failure queue.
+- BookingsStream: read the bookings stream, read sites in the catalog, the identity secret (each
+  e-mail's link token is signed with it), send e-mail as the configured sender only (MailFrom),
+  and send failed batches' descriptions to its failure queue.
 - SendReminders: list sites, query tomorrow's bookings, set `reminded_at` on them.
 - PublishSignalMetrics: query the day's `signals#...` items of the audit table (metrics go
   out as EMF log lines: no CloudWatch permission).
@@ -107,6 +108,7 @@ def function_statements(stage):
             {"Sid": "ReadBookingsStream", "Effect": "Allow", "Action": STREAM,
              "Resource": [table_arn(stage, "bookings", "/stream/*")]},
             _tables("ReadSites", READ, stage, ["catalog"], leading_keys=["site"]),
+            _ssm(stage, "identity-hmac-secret"),  # the link token in each e-mail (notify.web_link)
             _ses_sender(),
             {"Sid": "DescribeFailedBatches", "Effect": "Allow", "Action": ["sqs:SendMessage"],
              "Resource": [{"Fn::GetAtt": [FAILURE_QUEUE, "Arn"]}]},

@@ -14,7 +14,7 @@ from chalice.app import Request
 
 from chalicelib.http import contract, inputs
 from chalicelib.platform import config, observability
-from chalicelib.rules import refusals
+from chalicelib.rules import plain_text, refusals
 from chalicelib.rules.codes import CODES
 from chalicelib.rules.errors import FairslotError, InvalidValue
 
@@ -88,7 +88,7 @@ class Routes:
         def handler(*args: Any, **kwargs: str) -> Response:
             request = self.request()
             try:
-                if any(len(value) > contract.MAX_PATH_ID for value in kwargs.values()):
+                if any(len(value) > contract.MAX_PATH_ID or plain_text.refused_character(value) for value in kwargs.values()):
                     raise refusals.NOT_FOUND.exception()
                 _keep_parsed(request, path)
                 result = view(*args, **kwargs)

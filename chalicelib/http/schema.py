@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any, NoReturn, Self
 
+from chalicelib.rules import plain_text
 from chalicelib.rules.errors import InvalidField, MalformedRequest
 
 JsonValue = Any  # a value as json.loads gives it, or a query string's text: what a schema type parses
@@ -76,7 +77,9 @@ class Schema(ABC):
 
 
 class Text(Schema):
-    """A non-empty string (stripped), at most max_len long, matching `pattern`, and parsed by
+    """A non-empty string (stripped), at most max_len long, holding only what
+    rules/plain_text.py allows (no lone surrogate, control character or bidirectional override),
+    matching `pattern`, and parsed by
     `convert` when given: a pure rule of chalicelib/rules/ for what a pattern cannot say, which
     returns the value in its canonical form or raises ValueError."""
 
@@ -93,6 +96,9 @@ class Text(Schema):
         value = value.strip()
         if len(value) > self.max_len:
             raise InvalidField(name, f"{name} is longer than {self.max_len} characters.")
+        refused = plain_text.refused_character(value)
+        if refused is not None:
+            raise InvalidField(name, f"{name} contains a character a text field may not hold ({plain_text.describe(refused)}).")
         if self._regex and not self._regex.match(value):
             raise self._refuse(name)
         if self.convert is None:

@@ -32,17 +32,21 @@ def derived_token(secret: str, purpose: str, source_token: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def link_token(secret: str, kind: str, item_id: str) -> str:
+def link_token(secret: str, kind: str, item_id: str, issued: float | None = None) -> str:
     """The token an e-mail's link carries for one booking or request: HMAC(secret, "link|kind|id"),
-    256 bits. The stream and the draw can compute it from the id alone (they never see the
-    bearer token), nobody without the secret can, and nothing needs storing."""
+    256 bits. The stream and the draw can compute it from the item alone (they never see the
+    bearer token), nobody without the secret can, and nothing needs storing. `issued` is when
+    "find my booking" last asked for the link (the booking's `link_requested_at`): each request
+    yields a new token, and the one before stops matching."""
+    if issued:
+        return derived_token(secret, f"link|{kind}|{round(float(issued) * 1000)}", item_id)
     return derived_token(secret, f"link|{kind}", item_id)
 
 
-def link_token_matches(secret: str, kind: str, item_id: str, token: object) -> bool:
+def link_token_matches(secret: str, kind: str, item_id: str, token: object, issued: float | None = None) -> bool:
     if not isinstance(token, str) or not token:
         return False
-    return hmac.compare_digest(link_token(secret, kind, item_id).encode(), token.encode())
+    return hmac.compare_digest(link_token(secret, kind, item_id, issued).encode(), token.encode())
 
 
 def new_reference(prefix: str = "FS") -> str:

@@ -106,6 +106,14 @@ def check_birth_date(value: object, today: date) -> date:
     return value
 
 
+def actor_pseudonym(identity_key: str, site_id: str) -> str:
+    """How staff see an applicant in a history: a short name, the same for one person at one site
+    (so an agent can tell that the same person held, released and held again), unlinkable across
+    sites and never the identity key, which would let anyone who sees it follow that person
+    through every table. 48 bits: no two applicants of one site share it in practice."""
+    return "applicant:" + hashlib.sha256(f"actor|{site_id}|{identity_key}".encode()).hexdigest()[:12]
+
+
 def slot_tag(identity_key: str, slot_id: str) -> str:
     """What a slot keeps of who held or freed it (R6: a draw never gives it back to them): a hash
     of the identity key and the slot, not the key. Slots have no TTL; a tag names nobody and

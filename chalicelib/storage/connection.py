@@ -16,6 +16,11 @@ from chalicelib.platform import config
 from chalicelib.storage.models import ALL_MODELS, Policy, SiteFigures
 
 CONTENTION = {"TransactionConflict"}
+# A cancelled transaction's reasons that say an item was not judged for lack of capacity
+# (DynamoDB's CancellationReason codes, without the "Exception" of the error codes): trying again
+# may succeed. Every other reason but "None" and "ConditionalCheckFailed" (ValidationError,
+# ItemCollectionSizeLimitExceeded, one DynamoDB adds tomorrow) is a storage error: transaction.py.
+BUSY_REASONS = {"ProvisionedThroughputExceeded", "ThrottlingError", "RequestLimitExceeded"}
 UNAVAILABLE = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -46,7 +51,7 @@ def transient(exc: Exception) -> bool:
     if code != "TransactionCanceledException":
         return False
     reasons = {r.code for r in getattr(exc, "cancellation_reasons", None) or () if r is not None}
-    return bool(reasons & (CONTENTION | UNAVAILABLE)) and "ConditionalCheckFailed" not in reasons
+    return bool(reasons & (CONTENTION | BUSY_REASONS | UNAVAILABLE)) and "ConditionalCheckFailed" not in reasons
 
 
 def pause(seconds: float) -> None:

@@ -11,14 +11,20 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.platform import observability
 from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.storage.calls import RawItem, storage_call
-from chalicelib.storage.connection import CONTENTION, UNAVAILABLE, connection
+from chalicelib.storage.connection import BUSY_REASONS, CONTENTION, UNAVAILABLE, connection
 
 # PynamoDB sends condition checks, deletes, puts and updates in that order; the labels follow.
 _ORDER = ("check", "delete", "put", "update")
 # A condition's label: a name, or the position of a put in a batch (slots.create_slots_if_new).
 Label = str | int
+# The only reasons a cancelled transaction is an answer: an item's condition failed, and the
+# items that had nothing to say. Any other reason means the transaction was not applied for a
+# reason of the storage's own (malformed item, collection too large, unknown code): never a
+# success, never a refusal.
+_ANSWERS = {"None", "ConditionalCheckFailed"}
 
 
 class Transaction:
@@ -44,7 +50,9 @@ class Transaction:
 
     def commit(self) -> dict[Label, RawItem]:
         """Commit; returns {} or, when cancelled, {label: raw old item or {}} of the items whose
-        condition failed. Throttled, unreachable or still contended: StorageUnavailable."""
+        condition failed. Throttled, unreachable or still contended, or cancelled for any reason
+        but a failed condition (ValidationError, ItemCollectionSizeLimitExceeded...):
+        StorageUnavailable, so a transaction that wrote nothing never reads as one that did."""
         try:
             with storage_call(), TransactWrite(connection=connection(), client_request_token=self._token) as tx:
                 for kind in _ORDER:
@@ -56,6 +64,7 @@ class Transaction:
 
     def _failed(self, exc: TransactWriteError) -> dict[Label, RawItem]:
         if _busy(exc):
+            observability.logger().warning("transaction not applied", extra={"reasons": sorted(_codes(exc) - _ANSWERS)})
             raise StorageUnavailable()
         labels = [label for kind in _ORDER for label, _ in self._items[kind]]
         return {
@@ -70,5 +79,13 @@ def _busy(exc: TransactWriteError) -> bool:
     another one after every attempt (connection.py), with no condition of its own failed."""
     if not isinstance(exc.cause, ClientError) or exc.cause_response_code != "TransactionCanceledException":
         return True
-    codes = {r.code for r in exc.cancellation_reasons or [] if r is not None}
-    return bool(codes & UNAVAILABLE) or (bool(codes & CONTENTION) and "ConditionalCheckFailed" not in codes)
+    codes = _codes(exc)
+    if not codes or codes - _ANSWERS - CONTENTION - BUSY_REASONS - UNAVAILABLE:
+        return True  # no reason given, or one that is not an answer: a storage error
+    if codes & UNAVAILABLE:
+        return True
+    return "ConditionalCheckFailed" not in codes
+
+
+def _codes(exc: TransactWriteError) -> set[str]:
+    return {r.code for r in exc.cancellation_reasons or [] if r is not None}

@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib import storage
 from chalicelib.platform import config
 from chalicelib.platform.clock import epoch_of, to_rfc3339
-from chalicelib.rules import records, refusals
+from chalicelib.rules import identity_keys, records, refusals
 from chalicelib.usecases import View
 from chalicelib.usecases.ownership import found_or_404
 
@@ -51,12 +51,19 @@ def policy_entity(site_id: str, procedure_id: str) -> str:
     return f"policy#{site_id}#{procedure_id}"
 
 
-def _view(e: records.AuditEntry) -> View:
+def _shown_actor(actor: str | None, site_id: str | None) -> str | None:
+    """Staff never see an identity key: an applicant is named by its per-site pseudonym."""
+    if actor and actor.startswith("identity:") and site_id:
+        return identity_keys.actor_pseudonym(actor.removeprefix("identity:"), site_id)
+    return actor
+
+
+def _view(e: records.AuditEntry, site_id: str | None = None) -> View:
     return {
         "entity_id": e.entity_id,
         "at": to_rfc3339(epoch_of(e.at.split("#", 1)[0])),
         "action": e.action,
-        "actor": e.actor,
+        "actor": _shown_actor(e.actor, site_id),
         "client_ip": e.client_ip,
         "details": e.details or {},
     }
@@ -76,11 +83,11 @@ def slot_history(slot_id: str) -> View:
     """A slot's history, for agents. Only a slot's: the audit table also holds partners'
     (admins only) and configuration entities, which this route must not reach under their ids."""
     found = found_or_404(storage.get_slot, slot_id, refusals.SLOT_NOT_FOUND)
-    return {"slot_id": slot_id, "history": [_view(e) for e in storage.history_of(found.slot_id)]}
+    return {"slot_id": slot_id, "history": [_view(e, found.site_id) for e in storage.history_of(found.slot_id)]}
 
 
 def booking_history(booking_id: str) -> View:
     """A booking's history includes its hold's (the hold came first, under another id)."""
     found = found_or_404(storage.get_booking, booking_id, refusals.BOOKING_NOT_FOUND)
     entries = storage.history_of(found.hold_id, found.booking_id)
-    return {"booking_id": booking_id, "history": [_view(e) for e in entries]}
+    return {"booking_id": booking_id, "history": [_view(e, found.site_id) for e in entries]}

@@ -131,13 +131,14 @@ _REQUEST_LINK_TEXTS = (
 )
 
 
-def web_link(kind: str, item_id: str) -> str:
+def web_link(kind: str, item_id: str, issued: float | None = None) -> str:
     """The web app's page of a booking or request, its link token in the URL fragment (a
-    fragment never reaches a server, so no log or proxy sees it)."""
+    fragment never reaches a server, so no log or proxy sees it); `issued`: the booking's
+    `link_requested_at`, so that a link sent again replaces the one before."""
     base = config.current().web_base_url.split("#")[0]
     if "?" not in base and not base.endswith("/"):
         base += "/"
-    return f"{base}#/{kind}/{quote(item_id, safe='')}/{link_token(identity_secret(), kind, item_id)}"
+    return f"{base}#/{kind}/{quote(item_id, safe='')}/{link_token(identity_secret(), kind, item_id, issued)}"
 
 
 def _day_texts(day: str | None) -> tuple[str, str]:
@@ -259,7 +260,7 @@ def booking_changed(event_name: str, old_image: Image | None, new_image: Image |
     # The same record always yields the same file / message id: a retried record overwrites.
     name = f"{new['booking_id']}-{kind}"
     message = render(kind, email, site_name, tz_name, new["starts_at"], reference=new.get("reference"),
-                     message_id=f"<{name}.{sequence}@fairslot>", link=web_link("booking", new["booking_id"]),
+                     message_id=f"<{name}.{sequence}@fairslot>", link=web_link("booking", new["booking_id"], new.get("link_requested_at")),
                      site_name_en=site_name_en)
     try:
         sent = send(message, name)

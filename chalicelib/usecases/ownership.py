@@ -1,7 +1,8 @@
 """Found or 404, and the bearer's own: the hold, booking or request a bearer token opens."""
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from chalicelib.platform import clock
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.tokens import link_token_matches, token_matches
 from chalicelib.rules import refusals
@@ -32,7 +33,14 @@ def bearer_owned(load: Callable[[str], B | None], item_id: str, token: str | Non
     401 if the token is missing or is not this item's (compared in constant time)."""
     unknown, wrong_token = refusals.BEARER[kind]
     found = found_or_404(load, item_id, unknown)
-    # The e-mail's link token (tokens.link_token) opens the item as its own token does.
-    if not token_matches(token, found.token_hash) and not link_token_matches(identity_secret(), kind, item_id, token):
+    # The e-mail's link token (tokens.link_token) opens the item as its own token does, while it
+    # is the latest link sent and its appointment is not over.
+    if not token_matches(token, found.token_hash) and not _link_opens(found, kind, item_id, token):
         raise wrong_token.exception()
     return found
+
+
+def _link_opens(found: Any, kind: str, item_id: str, token: str | None) -> bool:
+    if kind == "booking" and clock.epoch_of(found.ends_at) <= clock.now():
+        return False  # a booking's link ends with its appointment
+    return link_token_matches(identity_secret(), kind, item_id, token, getattr(found, "link_requested_at", None))

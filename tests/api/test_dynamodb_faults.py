@@ -619,3 +619,51 @@ def test_a_batch_get_asks_again_for_the_keys_dynamodb_left_unprocessed(engine, m
     found = calls.batch_get(models.Counter, ["counter-0", "counter-1", "counter-2", "counter-0"])
     assert sorted(c.counter_key for c in found) == ["counter-0", "counter-1", "counter-2"]
     assert [len(keys) for keys in asked] == [3, 2, 1]
+
+
+@pytest.mark.parametrize("reason, retried", [
+    ("ValidationError", False),
+    ("ItemCollectionSizeLimitExceeded", False),
+    ("SomethingDynamoDBAddsTomorrow", False),
+    ("ProvisionedThroughputExceeded", True),
+    ("ThrottlingError", True),
+])
+def test_a_transaction_cancelled_for_any_reason_but_a_condition_is_a_storage_error(api, monkeypatch, reason, retried):
+    """No phantom writes: a cancelled transaction wrote nothing, so unless a condition failed (the
+    answer), it is a 503 (tried again first when the reason is capacity), never a 201 for a hold
+    that does not exist."""
+    monkeypatch.setattr(connection, "pause", lambda seconds: None)
+    slots = _site(api)
+    sent = []
+
+    def call(send, service, operation_name, api_params):
+        if operation_name == "TransactWriteItems":
+            sent.append(api_params["ClientRequestToken"])
+            n = len(api_params["TransactItems"])
+            reasons = [{"Code": "None"}] * (n - 1) + [{"Code": reason, "Message": "injected"}]
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "x"},
+                               "CancellationReasons": reasons}, operation_name)
+        return send()
+
+    at_the_wire(monkeypatch, call)
+    reply = api.hold(slots[0]["slot_id"], applicant(1))
+    assert reply.status == 503 and int(reply.headers["retry-after"]) > 0, reply
+    assert len(sent) == (config.current().storage_attempts if retried else 1), sent
+    monkeypatch.undo()
+    assert slots[0]["slot_id"] in {s["slot_id"] for s in api.slots()}
+
+
+def test_a_lone_surrogate_the_engine_refuses_is_never_a_hold(api, monkeypatch):
+    """The engine cancels a transaction holding a lone surrogate (ValidationError). With the
+    contract's text rule switched off, storage alone still answers 503, not a 201 for a hold that
+    was never written; with it on, the request never gets that far: 422 naming the field."""
+    from chalicelib.rules import plain_text
+
+    slots = _site(api)
+    person = dict(applicant(1), family_name="\ud800")
+    refused = api.hold(slots[0]["slot_id"], person)
+    assert refused.status == 422 and refused.body["error"]["details"]["field"] == "applicant.family_name", refused
+    monkeypatch.setattr(plain_text, "refused_character", lambda text: None)
+    reply = api.hold(slots[0]["slot_id"], person)
+    assert reply.status == 503, reply
+    assert slots[0]["slot_id"] in {s["slot_id"] for s in api.slots()}

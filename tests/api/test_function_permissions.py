@@ -34,14 +34,47 @@ SCHEDULED = {"version": "0", "id": "e", "detail-type": "Scheduled Event", "sourc
 TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def deployed_parameters(stage="dev"):
+    """{variable: parameter name} of every `*_PARAM` the deployed functions get (Chalice gives
+    the stage's environment to every function), checked to hold no secret itself."""
+    chalice = json.loads((PROJECT / ".chalice" / "config.json").read_text())
+    env = {**chalice.get("environment_variables", {}), **chalice["stages"][stage].get("environment_variables", {})}
+    for functions in (chalice.get("lambda_functions", {}), chalice["stages"][stage].get("lambda_functions", {})):
+        for settings in functions.values():
+            env.update(settings.get("environment_variables", {}))
+    plaintext = [k for k in env if "SECRET" in k and not k.endswith("_PARAM")]
+    assert not plaintext, f"a secret in a deployed environment: {plaintext}"
+    params = {k: v for k, v in env.items() if k.endswith("_PARAM")}
+    assert params and all(v.startswith(f"/fairslot/{stage}/") for v in params.values()), params
+    return params
+
+
 @pytest.fixture
 def aws_calls(monkeypatch):
-    """Record (service, operation, params) while a function runs; calls still reach the engine."""
+    """Record (service, operation, params) while a function runs; calls still reach the engine.
+
+    Secrets as deployed: no IDENTITY_HMAC_SECRET in the environment, only the `*_PARAM` names of
+    .chalice/config.json (for this test's stage), answered here as SSM would, so every parameter a
+    function's code path reads is a recorded ssm:GetParameter checked against its policy."""
+    from chalicelib.platform import gateway_keys, keys
+
     seen = []
+    stage = config.current().table_prefix.split("-", 1)[1]
+    monkeypatch.delenv("IDENTITY_HMAC_SECRET", raising=False)
+    for variable, name in deployed_parameters().items():
+        if variable != "PARTNER_USAGE_PLAN_PARAM":  # partner keys in API Gateway: tests/api/test_partner_gateway.py
+            monkeypatch.setenv(variable, name.replace("/fairslot/dev/", f"/fairslot/{stage}/"))
+    keys.forget()
+    gateway_keys.forget()
 
     def recording(send, service, operation_name, api_params):
         if recording.on:
             seen.append((service, operation_name, api_params))
+        if service == "ssm" and operation_name == "GetParameter":
+            return {"Parameter": {"Name": api_params["Name"], "Type": "SecureString", "Value": "from-ssm-" + api_params["Name"]}}
         return send()
 
     recording.on = False
@@ -49,6 +82,8 @@ def aws_calls(monkeypatch):
 
     class Recorder:
         def __enter__(self):
+            keys.forget()  # each function is its own process: it fetches what it needs itself
+            gateway_keys.forget()
             seen.clear()
             recording.on = True
             return seen
@@ -56,7 +91,9 @@ def aws_calls(monkeypatch):
         def __exit__(self, *exc):
             recording.on = False
 
-    return Recorder()
+    yield Recorder()
+    keys.forget()
+    gateway_keys.forget()
 
 
 def _hash_key_names():
@@ -154,7 +191,17 @@ def assert_fits(function, calls):
     assert requests, f"{function} made no AWS call: the scenario does not exercise it"
     denied = [r for r in requests if not _allowed(statements, *r)]
     assert not denied, f"{function} needs more than infra/iam.py grants: {json.dumps(denied, indent=1)}"
+    # And nothing more: every parameter the policy lets it read, its code path read.
+    read = {arn for action, arn, _ in requests if action == "ssm:GetParameter"}
+    granted = {_pattern(r) for st in statements if "ssm:GetParameter" in st["Action"] for r in st["Resource"]}
+    unread = {g for g in granted if not any(fnmatch.fnmatchcase(arn, g) for arn in read)} - UNREAD_HERE.get(function, set())
+    assert not unread, f"{function} may read parameters its code never reads: {sorted(unread)}"
     return requests
+
+
+# Granted and read, but not in these scenarios: the partner plan's id, read when a partner is
+# created with API Gateway registration on (tests/api/test_partner_gateway.py).
+UNREAD_HERE = {"APIHandler": {"arn:*:ssm:*:*:parameter/fairslot/test/partner-usage-plan-id"}}
 
 
 def test_the_partner_authorizer_only_reads_its_key_lookup(api, aws_calls):

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import pytest
 
 from chalicelib.platform import clock
+from chalicelib.platform.clock import epoch_of
 from chalicelib.storage.models import Booking
 from chalicelib.usecases import notify
 from devlocal.streams import BookingsStreamPoller
@@ -76,6 +77,35 @@ def test_find_my_booking_sends_the_link_again_to_the_email_on_file_and_answers_t
     assert sent["To"] == "owner@example.org"
     (url, _, booking_id, token), = set(links_in(sent))
     assert api.call("GET", f"/bookings/{booking_id}", headers={"X-Booking-Token": token}).status == 200
+
+
+def test_find_my_booking_sends_a_new_link_and_the_old_one_stops_working(api, stream, outbox):
+    """A leaked link can be replaced: asking for the link again issues a new token; the one
+    before opens and cancels nothing any more."""
+    slots = api.ready_site()
+    person = applicant(1)
+    booking = api.book(slots[0]["slot_id"], person)
+    deliver(stream)
+    (_, _, booking_id, first), = set(links_in(messages(outbox)[f"{booking['booking_id']}-confirmation.eml"]))
+    assert api.call("GET", f"/bookings/{booking_id}", headers={"X-Booking-Token": first}).status == 200
+    clock.advance(1)
+    assert lookup(api, person).status == 202
+    deliver(stream)
+    (_, _, _, second), = set(links_in(messages(outbox)[f"{booking['booking_id']}-link.eml"]))
+    assert second != first
+    assert api.call("GET", f"/bookings/{booking_id}", headers={"X-Booking-Token": first}).status == 401
+    assert api.call("DELETE", f"/bookings/{booking_id}", headers={"X-Booking-Token": first}).status == 401
+    assert api.call("GET", f"/bookings/{booking_id}", headers={"X-Booking-Token": second}).status == 200
+
+
+def test_a_booking_link_ends_with_its_appointment(api, stream, outbox):
+    slots = api.ready_site()
+    booking = api.book(slots[0]["slot_id"], applicant(1))
+    deliver(stream)
+    (_, _, booking_id, token), = set(links_in(messages(outbox)[f"{booking['booking_id']}-confirmation.eml"]))
+    assert api.call("GET", f"/bookings/{booking_id}", headers={"X-Booking-Token": token}).status == 200
+    clock.advance(epoch_of(slots[0]["ends_at"]) - clock.now() + 1)
+    assert api.call("GET", f"/bookings/{booking_id}", headers={"X-Booking-Token": token}).status == 401
 
 
 def test_find_my_booking_is_rate_limited_per_identity_and_per_ip(api):

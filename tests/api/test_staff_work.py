@@ -1,7 +1,9 @@
 """Staff work (DEVELOPERS.md, "Partners, staff work, audit trail, notifications"): check-in with identity match (R7), no-show, closing slots, fraud signals
 (R9) and the audit trail."""
+from chalicelib import storage
 from chalicelib.platform import clock
 from chalicelib.platform.clock import epoch_of
+from chalicelib.rules import identity_keys
 from tests.support import PROCEDURE, SITE, applicant
 
 AGENT = ("agents",)
@@ -165,8 +167,13 @@ def test_the_audit_trail_names_the_identity_and_ip_of_public_changes(api):
     entries = history(api, "bookings", booking["booking_id"])
     assert [e["action"] for e in entries] == ["hold_taken", "hold_confirmed", "booked", "cancelled"]
     assert entries[0]["client_ip"] == "192.0.2.10"
-    assert entries[0]["actor"].startswith("identity:") and len(entries[0]["actor"]) == len("identity:") + 64
-    assert [e["action"] for e in history(api, "slots", slots[0]["slot_id"])] == ["hold_taken", "booked", "cancelled"]
+    # Staff see a short per-site pseudonym, the same for one person, never the identity key.
+    assert {e["actor"] for e in entries} == {identity_keys.actor_pseudonym(storage.get_booking(booking["booking_id"]).identity_key, SITE)}
+    assert entries[0]["actor"].startswith("applicant:") and len(entries[0]["actor"]) == len("applicant:") + 12
+    slot_entries = history(api, "slots", slots[0]["slot_id"])
+    assert [e["action"] for e in slot_entries] == ["hold_taken", "booked", "cancelled"]
+    assert {e["actor"] for e in slot_entries} == {entries[0]["actor"]}
+    assert identity_keys.actor_pseudonym("k", SITE) != identity_keys.actor_pseudonym("k", "another-site")
     assert api.call("GET", "/staff/bookings/bkg_nope/history", headers=api.staff_headers(AGENT)).status == 404
 
 

@@ -1,6 +1,6 @@
 """Links in e-mails (DEVELOPERS.md, "Links in e-mails, find my booking, offers by e-mail") over
 real HTTP against `chalice local` and the stream relay: the e-mail's link opens the booking, and
-"find my booking" sends the same link again, rate-limited per identity."""
+"find my booking" sends a new link, the old one stops working, rate-limited per identity."""
 import email
 import os
 import re
@@ -27,7 +27,7 @@ def wait_for_link(outbox, name):
     return LINK.search(text).groups()
 
 
-def test_the_emailed_link_opens_the_booking_and_find_my_booking_sends_it_again(http, outbox):
+def test_the_emailed_link_opens_the_booking_and_find_my_booking_replaces_it(http, outbox):
     http.create_site(site_id=http.site)
     http.set_policy(site_id=http.site, max_holds_per_ip_per_hour=1_000_000)
     http.schedule(site_id=http.site)
@@ -42,4 +42,14 @@ def test_the_emailed_link_opens_the_booking_and_find_my_booking_sends_it_again(h
     answers = [http.call("POST", "/bookings/lookup", lookup, {"X-Forwarded-For": f"203.0.113.{71 + i}"}) for i in range(4)]
     assert [a.status for a in answers] == [202, 202, 202, 429]
     assert int(answers[-1].headers["retry-after"]) > 0
-    assert wait_for_link(outbox, f"{booking['booking_id']}-link.eml") == (booking_id, token)
+    # Each lookup sends a new link (the file is rewritten by each): the last one opens the booking,
+    # the confirmation's link no longer does.
+    deadline = time.monotonic() + 20
+    while True:
+        again, new_token = wait_for_link(outbox, f"{booking['booking_id']}-link.eml")
+        status = http.call("GET", f"/bookings/{again}", headers={"X-Booking-Token": new_token}).status
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert again == booking_id and new_token != token and status == 200
+    assert http.call("GET", f"/bookings/{booking_id}", headers={"X-Booking-Token": token}).status == 401

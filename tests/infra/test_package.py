@@ -215,6 +215,47 @@ def test_functions_get_256_mb_policy_file_and_stage_settings(templates, stage):
     # Each role's policy is its function's own (tests/infra/test_package.py, least privilege below).
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_function_reads_its_secrets_through_ssm_and_only_those_its_role_allows(templates, stage):
+    """As deployed: no function's environment holds a secret, only `*_PARAM` names of
+    /fairslot/<stage>/ parameters; each role may read nothing but parameters its function is given
+    a name for, through its own policy (infra/iam.py); tests/api/test_function_permissions.py runs
+    each function with these names and checks that every parameter its code reads is allowed."""
+    import re
+    sys.path.insert(0, str(ROOT / "infra"))
+    import iam
+
+    resources = templates[stage]["Resources"]
+    shared = templates[stage]["Globals"]["Function"]["Environment"]["Variables"]
+    functions = {lid: r for lid, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == set(iam.function_statements(stage))
+    for lid, function in functions.items():
+        env = {**shared, **function["Properties"].get("Environment", {}).get("Variables", {})}
+        assert not [k for k in env if re.search("SECRET|TOKEN|PASSWORD|KEY$", k) and not k.endswith("_PARAM")], (lid, env)
+        names = {v for k, v in env.items() if k.endswith("_PARAM")}
+        assert names and all(isinstance(v, str) and v.startswith(f"/fairslot/{stage}/") for v in names), (lid, names)
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        (policy,) = role["Properties"]["Policies"]
+        assert policy["PolicyDocument"] == iam.policy_document(stage, lid)
+        readable = {r["Fn::Sub"].rsplit(":parameter", 1)[1] for st in policy["PolicyDocument"]["Statement"]
+                    if any(a.startswith("ssm:") for a in st["Action"]) for r in st["Resource"]}
+        assert readable <= names, (lid, readable - names)
+        assert not any(a.startswith("kms:") or a == "ssm:*" for st in policy["PolicyDocument"]["Statement"] for a in st["Action"])
+    stream = resources[functions["BookingsStream"]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]["Policies"][0]
+    assert any("ssm:GetParameter" in st["Action"] for st in stream["PolicyDocument"]["Statement"])  # its e-mails' links
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_revoked_staff_token_stops_working_within_a_minute(templates, stage):
+    """API Gateway caches a staff authorizer's decision per token: at most 60 s, the revocation
+    delay docs/deploy.md states; a partner key is looked up on every request."""
+    definitions = templates[stage]["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["securityDefinitions"]
+    ttls = {name: d["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"] for name, d in definitions.items()
+            if "x-amazon-apigateway-authorizer" in d}
+    assert {"staff_agent", "staff_admin", "partner_key"} <= set(ttls), ttls
+    assert 0 < ttls["staff_agent"] <= 60 and 0 < ttls["staff_admin"] <= 60 and ttls["partner_key"] == 0, ttls
+
+
 def test_template_matches_the_pynamodb_models(templates):
     """Every model's table, keys, indexes and TTL attribute exist in the template as declared."""
     code = textwrap.dedent(

@@ -2,11 +2,20 @@
 // draw requests made here (the token is the only key to them; no account exists).
 
 const KEY = 'fairslot.v1';
+const DAY = 86400 * 1000;
+
+// A link token is kept only while it can still do something: a booking's until the day after its
+// appointment, a draw request's until the day after its last day. Then it is dropped from this
+// device, so that a token found later in a shared browser opens nothing of its owner's.
+export function current(records, now = Date.now()) {
+  const ends = (r) => Date.parse((r.slot && (r.slot.ends_at || r.slot.starts_at)) || (r.to ? `${r.to}T23:59:59Z` : ''));
+  return Object.fromEntries(Object.entries(records || {}).filter(([, r]) => !(ends(r) + DAY < now)));
+}
 
 function load() {
   try {
     const data = JSON.parse(localStorage.getItem(KEY)) || {};
-    return { lang: data.lang || null, bookings: data.bookings || {}, requests: data.requests || {} };
+    return { lang: data.lang || null, bookings: current(data.bookings), requests: current(data.requests) };
   } catch {
     return { lang: null, bookings: {}, requests: {} };
   }
