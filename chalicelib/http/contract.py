@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
+from chalicelib.http.json_body import decode_json
 from chalicelib.http.schema import (
     DATE_MAX,
     DATE_MIN,
@@ -30,7 +31,6 @@ from chalicelib.http.schema import (
     Obj,
     Schema,
     Text,
-    decode_json,
 )
 from chalicelib.rules import email_address, identity_keys, policies, submitted
 
