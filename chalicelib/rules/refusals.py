@@ -78,14 +78,19 @@ def hold_refusal(failed: Outcome, now: float, ip_window_end: float | None = None
             return Refusal("hold_already_active")
         return Refusal("cooldown", retry_after_seconds(_latest(facts, "hold_lapse_until", "cooldown_until"), now))
     if "ip" in failed:
-        assert ip_window_end is not None, "the hourly limit fails only where it applies, with its window"
-        return Refusal("rate_limited", retry_after_seconds(ip_window_end, now))
+        return _rate_limited(ip_window_end, now)
     if "quota" in failed:
         assert quota_window_end is not None, "the daily quota fails only for a partner, with its window"
         return Refusal("partner_quota_exceeded", retry_after_seconds(quota_window_end, now))
     if "booking" in failed:
         return BOOKING_ALREADY_ACTIVE
     return SLOT_UNAVAILABLE
+
+
+def _rate_limited(ip_window_end: float | None, now: float) -> Refusal:
+    """The network's hourly limit (R8): wait until its window ends."""
+    assert ip_window_end is not None, "the hourly limit fails only where it applies, with its window"
+    return Refusal("rate_limited", retry_after_seconds(ip_window_end, now))
 
 
 def request_refusal(failed: Outcome, now: float, ip_window_end: float | None = None) -> Refusal:
@@ -96,8 +101,7 @@ def request_refusal(failed: Outcome, now: float, ip_window_end: float | None = N
         until = _latest(failed.facts, "hold_lapse_until", "cooldown_until") if failed.facts else now
         return Refusal("cooldown", retry_after_seconds(until, now))
     if "ip" in failed:
-        assert ip_window_end is not None, "the hourly limit fails only where it applies, with its window"
-        return Refusal("rate_limited", retry_after_seconds(ip_window_end, now))
+        return _rate_limited(ip_window_end, now)
     if "booking" in failed:
         return BOOKING_ALREADY_ACTIVE
     return Refusal("request_already_active")
