@@ -78,7 +78,9 @@ SCHEDULE_BODY = Obj({
     "procedure_id": Identifier(), "from": Day(), "to": Day(),
     "weekdays": Items(Integer(0, 6), 1, 7, "weekdays must be a non-empty list of integers 0 (Monday) to 6.", into=frozenset),
     "opens": ClockTime(), "closes": ClockTime(), "slot_minutes": Integer(5, 480), "counters": Integer(1, 100),
-    "publish": Choice(("now", "random_window")),
+    "publish": Choice(("now", "random_window")).described(
+        "When the new slots become visible (R5): `random_window` (the default) at random instants over the policy's "
+        "publish_window_seconds; `now` only when asked for."),
 }, required=("procedure_id", "from", "to", "opens", "closes", "slot_minutes"), into=submitted.Schedule, attributes=DAYS)
 LOOKUP_BODY = Obj({"document": DOCUMENT, "birth_date": Day(), "email": EMAIL},
                   required=("document", "birth_date", "email"), into=submitted.Lookup).described(

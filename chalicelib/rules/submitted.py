@@ -103,7 +103,7 @@ class Schedule:
     slot_minutes: int
     weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # 0 is Monday
     counters: int = 1
-    publish: str = "now"
+    publish: str = "random_window"  # R5: random by default; "now" only when asked for
 
 
 @dataclass(frozen=True)

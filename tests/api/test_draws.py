@@ -76,7 +76,7 @@ def test_an_unconfirmed_offer_expires_goes_to_the_next_draw_and_never_back_to_it
     draw_site(api)
     api.call("POST", f"/staff/sites/{SITE}/schedules", {"procedure_id": PROCEDURE, "from": (date.today() + timedelta(days=2)).isoformat(),
              "to": (date.today() + timedelta(days=2)).isoformat(), "opens": "14:00", "closes": "15:00", "slot_minutes": 60,
-             "weekdays": [0, 1, 2, 3, 4, 5, 6]}, api.staff_headers())
+             "weekdays": [0, 1, 2, 3, 4, 5, 6], "publish": "now"}, api.staff_headers())
     lapsing = file(api, 1).body
     assert run(api)["slots"] == 4
     lost_slot = status(api, lapsing).body["hold"]["slot"]["slot_id"]

@@ -1,5 +1,6 @@
 """Error envelope, input validation, staff routes and authorization (SPEC §5)."""
 import json
+from datetime import date, timedelta
 import random
 import string
 
@@ -224,6 +225,18 @@ def test_random_window_publication_reveals_slots_progressively(api):
     assert visible == sorted(visible)
     assert visible[0] < created and visible[-1] == created
     assert len(set(visible)) >= 3  # not one fixed publication hour
+
+
+def test_a_schedule_posted_without_publish_is_published_at_random(api):
+    """R5: random publication is the default; a polling bot finds nothing at the instant of posting."""
+    api.create_site()
+    api.set_policy(publish_window_seconds=3600)
+    body = {"procedure_id": PROCEDURE, "from": (date.today() + timedelta(days=2)).isoformat(), "to": (date.today() + timedelta(days=3)).isoformat(),
+            "weekdays": [0, 1, 2, 3, 4, 5, 6], "opens": "09:00", "closes": "12:00", "slot_minutes": 15}
+    assert api.call("POST", f"/staff/sites/{SITE}/schedules", body, api.staff_headers()).body["created"] == 24
+    at_posting = len(api.all_slot_ids())
+    clock.advance(3600)
+    assert at_posting < 24 and len(api.all_slot_ids()) == 24
 
 
 def test_the_day_list_shows_the_day_bookings(api):
