@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, NoReturn, overload
 
@@ -105,3 +105,34 @@ def query_page(model: type[M], partition_name: str, partition: str, limit: int, 
     page, last = query(model, partition, limit=limit, start_key=start_key, **conditions)
     cursor = encode(last, (partition_name, partition)) if last else None
     return [model.from_raw_data(item) for item in page], cursor
+
+
+FILL_QUERIES: Final = 8  # the most Queries one filled page may take (a bounded read, whatever the filter hides)
+FILL_QUERY_LIMIT: Final = 100  # the items each of those Queries evaluates, at least
+
+
+def query_filled(model: type[M], partition_name: str, partition: str, limit: int, start_key: RawItem | None, key_names: Iterable[str],
+                 keep: Callable[[M], bool] = lambda _: True, **conditions: Any) -> tuple[list[M], str | None]:
+    """A page of up to `limit` items that pass the Query's filter and `keep`, from as many Queries
+    as that takes (at most FILL_QUERIES of at least FILL_QUERY_LIMIT items each). The cursor is
+    made from the last item returned, never from an item the filter dropped, so a short page or
+    a cursor tells nothing about hidden items: a page holds fewer than `limit` items only at the
+    end of the list (cursor None), or when the bounded read ran out (then the cursor resumes
+    after what was read: it says no more than "over FILL_QUERIES x FILL_QUERY_LIMIT items hidden
+    here")."""
+    names = tuple(key_names)
+    found: list[M] = []
+    last_kept: RawItem | None = None
+    for _ in range(FILL_QUERIES):
+        page, start_key = query(model, partition, limit=max(limit, FILL_QUERY_LIMIT), start_key=start_key, **conditions)
+        for raw in page:
+            item = model.from_raw_data(raw)
+            if keep(item):
+                found.append(item)
+                last_kept = raw
+                if len(found) == limit:
+                    return found, encode({name: raw[name] for name in names}, (partition_name, partition))
+        if start_key is None:
+            return found, None
+    resume = start_key if start_key is not None else last_kept
+    return found, encode({name: resume[name] for name in names}, (partition_name, partition)) if resume else None

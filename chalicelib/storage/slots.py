@@ -1,5 +1,5 @@
 """Slots and holds: publishing slots, the search, holding, releasing and closing a slot."""
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.rules import identity_keys, lifecycle, records
@@ -85,17 +85,21 @@ def get_slot(slot_id: str) -> records.Slot | None:
 
 
 def search_holdable_slots(site_id: str, procedure_id: str, from_key: str, to_key: str, limit: int, cursor: str | None, now: float,
-                          include_reserved: bool = False) -> tuple[list[records.Slot], str | None]:
-    """One page of holdable slots: ONE Query on the sparse search index, filtered to those whose
-    available_from has passed (which also hides held, scheduled and quarantined slots)."""
+                          include_reserved: bool = False, keep: Callable[[records.Slot], bool] = lambda _: True) -> tuple[list[records.Slot], str | None]:
+    """One page of holdable slots (and that `keep` keeps: not the next draw's): Queries on the
+    sparse search index, filtered to those whose available_from has passed (which also hides
+    held, scheduled and quarantined slots), until the page is full (cursors.query_filled: usually
+    one Query; a bounded few where many slots are hidden). The cursor is the last slot's."""
     search_pk = search_partition(site_id, procedure_id)
+    key_names = ("slot_id", "search_pk", "starts_at")
     start_key: RawItem | cursors.Ended | None  # resume_within may say the window has ENDED
-    start_key = cursors.decode(cursor, ("slot_id", "search_pk", "starts_at"), ("search_pk", search_pk)) if cursor else None
+    start_key = cursors.decode(cursor, key_names, ("search_pk", search_pk)) if cursor else None
     start_key = cursors.resume_within(start_key, "starts_at", from_key, to_key)
     if start_key is cursors.ENDED:
         return [], None
-    found, next_cursor = cursors.query_page(
-        Slot, "search_pk", search_pk, limit, start_key, index=Slot.search, range_key_condition=Slot.starts_at.between(from_key, to_key),
+    found, next_cursor = cursors.query_filled(
+        Slot, "search_pk", search_pk, limit, start_key, key_names, lambda item: keep(values.slot(item)),
+        index=Slot.search, range_key_condition=Slot.starts_at.between(from_key, to_key),
         filter_condition=(Slot.available_from <= now) if include_reserved else (Slot.available_from <= now) & slot_not_reserved(now),
     )
     return [values.slot(s) for s in found], next_cursor

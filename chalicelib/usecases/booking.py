@@ -6,6 +6,7 @@ what the caller is told.
 """
 import hmac
 import random
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TypedDict
 
@@ -62,21 +63,22 @@ def search(site_id: str, procedure_id: str, start: datetime, end: datetime, limi
         return {"slots": [], "next_cursor": None}  # allocated by draw: file a request
     floor = max(start.timestamp(), now)
     slots, next_cursor = storage.search_holdable_slots(
-        site_id, procedure_id, to_rfc3339(floor), utc_key(end), limit, cursor, now, include_reserved=partner
+        site_id, procedure_id, to_rfc3339(floor), utc_key(end), limit, cursor, now, include_reserved=partner,
+        keep=_not_the_next_draws(site_id, procedure_id, policy),
     )
-    slots = _not_the_next_draws(site_id, procedure_id, policy, slots)
     found: View = {"slots": [slot_view(s) for s in slots], "next_cursor": next_cursor}
     if policy.allocation == policies.AUTO and not slots and next_cursor is None:
         found["standby"] = standby_offer(policy)
     return found
 
 
-def _not_the_next_draws(site_id: str, procedure_id: str, policy: Policy, slots: list[records.Slot]) -> list[records.Slot]:
-    """A free slot on a day a standby request covers belongs to the next draw, never to search (auto)."""
+def _not_the_next_draws(site_id: str, procedure_id: str, policy: Policy) -> Callable[[records.Slot], bool]:
+    """Which slots search may show: a free slot on a day a standby request covers belongs to the
+    next draw, never to search (auto). Applied while the page is filled, so it hides nothing."""
     if policy.allocation != policies.AUTO or not standby.standby_ranges(site_id, procedure_id):
-        return slots
+        return lambda _: True
     tz = site_catalog.site(site_id).timezone
-    return [s for s in slots if not standby.standby_covers(site_id, procedure_id, policy, standby.local_day(s.starts_at, tz))]
+    return lambda s: not standby.standby_covers(site_id, procedure_id, policy, standby.local_day(s.starts_at, tz))
 
 
 def standby_offer(policy: Policy) -> View:

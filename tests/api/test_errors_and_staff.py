@@ -1,8 +1,8 @@
 """Error envelope, input validation, staff routes and authorization (SPEC §5)."""
 import json
-from datetime import date, timedelta
 import random
 import string
+from datetime import date, timedelta
 
 import pytest
 
