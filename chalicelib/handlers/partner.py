@@ -54,4 +54,4 @@ def partner_cancel(booking_id: str) -> None:
 def partner_file_request() -> View:
     body, now = routes.body(), clock.now()
     inputs.applicant(body.applicant, clock.utc_date(now))
-    return draw_requests.file_request(body, now, partner_id=_partner()["partner_id"])
+    return draw_requests.file_request(body, now, partner=_partner())

@@ -93,15 +93,18 @@ def _rate_limited(ip_window_end: float | None, now: float) -> Refusal:
     return Refusal("rate_limited", retry_after_seconds(ip_window_end, now))
 
 
-def request_refusal(failed: Outcome, now: float, ip_window_end: float | None = None) -> Refusal:
+def request_refusal(failed: Outcome, now: float, ip_window_end: float | None = None, quota_window_end: float | None = None) -> Refusal:
     """A standby request not filed (R6, R2, R4, R8): the cooldown (until the later of its ends;
-    none known: now), the network's hourly limit, a booking for the procedure, then the live
-    request the identity already has."""
+    none known: now), the network's hourly limit, the partner's daily quota, a booking for the
+    procedure, then the live request the identity already has."""
     if "cooldown" in failed:
         until = _latest(failed.facts, "hold_lapse_until", "cooldown_until") if failed.facts else now
         return Refusal("cooldown", retry_after_seconds(until, now))
     if "ip" in failed:
         return _rate_limited(ip_window_end, now)
+    if "quota" in failed:
+        assert quota_window_end is not None, "the daily quota fails only for a partner, with its window"
+        return Refusal("partner_quota_exceeded", retry_after_seconds(quota_window_end, now))
     if "booking" in failed:
         return BOOKING_ALREADY_ACTIVE
     return Refusal("request_already_active")

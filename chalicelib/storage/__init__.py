@@ -39,6 +39,7 @@ from chalicelib.storage.draws import (
     RECORD_PARTS,
     claim_committed_draw,
     commit_draw_if_none_pending,
+    count_request_attempt,
     draw_record_chunk,
     draws_of,
     draws_page,
@@ -70,13 +71,13 @@ from chalicelib.storage.partners import (
 )
 from chalicelib.storage.signals import record_cooldown_refusal, signals_of_day
 from chalicelib.storage.slots import (
+    any_holdable_slot,
     close_slot_if_open_to_change,
     create_slots_if_new,
     free_slots,
     get_hold,
     get_slot,
     hold_slot_if_available,
-    holdable_slots_between,
     release_draw_leftover_if_unchanged,
     release_hold_if_active,
     search_holdable_slots,
@@ -95,7 +96,7 @@ __all__ = [
     "confirm_hold_as_booking", "get_booking", "mark_link_requested", "mark_no_show", "mark_reminded_once",
     "create_site_if_new", "get_policy", "get_site", "list_sites", "replace_policy_if_unchanged",
     "RECORD_CHUNK_BYTES", "RECORD_PARTS", "claim_committed_draw",
-    "commit_draw_if_none_pending", "draw_record_chunk", "draws_of", "draws_page", "file_request_if_allowed", "get_draw",
+    "commit_draw_if_none_pending", "count_request_attempt", "draw_record_chunk", "draws_of", "draws_page", "file_request_if_allowed", "get_draw",
     "get_request", "make_offer_if_still_possible", "mark_draw_recorded", "mark_draw_run", "offer_notified",
     "offers_to_notify", "read_draw_record", "record_draw_chunks", "release_draw", "renew_draw_lease", "requests_by_id",
     "take_over_stale_draw", "waiting_requests", "withdraw_request_if_live",
@@ -103,6 +104,6 @@ __all__ = [
     "create_partner_if_new", "get_partner", "list_partners", "partner_by_key_hash", "revoke_partner_if_active",
     "record_cooldown_refusal", "signals_of_day",
     "close_slot_if_open_to_change", "create_slots_if_new", "free_slots", "get_hold", "get_slot", "hold_slot_if_available",
-    "holdable_slots_between", "release_draw_leftover_if_unchanged", "release_hold_if_active", "search_holdable_slots",
+    "any_holdable_slot", "release_draw_leftover_if_unchanged", "release_hold_if_active", "search_holdable_slots",
     "slots_by_id", "write_entries", "ensure_tables", "bookings_table_name",
 ]

@@ -10,6 +10,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.platform.clock import utc_key
 from chalicelib.rules import identity_keys, lifecycle, records
 from chalicelib.rules.lifecycle import IpLimit
+from chalicelib.rules.oversight import PartnerQuota
 from chalicelib.storage.models import Counter, Hold, IdentityState, Slot
 from chalicelib.storage.transaction import Transaction
 
@@ -152,3 +153,8 @@ def count_for_ip(tx: Transaction, kind: str, ip_limit: IpLimit) -> None:
     """One more action of this kind from this client IP in its hourly window, under the cap."""
     window_start, window_end = ip_limit["window"]
     count_under_cap(tx, "ip", f"{kind}#{ip_limit['ip']}#{window_start}", window_end, ip_limit["max"])
+
+
+def count_partner_quota(tx: Transaction, quota: PartnerQuota) -> None:
+    """R8, R11: one more hold or request on a partner's daily quota (one counter for both)."""
+    count_under_cap(tx, "quota", f"partner-holds#{quota['partner_id']}#{quota['window'][0]}", quota["window"][1], quota["max"])

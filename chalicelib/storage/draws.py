@@ -11,6 +11,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.rules import identity_keys, lifecycle, records
 from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.rules.lifecycle import IpLimit
+from chalicelib.rules.oversight import PartnerQuota
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, save_if, update_if
@@ -18,6 +19,7 @@ from chalicelib.storage.conditions import (
     HOLD_SCOPE,
     check_no_active_booking,
     count_for_ip,
+    count_partner_quota,
     end_hold,
     free_the_slot,
     identity_not_cooling_down,
@@ -42,17 +44,27 @@ def _identity_may_enter(tx: Transaction, identity: str, procedure_id: str, now: 
     check_no_active_booking(tx, identity, procedure_id, now)
 
 
-def file_request_if_allowed(request: records.Request, request_ends_at: float, now: float, ip_limit: IpLimit | None = None,
+def count_request_attempt(ip_limit: IpLimit) -> Outcome:
+    """R8: one more standby request from this client IP in its hour, counted before anything is
+    read, so a refused attempt (slots available, cooldown, ...) costs its sender as a filed one
+    does. Refused ("ip") when the IP is at its cap."""
+    tx = Transaction()
+    count_for_ip(tx, "requests-ip", ip_limit)
+    return Outcome.of(tx.commit())
+
+
+def file_request_if_allowed(request: records.Request, request_ends_at: float, now: float, partner_quota: PartnerQuota | None = None,
                             signals: Iterable[records.NewSignal] = ()) -> Outcome:
     """R6 + R2 + R4 + R8: one live request per identity and procedure, none while in cooldown or
-    holding a booking for the procedure, and no more per client IP and hour than the policy
-    allows; the request (records.Request) enters the pool of the next draw, with its signals.
-    Returns what failed, with the identity's lapse and cooldown ends if its cooldown did."""
+    holding a booking for the procedure, and for a partner's request one more on its daily quota
+    (shared with its holds); the request (records.Request) enters the pool of the next draw,
+    with its signals. Returns what failed, with the identity's lapse and cooldown ends if its
+    cooldown did. (The client IP's attempt was counted before: count_request_attempt.)"""
     tx = Transaction()
     tx.put("request", values.item(Request, request, pool_pk=search_partition(request.site_id, request.procedure_id)),
            Request.request_id.does_not_exist())
-    if ip_limit:
-        count_for_ip(tx, "requests-ip", ip_limit)
+    if partner_quota:
+        count_partner_quota(tx, partner_quota)
     tx.update(
         "scope",
         IdentityState(request.identity_key, request_scope(request.procedure_id)),

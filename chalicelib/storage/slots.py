@@ -8,12 +8,12 @@ from chalicelib.rules.oversight import PartnerQuota
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.audit import add_entries
-from chalicelib.storage.calls import RawItem, batch_get, get, guard_public_functions, query_all, update_if
+from chalicelib.storage.calls import RawItem, batch_get, get, guard_public_functions, query, query_all, update_if
 from chalicelib.storage.conditions import (
     booking_scope,
     check_no_active_booking,
     count_for_ip,
-    count_under_cap,
+    count_partner_quota,
     end_hold,
     free_the_slot,
     search_partition,
@@ -134,8 +134,7 @@ def hold_slot_if_available(slot: records.Slot, hold: records.Hold, now: float, a
     if ip_limit:
         count_for_ip(tx, "holds-ip", ip_limit)
     if partner_quota:
-        count_under_cap(tx, "quota", f"partner-holds#{partner_quota['partner_id']}#{partner_quota['window'][0]}",
-                        partner_quota["window"][1], partner_quota["max"])
+        count_partner_quota(tx, partner_quota)
     tx.put("hold", values.item(Hold, hold), Hold.hold_id.does_not_exist())
     add_entries(tx, audit)
     add_signals(tx, signals)
@@ -205,12 +204,22 @@ def free_slots(site_id: str, procedure_id: str, from_key: str, to_key: str, now:
                                               index=Slot.search, filter_condition=slot_free_for_a_draw(now))]
 
 
-def holdable_slots_between(site_id: str, procedure_id: str, from_key: str, to_key: str, now: float) -> list[records.Slot]:
-    """Every slot of the range the public could hold now (the uniform rule, not reserved, not
-    started): Query pages of the search index (filing a standby request, never a search)."""
-    found = query_all(Slot, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key), index=Slot.search,
-                      filter_condition=(Slot.available_from <= now) & slot_not_reserved(now) & Slot.state.is_in(*lifecycle.HOLDABLE_STATES))
-    return [values.slot(s) for s in found]
+HOLDABLE_CHECK_PAGE = 100  # the items each Query of any_holdable_slot evaluates
+
+
+def any_holdable_slot(site_id: str, procedure_id: str, from_key: str, to_key: str, now: float, keep: Callable[[records.Slot], bool]) -> bool:
+    """Is any slot of the range one the public could hold now (the uniform rule, not reserved,
+    not started) and that `keep` keeps? Query pages of the search index, stopping at the first
+    such slot: a standby request refused because slots are free reads one page, not the range."""
+    start_key: RawItem | None = None
+    while True:
+        page, start_key = query(Slot, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key), index=Slot.search,
+                                limit=HOLDABLE_CHECK_PAGE, start_key=start_key,
+                                filter_condition=(Slot.available_from <= now) & slot_not_reserved(now) & Slot.state.is_in(*lifecycle.HOLDABLE_STATES))
+        if any(keep(values.slot(Slot.from_raw_data(raw))) for raw in page):
+            return True
+        if start_key is None:
+            return False
 
 
 def release_draw_leftover_if_unchanged(slot: records.Slot, now: float, available_from: float | None) -> Outcome:

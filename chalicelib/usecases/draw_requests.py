@@ -8,16 +8,18 @@ from chalicelib.platform.clock import parse_instant, to_rfc3339, utc_key
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import new_id, new_token, token_hash
-from chalicelib.rules import identity_keys, lifecycle, policies, records, refusals, submitted
+from chalicelib.rules import identity_keys, lifecycle, oversight, policies, records, refusals, submitted
 from chalicelib.rules.errors import InvalidValue
 from chalicelib.rules.policies import Policy
-from chalicelib.usecases import View, draw_terms, fraud_signals, notify, ownership, site_catalog, standby
+from chalicelib.usecases import PartnerContext, View, draw_terms, fraud_signals, notify, ownership, site_catalog, standby
 
 _rng = random.SystemRandom()
 
 
-def file_request(filed: submitted.DrawRequest, now: float, partner_id: str | None = None, client_ip: str | None = None) -> View:
-    """The request `filed` (a submitted.DrawRequest, as parsed) for its applicant."""
+def file_request(filed: submitted.DrawRequest, now: float, partner: PartnerContext | None = None, client_ip: str | None = None) -> View:
+    """The request `filed` (a submitted.DrawRequest, as parsed) for its applicant; `partner`
+    ({"partner_id", "daily_quota"}) when a partner files it for a beneficiary."""
+    partner_id = partner["partner_id"] if partner else None
     site_id, procedure_id, applicant = filed.site_id, filed.procedure_id, filed.applicant
     first_day, last_day = filed.first_day, filed.last_day
     found = site_catalog.procedure(site_id, procedure_id)
@@ -26,10 +28,9 @@ def file_request(filed: submitted.DrawRequest, now: float, partner_id: str | Non
         raise refusals.NOT_DRAW.exception()
     identity_keys.check_accepted_document(applicant.document.type, policy)
     today = clock.utc_date(now)
-    if last_day < first_day:
-        raise InvalidValue("last_day", "{last_day} must be on or after {first_day}.")
-    if last_day < today or (last_day - today).days > 366:
-        raise InvalidValue("last_day", "{last_day} must be within the next year.")
+    _check_days(first_day, last_day, today)
+    if partner is None:  # counted before anything is read: a refused attempt costs as a filed one
+        _count_attempt(_request_ip_limit(client_ip, policy, now), now)
     if policy.allocation == policies.AUTO:
         _refuse_standby_while_holdable(found, procedure_id, policy, max(first_day, today), last_day, now)
     identity = identity_keys.identity_key_of(identity_secret(), applicant.document, applicant.birth_date)
@@ -37,8 +38,8 @@ def file_request(filed: submitted.DrawRequest, now: float, partner_id: str | Non
     ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
     request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
                            filed.permit_expires_on, partner_id, now, ends)
-    _file(request, ends, now, None if partner_id else _request_ip_limit(client_ip, policy, now),
-          fraud_signals.request_signals(now, client_ip, identity, applicant.email))
+    quota = oversight.PartnerQuota(partner_id=partner["partner_id"], window=oversight.day_window(now), max=partner["daily_quota"]) if partner else None
+    _file(request, ends, now, quota, fraud_signals.request_signals(now, client_ip, identity, applicant.email))
     standby.forget_standby(site_id, procedure_id)
     if policy.allocation == policies.AUTO:
         draw_terms.pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
@@ -56,10 +57,23 @@ def _request_ip_limit(client_ip: str | None, policy: Policy, now: float) -> life
     return lifecycle.IpLimit(ip=client_ip or "unknown", window=lifecycle.hour_window(now), max=policy.max_holds_per_ip_per_hour)
 
 
-def _file(request: records.Request, ends: float, now: float, ip_limit: lifecycle.IpLimit | None, signals: list[records.NewSignal]) -> None:
-    result = storage.file_request_if_allowed(request, ends, now, ip_limit, signals=signals)
+def _check_days(first_day: date, last_day: date, today: date) -> None:
+    if last_day < first_day:
+        raise InvalidValue("last_day", "{last_day} must be on or after {first_day}.")
+    if last_day < today or (last_day - today).days > 366:
+        raise InvalidValue("last_day", "{last_day} must be within the next year.")
+
+
+def _count_attempt(ip_limit: lifecycle.IpLimit, now: float) -> None:
+    result = storage.count_request_attempt(ip_limit)
     if not result.ok:
-        raise refusals.request_refusal(result, now, ip_limit["window"][1] if ip_limit else None).exception()
+        raise refusals.request_refusal(result, now, ip_limit["window"][1]).exception()
+
+
+def _file(request: records.Request, ends: float, now: float, quota: oversight.PartnerQuota | None, signals: list[records.NewSignal]) -> None:
+    result = storage.file_request_if_allowed(request, ends, now, quota, signals=signals)
+    if not result.ok:
+        raise refusals.request_refusal(result, now, quota_window_end=quota["window"][1] if quota else None).exception()
 
 
 def _new_request(site_id: str, procedure_id: str, identity: str, token_digest: str, applicant: submitted.Applicant, first_day: date,
@@ -86,10 +100,13 @@ def _refuse_standby_while_holdable(site: records.Site, procedure_id: str, policy
     A free slot on a day another request covers is not holdable: it waits for the draw."""
     low = utc_key(parse_instant((first_day - timedelta(days=1)).isoformat()))
     high = utc_key(parse_instant((last_day + timedelta(days=2)).isoformat()))
-    for slot in storage.holdable_slots_between(site.site_id, procedure_id, max(low, to_rfc3339(now)), high, now):
+
+    def usable(slot: records.Slot) -> bool:
         day = lifecycle.local_date(parse_instant(slot.starts_at), site.timezone)
-        if first_day.isoformat() <= day <= last_day.isoformat() and not standby.standby_covers(site.site_id, procedure_id, policy, day):
-            raise refusals.SLOTS_AVAILABLE.exception()
+        return first_day.isoformat() <= day <= last_day.isoformat() and not standby.standby_covers(site.site_id, procedure_id, policy, day)
+
+    if storage.any_holdable_slot(site.site_id, procedure_id, max(low, to_rfc3339(now)), high, now, usable):
+        raise refusals.SLOTS_AVAILABLE.exception()
 
 
 def _request_for(request_id: str, token: str | None) -> records.Request:

@@ -1,0 +1,69 @@
+"""The doors beside public search (SPEC R5, R8, R11): refused standby requests are cheap and
+counted, partner requests count on the partner's quota."""
+from datetime import date, timedelta
+
+from tests.support import PROCEDURE, SITE, applicant, at_the_wire
+
+AUTO = {"allocation": "auto", "max_holds_per_ip_per_hour": 3}
+
+
+def _request_body(n):
+    return {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(n),
+            "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
+
+
+def _items_read(monkeypatch):
+    """Items DynamoDB evaluated for the Queries made from now on (ScannedCount, before filters)."""
+    read = []
+
+    def counting(send, service, operation, params):
+        answer = send()
+        if service == "dynamodb" and operation == "Query":
+            read.append(answer.get("ScannedCount", 0))
+        return answer
+
+    at_the_wire(monkeypatch, counting)
+    return read
+
+
+def test_a_standby_request_refused_because_slots_are_free_reads_one_page_not_the_range(api, monkeypatch):
+    api.create_site()
+    api.set_policy(**AUTO)
+    assert api.schedule(days=10, slot_minutes=15, counters=3) == 10 * 12 * 3
+    read = _items_read(monkeypatch)
+    refused = api.call("POST", "/requests", _request_body(1))
+    assert refused.status == 409 and refused.code == "slots_available"
+    assert 0 < sum(read) <= 100, read  # one page of the search index, not its 360 slots
+
+
+def test_every_refused_standby_request_counts_against_the_network_s_hourly_limit(api):
+    api.ready_site(**AUTO)
+    answers = [api.call("POST", "/requests", _request_body(n), headers={"X-Forwarded-For": "203.0.113.9"}) for n in range(5)]
+    assert [(a.status, a.code) for a in answers] == [(409, "slots_available")] * 3 + [(429, "rate_limited")] * 2
+    assert answers[-1].headers.get("retry-after")
+    other = api.call("POST", "/requests", _request_body(9), headers={"X-Forwarded-For": "203.0.113.10"})
+    assert other.code == "slots_available"  # another network is not limited by this one
+
+
+def _empty_auto_site(api):
+    """A site whose only procedure has no slot: every standby request is accepted on its merits."""
+    api.create_site()
+    api.set_policy(allocation="auto")
+
+
+def test_partner_requests_count_on_the_partner_s_daily_quota(api):
+    _empty_auto_site(api)
+    partner = api.create_partner(daily_quota=2)
+    filed = [api.call("POST", "/partner/requests", _request_body(n), headers=api.partner_headers(partner)) for n in range(4)]
+    assert [f.status for f in filed] == [201, 201, 429, 429]
+    assert filed[2].code == "partner_quota_exceeded" and filed[2].headers.get("retry-after")
+
+
+def test_a_partner_s_holds_and_requests_share_one_quota(api):
+    slots = api.ready_site(allocation="auto")
+    partner = api.create_partner(daily_quota=2)
+    assert api.partner_hold(partner, slots[0]["slot_id"], applicant(1)).status == 201
+    assert api.partner_hold(partner, slots[1]["slot_id"], applicant(2)).status == 201
+    refused = api.call("POST", "/partner/requests", {**_request_body(3), "from": (date.today() + timedelta(days=20)).isoformat()},
+                       headers=api.partner_headers(partner))
+    assert refused.status == 429 and refused.code == "partner_quota_exceeded"
