@@ -72,7 +72,7 @@ def partner_key(auth_request: AuthRequest) -> dict[str, Any]:
     if found is None:
         raise NotAuthenticated()
     allowed = AuthResponse(routes=["*"], principal_id=found.partner_id,
-                           context={"partner_id": found.partner_id, "daily_quota": str(int(found.daily_quota))})
+                           context=partner_keys.authorizer_context(found))
     # API Gateway counts and throttles the request against the usage-plan key this names (the
     # API key source is AUTHORIZER, infra/resources.yaml): the partner never sees that key.
     return {**allowed.to_dict(auth_request), "usageIdentifierKey": gateway_keys.usage_key(found.partner_id)}

@@ -185,8 +185,8 @@ class Api:
         return self.slots()
 
     # --- partners ---
-    def create_partner(self, name="Cimade Montpellier", daily_quota=50):
-        reply = self.call("POST", "/staff/partners", {"name": name, "daily_quota": daily_quota}, self.staff_headers())
+    def create_partner(self, name="Cimade Montpellier", daily_quota=50, sites=(SITE,)):
+        reply = self.call("POST", "/staff/partners", {"name": name, "daily_quota": daily_quota, "sites": list(sites)}, self.staff_headers())
         assert reply.status == 201, reply
         return reply.body
 

@@ -19,7 +19,7 @@ def _partner() -> PartnerContext:
 @route("/partner/sites/{site_id}/slots", fields=inputs.SEARCH_FIELDS)
 def partner_search_slots(site_id: str) -> View:
     q, now = routes.query(), clock.now()
-    _partner()
+    partner_keys.check_site(_partner(), site_id)
     start, end = search_window(q, now)
     return booking.search(site_id, q["procedure"], start, end, q.get("limit", 20), q.get("cursor"), now, partner=True)
 
@@ -54,4 +54,6 @@ def partner_cancel(booking_id: str) -> None:
 def partner_file_request() -> View:
     body, now = routes.body(), clock.now()
     inputs.applicant(body.applicant, clock.utc_date(now))
-    return draw_requests.file_request(body, now, partner=_partner())
+    partner = _partner()
+    partner_keys.check_site(partner, body.site_id)
+    return draw_requests.file_request(body, now, partner=partner)

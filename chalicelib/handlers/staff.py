@@ -54,7 +54,7 @@ def day_list(site_id: str) -> View:
 @route("/staff/partners", methods=["POST"], status=201)
 def create_partner() -> View:
     body = routes.body()
-    return partner_keys.create(body.name, body.daily_quota, clock.now(), routes.staff_subject(), routes.client_ip())
+    return partner_keys.create(body.name, body.daily_quota, body.sites, clock.now(), routes.staff_subject(), routes.client_ip())
 
 
 @route("/staff/partners")

@@ -88,8 +88,11 @@ LOOKUP_BODY = Obj({"document": DOCUMENT, "birth_date": Day(), "email": EMAIL},
 CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day(),
                      "permit_expires_on": Day().described("The expiry read on the permit (required for a booking won as urgent).")},
                     required=("document", "birth_date"), into=submitted.CheckIn)
-PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, required=("name", "daily_quota"),
-                   into=submitted.NewPartner).described(example={"name": "Cimade Montpellier", "daily_quota": 50})
+PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000),
+                    "sites": Items(Identifier(), 1, 100, "sites must be a list of 1 to 100 site ids: the sites the key may act on.",
+                                   into=lambda ids: tuple(sorted(set(ids)))).described("R11: the sites the key may act on.")},
+                   required=("name", "daily_quota", "sites"),
+                   into=submitted.NewPartner).described(example={"name": "Cimade Montpellier", "daily_quota": 50, "sites": ["herault"]})
 
 def _policy_field(name: str) -> Schema:
     if name == "allocation":
@@ -127,7 +130,8 @@ SITE = obj(("site_id", "name", "address", "timezone", "procedures"), site_id=STR
            timezone=STRING, procedures={"type": "array", "items": obj(("procedure_id", "name"), procedure_id=STRING, name=STRING,
                                                                         allocation=STRING)})
 HISTORY = obj(("history",), history={"type": "array", "items": obj(("at", "action"), at=INSTANT_OUT, action=STRING)})
-PARTNER = obj(("partner_id", "name", "daily_quota", "status"), partner_id=STRING, name=STRING, daily_quota=INTEGER, status=STRING)
+PARTNER = obj(("partner_id", "name", "daily_quota", "sites", "status"), partner_id=STRING, name=STRING, daily_quota=INTEGER,
+              sites={"type": "array", "items": STRING}, status=STRING)
 POLICY_OUT = {"type": "object", "required": list(policies.POLICY_FIELDS),
               "properties": {name: _policy_field(name).json_schema() for name in policies.POLICY_FIELDS}}
 DAY_BOOKING = obj(("booking_id", "slot_id", "starts_at", "reference", "status", "family_name", "given_names"),
@@ -234,11 +238,11 @@ OPERATIONS = [
               errors=("site_not_found",)),
     # partners
     Operation("GET", "/partner/sites/{site_id}/slots", "Bookable slots, with the partner share", auth=PARTNER_KEY,
-              query=SEARCH_QUERY, response=SLOT_PAGE, errors=("site_not_found", "procedure_not_found")),
+              query=SEARCH_QUERY, response=SLOT_PAGE, errors=("site_not_found", "procedure_not_found", "forbidden_site")),
     Operation("POST", "/partner/holds", "Hold a slot for an applicant", auth=PARTNER_KEY, status=201, body=HOLD_BODY,
               response=HOLD, errors=("slot_not_found", "draw_only", "slot_unavailable", "hold_already_active",
                                      "booking_already_active", "cooldown", "rate_limited", "partner_quota_exceeded",
-                                     "state_changed")),
+                                     "forbidden_site", "state_changed")),
     Operation("POST", "/partner/bookings", "Confirm a partner's hold", auth=PARTNER_KEY, status=201, also_status=(200,),
               body=CONFIRM_BODY, response=BOOKING,
               errors=("hold_not_found", "bad_hold_token", "not_this_partner", "hold_expired", "hold_not_active", "booking_already_active",
@@ -251,7 +255,8 @@ OPERATIONS = [
     Operation("POST", "/partner/requests", "File a draw request for an applicant", auth=PARTNER_KEY, status=201,
               body=DRAW_REQUEST_BODY, response=REQUEST,
               errors=("site_not_found", "procedure_not_found", "not_draw", "slots_available", "request_already_active",
-                      "booking_already_active", "cooldown", "rate_limited", "state_changed")),
+                      "booking_already_active", "cooldown", "rate_limited", "partner_quota_exceeded", "forbidden_site",
+                      "state_changed")),
     # staff
     Operation("POST", "/staff/sites", "Create a site", auth=ADMIN, status=201, body=SITE_BODY, response=SITE,
               errors=("site_exists",)),
@@ -271,7 +276,7 @@ OPERATIONS = [
               response=obj(("bookings",), bookings={"type": "array", "items": DAY_BOOKING}), errors=("site_not_found",)),
     Operation("POST", "/staff/partners", "Register a partner (its API key is shown once)", auth=ADMIN, status=201,
               body=PARTNER_BODY, response=obj(("partner_id", "api_key"), partner_id=STRING, api_key=STRING),
-              errors=("partner_exists",)),
+              errors=("partner_exists", "site_not_found")),
     Operation("GET", "/staff/partners", "Partners", auth=ADMIN, response=obj(("partners",), partners={"type": "array", "items": PARTNER})),
     Operation("DELETE", "/staff/partners/{partner_id}", "Revoke a partner's key", auth=ADMIN, status=204,
               errors=("partner_not_found", "partner_revoked", "state_changed")),

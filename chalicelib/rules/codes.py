@@ -37,6 +37,7 @@ CODES: dict[str, Code] = {k: Code(*v) for k, v in {
                   "Cette démarche est désormais attribuée par tirage au sort : revenez à l’étape 1 pour déposer une demande."),
     "not_draw": (403, "This procedure is first come, first served: go back to step 1 and choose a slot.",
                  "Cette démarche n’est pas attribuée par tirage au sort : revenez à l’étape 1 pour choisir un créneau."),
+    "forbidden_site": (403, "This key or account may not act on this site.", "Cette clé ou ce compte ne peut pas agir sur ce site."),
     "not_this_partner": (403, "This hold was made by another partner.", "Cette réservation a été faite par un autre partenaire."),
     "not_found": (404, "Not found: it may have been removed or never existed.",
                   "Élément introuvable : il a peut-être été supprimé ou n’a jamais existé."),

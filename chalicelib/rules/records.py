@@ -171,6 +171,7 @@ class Partner:
     key_hash: str
     created_at: float
     revoked_at: float | None = None
+    sites: frozenset[str] = frozenset()  # R11: the sites its key may act on (none: nowhere)
     gateway_key_id: str | None = None
 
 
@@ -180,6 +181,7 @@ class PartnerKey:
     partner_id: str
     name: str
     daily_quota: int
+    sites: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

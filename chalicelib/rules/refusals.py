@@ -51,6 +51,7 @@ BEARER = {"hold": (Refusal("hold_not_found"), Refusal("bad_hold_token")),
           "booking": (BOOKING_NOT_FOUND, Refusal("bad_booking_token")),
           "request": (Refusal("request_not_found"), Refusal("bad_request_token"))}
 PARTNER_KEY_REQUIRED = Refusal("unauthorized")
+FORBIDDEN_SITE = Refusal("forbidden_site")
 NOT_THIS_PARTNER = Refusal("not_this_partner")
 # A procedure's allocation (R6): first come, first served procedures are held, drawn ones requested.
 DRAW_ONLY = Refusal("draw_only")

@@ -111,3 +111,4 @@ class NewPartner:
     """POST /staff/partners."""
     name: str
     daily_quota: int
+    sites: tuple[str, ...]  # R11: the sites its key may act on

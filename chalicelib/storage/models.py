@@ -362,6 +362,7 @@ class Partner(Model):
     revoked_at = NumberAttribute(null=True)
     # Its key in API Gateway's partner usage plan (chalicelib/platform/gateway_keys.py), when registered.
     gateway_key_id = UnicodeAttribute(null=True)
+    sites = UnicodeSetAttribute(null=True)  # R11: the sites its key may act on; absent: none
 
 
 class PartnerKey(Model):
@@ -375,6 +376,7 @@ class PartnerKey(Model):
     partner_id = UnicodeAttribute()
     name = UnicodeAttribute()
     daily_quota = NumberAttribute()
+    sites = UnicodeSetAttribute(null=True)  # as the partner's: the authorizer reads only this item
 
 
 class AuditEntry(Model):

@@ -14,10 +14,11 @@ def create_partner_if_new(partner: records.Partner, audit: Iterable[records.NewA
     """The partner (records.Partner) and its key lookup, together (with its audit entry).
     Returns what failed."""
     tx = Transaction()
-    tx.put("partner", values.item(Partner, partner, sk=partner.partner_id), Partner.sk.does_not_exist())
+    tx.put("partner", values.item(Partner, partner, sk=partner.partner_id, sites=set(partner.sites) or None), Partner.sk.does_not_exist())
     tx.put(
         "key",
-        PartnerKey(f"partner-key#{partner.key_hash}", partner_id=partner.partner_id, name=partner.name, daily_quota=partner.daily_quota),
+        PartnerKey(f"partner-key#{partner.key_hash}", partner_id=partner.partner_id, name=partner.name, daily_quota=partner.daily_quota,
+                   sites=set(partner.sites) or None),
         PartnerKey.pk.does_not_exist(),
     )
     add_entries(tx, audit)
@@ -46,7 +47,7 @@ def revoke_partner_if_active(partner: records.Partner, now: float, audit: Iterab
 def partner_by_key_hash(key_hash: str) -> records.PartnerKey | None:
     """One GetItem: the live partner behind an API key hash, or None (unknown or revoked)."""
     found = get(PartnerKey, f"partner-key#{key_hash}", "key")
-    return None if found is None else values.read(records.PartnerKey, found)
+    return None if found is None else values.read(records.PartnerKey, found, sites=frozenset(found.sites or ()))
 
 
 guard_public_functions(globals())

@@ -41,9 +41,9 @@ def read(cls: type[R], item: Model | None, **derived: Any) -> R | None:
 
 def item(model_cls: type[M], record: "DataclassInstance", **keys: Any) -> M:
     """A new item of `model_cls` from a record's fields that the model has, with `keys` (the
-    key and index attributes storage derives)."""
+    key and index attributes storage derives, or a field as storage keeps it)."""
     attributes = model_cls.get_attributes()
-    values = {f.name: getattr(record, f.name) for f in fields(record) if f.name in attributes}
+    values = {f.name: getattr(record, f.name) for f in fields(record) if f.name in attributes and f.name not in keys}
     if "applicant" in values:
         values["applicant"] = models.Applicant(**{name: getattr(values["applicant"], name) for name in _APPLICANT_FIELDS})
     return model_cls(**values, **keys)
@@ -107,4 +107,4 @@ def partner(found: models.Partner) -> records.Partner: ...
 @overload
 def partner(found: None) -> None: ...
 def partner(found: models.Partner | None) -> records.Partner | None:
-    return None if found is None else read(records.Partner, found, partner_id=found.sk)
+    return None if found is None else read(records.Partner, found, partner_id=found.sk, sites=frozenset(found.sites or ()))

@@ -8,3 +8,4 @@ class PartnerContext(TypedDict):
     """The partner the authorizer let through (partner_keys.quota_of), as the use cases take it."""
     partner_id: str
     daily_quota: int
+    sites: frozenset[str]  # R11: the sites its key may act on

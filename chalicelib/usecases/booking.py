@@ -96,6 +96,8 @@ def hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, no
     """A hold for `applicant` (submitted.Applicant, as parsed); `partner` ({"partner_id", "daily_quota"})
     when a partner holds for a beneficiary."""
     slot, policy = _slot_to_hold(slot_id, applicant)
+    if partner and slot.site_id not in partner["sites"]:
+        raise refusals.FORBIDDEN_SITE.exception()  # R11: the key acts only on its sites
     expires_at, available_after = lifecycle.hold_terms(now, epoch_of(slot.starts_at), policy, _rng)
     identity = identity_keys.identity_key_of(identity_secret(), applicant.document, applicant.birth_date)
     token = new_token()

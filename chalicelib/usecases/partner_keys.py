@@ -10,7 +10,7 @@ from chalicelib.platform import config, gateway_keys
 from chalicelib.platform.clock import to_rfc3339, utc_key
 from chalicelib.platform.tokens import new_id, new_token, token_hash
 from chalicelib.rules import records, refusals
-from chalicelib.usecases import PartnerContext, View, audit_trail
+from chalicelib.usecases import PartnerContext, View, audit_trail, site_catalog
 from chalicelib.usecases.ownership import found_or_404
 
 _key_cache: dict[str, tuple] = {}  # key hash -> (expires_monotonic, partner or None); off unless configured
@@ -21,23 +21,27 @@ def _view(p: records.Partner) -> View:
         "partner_id": p.partner_id,
         "name": p.name,
         "daily_quota": int(p.daily_quota),
+        "sites": sorted(p.sites),
         "created_at": to_rfc3339(p.created_at),
         "status": "revoked" if p.revoked_at else "active",
         **({"revoked_at": to_rfc3339(p.revoked_at)} if p.revoked_at else {}),
     }
 
 
-def create(name: str, daily_quota: int, now: float, staff_subject: str = "unknown", client_ip: str | None = None) -> View:
+def create(name: str, daily_quota: int, sites: tuple[str, ...], now: float, staff_subject: str = "unknown", client_ip: str | None = None) -> View:
     """A new partner and its API key (256 random bits), shown once; only its SHA-256 is kept.
+    The key acts only on `sites` (each must exist: 404 otherwise).
 
     Its usage-plan key is registered in API Gateway first: if that fails nothing is stored (503);
     if storing fails the registration is undone, so no partner half exists."""
+    for site_id in sites:
+        site_catalog.site(site_id)  # 404 site_not_found
     key = "fsk_" + new_token()
     partner_id = new_id("ptn")
     gateway_key_id = gateway_keys.register(partner_id, name)
     partner = records.Partner(partner_id=partner_id, name=name, daily_quota=daily_quota, key_hash=token_hash(key), created_at=now,
-                      gateway_key_id=gateway_key_id)
-    entry = audit_trail.staff_change(partner_id, "partner_created", staff_subject, now, client_ip, daily_quota=daily_quota)
+                      gateway_key_id=gateway_key_id, sites=frozenset(sites))
+    entry = audit_trail.staff_change(partner_id, "partner_created", staff_subject, now, client_ip, daily_quota=daily_quota, sites=sorted(sites))
     try:
         result = storage.create_partner_if_new(partner, audit=[entry])
         if not result.ok:
@@ -122,9 +126,22 @@ def utc_key_of(epoch: float) -> str:
 
 
 def quota_of(context: Mapping[str, Any]) -> PartnerContext:
-    """The partner the authorizer let through, from its context: {"partner_id", "daily_quota"}."""
+    """The partner the authorizer let through, from its context: {"partner_id", "daily_quota",
+    "sites"} (the authorizer's context holds strings only: the sites are joined by spaces)."""
     try:
-        return {"partner_id": context["partner_id"], "daily_quota": int(context["daily_quota"])}
+        return {"partner_id": context["partner_id"], "daily_quota": int(context["daily_quota"]),
+                "sites": frozenset(str(context.get("sites") or "").split())}
     except (KeyError, TypeError, ValueError) as exc:
         raise refusals.PARTNER_KEY_REQUIRED.exception() from exc
+
+
+def authorizer_context(found: records.PartnerKey) -> dict[str, str]:
+    """What the partner authorizer hands the routes (strings only), read back by quota_of."""
+    return {"partner_id": found.partner_id, "daily_quota": str(int(found.daily_quota)), "sites": " ".join(sorted(found.sites))}
+
+
+def check_site(partner: PartnerContext, site_id: str) -> None:
+    """R11: a partner's key acts only on the sites it was created for (403 forbidden_site)."""
+    if site_id not in partner["sites"]:
+        raise refusals.FORBIDDEN_SITE.exception()
 

@@ -67,3 +67,31 @@ def test_a_partner_s_holds_and_requests_share_one_quota(api):
     refused = api.call("POST", "/partner/requests", {**_request_body(3), "from": (date.today() + timedelta(days=20)).isoformat()},
                        headers=api.partner_headers(partner))
     assert refused.status == 429 and refused.code == "partner_quota_exceeded"
+
+
+def test_a_partner_key_acts_only_on_the_sites_it_was_created_for(api):
+    slots = api.ready_site()
+    api.create_site("other-site")
+    api.set_policy("other-site", allocation="auto")
+    theirs = api.create_partner(sites=("other-site",))
+    mine = api.create_partner("Mine")
+    headers = api.partner_headers(theirs)
+    search = api.call("GET", f"/partner/sites/{SITE}/slots?procedure={PROCEDURE}", headers=headers)
+    hold = api.partner_hold(theirs, slots[0]["slot_id"], applicant(1))
+    request = api.call("POST", "/partner/requests", _request_body(2), headers=headers)
+    assert [(r.status, r.code) for r in (search, hold, request)] == [(403, "forbidden_site")] * 3
+    assert api.partner_hold(mine, slots[0]["slot_id"], applicant(1)).status == 201  # nothing was written by the refusals
+    assert api.call("POST", "/partner/requests", {**_request_body(3), "site_id": "other-site"}, headers=headers).status == 201
+
+
+def test_a_partner_is_created_for_sites_that_exist(api):
+    api.create_site()
+    missing = api.call("POST", "/staff/partners", {"name": "x", "daily_quota": 5, "sites": ["nowhere"]}, api.staff_headers())
+    none = api.call("POST", "/staff/partners", {"name": "x", "daily_quota": 5, "sites": []}, api.staff_headers())
+    assert (missing.status, missing.code) == (404, "site_not_found")
+    assert none.status == 422 and none.body["error"]["details"] == {"field": "sites"}
+    listed = api.call("GET", "/staff/partners", headers=api.staff_headers()).body["partners"]
+    assert listed == []
+    created = api.create_partner(sites=(SITE, SITE))
+    assert api.call("GET", "/staff/partners", headers=api.staff_headers()).body["partners"][0]["sites"] == [SITE]
+    assert created["sites"] == [SITE]

@@ -267,7 +267,7 @@ def _prepare_partner_request(api):
 
 
 def _prepare_create_partner(api):
-    return lambda: _staff("POST", "/staff/partners", {"name": "Asso", "daily_quota": 5})(api)
+    return lambda: _staff("POST", "/staff/partners", {"name": "Asso", "daily_quota": 5, "sites": [SITE]})(api)
 
 
 def _prepare_list_partners(api):

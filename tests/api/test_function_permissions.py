@@ -207,6 +207,7 @@ UNREAD_HERE = {"APIHandler": {"arn:*:ssm:*:*:parameter/fairslot/test/partner-usa
 def test_the_partner_authorizer_only_reads_its_key_lookup(api, aws_calls):
     import app as application
 
+    api.create_site()
     partner = api.create_partner()
     event = {"type": "TOKEN", "authorizationToken": partner["api_key"],
              "methodArn": "arn:aws:execute-api:eu-west-3:123456789012:abc/api/GET/partner/bookings"}

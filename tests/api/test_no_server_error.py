@@ -42,7 +42,7 @@ def _valid_body(op):
         "/staff/sites": {"name": "n", "address": "a", "timezone": "Europe/Paris", "procedures": [{"procedure_id": "p", "name": "p"}]},
         "/staff/sites/{site_id}/schedules": {"procedure_id": PROCEDURE, "from": "2026-03-02", "to": "2026-03-02", "opens": "09:00",
                                              "closes": "10:00", "slot_minutes": 30},
-        "/staff/partners": {"name": "n", "daily_quota": 3},
+        "/staff/partners": {"name": "n", "daily_quota": 3, "sites": [SITE]},
         "/staff/bookings/{booking_id}/check-in": {"document": {"type": "agdref", "number": "0000000007"},
                                                   "birth_date": "1990-01-02"},
         "/staff/sites/{site_id}/procedures/{procedure_id}/policy": {"hold_ttl_seconds": 600},

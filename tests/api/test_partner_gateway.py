@@ -7,8 +7,7 @@ import pytest
 import app as application
 from chalicelib import storage
 from chalicelib.platform import gateway_keys
-from tests.api.test_partners import partner_site
-from tests.support import applicant
+from tests.support import SITE, applicant
 
 
 @pytest.fixture
@@ -26,6 +25,12 @@ def plan(apigateway, monkeypatch):
     gateway_keys.forget()
     yield plan_id
     gateway_keys.forget()
+
+
+@pytest.fixture(autouse=True)
+def site(api):
+    """The site every partner here is created for (R11: a key names its sites)."""
+    api.create_site()
 
 
 def authorize(api_key, path="/partner/bookings"):
@@ -83,7 +88,7 @@ def test_a_gateway_failure_on_creation_stores_no_partner_and_leaves_no_key(api, 
             raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}, "CreateUsagePlanKey")
 
     monkeypatch.setattr(gateway_keys, "_client", lambda service: PlanRefuses(real_client(service)))
-    refused = api.call("POST", "/staff/partners", {"name": "x", "daily_quota": 5}, api.staff_headers())
+    refused = api.call("POST", "/staff/partners", {"name": "x", "daily_quota": 5, "sites": [SITE]}, api.staff_headers())
     assert refused.status == 503 and refused.headers.get("retry-after"), refused
     assert storage.list_partners() == []
     assert apigateway.get_api_keys()["items"] == []  # the key made first was deleted again
@@ -96,7 +101,7 @@ def test_a_storage_failure_on_creation_undoes_the_gateway_registration(api, apig
         raise StorageUnavailable()
 
     monkeypatch.setattr(storage, "create_partner_if_new", unavailable)
-    refused = api.call("POST", "/staff/partners", {"name": "x", "daily_quota": 5}, api.staff_headers())
+    refused = api.call("POST", "/staff/partners", {"name": "x", "daily_quota": 5, "sites": [SITE]}, api.staff_headers())
     assert refused.status == 503
     assert apigateway.get_api_keys()["items"] == [] and plan_keys(apigateway, plan) == {}
 
@@ -124,7 +129,8 @@ def test_a_failed_gateway_cleanup_does_not_undo_the_revocation_and_revoking_agai
 
 
 def test_without_a_plan_configured_partners_work_unregistered(api, apigateway):
-    partner_site(api)
+    api.set_policy(partner_share=1 / 3, partner_release_lead_seconds=3600)  # the site exists (fixture `site`)
+    api.schedule()
     partner = api.create_partner()
     assert apigateway.get_api_keys()["items"] == []
     assert storage.get_partner(partner["partner_id"]).gateway_key_id is None

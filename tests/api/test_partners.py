@@ -12,6 +12,7 @@ def partner_site(api, share=1 / 3, lead=3600, **policy):
 
 
 def test_a_partner_key_is_shown_once_and_stored_hashed(api):
+    api.create_site()
     partner = api.create_partner()
     assert partner["api_key"] and len(partner["api_key"]) >= 40
     listed = api.call("GET", "/staff/partners", headers=api.staff_headers()).body["partners"]
@@ -41,7 +42,7 @@ def test_a_revoked_key_is_refused_at_once(api):
 
 def test_only_admins_manage_partners(api):
     agent = api.staff_headers(groups=("agents",))
-    assert api.call("POST", "/staff/partners", {"name": "x", "daily_quota": 1}, agent).status == 403
+    assert api.call("POST", "/staff/partners", {"name": "x", "daily_quota": 1, "sites": [SITE]}, agent).status == 403
     assert api.call("GET", "/staff/partners", headers=agent).status == 403
 
 
@@ -149,6 +150,7 @@ def test_partner_policy_field_is_validated(api):
 
 
 def test_creating_and_revoking_a_partner_is_audited(api):
+    api.create_site()
     partner = api.create_partner()
     api.revoke_partner(partner)
     reply = api.call("GET", f"/staff/partners/{partner['partner_id']}/history", headers=api.staff_headers())

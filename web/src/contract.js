@@ -72,6 +72,11 @@ export const ERRORS = {
   "en": "This action is not allowed.",
   "fr": "Cette action n’est pas autorisée."
  },
+ "forbidden_site": {
+  "status": 403,
+  "en": "This key or account may not act on this site.",
+  "fr": "Cette clé ou ce compte ne peut pas agir sur ce site."
+ },
  "hold_already_active": {
   "status": 409,
   "en": "You already have an active booking or hold for this identity: only one at a time is allowed.",
