@@ -78,6 +78,7 @@ from chalicelib.storage.slots import (
     get_hold,
     get_slot,
     hold_slot_if_available,
+    holdable_slots_between,
     release_draw_leftover_if_unchanged,
     release_hold_if_active,
     search_holdable_slots,
@@ -104,6 +105,6 @@ __all__ = [
     "create_partner_if_new", "get_partner", "list_partners", "partner_by_key_hash", "revoke_partner_if_active",
     "record_cooldown_refusal", "signals_of_day",
     "close_slot_if_open_to_change", "create_slots_if_new", "free_slots", "get_hold", "get_slot", "hold_slot_if_available",
-    "any_holdable_slot", "release_draw_leftover_if_unchanged", "release_hold_if_active", "search_holdable_slots",
+    "any_holdable_slot", "holdable_slots_between", "release_draw_leftover_if_unchanged", "release_hold_if_active", "search_holdable_slots",
     "slots_by_id", "write_entries", "ensure_tables", "bookings_table_name",
 ]

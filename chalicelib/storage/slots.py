@@ -204,6 +204,14 @@ def free_slots(site_id: str, procedure_id: str, from_key: str, to_key: str, now:
                                               index=Slot.search, filter_condition=slot_free_for_a_draw(now))]
 
 
+def holdable_slots_between(site_id: str, procedure_id: str, from_key: str, to_key: str, now: float) -> list[records.Slot]:
+    """Every slot of the range the public could hold now (the uniform rule, not reserved, not
+    started): Query pages of the search index (a withdrawn standby request's days, never a search)."""
+    found = query_all(Slot, search_partition(site_id, procedure_id), Slot.starts_at.between(from_key, to_key), index=Slot.search,
+                      filter_condition=(Slot.available_from <= now) & slot_not_reserved(now) & Slot.state.is_in(*lifecycle.HOLDABLE_STATES))
+    return [values.slot(s) for s in found]
+
+
 HOLDABLE_CHECK_PAGE = 100  # the items each Query of any_holdable_slot evaluates
 
 

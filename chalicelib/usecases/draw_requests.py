@@ -165,5 +165,6 @@ def withdraw(request_id: str, token: str | None, now: float) -> None:
         if not result.ok:
             raise refusals.REQUEST_NOT_LIVE.exception()
         standby.forget_standby(found.site_id, found.procedure_id)
+        standby.release_after_coverage(found, now)
     else:
         raise refusals.REQUEST_NOT_LIVE.exception()

@@ -1,10 +1,11 @@
 """Standby coverage (SPEC R3 + R6, auto allocation): which days live requests cover, and where a freed slot goes."""
 import random
+from datetime import date, timedelta
 from typing import TypedDict
 
 from chalicelib import storage
 from chalicelib.platform import config
-from chalicelib.platform.clock import epoch_of, parse_instant
+from chalicelib.platform.clock import epoch_of, parse_instant, utc_key
 from chalicelib.rules import lifecycle, policies, records
 from chalicelib.rules.policies import Policy
 from chalicelib.usecases import site_catalog
@@ -57,3 +58,25 @@ def freed_terms(found: records.Hold | records.Booking, now: float) -> FreedTerms
         "draw_from": None if draw_from is None else round(draw_from, 3),
         "cooldown_until": round(lifecycle.cooldown_until(now, policy), 3),
     }
+
+
+def release_after_coverage(request: records.Request, now: float) -> int:
+    """R5: the end of a request's coverage releases nothing at an instant its filer chose. The
+    slots of its days that search hid only because it covered them (holdable now, on days no
+    other live request covers) get fresh random instants of the release window (R3), as a draw's
+    leftovers do; too close to their start, they stay with the counter. Returns how many."""
+    policy = site_catalog.policy(request.site_id, request.procedure_id)
+    if policy.allocation != policies.AUTO:
+        return 0
+    tz = site_catalog.site(request.site_id).timezone
+    still_covered = standby_ranges(request.site_id, request.procedure_id)  # read afresh: forget_standby came first
+    low = utc_key(parse_instant((date.fromisoformat(request.first_day) - timedelta(days=1)).isoformat()))
+    high = utc_key(parse_instant((date.fromisoformat(request.last_day) + timedelta(days=2)).isoformat()))
+    released = 0
+    for slot in storage.holdable_slots_between(request.site_id, request.procedure_id, low, high, now):
+        day = local_day(slot.starts_at, tz)
+        if request.first_day <= day <= request.last_day and not lifecycle.covers(still_covered, day):
+            back = lifecycle.quarantine_end(now, epoch_of(slot.starts_at), policy, _rng)
+            # Refused: taken or moved meanwhile, so no longer hidden by this request.
+            released += storage.release_draw_leftover_if_unchanged(slot, now, None if back is None else round(back, 3)).ok
+    return released

@@ -95,3 +95,23 @@ def test_a_partner_is_created_for_sites_that_exist(api):
     created = api.create_partner(sites=(SITE, SITE))
     assert api.call("GET", "/staff/partners", headers=api.staff_headers()).body["partners"][0]["sites"] == [SITE]
     assert created["sites"] == [SITE]
+
+
+def test_withdrawing_the_covering_request_releases_nothing_at_that_instant(api):
+    """R5: fresh slots kept from search by a standby request do not appear when it is withdrawn."""
+    from chalicelib.platform import clock
+
+    api.create_site()
+    api.set_policy(allocation="auto", publish_window_seconds=600, quarantine_min_seconds=1800, quarantine_max_seconds=3600)
+    created = api.schedule(publish="random_window")
+    filed = api.call("POST", "/requests", _request_body(1))
+    assert filed.status == 201, filed
+    clock.advance(601)  # every publication instant has passed: the request keeps them from search
+    assert api.slots() == []
+    slot_ids = [s.slot_id for s in __import__("chalicelib.storage.models", fromlist=["Slot"]).Slot.scan()]
+    withdrawn = api.call("DELETE", f"/requests/{filed.body['request_id']}", headers={"X-Request-Token": filed.body["request_token"]})
+    assert withdrawn.status == 204
+    assert api.slots() == []  # the buyer polling at the withdrawal instant finds nothing
+    assert {api.hold(slot_id, applicant(50 + n)).code for n, slot_id in enumerate(slot_ids)} == {"slot_unavailable"}
+    clock.advance(3601)
+    assert len(api.slots()) == created  # back at random instants of the release window
