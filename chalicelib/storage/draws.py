@@ -136,7 +136,7 @@ def make_offer_if_still_possible(request: records.Request, slot: records.Slot, h
         Slot(slot.slot_id),
         actions=[Slot.state.set(lifecycle.HELD), Slot.hold_id.set(hold.hold_id), Slot.hold_expires_at.set(hold.expires_at),
                  Slot.hold_identity.set(identity_keys.slot_tag(hold.identity_key, slot.slot_id)), Slot.available_from.set(back),
-                 Slot.draw_from.remove()],
+                 Slot.draw_from.remove(), Slot.reserved_until.remove()],  # R11: an offer uses up a reservation, as a hold does
         condition=slot_drawable(now) if request.partner_id else (slot_drawable(now) & slot_not_reserved(now)),
     )
     tx.put("hold", values.item(Hold, hold), Hold.hold_id.does_not_exist())

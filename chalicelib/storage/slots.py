@@ -126,6 +126,9 @@ def hold_slot_if_available(slot: records.Slot, hold: records.Hold, now: float, a
             Slot.hold_expires_at.set(hold.expires_at),
             Slot.hold_identity.set(identity_keys.slot_tag(hold.identity_key, slot.slot_id)),
             Slot.available_from.set(available_from_after),
+            # R11: a hold uses up a partner reservation; whatever frees the slot (release,
+            # cancellation, a lapse that writes nothing) routes it like any freed slot.
+            Slot.reserved_until.remove(),
         ],
         condition=slot_holdable(now) if partner_quota else slot_holdable(now) & slot_not_reserved(now),
     )

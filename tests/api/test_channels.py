@@ -115,3 +115,50 @@ def test_withdrawing_the_covering_request_releases_nothing_at_that_instant(api):
     assert {api.hold(slot_id, applicant(50 + n)).code for n, slot_id in enumerate(slot_ids)} == {"slot_unavailable"}
     clock.advance(3601)
     assert len(api.slots()) == created  # back at random instants of the release window
+
+
+def _reserved_and_public(api, **policy):
+    from tests.api.test_partners import partner_site
+
+    partner_site(api, **policy)
+    partner = api.create_partner()
+    public = {s["slot_id"] for s in api.slots()}
+    reserved = [s["slot_id"] for s in api.partner_slots(partner) if s["slot_id"] not in public]
+    assert len(reserved) == 1
+    return partner, reserved[0], sorted(public)
+
+
+def test_a_reserved_slot_a_partner_cancels_is_no_partner_s_any_more(api):
+    """The transfer through search: book a reserved slot for a made-up name, cancel, hold for the buyer."""
+    from chalicelib.platform import clock
+
+    partner, reserved, _ = _reserved_and_public(api, quarantine_min_seconds=100, quarantine_max_seconds=200)
+    booking = api.partner_book(partner, reserved, applicant(1))
+    assert api.partner_cancel(partner, booking["booking_id"]).status == 204
+    clock.advance(201)
+    assert reserved in {s["slot_id"] for s in api.slots()}  # the public sees it, as any freed slot
+    assert api.hold(reserved, applicant(2)).status == 201
+
+
+def test_a_reserved_slot_a_partner_lets_lapse_is_no_partner_s_any_more(api):
+    from chalicelib.platform import clock
+
+    partner, reserved, _ = _reserved_and_public(api, hold_ttl_seconds=60, quarantine_min_seconds=100, quarantine_max_seconds=200)
+    assert api.partner_hold(partner, reserved, applicant(1)).status == 201
+    clock.advance(60 + 201)
+    assert api.hold(reserved, applicant(2)).status == 201
+
+
+def test_a_reserved_slot_freed_while_someone_waits_goes_to_the_public_draw(api):
+    """The transfer through a draw: a freed reserved slot is not kept for partner requests."""
+    partner, reserved, public = _reserved_and_public(api, draw_interval_seconds=3600, offer_ttl_seconds=600)
+    for n, slot_id in enumerate(public):
+        api.book(slot_id, applicant(10 + n))
+    booking = api.partner_book(partner, reserved, applicant(1))
+    waiting = api.call("POST", "/requests", _request_body(2))
+    assert waiting.status == 201, waiting
+    assert api.partner_cancel(partner, booking["booking_id"]).status == 204
+    drawn = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=api.staff_headers())
+    assert drawn.status == 200 and drawn.body["offered"] == 1, drawn
+    status = api.call("GET", f"/requests/{waiting.body['request_id']}", headers={"X-Request-Token": waiting.body["request_token"]})
+    assert status.body["status"] == "offered" and status.body["hold"]["slot"]["slot_id"] == reserved
