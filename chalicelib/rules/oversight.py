@@ -87,7 +87,7 @@ PARTNER_MIN_BOOKINGS = 5
 
 class SignalCounter(TypedDict):
     """One of a day's signal counters, as the functions below read it (storage's counts, read by fraud_signals)."""
-    kind: str  # ip, cooldown, checkin_mismatch, false_urgency, email_domain or partner
+    kind: str  # ip, cooldown, checkin_mismatch, false_urgency, email_domain, partner, partner_identity or partner_urgent
     subject: str  # "<ip>#<hour>", a booking id, an e-mail domain, a partner id...
     n: NotRequired[int]
     requests: NotRequired[int]
@@ -141,7 +141,26 @@ def summarize_signals(items: Sequence[SignalCounter]) -> dict[str, Any]:
         "false_urgency": [_booking_details(item) for item in _of_kind(items, "false_urgency")],
         "disposable_email_domains": sorted(_email_domains(items), key=lambda s: -s["holds"]),
         "partner_cancellations": sorted(_partners_cancelling_often(_partner_totals(items)), key=lambda s: -s["rate"]),
+        "partners": sorted(_partner_activity(items), key=lambda s: (-s["identities"], s["partner_id"])),
     }
+
+
+def _partner_activity(items: Sequence[SignalCounter]) -> list[dict[str, Any]]:
+    """Every partner key active today: distinct identities it acted for, holds, requests, urgent
+    declarations, bookings and cancellations (R9, per partner key)."""
+    keys: defaultdict[str, list[Any]] = defaultdict(lambda: [set(), 0, 0, 0])  # [identities, holds, requests, urgent]
+    for item in items:
+        if item["kind"] == "partner_identity":  # subject "<partner id>#<hour>"
+            found = keys[item["subject"].rsplit("#", 1)[0]]
+            found[0].update(item.get("identities") or ())
+            found[1] += item.get("n") or 0
+            found[2] += item.get("requests") or 0
+        elif item["kind"] == "partner_urgent":
+            keys[item["subject"]][3] += item.get("n") or 0
+    totals = _partner_totals(items)
+    return [{"partner_id": pid, "identities": len(identities), "holds": holds, "requests": requests, "urgent": urgent,
+             "booked": totals.get(pid, [0, 0])[0], "cancelled": totals.get(pid, [0, 0])[1]}
+            for pid, (identities, holds, requests, urgent) in {**{p: [set(), 0, 0, 0] for p in totals}, **keys}.items()]
 
 
 def _of_kind(items: Iterable[SignalCounter], kind: str) -> list[SignalCounter]:

@@ -6,6 +6,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.platform.clock import epoch_of
 from chalicelib.rules import lifecycle, records
+from chalicelib.rules.oversight import day_window
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.audit import add_entries
@@ -13,6 +14,7 @@ from chalicelib.storage.calls import RawItem, get, guard_public_functions, query
 from chalicelib.storage.conditions import (
     HOLD_SCOPE,
     booking_scope,
+    charge_partner_quota,
     end_hold,
     free_the_slot,
     no_active_booking,
@@ -92,8 +94,8 @@ def get_booking(booking_id: str) -> records.Booking | None:
 def cancel_booking_if_booked(booking: records.Booking, now: float, available_from: float | None, cooldown_until: float | None,
                              audit: Iterable[records.NewAuditEntry] = (), signals: Iterable[records.NewSignal] = (), draw_from: float | None = None) -> Outcome:
     """Cancel a booking: its slot goes into quarantine (R3), its identity into cooldown (R4),
-    and the identity's one-booking-per-procedure lock is freed, all in one transaction. Returns
-    what failed."""
+    and the identity's one-booking-per-procedure lock is freed, all in one transaction; a
+    partner's booking uses one more of the partner's day's quota (R11). Returns what failed."""
     failed = _cancel_transaction(booking, now, available_from, cooldown_until, audit, signals, draw_from)
     if set(failed) == {"cooldown"}:
         # A longer cooldown is already running: keep it, cancel without touching it.
@@ -104,6 +106,8 @@ def cancel_booking_if_booked(booking: records.Booking, now: float, available_fro
 def _cancel_transaction(booking: records.Booking, now: float, available_from: float | None, cooldown_until: float | None,
                         audit: Iterable[records.NewAuditEntry], signals: Iterable[records.NewSignal], draw_from: float | None) -> dict[Label, RawItem]:
     tx = Transaction()
+    if booking.partner_id:
+        charge_partner_quota(tx, booking.partner_id, day_window(now))
     tx.update(
         "booking",
         Booking(booking.booking_id),

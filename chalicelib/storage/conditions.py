@@ -156,6 +156,17 @@ def count_for_ip(tx: Transaction, kind: str, ip_limit: IpLimit) -> None:
     count_under_cap(tx, "ip", f"{kind}#{ip_limit['ip']}#{window_start}", window_end, ip_limit["max"])
 
 
+def _quota_key(partner_id: str, window_start: int) -> str:
+    return f"partner-holds#{partner_id}#{window_start}"
+
+
 def count_partner_quota(tx: Transaction, quota: PartnerQuota) -> None:
     """R8, R11: one more hold or request on a partner's daily quota (one counter for both)."""
-    count_under_cap(tx, "quota", f"partner-holds#{quota['partner_id']}#{quota['window'][0]}", quota["window"][1], quota["max"])
+    count_under_cap(tx, "quota", _quota_key(quota["partner_id"], quota["window"][0]), quota["window"][1], quota["max"])
+
+
+def charge_partner_quota(tx: Transaction, partner_id: str, window: tuple[int, int]) -> None:
+    """R11: a partner's cancellation uses one more of its day's quota, whatever the count (a
+    cancellation is never refused for it): freeing a slot to take it again costs the partner."""
+    tx.update("quota", Counter(_quota_key(partner_id, window[0])), actions=[Counter.n.add(1), Counter.expires_ttl.set(window[1])],
+              condition=Counter.n.does_not_exist() | Counter.n.exists())  # created or incremented, whichever comes first

@@ -110,6 +110,8 @@ def hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, no
     # A partner holds for its beneficiaries from its own servers (bounded by its quota): its IP
     # is no sign of fake identities, as for its draw requests.
     signals = fraud_signals.hold_signals(now, None if partner else client_ip, identity, applicant.email)
+    if partner:
+        signals += fraud_signals.partner_activity(now, partner["partner_id"], identity)
     _take(slot, item, now, round(available_after, 3), round(lifecycle.cooldown_until(expires_at, policy), 3),
           _hold_limits(client_ip, policy, partner, now), audit, signals)
     metric("HoldCreated", site=slot.site_id)

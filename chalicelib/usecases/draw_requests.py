@@ -8,7 +8,7 @@ from chalicelib.platform.clock import parse_instant, to_rfc3339, utc_key
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import new_id, new_token, token_hash
-from chalicelib.rules import identity_keys, lifecycle, oversight, policies, records, refusals, submitted
+from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, policies, records, refusals, submitted
 from chalicelib.rules.errors import InvalidValue
 from chalicelib.rules.policies import Policy
 from chalicelib.usecases import PartnerContext, View, draw_terms, fraud_signals, notify, ownership, site_catalog, standby
@@ -39,7 +39,11 @@ def file_request(filed: submitted.DrawRequest, now: float, partner: PartnerConte
     request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
                            filed.permit_expires_on, partner_id, now, ends)
     quota = oversight.PartnerQuota(partner_id=partner["partner_id"], window=oversight.day_window(now), max=partner["daily_quota"]) if partner else None
-    _file(request, ends, now, quota, fraud_signals.request_signals(now, client_ip, identity, applicant.email))
+    signals = fraud_signals.request_signals(now, client_ip, identity, applicant.email)
+    if partner:
+        urgent = lottery.request_tier(filed.permit_expires_on, today) == 1  # the first tier
+        signals += fraud_signals.partner_activity(now, partner["partner_id"], identity, request=True, urgent=urgent)
+    _file(request, ends, now, quota, signals)
     standby.forget_standby(site_id, procedure_id)
     if policy.allocation == policies.AUTO:
         draw_terms.pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants

@@ -27,7 +27,21 @@ def request_signals(now: float, client_ip: str | None, identity_key: str, email:
 
 
 def partner_signals(now: float, partner_id: str | None, booked: int = 0, cancelled: int = 0) -> list[records.NewSignal]:
+    if partner_id and cancelled:
+        metric("PartnerCancellations", cancelled, partner=partner_id)
     return [records.NewSignal("partner", partner_id, now, booked=booked, cancelled=cancelled)] if partner_id else []
+
+
+def partner_activity(now: float, partner_id: str, identity_key: str, request: bool = False, urgent: bool = False) -> list[records.NewSignal]:
+    """R9 per partner key: the identities it acts for (counted like those behind an IP), its
+    holds and requests, and the requests it declares urgent (a permit expiring soon puts them in
+    the draw's first tier: a key declaring many is worth a look)."""
+    metric("PartnerRequests" if request else "PartnerHolds", partner=partner_id)
+    signals = [records.NewSignal("partner_identity", partner_id, now, request=request, identity=oversight.identity_short(identity_key))]
+    if urgent:
+        metric("PartnerUrgentDeclarations", partner=partner_id)
+        signals.append(records.NewSignal("partner_urgent", partner_id, now))
+    return signals
 
 
 def checkin_mismatch(now: float, booking: records.Booking, staff_subject: str) -> records.NewSignal:

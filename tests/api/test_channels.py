@@ -162,3 +162,29 @@ def test_a_reserved_slot_freed_while_someone_waits_goes_to_the_public_draw(api):
     assert drawn.status == 200 and drawn.body["offered"] == 1, drawn
     status = api.call("GET", f"/requests/{waiting.body['request_id']}", headers={"X-Request-Token": waiting.body["request_token"]})
     assert status.body["status"] == "offered" and status.body["hold"]["slot"]["slot_id"] == reserved
+
+
+def test_a_partner_s_cancellation_uses_its_quota(api):
+    """Freeing a slot to take it again costs the partner: book, cancel, and the day's quota is used up."""
+    slots = api.ready_site()
+    partner = api.create_partner(daily_quota=2)
+    booking = api.partner_book(partner, slots[0]["slot_id"], applicant(1))
+    assert api.partner_cancel(partner, booking["booking_id"]).status == 204  # never refused for the quota
+    again = api.partner_hold(partner, slots[1]["slot_id"], applicant(2))
+    assert (again.status, again.code) == (429, "partner_quota_exceeded")
+
+
+def test_what_each_partner_key_does_reaches_the_staff_signals(api):
+    slots = api.ready_site()
+    api.set_policy(allocation="auto")
+    partner = api.create_partner(daily_quota=50)
+    for n, slot in enumerate(slots[:2]):
+        api.partner_book(partner, slot["slot_id"], applicant(n))
+    cancelled = api.partner_bookings(partner).body["bookings"][0]["booking_id"]
+    assert api.partner_cancel(partner, cancelled).status == 204
+    urgent = {**_request_body(7), "permit_expires_on": (date.today() + timedelta(days=10)).isoformat(),
+              "from": (date.today() + timedelta(days=20)).isoformat()}
+    assert api.call("POST", "/partner/requests", urgent, headers=api.partner_headers(partner)).status == 201
+    signals = api.call("GET", "/staff/signals", headers=api.staff_headers(("agents",))).body["signals"]
+    assert signals["partners"] == [{"partner_id": partner["partner_id"], "identities": 3, "holds": 2, "requests": 1, "urgent": 1,
+                                    "booked": 2, "cancelled": 1}]
