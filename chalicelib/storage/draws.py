@@ -20,6 +20,7 @@ from chalicelib.storage.conditions import (
     check_no_active_booking,
     count_for_ip,
     count_partner_quota,
+    count_under_cap,
     end_hold,
     free_the_slot,
     identity_not_cooling_down,
@@ -50,6 +51,15 @@ def count_request_attempt(ip_limit: IpLimit) -> Outcome:
     does. Refused ("ip") when the IP is at its cap."""
     tx = Transaction()
     count_for_ip(tx, "requests-ip", ip_limit)
+    return Outcome.of(tx.commit())
+
+
+def first_acknowledgement_today(address_digest: str, window: tuple[int, int]) -> Outcome:
+    """R8: may this address get a request acknowledgement today? The first ask of its UTC day
+    counts it and says yes; every later one is refused ("address"). `address_digest` is a keyed
+    hash of the address (the address itself is not kept); the counter expires with its day."""
+    tx = Transaction()
+    count_under_cap(tx, "address", f"ack#{address_digest}#{window[0]}", window[1], 1)
     return Outcome.of(tx.commit())
 
 

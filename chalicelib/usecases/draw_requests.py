@@ -1,4 +1,6 @@
 """Requests (SPEC R6): filing, reading and withdrawing an identity's request for a draw or standby."""
+import hashlib
+import hmac
 import random
 from datetime import date, timedelta
 
@@ -48,17 +50,29 @@ def file_request(filed: submitted.DrawRequest, now: float, partner: PartnerConte
     if policy.allocation == policies.AUTO:
         draw_terms.pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
     metric("RequestFiled", site=site_id)
-    try:  # the acknowledgement is a courtesy: the request stands whatever e-mail does
-        notify.request_filed(request.applicant.email, site_id, request.request_id, request.first_day, request.last_day)
-    except Exception:  # noqa: BLE001 -- counted, never the applicant's error
-        metric("NotificationFailed")
-        logger().warning("request acknowledgement not sent", extra={"request_id": request.request_id})
+    _acknowledge(request, now)
     return {"request_id": request.request_id, "request_token": token, "status": "waiting"}
 
 
 def _request_ip_limit(client_ip: str | None, policy: Policy, now: float) -> lifecycle.IpLimit:
     """Per-IP cap as for holds (R8); a partner's requests are bounded by its key instead."""
     return lifecycle.IpLimit(ip=client_ip or "unknown", window=lifecycle.hour_window(now), max=policy.max_holds_per_ip_per_hour)
+
+
+def _acknowledge(request: records.Request, now: float) -> None:
+    """The acknowledgement, at most one a day per address: requests filed in someone's name with
+    their address (by a partner or anyone) cannot flood their mailbox. A courtesy: the request
+    stands whatever e-mail (or the daily count) does."""
+    email = request.applicant.email
+    digest = hmac.new(identity_secret().encode(), b"acknowledgement|" + email.encode(), hashlib.sha256).hexdigest()[:32]
+    try:
+        if not storage.first_acknowledgement_today(digest, oversight.day_window(now)).ok:
+            metric("AcknowledgementsSkipped")
+            return
+        notify.request_filed(email, request.site_id, request.request_id, request.first_day, request.last_day)
+    except Exception:  # noqa: BLE001 -- counted, never the applicant's error
+        metric("NotificationFailed")
+        logger().warning("request acknowledgement not sent", extra={"request_id": request.request_id})
 
 
 def _check_days(first_day: date, last_day: date, today: date) -> None:

@@ -188,3 +188,21 @@ def test_what_each_partner_key_does_reaches_the_staff_signals(api):
     signals = api.call("GET", "/staff/signals", headers=api.staff_headers(("agents",))).body["signals"]
     assert signals["partners"] == [{"partner_id": partner["partner_id"], "identities": 3, "holds": 2, "requests": 1, "urgent": 1,
                                     "booked": 2, "cancelled": 1}]
+
+
+def test_no_address_gets_more_than_one_acknowledgement_a_day(api, tmp_path, monkeypatch):
+    """25 requests filed by a partner with one victim's address: one e-mail, not 25."""
+    from chalicelib.platform import clock
+    from tests.support import messages
+
+    monkeypatch.setenv("OUTBOX_DIR", str(tmp_path))
+    _empty_auto_site(api)
+    partner = api.create_partner(daily_quota=100)
+    for n in range(5):
+        body = {**_request_body(n), "applicant": applicant(n, email="victim@example.org")}
+        assert api.call("POST", "/partner/requests", body, headers=api.partner_headers(partner)).status == 201
+    assert len(messages(tmp_path)) == 1
+    clock.advance(86400)
+    body = {**_request_body(9), "applicant": applicant(9, email="victim@example.org")}
+    assert api.call("POST", "/requests", body).status == 201
+    assert len(messages(tmp_path)) == 2  # the next day, one more
