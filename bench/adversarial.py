@@ -21,6 +21,9 @@ Scenarios (SPEC §1, §4 R3/R4/R6/R8)
   (d) hold cycling           many fake identities hold and let go to deny inventory to others
   (e) one IP, many ids       the per-IP hold limit (draw mode: requests filed from one IP)
   (f) buyer in the draw      the trafficker files a request with the buyer's own identity
+  (g) channels               the partner share (cancel then rebook, or cancel while the buyer waits
+                             in a draw), partner requests beyond the quota, withdrawing the
+                             standby request that hid fresh slots and polling at that instant
   bot vs honest              who gets the slots: a polling bot or an applicant checking now and then
 
 In fcfs a transfer is: the buyer ends up booked on the exact slot the trafficker freed. In draw
@@ -780,6 +783,119 @@ def one_ip_rows(b, identities, limit):
     return rows
 
 
+# --- (g) the doors beside search: the partner share, partner requests, withdrawals ------------
+
+def partner_site(b, policy):
+    """A site whose share reserved to partners is one slot of three, and a partner key for it."""
+    site = f"adv-{os.getpid()}-{next(_sites)}"
+    b.admin.create_site(site_id=site)
+    b.admin.set_policy(site_id=site, **dict(policy, partner_share=1 / 3, partner_release_lead_seconds=3600))
+    b.admin.schedule(site_id=site, closes="12:00", publish="now")
+    partner = b.admin.create_partner(name=f"Asso {site}", daily_quota=1000, sites=(site,))
+    public = set(b.slot_ids_now(b.admin, site))
+    reserved = [s["slot_id"] for s in b.admin.partner_slots(partner, site_id=site) if s["slot_id"] not in public]
+    return site, partner, reserved[0], sorted(public)
+
+
+def partner_transfer_search_row(b, trials):
+    """The partner books its reserved slot for a fake, cancels, then polls its own search (which
+    shows the reserved share) and the public search side by side: a transfer is the partner
+    holding the slot for the buyer while the public still cannot."""
+    transfers, later = 0, 0
+    for _ in range(trials):
+        site, partner, reserved, _ = partner_site(b, FAST)
+        api = b.client()
+        booked = api.partner_book(partner, reserved, person("fake"))
+        api.partner_cancel(partner, booked["booking_id"])
+        stop_at = time.monotonic() + FAST["quarantine_max_seconds"] + 1.5
+        while time.monotonic() < stop_at:
+            public = reserved in b.slot_ids_now(api, site)
+            if reserved in {s["slot_id"] for s in api.partner_slots(partner, site_id=site)}:
+                if api.partner_hold(partner, reserved, person("buyer")).status == 201:
+                    transfers += not public
+                    later += public
+                    break
+            time.sleep(BOT_PAUSE_S)
+    return {"scenario": "(g) partner share: cancel, then rebook for the buyer", "mode": "auto", "runs": trials, "at_once": "–",
+            "transfer": rate(transfers, trials), "buyer": rate(later, trials), "fair": "0 exclusive",
+            "notes": f"freed reserved slot held by the partner while public search could not see it: {transfers}/{trials}; "
+                     f"held once public like anyone (a race any bot may run): {later}/{trials}"}
+
+
+def partner_transfer_draw_row(b, trials):
+    """An honest public request and the partner's request for the buyer wait; the partner cancels
+    its reserved booking; the draw gives the slot: a transfer is the buyer getting it."""
+    buyer_wins = 0
+    policy = dict(AUTO, draw_interval_seconds=3600)
+    for _ in range(trials):
+        site, partner, reserved, public = partner_site(b, policy)
+        api = b.client()
+        for slot in public:
+            api.book(slot, person("honest"), ip=new_ip())
+        booked = api.partner_book(partner, reserved, person("fake"))
+        b.file(api, site, person("honest"))
+        body = {"site_id": site, "procedure_id": PROCEDURE, "applicant": person("buyer"),
+                "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
+        buyer = api.call("POST", "/partner/requests", body, api.partner_headers(partner)).body
+        api.partner_cancel(partner, booked["booking_id"])
+        b.run_draw(site)
+        buyer_wins += b.offer_of(api, buyer) is not None
+    return {"scenario": "(g) partner share: cancel while the buyer waits in the draw", "mode": "auto", "runs": trials, "at_once": "–",
+            "transfer": rate(buyer_wins, trials), "buyer": rate(buyer_wins, trials), "fair": "1/2 = 50%",
+            "notes": f"one honest public request and the partner's request for the buyer: the buyer was offered the freed "
+                     f"reserved slot {buyer_wins}/{trials}"}
+
+
+def partner_quota_row(b, quota=1, attempts=40):
+    site = b.site(dict(AUTO))
+    api = b.client()
+    for slot in b.slot_ids_now(api, site):
+        api.book(slot, person("honest"), ip=new_ip())
+    partner = b.admin.create_partner(name=f"Asso {site}", daily_quota=quota, sites=(site,))
+    answers = []
+    for _ in range(attempts):
+        body = {"site_id": site, "procedure_id": PROCEDURE, "applicant": person("fake"), "permit_expires_on": date.today().isoformat(),
+                "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
+        answers.append(api.call("POST", "/partner/requests", body, api.partner_headers(partner)))
+    accepted = sum(a.status == 201 for a in answers)
+    return {"scenario": "(g) partner requests beyond its quota", "mode": "auto", "runs": 1, "at_once": "–",
+            "transfer": f"{max(0, accepted - quota)} beyond quota", "buyer": "–", "fair": f"quota {quota}/day",
+            "notes": f"{attempts} requests under made-up identities, each declared urgent, daily_quota {quota}: {accepted} accepted, "
+                     f"{sum(a.code == 'partner_quota_exceeded' for a in answers)} refused 429 partner_quota_exceeded"}
+
+
+def withdrawal_release_row(b, trials):
+    """Fresh slots published while a standby request covers their day; the trafficker withdraws
+    the request and the buyer's bot polls search from that instant: holds it gets in the second
+    that follows (before a fresh random release instant could come)."""
+    got, visible = 0, 0
+    for _ in range(trials):
+        api, request = b.client(), {}
+        while "request_id" not in request:  # filed before the first publication instant (else: 409 slots_available)
+            site = b.site(dict(AUTO, publish_window_seconds=10, quarantine_min_seconds=3, quarantine_max_seconds=6),
+                          publish="random_window")
+            request = b.file(api, site, person("fake")).body
+        time.sleep(10.2)  # every publication instant has passed: the request keeps them from search
+        b.withdraw(api, request)
+        stop_at = time.monotonic() + 1.0
+        while time.monotonic() < stop_at:
+            slots = b.slot_ids_now(api, site)
+            visible += bool(slots)
+            if slots and api.hold(slots[0], person("buyer"), ip=new_ip()).status == 201:
+                got += 1
+                break
+            time.sleep(BOT_PAUSE_S)
+    return {"scenario": "(g) withdraw the covering request, poll at once", "mode": "auto", "runs": trials, "at_once": rate(got, trials),
+            "transfer": rate(got, trials), "buyer": "–", "fair": "0",
+            "notes": f"3 fresh slots hidden by a standby request; within 1 s of its withdrawal the buyer's bot held one in "
+                     f"{got}/{trials} runs (searches that showed any slot: {visible})"}
+
+
+def channel_rows(b, trials):
+    return [partner_transfer_search_row(b, trials), partner_transfer_draw_row(b, trials), partner_quota_row(b),
+            withdrawal_release_row(b, trials)]
+
+
 # --- main -----------------------------------------------------------------------------------
 
 COLUMNS = [("scenario", "scenario"), ("mode", "mode"), ("runs", "runs"), ("at_once", "buyer at once"),
@@ -835,6 +951,7 @@ def main():
         step("(d)", cycling_rows, b, cycle_s, 4, 6)
         step("(e)", one_ip_rows, b, 30, 5)
         step("near-term", near_term_row, b, n_near)
+        step("(g) channels", channel_rows, b, 4 if q else 10)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
