@@ -3,9 +3,8 @@ import random
 from datetime import date, timedelta
 
 from chalicelib import storage
-from chalicelib.platform import clock, config
+from chalicelib.platform import clock, config, keys
 from chalicelib.platform.clock import parse_instant, to_rfc3339, utc_key
-from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import new_id, new_token, token_hash
 from chalicelib.rules import identity_keys, lifecycle, policies, records, refusals, submitted
@@ -32,7 +31,7 @@ def file_request(filed: submitted.DrawRequest, now: float, partner_id: str | Non
         raise InvalidValue("last_day", "{last_day} must be within the next year.")
     if policy.allocation == policies.AUTO:
         _refuse_standby_while_holdable(found, procedure_id, policy, max(first_day, today), last_day, now)
-    identity = identity_keys.identity_key_of(identity_secret(), applicant.document, applicant.birth_date)
+    identity = identity_keys.identity_key_of(keys.signing(keys.IDENTITIES), applicant.document, applicant.birth_date)
     token = new_token()
     ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
     request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
@@ -122,7 +121,7 @@ def request_view(request_id: str, token: str | None, now: float) -> View:
         assert hold is not None, "an offered request's hold is kept while it is offered"
         view["hold"] = {
             "hold_id": hold.hold_id,
-            "hold_token": draw_terms.offer_token(hold.hold_id),
+            "hold_token": draw_terms.offer_token_of(hold),
             "expires_at": to_rfc3339(hold.expires_at),
             "slot": {"slot_id": hold.slot_id, "site_id": hold.site_id, "procedure_id": hold.procedure_id,
                      "starts_at": hold.starts_at, "ends_at": hold.ends_at},

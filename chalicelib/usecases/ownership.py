@@ -2,8 +2,7 @@
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from chalicelib.platform import clock
-from chalicelib.platform.keys import identity_secret
+from chalicelib.platform import clock, keys
 from chalicelib.platform.tokens import link_token_matches, token_matches
 from chalicelib.rules import refusals
 
@@ -43,4 +42,4 @@ def bearer_owned(load: Callable[[str], B | None], item_id: str, token: str | Non
 def _link_opens(found: Any, kind: str, item_id: str, token: str | None) -> bool:
     if kind == "booking" and clock.epoch_of(found.ends_at) <= clock.now():
         return False  # a booking's link ends with its appointment
-    return link_token_matches(identity_secret(), kind, item_id, token, getattr(found, "link_requested_at", None))
+    return link_token_matches(keys.ring(keys.LINKS), kind, item_id, token, getattr(found, "link_requested_at", None))
