@@ -4,6 +4,7 @@ import base64
 
 from chalicelib.platform import keys
 from chalicelib.platform.tokens import derived_token, link_token, link_token_matches
+from chalicelib.usecases import notify
 
 RING = keys.parse(keys.LINKS, "unit-secret")
 SECRET = RING.secret
