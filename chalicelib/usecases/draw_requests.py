@@ -7,7 +7,7 @@ from chalicelib.platform import clock, config, keys
 from chalicelib.platform.clock import parse_instant, to_rfc3339, utc_key
 from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import new_id, new_token, token_hash
-from chalicelib.rules import identity_keys, lifecycle, policies, records, refusals, submitted
+from chalicelib.rules import identity_keys, lifecycle, links, policies, records, refusals, submitted
 from chalicelib.rules.errors import InvalidValue
 from chalicelib.rules.policies import Policy
 from chalicelib.usecases import View, draw_terms, fraud_signals, notify, ownership, site_catalog, standby
@@ -96,9 +96,7 @@ def _request_for(request_id: str, token: str | None) -> records.Request:
 
 
 def request_status(found: records.Request, now: float) -> str:
-    if found.status == "offered" and found.offer_expires_at <= now:  # type: ignore[operator]  # an offered request has its expiry
-        return "expired"
-    if found.status == "waiting" and parse_instant(found.last_day).timestamp() + 86400 <= now:
+    if found.status in ("offered", "waiting") and links.request_live_until(found.status, found.offer_expires_at, found.last_day) <= now:
         return "expired"
     return found.status
 
