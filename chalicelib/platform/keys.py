@@ -92,20 +92,23 @@ def hkdf_sha256(key_material: bytes, info: bytes, length: int = 32, salt: bytes 
 def parse(purpose: Purpose, text: str) -> Ring:
     """The ring a parameter or variable holds (ConfigurationError, never naming a secret, if it
     is malformed or if a purpose that does not rotate lists more than one version)."""
-    entries = text.replace(",", " ").split()
-    if len(entries) == 1 and not _ENTRY.fullmatch(entries[0]):
-        pairs = [(1, entries[0])]
-    else:
-        matches = [_ENTRY.fullmatch(entry) for entry in entries]
-        if not entries or not all(matches):
-            raise ConfigurationError(f"The {purpose.name} key ring must read '<version>:<secret> ...', the signing one first.")
-        pairs = [(int(m[1]), m[2]) for m in matches if m]
+    pairs = _entries(purpose, text.replace(",", " ").split())
     versions = [version for version, _ in pairs]
     if len(set(versions)) != len(versions) or min(versions) < 1:
         raise ConfigurationError(f"The {purpose.name} key ring lists a version twice, or a version below 1.")
     if len(pairs) > 1 and not purpose.rotates:
         raise ConfigurationError(f"The {purpose.name} key does not rotate (docs/deploy.md, 'Secrets and keys'): one version only.")
     return Ring(purpose, tuple(pairs))
+
+
+def _entries(purpose: Purpose, entries: list[str]) -> list[tuple[int, str]]:
+    """(version, secret) of each `<version>:<secret>`; a lone bare secret is version 1."""
+    if len(entries) == 1 and not _ENTRY.fullmatch(entries[0]):
+        return [(1, entries[0])]
+    matches = [_ENTRY.fullmatch(entry) for entry in entries]
+    if not entries or not all(matches):
+        raise ConfigurationError(f"The {purpose.name} key ring must read '<version>:<secret> ...', the signing one first.")
+    return [(int(m[1]), m[2]) for m in matches if m]
 
 
 _fetched: dict[str, tuple[float, str, Ring]] = {}  # purpose name: (read again after, parameter, ring)

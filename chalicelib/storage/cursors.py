@@ -67,15 +67,7 @@ def decode(cursor: str, key_names: Iterable[str], partition: tuple[str, str]) ->
 
     name, value = partition
     try:
-        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
-        if len(raw) <= _VERSION + _NONCE + 16:
-            raise ValueError("too short")
-        version = int.from_bytes(raw[:_VERSION], "big")
-        secret = keys.ring(keys.CURSORS).secret_of(version)
-        if secret is None:
-            raise ValueError("sealed under a retired key")  # the client starts again from page one
-        plain = _cipher(secret, version).decrypt(raw[_VERSION:_VERSION + _NONCE], raw[_VERSION + _NONCE:], _list_of(partition))
-        key = json.loads(plain)
+        key = json.loads(_unsealed(cursor, partition))
         valid = (
             isinstance(key, dict)
             and set(key) == set(key_names)
@@ -87,6 +79,20 @@ def decode(cursor: str, key_names: Iterable[str], partition: tuple[str, str]) ->
     if not valid:
         refuse()
     return key
+
+
+def _unsealed(cursor: str, partition: tuple[str, str]) -> bytes:
+    """What the cursor seals, if this server sealed it for this list under a version of the
+    cursors key still listed (ValueError, binascii.Error or InvalidTag otherwise)."""
+    raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+    if len(raw) <= _VERSION + _NONCE + 16:
+        raise ValueError("too short")
+    version = int.from_bytes(raw[:_VERSION], "big")
+    secret = keys.ring(keys.CURSORS).secret_of(version)
+    if secret is None:
+        raise ValueError("sealed under a retired key")  # the client starts again from page one
+    plain: bytes = _cipher(secret, version).decrypt(raw[_VERSION:_VERSION + _NONCE], raw[_VERSION + _NONCE:], _list_of(partition))
+    return plain
 
 
 @overload
