@@ -12,7 +12,7 @@ Where a ring comes from, for each purpose (its `variable`, one of config.KEY_VAR
 A ring's text is `<version>:<secret>` entries separated by spaces or commas, the one that signs
 first: `2:new 1:old`. A bare secret is version 1. Version 1 of each purpose computes exactly what
 the single identity secret computed before keys had purposes, so a stage that had one secret keeps
-every identity key, slot id and link by writing it as version 1 of each ring. docs/deploy.md,
+every identity key, slot id, link and offer token by writing it as version 1 of each ring. docs/deploy.md,
 "Secrets and keys", says how each purpose rotates, or why it does not.
 """
 import hashlib
