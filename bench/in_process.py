@@ -12,7 +12,7 @@ def use_in_process_engine(**extra):
         "AWS_REGION": "eu-west-3",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "IDENTITY_HMAC_SECRET": "bench-identity-secret",
+        "KEY_ROOT": "bench-key-root",
         "STAFF_JWT_SECRET": "bench-staff-secret-at-least-32-bytes-long",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "ERROR",

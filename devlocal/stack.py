@@ -32,10 +32,12 @@ def local_environment(engine_endpoint, staff_secret, web_port=8080):
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "TABLE_PREFIX": os.environ.get("TABLE_PREFIX", "fairslot-local"),
-        "IDENTITY_HMAC_SECRET": os.environ.get("IDENTITY_HMAC_SECRET", "fairslot-local-identity-secret"),
+        "KEY_ROOT": os.environ.get("KEY_ROOT", "fairslot-local-key-root"),
         "STAFF_JWT_SECRET": staff_secret,
         "STAFF_JWKS_URL": "",
-        "IDENTITY_HMAC_SECRET_PARAM": "",
+        # Every key derived from KEY_ROOT, whatever the shell exports (chalicelib/platform/keys.py).
+        **{f"{name}_KEY{suffix}": "" for name in ("IDENTITY", "SLOT_ID", "LINK", "OFFER", "CURSOR", "CODE", "IDENTITY_TOKEN")
+           for suffix in ("", "_PARAM")},
         # No API Gateway locally: partners are not registered in a usage plan.
         "PARTNER_USAGE_PLAN_PARAM": "",
         "POWERTOOLS_TRACE_DISABLED": "true",

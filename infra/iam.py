@@ -6,20 +6,23 @@ statement: packaging refuses a function this module does not know, and a policy 
 more, so a permission is always added here, to the function that needs it.
 
 Who does what:
-- APIHandler: every table (reads and conditional writes), the two SSM parameters, e-mail as
+- APIHandler: every table (reads and conditional writes), the partner plan's id and the keys of
+  identities, slot ids, links, offers and cursors (one SSM parameter per purpose), e-mail as
   the configured sender (request acknowledgements, a staff-run draw's offers), and API
   Gateway keys of the partners' usage plan (a separate policy, ApiHandlerPartnerKeysPolicy: the
   plan refers to the API, which refers to this function, so the role itself cannot name it).
 - PartnerKey (authorizer): GetItem on the catalog's `partner-key#...` items only.
 - StaffAgent, StaffAdmin (authorizers): verify a JWT against the pool's JWKS; no AWS access.
-- BookingsStream: read the bookings stream, read sites in the catalog, the identity secret (each
-  e-mail's link token is signed with it), send e-mail as the configured sender only (MailFrom),
+- BookingsStream: read the bookings stream, read sites in the catalog, the links key only (each
+  e-mail's link token), send e-mail as the configured sender only (MailFrom),
   and send failed batches' descriptions to its failure queue.
 - SendReminders: list sites, query tomorrow's bookings, set `reminded_at` on them.
 - PublishSignalMetrics: query the day's `signals#...` items of the audit table (metrics go
   out as EMF log lines: no CloudWatch permission).
 - RunDueDraws: the draw's tables (catalog reads; slots, holds, identities, requests, draws
-  writes), the identity secret (offer tokens), and e-mail as the configured sender (offers).
+  writes), the offers key (offer tokens and hold ids), the links key (the offer e-mail's link),
+  and e-mail as the configured sender (offers). Neither background function can compute an
+  identity key or a slot id.
 
 moto does not enforce IAM: tests/api/test_function_permissions.py runs each background function
 on the local engine, records its AWS calls, and checks each against these statements, so a code
@@ -73,6 +76,11 @@ XRAY = {"Sid": "XRayHasNoResourceLevelPermissions", "Effect": "Allow",
         "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"}
 
 
+def key_parameter(purpose):
+    """The SSM parameter of one purpose's key ring (chalicelib/platform/keys.py), under /fairslot/<stage>/."""
+    return f"keys/{purpose}"
+
+
 def _ssm(stage, *names):
     return {"Sid": "ReadParameters", "Effect": "Allow", "Action": ["ssm:GetParameter"],
             "Resource": [parameter_arn(stage, n) for n in names]}
@@ -96,7 +104,7 @@ def function_statements(stage):
     return {
         "APIHandler": [
             _tables("ReadWriteFairslotTables", READ + WRITE, stage, TABLES, indexes=("slots", "bookings", "requests")),
-            _ssm(stage, "identity-hmac-secret", "partner-usage-plan-id"),
+            _ssm(stage, *(key_parameter(p) for p in ("identities", "slot-ids", "links", "offers", "cursors")), "partner-usage-plan-id"),
             _ses_sender(),  # a request's acknowledgement, a staff-run draw's offers
         ],
         "PartnerKey": [
@@ -108,7 +116,7 @@ def function_statements(stage):
             {"Sid": "ReadBookingsStream", "Effect": "Allow", "Action": STREAM,
              "Resource": [table_arn(stage, "bookings", "/stream/*")]},
             _tables("ReadSites", READ, stage, ["catalog"], leading_keys=["site"]),
-            _ssm(stage, "identity-hmac-secret"),  # the link token in each e-mail (notify.web_link)
+            _ssm(stage, key_parameter("links")),  # the link token in each e-mail (notify.web_link)
             _ses_sender(),
             {"Sid": "DescribeFailedBatches", "Effect": "Allow", "Action": ["sqs:SendMessage"],
              "Resource": [{"Fn::GetAtt": [FAILURE_QUEUE, "Arn"]}]},
@@ -125,7 +133,7 @@ def function_statements(stage):
             _tables("ReadCatalog", READ, stage, ["catalog"]),
             _tables("RunDraws", READ + WRITE, stage, ["slots", "holds", "identities", "requests", "draws"],
                     indexes=("slots", "requests")),
-            _ssm(stage, "identity-hmac-secret"),
+            _ssm(stage, key_parameter("offers"), key_parameter("links")),  # offer tokens and hold ids; the offer e-mail's link
             _ses_sender(),  # the draw's offers (draws.send_pending_offers)
         ],
     }

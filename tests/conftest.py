@@ -18,7 +18,7 @@ os.environ.update(
         "AWS_REGION": "eu-west-3",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "IDENTITY_HMAC_SECRET": "test-identity-secret",
+        "KEY_ROOT": "test-key-root",  # each purpose's key derived from it (chalicelib/platform/keys.py)
         "STAFF_JWT_SECRET": "test-staff-secret-at-least-32-bytes-long",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "CATALOG_CACHE_SECONDS": "30",

@@ -18,13 +18,17 @@ from typing import TypeVar, overload
 
 Default = TypeVar("Default")
 
+# One key per purpose (chalicelib/platform/keys.py, whose PURPOSES name these): each variable holds
+# its key ring as text (locally, in tests), or <name>_PARAM names the SSM parameter holding it (AWS).
+KEY_VARIABLES = ("IDENTITY_KEY", "SLOT_ID_KEY", "LINK_KEY", "OFFER_KEY", "CURSOR_KEY", "CODE_KEY", "IDENTITY_TOKEN_KEY")
+
 # Every variable _load may read, in one list: _load sees only these (_Environment), so a name it
 # reads but this list lacks fails at the first call instead of escaping the cache key.
 VARIABLES = (
     "AWS_LAMBDA_FUNCTION_NAME", "FAIRSLOT_LOCAL", "FAIRSLOT_STAGE", "POWERTOOLS_TRACE_DISABLED",
     "TABLE_PREFIX", "AWS_REGION", "AWS_DEFAULT_REGION", "DYNAMODB_ENDPOINT",
     "DYNAMODB_READ_TIMEOUT_SECONDS", "DYNAMODB_MAX_RETRIES", "STORAGE_ATTEMPTS",
-    "IDENTITY_HMAC_SECRET", "IDENTITY_HMAC_SECRET_PARAM",
+    "KEY_ROOT", "KEY_CACHE_SECONDS", *KEY_VARIABLES, *(f"{name}_PARAM" for name in KEY_VARIABLES),
     "STAFF_JWT_SECRET", "STAFF_JWT_ISSUER", "STAFF_JWKS_URL", "STAFF_JWT_AUDIENCE", "CORS_ORIGINS",
     "PERSONAL_DATA_RETENTION_DAYS", "CATALOG_CACHE_SECONDS", "STANDBY_CACHE_SECONDS",
     "PARTNER_KEY_CACHE_SECONDS", "PARTNER_USAGE_PLAN_ID", "PARTNER_USAGE_PLAN_PARAM",
@@ -124,8 +128,10 @@ class Settings:
     table_prefix: str
     region: str
     dynamodb_endpoint: str | None
-    identity_hmac_secret: str
-    identity_hmac_secret_param: str | None
+    key_root: str | None
+    key_rings: dict
+    key_params: dict
+    key_cache_seconds: int
     staff_jwt_secret: str | None
     staff_jwt_issuer: str | None
     staff_jwks_url: str | None
@@ -172,9 +178,14 @@ def _load(env: _Environment) -> Settings:
         table_prefix=env.get("TABLE_PREFIX", "fairslot-dev"),
         region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "eu-west-3")),
         dynamodb_endpoint=_optional(env, "DYNAMODB_ENDPOINT"),
-        # Locally a dev secret is fine; in AWS the secret comes from SSM (see docs/deploy.md).
-        identity_hmac_secret=env.get("IDENTITY_HMAC_SECRET", ""),
-        identity_hmac_secret_param=_optional(env, "IDENTITY_HMAC_SECRET_PARAM"),
+        # Keys (chalicelib/platform/keys.py): per purpose a ring given as text (local, tests) or the
+        # SSM parameter holding it (AWS); else, outside AWS, each purpose's v1 derived from KEY_ROOT.
+        key_root=_optional(env, "KEY_ROOT"),
+        key_rings={name: env.get(name) for name in KEY_VARIABLES if env.get(name)},
+        key_params={name: env.get(f"{name}_PARAM") for name in KEY_VARIABLES if env.get(f"{name}_PARAM")},
+        # How long a process keeps a ring before reading its parameter again: the delay after
+        # which every warm function sees a rotation step (docs/deploy.md, "Rotating a key").
+        key_cache_seconds=_int(env, "KEY_CACHE_SECONDS", 300),
         staff_jwt_secret=_optional(env, "STAFF_JWT_SECRET"),
         staff_jwt_issuer=_optional(env, "STAFF_JWT_ISSUER"),
         staff_jwks_url=_optional(env, "STAFF_JWKS_URL"),

@@ -16,7 +16,7 @@ plan -> API stage -> API -> function), or directly from PARTNER_USAGE_PLAN_ID. N
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.platform import config
+from chalicelib.platform import config, parameters
 from chalicelib.platform.observability import logger, metric
 from chalicelib.rules.errors import StorageUnavailable
 
@@ -42,7 +42,7 @@ def plan_id() -> str | None:
         if settings.partner_usage_plan_id:
             _plan_id = settings.partner_usage_plan_id
         elif settings.partner_usage_plan_param:
-            _plan_id = _client("ssm").get_parameter(Name=settings.partner_usage_plan_param)["Parameter"]["Value"]
+            _plan_id = parameters.read(settings.partner_usage_plan_param)
         else:
             _plan_id = ""
     return _plan_id or None

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, NoReturn, overload
 
-from chalicelib.platform.keys import identity_secret
+from chalicelib.platform import keys
 from chalicelib.rules.errors import InvalidValue
 from chalicelib.storage.calls import M, RawItem, query
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE = 12
+_VERSION = 2  # bytes: the key version a cursor was sealed under
 
 
 class Ended(Enum):
@@ -28,12 +29,12 @@ class Ended(Enum):
 ENDED: Final = Ended.ENDED
 
 
-def _cipher() -> "AESGCM":
-    """AES-GCM under a key derived from the server secret for this one purpose (cursors), so
-    a cursor is opaque and cannot be forged or edited."""
+def _cipher(secret: str, version: int) -> "AESGCM":
+    """AES-GCM under the cursors key of this version, so a cursor is opaque and cannot be forged
+    or edited (version 1's AES key is the one cursors had before keys had versions)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # cold start: cryptography (~15 ms), and most requests never page
 
-    return AESGCM(hmac.new(identity_secret().encode(), b"fairslot/cursor/v1", hashlib.sha256).digest())
+    return AESGCM(hmac.new(secret.encode(), f"fairslot/cursor/v{version}".encode(), hashlib.sha256).digest())
 
 
 def _list_of(partition: tuple[str, str]) -> bytes:
@@ -45,9 +46,12 @@ def _list_of(partition: tuple[str, str]) -> bytes:
 def encode(key: RawItem, partition: tuple[str, str]) -> str:
     """DynamoDB's LastEvaluatedKey, sealed: it may name an item the filter dropped (a scheduled
     or quarantined slot), so nobody but the server may read it."""
+    ring = keys.ring(keys.CURSORS)
     nonce = os.urandom(_NONCE)
-    sealed = _cipher().encrypt(nonce, json.dumps(key, separators=(",", ":")).encode(), _list_of(partition))
-    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+    sealed = _cipher(ring.secret, ring.version).encrypt(nonce, json.dumps(key, separators=(",", ":")).encode(), _list_of(partition))
+    # The key's version leads, in the clear (another version is another key: edited, the seal
+    # fails): a cursor sealed before a rotation still opens while its version is listed.
+    return base64.urlsafe_b64encode(ring.version.to_bytes(2, "big") + nonce + sealed).decode().rstrip("=")
 
 
 def refuse() -> NoReturn:
@@ -63,11 +67,7 @@ def decode(cursor: str, key_names: Iterable[str], partition: tuple[str, str]) ->
 
     name, value = partition
     try:
-        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
-        if len(raw) <= _NONCE + 16:
-            raise ValueError("too short")
-        plain = _cipher().decrypt(raw[:_NONCE], raw[_NONCE:], _list_of(partition))
-        key = json.loads(plain)
+        key = json.loads(_unsealed(cursor, partition))
         valid = (
             isinstance(key, dict)
             and set(key) == set(key_names)
@@ -79,6 +79,20 @@ def decode(cursor: str, key_names: Iterable[str], partition: tuple[str, str]) ->
     if not valid:
         refuse()
     return key
+
+
+def _unsealed(cursor: str, partition: tuple[str, str]) -> bytes:
+    """What the cursor seals, if this server sealed it for this list under a version of the
+    cursors key still listed (ValueError, binascii.Error or InvalidTag otherwise)."""
+    raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+    if len(raw) <= _VERSION + _NONCE + 16:
+        raise ValueError("too short")
+    version = int.from_bytes(raw[:_VERSION], "big")
+    secret = keys.ring(keys.CURSORS).secret_of(version)
+    if secret is None:
+        raise ValueError("sealed under a retired key")  # the client starts again from page one
+    plain: bytes = _cipher(secret, version).decrypt(raw[_VERSION:_VERSION + _NONCE], raw[_VERSION + _NONCE:], _list_of(partition))
+    return plain
 
 
 @overload

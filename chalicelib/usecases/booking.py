@@ -11,12 +11,11 @@ from datetime import date, datetime, timedelta
 from typing import TypedDict
 
 from chalicelib import storage
-from chalicelib.platform import config
+from chalicelib.platform import config, keys
 from chalicelib.platform.clock import epoch_of, parse_instant, to_rfc3339, utc_key
-from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import metric
 from chalicelib.platform.tokens import (
-    derived_token,
+    booking_token,
     new_id,
     new_reference,
     new_token,
@@ -99,7 +98,7 @@ def hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, no
     if partner and slot.site_id not in partner["sites"]:
         raise refusals.FORBIDDEN_SITE.exception()  # R11: the key acts only on its sites
     expires_at, available_after = lifecycle.hold_terms(now, epoch_of(slot.starts_at), policy, _rng)
-    identity = identity_keys.identity_key_of(identity_secret(), applicant.document, applicant.birth_date)
+    identity = identity_keys.identity_key_of(keys.signing(keys.IDENTITIES), applicant.document, applicant.birth_date)
     token = new_token()
     item = _new_hold(slot, applicant, identity, token_hash(token), round(expires_at, 3), client_ip, now, partner)
     actor = audit_trail.partner(partner["partner_id"]) if partner else audit_trail.identity(identity)
@@ -218,10 +217,6 @@ def release(hold_id: str, token: str | None, now: float, client_ip: str | None =
 
 # --- bookings -------------------------------------------------------------------------------
 
-def _booking_token(hold_token: str) -> str:
-    return derived_token(identity_secret(), "booking", hold_token)
-
-
 def _booking_view(booking_id: str | None, reference: str | None, status: str, hold_or_booking: records.Hold | records.Booking,
                   token: str | None = None) -> View:
     view = {
@@ -254,7 +249,7 @@ def confirm(hold_id: str, hold_token: str, now: float, partner_id: str | None = 
     if partner_id is not None and found.partner_id != partner_id:
         raise refusals.NOT_THIS_PARTNER.exception()
     partner_id = partner_id or found.partner_id
-    token = _booking_token(hold_token)
+    token = booking_token(hold_token)
     if found.status == "confirmed":
         return _booking_view(found.booking_id, found.reference, "booked", found, token), False
     booking = records.Booking(
@@ -338,7 +333,7 @@ def send_link_again(document: Document, birth_date: date, email: str, client_ip:
     """If the identity has a live booking whose e-mail is this one, its link is sent again to that
     e-mail (through the bookings stream). The caller learns nothing either way; tries are counted
     per client IP and per identity, before anything is read (R8)."""
-    identity = identity_keys.identity_key_of(identity_secret(), document, birth_date)
+    identity = identity_keys.identity_key_of(keys.signing(keys.IDENTITIES), document, birth_date)
     ip_window, identity_window = lifecycle.hour_window(now), oversight.day_window(now)
     result = storage.count_lookup(
         lifecycle.IpLimit(ip=client_ip or "unknown", window=ip_window, max=config.current().lookup_max_per_ip_per_hour),

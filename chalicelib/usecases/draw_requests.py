@@ -5,12 +5,11 @@ import random
 from datetime import date, timedelta
 
 from chalicelib import storage
-from chalicelib.platform import clock, config
+from chalicelib.platform import clock, config, keys
 from chalicelib.platform.clock import parse_instant, to_rfc3339, utc_key
-from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import new_id, new_token, token_hash
-from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, policies, records, refusals, submitted
+from chalicelib.rules import identity_keys, lifecycle, links, lottery, oversight, policies, records, refusals, submitted
 from chalicelib.rules.errors import InvalidValue
 from chalicelib.rules.policies import Policy
 from chalicelib.usecases import PartnerContext, View, draw_terms, fraud_signals, notify, ownership, site_catalog, standby
@@ -35,7 +34,7 @@ def file_request(filed: submitted.DrawRequest, now: float, partner: PartnerConte
         _count_attempt(_request_ip_limit(client_ip, policy, now), now)
     if policy.allocation == policies.AUTO:
         _refuse_standby_while_holdable(found, procedure_id, policy, max(first_day, today), last_day, now)
-    identity = identity_keys.identity_key_of(identity_secret(), applicant.document, applicant.birth_date)
+    identity = identity_keys.identity_key_of(keys.signing(keys.IDENTITIES), applicant.document, applicant.birth_date)
     token = new_token()
     ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
     request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
@@ -64,7 +63,7 @@ def _acknowledge(request: records.Request, now: float) -> None:
     their address (by a partner or anyone) cannot flood their mailbox. A courtesy: the request
     stands whatever e-mail (or the daily count) does."""
     email = request.applicant.email
-    digest = hmac.new(identity_secret().encode(), b"acknowledgement|" + email.encode(), hashlib.sha256).hexdigest()[:32]
+    digest = hmac.new(keys.signing(keys.IDENTITIES).encode(), b"acknowledgement|" + email.encode(), hashlib.sha256).hexdigest()[:32]
     try:
         if not storage.first_acknowledgement_today(digest, oversight.day_window(now)).ok:
             metric("AcknowledgementsSkipped")
@@ -132,9 +131,7 @@ def _request_for(request_id: str, token: str | None) -> records.Request:
 
 
 def request_status(found: records.Request, now: float) -> str:
-    if found.status == "offered" and found.offer_expires_at <= now:  # type: ignore[operator]  # an offered request has its expiry
-        return "expired"
-    if found.status == "waiting" and parse_instant(found.last_day).timestamp() + 86400 <= now:
+    if found.status in ("offered", "waiting") and links.request_live_until(found.status, found.offer_expires_at, found.last_day) <= now:
         return "expired"
     return found.status
 
@@ -157,7 +154,7 @@ def request_view(request_id: str, token: str | None, now: float) -> View:
         assert hold is not None, "an offered request's hold is kept while it is offered"
         view["hold"] = {
             "hold_id": hold.hold_id,
-            "hold_token": draw_terms.offer_token(hold.hold_id),
+            "hold_token": draw_terms.offer_token_of(hold),
             "expires_at": to_rfc3339(hold.expires_at),
             "slot": {"slot_id": hold.slot_id, "site_id": hold.site_id, "procedure_id": hold.procedure_id,
                      "starts_at": hold.starts_at, "ends_at": hold.ends_at},

@@ -5,17 +5,30 @@ import random
 import secrets
 
 from chalicelib import storage
-from chalicelib.platform.keys import identity_secret
-from chalicelib.platform.tokens import derived_token
+from chalicelib.platform import keys
+from chalicelib.platform.tokens import derived_token, token_hash, with_version
 from chalicelib.rules import lottery, records, refusals
 
 _rng = random.SystemRandom()
 
 
 def offer_token(hold_id: str) -> str:
-    """The offer's hold token: only the server can compute it, and it shows it only to whoever
-    holds the request token (GET /requests/{id})."""
-    return derived_token(identity_secret(), "offer", hold_id)
+    """The offer's hold token, under the offers key's signing version: only the server can compute
+    it, and it shows it only to whoever holds the request token (GET /requests/{id})."""
+    ring = keys.ring(keys.OFFERS)
+    return with_version(ring.version, derived_token(ring.secret, "offer", hold_id))
+
+
+def offer_token_of(hold: records.Hold) -> str:
+    """The token of an offer made earlier: under the version the offer was made with (the one
+    whose token the hold stores the hash of), so a rotation does not change what GET /requests
+    shows. Once that version is retired (the offer has lapsed by then, docs/deploy.md), the
+    signing version's, which opens nothing."""
+    for version, secret in keys.ring(keys.OFFERS).secrets:
+        token = with_version(version, derived_token(secret, "offer", hold.hold_id))
+        if token_hash(token) == hold.token_hash:
+            return token
+    return offer_token(hold.hold_id)
 
 
 def new_commitment(site_id: str, procedure_id: str, now: float) -> records.Draw:
@@ -56,5 +69,7 @@ def offer_hold_id(draw: records.Draw, request_id: str) -> str:
     one already made (the put is conditional on a new id) instead of making a second."""
     # The draw's site and procedure joined as its stored key was: offers made before keep their ids.
     named = f"draw-offer|{draw.site_id}#{draw.procedure_id}|{draw.draw_id}|{request_id}"
-    digest = hmac.new(identity_secret().encode(), named.encode(), hashlib.sha256)
+    # Under the signing version: a draw resumed across a rotation step names its offers anew,
+    # and its request's "still waiting" condition stops a second offer (it counts as not possible).
+    digest = hmac.new(keys.signing(keys.OFFERS).encode(), named.encode(), hashlib.sha256)
     return "hold_" + digest.hexdigest()[:24]

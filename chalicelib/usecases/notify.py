@@ -18,9 +18,8 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from chalicelib import storage
-from chalicelib.platform import config
+from chalicelib.platform import config, keys
 from chalicelib.platform.clock import to_rfc3339
-from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import link_token
 from chalicelib.usecases import site_catalog
@@ -138,7 +137,7 @@ def web_link(kind: str, item_id: str, issued: float | None = None) -> str:
     base = config.current().web_base_url.split("#")[0]
     if "?" not in base and not base.endswith("/"):
         base += "/"
-    return f"{base}#/{kind}/{quote(item_id, safe='')}/{link_token(identity_secret(), kind, item_id, issued)}"
+    return f"{base}#/{kind}/{quote(item_id, safe='')}/{link_token(keys.ring(keys.LINKS), kind, item_id, issued)}"
 
 
 def _day_texts(day: str | None) -> tuple[str, str]:

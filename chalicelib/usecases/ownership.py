@@ -2,10 +2,9 @@
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from chalicelib.platform import clock
-from chalicelib.platform.keys import identity_secret
+from chalicelib.platform import clock, keys
 from chalicelib.platform.tokens import link_token_matches, token_matches
-from chalicelib.rules import refusals
+from chalicelib.rules import links, refusals
 
 
 class BearerItem(Protocol):
@@ -34,13 +33,21 @@ def bearer_owned(load: Callable[[str], B | None], item_id: str, token: str | Non
     unknown, wrong_token = refusals.BEARER[kind]
     found = found_or_404(load, item_id, unknown)
     # The e-mail's link token (tokens.link_token) opens the item as its own token does, while it
-    # is the latest link sent and its appointment is not over.
+    # is the latest link sent and what it opens is not over (rules/links.py). Cancelling through
+    # a link where identities are checked will also want a one-time code: `_link_opens` is then
+    # also what tells the cancel use case that the bearer came through a link.
     if not token_matches(token, found.token_hash) and not _link_opens(found, kind, item_id, token):
         raise wrong_token.exception()
     return found
 
 
 def _link_opens(found: Any, kind: str, item_id: str, token: str | None) -> bool:
-    if kind == "booking" and clock.epoch_of(found.ends_at) <= clock.now():
-        return False  # a booking's link ends with its appointment
-    return link_token_matches(identity_secret(), kind, item_id, token, getattr(found, "link_requested_at", None))
+    if kind == "booking":
+        ends = links.booking_link_ends(found.ends_at)
+    elif kind == "request":
+        ends = links.request_live_until(found.status, found.offer_expires_at, found.last_day)
+    else:
+        return False  # no e-mail links to a hold
+    if ends <= clock.now():
+        return False
+    return link_token_matches(keys.ring(keys.LINKS), kind, item_id, token, getattr(found, "link_requested_at", None))

@@ -6,9 +6,8 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from chalicelib import storage
-from chalicelib.platform import config
+from chalicelib.platform import config, keys
 from chalicelib.platform.clock import epoch_of, parse_instant, to_rfc3339, utc_key
-from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.tokens import new_id
 from chalicelib.rules import lifecycle, oversight, policies, records, refusals, submitted
 from chalicelib.rules.errors import InvalidValue
@@ -165,7 +164,7 @@ def publish_schedule(site_id: str, procedure_id: str, spec: submitted.Schedule, 
     instants = lifecycle.publication_instants(now, len(times), rules, spec.publish, rng)
     slots = [
         records.Slot(
-            slot_id=lifecycle.slot_id(identity_secret(), site_id, procedure_id, utc_key(starts), counter),
+            slot_id=lifecycle.slot_id(keys.signing(keys.SLOT_IDS), site_id, procedure_id, utc_key(starts), counter),
             site_id=site_id,
             procedure_id=procedure_id,
             starts_at=utc_key(starts),

@@ -2,8 +2,8 @@
 from datetime import date
 
 from chalicelib import storage
+from chalicelib.platform import keys
 from chalicelib.platform.clock import epoch_of
-from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import metric
 from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, records, refusals
 from chalicelib.rules.identity_keys import Document
@@ -23,7 +23,7 @@ def check_in(booking_id: str, document: Document, birth_date: date, staff_subjec
     A false urgency is judged only on the booked person's own permit (identities match)."""
     found = _booking(booking_id)
     honest = lottery.declared_urgency_holds(found.tier, _day(found.draw_day), permit_expires_on)  # type: ignore[arg-type]  # no draw day: not tier 1, never read
-    presented = identity_keys.identity_key_of(identity_secret(), document, birth_date)
+    presented = identity_keys.identity_key_of(keys.signing(keys.IDENTITIES), document, birth_date)
     match = oversight.identities_match(presented, found.identity_key)
     false_urgency = match and not honest
     status = oversight.check_in_status(match, honest)

@@ -56,14 +56,15 @@ def deployed_parameters(stage="dev"):
 def aws_calls(monkeypatch):
     """Record (service, operation, params) while a function runs; calls still reach the engine.
 
-    Secrets as deployed: no IDENTITY_HMAC_SECRET in the environment, only the `*_PARAM` names of
+    Secrets as deployed: no KEY_ROOT and no key ring in the environment, only the `*_PARAM` names of
     .chalice/config.json (for this test's stage), answered here as SSM would, so every parameter a
     function's code path reads is a recorded ssm:GetParameter checked against its policy."""
     from chalicelib.platform import gateway_keys, keys
 
     seen = []
     stage = config.current().table_prefix.split("-", 1)[1]
-    monkeypatch.delenv("IDENTITY_HMAC_SECRET", raising=False)
+    for variable in ("KEY_ROOT", *config.KEY_VARIABLES):
+        monkeypatch.delenv(variable, raising=False)
     for variable, name in deployed_parameters().items():
         if variable != "PARTNER_USAGE_PLAN_PARAM":  # partner keys in API Gateway: tests/api/test_partner_gateway.py
             monkeypatch.setenv(variable, name.replace("/fairslot/dev/", f"/fairslot/{stage}/"))
@@ -293,11 +294,15 @@ def test_the_draw_schedule_fits_its_policy(api, aws_calls):
 
 
 def test_the_api_function_fits_its_policy(api, aws_calls):
-    """The API's policy is broad (every table), but not Scan, not another stage's tables, not SES."""
+    """The API's policy is broad (every table), but not Scan, not another stage's tables, not SES;
+    it reads the keys of identities, slot ids, links, offers and cursors, each its own parameter."""
     with aws_calls as calls:
-        slots = api.ready_site()
-        booking = api.book(slots[0]["slot_id"], applicant(1))
+        slots = api.ready_site()  # slot ids
+        booking = api.book(slots[0]["slot_id"], applicant(1))  # identity keys
         api.call("GET", f"/sites/{SITE}/slots")
+        page = api.call("GET", f"/sites/{SITE}/slots?procedure={PROCEDURE}&limit=1")  # cursors
+        api.call("GET", f"/sites/{SITE}/slots?procedure={PROCEDURE}&limit=1&cursor={page.body['next_cursor']}")
+        assert api.call("GET", f"/bookings/{booking['booking_id']}", headers={"X-Booking-Token": "not-this-one"}).status == 401  # links
         api.call("GET", f"/stats/{SITE}")
         api.call("GET", f"/staff/sites/{SITE}/bookings?date={slots[0]['starts_at'][:10]}", headers=api.staff_headers())
         api.call("GET", f"/staff/slots/{slots[0]['slot_id']}/history", headers=api.staff_headers())
@@ -307,5 +312,11 @@ def test_the_api_function_fits_its_policy(api, aws_calls):
         api.call("GET", "/partner/bookings", headers={"x-api-key": partner["api_key"]})
         api.revoke_partner(partner)
         api.call("GET", "/staff/signals", headers=api.staff_headers())
+        api.set_policy(allocation="draw", offer_ttl_seconds=600, draw_interval_seconds=60)
+        body = {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(2),
+                "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
+        assert api.call("POST", "/requests", body).status == 201
+        drawn = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=api.staff_headers())  # offers
+        assert drawn.status == 200 and drawn.body["offered"] == 1, drawn
     requests = assert_fits("APIHandler", calls)
     assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= {a for a, _, _ in requests}

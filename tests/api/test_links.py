@@ -244,3 +244,39 @@ def test_a_draw_whose_offer_emails_meet_storage_trouble_still_answers_and_the_ti
     monkeypatch.setattr(storage, "offers_to_notify", real)
     draw_runs.run_due_draws(clock.now())
     assert [name for name in messages(outbox) if name.endswith("-offer.eml")]
+
+
+def test_an_offers_link_ends_with_the_offer(api, outbox):
+    """The offer e-mail's link (the request's) opens the offer until it expires, then nothing."""
+    api.create_site()
+    api.set_policy(**DRAW)
+    api.schedule()
+    day = (date.today() + timedelta(days=2)).isoformat()
+    request = file(api, 1, day, day)
+    assert run_draw(api)["offered"] == 1
+    mine = {"X-Request-Token": request["request_token"]}
+    hold = api.call("GET", f"/requests/{request['request_id']}", headers=mine).body["hold"]
+    (_, _, request_id, token), = set(links_in(messages(outbox)[f"{hold['hold_id']}-offer.eml"]))
+    assert api.call("GET", f"/requests/{request_id}", headers={"X-Request-Token": token}).status == 200
+    clock.advance(epoch_of(hold["expires_at"]) - clock.now() + 1)
+    for method in ("GET", "DELETE"):
+        reply = api.call(method, f"/requests/{request_id}", headers={"X-Request-Token": token})
+        assert reply.status == 401 and reply.code == "bad_request_token", reply
+    assert api.call("GET", f"/requests/{request_id}", headers=mine).body["status"] == "expired"  # its own token still says so
+
+
+def test_a_requests_link_ends_when_it_is_withdrawn_or_its_days_are_over(api, outbox):
+    api.create_site()
+    api.set_policy(**DRAW)
+    day = (date.today() + timedelta(days=2)).isoformat()
+    withdrawn, waiting = file(api, 1, day, day), file(api, 2, day, day)
+    link = {r["request_id"]: set(links_in(messages(outbox)[f"{r['request_id']}-request.eml"])).pop()[3] for r in (withdrawn, waiting)}
+
+    def opens(request):
+        return api.call("GET", f"/requests/{request['request_id']}", headers={"X-Request-Token": link[request["request_id"]]}).status
+
+    assert opens(withdrawn) == opens(waiting) == 200
+    assert api.call("DELETE", f"/requests/{withdrawn['request_id']}", headers={"X-Request-Token": link[withdrawn["request_id"]]}).status == 204
+    assert opens(withdrawn) == 401 and opens(waiting) == 200
+    clock.advance(epoch_of(f"{day}T00:00:00Z") + 86400 - clock.now() + 1)  # the day after its last day
+    assert opens(waiting) == 401

@@ -208,7 +208,7 @@ def test_functions_get_256_mb_policy_file_and_stage_settings(templates, stage):
     variables = api["Environment"]["Variables"]
     assert variables["TABLE_PREFIX"] == f"fairslot-{stage}"
     assert variables["FAIRSLOT_STAGE"] == stage
-    assert variables["IDENTITY_HMAC_SECRET_PARAM"] == f"/fairslot/{stage}/identity-hmac-secret"
+    assert variables["IDENTITY_KEY_PARAM"] == f"/fairslot/{stage}/keys/identities"
     assert variables["POWERTOOLS_SERVICE_NAME"] == "fairslot"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "fairslot"
     assert "STAFF_JWKS_URL" in templates[stage]["Globals"]["Function"]["Environment"]["Variables"]
@@ -242,7 +242,9 @@ def test_each_function_reads_its_secrets_through_ssm_and_only_those_its_role_all
         assert readable <= names, (lid, readable - names)
         assert not any(a.startswith("kms:") or a == "ssm:*" for st in policy["PolicyDocument"]["Statement"] for a in st["Action"])
     stream = resources[functions["BookingsStream"]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]["Policies"][0]
-    assert any("ssm:GetParameter" in st["Action"] for st in stream["PolicyDocument"]["Statement"])  # its e-mails' links
+    stream_reads = {r["Fn::Sub"].rsplit(":parameter", 1)[1] for st in stream["PolicyDocument"]["Statement"]
+                    if "ssm:GetParameter" in st["Action"] for r in st["Resource"]}
+    assert stream_reads == {f"/fairslot/{stage}/keys/links"}  # its e-mails' links, and no other key
 
 
 @pytest.mark.parametrize("stage", STAGES)
