@@ -92,6 +92,8 @@ PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, requ
 def _policy_field(name: str) -> Schema:
     if name == "allocation":
         return Choice(policies.ALLOCATIONS)
+    if name == "identity_check":
+        return Choice(policies.IDENTITY_CHECKS)
     if name == "accepted_documents":  # policies.policy_with checks it, naming the whole list
         return Anything({"type": "array", "items": {"type": "string", "enum": list(identity_keys.DOCUMENT_TYPES)},
                          "minItems": 1, "maxItems": len(identity_keys.DOCUMENT_TYPES), "uniqueItems": True})
