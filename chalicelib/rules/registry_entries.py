@@ -1,4 +1,6 @@
 """The foreign nationals' registry as the rules see it (SPEC R10): an entry, and when a person matches it."""
+import hashlib
+import hmac
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -49,3 +51,10 @@ def masked(email: str) -> str:
     (a***@example.org)."""
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
+
+
+def person_key(secret: str, family_name: str, birth_date: date, procedure_id: str) -> str:
+    """One person across documents, for one procedure: the family name (by name_key) and the
+    birth date, keyed (a signal's subject, never a lock: homonyms share it). 24 hex characters."""
+    message = f"person|{procedure_id}|{name_key(family_name)}|{birth_date.isoformat()}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:24]

@@ -108,7 +108,8 @@ def hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, no
     ]
     # A partner holds for its beneficiaries from its own servers (bounded by its quota): its IP
     # is no sign of fake identities, as for its draw requests.
-    signals = fraud_signals.hold_signals(now, None if partner else client_ip, identity, applicant.email)
+    signals = fraud_signals.hold_signals(now, None if partner else client_ip, identity, applicant.email,
+                                         person=verification.person_under_documents(policy, slot.procedure_id, applicant))
     _take(slot, item, now, round(available_after, 3), round(lifecycle.cooldown_until(expires_at, policy), 3),
           _hold_limits(client_ip, policy, partner, now), audit, signals, proof)
     metric("HoldCreated", site=slot.site_id)

@@ -40,7 +40,8 @@ def file_request(filed: submitted.DrawRequest, now: float, partner_id: str | Non
     request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
                            filed.permit_expires_on, partner_id, now, ends)
     _file(request, ends, now, None if partner_id else _request_ip_limit(client_ip, policy, now),
-          fraud_signals.request_signals(now, client_ip, identity, applicant.email), proof)
+          fraud_signals.request_signals(now, client_ip, identity, applicant.email,
+                                        person=verification.person_under_documents(policy, procedure_id, applicant)), proof)
     if partner_id:
         verification.tell_registry_contact(registry_contact, partner_id, site_id)
     standby.forget_standby(site_id, procedure_id)

@@ -43,6 +43,15 @@ def lock_key_of(policy: Policy, applicant: submitted.Applicant) -> str:
     return proofs.lock_key(identity, policy.identity_check, applicant.email)
 
 
+def person_under_documents(policy: Policy, procedure_id: str, applicant: submitted.Applicant) -> tuple[str, str] | None:
+    """Where a procedure accepts several documents, the person (family name and birth date) and
+    this document's identity key, for the "one person, several documents" signal (R10)."""
+    if len(policy.accepted_documents) < 2:
+        return None
+    identity = identity_keys.identity_key_of(identity_secret(), applicant.document, applicant.birth_date)
+    return registry_entries.person_key(identity_secret(), applicant.family_name, applicant.birth_date, procedure_id), identity
+
+
 # --- POST /verifications ------------------------------------------------------------------------
 
 def start(site_id: str, procedure_id: str, applicant: submitted.Applicant, client_ip: str | None, now: float) -> View:

@@ -267,3 +267,20 @@ def test_the_counter_recognises_a_proven_booking(api, check):
     body = {"document": victim()["document"], "birth_date": victim()["birth_date"]}
     reply = api.call("POST", f"/staff/bookings/{booking['booking_id']}/check-in", body, api.staff_headers(("agents",)))
     assert reply.status == 200 and reply.body["match"] is True, reply
+
+
+# --- one person, one entry: a signal, not a refusal -------------------------------------------------
+
+def test_one_person_under_two_documents_is_a_signal_not_a_refusal(api):
+    api.create_site(procedures=("first_application",))
+    api.schedule(procedure="first_application")
+    slots = api.slots(procedure="first_application")
+    person = applicant(50, email="one@example.org")
+    passport = {**person, "document": {"type": "passport", "number": "P1234567"}}
+    assert api.hold(slots[0]["slot_id"], person).status == 201
+    assert api.hold(slots[1]["slot_id"], passport).status == 201  # homonyms born the same day exist: never refused
+    homonym = {**applicant(51, email="two@example.org"), "family_name": person["family_name"]}
+    day = date.today().isoformat()
+    found = api.call("GET", f"/staff/signals?date={day}", headers=api.staff_headers(("agents",))).body["signals"]
+    assert [s["documents"] for s in found["one_person_several_documents"]] == [2]
+    assert api.hold(slots[2]["slot_id"], homonym).status == 201
