@@ -55,7 +55,8 @@ class Reply:
 # --- proven identities (SPEC R10): the registry file and the codes in the outbox ---------------
 
 _family_names: dict = {}  # (document type, number, birth date) -> the family name it was held under (look-ups carry none)
-HTTP_OUTBOX = None  # where a stack over HTTP writes its e-mails (tests/e2e/conftest.py, bench scripts set it)
+HTTP_OUTBOX = None
+_places: dict = {}  # a slot id names one site and procedure, whoever listed it (its id is an HMAC of them)  # where a stack over HTTP writes its e-mails (tests/e2e/conftest.py, bench scripts set it)
 PROVED = ("/holds", "/requests", "/bookings/lookup")  # the bodies that carry an identity token
 _registered: dict[str, dict] = {}  # registry file -> {(type, number, birth date): the line in force}
 _registry_lock = threading.Lock()
@@ -103,7 +104,7 @@ class Api:
         self._session = None
         self._outbox = outbox
         self._tokens = {}  # (site, procedure, document type, number, birth date, e-mail) -> identity token
-        self._places = {}  # slot id -> (site id, procedure id), from every slot page seen
+        self._places = _places  # slot id -> (site id, procedure id), from every slot page any client saw
         self._held_at = {}  # (document type, number, birth date) -> (site id, procedure id) of its last hold or request
 
     @property
