@@ -55,8 +55,8 @@ class Reply:
 # --- proven identities (SPEC R10): the registry file and the codes in the outbox ---------------
 
 _family_names: dict = {}  # (document type, number, birth date) -> the family name it was held under (look-ups carry none)
-HTTP_OUTBOX = None
-_places: dict = {}  # a slot id names one site and procedure, whoever listed it (its id is an HMAC of them)  # where a stack over HTTP writes its e-mails (tests/e2e/conftest.py, bench scripts set it)
+HTTP_OUTBOX = None  # where a stack over HTTP writes its e-mails (tests/e2e/conftest.py, bench scripts set it)
+_places: dict = {}  # a slot id names one site and procedure, whoever listed it (its id is an HMAC of them)
 PROVED = ("/holds", "/requests", "/bookings/lookup")  # the bodies that carry an identity token
 _registered: dict[str, dict] = {}  # registry file -> {(type, number, birth date): the line in force}
 _registry_lock = threading.Lock()
