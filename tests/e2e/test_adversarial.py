@@ -207,13 +207,14 @@ def test_draw_a_buyer_wins_the_freed_slot_at_about_one_in_n(http):
 def test_the_per_ip_limit_stops_one_address_holding_many_slots_even_with_many_identities(http):
     site = new_site(http, {**FAST, "max_holds_per_ip_per_hour": 3}, closes="13:00", slot_minutes=15)
     slots, cafe = visible(http, site), ip()
-    replies = [http.hold(slots[i], person(), ip=cafe) for i in range(8)]
+    people = proven(http, site, 9)
+    replies = [http.hold(slots[i], people[i], ip=cafe) for i in range(8)]
     assert [r.status for r in replies] == [201] * 3 + [429] * 5
     assert {r.code for r in replies[3:]} == {"rate_limited"}
     assert all(0 < int(r.headers["retry-after"]) <= 3600 for r in replies[3:])
     # releasing does not give the address its holds back: the limit counts holds taken
     assert http.release(replies[0].body).status == 204
-    assert http.hold(slots[8], person(), ip=cafe).code == "rate_limited"
+    assert http.hold(slots[8], people[8], ip=cafe).code == "rate_limited"
     # concurrent attempts from the same address cannot get past the limit either
     results, barrier = [None] * 6, threading.Barrier(6)
     from tests.support import Api
@@ -235,7 +236,7 @@ def test_the_per_ip_limit_stops_one_address_holding_many_slots_even_with_many_id
 def test_hold_cycling_puts_every_cycling_identity_into_cooldown(http):
     site = new_site(http, {**FAST, "hold_ttl_seconds": 1, "cooldown_seconds": 30}, slot_minutes=15)
     slots = visible(http, site)
-    released, lapsed, cancelled = person(), person(), person()
+    released, lapsed, cancelled = proven(http, site, 3)
     assert http.release(http.hold(slots[0], released, ip=ip()).body).status == 204
     http.hold(slots[1], lapsed, ip=ip())
     assert http.cancel(http.confirm(http.hold(slots[2], cancelled, ip=ip()).body).body).status == 204
