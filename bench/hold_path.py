@@ -10,6 +10,7 @@ the calls into each, and the totals.
     python bench/hold_path.py
 """
 import collections
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -73,6 +74,8 @@ def main():
 
     serial_moto.apply()
     patch_chalice_local()
+    proofs = tempfile.mkdtemp(prefix="fairslot-hold-path-")  # R10: the registry and the codes' outbox
+    os.environ.update({"IDENTITY_REGISTRY_FILE": os.path.join(proofs, "registry.jsonl"), "OUTBOX_DIR": os.path.join(proofs, "outbox")})
     with mock_aws(), tempfile.TemporaryDirectory() as project:
         from chalicelib import storage
 
@@ -87,6 +90,7 @@ def main():
             api.schedule("herault", "student", slot_minutes=15, counters=2)
             slots = api.slots("herault", "student", limit=3)
             assert api.hold(slots[0]["slot_id"], applicant(1), ip="192.0.2.1").status == 201
+            api.prove(applicant(2), "herault", "student", ip="192.0.2.2")  # the code step is not the hold's path
             tracer = Tracer()
             sys.setprofile(tracer)
             try:

@@ -147,3 +147,13 @@ def signing(purpose: Purpose) -> str:
 def forget() -> None:
     """Every ring is read again at its next use (tests: a cold function, a rotation step)."""
     _fetched.clear()
+
+
+def verification_digest(message: str) -> str:
+    """HMAC-SHA256 of a one-time code's message (rules/proofs.py::code_message) under the codes
+    key (CODES): its only use. A code lives minutes: one signed just before a rotation's "sign"
+    step fails its check after it, and the person asks for another."""
+    import hashlib  # cold start: codes are keyed only on the verification routes
+    import hmac  # cold start: as above
+
+    return hmac.new(signing(CODES).encode(), message.encode(), hashlib.sha256).hexdigest()

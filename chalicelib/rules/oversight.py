@@ -142,6 +142,7 @@ def summarize_signals(items: Sequence[SignalCounter]) -> dict[str, Any]:
         "disposable_email_domains": sorted(_email_domains(items), key=lambda s: -s["holds"]),
         "partner_cancellations": sorted(_partners_cancelling_often(_partner_totals(items)), key=lambda s: -s["rate"]),
         "partners": sorted(_partner_activity(items), key=lambda s: (-s["identities"], s["partner_id"])),
+        "one_person_several_documents": sorted(_people_under_several_documents(items), key=lambda s: -s["documents"]),
     }
 
 
@@ -161,6 +162,16 @@ def _partner_activity(items: Sequence[SignalCounter]) -> list[dict[str, Any]]:
     return [{"partner_id": pid, "identities": len(identities), "holds": holds, "requests": requests, "urgent": urgent,
              "booked": totals.get(pid, [0, 0])[0], "cancelled": totals.get(pid, [0, 0])[1]}
             for pid, (identities, holds, requests, urgent) in {**{p: [set(), 0, 0, 0] for p in totals}, **keys}.items()]
+
+
+def _people_under_several_documents(items: Iterable[SignalCounter]) -> list[dict[str, Any]]:
+    """R10, one person one entry: a family name and birth date (a "person" counter, per procedure)
+    that held or filed under two documents or more in a day. A signal, not a refusal: homonyms
+    born the same day exist (a registered 1 January is common where births went unrecorded)."""
+    people: defaultdict[str, set[str]] = defaultdict(set)
+    for item in _of_kind(items, "person"):  # subject "<person key>#<hour>"
+        people[item["subject"].rsplit("#", 1)[0]].update(item.get("identities") or ())
+    return [{"person": person, "documents": len(documents)} for person, documents in people.items() if len(documents) >= 2]
 
 
 def _of_kind(items: Iterable[SignalCounter], kind: str) -> list[SignalCounter]:

@@ -11,7 +11,8 @@ from chalicelib.platform.clock import utc_key
 from chalicelib.rules import identity_keys, lifecycle, records
 from chalicelib.rules.lifecycle import IpLimit
 from chalicelib.rules.oversight import PartnerQuota
-from chalicelib.storage.models import Counter, Hold, IdentityState, Slot
+from chalicelib.rules.proofs import ProofCheck
+from chalicelib.storage.models import Counter, Hold, IdentityProof, IdentityState, Slot
 from chalicelib.storage.transaction import Transaction
 
 HOLD_SCOPE = "hold"
@@ -170,3 +171,18 @@ def charge_partner_quota(tx: Transaction, partner_id: str, window: tuple[int, in
     cancellation is never refused for it): freeing a slot to take it again costs the partner."""
     tx.update("quota", Counter(_quota_key(partner_id, window[0])), actions=[Counter.n.add(1), Counter.expires_ttl.set(window[1])],
               condition=Counter.n.does_not_exist() | Counter.n.exists())  # created or incremented, whichever comes first
+# --- proven identities (R10) ------------------------------------------------------------------
+
+def proof_key(token_hash: str) -> str:
+    """Where an identity token's proof is kept (the identities table), by the token's hash."""
+    return f"proof#{token_hash}"
+
+
+def check_proof(tx: Transaction, proof: ProofCheck | None, now: float) -> None:
+    """In a hold's, request's or look-up's transaction: the identity token proves this lock key
+    for this procedure and has not expired ("proof"). None: the procedure proves nothing."""
+    if proof is None:
+        return
+    tx.check("proof", IdentityProof, proof_key(proof.token_hash), "proof",
+             condition=(IdentityProof.lock_key == proof.lock_key) & (IdentityProof.procedure_id == proof.procedure_id)
+             & (IdentityProof.expires_at > now))

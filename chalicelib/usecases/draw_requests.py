@@ -12,7 +12,8 @@ from chalicelib.platform.tokens import new_id, new_token, token_hash
 from chalicelib.rules import identity_keys, lifecycle, links, lottery, oversight, policies, records, refusals, submitted
 from chalicelib.rules.errors import InvalidValue
 from chalicelib.rules.policies import Policy
-from chalicelib.usecases import PartnerContext, View, draw_terms, fraud_signals, notify, ownership, site_catalog, standby
+from chalicelib.rules.proofs import ProofCheck
+from chalicelib.usecases import PartnerContext, View, draw_terms, fraud_signals, notify, ownership, site_catalog, standby, verification
 
 _rng = random.SystemRandom()
 
@@ -34,17 +35,21 @@ def file_request(filed: submitted.DrawRequest, now: float, partner: PartnerConte
         _count_attempt(_request_ip_limit(client_ip, policy, now), now)
     if policy.allocation == policies.AUTO:
         _refuse_standby_while_holdable(found, procedure_id, policy, max(first_day, today), last_day, now)
-    identity = identity_keys.identity_key_of(keys.signing(keys.IDENTITIES), applicant.document, applicant.birth_date)
+    identity, proof, registry_contact = verification.proof_needed(policy, procedure_id, applicant, filed.identity_token,
+                                                                  partner_id is not None)
     token = new_token()
     ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
     request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
                            filed.permit_expires_on, partner_id, now, ends)
     quota = oversight.PartnerQuota(partner_id=partner["partner_id"], window=oversight.day_window(now), max=partner["daily_quota"]) if partner else None
-    signals = fraud_signals.request_signals(now, client_ip, identity, applicant.email)
+    signals = fraud_signals.request_signals(now, client_ip, identity, applicant.email,
+                                            person=verification.person_under_documents(policy, procedure_id, applicant))
     if partner:
         urgent = lottery.request_tier(filed.permit_expires_on, today) == 1  # the first tier
         signals += fraud_signals.partner_activity(now, partner["partner_id"], identity, request=True, urgent=urgent)
-    _file(request, ends, now, quota, signals)
+    _file(request, ends, now, quota, signals, proof)
+    if partner_id:
+        verification.tell_registry_contact(registry_contact, partner_id, site_id)
     standby.forget_standby(site_id, procedure_id)
     if policy.allocation == policies.AUTO:
         draw_terms.pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
@@ -87,8 +92,12 @@ def _count_attempt(ip_limit: lifecycle.IpLimit, now: float) -> None:
         raise refusals.request_refusal(result, now, ip_limit["window"][1]).exception()
 
 
-def _file(request: records.Request, ends: float, now: float, quota: oversight.PartnerQuota | None, signals: list[records.NewSignal]) -> None:
-    result = storage.file_request_if_allowed(request, ends, now, quota, signals=signals)
+def _file(request: records.Request, ends: float, now: float, quota: oversight.PartnerQuota | None, signals: list[records.NewSignal],
+          proof: ProofCheck | None) -> None:
+    result = storage.file_request_if_allowed(request, ends, now, quota, signals=signals, proof=proof)
+    unproven = None if result.ok else refusals.unproven(result)
+    if unproven is not None:
+        raise unproven.exception()
     if not result.ok:
         raise refusals.request_refusal(result, now, quota_window_end=quota["window"][1] if quota else None).exception()
 

@@ -8,10 +8,15 @@ from chalicelib.rules import oversight, records
 from chalicelib.usecases import View
 
 
-def hold_signals(now: float, client_ip: str | None, identity_key: str, email: str | None, request: bool = False) -> list[records.NewSignal]:
+def hold_signals(now: float, client_ip: str | None, identity_key: str, email: str | None, request: bool = False,
+                 person: tuple[str, str] | None = None) -> list[records.NewSignal]:
     """The signals a hold's (or a draw request's) transaction counts: its identity behind its
-    IP, and a throw-away e-mail domain; holds and requests are counted apart."""
+    IP, a throw-away e-mail domain, and where a procedure accepts several documents the person
+    (`person`: registry_entries.person_key, and the document's identity key) under each document
+    (R10, one person one entry); holds and requests are counted apart."""
     signals = []
+    if person is not None:
+        signals.append(records.NewSignal("person", person[0], now, request=request, identity=oversight.identity_short(person[1])))
     if client_ip:
         signals.append(records.NewSignal("ip", client_ip, now, request=request, identity=oversight.identity_short(identity_key)))
     if email and oversight.is_disposable(email):
@@ -20,10 +25,11 @@ def hold_signals(now: float, client_ip: str | None, identity_key: str, email: st
     return signals
 
 
-def request_signals(now: float, client_ip: str | None, identity_key: str, email: str | None) -> list[records.NewSignal]:
+def request_signals(now: float, client_ip: str | None, identity_key: str, email: str | None,
+                    person: tuple[str, str] | None = None) -> list[records.NewSignal]:
     """The signals of a draw request, as for holds: fake applicants filing requests from one
     network, or with throw-away addresses, show up too."""
-    return hold_signals(now, client_ip, identity_key, email, request=True)
+    return hold_signals(now, client_ip, identity_key, email, request=True, person=person)
 
 
 def partner_signals(now: float, partner_id: str | None, booked: int = 0, cancelled: int = 0) -> list[records.NewSignal]:

@@ -74,7 +74,24 @@ def _site(api, draw=False):
     api.set_policy(procedure="lottery", allocation="draw", offer_ttl_seconds=600)
     api.schedule(counters=2)
     api.schedule(procedure="lottery")
+    for procedure in (PROCEDURE, "lottery"):  # R10: identity tokens before any fault (the test client keeps them)
+        for n in (1, 2):
+            assert api.prove(applicant(n), SITE, procedure), (procedure, n)
     return api.slots()
+
+
+def _prepare_verification(api):
+    _site(api)
+    return lambda: api.call("POST", "/verifications", {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(1)})
+
+
+def _prepare_verification_code(api):
+    from tests.support import code_in
+
+    _site(api)
+    started = api.call("POST", "/verifications", {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(1)}).body
+    code = code_in(api.outbox, started["verification_id"])
+    return lambda: api.call("POST", f"/verifications/{started['verification_id']}", {"code": code})
 
 
 def _request_body(n, procedure="lottery"):
@@ -382,6 +399,8 @@ CASES = [
     ("GET /openapi.json", _prepare_openapi, 200, False, False),
     ("GET /sites", _prepare_sites, 200, False, True),
     ("GET /sites/{site_id}/slots", _prepare_search, 200, False, True),
+    ("POST /verifications", _prepare_verification, 202, True, True),
+    ("POST /verifications/{verification_id}", _prepare_verification_code, 201, True, True),
     ("POST /holds", _prepare_hold, 201, True, True),
     ("POST /holds (refused by the cooldown, counted)", _prepare_hold_in_cooldown, 429, True, True),
     ("DELETE /holds/{hold_id}", _prepare_release, 204, True, True),

@@ -78,17 +78,26 @@ def test_cancel_and_rebook_fails_until_the_quarantine_is_over(http):
     assert http.hold(slot, buyer).status == 201
 
 
+def proven(http, n):
+    """n new people, each with an identity token already (R10): the code step takes no time of a test's clock."""
+    people = [person() for _ in range(n)]
+    for someone in people:
+        assert http.prove(someone, http.site)
+    return people
+
+
 def test_release_and_expiry_both_quarantine_the_slot(http):
     slots = site_with_slots(http)
-    released = http.hold(slots[0]["slot_id"], person()).body
-    http.hold(slots[1]["slot_id"], person())  # left to expire (2 s)
+    a, b, c, d, e, f = proven(http, 6)
+    released = http.hold(slots[0]["slot_id"], a).body
+    http.hold(slots[1]["slot_id"], b)  # left to expire (2 s)
     assert http.release(released).status == 204
-    assert http.hold(slots[0]["slot_id"], person()).status == 409
+    assert http.hold(slots[0]["slot_id"], c).status == 409
     time.sleep(2.2)
-    assert http.hold(slots[1]["slot_id"], person()).status == 409  # expired, but in quarantine
+    assert http.hold(slots[1]["slot_id"], d).status == 409  # expired, but in quarantine
     time.sleep(3.2)
-    assert http.hold(slots[0]["slot_id"], person()).status == 201
-    assert http.hold(slots[1]["slot_id"], person()).status == 201
+    assert http.hold(slots[0]["slot_id"], e).status == 201
+    assert http.hold(slots[1]["slot_id"], f).status == 201
 
 
 def test_cooldown_over_http_tells_the_identity_when_to_come_back(http):
@@ -107,6 +116,8 @@ def test_32_or_more_holds_racing_for_one_slot_give_exactly_one_winner(http):
         slot = site_with_slots(http)[0]["slot_id"] if round_ == 0 else slot_ids(http)[0]
         clients = [fresh(http) for _ in range(40)]
         people = [person() for _ in range(40)]
+        for client, someone in zip(clients, people, strict=True):  # R10: tokens first, so the holds race
+            assert client.prove(someone, http.site)
         replies = in_threads(40, lambda i: clients[i].hold(slot, people[i]))  # noqa: B023 (in_threads joins its threads before the loop moves on)
         statuses = sorted(r.status for r in replies)
         assert statuses.count(201) == 1, statuses
@@ -118,6 +129,8 @@ def test_one_identity_racing_for_12_slots_gets_exactly_one_hold(http):
     assert len(slots) == 12
     me = person()
     clients = [fresh(http) for _ in range(12)]
+    for client in clients:  # R10: tokens first, so the holds race
+        assert client.prove(me, http.site)
     replies = in_threads(12, lambda i: clients[i].hold(slots[i]["slot_id"], me))
     statuses = sorted(r.status for r in replies)
     assert statuses.count(201) == 1, statuses
