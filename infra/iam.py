@@ -104,7 +104,7 @@ def function_statements(stage):
     return {
         "APIHandler": [
             _tables("ReadWriteFairslotTables", READ + WRITE, stage, TABLES, indexes=("slots", "bookings", "requests")),
-            _ssm(stage, *(key_parameter(p) for p in ("identities", "slot-ids", "links", "offers", "cursors")), "partner-usage-plan-id"),
+            _ssm(stage, *(key_parameter(p) for p in ("identities", "slot-ids", "links", "offers", "cursors", "codes")), "partner-usage-plan-id"),
             _ses_sender(),  # a request's acknowledgement, a staff-run draw's offers
         ],
         "PartnerKey": [
