@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from email import policy as email_policy
 
 from chalicelib.http.staff_auth import issue_local_staff_token
+from tests import contract_check
 
 
 def at_the_wire(monkeypatch, handle):
@@ -76,7 +77,10 @@ class Api:
             parsed = json.loads(text) if text else None
         except ValueError:
             parsed = {"raw": text}
-        return Reply(status, parsed, reply_headers)
+        reply = Reply(status, parsed, reply_headers)
+        if not isinstance(self.transport, str):  # in process: every answer as GET /openapi.json declares it
+            contract_check.check_reply(method, path, reply)
+        return reply
 
     # --- staff ---
     def staff_headers(self, groups=("admins",)):
