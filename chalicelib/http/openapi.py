@@ -19,7 +19,8 @@ quarantine, and scarce procedures are allocated by a verifiable draw.
 Every error answers `{"error": {"code", "message", "details"}}`; `code` is one of the values listed
 for each response, `details.field` names the field of a 422, and 429 and 503 carry `Retry-After`.
 Partners authenticate with `x-api-key`; staff with a bearer JWT whose `cognito:groups` holds
-`agents` or `admins`."""
+`agents` or `admins`. Ids and tokens are opaque (the examples show their current shapes); an answer
+may gain fields over time: ignore those you do not know."""
 
 _SUCCESS = {200: "OK", 201: "Created", 202: "Accepted"}
 
