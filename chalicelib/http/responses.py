@@ -115,7 +115,8 @@ REQUEST = every(request_id=ident("request_id"), request_token=TOKEN, status=REQU
 REQUEST_VIEW = obj(("request_id", "status", "site_id", "procedure_id", "from", "to", "permit_expires_on"),
               request_id=ident("request_id"), status=REQUEST_STATUS, site_id=ident("site_id"), procedure_id=ident("procedure_id"),
               permit_expires_on=nullable(DAY_OUT), booking_id=ident("booking_id", "Once booked."),
-              hold={**every(hold_id=ident("hold_id"), hold_token=TOKEN, expires_at=INSTANT_OUT, slot=SLOT),
+              hold={**every(hold_id=ident("hold_id"), hold_token=ident("token", "The offer's hold token."), expires_at=INSTANT_OUT,
+                            slot=SLOT),
                     "description": "While offered: the hold to confirm with POST /bookings."},
               **{"from": DAY_OUT, "to": DAY_OUT})
 
