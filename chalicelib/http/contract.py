@@ -314,6 +314,8 @@ def codes_of(op: Operation) -> set[str]:
     codes = set(op.errors) | {"storage_unavailable"}
     if op.body is not None:
         codes |= {"malformed_request", "invalid_field"}
+    if op.method in ("POST", "PUT"):
+        codes.add("unsupported_media_type")  # a body of a type the route does not take (handlers/routing.py ACCEPTED_TYPES)
     if op.query:
         codes.add("invalid_field")
     if op.path_params:
