@@ -92,3 +92,37 @@ def calls(monkeypatch):
 
     at_the_wire(monkeypatch, counting)
     return seen
+
+
+# --- the API suite against /openapi.json (tests/contract_check.py) ------------------------------
+
+API_SUITE = ROOT / "tests" / "api"
+COVERAGE_TEST = "test_contract_coverage.py::test_every_operation_of_the_document_is_answered_with_success"
+_deselected_api_tests = []
+
+
+def pytest_deselected(items):
+    _deselected_api_tests.extend(item for item in items if API_SUITE in Path(item.path).parents)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    """The operations' coverage is judged last, and only when the whole API suite runs."""
+    from tests import contract_check
+
+    modules = {Path(item.path) for item in items if API_SUITE in Path(item.path).parents}
+    contract_check.whole_suite = modules == set(API_SUITE.glob("test_*.py")) and not _deselected_api_tests
+    last = [item for item in items if item.nodeid.endswith(COVERAGE_TEST)]
+    items[:] = [item for item in items if item not in last] + last
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After the whole API suite (or any run, with FAIRSLOT_CONTRACT_SUMMARY=1): the replies checked, by operation."""
+    from tests import contract_check
+
+    if contract_check.seen and (contract_check.whole_suite or os.environ.get("FAIRSLOT_CONTRACT_SUMMARY")):
+        lines = contract_check.summary()
+        (ROOT / ".api-contract.log").write_text("\n".join(lines) + "\n")
+        terminalreporter.write_sep("-", "answers checked against /openapi.json, by operation and status (.api-contract.log)")
+        for line in lines:
+            terminalreporter.write_line(line)

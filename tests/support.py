@@ -10,6 +10,7 @@ from email import policy as email_policy
 from pathlib import Path
 
 from chalicelib.http.staff_auth import issue_local_staff_token
+from tests import contract_check
 
 
 def at_the_wire(monkeypatch, handle):
@@ -207,7 +208,10 @@ class Api:
         if isinstance(parsed, dict) and isinstance(parsed.get("slots"), list):
             self._places.update({s["slot_id"]: (s["site_id"], s["procedure_id"]) for s in parsed["slots"]
                                  if isinstance(s, dict) and "slot_id" in s and "site_id" in s})
-        return Reply(status, parsed, reply_headers)
+        reply = Reply(status, parsed, reply_headers)
+        if not isinstance(self.transport, str):  # in process: every answer as GET /openapi.json declares it
+            contract_check.check_reply(method, path, reply)
+        return reply
 
     # --- staff ---
     def staff_headers(self, groups=("admins",)):

@@ -7,12 +7,48 @@ which chalicelib/http/openapi.py builds GET /openapi.json and devlocal/web_contr
 app's rules. Standard library only: the import stays cheap for cold starts.
 """
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
 from chalicelib.http.json_body import decode_json
+from chalicelib.http.responses import (
+    BOOKING,
+    BOOKING_VIEW,
+    CHECKED_IN,
+    CLOSED,
+    DAY_LIST,
+    DRAW_RECORD,
+    DRAW_RUN,
+    DRAWS,
+    EXAMPLES,
+    HEALTH,
+    HOLD,
+    IDENTITY_PROOF,
+    INSTANT_OUT,
+    INTEGER,
+    LOOKUP,
+    NO_SHOW,
+    NULLABLE_STRING,
+    NUMBER,
+    OPENAPI_DOCUMENT,
+    PARTNER_BOOKINGS,
+    PARTNER_CREATED,
+    PARTNERS,
+    REQUEST,
+    REQUEST_VIEW,
+    SCHEDULED,
+    SIGNALS,
+    SITE,
+    SITES,
+    SLOT_PAGE,
+    STATS,
+    STRING,
+    VERIFICATION,
+    history,
+    obj,
+)
 from chalicelib.http.schema import (
     DATE_MAX,
     DATE_MIN,
@@ -26,7 +62,6 @@ from chalicelib.http.schema import (
     Instant,
     Integer,
     Items,
-    JsonSchema,
     Number,
     Obj,
     Schema,
@@ -34,7 +69,8 @@ from chalicelib.http.schema import (
 )
 from chalicelib.rules import email_address, identity_keys, policies, submitted
 
-__all__ = ["DATE_MAX", "DATE_MIN", "MAX_PATH_ID", "Day", "Instant", "Integer", "decode_json"]  # read through the contract too
+__all__ = ["DATE_MAX", "DATE_MIN", "MAX_PATH_ID", "Day", "Instant", "Integer", "decode_json",  # read through the contract too
+           "INSTANT_OUT", "INTEGER", "NULLABLE_STRING", "NUMBER", "STRING", "obj"]  # to declare a new answer here
 
 # --- the reusable pieces of SPEC §5 --------------------------------------------------------------
 
@@ -62,9 +98,9 @@ IDENTITY_TOKEN = Text(100).described("The identity_token a one-time code bought 
                                      "required where the procedure's identity_check is registry or contact.")
 HOLD_BODY = Obj({"slot_id": Text(64), "applicant": APPLICANT, "identity_token": IDENTITY_TOKEN}, required=("slot_id", "applicant"),
                 into=submitted.Hold).described(
-    example={"slot_id": "slt_4f1c2a9e", "applicant": _APPLICANT_EXAMPLE})
+    example={"slot_id": EXAMPLES["slot_id"], "applicant": _APPLICANT_EXAMPLE})
 CONFIRM_BODY = Obj({"hold_id": Text(64), "hold_token": Text(100)}, required=("hold_id", "hold_token"), into=submitted.Confirm).described(
-    example={"hold_id": "hld_8d2e", "hold_token": "the hold_token POST /holds returned"})
+    example={"hold_id": EXAMPLES["hold_id"], "hold_token": EXAMPLES["token"]})
 DRAW_REQUEST_BODY = Obj({
     "site_id": Identifier(), "procedure_id": Identifier(), "applicant": APPLICANT,
     "from": DayOf().described("First day (a date, or an instant whose date counts).", "2026-03-02"),
@@ -121,33 +157,10 @@ def _policy_field(name: str) -> Schema:
 POLICY_BODY = Obj({name: _policy_field(name) for name in policies.POLICY_FIELDS}, extra=False)
 
 
-# --- responses (JSON Schema; loose on purpose: fields may be added, never removed) -------------
+# --- responses: chalicelib/http/responses.py declares every field of every answer ------------------
 
-def obj(required: Iterable[str] = (), **properties: JsonSchema) -> JsonSchema:
-    return {"type": "object", "required": list(required), "properties": properties}
-
-
-STRING, INTEGER, NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
-NULLABLE_STRING = {"type": ["string", "null"]}
-INSTANT_OUT = {"type": "string", "format": "date-time"}
-SLOT = obj(("slot_id", "site_id", "procedure_id", "starts_at", "ends_at"), slot_id=STRING, site_id=STRING,
-           procedure_id=STRING, starts_at=INSTANT_OUT, ends_at=INSTANT_OUT)
-SLOT_PAGE = obj(("slots", "next_cursor"), slots={"type": "array", "items": SLOT}, next_cursor=NULLABLE_STRING)
-HOLD = obj(("hold_id", "hold_token", "expires_at", "slot"), hold_id=STRING, hold_token=STRING, expires_at=INSTANT_OUT, slot=SLOT)
-BOOKING = obj(("booking_id", "reference", "status", "slot"), booking_id=STRING, booking_token=STRING, reference=STRING,
-              status=STRING, slot=SLOT, applicant=obj(("family_name", "given_names"), family_name=STRING, given_names=STRING))
-REQUEST = obj(("request_id", "status"), request_id=STRING, request_token=STRING, status=STRING, hold=HOLD)
-SITE = obj(("site_id", "name", "address", "timezone", "procedures"), site_id=STRING, name=STRING, address=STRING,
-           timezone=STRING, procedures={"type": "array", "items": obj(("procedure_id", "name"), procedure_id=STRING, name=STRING,
-                                                                        allocation=STRING)})
-HISTORY = obj(("history",), history={"type": "array", "items": obj(("at", "action"), at=INSTANT_OUT, action=STRING)})
-PARTNER = obj(("partner_id", "name", "daily_quota", "sites", "status"), partner_id=STRING, name=STRING, daily_quota=INTEGER,
-              sites={"type": "array", "items": STRING}, status=STRING)
 POLICY_OUT = {"type": "object", "required": list(policies.POLICY_FIELDS),
               "properties": {name: _policy_field(name).json_schema() for name in policies.POLICY_FIELDS}}
-DAY_BOOKING = obj(("booking_id", "slot_id", "starts_at", "reference", "status", "family_name", "given_names"),
-                  booking_id=STRING, slot_id=STRING, starts_at=INSTANT_OUT, reference=STRING, status=STRING,
-                  family_name=STRING, given_names=STRING, partner_id=STRING)
 
 
 # --- the operations -----------------------------------------------------------------------------
@@ -205,19 +218,17 @@ REQUEST_TOKEN = {"X-Request-Token": "The request_token the request was filed wit
 NO_CONTENT = None
 
 OPERATIONS = [
-    Operation("GET", "/health", "Liveness", response=obj(("status", "time"), status=STRING, time=INSTANT_OUT)),
-    Operation("GET", "/openapi.json", "This document (OpenAPI 3.1)", response={"type": "object"}),
-    Operation("GET", "/sites", "Sites and their procedures", response=obj(("sites",), sites={"type": "array", "items": SITE})),
+    Operation("GET", "/health", "Liveness", response=HEALTH),
+    Operation("GET", "/openapi.json", "This document (OpenAPI 3.1)", response=OPENAPI_DOCUMENT),
+    Operation("GET", "/sites", "Sites and their procedures", response=SITES),
     Operation("GET", "/sites/{site_id}/slots", "Bookable slots, paginated", query=SEARCH_QUERY, response=SLOT_PAGE,
               errors=("site_not_found", "procedure_not_found")),
     Operation("POST", "/verifications", "Ask for a one-time code proving an identity (202 whether or not it can be proven)",
-              status=202, body=VERIFICATION_BODY, response=obj(("verification_id", "expires_at"), verification_id=STRING,
-                                                               expires_at=INSTANT_OUT),
+              status=202, body=VERIFICATION_BODY, response=VERIFICATION,
               errors=("site_not_found", "procedure_not_found", "verification_not_needed", "rate_limited", "registry_unavailable",
                       "state_changed")),
     Operation("POST", "/verifications/{verification_id}", "Send the code received: an identity token", status=201, body=CODE_BODY,
-              response=obj(("identity_token", "expires_at", "destination"), identity_token=STRING, expires_at=INSTANT_OUT,
-                           destination=STRING),
+              response=IDENTITY_PROOF,
               errors=("verification_not_found", "verification_expired", "verification_locked", "code_invalid", "state_changed")),
     Operation("POST", "/holds", "Hold a slot for an applicant", status=201, body=HOLD_BODY, response=HOLD,
               errors=("slot_not_found", "draw_only", "slot_unavailable", "hold_already_active", "booking_already_active",
@@ -229,32 +240,29 @@ OPERATIONS = [
               errors=("hold_not_found", "bad_hold_token", "hold_expired", "hold_not_active", "booking_already_active", "slot_started",
                       "state_changed")),
     Operation("POST", "/bookings/lookup", "Find my booking: its link is sent again to the e-mail on file (202 either way)",
-              status=202, body=LOOKUP_BODY, response=obj(("status",), status=STRING), errors=("rate_limited", "identity_unverified")),
-    Operation("GET", "/bookings/{booking_id}", "A booking", headers=BOOKING_TOKEN, response=BOOKING,
+              status=202, body=LOOKUP_BODY, response=LOOKUP, errors=("rate_limited", "identity_unverified")),
+    Operation("GET", "/bookings/{booking_id}", "A booking", headers=BOOKING_TOKEN, response=BOOKING_VIEW,
               errors=("bad_booking_token", "booking_not_found")),
     Operation("DELETE", "/bookings/{booking_id}", "Cancel a booking", status=204, headers=BOOKING_TOKEN,
               errors=("bad_booking_token", "booking_not_found", "booking_not_active", "state_changed")),
     Operation("POST", "/requests", "File a draw request", status=201, body=DRAW_REQUEST_BODY, response=REQUEST,
               errors=("site_not_found", "procedure_not_found", "not_draw", "slots_available", "request_already_active",
                       "booking_already_active", "cooldown", "rate_limited", "state_changed", "identity_unverified")),
-    Operation("GET", "/requests/{request_id}", "A draw request", headers=REQUEST_TOKEN, response=REQUEST,
+    Operation("GET", "/requests/{request_id}", "A draw request", headers=REQUEST_TOKEN, response=REQUEST_VIEW,
               errors=("request_not_found", "bad_request_token")),
     Operation("DELETE", "/requests/{request_id}", "Withdraw a draw request", status=204, headers=REQUEST_TOKEN,
               errors=("request_not_found", "bad_request_token", "request_not_live", "state_changed")),
     Operation("GET", "/sites/{site_id}/procedures/{procedure_id}/draws", "Draws of a procedure (commitments and results), paginated",
               query={"limit": q(Integer(1, 50)), "cursor": q(CURSOR)},
-              response=obj(("draws", "next_cursor"), next_cursor=NULLABLE_STRING,
-                           draws={"type": "array", "items": obj(("draw_id", "status"), draw_id=STRING, status=STRING)}),
+              response=DRAWS,
               errors=("site_not_found", "procedure_not_found", "state_changed")),
     Operation("GET", "/sites/{site_id}/procedures/{procedure_id}/draws/{draw_id}/record",
               "One page of a recorded draw's entrants, slots or allocation, to replay it",
               query={"part": q(Choice(("entrants", "slots", "allocation"))), "cursor": q(CURSOR)},
-              response=obj(("draw_id", "part", "items", "next_cursor"), draw_id=STRING, part=STRING,
-                           items={"type": "array"}, next_cursor=NULLABLE_STRING),
+              response=DRAW_RECORD,
               errors=("site_not_found", "procedure_not_found", "draw_not_found")),
     Operation("GET", "/stats/{site_id}", "Public transparency figures", query={"from": q(Instant()), "to": q(Instant())},
-              response=obj(("site_id", "from", "to", "procedures"), site_id=STRING, procedures={"type": "object"},
-                           draws={"type": "object"}),
+              response=STATS,
               errors=("site_not_found",)),
     # partners
     Operation("GET", "/partner/sites/{site_id}/slots", "Bookable slots, with the partner share", auth=PARTNER_KEY,
@@ -269,7 +277,7 @@ OPERATIONS = [
                       "slot_started", "state_changed")),
     Operation("GET", "/partner/bookings", "The partner's bookings, paginated", auth=PARTNER_KEY,
               query={"limit": q(Integer(1, 100)), "cursor": q(CURSOR)},
-              response=obj(("bookings", "next_cursor"), bookings={"type": "array", "items": BOOKING}, next_cursor=NULLABLE_STRING)),
+              response=PARTNER_BOOKINGS),
     Operation("DELETE", "/partner/bookings/{booking_id}", "Cancel a partner's booking", auth=PARTNER_KEY, status=204,
               errors=("booking_not_found", "booking_not_active", "state_changed")),
     Operation("POST", "/partner/requests", "File a draw request for an applicant", auth=PARTNER_KEY, status=201,
@@ -285,38 +293,38 @@ OPERATIONS = [
     Operation("PUT", "/staff/sites/{site_id}/procedures/{procedure_id}/policy", "Change a procedure's policy", auth=ADMIN,
               body=POLICY_BODY, response=POLICY_OUT, errors=("site_not_found", "procedure_not_found", "state_changed")),
     Operation("POST", "/staff/sites/{site_id}/schedules", "Publish an opening schedule as slots", auth=ADMIN, status=201,
-              body=SCHEDULE_BODY, response=obj(("created",), created=INTEGER, existing=INTEGER),
+              body=SCHEDULE_BODY, response=SCHEDULED,
               errors=("site_not_found", "procedure_not_found", "state_changed")),
-    Operation("GET", "/staff/sites/{site_id}/history", "A site's audit trail", auth=AGENT, response=HISTORY,
+    Operation("GET", "/staff/sites/{site_id}/history", "A site's audit trail", auth=AGENT, response=history("site_id"),
               errors=("site_not_found",)),
     Operation("POST", "/staff/sites/{site_id}/procedures/{procedure_id}/draws", "Run a draw now", auth=ADMIN,
-              response={"type": "object"},
+              response=DRAW_RUN,
               errors=("site_not_found", "procedure_not_found", "not_draw", "draw_running", "draw_exists", "state_changed")),
     Operation("GET", "/staff/sites/{site_id}/bookings", "The day list of a site", auth=AGENT, query={"date": q(Day())},
-              response=obj(("bookings",), bookings={"type": "array", "items": DAY_BOOKING}), errors=("site_not_found",)),
+              response=DAY_LIST, errors=("site_not_found",)),
     Operation("POST", "/staff/partners", "Register a partner (its API key is shown once)", auth=ADMIN, status=201,
-              body=PARTNER_BODY, response=obj(("partner_id", "api_key"), partner_id=STRING, api_key=STRING),
+              body=PARTNER_BODY, response=PARTNER_CREATED,
               errors=("partner_exists", "site_not_found")),
-    Operation("GET", "/staff/partners", "Partners", auth=ADMIN, response=obj(("partners",), partners={"type": "array", "items": PARTNER})),
+    Operation("GET", "/staff/partners", "Partners", auth=ADMIN, response=PARTNERS),
     Operation("DELETE", "/staff/partners/{partner_id}", "Revoke a partner's key", auth=ADMIN, status=204,
               errors=("partner_not_found", "partner_revoked", "state_changed")),
     Operation("POST", "/staff/bookings/{booking_id}/check-in", "Check an applicant in at the counter", auth=AGENT,
-              body=CHECK_IN_BODY, response=obj(("match", "status"), match={"type": "boolean"}, status=STRING),
+              body=CHECK_IN_BODY, response=CHECKED_IN,
               errors=("booking_not_found", "booking_not_active", "appointment_not_started", "state_changed")),
     Operation("POST", "/staff/bookings/{booking_id}/no-show", "Mark a booking as a no-show", auth=AGENT,
-              response=obj(("booking_id", "status"), booking_id=STRING, status=STRING),
+              response=NO_SHOW,
               errors=("booking_not_found", "booking_not_active", "appointment_not_started", "state_changed")),
     Operation("POST", "/staff/slots/{slot_id}/close", "Close a slot", auth=AGENT,
-              response=obj(("slot_id", "state"), slot_id=STRING, state=STRING),
+              response=CLOSED,
               errors=("slot_not_found", "slot_not_closable", "state_changed")),
     Operation("GET", "/staff/signals", "Fraud signals (R9) for review", auth=AGENT,
               query={"date": q(Day()), "days": q(Integer(1, 31))},
-              response=obj(("from", "to", "signals"), signals={"type": "object"})),
-    Operation("GET", "/staff/partners/{partner_id}/history", "A partner's audit trail", auth=ADMIN, response=HISTORY,
+              response=SIGNALS),
+    Operation("GET", "/staff/partners/{partner_id}/history", "A partner's audit trail", auth=ADMIN, response=history("entity_id"),
               errors=("partner_not_found",)),
-    Operation("GET", "/staff/slots/{slot_id}/history", "A slot's audit trail", auth=AGENT, response=HISTORY,
+    Operation("GET", "/staff/slots/{slot_id}/history", "A slot's audit trail", auth=AGENT, response=history("slot_id"),
               errors=("slot_not_found",)),
-    Operation("GET", "/staff/bookings/{booking_id}/history", "A booking's audit trail", auth=AGENT, response=HISTORY,
+    Operation("GET", "/staff/bookings/{booking_id}/history", "A booking's audit trail", auth=AGENT, response=history("booking_id"),
               errors=("booking_not_found",)),
 ]
 
@@ -332,6 +340,8 @@ def codes_of(op: Operation) -> set[str]:
     codes = set(op.errors) | {"storage_unavailable"}
     if op.body is not None:
         codes |= {"malformed_request", "invalid_field"}
+    if op.method in ("POST", "PUT"):
+        codes.add("unsupported_media_type")  # a body of a type the route does not take (handlers/routing.py ACCEPTED_TYPES)
     if op.query:
         codes.add("invalid_field")
     if op.path_params:

@@ -2,6 +2,7 @@
 from typing import Any
 
 from chalicelib.http import contract
+from chalicelib.http.responses import EXAMPLES
 from chalicelib.http.schema import JsonSchema
 from chalicelib.rules.codes import CODES
 
@@ -18,7 +19,10 @@ quarantine, and scarce procedures are allocated by a verifiable draw.
 Every error answers `{"error": {"code", "message", "details"}}`; `code` is one of the values listed
 for each response, `details.field` names the field of a 422, and 429 and 503 carry `Retry-After`.
 Partners authenticate with `x-api-key`; staff with a bearer JWT whose `cognito:groups` holds
-`agents` or `admins`."""
+`agents` or `admins`. Ids and tokens are opaque (the examples show their current shapes); an answer
+may gain fields over time: ignore those you do not know."""
+
+_SUCCESS = {200: "OK", 201: "Created", 202: "Accepted"}
 
 _cached: dict[str, Any] | None = None
 
@@ -33,7 +37,8 @@ def _error_schema(codes: set[str]) -> JsonSchema:
             "properties": {
                 "code": {"type": "string", "enum": sorted(codes)},
                 "message": {"type": "string"},
-                "details": {"type": "object", "properties": {"field": {"type": "string"}}},
+                "details": {"type": "object", "properties": {"field": {
+                    "type": "string", "description": "The field at fault (422), as a dotted path: applicant.document.number."}}},
             },
         }},
     }
@@ -63,7 +68,8 @@ def _error_responses(op: contract.Operation) -> dict[str, Any]:
 
 def _parameters(op: contract.Operation) -> list[dict[str, Any]]:
     params = [{"name": name, "in": "path", "required": True,
-               "schema": {"type": "string", "minLength": 1, "maxLength": contract.MAX_PATH_ID}}
+               "schema": {"type": "string", "minLength": 1, "maxLength": contract.MAX_PATH_ID},
+               **({"example": EXAMPLES[name]} if name in EXAMPLES else {})}
               for name in op.path_params]
     for name, (schema, required) in op.query.items():
         params.append({"name": name, "in": "query", "required": required, "schema": schema.schema()})
@@ -89,8 +95,9 @@ def _operation(op: contract.Operation) -> dict[str, Any]:
         if status == 204:
             out["responses"]["204"] = {"description": "Done."}
         else:
-            out["responses"][str(status)] = {"description": "OK" if status == 200 else "Created",
-                                             "content": {"application/json": {"schema": op.response or {"type": "object"}}}}
+            assert op.response is not None, f"{op.method} {op.path}: declare its answer (chalicelib/http/responses.py)"
+            out["responses"][str(status)] = {"description": _SUCCESS[status],
+                                             "content": {"application/json": {"schema": op.response}}}
     out["responses"].update(_error_responses(op))
     return out
 

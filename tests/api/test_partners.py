@@ -156,3 +156,11 @@ def test_creating_and_revoking_a_partner_is_audited(api):
     reply = api.call("GET", f"/staff/partners/{partner['partner_id']}/history", headers=api.staff_headers())
     assert [(e["action"], e["actor"]) for e in reply.body["history"]] == [("partner_created", "staff:tester"),
                                                                           ("partner_revoked", "staff:tester")]
+
+
+def test_a_partner_confirming_its_hold_again_gets_the_same_booking(api):
+    partner = partner_site(api).create_partner()
+    hold = api.partner_hold(partner, api.partner_slots(partner)[0]["slot_id"], applicant(1)).body
+    first, second = api.partner_confirm(partner, hold), api.partner_confirm(partner, hold)
+    assert (first.status, second.status) == (201, 200)
+    assert first.body == second.body

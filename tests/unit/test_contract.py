@@ -198,3 +198,131 @@ def test_each_body_s_fields_are_the_attributes_of_its_frozen_value(op):
         assert {obj.attributes.get(key, key) for key in obj.fields} == set(attributes), obj.into
         without_default = {name for name, f in attributes.items() if f.default is dataclasses.MISSING}
         assert {obj.attributes.get(key, key) for key in obj.required} == without_default, obj.into
+
+
+# --- every answer declared, field by field (chalicelib/http/responses.py) -------------------------
+
+def _schemas(node, where="#"):
+    """Every schema object under `node`, with where it is."""
+    if isinstance(node, dict):
+        yield where, node
+        for key, child in node.items():
+            if key in ("properties", "$defs") and isinstance(child, dict):
+                for name, sub in child.items():
+                    yield from _schemas(sub, f"{where}/{key}/{name}")
+            elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "prefixItems"):
+                yield from _schemas(child, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            yield from _schemas(child, f"{where}/{i}")
+
+
+def _answers(document):
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            for status, response in op["responses"].items():
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                yield f"{method.upper()} {path} {status}", int(status), schema
+
+
+def test_every_answer_with_a_body_declares_each_object_s_fields_or_its_map():
+    """An object says what it holds: its properties (closed by tests/contract_check.py) or, for
+    a map keyed by ids, its values (`additionalProperties`); a bare {"type": "object"} would
+    let anything through the API suite's check."""
+    bare = []
+    for name, status, schema in _answers(openapi.document()):
+        assert (schema is None) == (status == 204), name
+        for where, node in _schemas(schema or {}):
+            if node.get("type") == "object" and "properties" not in node and "additionalProperties" not in node:
+                bare.append(f"{name} {where}")
+    assert bare == []
+
+
+def test_the_fields_the_api_was_found_sending_undeclared_are_declared():
+
+    paths = openapi.document()["paths"]
+
+    def schema(method, path, status):
+        return paths[path][method]["responses"][status]["content"]["application/json"]["schema"]
+
+    sites = schema("get", "/sites", "200")
+    procedure = sites["properties"]["sites"]["items"]["properties"]["procedures"]["items"]["properties"]
+    assert {"name_en", "accepted_documents", "cooldown_seconds"} <= set(procedure)
+    assert "personal_data_retention_days" in sites["required"]
+    assert "standby" in schema("get", "/sites/{site_id}/slots", "200")["properties"]
+    assert "name_en" in schema("post", "/staff/sites", "201")["properties"]
+
+
+def test_the_api_suite_s_check_refuses_an_undeclared_field_a_wrong_format_and_an_id_of_another_shape():
+    import jsonschema_rs
+
+    from chalicelib.http.responses import EXAMPLES
+    from tests.contract_check import closed
+
+    hold_schema = openapi.document()["paths"]["/holds"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    validator = jsonschema_rs.Draft202012Validator(closed(hold_schema), validate_formats=True)
+    slot = {"slot_id": EXAMPLES["slot_id"], "site_id": "s", "procedure_id": "p", "starts_at": "2026-01-01T09:00:00Z",
+            "ends_at": "2026-01-01T10:00:00Z"}
+    hold = {"hold_id": EXAMPLES["hold_id"], "hold_token": EXAMPLES["token"], "expires_at": "2026-01-01T08:00:00Z", "slot": slot}
+    assert validator.is_valid(hold)
+    assert not validator.is_valid({**hold, "slot": {**slot, "undeclared": 1}})
+    assert not validator.is_valid({**hold, "expires_at": "in ten minutes"})
+    assert not validator.is_valid({**hold, "hold_id": "hld_8d2e"})
+    assert not validator.is_valid({**hold, "slot": {**slot, "slot_id": "slt_4f1c2a9e"}})
+
+
+def _examples(node, key=None):
+    """(field name, example) for every example of the document: a schema's `examples` under its
+    property name, a parameter's `example` under its name, and each field of an example object."""
+    if isinstance(node, dict):
+        if "name" in node and "example" in node and node.get("in") in ("path", "query", "header"):
+            yield node["name"], node["example"]
+        for example in node.get("examples", []) if isinstance(node.get("examples"), list) else []:
+            yield from _fields_of(key, example)
+        if "example" in node and "in" not in node:
+            yield from _fields_of(key, node["example"])
+        for name, child in node.items():
+            yield from _examples(child, name if isinstance(child, dict) else key)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _examples(child, key)
+
+
+def _fields_of(key, example):
+    if isinstance(example, dict):
+        for name, value in example.items():
+            yield from _fields_of(name, value)
+    elif isinstance(example, list):
+        for value in example:
+            yield from _fields_of(key, value)
+    else:
+        yield key, example
+
+
+def test_every_example_id_has_the_shape_the_code_mints():
+    from tests.contract_check import ID_PATTERNS
+
+    checked = [(name, value) for name, value in _examples(openapi.document()) if name in ID_PATTERNS]
+    assert {"slot_id", "hold_id", "booking_id", "request_id", "partner_id", "draw_id", "reference", "hold_token",
+            "api_key"} <= {name for name, _ in checked}
+    wrong = [(name, value) for name, value in checked if not re.fullmatch(ID_PATTERNS[name], str(value))]
+    assert wrong == []
+
+
+def test_the_id_shapes_are_what_the_code_mints():
+    from chalicelib.platform import tokens
+    from chalicelib.rules import lifecycle
+    from tests.contract_check import ID_PATTERNS
+
+    minted = {"slot_id": lifecycle.slot_id("secret", "site", "renewal", "2026-03-02T08:00:00Z", 1),
+              "hold_id": tokens.new_id("hold"), "booking_id": tokens.new_id("bkg"), "request_id": tokens.new_id("req"),
+              "partner_id": tokens.new_id("ptn"), "reference": tokens.new_reference(), "hold_token": tokens.new_token(),
+              "booking_token": tokens.derived_token("secret", "booking", "token")}
+    assert {name: value for name, value in minted.items() if not re.fullmatch(ID_PATTERNS[name], value)} == {}
+
+
+def test_the_stats_figures_are_the_counters_storage_keeps():
+    from chalicelib.http import responses
+    from chalicelib.storage import figures
+
+    assert responses.FIGURE_NAMES == figures.FIGURE_NAMES
