@@ -30,7 +30,7 @@ VARIABLES = (
     "PARTNER_KEY_CACHE_SECONDS", "PARTNER_USAGE_PLAN_ID", "PARTNER_USAGE_PLAN_PARAM",
     "OUTBOX_DIR", "MAIL_FROM", "WEB_BASE_URL", "REMINDER_LEAD_DAYS", "BOOKINGS_STREAM_ARN",
     "DRAW_LEASE_SECONDS", "DRAW_STAFF_BUDGET_SECONDS", "DRAW_TICK_BUDGET_SECONDS",
-    "LOOKUP_MAX_PER_IP_PER_HOUR", "LOOKUP_MAX_PER_IDENTITY_PER_DAY",
+    "LOOKUP_MAX_PER_IP_PER_HOUR", "LOOKUP_LINK_INTERVAL_SECONDS",
     "DEFAULT_HOLD_TTL_SECONDS", "DEFAULT_QUARANTINE_MIN_SECONDS", "DEFAULT_QUARANTINE_MAX_SECONDS",
     "DEFAULT_COOLDOWN_SECONDS", "DEFAULT_ALLOCATION", "DEFAULT_PUBLISH_WINDOW_SECONDS",
     "DEFAULT_DRAW_INTERVAL_SECONDS", "DEFAULT_OFFER_TTL_SECONDS", "DEFAULT_PARTNER_SHARE",
@@ -152,7 +152,7 @@ class Settings:
     draw_tick_budget_seconds: int
     web_base_url: str
     lookup_max_per_ip_per_hour: int
-    lookup_max_per_identity_per_day: int
+    lookup_link_interval_seconds: int
     in_aws: bool
     stage: str
     tracing: bool
@@ -216,9 +216,10 @@ def _load(env: _Environment) -> Settings:
         draw_tick_budget_seconds=_int(env, "DRAW_TICK_BUDGET_SECONDS", 90),
         # Where e-mail links point (the web app; the token goes in the URL fragment).
         web_base_url=env.get("WEB_BASE_URL", "http://127.0.0.1:8080/"),
-        # "Find my booking" (POST /bookings/lookup): tries per client IP an hour, per identity a day.
+        # "Find my booking" (POST /bookings/lookup): tries per client IP an hour; a booking's link
+        # is sent again at most once in this many seconds (no limit per identity: DEVELOPERS.md).
         lookup_max_per_ip_per_hour=_int(env, "LOOKUP_MAX_PER_IP_PER_HOUR", 10),
-        lookup_max_per_identity_per_day=_int(env, "LOOKUP_MAX_PER_IDENTITY_PER_DAY", 3),
+        lookup_link_interval_seconds=_int(env, "LOOKUP_LINK_INTERVAL_SECONDS", 900),
         policy_defaults={
             "hold_ttl_seconds": _int(env, "DEFAULT_HOLD_TTL_SECONDS", 600),
             "quarantine_min_seconds": _int(env, "DEFAULT_QUARANTINE_MIN_SECONDS", 1800),

@@ -51,13 +51,6 @@ class PartnerQuota(TypedDict):
     max: int
 
 
-class IdentityLimit(TypedDict):
-    """R8: how many times one identity may ask for its booking's link in one day_window."""
-    identity: str  # the identity key
-    window: tuple[int, int]  # day_window(now)
-    max: int
-
-
 # --- R7 check-in -----------------------------------------------------------------------------
 
 

@@ -148,7 +148,11 @@ def count_under_cap(tx: Transaction, label: str, key: str, window_end: int, cap:
     )
 
 
+def ip_counter_key(kind: str, ip: str, window: tuple[int, int]) -> str:
+    """The counter of one kind of action from one client IP in one hourly window."""
+    return f"{kind}#{ip}#{window[0]}"
+
+
 def count_for_ip(tx: Transaction, kind: str, ip_limit: IpLimit) -> None:
     """One more action of this kind from this client IP in its hourly window, under the cap."""
-    window_start, window_end = ip_limit["window"]
-    count_under_cap(tx, "ip", f"{kind}#{ip_limit['ip']}#{window_start}", window_end, ip_limit["max"])
+    count_under_cap(tx, "ip", ip_counter_key(kind, ip_limit["ip"], ip_limit["window"]), ip_limit["window"][1], ip_limit["max"])
