@@ -86,6 +86,11 @@ LOOKUP_BODY = Obj({"document": DOCUMENT, "birth_date": Day(), "email": EMAIL},
 CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day(),
                      "permit_expires_on": Day().described("The expiry read on the permit (required for a booking won as urgent).")},
                     required=("document", "birth_date"), into=submitted.CheckIn)
+IDENTITY_RELEASE_BODY = Obj({"procedure_id": Identifier(), "document": DOCUMENT, "birth_date": Day(),
+                             "reason": Text(500).described("Why the person is freed (kept in the audit trail).")},
+                            required=("procedure_id", "document", "birth_date", "reason"), into=submitted.IdentityRelease).described(
+    example={"procedure_id": "renewal", "document": {"type": "agdref", "number": "1234567890"}, "birth_date": "1990-01-02",
+             "reason": "At the counter with their permit: a hold in their name was not theirs."})
 PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, required=("name", "daily_quota"),
                    into=submitted.NewPartner).described(example={"name": "Cimade Montpellier", "daily_quota": 50})
 
@@ -125,6 +130,9 @@ SITE = obj(("site_id", "name", "address", "timezone", "procedures"), site_id=STR
            timezone=STRING, procedures={"type": "array", "items": obj(("procedure_id", "name"), procedure_id=STRING, name=STRING,
                                                                         allocation=STRING)})
 HISTORY = obj(("history",), history={"type": "array", "items": obj(("at", "action"), at=INSTANT_OUT, action=STRING)})
+RELEASED = obj(("person", "procedure_id", "reason", "cooldown_lifted", "request_id", "hold_id", "booking_id"),
+               person=STRING, procedure_id=STRING, reason=STRING, cooldown_lifted={"type": "boolean"},
+               request_id=NULLABLE_STRING, hold_id=NULLABLE_STRING, booking_id=NULLABLE_STRING)
 PARTNER = obj(("partner_id", "name", "daily_quota", "status"), partner_id=STRING, name=STRING, daily_quota=INTEGER, status=STRING)
 POLICY_OUT = {"type": "object", "required": list(policies.POLICY_FIELDS),
               "properties": {name: _policy_field(name).json_schema() for name in policies.POLICY_FIELDS}}
@@ -276,6 +284,10 @@ OPERATIONS = [
     Operation("POST", "/staff/bookings/{booking_id}/check-in", "Check an applicant in at the counter", auth=AGENT,
               body=CHECK_IN_BODY, response=obj(("match", "status"), match={"type": "boolean"}, status=STRING),
               errors=("booking_not_found", "booking_not_active", "appointment_not_started", "state_changed")),
+    Operation("POST", "/staff/sites/{site_id}/identities/release",
+              "Free a person present at the counter: end what was done in their name, lift their cooldown", auth=AGENT,
+              body=IDENTITY_RELEASE_BODY, response=obj(("released",), released=RELEASED),
+              errors=("site_not_found", "procedure_not_found", "state_changed")),
     Operation("POST", "/staff/bookings/{booking_id}/no-show", "Mark a booking as a no-show", auth=AGENT,
               response=obj(("booking_id", "status"), booking_id=STRING, status=STRING),
               errors=("booking_not_found", "booking_not_active", "appointment_not_started", "state_changed")),

@@ -132,6 +132,8 @@ def summarize_signals(items: Sequence[SignalCounter]) -> dict[str, Any]:
         "cooldown_refusals": sum(item.get("n") or 0 for item in _of_kind(items, "cooldown")),
         "checkin_mismatches": [_booking_details(item) for item in _of_kind(items, "checkin_mismatch")],
         "false_urgency": [_booking_details(item) for item in _of_kind(items, "false_urgency")],
+        # Staff freed a person at the counter (R10): each time, with who, where and why.
+        "identities_released": [item.get("details") or {"subject": item["subject"]} for item in _of_kind(items, "identity_released")],
         "disposable_email_domains": sorted(_email_domains(items), key=lambda s: -s["holds"]),
         "partner_cancellations": sorted(_partners_cancelling_often(_partner_totals(items)), key=lambda s: -s["rate"]),
     }

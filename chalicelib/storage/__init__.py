@@ -59,7 +59,13 @@ from chalicelib.storage.draws import (
     withdraw_request_if_live,
 )
 from chalicelib.storage.figures import FIGURE_NAMES, figures_of_site
-from chalicelib.storage.identities import count_lookup, live_bookings_of, request_links_if_unchanged
+from chalicelib.storage.identities import (
+    count_lookup,
+    lift_cooldown_if_no_live_hold,
+    live_bookings_of,
+    locks_of,
+    request_links_if_unchanged,
+)
 from chalicelib.storage.partners import (
     create_partner_if_new,
     get_partner,
@@ -100,6 +106,7 @@ __all__ = [
     "offers_to_notify", "read_draw_record", "record_draw_chunks", "release_draw", "renew_draw_lease", "requests_by_id",
     "take_over_stale_draw", "waiting_requests", "withdraw_request_if_live",
     "FIGURE_NAMES", "figures_of_site", "count_lookup", "live_bookings_of", "request_links_if_unchanged",
+    "lift_cooldown_if_no_live_hold", "locks_of",
     "create_partner_if_new", "get_partner", "list_partners", "partner_by_key_hash", "revoke_partner_if_active",
     "record_cooldown_refusal", "signals_of_day",
     "close_slot_if_open_to_change", "count_refused_hold", "create_slots_if_new", "free_slots", "get_hold", "get_slot", "hold_slot_if_available",
