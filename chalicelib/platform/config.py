@@ -25,6 +25,8 @@ VARIABLES = (
     "TABLE_PREFIX", "AWS_REGION", "AWS_DEFAULT_REGION", "DYNAMODB_ENDPOINT",
     "DYNAMODB_READ_TIMEOUT_SECONDS", "DYNAMODB_MAX_RETRIES", "STORAGE_ATTEMPTS",
     "IDENTITY_HMAC_SECRET", "IDENTITY_HMAC_SECRET_PARAM",
+    "IDENTITY_REGISTRY_URL", "IDENTITY_REGISTRY_KEY", "IDENTITY_REGISTRY_KEY_PARAM", "IDENTITY_REGISTRY_TIMEOUT_MS",
+    "IDENTITY_REGISTRY_ATTEMPTS", "IDENTITY_REGISTRY_BREAKER_FAILURES", "IDENTITY_REGISTRY_BREAKER_SECONDS",
     "STAFF_JWT_SECRET", "STAFF_JWT_ISSUER", "STAFF_JWKS_URL", "STAFF_JWT_AUDIENCE", "CORS_ORIGINS",
     "PERSONAL_DATA_RETENTION_DAYS", "CATALOG_CACHE_SECONDS", "STANDBY_CACHE_SECONDS",
     "PARTNER_KEY_CACHE_SECONDS", "PARTNER_USAGE_PLAN_ID", "PARTNER_USAGE_PLAN_PARAM",
@@ -82,6 +84,30 @@ def _optional(env: _Environment, name: str) -> str | None:
     return env.get(name) or None
 
 
+@dataclass(frozen=True)
+class RegistrySettings:
+    """The prefecture's registry over HTTP (docs/identity-registry.md): its URL (unset: not over
+    HTTP), its key (or the SSM parameter holding it), and how long and how often to try."""
+    url: str | None
+    key: str | None
+    key_param: str | None
+    timeout_seconds: float
+    attempts: int
+    breaker_failures: int
+    breaker_seconds: int
+
+
+def _registry(env: _Environment) -> RegistrySettings:
+    return RegistrySettings(
+        url=_optional(env, "IDENTITY_REGISTRY_URL"), key=_optional(env, "IDENTITY_REGISTRY_KEY"),
+        key_param=_optional(env, "IDENTITY_REGISTRY_KEY_PARAM"),
+        # Per attempt; three attempts and their pauses stay within a few seconds of the API's 15.
+        timeout_seconds=_int(env, "IDENTITY_REGISTRY_TIMEOUT_MS", 2000) / 1000,
+        attempts=max(1, _int(env, "IDENTITY_REGISTRY_ATTEMPTS", 3)),
+        breaker_failures=max(1, _int(env, "IDENTITY_REGISTRY_BREAKER_FAILURES", 5)),
+        breaker_seconds=_int(env, "IDENTITY_REGISTRY_BREAKER_SECONDS", 30))
+
+
 def _int(env: _Environment, name: str, default: int) -> int:
     return int(env.get(name, default))
 
@@ -126,6 +152,7 @@ class Settings:
     dynamodb_endpoint: str | None
     identity_hmac_secret: str
     identity_hmac_secret_param: str | None
+    registry: "RegistrySettings"
     staff_jwt_secret: str | None
     staff_jwt_issuer: str | None
     staff_jwks_url: str | None
@@ -175,6 +202,7 @@ def _load(env: _Environment) -> Settings:
         # Locally a dev secret is fine; in AWS the secret comes from SSM (see docs/deploy.md).
         identity_hmac_secret=env.get("IDENTITY_HMAC_SECRET", ""),
         identity_hmac_secret_param=_optional(env, "IDENTITY_HMAC_SECRET_PARAM"),
+        registry=_registry(env),
         staff_jwt_secret=_optional(env, "STAFF_JWT_SECRET"),
         staff_jwt_issuer=_optional(env, "STAFF_JWT_ISSUER"),
         staff_jwks_url=_optional(env, "STAFF_JWKS_URL"),
