@@ -96,8 +96,7 @@ def function_statements(stage):
     return {
         "APIHandler": [
             _tables("ReadWriteFairslotTables", READ + WRITE, stage, TABLES, indexes=("slots", "bookings", "requests")),
-            # the registry's key: read only when IDENTITY_REGISTRY_URL is set (docs/identity-registry.md)
-            _ssm(stage, "identity-hmac-secret", "partner-usage-plan-id", "identity-registry-key"),
+            _ssm(stage, "identity-hmac-secret", "partner-usage-plan-id"),
             _ses_sender(),  # a request's acknowledgement, a staff-run draw's offers
         ],
         "PartnerKey": [
