@@ -39,3 +39,8 @@ _.status_of  # owned by the parse-once/registry/storage change: chalicelib/http/
 # --- names only type annotations read ------------------------------------------------------------
 _.excluded_slots  # a key of the TypedDict lottery.Entrant: read as entrant["excluded_slots"], which vulture does not follow
 DataclassInstance  # typeshed's protocol of dataclasses, imported under TYPE_CHECKING and read in string annotations (chalicelib/storage/values.py)
+
+# --- the identity registry's port (SPEC R10): its caller, the verification use case, is being built beside it ---
+Registry  # chalicelib/platform/registry.py: the port's Protocol, read in the use case's annotations
+_.find  # chalicelib/platform/registry.py, registry_http.py: the port's one method, called by the verification use case
+_.from_environment  # chalicelib/platform/registry_http.py: the registry's current() calls it (docs/identity-registry.md)

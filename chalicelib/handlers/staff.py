@@ -2,7 +2,7 @@
 from chalicelib.handlers.routing import Routes
 from chalicelib.http import inputs
 from chalicelib.platform import clock
-from chalicelib.usecases import View, audit_trail, booking, draw_runs, fraud_signals, partner_keys, site_catalog, staff
+from chalicelib.usecases import View, audit_trail, booking, draw_runs, fraud_signals, identity_release, partner_keys, site_catalog, staff
 
 routes = Routes(__name__)
 route = routes.route
@@ -72,6 +72,14 @@ def check_in(booking_id: str) -> View:
     body = routes.body()
     return staff.check_in(booking_id, body.document, body.birth_date, routes.staff_subject(), routes.client_ip(), clock.now(),
                           permit_expires_on=body.permit_expires_on)
+
+
+@route("/staff/sites/{site_id}/identities/release", methods=["POST"], fields=inputs.IDENTITY_RELEASE_FIELDS)
+def release_identity(site_id: str) -> View:
+    """A person at the counter with their document: what was done in their name ends (R10)."""
+    body = routes.body()
+    return identity_release.release_identity(site_id, body.procedure_id, body.document, body.birth_date, body.reason,
+                                             routes.staff_subject(), routes.client_ip(), clock.now())
 
 
 @route("/staff/bookings/{booking_id}/no-show", methods=["POST"])

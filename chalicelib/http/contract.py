@@ -36,6 +36,7 @@ from chalicelib.http.responses import (
     PARTNER_BOOKINGS,
     PARTNER_CREATED,
     PARTNERS,
+    RELEASED_VIEW,
     REQUEST,
     REQUEST_VIEW,
     SCHEDULED,
@@ -133,6 +134,11 @@ CODE_BODY = Obj({"code": Text(20).described("The 6-digit code received by e-mail
 CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day(),
                      "permit_expires_on": Day().described("The expiry read on the permit (required for a booking won as urgent).")},
                     required=("document", "birth_date"), into=submitted.CheckIn)
+IDENTITY_RELEASE_BODY = Obj({"procedure_id": Identifier(), "document": DOCUMENT, "birth_date": Day(),
+                             "reason": Text(500).described("Why the person is freed (kept in the audit trail).")},
+                            required=("procedure_id", "document", "birth_date", "reason"), into=submitted.IdentityRelease).described(
+    example={"procedure_id": "renewal", "document": {"type": "agdref", "number": "1234567890"}, "birth_date": "1990-01-02",
+             "reason": "At the counter with their permit: a hold in their name was not theirs."})
 PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000),
                     "sites": Items(Identifier(), 1, 100, "sites must be a list of 1 to 100 site ids: the sites the key may act on.",
                                    into=lambda ids: tuple(sorted(set(ids)))).described("R11: the sites the key may act on.")},
@@ -311,6 +317,10 @@ OPERATIONS = [
     Operation("POST", "/staff/bookings/{booking_id}/check-in", "Check an applicant in at the counter", auth=AGENT,
               body=CHECK_IN_BODY, response=CHECKED_IN,
               errors=("booking_not_found", "booking_not_active", "appointment_not_started", "state_changed")),
+    Operation("POST", "/staff/sites/{site_id}/identities/release",
+              "Free a person present at the counter: end what was done in their name, lift their cooldown", auth=AGENT,
+              body=IDENTITY_RELEASE_BODY, response=RELEASED_VIEW,
+              errors=("site_not_found", "procedure_not_found", "state_changed")),
     Operation("POST", "/staff/bookings/{booking_id}/no-show", "Mark a booking as a no-show", auth=AGENT,
               response=NO_SHOW,
               errors=("booking_not_found", "booking_not_active", "appointment_not_started", "state_changed")),

@@ -19,6 +19,7 @@ DRAW_REQUEST_FIELDS = {**APPLICANT_FIELDS, "first_day": "from", "last_day": "to"
 # The lookup and check-in bodies carry the document at their top level.
 DOCUMENT_FIELDS = {"document_type": "document.type", "document_number": "document.number", "birth_date": "birth_date"}
 CHECK_IN_FIELDS = {**DOCUMENT_FIELDS, "permit_expiry": "permit_expires_on"}
+IDENTITY_RELEASE_FIELDS = DOCUMENT_FIELDS
 WINDOW_FIELDS = {"window_start": "from", "window_end": "to"}
 SCHEDULE_FIELDS = {"first_day": "from", "last_day": "to"}
 # Every paged list: its cursor is refused as a page cursor (storage/cursors.py, draws.py).

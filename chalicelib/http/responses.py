@@ -209,6 +209,9 @@ SIGNALS = every(signals=every(
     one_person_several_documents=array(every(person=STRING, documents=INTEGER)),
 ), **{"from": DAY_OUT, "to": DAY_OUT})
 
+RELEASED_VIEW = every(released=every(
+    person=STRING, procedure_id=ident("procedure_id"), reason=STRING, cooldown_lifted=BOOLEAN,
+    request_id=nullable(ident("request_id")), hold_id=nullable(ident("hold_id")), booking_id=nullable(ident("booking_id"))))
 VERIFICATION = every(verification_id=ident("verification_id"), expires_at=INSTANT_OUT)
 IDENTITY_PROOF = every(identity_token=TOKEN, expires_at=INSTANT_OUT,
                        destination={**STRING, "description": "Where the code went, masked (a***@example.org)."})

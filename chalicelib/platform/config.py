@@ -29,12 +29,14 @@ VARIABLES = (
     "TABLE_PREFIX", "AWS_REGION", "AWS_DEFAULT_REGION", "DYNAMODB_ENDPOINT",
     "DYNAMODB_READ_TIMEOUT_SECONDS", "DYNAMODB_MAX_RETRIES", "STORAGE_ATTEMPTS",
     "KEY_ROOT", "KEY_CACHE_SECONDS", *KEY_VARIABLES, *(f"{name}_PARAM" for name in KEY_VARIABLES),
+    "IDENTITY_REGISTRY_URL", "IDENTITY_REGISTRY_KEY", "IDENTITY_REGISTRY_KEY_PARAM", "IDENTITY_REGISTRY_TIMEOUT_MS",
+    "IDENTITY_REGISTRY_ATTEMPTS", "IDENTITY_REGISTRY_BREAKER_FAILURES", "IDENTITY_REGISTRY_BREAKER_SECONDS",
     "STAFF_JWT_SECRET", "STAFF_JWT_ISSUER", "STAFF_JWKS_URL", "STAFF_JWT_AUDIENCE", "CORS_ORIGINS",
     "PERSONAL_DATA_RETENTION_DAYS", "CATALOG_CACHE_SECONDS", "STANDBY_CACHE_SECONDS",
     "PARTNER_KEY_CACHE_SECONDS", "PARTNER_USAGE_PLAN_ID", "PARTNER_USAGE_PLAN_PARAM",
     "OUTBOX_DIR", "MAIL_FROM", "WEB_BASE_URL", "REMINDER_LEAD_DAYS", "BOOKINGS_STREAM_ARN",
     "DRAW_LEASE_SECONDS", "DRAW_STAFF_BUDGET_SECONDS", "DRAW_TICK_BUDGET_SECONDS",
-    "LOOKUP_MAX_PER_IP_PER_HOUR", "LOOKUP_MAX_PER_IDENTITY_PER_DAY",
+    "LOOKUP_MAX_PER_IP_PER_HOUR", "LOOKUP_LINK_INTERVAL_SECONDS",
     "DEFAULT_HOLD_TTL_SECONDS", "DEFAULT_QUARANTINE_MIN_SECONDS", "DEFAULT_QUARANTINE_MAX_SECONDS",
     "DEFAULT_COOLDOWN_SECONDS", "DEFAULT_ALLOCATION", "DEFAULT_PUBLISH_WINDOW_SECONDS",
     "DEFAULT_DRAW_INTERVAL_SECONDS", "DEFAULT_OFFER_TTL_SECONDS", "DEFAULT_PARTNER_SHARE",
@@ -88,6 +90,30 @@ def _optional(env: _Environment, name: str) -> str | None:
     return env.get(name) or None
 
 
+@dataclass(frozen=True)
+class RegistrySettings:
+    """The prefecture's registry over HTTP (docs/identity-registry.md): its URL (unset: not over
+    HTTP), its key (or the SSM parameter holding it), and how long and how often to try."""
+    url: str | None
+    key: str | None
+    key_param: str | None
+    timeout_seconds: float
+    attempts: int
+    breaker_failures: int
+    breaker_seconds: int
+
+
+def _registry(env: _Environment) -> RegistrySettings:
+    return RegistrySettings(
+        url=_optional(env, "IDENTITY_REGISTRY_URL"), key=_optional(env, "IDENTITY_REGISTRY_KEY"),
+        key_param=_optional(env, "IDENTITY_REGISTRY_KEY_PARAM"),
+        # Per attempt; three attempts and their pauses stay within a few seconds of the API's 15.
+        timeout_seconds=_int(env, "IDENTITY_REGISTRY_TIMEOUT_MS", 2000) / 1000,
+        attempts=max(1, _int(env, "IDENTITY_REGISTRY_ATTEMPTS", 3)),
+        breaker_failures=max(1, _int(env, "IDENTITY_REGISTRY_BREAKER_FAILURES", 5)),
+        breaker_seconds=_int(env, "IDENTITY_REGISTRY_BREAKER_SECONDS", 30))
+
+
 def _int(env: _Environment, name: str, default: int) -> int:
     return int(env.get(name, default))
 
@@ -134,6 +160,7 @@ class Settings:
     key_rings: dict
     key_params: dict
     key_cache_seconds: int
+    registry: "RegistrySettings"
     staff_jwt_secret: str | None
     staff_jwt_issuer: str | None
     staff_jwks_url: str | None
@@ -160,7 +187,7 @@ class Settings:
     draw_tick_budget_seconds: int
     web_base_url: str
     lookup_max_per_ip_per_hour: int
-    lookup_max_per_identity_per_day: int
+    lookup_link_interval_seconds: int
     in_aws: bool
     stage: str
     tracing: bool
@@ -191,6 +218,7 @@ def _load(env: _Environment) -> Settings:
         # How long a process keeps a ring before reading its parameter again: the delay after
         # which every warm function sees a rotation step (docs/deploy.md, "Rotating a key").
         key_cache_seconds=_int(env, "KEY_CACHE_SECONDS", 300),
+        registry=_registry(env),
         staff_jwt_secret=_optional(env, "STAFF_JWT_SECRET"),
         staff_jwt_issuer=_optional(env, "STAFF_JWT_ISSUER"),
         staff_jwks_url=_optional(env, "STAFF_JWKS_URL"),
@@ -232,9 +260,10 @@ def _load(env: _Environment) -> Settings:
         draw_tick_budget_seconds=_int(env, "DRAW_TICK_BUDGET_SECONDS", 90),
         # Where e-mail links point (the web app; the token goes in the URL fragment).
         web_base_url=env.get("WEB_BASE_URL", "http://127.0.0.1:8080/"),
-        # "Find my booking" (POST /bookings/lookup): tries per client IP an hour, per identity a day.
+        # "Find my booking" (POST /bookings/lookup): tries per client IP an hour; a booking's link
+        # is sent again at most once in this many seconds (no limit per identity: DEVELOPERS.md).
         lookup_max_per_ip_per_hour=_int(env, "LOOKUP_MAX_PER_IP_PER_HOUR", 10),
-        lookup_max_per_identity_per_day=_int(env, "LOOKUP_MAX_PER_IDENTITY_PER_DAY", 3),
+        lookup_link_interval_seconds=_int(env, "LOOKUP_LINK_INTERVAL_SECONDS", 900),
         policy_defaults={
             "hold_ttl_seconds": _int(env, "DEFAULT_HOLD_TTL_SECONDS", 600),
             "quarantine_min_seconds": _int(env, "DEFAULT_QUARANTINE_MIN_SECONDS", 1800),

@@ -146,7 +146,9 @@ def signing(purpose: Purpose) -> str:
 
 def forget() -> None:
     """Every ring is read again at its next use (tests: a cold function, a rotation step)."""
+    global _registry_key
     _fetched.clear()
+    _registry_key = None
 
 
 def verification_digest(message: str) -> str:
@@ -157,3 +159,20 @@ def verification_digest(message: str) -> str:
     import hmac  # cold start: as above
 
     return hmac.new(signing(CODES).encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+_registry_key: tuple[str, str] | None = None  # (the parameter it was read for, the key)
+
+
+def registry_key() -> str | None:
+    """The prefecture registry's key (docs/identity-registry.md): IDENTITY_REGISTRY_KEY, else the
+    SSM SecureString named by IDENTITY_REGISTRY_KEY_PARAM (read once a process), else none (a local fake)."""
+    global _registry_key
+    settings = config.current()
+    if settings.registry.key:
+        return settings.registry.key
+    if settings.registry.key_param is None:
+        return None
+    if _registry_key is None or _registry_key[0] != settings.registry.key_param:
+        _registry_key = (settings.registry.key_param, parameters.read(settings.registry.key_param))
+    return _registry_key[1]

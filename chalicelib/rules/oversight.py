@@ -51,13 +51,6 @@ class PartnerQuota(TypedDict):
     max: int
 
 
-class IdentityLimit(TypedDict):
-    """R8: how many times one identity may ask for its booking's link in one day_window."""
-    identity: str  # the identity key
-    window: tuple[int, int]  # day_window(now)
-    max: int
-
-
 # --- R7 check-in -----------------------------------------------------------------------------
 
 
@@ -83,6 +76,13 @@ DISPOSABLE_EMAIL_DOMAINS = frozenset({
 IDENTITIES_PER_IP_THRESHOLD = 3
 PARTNER_CANCEL_RATE_THRESHOLD = 0.3
 PARTNER_MIN_BOOKINGS = 5
+
+
+class IdentityLimit(TypedDict):
+    """R8: how many times one identity may do something (ask for a one-time code) in one window."""
+    identity: str  # the identity key
+    window: tuple[int, int]
+    max: int
 
 
 class SignalCounter(TypedDict):
@@ -139,6 +139,8 @@ def summarize_signals(items: Sequence[SignalCounter]) -> dict[str, Any]:
         "cooldown_refusals": sum(item.get("n") or 0 for item in _of_kind(items, "cooldown")),
         "checkin_mismatches": [_booking_details(item) for item in _of_kind(items, "checkin_mismatch")],
         "false_urgency": [_booking_details(item) for item in _of_kind(items, "false_urgency")],
+        # Staff freed a person at the counter (R10): each time, with who, where and why.
+        "identities_released": [item.get("details") or {"subject": item["subject"]} for item in _of_kind(items, "identity_released")],
         "disposable_email_domains": sorted(_email_domains(items), key=lambda s: -s["holds"]),
         "partner_cancellations": sorted(_partners_cancelling_often(_partner_totals(items)), key=lambda s: -s["rate"]),
         "partners": sorted(_partner_activity(items), key=lambda s: (-s["identities"], s["partner_id"])),

@@ -274,3 +274,16 @@ class Outcome:
 
     def __bool__(self) -> NoReturn:
         raise TypeError("an Outcome is read through .ok, not as a truth value")
+
+
+@dataclass(frozen=True)
+class IdentityLocks:
+    """What an identity holds, as its scopes say (staff free a person at the counter): its hold
+    (live or lapsed into its cooldown), the end of its cooldown (the later of a lapse's and a
+    cancellation's, 0 if none), and its live booking and request for one procedure."""
+    hold_id: str | None
+    hold_live: bool
+    cooldown_until: float
+    booking_id: str | None
+    request_id: str | None
+    has_hold_scope: bool

@@ -19,6 +19,7 @@ from chalicelib.rules.proofs import MAX_TRIES, Verification
 from chalicelib.rules.records import Hold, Outcome
 
 OFFER_MADE, OFFER_ALREADY_MADE, OFFER_NOT_POSSIBLE = "made", "already_made", "not_possible"
+HOUR = 3600
 
 
 @dataclass(frozen=True)
@@ -69,24 +70,35 @@ def _latest(facts: Mapping[str, Any], *names: str) -> float:
 
 
 def hold_refusal(failed: Outcome, now: float, ip_window_end: float | None = None, quota_window_end: float | None = None) -> Refusal:
-    """A hold not taken (R1-R4, R8): the identity's own state first (an active hold, then its
-    cooldown: the later of a lapsed hold's and a cancellation's), then the network's hourly limit,
-    the partner's daily quota, the identity's booking for the procedure, and last the slot
-    itself, whose timing is never told."""
+    """A hold not taken (R1-R4, R8, R10): first the caller's own limit (the network's hour, or the
+    partner's day), then the slot itself, whose timing is never told, and only on a slot that
+    could have been held the identity's own state (an active hold, then its cooldown: the later
+    of a lapsed hold's and a cancellation's, to the hour), then its booking for the procedure.
+    A hold on a slot that is not holdable is the same 409 whatever the identity's state, so a
+    taken slot is no oracle on a person (DEVELOPERS.md, "No oracle")."""
     facts = failed.facts
-    if "identity" in failed:
-        expires = facts.get("hold_expires_at")
-        if expires is not None and expires > now:
-            return Refusal("hold_already_active")
-        return Refusal("cooldown", retry_after_seconds(_latest(facts, "hold_lapse_until", "cooldown_until"), now))
     if "ip" in failed:
         return _rate_limited(ip_window_end, now)
     if "quota" in failed:
         assert quota_window_end is not None, "the daily quota fails only for a partner, with its window"
         return Refusal("partner_quota_exceeded", retry_after_seconds(quota_window_end, now))
+    if "slot" in failed:
+        return SLOT_UNAVAILABLE
+    if "identity" in failed:
+        expires = facts.get("hold_expires_at")
+        if expires is not None and expires > now:
+            return Refusal("hold_already_active")
+        return cooldown(_latest(facts, "hold_lapse_until", "cooldown_until"), now)
     if "booking" in failed:
         return BOOKING_ALREADY_ACTIVE
     return SLOT_UNAVAILABLE
+
+
+def cooldown(until: float, now: float) -> Refusal:
+    """R4: the identity's own wait, told to the next whole hour (UTC) after its cooldown ends:
+    the instant of the cancellation or release that started it is not told to the second."""
+    return Refusal("cooldown", retry_after_seconds(-(-until // HOUR) * HOUR, now))
+
 
 
 def _rate_limited(ip_window_end: float | None, now: float) -> Refusal:
@@ -96,12 +108,11 @@ def _rate_limited(ip_window_end: float | None, now: float) -> Refusal:
 
 
 def request_refusal(failed: Outcome, now: float, ip_window_end: float | None = None, quota_window_end: float | None = None) -> Refusal:
-    """A standby request not filed (R6, R2, R4, R8): the cooldown (until the later of its ends;
-    none known: now), the network's hourly limit, the partner's daily quota, a booking for the
-    procedure, then the live request the identity already has."""
+    """A standby request not filed (R6, R2, R4, R8): the cooldown (until the later of its ends,
+    to the hour; none known: the least wait), the network's hourly limit, the partner's daily
+    quota, a booking for the procedure, then the live request the identity already has."""
     if "cooldown" in failed:
-        until = _latest(failed.facts, "hold_lapse_until", "cooldown_until") if failed.facts else now
-        return Refusal("cooldown", retry_after_seconds(until, now))
+        return cooldown(_latest(failed.facts, "hold_lapse_until", "cooldown_until"), now)
     if "ip" in failed:
         return _rate_limited(ip_window_end, now)
     if "quota" in failed:
@@ -152,11 +163,10 @@ def close_refusal(failed: Outcome) -> Refusal:
     return Refusal("slot_not_closable")
 
 
-def lookup_refusal(failed: Outcome, now: float, ip_window_end: float, identity_window_end: float) -> Refusal:
-    """"Find my booking" over its limits (R8): the network's window if it is the one full, else
-    the identity's day."""
-    window_end = ip_window_end if "ip" in failed else identity_window_end
-    return Refusal("rate_limited", retry_after_seconds(window_end, now))
+def lookup_refusal(now: float, ip_window_end: float) -> Refusal:
+    """"Find my booking" over its limit (R8): the network's window. There is no limit per
+    identity, which a stranger could use up (DEVELOPERS.md, "No oracle")."""
+    return _rate_limited(ip_window_end, now)
 
 
 def offer_outcome(failed: Outcome) -> str:

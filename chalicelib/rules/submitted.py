@@ -88,6 +88,16 @@ class CheckIn:
 
 
 @dataclass(frozen=True)
+class IdentityRelease:
+    """POST /staff/sites/{id}/identities/release: the person at the counter (document, birth
+    date), the procedure to free them for, and why (kept in the audit trail)."""
+    procedure_id: str
+    document: Document
+    birth_date: date
+    reason: str
+
+
+@dataclass(frozen=True)
 class Procedure:
     procedure_id: str
     name: str

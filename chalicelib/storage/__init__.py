@@ -7,7 +7,7 @@ conditions) serves one module per aggregate; callers use the names below
 pass and get back chalicelib.rules.records values.
 
 Every write that its condition may refuse (the `*_if_*` functions, `claim_committed_draw`, the
-other moves of a draw, check-in, no-show, the look-up count, the reminder and link marks, the
+other moves of a draw, check-in, no-show, the look-up count and link requests, the reminder mark, the
 audit entries written alone) returns one type, records.Outcome, read one way:
 
     result = storage.release_hold_if_active(...)
@@ -29,7 +29,6 @@ from chalicelib.storage.bookings import (
     check_in_booking,
     confirm_hold_as_booking,
     get_booking,
-    mark_link_requested,
     mark_no_show,
     mark_reminded_once,
 )
@@ -62,7 +61,13 @@ from chalicelib.storage.draws import (
     withdraw_request_if_live,
 )
 from chalicelib.storage.figures import FIGURE_NAMES, figures_of_site
-from chalicelib.storage.identities import count_lookup, live_bookings_of
+from chalicelib.storage.identities import (
+    count_lookup,
+    lift_cooldown_if_no_live_hold,
+    live_bookings_of,
+    locks_of,
+    request_links_if_unchanged,
+)
 from chalicelib.storage.partners import (
     create_partner_if_new,
     get_partner,
@@ -75,6 +80,7 @@ from chalicelib.storage.signals import record_cooldown_refusal, signals_of_day
 from chalicelib.storage.slots import (
     any_holdable_slot,
     close_slot_if_open_to_change,
+    count_refused_hold,
     create_slots_if_new,
     free_slots,
     get_hold,
@@ -96,7 +102,7 @@ AGGREGATES = ("slots", "bookings", "identities", "proofs", "draws", "partners", 
 __all__ = [
     "history_of",
     "booking_image", "bookings_of_day", "bookings_of_partner", "bookings_to_remind", "cancel_booking_if_booked", "check_in_booking",
-    "confirm_hold_as_booking", "get_booking", "mark_link_requested", "mark_no_show", "mark_reminded_once",
+    "confirm_hold_as_booking", "get_booking", "mark_no_show", "mark_reminded_once",
     "create_site_if_new", "get_policy", "get_site", "list_sites", "replace_policy_if_unchanged",
     "RECORD_CHUNK_BYTES", "RECORD_PARTS", "claim_committed_draw",
     "commit_draw_if_none_pending", "count_request_attempt", "draw_record_chunk", "draws_of", "draws_page", "file_request_if_allowed",
@@ -104,11 +110,13 @@ __all__ = [
     "get_request", "make_offer_if_still_possible", "mark_draw_recorded", "mark_draw_run", "offer_notified",
     "offers_to_notify", "read_draw_record", "record_draw_chunks", "release_draw", "renew_draw_lease", "requests_by_id",
     "take_over_stale_draw", "waiting_requests", "withdraw_request_if_live",
-    "FIGURE_NAMES", "figures_of_site", "count_lookup", "live_bookings_of",
+    "FIGURE_NAMES", "figures_of_site", "count_lookup", "live_bookings_of", "request_links_if_unchanged",
+    "lift_cooldown_if_no_live_hold", "locks_of",
     "create_partner_if_new", "get_partner", "list_partners", "partner_by_key_hash", "revoke_partner_if_active",
     "count_code_try", "get_proof", "get_verification", "issue_proof_if_unused", "start_verification",
     "record_cooldown_refusal", "signals_of_day",
-    "close_slot_if_open_to_change", "create_slots_if_new", "free_slots", "get_hold", "get_slot", "hold_slot_if_available",
-    "any_holdable_slot", "holdable_slots_between", "release_draw_leftover_if_unchanged", "release_hold_if_active", "search_holdable_slots",
+    "close_slot_if_open_to_change", "count_refused_hold", "create_slots_if_new", "free_slots", "get_hold", "get_slot",
+    "hold_slot_if_available", "any_holdable_slot", "holdable_slots_between", "release_draw_leftover_if_unchanged",
+    "release_hold_if_active", "search_holdable_slots",
     "slots_by_id", "write_entries", "ensure_tables", "bookings_table_name",
 ]

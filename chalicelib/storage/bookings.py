@@ -151,11 +151,6 @@ def bookings_of_partner(partner_id: str, from_key: str, limit: int, cursor: str 
     return [values.booking(b) for b in found], next_cursor
 
 
-def mark_link_requested(booking: records.Booking, now: float) -> Outcome:
-    """Ask the bookings stream to send the booking's link again (notify.LINK), while it is booked."""
-    return update_if(Booking(booking.booking_id), [Booking.link_requested_at.set(now)], Booking.status == "booked", label="booking")
-
-
 # --- staff work (R7) --------------------------------------------------------------------------
 
 def _booking_final(booking: records.Booking, status: str, slot_state: str, audit: Iterable[records.NewAuditEntry], signals: Iterable[records.NewSignal] = (),

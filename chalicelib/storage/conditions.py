@@ -151,10 +151,14 @@ def count_under_cap(tx: Transaction, label: str, key: str, window_end: int, cap:
     )
 
 
+def ip_counter_key(kind: str, ip: str, window: tuple[int, int]) -> str:
+    """The counter of one kind of action from one client IP in one hourly window."""
+    return f"{kind}#{ip}#{window[0]}"
+
+
 def count_for_ip(tx: Transaction, kind: str, ip_limit: IpLimit) -> None:
     """One more action of this kind from this client IP in its hourly window, under the cap."""
-    window_start, window_end = ip_limit["window"]
-    count_under_cap(tx, "ip", f"{kind}#{ip_limit['ip']}#{window_start}", window_end, ip_limit["max"])
+    count_under_cap(tx, "ip", ip_counter_key(kind, ip_limit["ip"], ip_limit["window"]), ip_limit["window"][1], ip_limit["max"])
 
 
 def _quota_key(partner_id: str, window_start: int) -> str:
@@ -171,6 +175,8 @@ def charge_partner_quota(tx: Transaction, partner_id: str, window: tuple[int, in
     cancellation is never refused for it): freeing a slot to take it again costs the partner."""
     tx.update("quota", Counter(_quota_key(partner_id, window[0])), actions=[Counter.n.add(1), Counter.expires_ttl.set(window[1])],
               condition=Counter.n.does_not_exist() | Counter.n.exists())  # created or incremented, whichever comes first
+
+
 # --- proven identities (R10) ------------------------------------------------------------------
 
 def proof_key(token_hash: str) -> str:

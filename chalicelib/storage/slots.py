@@ -9,7 +9,7 @@ from chalicelib.rules.proofs import ProofCheck
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.audit import add_entries
-from chalicelib.storage.calls import RawItem, batch_get, get, guard_public_functions, query, query_all, update_if
+from chalicelib.storage.calls import RawItem, batch_get, get, guard_public_functions, query, query_all, update, update_if
 from chalicelib.storage.conditions import (
     booking_scope,
     check_no_active_booking,
@@ -18,6 +18,7 @@ from chalicelib.storage.conditions import (
     count_partner_quota,
     end_hold,
     free_the_slot,
+    ip_counter_key,
     search_partition,
     slot_free_for_a_draw,
     slot_held_by,
@@ -26,10 +27,11 @@ from chalicelib.storage.conditions import (
     take_hold,
 )
 from chalicelib.storage.figures import count_change_of, count_in, figures_item, freed_figure
-from chalicelib.storage.models import Booking, Hold, IdentityState, Slot
+from chalicelib.storage.models import Booking, Counter, Hold, IdentityState, Slot
 from chalicelib.storage.signals import add_signals
 from chalicelib.storage.transaction import Transaction
 
+HOLDS_PER_IP = "holds-ip"  # the counter kind of holds per client IP and hour
 _SLOTS_PER_TRANSACTION = 99  # and their day's counter: DynamoDB takes 100 items at most
 
 
@@ -139,7 +141,7 @@ def hold_slot_if_available(slot: records.Slot, hold: records.Hold, now: float, a
     check_no_active_booking(tx, hold.identity_key, hold.procedure_id, now)
     check_proof(tx, proof, now)
     if ip_limit:
-        count_for_ip(tx, "holds-ip", ip_limit)
+        count_for_ip(tx, HOLDS_PER_IP, ip_limit)
     if partner_quota:
         count_partner_quota(tx, partner_quota)
     tx.put("hold", values.item(Hold, hold), Hold.hold_id.does_not_exist())
@@ -149,6 +151,17 @@ def hold_slot_if_available(slot: records.Slot, hold: records.Hold, now: float, a
     old = failed.get("identity")
     facts = {name: _number(old, name) for name in ("hold_expires_at", "hold_lapse_until", "cooldown_until")} if old is not None else {}
     return Outcome.of(failed, facts)
+
+
+def count_refused_hold(ip: str, window: tuple[int, int]) -> None:
+    """A refused hold attempt counts against its client IP's hourly limit like a taken hold (the
+    refused transaction counted nothing): one UpdateItem on the counter the hold's condition
+    reads, so refusals are no free probes (R8, R10)."""
+    counter = Counter(ip_counter_key(HOLDS_PER_IP, ip, window))
+    # The window's counter: created or incremented, whichever comes first; the cap is the next
+    # hold's condition, so a count past it changes no answer but that one's.
+    update(counter, [Counter.n.add(1), Counter.expires_ttl.set(window[1])],
+           Counter.counter_key.does_not_exist() | Counter.counter_key.exists())
 
 
 def get_hold(hold_id: str) -> records.Hold | None:

@@ -22,7 +22,7 @@ from chalicelib.platform.tokens import (
     token_hash,
 )
 from chalicelib.rules import identity_keys, lifecycle, oversight, policies, records, refusals, submitted
-from chalicelib.rules.errors import InvalidValue
+from chalicelib.rules.errors import FairslotError, InvalidValue
 from chalicelib.rules.identity_keys import Document
 from chalicelib.rules.policies import Policy
 from chalicelib.rules.proofs import ProofCheck
@@ -96,7 +96,19 @@ def hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, no
          identity_token: str | None = None) -> View:
     """A hold for `applicant` (submitted.Applicant, as parsed); `partner` ({"partner_id", "daily_quota"})
     when a partner holds for a beneficiary; `identity_token` where the procedure checks identities (R10):
-    the hold binds the proven identity's lock key (verification.proof_needed)."""
+    the hold binds the proven identity's lock key (verification.proof_needed). A public attempt
+    refused for any reason but the network's own limit counts against that limit too (R8): no
+    answer is a free probe."""
+    try:
+        return _hold(slot_id, applicant, client_ip, now, partner, identity_token)
+    except FairslotError as refused:
+        if partner is None and refused.status < 500 and refused.code != "rate_limited":
+            storage.count_refused_hold(client_ip or "unknown", lifecycle.hour_window(now))
+        raise
+
+
+def _hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, now: float, partner: PartnerContext | None,
+          identity_token: str | None) -> View:
     slot, policy = _slot_to_hold(slot_id, applicant)
     if partner and slot.site_id not in partner["sites"]:
         raise refusals.FORBIDDEN_SITE.exception()  # R11: the key acts only on its sites
@@ -343,22 +355,26 @@ def cancel(booking_id: str, token: str | None, now: float, partner_id: str | Non
 def send_link_again(document: Document, birth_date: date, email: str, client_ip: str | None, now: float,
                     identity_token: str | None = None) -> None:
     """If the identity has a live booking whose e-mail is this one, its link is sent again to that
-    e-mail (through the bookings stream). The caller learns nothing either way; tries are counted
-    per client IP and per identity, before anything is read (R8). The identity is the one an
-    identity token proved (R10, 403 if it proves another); without one, only bookings of
-    procedures that prove nothing are looked for."""
+    e-mail (through the bookings stream), at most once every LOOKUP_LINK_INTERVAL_SECONDS. The
+    caller learns nothing either way: the same answer and the same DynamoDB calls whether a
+    booking exists, the e-mail matches or not (DEVELOPERS.md, "No oracle"). Tries are counted per
+    client IP before anything is read (R8); there is no limit per identity for a stranger to use up.
+    The identity is the one an identity token proved (R10, 403 if it proves another); without one,
+    only bookings of procedures that prove nothing are looked for."""
     identity = verification.lookup_key(identity_keys.identity_key_of(keys.signing(keys.IDENTITIES), document, birth_date), email,
                                        identity_token, now)
-    ip_window, identity_window = lifecycle.hour_window(now), oversight.day_window(now)
-    result = storage.count_lookup(
-        lifecycle.IpLimit(ip=client_ip or "unknown", window=ip_window, max=config.current().lookup_max_per_ip_per_hour),
-        oversight.IdentityLimit(identity=identity, window=identity_window, max=config.current().lookup_max_per_identity_per_day),
-    )
+    ip_window = lifecycle.hour_window(now)
+    result = storage.count_lookup(lifecycle.IpLimit(ip=client_ip or "unknown", window=ip_window,
+                                                    max=config.current().lookup_max_per_ip_per_hour))
     if not result.ok:
-        raise refusals.lookup_refusal(result, now, ip_window[1], identity_window[1]).exception()
-    for found in storage.live_bookings_of(identity, now):
-        if hmac.compare_digest(found.applicant.email.lower().encode(), email.lower().encode()):
-            storage.mark_link_requested(found, now)  # refused: no longer booked, nothing to send
+        raise refusals.lookup_refusal(now, ip_window[1]).exception()
+    interval = config.current().lookup_link_interval_seconds
+    matching = [found for found in storage.live_bookings_of(identity, now)
+                if hmac.compare_digest(found.applicant.email.lower().encode(), email.lower().encode())
+                and (found.link_requested_at is None or found.link_requested_at <= now - interval)]
+    # Always one transaction: refused, a booking ended or its link was asked for meanwhile.
+    if storage.request_links_if_unchanged(matching, now).ok:
+        for found in matching:
             metric("BookingLinkSent", site=found.site_id)
 
 

@@ -152,6 +152,14 @@ def _prepare_lookup(api):
     return lambda: api.call("POST", "/bookings/lookup", body, {"X-Forwarded-For": "198.51.100.7"})
 
 
+def _prepare_release_identity(api):
+    slots = _site(api)
+    api.hold(slots[0]["slot_id"], applicant(1))
+    person = applicant(1)
+    body = {"procedure_id": PROCEDURE, "document": person["document"], "birth_date": person["birth_date"], "reason": "at the counter"}
+    return lambda: api.call("POST", f"/staff/sites/{SITE}/identities/release", body, api.staff_headers(groups=("agents",)))
+
+
 def _prepare_cancel(api):
     booking = _booked(api)
     return lambda: api.cancel(booking)
@@ -433,6 +441,7 @@ CASES = [
     ("DELETE /staff/partners/{partner_id}", _prepare_revoke_partner, 204, True, True),
     ("POST /staff/bookings/{booking_id}/check-in", _prepare_check_in, 200, True, True),
     ("POST /staff/bookings/{booking_id}/check-in (mismatch, a signal)", _prepare_check_in_mismatch, 200, True, True),
+    ("POST /staff/sites/{site_id}/identities/release", _prepare_release_identity, 200, True, True),
     ("POST /staff/bookings/{booking_id}/no-show", _prepare_no_show, 200, True, True),
     ("POST /staff/slots/{slot_id}/close", _prepare_close_booked, 200, True, True),
     ("POST /staff/slots/{slot_id}/close (a held slot)", _prepare_close_held, 200, True, True),

@@ -29,14 +29,14 @@ class Model:
 
     def expected_hold(self, n, slot_id, now):
         p, s = self.person[n], self.slot[slot_id]
+        if s["state"] not in ("open", "held") or s["available_from"] > now:
+            return 409, "slot_unavailable"  # whatever the person's state: no oracle
         if p["hold"] and self.holds[p["hold"]]["expires"] > now:
             return 409, "hold_already_active"
         if (p["hold"] and p["lapse_until"] > now) or p["cooldown_until"] > now:
             return 429, "cooldown"
         if p["booking"]:
             return 409, "booking_already_active"
-        if s["state"] not in ("open", "held") or s["available_from"] > now:
-            return 409, "slot_unavailable"
         return 201, None
 
 

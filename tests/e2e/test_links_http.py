@@ -40,10 +40,9 @@ def test_the_emailed_link_opens_the_booking_and_find_my_booking_replaces_it(http
 
     lookup = {"document": person["document"], "birth_date": person["birth_date"], "email": person["email"]}
     answers = [http.call("POST", "/bookings/lookup", lookup, {"X-Forwarded-For": f"203.0.113.{71 + i}"}) for i in range(4)]
-    assert [a.status for a in answers] == [202, 202, 202, 429]
-    assert int(answers[-1].headers["retry-after"]) > 0
-    # Each lookup sends a new link (the file is rewritten by each): the last one opens the booking,
-    # the confirmation's link no longer does.
+    assert [a.status for a in answers] == [202] * 4  # no limit per identity for a stranger to use up
+    # The first lookup sends a new link (the others, within LOOKUP_LINK_INTERVAL_SECONDS, do not):
+    # it opens the booking, the confirmation's link no longer does.
     deadline = time.monotonic() + 20
     while True:
         again, new_token = wait_for_link(outbox, f"{booking['booking_id']}-link.eml")

@@ -25,26 +25,43 @@ def answer(refusal):
 
 # --- holds --------------------------------------------------------------------------------------
 
-def test_a_hold_refused_for_everything_at_once_names_the_identity_s_active_hold_first():
+def test_a_hold_refused_for_everything_at_once_names_the_network_s_hour_first():
     every = failed("slot", "identity", "booking", "ip", "quota", hold_expires_at=NOW + 30)
-    assert answer(refusals.hold_refusal(every, NOW, NOW + 100, NOW + 200)) == (Conflict, 409, "hold_already_active", None)
+    assert answer(refusals.hold_refusal(every, NOW, NOW + 100, NOW + 200)) == (TooManyRequests, 429, "rate_limited", 100)
 
 
-def test_a_lapsed_hold_or_a_cancellation_is_a_cooldown_until_the_later_of_the_two():
-    cooling = failed("identity", "ip", hold_expires_at=NOW - 5, hold_lapse_until=NOW + 40.2, cooldown_until=NOW + 10)
-    assert answer(refusals.hold_refusal(cooling, NOW, NOW + 3000)) == (TooManyRequests, 429, "cooldown", 41)
-    later_cancel = failed("identity", hold_lapse_until=None, cooldown_until=NOW + 600)
-    assert answer(refusals.hold_refusal(later_cancel, NOW)) == (TooManyRequests, 429, "cooldown", 600)
+def test_a_slot_that_cannot_be_held_answers_before_any_state_of_the_identity():
+    for identity_state in ({"hold_expires_at": NOW + 30}, {"cooldown_until": NOW + 600}):
+        refused = failed("slot", "identity", "booking", **identity_state)
+        assert answer(refusals.hold_refusal(refused, NOW)) == (Conflict, 409, "slot_unavailable", None)
+
+
+def test_on_a_holdable_slot_the_identity_s_active_hold_then_its_cooldown_then_its_booking():
+    assert answer(refusals.hold_refusal(failed("identity", "booking", hold_expires_at=NOW + 30), NOW)) == (
+        Conflict, 409, "hold_already_active", None)
+    assert answer(refusals.hold_refusal(failed("booking"), NOW)) == (Conflict, 409, "booking_already_active", None)
+
+
+def test_a_cooldown_is_told_to_the_next_whole_hour_after_the_later_of_its_ends():
+    assert NOW % 3600 == 2800  # the next whole hour is NOW + 800
+    cooling = failed("identity", hold_expires_at=NOW - 5, hold_lapse_until=NOW + 40.2, cooldown_until=NOW + 10)
+    assert answer(refusals.hold_refusal(cooling, NOW)) == (TooManyRequests, 429, "cooldown", 800)
+    later_cancel = failed("identity", hold_lapse_until=None, cooldown_until=NOW + 5000)
+    assert answer(refusals.hold_refusal(later_cancel, NOW)) == (TooManyRequests, 429, "cooldown", 8000)
     nothing_known = failed("identity")  # the item as it was said nothing: the shortest wait
     assert answer(refusals.hold_refusal(nothing_known, NOW)) == (TooManyRequests, 429, "cooldown", 1)
 
 
-def test_then_the_network_s_hour_then_the_partner_s_day_then_the_booking_then_the_slot():
-    assert answer(refusals.hold_refusal(failed("ip", "quota", "booking", "slot"), NOW, NOW + 1800, NOW + 7200)) == (
-        TooManyRequests, 429, "rate_limited", 1800)
+@pytest.mark.parametrize("offset", [0.5, 59, 1799, 3599.9])
+def test_the_instant_a_cooldown_is_told_to_end_is_the_same_whenever_one_asks(offset):
+    until = NOW + 7000.25
+    told = {NOW + t + refusals.cooldown(until, NOW + t).retry_after for t in (0, offset)}
+    assert len({int(end) for end in told}) == 1 and int(min(told)) % 3600 == 0  # within the second after the hour
+
+
+def test_then_the_partner_s_day_then_the_slot():
     assert answer(refusals.hold_refusal(failed("quota", "booking", "slot"), NOW, None, NOW + 7200.5)) == (
         TooManyRequests, 429, "partner_quota_exceeded", 7201)
-    assert answer(refusals.hold_refusal(failed("booking", "slot"), NOW)) == (Conflict, 409, "booking_already_active", None)
     assert answer(refusals.hold_refusal(failed("slot"), NOW)) == (Conflict, 409, "slot_unavailable", None)
 
 
@@ -57,7 +74,7 @@ def test_a_slot_refusal_never_tells_the_slot_s_timing():
 
 def test_a_request_refused_for_everything_names_the_cooldown_then_the_network_then_the_booking():
     every = failed("cooldown", "ip", "booking", "scope", hold_lapse_until=NOW + 9.5, cooldown_until=None)
-    assert answer(refusals.request_refusal(every, NOW, NOW + 60)) == (TooManyRequests, 429, "cooldown", 10)
+    assert answer(refusals.request_refusal(every, NOW, NOW + 60)) == (TooManyRequests, 429, "cooldown", 800)  # to the hour
     assert answer(refusals.request_refusal(failed("ip", "booking", "scope"), NOW, NOW + 60)) == (
         TooManyRequests, 429, "rate_limited", 60)
     assert answer(refusals.request_refusal(failed("booking", "scope"), NOW)) == (Conflict, 409, "booking_already_active", None)
@@ -103,10 +120,8 @@ def test_closing_a_slot_whose_hold_ended_meanwhile_is_worth_a_retry_anything_els
     assert refusals.close_refusal(failed("booking")).code == "slot_not_closable"
 
 
-@pytest.mark.parametrize("labels, wait", [(("ip",), 100), (("ip", "identity"), 100), (("identity",), 5000)])
-def test_a_look_up_over_its_limits_waits_for_the_window_that_is_full(labels, wait):
-    assert answer(refusals.lookup_refusal(failed(*labels), NOW, NOW + 100, NOW + 5000)) == (
-        TooManyRequests, 429, "rate_limited", wait)
+def test_a_look_up_over_its_limit_waits_for_the_network_s_window():
+    assert answer(refusals.lookup_refusal(NOW, NOW + 100)) == (TooManyRequests, 429, "rate_limited", 100)
 
 
 def test_an_offer_is_made_already_made_or_not_possible():
