@@ -85,14 +85,9 @@ _adapters: dict[str, FileRegistry] = {}
 
 
 def current() -> Registry:
-    """The registry configured: the prefecture's service when IDENTITY_REGISTRY_URL is set
-    (platform/registry_http.py), else the file adapter from IDENTITY_REGISTRY_FILE (one per path
-    and process)."""
-    from chalicelib.platform import registry_http  # cold start: urllib and the breaker only where a registry is asked
-
-    remote = registry_http.from_environment()
-    if remote is not None:
-        return remote
+    """The file adapter from IDENTITY_REGISTRY_FILE (one per path and process). The use cases ask
+    `chalicelib/usecases/verification.py::_registry`, which prefers the prefecture's service
+    when IDENTITY_REGISTRY_URL is set (platform/registry_http.py)."""
     path = config.current().identity_registry_file
     if not path:
         return _Absent()

@@ -1,9 +1,6 @@
-"""Use cases of the booking core: search, hold, release, confirm, read and cancel.
-
-Each one reads at most one item, asks domain.py what the rules say, and makes one conditional
-write or one transaction through chalicelib/storage; when it does not happen, refusals.py says
-what the caller is told.
-"""
+"""Use cases of the booking core: search, hold, release, confirm, read and cancel. Each reads at
+most one item, asks the rules, and makes one conditional write or one transaction through
+chalicelib/storage; when it does not happen, rules/refusals.py says what the caller is told."""
 import hmac
 import random
 from collections.abc import Callable
@@ -141,8 +138,7 @@ def _hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, n
 
 
 def _slot_to_hold(slot_id: str, applicant: submitted.Applicant) -> tuple[records.Slot, Policy]:
-    """The slot and its procedure's policy, if this applicant may try to hold it (404, 403, 422,
-    409 if the next draw has it)."""
+    """The slot and its procedure's policy, if this applicant may try to hold it (404, 403, 422, 409)."""
     slot = ownership.found_or_404(storage.get_slot, slot_id, refusals.SLOT_NOT_FOUND)
     policy = site_catalog.policy(slot.site_id, slot.procedure_id)
     if not lifecycle.searchable(policy):

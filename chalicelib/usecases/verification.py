@@ -27,7 +27,7 @@ def _registry_entry(applicant: submitted.Applicant) -> registry_entries.Registry
     """The registry's entry for this person if it matches number, birth date and family name;
     503 if the registry cannot answer (nothing decided, nothing written)."""
     try:
-        entry = registry.current().find(applicant.document.type, applicant.document.number, applicant.birth_date.isoformat())
+        entry = _registry().find(applicant.document.type, applicant.document.number, applicant.birth_date.isoformat())
     except registry.RegistryUnavailable:
         metric("RegistryUnavailable")
         logger().warning("identity registry unavailable")
@@ -202,3 +202,11 @@ def lookup_key(identity_key: str, email: str, identity_token: str | None, now: f
     if proof is None or proof.expires_at <= now or proof.lock_key not in proofs.lock_key_candidates(identity_key, email):
         raise refusals.IDENTITY_UNVERIFIED.exception()
     return proof.lock_key
+
+
+def _registry() -> registry.Registry:
+    """The registry configured: the prefecture's service when IDENTITY_REGISTRY_URL is set, else
+    the JSON Lines file of IDENTITY_REGISTRY_FILE (docs/identity-registry.md)."""
+    from chalicelib.platform import registry_http  # cold start: urllib and the breaker only where a registry is asked
+
+    return registry_http.from_environment() or registry.current()
