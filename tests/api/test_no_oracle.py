@@ -73,8 +73,9 @@ def test_a_cooldown_s_retry_after_ends_on_a_whole_hour_and_moves_with_no_release
         ends.append(clock.now() + int(refused.headers["retry-after"]))
         clock.advance(97)
     assert all(end >= cooldown_end for end in ends)
-    assert all(0 <= end % 3600 < 1 for end in ends), ends  # the next whole hour, to the second
-    assert max(ends) - min(ends) < 1  # the same instant, whenever one asks
+    # The next whole hour (within the second Retry-After rounds to, and the test reading the clock after)
+    assert all(0 <= end % 3600 < 2 for end in ends), ends
+    assert max(ends) - min(ends) < 2  # the same instant, whenever one asks
 
 
 # --- "find my booking" --------------------------------------------------------------------------
