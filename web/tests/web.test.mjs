@@ -510,6 +510,9 @@ describe('applicants web app', () => {
       const fresh = await newPage(browser); // another device: nothing stored
       await fresh.goto(link);
       await fresh.waitForSelector('#confirm', { timeout: 15000 });
+      // An offer's deadline is a time; a running clock only in its last hour.
+      assert.match(await fresh.textContent('#countdown-deadline'), /À confirmer avant (le )?.*\d{2}:\d{2}/);
+      if (Date.parse(offered.data.hold.expires_at) - Date.now() > 3600e3) assert.doesNotMatch(await fresh.textContent('#countdown'), /\d+:\d{2}:\d{2}/);
       await auditNone(fresh, 'offer-from-link');
       await docShot(fresh, 'offer-from-link');
       await fresh.click('#confirm');
