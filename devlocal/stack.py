@@ -16,6 +16,8 @@ import threading
 import time
 import urllib.request
 
+from devlocal import demo_registry
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEV_STAFF_SECRET = "fairslot-local-staff-secret-change-me"
 
@@ -48,6 +50,8 @@ def local_environment(engine_endpoint, staff_secret, web_port=8080):
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR", os.path.join(ROOT, "var", "outbox")),
         # E-mail links open the local web app.
         "WEB_BASE_URL": os.environ.get("WEB_BASE_URL", f"http://127.0.0.1:{web_port}/"),
+        # R10: the identity registry (devlocal.demo_registry writes the demo one unless this is set).
+        "IDENTITY_REGISTRY_FILE": os.environ.get("IDENTITY_REGISTRY_FILE") or demo_registry.default_path(ROOT),
     }
 
 
@@ -164,7 +168,10 @@ def start_engine(args, staff_secret):
     from devlocal.engine import Engine
 
     engine = Engine(port=args.engine_port).start()
+    demo = not os.environ.get("IDENTITY_REGISTRY_FILE")
     env = local_environment(engine.endpoint, staff_secret, args.web_port)
+    if demo:
+        demo_registry.write_demo_registry(env["IDENTITY_REGISTRY_FILE"])
     os.environ.update(env)
     sys.path.insert(0, ROOT)
     from chalicelib import storage
@@ -218,7 +225,11 @@ def print_ready(args, engine, env, staff_secret, with_web):
     if with_web:
         print(f"web app  http://127.0.0.1:{args.web_port}/", flush=True)
     print(f"engine   {engine.endpoint} (moto DynamoDB, serialized)", flush=True)
-    print(f"outbox   {env['OUTBOX_DIR']} (notification e-mails as .eml files)", flush=True)
+    print(f"outbox   {env['OUTBOX_DIR']} (notification e-mails and one-time codes as .eml files)", flush=True)
+    print(f"registry {env['IDENTITY_REGISTRY_FILE']} (renewals: people to try)", flush=True)
+    if env["IDENTITY_REGISTRY_FILE"] == demo_registry.default_path(ROOT):
+        for line in demo_registry.demo_lines():
+            print(line, flush=True)
     print(f"staff admin token (8 h): {token}", flush=True)
     print("next steps:", flush=True)
     print(f"  curl http://127.0.0.1:{args.api_port}/sites", flush=True)

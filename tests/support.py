@@ -2,8 +2,12 @@
 import email
 import json
 import os
+import re
+import threading
+import time
 from datetime import date, timedelta
 from email import policy as email_policy
+from pathlib import Path
 
 from chalicelib.http.staff_auth import issue_local_staff_token
 
@@ -48,15 +52,138 @@ class Reply:
         return f"<{self.status} {self.body}>"
 
 
-class Api:
-    """The API as a client sees it. `transport` is a Chalice test client or a base URL."""
+# --- proven identities (SPEC R10): the registry file and the codes in the outbox ---------------
 
-    def __init__(self, transport, staff_secret=None):
+_family_names: dict = {}  # (document type, number, birth date) -> the family name it was held under (look-ups carry none)
+HTTP_OUTBOX = None  # where a stack over HTTP writes its e-mails (tests/e2e/conftest.py, bench scripts set it)
+PROVED = ("/holds", "/requests", "/bookings/lookup")  # the bodies that carry an identity token
+_registered: dict[str, dict] = {}  # registry file -> {(type, number, birth date): the line in force}
+_registry_lock = threading.Lock()
+
+
+def register(person, registry_file=None):
+    """The person in the identity registry (JSON Lines, IDENTITY_REGISTRY_FILE), with their own
+    e-mail as the registry's contact; a later line for the same document replaces an earlier one."""
+    path = registry_file or os.environ["IDENTITY_REGISTRY_FILE"]
+    document = person["document"]
+    line = {"document_type": document["type"], "number": document["number"], "birth_date": person["birth_date"],
+            "family_name": person.get("family_name") or "Lookup", "email": person["email"]}
+    key = (line["document_type"], re.sub(r"[^0-9A-Za-z]", "", str(line["number"])).upper(), line["birth_date"])
+    with _registry_lock:
+        in_force = _registered.setdefault(path, {})
+        if in_force.get(key) == line:
+            return
+        with open(path, "a", encoding="utf-8") as f:  # one write: appended whole
+            f.write(json.dumps(line) + "\n")
+        in_force[key] = line
+
+
+def code_in(outbox, verification_id, wait=10.0):
+    """The one-time code of a verification, read from its e-mail in the outbox."""
+    path = Path(outbox) / f"verification-{verification_id}.eml"
+    deadline = time.monotonic() + wait
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
+    body = email.message_from_bytes(path.read_bytes(), policy=email_policy.default).get_body().get_content()
+    return re.search(r"\b([0-9]{6})\b", body).group(1)
+
+
+class Api:
+    """The API as a client sees it. `transport` is a Chalice test client or a base URL.
+
+    Holds, requests and look-ups that carry no `identity_token` get one through the real flow
+    (the person put in the registry file, POST /verifications, the code read from the outbox,
+    POST /verifications/{id}); `call(..., prove=False)` sends the body as it is."""
+
+    def __init__(self, transport, staff_secret=None, outbox=None):
         self.transport = transport
         self.staff_secret = staff_secret or os.environ["STAFF_JWT_SECRET"]
         self._session = None
+        self._outbox = outbox
+        self._tokens = {}  # (site, procedure, document type, number, birth date, e-mail) -> identity token
+        self._places = {}  # slot id -> (site id, procedure id), from every slot page seen
+        self._held_at = {}  # (document type, number, birth date) -> (site id, procedure id) of its last hold or request
 
-    def call(self, method, path, body=None, headers=None, raw=None):
+    @property
+    def outbox(self):
+        if self._outbox:
+            return self._outbox
+        if isinstance(self.transport, str):
+            return HTTP_OUTBOX
+        from chalicelib.platform import config
+
+        return config.current().outbox_dir
+
+    def _default_site(self):
+        return getattr(self, "site", SITE)
+
+    def prove(self, person, site_id=None, procedure=PROCEDURE, ip=None, fresh=False):
+        """An identity token for `person` on this site and procedure, or None where none can be had
+        (a procedure that proves nothing, a refused document, a registry that does not answer)."""
+        site_id = site_id or self._default_site()
+        document = person["document"]
+        key = (site_id, procedure, document["type"], document["number"], person["birth_date"], person["email"])
+        if key in self._tokens and not fresh:
+            return self._tokens[key]
+        register(person)
+        headers = {"X-Forwarded-For": ip} if ip else None
+        started = self.call("POST", "/verifications", {"site_id": site_id, "procedure_id": procedure, "applicant": person}, headers)
+        if started.status != 202:
+            return None
+        code = code_in(self.outbox, started.body["verification_id"])
+        if code is None:
+            return None
+        proven = self.call("POST", f"/verifications/{started.body['verification_id']}", {"code": code}, headers)
+        if proven.status != 201:
+            return None
+        self._tokens[key] = proven.body["identity_token"]
+        return self._tokens[key]
+
+    def _place_of(self, path, body):
+        """Where a hold, request or look-up acts: (site, procedure) and the person it is for."""
+        if path == "/holds":
+            return (*self._places.get(body.get("slot_id"), (self._default_site(), PROCEDURE)), body.get("applicant"))
+        if path == "/requests":
+            return body.get("site_id"), body.get("procedure_id"), body.get("applicant")
+        document = body.get("document") or {}
+        person = {"document": document, "birth_date": body.get("birth_date"), "email": body.get("email"), "given_names": "Lookup",
+                  "family_name": _family_names.get((document.get("type"), document.get("number"), body.get("birth_date")))}
+        return (*self._held_at.get((document.get("type"), document.get("number"), body.get("birth_date")),
+                                   (self._default_site(), PROCEDURE)), person)
+
+    def _with_proof(self, method, path, body, headers, fresh=False):
+        """The body with an identity token added, if it needs one and has none."""
+        if method == "POST" and path in ("/partner/holds", "/partner/requests") and isinstance(body, dict):
+            try:
+                register(body["applicant"])  # the association sees the person: the registry knows them
+            except (KeyError, TypeError, AttributeError):
+                pass
+        if method != "POST" or path not in PROVED or not isinstance(body, dict) or "identity_token" in body:
+            return body
+        site_id, procedure, person = self._place_of(path, body)
+        if not isinstance(person, dict) or not isinstance(person.get("document"), dict):
+            return body
+        if path != "/bookings/lookup":
+            document = person["document"]
+            self._held_at[(document.get("type"), document.get("number"), person.get("birth_date"))] = (site_id, procedure)
+            _family_names[(document.get("type"), document.get("number"), person.get("birth_date"))] = person.get("family_name")
+        ip = (headers or {}).get("X-Forwarded-For")
+        try:
+            token = self.prove(person, site_id, procedure, ip, fresh=fresh)
+        except (KeyError, TypeError, AttributeError):
+            return body  # a body a test made malformed on purpose: sent as it is
+        return {**body, "identity_token": token} if token else body
+
+    def call(self, method, path, body=None, headers=None, raw=None, prove=True):
+        proved = self._with_proof(method, path, body, headers) if prove and raw is None else body
+        reply = self._send(method, path, proved, headers, raw)
+        if proved is not body and reply.status == 403 and reply.code == "identity_unverified":
+            reply = self._send(method, path, self._with_proof(method, path, body, headers, fresh=True), headers, raw)
+        return reply
+
+    def _send(self, method, path, body=None, headers=None, raw=None):
         headers = dict(headers or {})
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         if data is not None:
@@ -76,6 +203,9 @@ class Api:
             parsed = json.loads(text) if text else None
         except ValueError:
             parsed = {"raw": text}
+        if isinstance(parsed, dict) and isinstance(parsed.get("slots"), list):
+            self._places.update({s["slot_id"]: (s["site_id"], s["procedure_id"]) for s in parsed["slots"]
+                                 if isinstance(s, dict) and "slot_id" in s and "site_id" in s})
         return Reply(status, parsed, reply_headers)
 
     # --- staff ---
@@ -160,9 +290,9 @@ class Api:
             record[part] = items
         return record
 
-    def hold(self, slot_id, person, ip=None):
+    def hold(self, slot_id, person, ip=None, prove=True):
         headers = {"X-Forwarded-For": ip} if ip else None
-        return self.call("POST", "/holds", {"slot_id": slot_id, "applicant": person}, headers)
+        return self.call("POST", "/holds", {"slot_id": slot_id, "applicant": person}, headers, prove=prove)
 
     def release(self, hold):
         return self.call("DELETE", f"/holds/{hold['hold_id']}", headers={"X-Hold-Token": hold["hold_token"]})
@@ -231,11 +361,14 @@ class Api:
         return booked.body
 
 
-def messages(outbox):
-    """The e-mails written to an outbox directory, by file name."""
+def messages(outbox, codes=False):
+    """The e-mails written to an outbox directory, by file name (without the one-time codes'
+    unless `codes`: the support client asks for those itself)."""
+    outbox = Path(outbox)
     if not outbox.exists():
         return {}
-    return {p.name: email.message_from_bytes(p.read_bytes(), policy=email_policy.default) for p in sorted(outbox.glob("*.eml"))}
+    return {p.name: email.message_from_bytes(p.read_bytes(), policy=email_policy.default) for p in sorted(outbox.glob("*.eml"))
+            if codes or not p.name.startswith("verification-")}
 
 
 def deliver(stream):

@@ -7,7 +7,7 @@ from chalice import Response
 from chalicelib.handlers.routing import Routes
 from chalicelib.http import inputs, openapi
 from chalicelib.platform import clock, config
-from chalicelib.usecases import View, booking, draw_requests, site_catalog, transparency
+from chalicelib.usecases import View, booking, draw_requests, site_catalog, transparency, verification
 
 routes = Routes(__name__)
 route = routes.route
@@ -43,10 +43,24 @@ def search_slots(site_id: str) -> View:
     return booking.search(site_id, q["procedure"], start, end, q.get("limit", 20), q.get("cursor"), now)
 
 
+@route("/verifications", methods=["POST"], status=202, fields=inputs.APPLICANT_FIELDS)
+def start_verification() -> View:
+    """R10: a one-time code to the registry's contact (or the e-mail typed); the same 202 whoever asks."""
+    body, now = routes.body(), clock.now()
+    applicant = inputs.applicant(body.applicant, clock.utc_date(now))
+    return verification.start(body.site_id, body.procedure_id, applicant, routes.client_ip(), now)
+
+
+@route("/verifications/{verification_id}", methods=["POST"], status=201)
+def confirm_verification(verification_id: str) -> View:
+    return verification.confirm_code(verification_id, routes.body().code, clock.now())
+
+
 @route("/holds", methods=["POST"], status=201, fields=inputs.APPLICANT_FIELDS)
 def create_hold() -> View:
     body, now = routes.body(), clock.now()
-    return booking.hold(body.slot_id, inputs.applicant(body.applicant, clock.utc_date(now)), routes.client_ip(), now)
+    return booking.hold(body.slot_id, inputs.applicant(body.applicant, clock.utc_date(now)), routes.client_ip(), now,
+                        identity_token=body.identity_token)
 
 
 @route("/holds/{hold_id}", methods=["DELETE"], status=204)
@@ -65,7 +79,8 @@ def confirm_booking() -> Response:
 def look_up_booking() -> View:
     """Find my booking: the same 202 whether or not anything matched (the link goes by e-mail)."""
     body = routes.body()
-    booking.send_link_again(body.document, body.birth_date, body.email, client_ip=routes.client_ip(), now=clock.now())
+    booking.send_link_again(body.document, body.birth_date, body.email, client_ip=routes.client_ip(), now=clock.now(),
+                            identity_token=body.identity_token)
     return {"status": "accepted"}
 
 

@@ -57,7 +57,11 @@ APPLICANT = Obj({
     into=submitted.Applicant)
 _APPLICANT_EXAMPLE = {"document": {"type": "agdref", "number": "1234567890"}, "birth_date": "1990-01-02",
                       "family_name": "Durand", "given_names": "Amina", "email": "amina@example.org"}
-HOLD_BODY = Obj({"slot_id": Text(64), "applicant": APPLICANT}, required=("slot_id", "applicant"), into=submitted.Hold).described(
+# R10: what POST /verifications/{verification_id} returned, where the procedure checks identities.
+IDENTITY_TOKEN = Text(100).described("The identity_token a one-time code bought (POST /verifications/{verification_id}), "
+                                     "required where the procedure's identity_check is registry or contact.")
+HOLD_BODY = Obj({"slot_id": Text(64), "applicant": APPLICANT, "identity_token": IDENTITY_TOKEN}, required=("slot_id", "applicant"),
+                into=submitted.Hold).described(
     example={"slot_id": "slt_4f1c2a9e", "applicant": _APPLICANT_EXAMPLE})
 CONFIRM_BODY = Obj({"hold_id": Text(64), "hold_token": Text(100)}, required=("hold_id", "hold_token"), into=submitted.Confirm).described(
     example={"hold_id": "hld_8d2e", "hold_token": "the hold_token POST /holds returned"})
@@ -65,7 +69,7 @@ DRAW_REQUEST_BODY = Obj({
     "site_id": Identifier(), "procedure_id": Identifier(), "applicant": APPLICANT,
     "from": DayOf().described("First day (a date, or an instant whose date counts).", "2026-03-02"),
     "to": DayOf().described("Last day.", "2026-03-20"),
-    "permit_expires_on": Day(),
+    "permit_expires_on": Day(), "identity_token": IDENTITY_TOKEN,
 }, required=("site_id", "procedure_id", "applicant", "from", "to"), into=submitted.DrawRequest, attributes=DAYS)
 SITE_BODY = Obj({
     "site_id": Identifier(), "name": Text(200), "name_en": Text(200), "address": Text(500),
@@ -80,9 +84,14 @@ SCHEDULE_BODY = Obj({
     "opens": ClockTime(), "closes": ClockTime(), "slot_minutes": Integer(5, 480), "counters": Integer(1, 100),
     "publish": Choice(("now", "random_window")),
 }, required=("procedure_id", "from", "to", "opens", "closes", "slot_minutes"), into=submitted.Schedule, attributes=DAYS)
-LOOKUP_BODY = Obj({"document": DOCUMENT, "birth_date": Day(), "email": EMAIL},
+LOOKUP_BODY = Obj({"document": DOCUMENT, "birth_date": Day(), "email": EMAIL, "identity_token": IDENTITY_TOKEN},
                   required=("document", "birth_date", "email"), into=submitted.Lookup).described(
     example={"document": {"type": "agdref", "number": "1234567890"}, "birth_date": "1990-01-02", "email": "amina@example.org"})
+VERIFICATION_BODY = Obj({"site_id": Identifier(), "procedure_id": Identifier(), "applicant": APPLICANT},
+                        required=("site_id", "procedure_id", "applicant"), into=submitted.Verification).described(
+    example={"site_id": "herault-montpellier", "procedure_id": "renewal", "applicant": _APPLICANT_EXAMPLE})
+CODE_BODY = Obj({"code": Text(20).described("The 6-digit code received by e-mail.", "042137")}, required=("code",),
+                into=submitted.Code)
 CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day(),
                      "permit_expires_on": Day().described("The expiry read on the permit (required for a booking won as urgent).")},
                     required=("document", "birth_date"), into=submitted.CheckIn)
@@ -92,6 +101,8 @@ PARTNER_BODY = Obj({"name": Text(200), "daily_quota": Integer(1, 100_000)}, requ
 def _policy_field(name: str) -> Schema:
     if name == "allocation":
         return Choice(policies.ALLOCATIONS)
+    if name == "identity_check":
+        return Choice(policies.IDENTITY_CHECKS)
     if name == "accepted_documents":  # policies.policy_with checks it, naming the whole list
         return Anything({"type": "array", "items": {"type": "string", "enum": list(identity_keys.DOCUMENT_TYPES)},
                          "minItems": 1, "maxItems": len(identity_keys.DOCUMENT_TYPES), "uniqueItems": True})
@@ -193,9 +204,18 @@ OPERATIONS = [
     Operation("GET", "/sites", "Sites and their procedures", response=obj(("sites",), sites={"type": "array", "items": SITE})),
     Operation("GET", "/sites/{site_id}/slots", "Bookable slots, paginated", query=SEARCH_QUERY, response=SLOT_PAGE,
               errors=("site_not_found", "procedure_not_found")),
+    Operation("POST", "/verifications", "Ask for a one-time code proving an identity (202 whether or not it can be proven)",
+              status=202, body=VERIFICATION_BODY, response=obj(("verification_id", "expires_at"), verification_id=STRING,
+                                                               expires_at=INSTANT_OUT),
+              errors=("site_not_found", "procedure_not_found", "verification_not_needed", "rate_limited", "registry_unavailable",
+                      "state_changed")),
+    Operation("POST", "/verifications/{verification_id}", "Send the code received: an identity token", status=201, body=CODE_BODY,
+              response=obj(("identity_token", "expires_at", "destination"), identity_token=STRING, expires_at=INSTANT_OUT,
+                           destination=STRING),
+              errors=("verification_not_found", "verification_expired", "verification_locked", "code_invalid", "state_changed")),
     Operation("POST", "/holds", "Hold a slot for an applicant", status=201, body=HOLD_BODY, response=HOLD,
               errors=("slot_not_found", "draw_only", "slot_unavailable", "hold_already_active", "booking_already_active",
-                      "cooldown", "rate_limited", "state_changed")),
+                      "cooldown", "rate_limited", "state_changed", "identity_unverified", "registry_unavailable")),
     Operation("DELETE", "/holds/{hold_id}", "Release a hold", status=204, headers=HOLD_TOKEN,
               errors=("hold_not_found", "bad_hold_token", "hold_not_active", "hold_expired", "state_changed")),
     Operation("POST", "/bookings", "Confirm a hold (repeating it returns the same booking)", status=201, also_status=(200,),
@@ -203,14 +223,14 @@ OPERATIONS = [
               errors=("hold_not_found", "bad_hold_token", "hold_expired", "hold_not_active", "booking_already_active", "slot_started",
                       "state_changed")),
     Operation("POST", "/bookings/lookup", "Find my booking: its link is sent again to the e-mail on file (202 either way)",
-              status=202, body=LOOKUP_BODY, response=obj(("status",), status=STRING), errors=("rate_limited",)),
+              status=202, body=LOOKUP_BODY, response=obj(("status",), status=STRING), errors=("rate_limited", "identity_unverified")),
     Operation("GET", "/bookings/{booking_id}", "A booking", headers=BOOKING_TOKEN, response=BOOKING,
               errors=("bad_booking_token", "booking_not_found")),
     Operation("DELETE", "/bookings/{booking_id}", "Cancel a booking", status=204, headers=BOOKING_TOKEN,
               errors=("bad_booking_token", "booking_not_found", "booking_not_active", "state_changed")),
     Operation("POST", "/requests", "File a draw request", status=201, body=DRAW_REQUEST_BODY, response=REQUEST,
               errors=("site_not_found", "procedure_not_found", "not_draw", "slots_available", "request_already_active",
-                      "booking_already_active", "cooldown", "rate_limited", "state_changed")),
+                      "booking_already_active", "cooldown", "rate_limited", "state_changed", "identity_unverified")),
     Operation("GET", "/requests/{request_id}", "A draw request", headers=REQUEST_TOKEN, response=REQUEST,
               errors=("request_not_found", "bad_request_token")),
     Operation("DELETE", "/requests/{request_id}", "Withdraw a draw request", status=204, headers=REQUEST_TOKEN,
@@ -236,7 +256,7 @@ OPERATIONS = [
     Operation("POST", "/partner/holds", "Hold a slot for an applicant", auth=PARTNER_KEY, status=201, body=HOLD_BODY,
               response=HOLD, errors=("slot_not_found", "draw_only", "slot_unavailable", "hold_already_active",
                                      "booking_already_active", "cooldown", "rate_limited", "partner_quota_exceeded",
-                                     "state_changed")),
+                                     "state_changed", "registry_mismatch", "registry_unavailable")),
     Operation("POST", "/partner/bookings", "Confirm a partner's hold", auth=PARTNER_KEY, status=201, also_status=(200,),
               body=CONFIRM_BODY, response=BOOKING,
               errors=("hold_not_found", "bad_hold_token", "not_this_partner", "hold_expired", "hold_not_active", "booking_already_active",
@@ -249,7 +269,8 @@ OPERATIONS = [
     Operation("POST", "/partner/requests", "File a draw request for an applicant", auth=PARTNER_KEY, status=201,
               body=DRAW_REQUEST_BODY, response=REQUEST,
               errors=("site_not_found", "procedure_not_found", "not_draw", "slots_available", "request_already_active",
-                      "booking_already_active", "cooldown", "rate_limited", "state_changed")),
+                      "booking_already_active", "cooldown", "rate_limited", "state_changed", "registry_mismatch",
+                      "registry_unavailable")),
     # staff
     Operation("POST", "/staff/sites", "Create a site", auth=ADMIN, status=201, body=SITE_BODY, response=SITE,
               errors=("site_exists",)),

@@ -35,6 +35,8 @@ VARIABLES = (
     "DEFAULT_COOLDOWN_SECONDS", "DEFAULT_ALLOCATION", "DEFAULT_PUBLISH_WINDOW_SECONDS",
     "DEFAULT_DRAW_INTERVAL_SECONDS", "DEFAULT_OFFER_TTL_SECONDS", "DEFAULT_PARTNER_SHARE",
     "DEFAULT_MAX_HOLDS_PER_IP_PER_HOUR", "DEFAULT_ACCEPTED_DOCUMENTS", "DEFAULT_ACCEPTED_DOCUMENTS_BY_PROCEDURE",
+    "DEFAULT_IDENTITY_CHECK", "DEFAULT_IDENTITY_CHECK_BY_PROCEDURE", "IDENTITY_REGISTRY_FILE",
+    "VERIFICATION_MAX_PER_IP_PER_HOUR", "VERIFICATION_MAX_PER_IDENTITY_PER_HOUR",
 )
 
 
@@ -156,6 +158,9 @@ class Settings:
     in_aws: bool
     stage: str
     tracing: bool
+    identity_registry_file: str | None
+    verification_max_per_ip_per_hour: int
+    verification_max_per_identity_per_hour: int
 
 
 def _tracing(env: _Environment) -> bool:
@@ -231,14 +236,30 @@ def _load(env: _Environment) -> Settings:
             "partner_share": float(env.get("DEFAULT_PARTNER_SHARE", "0")),
             "max_holds_per_ip_per_hour": _int(env, "DEFAULT_MAX_HOLDS_PER_IP_PER_HOUR", 20),
             "accepted_documents": tuple(_list(env, "DEFAULT_ACCEPTED_DOCUMENTS", "agdref,passport,visa")),
+            "identity_check": env.get("DEFAULT_IDENTITY_CHECK", "contact"),
         },
         # Per procedure id, the documents it accepts unless its policy says otherwise: a renewal
         # accepts only the AGDREF number, which every renewing applicant has (one person, one entry).
-        procedure_policy_defaults={
-            procedure: {"accepted_documents": types}
-            for procedure, types in _documents_by_procedure(env, "DEFAULT_ACCEPTED_DOCUMENTS_BY_PROCEDURE", "renewal:agdref").items()
-        },
+        procedure_policy_defaults=_procedure_defaults(env),
+        # R10: the foreign nationals' registry as a JSON Lines file (locally and in tests; `make run` writes a demo one).
+        identity_registry_file=_optional(env, "IDENTITY_REGISTRY_FILE"),
+        # One-time codes asked for (POST /verifications): per client IP and per identity, each hour.
+        verification_max_per_ip_per_hour=_int(env, "VERIFICATION_MAX_PER_IP_PER_HOUR", 20),
+        verification_max_per_identity_per_hour=_int(env, "VERIFICATION_MAX_PER_IDENTITY_PER_HOUR", 5),
     )
+
+
+def _procedure_defaults(env: _Environment) -> dict[str, dict[str, object]]:
+    """Per procedure id, the documents it accepts and how it proves identities, unless its policy
+    says otherwise: a renewal accepts only the AGDREF number, which every renewing applicant has
+    (one person, one entry), and is checked against the registry that already knows them (R10)."""
+    out: dict[str, dict[str, object]] = {}
+    for procedure, types in _documents_by_procedure(env, "DEFAULT_ACCEPTED_DOCUMENTS_BY_PROCEDURE", "renewal:agdref").items():
+        out.setdefault(procedure, {})["accepted_documents"] = types
+    for procedure, checks in _documents_by_procedure(env, "DEFAULT_IDENTITY_CHECK_BY_PROCEDURE", "renewal:registry").items():
+        if checks:
+            out.setdefault(procedure, {})["identity_check"] = checks[0]
+    return out
 
 
 def check_deployed(loaded: Settings) -> Settings:

@@ -58,8 +58,17 @@ class TooManyRequests(Refused):
     """Cooldown (R4) or rate limit (R8); retry_after is the caller's own wait, never a slot's."""
 
 
+class Unprocessable(Refused):
+    """A value refused that is not a field's form (a one-time code that is not the one sent)."""
+
+
+class Unavailable(Refused):
+    """Another service could not answer (the identity registry); retry_after says when to try again."""
+
+
 # A refusal's kind follows its code's status.
-REFUSED_BY_STATUS = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 410: Expired, 429: TooManyRequests}
+REFUSED_BY_STATUS = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 410: Expired, 422: Unprocessable,
+                     429: TooManyRequests, 503: Unavailable}
 
 
 class InvalidField(FairslotError):

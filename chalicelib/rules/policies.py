@@ -12,6 +12,13 @@ AUTO, FCFS, DRAW = "auto", "fcfs", "draw"
 
 ALLOCATIONS = (AUTO, FCFS, DRAW)
 
+# R10: how a procedure proves who an applicant is before a hold, a request or a look-up binds them.
+# registry: the number, birth date and family name match the foreign nationals' registry, and the
+# one-time code goes to the contact the registry holds; contact: the code goes to the e-mail typed
+# (one mailbox proves one identity per procedure); none: nothing is proven (DEVELOPERS.md, "Proven identities").
+REGISTRY, CONTACT, NONE = "registry", "contact", "none"
+IDENTITY_CHECKS = (REGISTRY, CONTACT, NONE)
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -31,6 +38,7 @@ class Policy:
     # however close the appointment, the instant is never a computable point (R3).
     release_window_min_seconds: int = 900
     accepted_documents: tuple[str, ...] = ("agdref", "passport", "visa")  # R1: the document types a hold or request may name
+    identity_check: str = CONTACT  # R10: registry, contact or none (renewals: registry, by configuration)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +81,10 @@ def _policy_value(name: str, value: object) -> str | int | float | tuple[str, ..
     if name == "allocation":
         if value not in ALLOCATIONS:
             raise InvalidValue(name, "allocation must be 'auto', 'fcfs' or 'draw'.")
+        return value
+    if name == "identity_check":
+        if value not in IDENTITY_CHECKS:
+            raise InvalidValue(name, "identity_check must be 'registry', 'contact' or 'none'.")
         return value
     if name == "accepted_documents":
         return _accepted_documents(value)

@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.rules.codes import CODES
 from chalicelib.rules.errors import REFUSED_BY_STATUS, FairslotError
 from chalicelib.rules.lifecycle import retry_after_seconds
+from chalicelib.rules.proofs import MAX_TRIES, Verification
 from chalicelib.rules.records import Hold, Outcome
 
 OFFER_MADE, OFFER_ALREADY_MADE, OFFER_NOT_POSSIBLE = "made", "already_made", "not_possible"
@@ -176,3 +177,41 @@ def draw_running(lease_until: float | None, now: float) -> Refusal:
     """A run that could not take its draw: another run holds the lease, wait until it ends (one
     second when it was just claimed, lease unknown)."""
     return Refusal("draw_running", retry_after_seconds(lease_until or now, now))
+
+
+# --- proven identities (R10) ---------------------------------------------------------------------
+
+IDENTITY_UNVERIFIED = Refusal("identity_unverified")  # no identity token, or not one for this identity and procedure
+REGISTRY_MISMATCH = Refusal("registry_mismatch")  # a partner's beneficiary the registry does not know
+VERIFICATION_NOT_NEEDED = Refusal("verification_not_needed")  # a procedure whose identity_check is none
+CODE_INVALID = Refusal("code_invalid")
+VERIFICATION_USED = Refusal("verification_expired")  # its code already bought a token
+REGISTRY_RETRY_SECONDS = 30
+
+
+def registry_unavailable() -> Refusal:
+    """The registry could not answer: nothing was decided or written; try again shortly."""
+    return Refusal("registry_unavailable", REGISTRY_RETRY_SECONDS)
+
+
+def unproven(failed: Outcome) -> Refusal | None:
+    """A hold, request or look-up whose identity token did not prove its identity: that answer
+    first, and nothing about the identity's state (R10)."""
+    return IDENTITY_UNVERIFIED if "proof" in failed else None
+
+
+def code_refusal(verification: Verification | None, now: float) -> Refusal | None:
+    """Why a code cannot be tried on this verification now, or None: unknown, expired or already
+    used (410), or out of its tries (429 until it expires: then ask for a new code)."""
+    if verification is None:
+        return Refusal("verification_not_found")
+    if verification.used or verification.expires_at <= now:
+        return Refusal("verification_expired")
+    if verification.tries >= MAX_TRIES:
+        return Refusal("verification_locked", retry_after_seconds(verification.expires_at, now))
+    return None
+
+
+def verification_limited(failed: Outcome, now: float, window_end: float) -> Refusal:
+    """Codes asked for too often, from this network or for this identity (R8): wait for the hour."""
+    return Refusal("rate_limited", retry_after_seconds(window_end, now))

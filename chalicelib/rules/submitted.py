@@ -33,6 +33,7 @@ class Hold:
     """POST /holds, POST /partner/holds."""
     slot_id: str
     applicant: Applicant
+    identity_token: str | None = None  # R10: where the procedure checks identities
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class DrawRequest:
     first_day: date  # `from`
     last_day: date  # `to`
     permit_expires_on: date | None = None
+    identity_token: str | None = None  # R10: where the procedure checks identities
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,21 @@ class Lookup:
     document: Document
     birth_date: date
     email: str  # email_address.canonical's form, as stored at booking time
+    identity_token: str | None = None  # R10: the identity it proved is the one looked up
+
+
+@dataclass(frozen=True)
+class Verification:
+    """POST /verifications: who asks for a one-time code, for which site and procedure."""
+    site_id: str
+    procedure_id: str
+    applicant: Applicant
+
+
+@dataclass(frozen=True)
+class Code:
+    """POST /verifications/{verification_id}: the code received."""
+    code: str
 
 
 @dataclass(frozen=True)

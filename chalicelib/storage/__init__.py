@@ -68,6 +68,7 @@ from chalicelib.storage.partners import (
     partner_by_key_hash,
     revoke_partner_if_active,
 )
+from chalicelib.storage.proofs import count_code_try, get_proof, get_verification, issue_proof_if_unused, start_verification
 from chalicelib.storage.signals import record_cooldown_refusal, signals_of_day
 from chalicelib.storage.slots import (
     close_slot_if_open_to_change,
@@ -87,7 +88,7 @@ from chalicelib.storage.tables import bookings_table_name, ensure_tables
 
 # The modules of each aggregate: every public function of each runs inside calls.storage_call
 # (tests/api/test_dynamodb_faults.py walks them).
-AGGREGATES = ("slots", "bookings", "identities", "draws", "partners", "audit", "signals", "figures", "catalog")
+AGGREGATES = ("slots", "bookings", "identities", "proofs", "draws", "partners", "audit", "signals", "figures", "catalog")
 
 __all__ = [
     "history_of",
@@ -101,6 +102,7 @@ __all__ = [
     "take_over_stale_draw", "waiting_requests", "withdraw_request_if_live",
     "FIGURE_NAMES", "figures_of_site", "count_lookup", "live_bookings_of",
     "create_partner_if_new", "get_partner", "list_partners", "partner_by_key_hash", "revoke_partner_if_active",
+    "count_code_try", "get_proof", "get_verification", "issue_proof_if_unused", "start_verification",
     "record_cooldown_refusal", "signals_of_day",
     "close_slot_if_open_to_change", "create_slots_if_new", "free_slots", "get_hold", "get_slot", "hold_slot_if_available",
     "holdable_slots_between", "release_draw_leftover_if_unchanged", "release_hold_if_active", "search_holdable_slots",

@@ -10,7 +10,8 @@ from pynamodb.expressions.update import Action
 from chalicelib.platform.clock import utc_key
 from chalicelib.rules import identity_keys, lifecycle, records
 from chalicelib.rules.lifecycle import IpLimit
-from chalicelib.storage.models import Counter, Hold, IdentityState, Slot
+from chalicelib.rules.proofs import ProofCheck
+from chalicelib.storage.models import Counter, Hold, IdentityProof, IdentityState, Slot
 from chalicelib.storage.transaction import Transaction
 
 HOLD_SCOPE = "hold"
@@ -152,3 +153,20 @@ def count_for_ip(tx: Transaction, kind: str, ip_limit: IpLimit) -> None:
     """One more action of this kind from this client IP in its hourly window, under the cap."""
     window_start, window_end = ip_limit["window"]
     count_under_cap(tx, "ip", f"{kind}#{ip_limit['ip']}#{window_start}", window_end, ip_limit["max"])
+
+
+# --- proven identities (R10) ------------------------------------------------------------------
+
+def proof_key(token_hash: str) -> str:
+    """Where an identity token's proof is kept (the identities table), by the token's hash."""
+    return f"proof#{token_hash}"
+
+
+def check_proof(tx: Transaction, proof: ProofCheck | None, now: float) -> None:
+    """In a hold's, request's or look-up's transaction: the identity token proves this lock key
+    for this procedure and has not expired ("proof"). None: the procedure proves nothing."""
+    if proof is None:
+        return
+    tx.check("proof", IdentityProof, proof_key(proof.token_hash), "proof",
+             condition=(IdentityProof.lock_key == proof.lock_key) & (IdentityProof.procedure_id == proof.procedure_id)
+             & (IdentityProof.expires_at > now))

@@ -11,12 +11,14 @@ from pynamodb.expressions.update import Action
 from chalicelib.rules import identity_keys, lifecycle, records
 from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.rules.lifecycle import IpLimit
+from chalicelib.rules.proofs import ProofCheck
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, save_if, update_if
 from chalicelib.storage.conditions import (
     HOLD_SCOPE,
     check_no_active_booking,
+    check_proof,
     count_for_ip,
     end_hold,
     free_the_slot,
@@ -43,7 +45,7 @@ def _identity_may_enter(tx: Transaction, identity: str, procedure_id: str, now: 
 
 
 def file_request_if_allowed(request: records.Request, request_ends_at: float, now: float, ip_limit: IpLimit | None = None,
-                            signals: Iterable[records.NewSignal] = ()) -> Outcome:
+                            signals: Iterable[records.NewSignal] = (), proof: ProofCheck | None = None) -> Outcome:
     """R6 + R2 + R4 + R8: one live request per identity and procedure, none while in cooldown or
     holding a booking for the procedure, and no more per client IP and hour than the policy
     allows; the request (records.Request) enters the pool of the next draw, with its signals.
@@ -64,9 +66,10 @@ def file_request_if_allowed(request: records.Request, request_ends_at: float, no
         condition=IdentityState.request_id.does_not_exist() | (IdentityState.request_ends_at <= now),
     )
     _identity_may_enter(tx, request.identity_key, request.procedure_id, now)
+    check_proof(tx, proof, now)  # R10: the identity token proves this identity (if the procedure checks identities)
     add_signals(tx, signals)
     failed = tx.commit()
-    identity = get(IdentityState, request.identity_key, HOLD_SCOPE) if "cooldown" in failed else None
+    identity = get(IdentityState, request.identity_key, HOLD_SCOPE) if "cooldown" in failed and "proof" not in failed else None
     facts = {"hold_lapse_until": identity.hold_lapse_until, "cooldown_until": identity.cooldown_until} if identity else {}
     return Outcome.of(failed, facts)
 

@@ -277,6 +277,40 @@ class IdentityState(Model):
     purge_at = NumberAttribute(null=True)
 
 
+class Verification(Model):
+    """A one-time code sent (R10), in the identities table: keyed "verification#<id>" /
+    "verification". Only the code's keyed digest is kept, and the lock key it would prove."""
+
+    Meta = _Meta.for_table("identities")
+
+    identity_key = UnicodeAttribute(hash_key=True)  # "verification#<verification_id>"
+    scope = UnicodeAttribute(range_key=True, default="verification")
+    site_id = UnicodeAttribute()
+    procedure_id = UnicodeAttribute()
+    lock_key = UnicodeAttribute()
+    code_digest = UnicodeAttribute()
+    expires_at = NumberAttribute()
+    destination = UnicodeAttribute()  # masked
+    tries = NumberAttribute(default=0)
+    used = BooleanAttribute(null=True)
+    purge_at = NumberAttribute()
+
+
+class IdentityProof(Model):
+    """An identity token's stored side (R10), in the identities table: keyed "proof#<token hash>" /
+    "proof"; holds, requests and look-ups check it in their own transaction."""
+
+    Meta = _Meta.for_table("identities")
+
+    identity_key = UnicodeAttribute(hash_key=True)  # "proof#<sha256 of the token>"
+    scope = UnicodeAttribute(range_key=True, default="proof")
+    lock_key = UnicodeAttribute()
+    procedure_id = UnicodeAttribute()
+    site_id = UnicodeAttribute()
+    expires_at = NumberAttribute()
+    purge_at = NumberAttribute()
+
+
 class Site(Model):
     """A prefecture or sous-prefecture; all sites share one partition so listing them is a Query."""
 

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from chalicelib.rules import identity_keys, lifecycle, records
 from chalicelib.rules.lifecycle import IpLimit
 from chalicelib.rules.oversight import PartnerQuota
+from chalicelib.rules.proofs import ProofCheck
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
 from chalicelib.storage.audit import add_entries
@@ -12,6 +13,7 @@ from chalicelib.storage.calls import RawItem, batch_get, get, guard_public_funct
 from chalicelib.storage.conditions import (
     booking_scope,
     check_no_active_booking,
+    check_proof,
     count_for_ip,
     count_under_cap,
     end_hold,
@@ -103,8 +105,9 @@ def search_holdable_slots(site_id: str, procedure_id: str, from_key: str, to_key
 
 def hold_slot_if_available(slot: records.Slot, hold: records.Hold, now: float, available_from_after: float, lapse_until: float, ip_limit: IpLimit | None,
                            partner_quota: PartnerQuota | None = None, audit: Iterable[records.NewAuditEntry] = (),
-                           signals: Iterable[records.NewSignal] = ()) -> Outcome:
-    """R1-R4, R8 in one transaction: the slot is holdable (uniform rule), the identity has no
+                           signals: Iterable[records.NewSignal] = (), proof: ProofCheck | None = None) -> Outcome:
+    """R1-R4, R8, R10 in one transaction: the identity token proves the hold's identity (`proof`,
+    where the procedure checks identities), the slot is holdable (uniform rule), the identity has no
     active hold, no cooldown and no active booking for the procedure, the client IP is under its
     hourly limit. Returns what failed (refusals.hold_refusal chooses the answer), with the
     identity's hold expiry, lapse and cooldown ends when its condition failed.
@@ -127,6 +130,7 @@ def hold_slot_if_available(slot: records.Slot, hold: records.Hold, now: float, a
     )
     take_hold(tx, hold, lapse_until, now, return_old=True)
     check_no_active_booking(tx, hold.identity_key, hold.procedure_id, now)
+    check_proof(tx, proof, now)
     if ip_limit:
         count_for_ip(tx, "holds-ip", ip_limit)
     if partner_quota:

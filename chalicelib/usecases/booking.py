@@ -25,7 +25,8 @@ from chalicelib.rules import identity_keys, lifecycle, oversight, policies, reco
 from chalicelib.rules.errors import InvalidValue
 from chalicelib.rules.identity_keys import Document
 from chalicelib.rules.policies import Policy
-from chalicelib.usecases import PartnerContext, View, audit_trail, fraud_signals, ownership, site_catalog, standby
+from chalicelib.rules.proofs import ProofCheck
+from chalicelib.usecases import PartnerContext, View, audit_trail, fraud_signals, ownership, site_catalog, standby, verification
 
 
 class HoldLimits(TypedDict):
@@ -90,12 +91,14 @@ def default_search_window(start: datetime) -> datetime:
 
 # --- holds ----------------------------------------------------------------------------------
 
-def hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, now: float, partner: PartnerContext | None = None) -> View:
+def hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, now: float, partner: PartnerContext | None = None,
+         identity_token: str | None = None) -> View:
     """A hold for `applicant` (submitted.Applicant, as parsed); `partner` ({"partner_id", "daily_quota"})
-    when a partner holds for a beneficiary."""
+    when a partner holds for a beneficiary; `identity_token` where the procedure checks identities (R10):
+    the hold binds the proven identity's lock key (verification.proof_needed)."""
     slot, policy = _slot_to_hold(slot_id, applicant)
     expires_at, available_after = lifecycle.hold_terms(now, epoch_of(slot.starts_at), policy, _rng)
-    identity = identity_keys.identity_key_of(identity_secret(), applicant.document, applicant.birth_date)
+    identity, proof, registry_contact = verification.proof_needed(policy, slot.procedure_id, applicant, identity_token, partner is not None)
     token = new_token()
     item = _new_hold(slot, applicant, identity, token_hash(token), round(expires_at, 3), client_ip, now, partner)
     actor = audit_trail.partner(partner["partner_id"]) if partner else audit_trail.identity(identity)
@@ -107,8 +110,10 @@ def hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, no
     # is no sign of fake identities, as for its draw requests.
     signals = fraud_signals.hold_signals(now, None if partner else client_ip, identity, applicant.email)
     _take(slot, item, now, round(available_after, 3), round(lifecycle.cooldown_until(expires_at, policy), 3),
-          _hold_limits(client_ip, policy, partner, now), audit, signals)
+          _hold_limits(client_ip, policy, partner, now), audit, signals, proof)
     metric("HoldCreated", site=slot.site_id)
+    if partner:
+        verification.tell_registry_contact(registry_contact, partner["partner_id"], slot.site_id)
     return {
         "hold_id": item.hold_id,
         "hold_token": token,
@@ -163,16 +168,21 @@ def _hold_limits(client_ip: str | None, policy: Policy, partner: PartnerContext 
 
 
 def _take(slot: records.Slot, item: records.Hold, now: float, available_from_after: float, lapse_until: float, limits: HoldLimits,
-          audit: list[records.NewAuditEntry], signals: list[records.NewSignal]) -> None:
-    """The hold's transaction; refused, the answer refusals.hold_refusal chooses (counted)."""
+          audit: list[records.NewAuditEntry], signals: list[records.NewSignal], proof: ProofCheck | None = None) -> None:
+    """The hold's transaction; refused, the answer refusals.hold_refusal chooses (counted), an
+    identity token that does not prove the identity first (R10)."""
     try:
         result = storage.hold_slot_if_available(slot, item, now, available_from_after=available_from_after,
-                                                lapse_until=lapse_until, audit=audit, signals=signals, **limits)
+                                                lapse_until=lapse_until, audit=audit, signals=signals, proof=proof, **limits)
     except Exception:
         metric("HoldRefused", site=slot.site_id)
         raise
     if result.ok:
         return
+    unproven = refusals.unproven(result)
+    if unproven is not None:
+        metric("IdentityUnverified", site=slot.site_id)
+        raise unproven.exception()
     ip_limit, quota = limits["ip_limit"], limits["partner_quota"]
     refusal = refusals.hold_refusal(result, now, ip_window_end=ip_limit["window"][1] if ip_limit else None,
                                     quota_window_end=quota["window"][1] if quota else None)
@@ -328,11 +338,15 @@ def cancel(booking_id: str, token: str | None, now: float, partner_id: str | Non
 
 # --- "find my booking" (DEVELOPERS.md, "Links in e-mails, find my booking, offers by e-mail") ---
 
-def send_link_again(document: Document, birth_date: date, email: str, client_ip: str | None, now: float) -> None:
+def send_link_again(document: Document, birth_date: date, email: str, client_ip: str | None, now: float,
+                    identity_token: str | None = None) -> None:
     """If the identity has a live booking whose e-mail is this one, its link is sent again to that
     e-mail (through the bookings stream). The caller learns nothing either way; tries are counted
-    per client IP and per identity, before anything is read (R8)."""
-    identity = identity_keys.identity_key_of(identity_secret(), document, birth_date)
+    per client IP and per identity, before anything is read (R8). The identity is the one an
+    identity token proved (R10, 403 if it proves another); without one, only bookings of
+    procedures that prove nothing are looked for."""
+    identity = verification.lookup_key(identity_keys.identity_key_of(identity_secret(), document, birth_date), email,
+                                       identity_token, now)
     ip_window, identity_window = lifecycle.hour_window(now), oversight.day_window(now)
     result = storage.count_lookup(
         lifecycle.IpLimit(ip=client_ip or "unknown", window=ip_window, max=config.current().lookup_max_per_ip_per_hour),

@@ -5,19 +5,20 @@ from datetime import date, timedelta
 from chalicelib import storage
 from chalicelib.platform import clock, config
 from chalicelib.platform.clock import parse_instant, to_rfc3339, utc_key
-from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import logger, metric
 from chalicelib.platform.tokens import new_id, new_token, token_hash
 from chalicelib.rules import identity_keys, lifecycle, policies, records, refusals, submitted
 from chalicelib.rules.errors import InvalidValue
 from chalicelib.rules.policies import Policy
-from chalicelib.usecases import View, draw_terms, fraud_signals, notify, ownership, site_catalog, standby
+from chalicelib.rules.proofs import ProofCheck
+from chalicelib.usecases import View, draw_terms, fraud_signals, notify, ownership, site_catalog, standby, verification
 
 _rng = random.SystemRandom()
 
 
 def file_request(filed: submitted.DrawRequest, now: float, partner_id: str | None = None, client_ip: str | None = None) -> View:
-    """The request `filed` (a submitted.DrawRequest, as parsed) for its applicant."""
+    """The request `filed` (a submitted.DrawRequest, as parsed) for its applicant, bound to the
+    identity its identity token proved where the procedure checks identities (R10)."""
     site_id, procedure_id, applicant = filed.site_id, filed.procedure_id, filed.applicant
     first_day, last_day = filed.first_day, filed.last_day
     found = site_catalog.procedure(site_id, procedure_id)
@@ -32,13 +33,16 @@ def file_request(filed: submitted.DrawRequest, now: float, partner_id: str | Non
         raise InvalidValue("last_day", "{last_day} must be within the next year.")
     if policy.allocation == policies.AUTO:
         _refuse_standby_while_holdable(found, procedure_id, policy, max(first_day, today), last_day, now)
-    identity = identity_keys.identity_key_of(identity_secret(), applicant.document, applicant.birth_date)
+    identity, proof, registry_contact = verification.proof_needed(policy, procedure_id, applicant, filed.identity_token,
+                                                                  partner_id is not None)
     token = new_token()
     ends = parse_instant((last_day + timedelta(days=1)).isoformat()).timestamp()
     request = _new_request(site_id, procedure_id, identity, token_hash(token), applicant, max(first_day, today), last_day,
                            filed.permit_expires_on, partner_id, now, ends)
     _file(request, ends, now, None if partner_id else _request_ip_limit(client_ip, policy, now),
-          fraud_signals.request_signals(now, client_ip, identity, applicant.email))
+          fraud_signals.request_signals(now, client_ip, identity, applicant.email), proof)
+    if partner_id:
+        verification.tell_registry_contact(registry_contact, partner_id, site_id)
     standby.forget_standby(site_id, procedure_id)
     if policy.allocation == policies.AUTO:
         draw_terms.pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants
@@ -56,8 +60,12 @@ def _request_ip_limit(client_ip: str | None, policy: Policy, now: float) -> life
     return lifecycle.IpLimit(ip=client_ip or "unknown", window=lifecycle.hour_window(now), max=policy.max_holds_per_ip_per_hour)
 
 
-def _file(request: records.Request, ends: float, now: float, ip_limit: lifecycle.IpLimit | None, signals: list[records.NewSignal]) -> None:
-    result = storage.file_request_if_allowed(request, ends, now, ip_limit, signals=signals)
+def _file(request: records.Request, ends: float, now: float, ip_limit: lifecycle.IpLimit | None, signals: list[records.NewSignal],
+          proof: ProofCheck | None) -> None:
+    result = storage.file_request_if_allowed(request, ends, now, ip_limit, signals=signals, proof=proof)
+    unproven = None if result.ok else refusals.unproven(result)
+    if unproven is not None:
+        raise unproven.exception()
     if not result.ok:
         raise refusals.request_refusal(result, now, ip_limit["window"][1] if ip_limit else None).exception()
 

@@ -126,9 +126,10 @@ def site_view(s: records.Site, with_policies: bool = True) -> View:
 
 def _public_policy(rules: policies.Policy) -> View:
     """What an applicant needs before filling a form: how slots are allocated, which documents
-    the procedure accepts (R1), and how long a cancellation or a hold let go keeps them from
-    holding again (R4)."""
+    the procedure accepts (R1), whether identities are proven with a one-time code first (R10),
+    and how long a cancellation or a hold let go keeps them from holding again (R4)."""
     return {"allocation": rules.allocation, "accepted_documents": list(rules.accepted_documents),
+            "identity_check": rules.identity_check,
             "cooldown_seconds": int(rules.cooldown_seconds)}
 
 

@@ -5,7 +5,7 @@ from chalicelib import storage
 from chalicelib.platform.clock import epoch_of
 from chalicelib.platform.keys import identity_secret
 from chalicelib.platform.observability import metric
-from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, records, refusals
+from chalicelib.rules import identity_keys, lifecycle, lottery, oversight, proofs, records, refusals
 from chalicelib.rules.identity_keys import Document
 from chalicelib.usecases import View, audit_trail, fraud_signals
 from chalicelib.usecases.ownership import found_or_404
@@ -24,7 +24,9 @@ def check_in(booking_id: str, document: Document, birth_date: date, staff_subjec
     found = _booking(booking_id)
     honest = lottery.declared_urgency_holds(found.tier, _day(found.draw_day), permit_expires_on)  # type: ignore[arg-type]  # no draw day: not tier 1, never read
     presented = identity_keys.identity_key_of(identity_secret(), document, birth_date)
-    match = oversight.identities_match(presented, found.identity_key)
+    # The booking binds a lock key (R10): the person, or the person and the mailbox that proved them.
+    match = any([oversight.identities_match(key, found.identity_key)
+                 for key in proofs.lock_key_candidates(presented, found.applicant.email)])
     false_urgency = match and not honest
     status = oversight.check_in_status(match, honest)
     audit, signals = _check_in_notes(found, status, match, false_urgency, permit_expires_on, staff_subject, client_ip, now)

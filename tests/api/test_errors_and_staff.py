@@ -200,7 +200,8 @@ def test_sites_are_created_once_and_listed(api):
     sites = api.call("GET", "/sites").body["sites"]
     assert [s["site_id"] for s in sites] == [SITE]
     assert sites[0]["procedures"] == [{"procedure_id": PROCEDURE, "name": "Renewal", "allocation": "auto",
-                                       "accepted_documents": ["agdref"], "cooldown_seconds": 86400}]
+                                       "accepted_documents": ["agdref"], "identity_check": "registry",
+                                       "cooldown_seconds": 86400}]
 
 
 def test_schedules_create_slots_per_counter(api):

@@ -123,12 +123,13 @@ def test_find_my_booking_reads_only_what_it_must(api, stream, calls):
     slots = api.ready_site()
     person = applicant(1)
     api.book(slots[0]["slot_id"], person)
+    api.prove(applicant(2))  # R10: identity tokens first (their calls are not the look-up's)
     calls.clear()
-    assert lookup(api, applicant(2)).status == 202  # nobody: the counters, then one Query
-    assert dict(calls) == {"TransactWriteItems": 1, "Query": 1}
+    assert lookup(api, applicant(2)).status == 202  # nobody: the token's proof, the counters, then one Query
+    assert dict(calls) == {"GetItem": 1, "TransactWriteItems": 1, "Query": 1}
     calls.clear()
     assert lookup(api, person).status == 202  # a match: plus the booking read and its mark
-    assert dict(calls) == {"TransactWriteItems": 1, "Query": 1, "GetItem": 1, "UpdateItem": 1}
+    assert dict(calls) == {"TransactWriteItems": 1, "Query": 1, "GetItem": 2, "UpdateItem": 1}
 
 
 def test_find_my_booking_refuses_malformed_input_with_a_named_field(api):

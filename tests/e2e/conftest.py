@@ -10,11 +10,13 @@ import time
 import pytest
 
 from bench.storm import drain
+from tests import support
 from tests.support import Api
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STAFF_SECRET = "e2e-staff-secret-at-least-32-bytes-long"
 OUTBOX = tempfile.mkdtemp(prefix="fairslot-e2e-outbox-")  # notification e-mails of the stack
+support.HTTP_OUTBOX = OUTBOX  # the test client reads one-time codes there
 STARTUP_LINES = []  # what the stack printed up to READY, as `make run` shows it
 
 

@@ -134,7 +134,7 @@ def test_renewal_accepts_only_agdref_by_configuration(monkeypatch):
     monkeypatch.setenv("DEFAULT_ACCEPTED_DOCUMENTS_BY_PROCEDURE", "renewal:agdref ; student:passport|visa")
     loaded = config.current()
     assert loaded.policy_defaults["accepted_documents"] == ("agdref", "passport")
-    assert loaded.procedure_policy_defaults == {"renewal": {"accepted_documents": ("agdref",)},
+    assert loaded.procedure_policy_defaults == {"renewal": {"accepted_documents": ("agdref",), "identity_check": "registry"},
                                                 "student": {"accepted_documents": ("passport", "visa")}}
     assert site_catalog.default_policy("student").accepted_documents == ("passport", "visa")
     assert site_catalog.default_policy("first_application").accepted_documents == ("agdref", "passport")
@@ -188,3 +188,24 @@ def test_a_false_urgency_refuses_the_appointment_and_is_reported():
     summary = oversight.summarize_signals([{"kind": "false_urgency", "subject": "bkg_1", "details": details}])
     assert summary["false_urgency"] == [details]
     assert summary["checkin_mismatches"] == []
+
+
+def test_identity_check_defaults_to_the_registry_for_renewals_and_the_contact_elsewhere():
+    from chalicelib.usecases import site_catalog
+
+    assert site_catalog.default_policy("renewal").identity_check == "registry"
+    assert site_catalog.default_policy("first_application").identity_check == "contact"
+    assert policies.policy_with(policies.Policy(), {"identity_check": "none"}).identity_check == "none"
+    with pytest.raises(InvalidValue) as info:
+        policies.policy_with(policies.Policy(), {"identity_check": "maybe"})
+    assert info.value.concept == "identity_check"
+
+
+def test_identity_check_defaults_are_configurable(monkeypatch):
+    from chalicelib.usecases import site_catalog
+
+    monkeypatch.setenv("DEFAULT_IDENTITY_CHECK", "none")
+    monkeypatch.setenv("DEFAULT_IDENTITY_CHECK_BY_PROCEDURE", "renewal:contact;student:registry")
+    assert site_catalog.default_policy("renewal").identity_check == "contact"
+    assert site_catalog.default_policy("student").identity_check == "registry"
+    assert site_catalog.default_policy("other").identity_check == "none"

@@ -42,6 +42,11 @@ export const ERRORS = {
   "en": "This appointment cannot be found.",
   "fr": "Ce rendez-vous est introuvable."
  },
+ "code_invalid": {
+  "status": 422,
+  "en": "This code is not the one we sent. Check it and try again.",
+  "fr": "Ce code n’est pas celui que nous avons envoyé. Vérifiez-le et réessayez."
+ },
  "cooldown": {
   "status": 429,
   "en": "Waiting period: after a cancellation or an unconfirmed hold, the same person must wait before booking again (a measure against reselling).",
@@ -91,6 +96,11 @@ export const ERRORS = {
   "status": 404,
   "en": "This booking can no longer be found: start again from the choice of a slot.",
   "fr": "Cette réservation est introuvable : recommencez à partir du choix d’un créneau."
+ },
+ "identity_unverified": {
+  "status": 403,
+  "en": "Confirm your identity first: ask for a code, then enter the code you received.",
+  "fr": "Confirmez d’abord votre identité : demandez un code, puis saisissez le code reçu."
  },
  "internal_error": {
   "status": 500,
@@ -161,6 +171,16 @@ export const ERRORS = {
   "status": 429,
   "en": "Too many attempts from your connection.",
   "fr": "Trop de tentatives depuis votre connexion."
+ },
+ "registry_mismatch": {
+  "status": 403,
+  "en": "This person is not in the foreign nationals' registry under this number, birth date and family name.",
+  "fr": "Cette personne ne figure pas au fichier des étrangers sous ce numéro, cette date de naissance et ce nom."
+ },
+ "registry_unavailable": {
+  "status": 503,
+  "en": "The identity check is unavailable for now. Try again in a few minutes.",
+  "fr": "La vérification d’identité est momentanément indisponible. Réessayez dans quelques minutes."
  },
  "request_already_active": {
   "status": 409,
@@ -236,6 +256,26 @@ export const ERRORS = {
   "status": 415,
   "en": "The request could not be processed (unsupported format).",
   "fr": "La demande n’a pas pu être traitée (format non pris en charge)."
+ },
+ "verification_expired": {
+  "status": 410,
+  "en": "This code has expired or was already used: ask for a new code.",
+  "fr": "Ce code a expiré ou a déjà servi : demandez un nouveau code."
+ },
+ "verification_locked": {
+  "status": 429,
+  "en": "Too many wrong codes: ask for a new code.",
+  "fr": "Trop de codes erronés : demandez un nouveau code."
+ },
+ "verification_not_found": {
+  "status": 404,
+  "en": "This code request cannot be found: ask for a new code.",
+  "fr": "Cette demande de code est introuvable : demandez un nouveau code."
+ },
+ "verification_not_needed": {
+  "status": 409,
+  "en": "This procedure does not ask for a code: go on without one.",
+  "fr": "Cette démarche ne demande pas de code : continuez sans code."
  }
 };
 export const RULES = {
