@@ -640,7 +640,7 @@ function codeRefusal(e) {
   }
   if (e.status === 422) return ['field', ['code.format']];
   if (e.status === 410 || e.status === 404) return ['alert', t('code.expired')];
-  if (e.status === 429 && e.code !== 'rate_limited') return ['alert', t('code.tooMany')];
+  if (e.status === 429 && e.code === 'verification_locked') return ['alert', t('code.tooMany')];
   return ['alert', errorMessage(e)];
 }
 
@@ -1186,7 +1186,12 @@ const forms = {
     render({ focus: 'find-submit' });
     try {
       const body = applicantBody({ ...f, familyName: '', givenNames: '' });
-      await api.lookupBooking({ document: body.document, birth_date: body.birth_date, email: body.email });
+      const lookup = { document: body.document, birth_date: body.birth_date, email: body.email };
+      // The identity this tab proved with a code (R10), if it is the one typed: bookings of
+      // procedures that check identities are found only with it.
+      const proof = state.proof && Date.parse(state.proof.expires_at) > Date.now() ? state.proof : null;
+      if (proof && proof.identity === identityOf({ docType: f.docType, docNumber: f.docNumber, birthDate: f.birthDate })) lookup.identity_token = proof.token;
+      await api.lookupBooking(lookup);
       state.page.sent = true;
       state.busy = false;
       render({ focus: 'title' });
