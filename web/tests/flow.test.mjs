@@ -397,4 +397,44 @@ describe('the one-time code step (R10)', () => {
       await page.context().close();
     }
   });
+
+  test('a renewal checked against the registry: the code goes to the registry\'s address, shown masked only after the right code', async (t) => {
+    const probe = await apiCall(stack.api, 'POST', '/verifications', { body: {} });
+    if (probe.status === 404 || probe.status === 405) { t.skip('this API has no /verifications yet'); return; }
+    const { data } = await apiCall(stack.api, 'GET', '/sites');
+    const site = data.sites.find((s) => s.procedures.some((p) => p.procedure_id === 'renewal' && p.allocation !== 'draw'));
+    if (!site) { t.skip('no renewal to book'); return; }
+    const renewal = { siteId: site.site_id, procedureId: 'renewal' };
+    await setPolicy(stack.api, renewal.siteId, 'renewal', { identity_check: 'registry', max_holds_per_ip_per_hour: 10000 });
+    // A person of the demo registry that devlocal.stack writes (devlocal/demo_registry.py).
+    const who = { document: { type: 'agdref', number: '3409876543' }, birth_date: '1995-11-03', family_name: 'Nguyen',
+      given_names: 'Minh', email: 'typed.elsewhere@example.net' };
+    const page = await newPage(browser);
+    try {
+      await open(page);
+      await chooseProcedure(page, renewal);
+      await page.waitForSelector('.slot-btn', { timeout: 15000 });
+      assert.match(await page.textContent('.fr-stepper__state'), /Étape 2 sur 5/, 'the code step counted from the start');
+      await page.locator('.slot-btn').first().click();
+      await page.waitForSelector('form[data-form="identity"]');
+      await fillIdentity(page, who);
+      const since = Date.now() - 1000;
+      await page.click('#identity-submit');
+      await page.waitForSelector('#f-code');
+      assert.match(await page.textContent('#code-where'), /registre/);
+      assert.doesNotMatch(await page.textContent('#app'), /example\.org/, 'no destination before the right code');
+      const code = await codeFromOutbox(stack.outbox, 'minh.nguyen@example.org', since);
+      await page.fill('#f-code', code);
+      await page.click('#code-submit');
+      await page.waitForSelector('#countdown', { timeout: 15000 });
+      const shown = await page.textContent('#page-alert');
+      assert.match(shown, /example\.org/);
+      assert.doesNotMatch(shown, /minh\.nguyen@/, 'masked');
+      await page.click('#confirm');
+      await page.waitForFunction(() => document.getElementById('reference')?.textContent.trim(), null, { timeout: 15000 });
+    } finally {
+      await setPolicy(stack.api, renewal.siteId, 'renewal', { identity_check: 'none' }).catch(() => {});
+      await page.context().close();
+    }
+  });
 });
