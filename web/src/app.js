@@ -240,6 +240,7 @@ function render({ focus = null } = {}) {
   const previous = document.activeElement && document.activeElement.id;
   let view;
   if (state.page) view = { booking: bookingView, request: requestView, find: findView, info: infoView, badlink: badLinkView }[state.page.kind]();
+  else if (!state.sites) view = siteView(); // the step is settled once the sites are known
   else view = { site: siteView, slot: slotView, standby: standbyView, identity: identityView, code: codeView, confirm: holdView, range: rangeView }[state.step]();
   app().innerHTML = String(view);
   document.title = `${document.getElementById('view-title')?.textContent.replace(/\s+/g, ' ').trim() || t('app.title')} — ${t('app.title')}`;
@@ -332,7 +333,9 @@ async function loadSites() {
   } catch (e) {
     state.sitesError = e;
   }
-  if (!state.page) settleStep({ focus: document.activeElement && document.activeElement !== document.body ? document.activeElement.id : null });
+  const focus = document.activeElement && document.activeElement !== document.body ? document.activeElement.id : null;
+  if (!state.page && state.sites) settleStep({ focus });
+  else if (!state.page) render({ focus }); // the step stays in the address: Retry shows it
   else if (state.page && ['booking', 'request', 'info'].includes(state.page.kind)) render({ focus: pageReady(state.page) ? 'title' : null });
   document.documentElement.dataset.sites = state.sitesError ? 'error' : 'ready';
 }
@@ -1055,10 +1058,30 @@ const actions = {
     go('identity');
   },
   'confirm-hold': () => confirmHold(state.hold),
+  'resend-code': async () => {
+    if (resendWait() > 0 || state.busy) return;
+    state.busy = true;
+    state.alert = null;
+    state.fieldErrors = {};
+    render({ focus: 'resend-code' });
+    try {
+      await sendCode();
+      setAlert('info', t('code.resent'));
+    } catch (e) {
+      setAlert('error', errorMessage(e));
+    }
+    state.busy = false;
+    render({ focus: 'alert' });
+  },
   'resume-hold': () => {
     state.holdConflict = false;
     state.alert = null;
-    if (state.hold.slot) state.slot = state.hold.slot;
+    const slot = state.hold.slot;
+    if (slot) {
+      state.slot = slot;
+      if (slot.site_id) state.siteId = slot.site_id;
+      if (slot.procedure_id) state.procedureId = slot.procedure_id;
+    }
     enterStep('confirm');
     render({ focus: 'title' });
   },

@@ -386,7 +386,22 @@ describe('the one-time code step (R10)', () => {
       await page.click('#lang-switch');
       await page.reload();
       await page.waitForSelector('#f-code');
-      await page.fill('#f-code', code);
+      // A minute later (moved back in the tab's state), a new code can be asked for.
+      await page.evaluate(() => {
+        const kept = JSON.parse(sessionStorage.getItem('fairslot.flow.v1'));
+        kept.verification.sentAt -= 61000;
+        sessionStorage.setItem('fairslot.flow.v1', JSON.stringify(kept));
+      });
+      await page.reload();
+      await page.waitForSelector('#resend-code:enabled');
+      const resentSince = Date.now() - 1000;
+      await page.click('#resend-code');
+      await page.waitForFunction(() => /nouveau code vient/.test(document.getElementById('page-alert')?.textContent || ''), null, { timeout: 15000 });
+      assert.ok(await page.isDisabled('#resend-code'), 'the countdown starts again');
+      let latest = code;
+      const deadline = Date.now() + 15000;
+      while (latest === code && Date.now() < deadline) latest = await codeFromOutbox(stack.outbox, who.email, resentSince); // eslint-disable-line no-await-in-loop
+      await page.fill('#f-code', latest);
       await page.click('#code-submit');
       await page.waitForSelector('#countdown', { timeout: 15000 });
       assert.equal(await stepOf(page), '#/confirm');
