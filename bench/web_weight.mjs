@@ -50,6 +50,7 @@ async function auditScreens(browser, stack) {
   const site = data.sites.find((s) => s.procedures.some((p) => p.allocation !== 'draw'));
   const proc = site.procedures.find((p) => p.allocation !== 'draw');
   await setPolicy(stack.api, site.site_id, proc.procedure_id, { max_holds_per_ip_per_hour: 10000 }).catch(() => {});
+  await setPolicy(stack.api, site.site_id, proc.procedure_id, { identity_check: 'none' }).catch(() => {}); // no code step here (R10)
   const page = await newPage(browser);
   await page.goto(stack.web);
   await page.waitForSelector('#site:enabled');

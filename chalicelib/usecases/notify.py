@@ -12,6 +12,7 @@ import secrets
 import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import make_msgid
 from typing import Any
 from urllib.parse import quote
@@ -208,6 +209,21 @@ def _permanent_error_code(exc: Exception) -> str | None:
     return code if code in PERMANENT_SES_ERRORS and status < 500 else None
 
 
+def outbox_path(outbox: str, name: str, message_id: str | None) -> str:
+    """Where a message goes in the local outbox: `<name>.eml`, then `<name>.2.eml`, `<name>.3.eml`...
+    for each later, different message of that name (three look-ups, three files); only a retry of
+    the same message (same Message-ID, e.g. a stream record handled again) replaces its own file."""
+    n = 1
+    while True:
+        path = os.path.join(outbox, f"{name}.eml" if n == 1 else f"{name}.{n}.eml")
+        if not os.path.exists(path):
+            return path
+        with open(path, "rb") as f:
+            if message_id and BytesHeaderParser().parse(f).get("Message-ID") == message_id:
+                return path
+        n += 1
+
+
 def send(message: EmailMessage, name: str) -> str | None:
     """Send one message: an .eml file under OUTBOX_DIR when set (local), SES otherwise. Returns
     DROPPED when SES refuses the message for good (counted, logged without the address); raises
@@ -215,7 +231,8 @@ def send(message: EmailMessage, name: str) -> str | None:
     outbox = config.current().outbox_dir
     if outbox:
         os.makedirs(outbox, exist_ok=True)
-        path = os.path.join(outbox, f"{name}.eml")
+        # Raw bytes (a test's message) carry no Message-ID to compare: a new file each time.
+        path = outbox_path(outbox, name, message.get("Message-ID") if isinstance(message, EmailMessage) else None)
         tmp = path + ".tmp"
         with open(tmp, "wb") as f:
             f.write(bytes(message))
@@ -256,7 +273,7 @@ def booking_changed(event_name: str, old_image: Image | None, new_image: Image |
         site_name, tz_name, site_name_en = site.name, site.timezone, site.name_en
     except Exception:  # noqa: BLE001 -- an unknown site still gets its message
         site_name, tz_name, site_name_en = new.get("site_id", ""), "Europe/Paris", None
-    # The same record always yields the same file / message id: a retried record overwrites.
+    # The same record always yields the same message id: a retried record replaces its own file.
     name = f"{new['booking_id']}-{kind}"
     message = render(kind, email, site_name, tz_name, new["starts_at"], reference=new.get("reference"),
                      message_id=f"<{name}.{sequence}@fairslot>", link=web_link("booking", new["booking_id"], new.get("link_requested_at")),

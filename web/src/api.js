@@ -77,7 +77,10 @@ export const api = {
     if (cursor) q.set('cursor', cursor);
     return call('GET', `/sites/${enc(siteId)}/slots?${q}`, opts);
   },
-  hold: (slotId, applicant) => call('POST', '/holds', { body: { slot_id: slotId, applicant } }),
+  hold: (slotId, applicant, identityToken) => call('POST', '/holds', {
+    body: identityToken ? { slot_id: slotId, applicant, identity_token: identityToken } : { slot_id: slotId, applicant } }),
+  startVerification: (body) => call('POST', '/verifications', { body }),
+  checkCode: (id, code) => call('POST', `/verifications/${enc(id)}`, { body: { code } }),
   releaseHold: (holdId, token) => call('DELETE', `/holds/${enc(holdId)}`, { headers: { 'X-Hold-Token': token } }),
   book: (holdId, holdToken) => call('POST', '/bookings', { body: { hold_id: holdId, hold_token: holdToken } }),
   lookupBooking: (body) => call('POST', '/bookings/lookup', { body }),

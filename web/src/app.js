@@ -7,7 +7,8 @@ import { store } from './store.js';
 import {
   addDays, dayIn, formatClock, formatDate, formatDateTime, formatDay, formatDuration, formatTime, startOfDay,
 } from './format.js';
-import { applicantBody, validateApplicant, validateRange } from './validate.js';
+import { applicantBody, normaliseDocument, validateApplicant, validateRange } from './validate.js';
+import { loadFlow, parseStepHash, saveFlow, stepHash } from './session.js';
 
 const SEARCH_AHEAD_DAYS = 60;
 const SLOTS_PAGE = 60;
@@ -29,7 +30,14 @@ const state = {
   standbyChosen: false,
   slot: null,
   applicant: { docType: 'agdref', docNumber: '', birthDate: '', birthDay: '', birthMonth: '', birthYear: '', familyName: '', givenNames: '', email: '', phone: '' },
-  range: { from: '', to: '', permitExpiresOn: '', permitDay: '', permitMonth: '', permitYear: '' },
+  range: { from: '', fromDay: '', fromMonth: '', fromYear: '', to: '', toDay: '', toMonth: '', toYear: '', permitExpiresOn: '', permitDay: '', permitMonth: '', permitYear: '' },
+  pick: { iso: '', dayDay: '', dayMonth: '', dayYear: '' }, // the day picker's three fields
+  verification: null, // { verification_id, expires_at, sentAt, identity, kind }: a code was sent
+  proof: null, // { token, expires_at, destination, identity, siteId, procedureId }: the code was right
+  code: '',
+  checks: {}, // 'site/procedure' -> identity_check learnt from a 403 identity_unverified
+  holdConflict: false, // the API said this identity already holds a slot (409 hold_already_active)
+  blockedUntil: null, // ms: after a release, a lapse or a cancellation, when booking is possible again
   lookup: { docType: 'agdref', docNumber: '', birthDate: '', birthDay: '', birthMonth: '', birthYear: '', email: '' },
   fieldErrors: {}, // dotted API field path -> [message key, params] or ['raw', text]
   hold: null,
@@ -57,6 +65,40 @@ function nameOf(x) { return x ? (lang() === 'en' && x.name_en) || x.name : ''; }
 function procedureOf(s, procedureId) { return s ? (s.procedures || []).find((x) => x.procedure_id === procedureId) || null : null; }
 /** The waiting period after a cancellation or a hold let go (R4), in words, when the site says it. */
 function cooldownText(p) { return p && p.cooldown_seconds ? formatDuration(p.cooldown_seconds) : null; }
+/** How this procedure checks identities (R10): the site list's `identity_check`, else what a 403
+ * identity_unverified taught this tab, else none. */
+function identityCheck(p = procedure()) {
+  if (!p) return 'none';
+  return p.identity_check || state.checks[`${state.siteId}/${p.procedure_id}`] || 'none';
+}
+function needsCode() { return ['registry', 'contact'].includes(identityCheck()); }
+/** Which identity a hold, a code or a proof belongs to (document and birth date, as the API keys it). */
+function identityOf(a) { return `${a.docType}:${normaliseDocument(a.docNumber)}:${a.birthDate}`; }
+function liveHold() { return state.hold && secondsLeft(state.hold) > 0 ? state.hold : null; }
+/** The steps of this flow in order: stable from the first screen to the last (a standby list
+ * joined from an empty search takes the place of the confirmation). */
+function stepOrder() {
+  const p = procedure();
+  const code = needsCode() ? ['code'] : [];
+  if (p && p.allocation === 'draw') return ['site', 'range', 'identity', ...code];
+  if (state.standbyChosen) return ['site', 'slot', 'range', 'identity', ...code];
+  return ['site', 'slot', 'identity', ...code, 'confirm'];
+}
+const STEP_TITLES = { site: 'step.site', slot: 'step.slot', standby: 'step.slot', range: 'step.range', identity: 'step.identity', code: 'step.code', confirm: 'step.confirm' };
+/** The stepper of the current step: its number, the flow's total and the next step's name. */
+function flowStepper(step, titleKey) {
+  const order = stepOrder();
+  const i = Math.max(0, order.indexOf(step === 'standby' ? 'slot' : step));
+  return stepper(i + 1, order.length, titleKey || STEP_TITLES[step], order[i + 1] ? STEP_TITLES[order[i + 1]] : null);
+}
+/** After a release, a lapse or a cancellation (R4): when this person can book again, in words. */
+function blockedNotice() {
+  if (!state.blockedUntil || state.blockedUntil < Date.now()) return '';
+  return html`<div class="fr-alert fr-alert--info fr-alert--sm fr-mb-3w" id="blocked-until"><p>${t('cooldown.until', { when: formatDateTime(state.blockedUntil, tzOf(site())) })}</p></div>`;
+}
+function startBlock(p = procedure()) {
+  state.blockedUntil = Date.now() + 1000 * ((p && p.cooldown_seconds) || 86400);
+}
 
 function announce(text) {
   const live = document.getElementById('announcer');
@@ -156,7 +198,7 @@ function errorSummary() {
   if (!entries.length) return '';
   return html`<div class="fr-alert fr-alert--error fr-mb-3w" role="alert" id="error-summary" tabindex="-1">
     <h2 class="fr-alert__title">${tn('identity.summary', entries.length)}</h2>
-    <ul>${entries.map((path) => html`<li><a href="#${fieldId(path)}" data-focus="${fieldId(path)}">${labelFor(path)} : ${fieldError(path)}</a></li>`)}</ul>
+    <ul>${entries.map((path) => html`<li><a href="#${fieldId(path)}" data-focus="${fieldId(path)}">${labelFor(path)}${t('punct.colon')} ${fieldError(path)}</a></li>`)}</ul>
   </div>`;
 }
 
@@ -197,11 +239,13 @@ function render({ focus = null } = {}) {
   ticker = null;
   const previous = document.activeElement && document.activeElement.id;
   let view;
-  if (state.page) view = { booking: bookingView, request: requestView, find: findView, info: infoView }[state.page.kind]();
-  else view = { site: siteView, slot: slotView, identity: identityView, hold: holdView, range: rangeView }[state.step]();
+  if (state.page) view = { booking: bookingView, request: requestView, find: findView, info: infoView, badlink: badLinkView }[state.page.kind]();
+  else if (!state.sites) view = siteView(); // the step is settled once the sites are known
+  else view = { site: siteView, slot: slotView, standby: standbyView, identity: identityView, code: codeView, confirm: holdView, range: rangeView }[state.step]();
   app().innerHTML = String(view);
   document.title = `${document.getElementById('view-title')?.textContent.replace(/\s+/g, ' ').trim() || t('app.title')} — ${t('app.title')}`;
   renderChrome();
+  saveFlow(state);
   afterRender();
   if (focus === 'title') document.getElementById('view-title')?.focus();
   else if (focus === 'alert') (document.getElementById('page-alert') || document.getElementById('view-title'))?.focus();
@@ -225,13 +269,14 @@ function renderChrome() {
 function afterRender() {
   const hold = state.page ? state.page.offer : state.hold;
   if (hold && !state.holdExpired && document.getElementById('countdown')) startCountdown(hold);
+  else if (document.querySelector('[data-deadline], #resend-code')) startCountdown(null);
 }
 
 // ---------------------------------------------------------------- step 1: site & procedure
 
 function existingNotices() {
-  const bookings = store.bookings().filter((b) => b.status !== 'cancelled');
-  const requests = store.requests().filter((r) => !['withdrawn', 'booked', 'expired'].includes(r.status));
+  const bookings = store.bookings().filter((b) => b.status !== 'cancelled' && !b.pending);
+  const requests = store.requests().filter((r) => !['withdrawn', 'booked', 'expired'].includes(r.status) && !r.pending);
   if (!bookings.length && !requests.length) return '';
   return html`<div class="fr-callout fr-mb-4w"><h2 class="fr-callout__title fr-h6">${bookings.length ? t('home.existing') : t('home.existing.request')}</h2>
     <ul class="fr-callout__text fr-text--md">
@@ -247,8 +292,10 @@ function siteView() {
   const loading = !state.sites && !state.sitesError;
   const draw = isDraw();
   return html`
-    ${stepper(1, draw ? 3 : 4, 'step.site', draw ? 'step.range' : 'step.slot')}
+    ${flowStepper('site')}
     <p class="fr-mb-3w">${t('home.intro')}</p>
+    ${liveHoldPanel()}
+    ${blockedNotice()}
     ${existingNotices()}
     <p class="fr-mb-3w"><a class="fr-link fr-icon-search-line fr-link--icon-left" href="#/find" id="find-link">${t('find.link')}</a></p>
     ${alertBlock()}
@@ -286,7 +333,9 @@ async function loadSites() {
   } catch (e) {
     state.sitesError = e;
   }
-  if (!state.page && state.step === 'site') render({ focus: document.activeElement?.id || null });
+  const focus = document.activeElement && document.activeElement !== document.body ? document.activeElement.id : null;
+  if (!state.page && state.sites) settleStep({ focus });
+  else if (!state.page) render({ focus }); // the step stays in the address: Retry shows it
   else if (state.page && ['booking', 'request', 'info'].includes(state.page.kind)) render({ focus: pageReady(state.page) ? 'title' : null });
   document.documentElement.dataset.sites = state.sitesError ? 'error' : 'ready';
 }
@@ -300,6 +349,8 @@ function recapLine() {
     <button type="button" class="fr-btn fr-btn--tertiary-no-outline fr-btn--sm fr-ml-1w" data-action="go-site">${t('change')}</button></p>`;
 }
 
+function today() { return dayIn(Date.now(), tzOf(site())); }
+
 function slotView() {
   const s = site();
   const tz = tzOf(s);
@@ -308,41 +359,77 @@ function slotView() {
   if (state.slotsLoading && !state.slots.length) list = html`<p aria-busy="true">${t('loading')}</p>`;
   else if (state.slotsError) list = html`<div class="fr-alert fr-alert--error fr-alert--sm" role="alert"><p>${errorMessage(state.slotsError)}</p></div>
     <button class="fr-btn fr-btn--secondary fr-mt-2w" type="button" data-action="reload-slots">${t('retry')}</button>`;
-  else if (state.noneAhead && state.standby) {
-    list = html`<p id="slots-empty">${t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS })}</p>
-    <div class="fr-callout fr-mb-3w" id="standby-offer"><h2 class="fr-callout__title fr-h6">${t('standby.title')}</h2>
-      <p class="fr-callout__text fr-text--md">${t('standby.explain', { every: formatDuration(state.standby.draw_interval_seconds || 0) })}</p>
-      <button class="fr-btn" type="button" id="join-standby" data-action="join-standby">${t('standby.join')}</button></div>`;
-  } else if (state.noneAhead) list = html`<p id="slots-empty">${t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS })}</p>
+  else if (state.noneAhead) list = html`<p id="slots-empty">${t('slots.noneAhead', { days: SEARCH_AHEAD_DAYS })}</p>
     <button class="fr-btn fr-btn--secondary" type="button" data-action="reload-slots">${t('slots.refresh')}</button>`;
   else if (!state.slots.length) list = html`<p id="slots-empty">${t('slots.none')}</p>
-    <button class="fr-btn fr-btn--secondary" type="button" data-action="find-next">${t('slots.findNext')}</button>`;
+    <button class="fr-btn fr-btn--secondary" type="button" data-action="find-next" id="find-next">${t('slots.findNext')}</button>`;
   else {
     list = html`<ul class="slot-list" aria-labelledby="slots-legend">
       ${state.slots.map((x) => html`<li><button type="button" class="fr-btn fr-btn--secondary slot-btn" data-action="pick-slot" data-slot="${x.slot_id}"
-        aria-label="${t('slots.choose')} : ${slotLabel(x, s)}">${formatTime(x.starts_at, tz)}<span class="slot-end" aria-hidden="true">–${formatTime(x.ends_at, tz)}</span></button></li>`)}
+        aria-label="${t('slots.choose')}${t('punct.colon')} ${slotLabel(x, s)}">${formatTime(x.starts_at, tz)}<span class="slot-end" aria-hidden="true">–${formatTime(x.ends_at, tz)}</span></button></li>`)}
     </ul>
     <p class="fr-text--sm fr-mt-1w" id="slots-count" aria-live="polite">${tn('slots.count', state.slots.length)}</p>
     ${state.nextCursor ? html`<button class="fr-btn fr-btn--tertiary" type="button" data-action="more-slots" id="more-slots">${t('slots.more')}</button>` : ''}`;
   }
   return html`
-    ${stepper(2, 4, 'step.slot', 'step.identity')}
+    ${flowStepper('slot')}
     ${recapLine()}
+    ${liveHoldPanel()}
+    ${blockedNotice()}
     ${alertBlock()}
     <form data-form="day" class="day-nav fr-mb-2w" novalidate>
-      <div class="fr-input-group day-input">
-        <label class="fr-label" for="day">${t('slots.day')}</label>
-        <input class="fr-input" type="date" id="day" name="day" value="${state.day || ''}" min="${dayIn(Date.now(), tz)}">
-      </div>
-      <button type="submit" class="fr-btn fr-btn--secondary">${t('slots.show')}</button>
+      ${dateFields('day', 'pick.day', 'slots.day', { hintKey: 'slots.day.hint' })}
+      <button type="submit" class="fr-btn fr-btn--secondary" id="day-show">${t('slots.show')}</button>
     </form>
     <ul class="fr-btns-group fr-btns-group--inline fr-btns-group--sm day-steps">
-      <li><button type="button" class="fr-btn fr-btn--tertiary" id="day-prev" data-action="day-prev" ${state.day && state.day > dayIn(Date.now(), tz) ? '' : 'disabled'}>${t('slots.prev')}</button></li>
+      <li><button type="button" class="fr-btn fr-btn--tertiary" id="day-prev" data-action="day-prev" ${state.day && state.day > today() ? '' : 'disabled'}>${t('slots.prev')}</button></li>
       <li><button type="button" class="fr-btn fr-btn--tertiary" id="day-next" data-action="day-next" ${state.day ? '' : 'disabled'}>${t('slots.next')}</button></li>
     </ul>
     <h2 class="fr-h5" id="slots-legend">${state.day ? t('slots.legend', { day: dayText }) : t('step.slot')}</h2>
     <div id="slots" ${state.slotsLoading ? html`aria-busy="true"` : ''}>${list}</div>
     <div class="fr-mt-4w"><button class="fr-btn fr-btn--tertiary" type="button" data-action="go-site">${t('back')}</button></div>`;
+}
+
+/** The search found nothing within SEARCH_AHEAD_DAYS and the procedure keeps a standby list:
+ * say so, and what joining means (draws, how often, an e-mail), before anyone joins. */
+function standbyView() {
+  const every = state.standby && state.standby.draw_interval_seconds ? formatDuration(state.standby.draw_interval_seconds) : null;
+  const loading = state.slotsLoading || (!state.standby && !state.slotsError);
+  return html`
+    ${flowStepper('standby', 'standby.step')}
+    ${recapLine()}
+    ${liveHoldPanel()}
+    ${blockedNotice()}
+    ${alertBlock()}
+    ${loading ? html`<p aria-busy="true">${t('loading')}</p>`
+    : state.slotsError ? html`<div class="fr-alert fr-alert--error fr-alert--sm" role="alert"><p>${errorMessage(state.slotsError)}</p></div>
+      <button class="fr-btn fr-btn--secondary fr-mt-2w" type="button" data-action="reload-slots">${t('retry')}</button>`
+    : html`<p id="slots-empty">${t('standby.none', { days: SEARCH_AHEAD_DAYS })}</p>
+    <div class="fr-callout fr-mb-3w" id="standby-offer"><h2 class="fr-callout__title fr-h6">${t('standby.title')}</h2>
+      <p class="fr-callout__text fr-text--md">${every ? t('standby.explain', { every }) : t('standby.explain.noevery')}</p>
+      <p class="fr-callout__text fr-text--md">${t('standby.mail')}</p>
+      <button class="fr-btn" type="button" id="join-standby" data-action="join-standby">${t('standby.join')}</button></div>
+    <button class="fr-btn fr-btn--secondary" type="button" data-action="reload-slots">${t('slots.refresh')}</button>`}
+    <div class="fr-mt-4w"><button class="fr-btn fr-btn--tertiary" type="button" data-action="go-site">${t('back')}</button></div>`;
+}
+
+/** While a hold is live, every other step says so, with the time left, and offers to go back to
+ * it or to let it go (and what letting it go costs). */
+function liveHoldPanel() {
+  const hold = liveHold();
+  if (!hold || state.step === 'confirm') return '';
+  const p = procedure();
+  const s = site();
+  const slot = hold.slot || state.slot;
+  return html`<div class="fr-alert fr-alert--warning fr-mb-3w" id="live-hold" role="${state.holdConflict ? 'alert' : 'region'}" aria-labelledby="live-hold-title">
+    <h2 class="fr-alert__title" id="live-hold-title">${state.holdConflict ? t('hold.conflict.title') : t('hold.live.title')}</h2>
+    <p>${t('hold.live.text', { when: slot ? slotLabel(slot, s) : '', deadline: formatTime(hold.expires_at, tzOf(s)) })}
+      <span data-deadline="${hold.expires_at}" class="live-hold__left">${formatClock(secondsLeft(hold))}</span></p>
+    <p>${cooldownText(p) ? t('hold.release.cost', { wait: cooldownText(p) }) : t('hold.release.warn')}</p>
+    <ul class="fr-btns-group fr-btns-group--inline-sm fr-mt-2w">
+      <li><button class="fr-btn" type="button" id="resume-hold" data-action="resume-hold">${t('hold.resume')}</button></li>
+      <li><button class="fr-btn fr-btn--secondary" type="button" id="release-live-hold" data-action="release-hold">${t('hold.release')}</button></li>
+    </ul></div>`;
 }
 
 /** Slots in [from, to), following next_cursor: the API filters after its page limit, so a page
@@ -369,7 +456,10 @@ function distinctTimes(slots) {
 async function loadDay(day, { append = false, focus = undefined } = {}) {
   const s = site();
   const tz = tzOf(s);
+  if (day < today()) day = today(); // no search of the past (its slots cannot be held)
   state.day = day;
+  setPick(day);
+  if (state.step === 'standby') switchStep('slot');
   state.slotsLoading = true;
   state.slotsError = null;
   state.noneAhead = false;
@@ -390,10 +480,23 @@ async function loadDay(day, { append = false, focus = undefined } = {}) {
   if (!state.slotsError) announce(`${t('slots.legend', { day: formatDay(day, tz) })}. ${state.slots.length ? tn('slots.count', state.slots.length) : t('slots.none')}`);
 }
 
+function setPick(day) {
+  const [y, m, d] = day.split('-');
+  state.pick = { iso: day, dayDay: d, dayMonth: m, dayYear: y };
+  delete state.fieldErrors.day;
+}
+
+/** Shows another step at the same place in history (the search's own outcome, not a move). */
+function switchStep(step) {
+  state.step = step;
+  history.replaceState({ fairslotStep: step }, '', stepHash(step, state.siteId, state.procedureId));
+}
+
 /** Jump to the first day with a bookable slot, from `fromDay` on. */
 async function findNextDay(fromDay) {
   const s = site();
   const tz = tzOf(s);
+  if (fromDay < today()) fromDay = today();
   state.slotsLoading = true;
   state.slotsError = null;
   state.slots = [];
@@ -404,8 +507,11 @@ async function findNextDay(fromDay) {
     const first = slots[0];
     if (first) return loadDay(dayIn(first.starts_at, tz));
     state.day = fromDay;
+    setPick(fromDay);
     state.noneAhead = true;
     state.standby = standby || null;
+    if (state.standby && state.step === 'slot') switchStep('standby');
+    else if (!state.standby && state.step === 'standby') switchStep('slot');
   } catch (e) {
     state.slotsError = e;
   }
@@ -419,19 +525,20 @@ async function findNextDay(fromDay) {
 
 function rangeView() {
   return html`
-    ${stepper(2, 3, 'step.range', 'step.identity')}
+    ${flowStepper('range')}
     ${recapLine()}
+    ${liveHoldPanel()}
     ${alertBlock()}
     <div class="fr-callout fr-mb-3w"><p class="fr-callout__text fr-text--md">${t('procedure.draw.explain')}</p></div>
     ${errorSummary()}
     <form data-form="range" novalidate>
       <p class="fr-hint-text">${t('range.hint')}</p>
-      ${input('from', 'range.from', 'range.from', { type: 'date' })}
-      ${input('to', 'range.to', 'range.to', { type: 'date' })}
+      ${dateFields('from', 'range.from', 'range.from')}
+      ${dateFields('to', 'range.to', 'range.to')}
       ${dateFields('permit_expires_on', 'range.permit', 'range.permit', { hintKey: 'range.permit.hint3', required: false })}
       <ul class="fr-btns-group fr-btns-group--inline-sm">
         <li><button class="fr-btn" type="submit">${t('continue')}</button></li>
-        <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="go-site">${t('back')}</button></li>
+        <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="back">${t('back')}</button></li>
       </ul>
     </form>`;
 }
@@ -447,7 +554,9 @@ function identityView() {
   const docTypes = (p && p.accepted_documents && p.accepted_documents.length) ? p.accepted_documents : ['agdref', 'passport', 'visa'];
   if (!docTypes.includes(a.docType)) a.docType = docTypes[0];
   return html`
-    ${draw ? stepper(3, 3, 'step.identity', null) : stepper(3, 4, 'step.identity', 'step.confirm')}
+    ${flowStepper('identity')}
+    ${liveHoldPanel()}
+    ${blockedNotice()}
     ${draw ? recapLine() : html`<p class="fr-text--sm fr-mb-2w" id="chosen-slot">${t('slots.selected', { when: state.slot ? slotLabel(state.slot) : '' })}
       <button type="button" class="fr-btn fr-btn--tertiary-no-outline fr-btn--sm fr-ml-1w" data-action="go-slot">${t('change')}</button></p>`}
     ${alertBlock()}
@@ -469,10 +578,73 @@ function identityView() {
       ${input('applicant.email', 'applicant.email', 'identity.email', { type: 'email', hintKey: 'identity.email.hint', autocomplete: 'email' })}
       ${input('applicant.phone', 'applicant.phone', 'identity.phone', { type: 'tel', hintKey: 'identity.phone.hint', autocomplete: 'tel', required: false })}
       <ul class="fr-btns-group fr-btns-group--inline-sm">
-        <li><button class="fr-btn" type="submit" id="identity-submit" ${state.busy ? 'disabled aria-busy="true"' : ''}>${draw ? t('identity.submit.request') : t('identity.submit')}</button></li>
+        <li><button class="fr-btn" type="submit" id="identity-submit" ${state.busy ? 'disabled aria-busy="true"' : ''}>${needsCode() ? t('identity.submit.code') : draw ? t('identity.submit.request') : t('identity.submit')}</button></li>
         <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="${draw ? 'go-range' : 'go-slot'}">${t('back')}</button></li>
       </ul>
     </form>`;
+}
+
+// ---------------------------------------------------------------- the one-time code (R10)
+
+const RESEND_SECONDS = 60;
+function resendWait() { return state.verification ? RESEND_SECONDS - (Date.now() - state.verification.sentAt) / 1000 : 0; }
+
+function codeView() {
+  const v = state.verification;
+  const error = fieldError('code');
+  const where = v.kind === 'registry' ? t('code.sent.registry') : t('code.sent.contact', { email: state.applicant.email });
+  const wait = resendWait();
+  return html`
+    ${flowStepper('code')}
+    ${liveHoldPanel()}
+    ${alertBlock()}
+    ${errorSummary()}
+    <p id="code-where">${where}</p>
+    <p class="fr-text--sm">${t('code.validity', { time: formatTime(v.expires_at, tzOf(site())) })}</p>
+    <form data-form="code" novalidate>
+      <div class="fr-input-group ${error ? 'fr-input-group--error' : ''}">
+        <label class="fr-label" for="f-code">${t('code.label')}<span class="fr-hint-text" id="f-code-hint">${t('code.hint')}</span></label>
+        <input class="fr-input code-input ${error ? 'fr-input--error' : ''}" id="f-code" name="code" type="text" data-model="code"
+          value="${state.code}" autocomplete="one-time-code" inputmode="numeric" maxlength="6" size="8" required aria-required="true"
+          aria-describedby="f-code-hint f-code-messages" ${error ? html`aria-invalid="true"` : ''}>
+        <div class="fr-messages-group" id="f-code-messages" aria-live="polite">
+          ${error ? html`<p class="fr-message fr-message--error">${error}</p>` : ''}</div>
+      </div>
+      <ul class="fr-btns-group fr-btns-group--inline-sm">
+        <li><button class="fr-btn" type="submit" id="code-submit" ${state.busy ? 'disabled aria-busy="true"' : ''}>${t('code.submit')}</button></li>
+        <li><button class="fr-btn fr-btn--secondary" type="button" id="resend-code" data-action="resend-code" ${wait > 0 || state.busy ? 'disabled' : ''}>${wait > 0 ? t('code.resend.in', { time: formatClock(wait) }) : t('code.resend')}</button></li>
+        <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="back">${t('back')}</button></li>
+      </ul>
+    </form>`;
+}
+
+/** Asks the API to send a code for the identity typed (to the registry's contact or to the
+ * e-mail typed, as the procedure says); the answer is the same whether or not it is known. */
+async function sendCode() {
+  const v = await api.startVerification({ site_id: state.siteId, procedure_id: state.procedureId, applicant: applicantBody(state.applicant) });
+  state.verification = { verification_id: v.verification_id, expires_at: v.expires_at, sentAt: Date.now(),
+    identity: identityOf(state.applicant), kind: identityCheck() };
+  state.code = '';
+}
+
+/** The proof of the code for this identity and procedure, while it is valid. */
+function currentProof() {
+  const p = state.proof;
+  if (!p || !(Date.parse(p.expires_at) > Date.now() + 30000)) return null;
+  return p.identity === identityOf(state.applicant) && p.siteId === state.siteId && p.procedureId === state.procedureId ? p : null;
+}
+
+/** A message for each way a code can be refused, in the page's language. */
+function codeRefusal(e) {
+  if (!(e instanceof ApiError)) return ['alert', errorMessage(e)];
+  if (e.status === 422 && e.code === 'code_invalid') {
+    const left = e.details.attempts_left ?? e.details.tries_left;
+    return ['field', left != null ? ['code.wrong.left', { n: left }] : ['code.wrong']];
+  }
+  if (e.status === 422) return ['field', ['code.format']];
+  if (e.status === 410 || e.status === 404) return ['alert', t('code.expired')];
+  if (e.status === 429 && e.code === 'verification_locked') return ['alert', t('code.tooMany')];
+  return ['alert', errorMessage(e)];
 }
 
 // ---------------------------------------------------------------- step 4: hold and confirm
@@ -487,10 +659,14 @@ function countdownBlock(hold, expiredKey = 'hold.expired') {
       <h2 class="fr-alert__title">${t('hold.expired.title')}</h2><p>${t(expiredKey)}</p></div>`;
   }
   const left = secondsLeft(hold);
-  return html`<div class="countdown fr-mb-3w">
-    <p class="fr-mb-0" id="countdown-label">${t('hold.remaining')}</p>
+  const tz = tzOf(site() || siteById(hold.slot && hold.slot.site_id));
+  const deadline = left > 3600 ? formatDateTime(hold.expires_at, tz) : formatTime(hold.expires_at, tz);
+  const urgent = left <= URGENT_SECONDS;
+  return html`<div class="countdown fr-mb-3w ${urgent ? 'countdown--urgent' : ''}" id="countdown-box">
+    <p class="fr-mb-0" id="countdown-deadline">${t('hold.deadline', { time: deadline })}</p>
+    <p class="fr-mb-0" id="countdown-label">${urgent ? t('hold.urgent') : t('hold.remaining')}</p>
     <p class="countdown__clock" id="countdown" role="timer" aria-live="off" aria-labelledby="countdown-label"
-      data-expires="${hold.expires_at}">${formatClock(left)}</p>
+      data-expires="${hold.expires_at}">${left > 3600 ? formatDuration(left) : formatClock(left)}</p>
   </div>`;
 }
 
@@ -500,7 +676,7 @@ function holdView() {
   const p = procedure();
   const slot = hold.slot || state.slot;
   return html`
-    ${stepper(4, 4, 'step.confirm', null)}
+    ${flowStepper('confirm')}
     ${alertBlock()}
     ${state.holdExpired ? '' : html`<p>${t('hold.intro')}</p>`}
     ${countdownBlock(hold)}
@@ -512,7 +688,7 @@ function holdView() {
       ['recap.document', t(`identity.docType.${state.applicant.docType}`)],
     ])}
     ${state.holdExpired
-    ? html`<button class="fr-btn" type="button" data-action="after-expiry">${t('booking.new')}</button>`
+    ? html`${blockedNotice()}<a class="fr-btn fr-btn--secondary" href="#/" data-action="after-expiry">${t('back.home')}</a>`
     : html`<div class="fr-notice fr-notice--info fr-mb-3w"><div class="fr-container"><div class="fr-notice__body"><p class="fr-notice__title">${cooldownText(p) ? t('hold.release.warn.duration', { wait: cooldownText(p) }) : t('hold.release.warn')}</p></div></div></div>
       <ul class="fr-btns-group fr-btns-group--inline-sm">
         <li><button class="fr-btn" type="button" id="confirm" data-action="confirm-hold" ${state.busy ? 'disabled aria-busy="true"' : ''}>${t('hold.confirm')}</button></li>
@@ -524,18 +700,41 @@ function secondsLeft(hold) {
   return (new Date(hold.expires_at).getTime() - Date.now()) / 1000;
 }
 
+const URGENT_SECONDS = 120;
+
+/** One timer per screen: the hold's or offer's clock (a warning in its last two minutes, then the
+ * lapse), the time left shown beside a live hold on other steps, and the code's resend delay. */
 function startCountdown(hold) {
-  let warned60 = secondsLeft(hold) <= 60;
+  let warned = hold ? secondsLeft(hold) <= URGENT_SECONDS : true;
   const tick = () => {
+    for (const el of document.querySelectorAll('[data-deadline]')) {
+      const left = (Date.parse(el.dataset.deadline) - Date.now()) / 1000;
+      el.textContent = formatClock(left);
+      if (left <= 0 && el.closest('#live-hold')) { state.hold = null; state.holdConflict = false; startBlock(); render(); return; }
+    }
+    const resend = document.getElementById('resend-code');
+    if (resend && state.verification) {
+      const wait = resendWait();
+      const label = wait > 0 ? t('code.resend.in', { time: formatClock(wait) }) : t('code.resend');
+      if (resend.textContent !== label) resend.textContent = label;
+      if (resend.disabled !== (wait > 0 || state.busy)) resend.disabled = wait > 0 || state.busy;
+    }
     const el = document.getElementById('countdown');
-    if (!el) { clearInterval(ticker); return; }
+    if (!hold || !el) return;
     const left = secondsLeft(hold);
-    el.textContent = formatClock(left);
-    if (!warned60 && left <= 60) { warned60 = true; announce(t('hold.remaining.sr', { time: formatDuration(left) })); }
+    el.textContent = left > 3600 ? formatDuration(left) : formatClock(left);
+    if (!warned && left <= URGENT_SECONDS) {
+      warned = true;
+      document.getElementById('countdown-box')?.classList.add('countdown--urgent');
+      const label = document.getElementById('countdown-label');
+      if (label) label.textContent = t('hold.urgent');
+      announce(t('hold.remaining.sr', { time: formatDuration(left) }));
+    }
     if (left <= 0) {
       clearInterval(ticker);
       state.holdExpired = true;
       state.alert = null;
+      if (!state.page) startBlock();
       render({ focus: 'hold-expired' });
     }
   };
@@ -553,6 +752,7 @@ function bookingView() {
   const page = state.page;
   const rec = store.booking(page.id);
   if (!rec) {
+    if (state.alert) return unreachablePage('booking.title'); // a link the API refused, now forgotten
     return html`<h1 id="view-title" tabindex="-1">${t('booking.title')}</h1>
       <div class="fr-alert fr-alert--info fr-alert--sm fr-mb-3w"><p>${t('booking.missing')}</p></div>
       <ul class="fr-btns-group fr-btns-group--inline-sm"><li><a class="fr-btn" href="#/find">${t('find.link')}</a></li>
@@ -600,7 +800,7 @@ function bookingView() {
           <li><button class="fr-btn fr-btn--tertiary" type="button" data-action="close-cancel">${t('booking.cancel.keep')}</button></li>
         </ul></section>` : ''}` : ''}
       <ul class="fr-btns-group fr-btns-group--inline-sm fr-mt-3w">
-        <li><a class="fr-btn fr-btn--tertiary" href="#/" data-action="new-booking">${t('booking.new')}</a></li>
+        <li><a class="fr-btn fr-btn--tertiary" href="#/" data-action="new-booking" id="booking-home">${active ? t('booking.new') : t('back.home')}</a></li>
         <li><button class="fr-btn fr-btn--tertiary-no-outline" type="button" data-action="forget-booking">${t('booking.forget')}</button></li>
       </ul>
     </div>`;
@@ -618,9 +818,11 @@ async function loadBooking(focus = 'title') {
     if (data && data.status) {
       const slot = data.slot || {};
       store.saveBooking({ booking_id: rec.booking_id, status: data.status, reference: data.reference, slot,
-        site_id: slot.site_id, procedure_id: slot.procedure_id });
+        site_id: slot.site_id, procedure_id: slot.procedure_id, pending: false });
     }
   } catch (e) {
+    // A link the API refuses is not kept: the home page must not offer it again.
+    if (e instanceof ApiError && rec.pending && [401, 403, 404].includes(e.status)) store.forgetBooking(rec.booking_id);
     if (!(e instanceof ApiError && e.status === 0 && rec.reference)) setAlert('error', errorMessage(e));
   }
   page.loading = false;
@@ -701,8 +903,9 @@ async function loadRequest(focus = 'title') {
     if (offer && (!page.offer || page.offer.hold_id !== offer.hold_id)) state.holdExpired = secondsLeft(offer) <= 0;
     page.offer = offer;
     store.saveRequest({ request_id: rec.request_id, status: data.status, site_id: data.site_id, procedure_id: data.procedure_id,
-      from: data.from, to: data.to });
+      from: data.from, to: data.to, pending: false });
   } catch (e) {
+    if (e instanceof ApiError && rec.pending && [401, 403, 404].includes(e.status)) store.forgetRequest(rec.request_id);
     setAlert('error', errorMessage(e));
   }
   page.loading = false;
@@ -733,8 +936,18 @@ function findView() {
       ${input('document.number', 'lookup.docNumber', 'identity.number', { hintKey: `identity.number.hint.${f.docType}`, autocomplete: 'off' })}
       ${dateFields('birth_date', 'lookup.birth', 'identity.birth', { hintKey: 'identity.birth.hint3', birth: true })}
       ${input('email', 'lookup.email', 'find.email', { type: 'email', autocomplete: 'email' })}
-      <button class="fr-btn" type="submit" id="find-submit" ${state.busy ? 'disabled aria-busy="true"' : ''}>${t('find.submit')}</button>
+      <ul class="fr-btns-group fr-btns-group--inline-sm">
+        <li><button class="fr-btn" type="submit" id="find-submit" ${state.busy ? 'disabled aria-busy="true"' : ''}>${t('find.submit')}</button></li>
+        <li><a class="fr-btn fr-btn--tertiary" href="#/" id="find-back">${t('back.home')}</a></li>
+      </ul>
     </form>`;
+}
+
+function badLinkView() {
+  return html`<h1 id="view-title" tabindex="-1">${t('link.bad.title')}</h1>
+    <div class="fr-alert fr-alert--error fr-alert--sm fr-mb-3w" id="bad-link"><p>${t('link.bad')}</p></div>
+    <ul class="fr-btns-group fr-btns-group--inline-sm"><li><a class="fr-btn" href="#/find">${t('find.link')}</a></li>
+    <li><a class="fr-btn fr-btn--secondary" href="#/">${t('back.home')}</a></li></ul>`;
 }
 
 const INFO_PAGES = {
@@ -757,72 +970,138 @@ function infoView() {
 
 // ---------------------------------------------------------------- steps and browser history
 
-/** Moves to a step of the flow and records it, so the browser's Back button goes one step back. */
+/** Moves to a step of the flow and records it under its own address, so the browser's Back
+ * button goes one step back and a reload shows the same step. */
 function enterStep(step) {
   state.step = step;
-  if (!history.state || history.state.fairslotStep !== step) history.pushState({ fairslotStep: step }, '', '#/');
+  state.page = null;
+  const hash = stepHash(step, state.siteId, state.procedureId);
+  if (location.hash !== hash) history.pushState({ fairslotStep: step }, '', hash);
 }
 
-/** Back/Forward between steps: go where asked if that step can be shown, never away from a live hold. */
-function onPopState(event) {
-  const wanted = (event.state && event.state.fairslotStep) || (['', '#/'].includes(location.hash) ? 'site' : null);
-  if (!wanted || state.page || location.hash.match(/^#\/(booking|request|find|accessibility|legal|personal-data)\b/)) return;
-  let step = wanted;
-  if (state.hold && !state.holdExpired) step = 'hold';
-  else if (step === 'hold') step = state.slot ? 'identity' : 'slot';
-  if (step !== 'site' && !(site() && procedure())) step = 'site';
-  if (step === 'identity' && !isDraw() && !state.slot) step = 'slot';
-  if (step !== wanted) history.replaceState({ fairslotStep: step }, '', '#/');
+/** A step's address was opened (a reload, Back, Forward, a typed address): show it if what it
+ * needs is known in this tab, else the furthest step that can be shown. */
+function showStep(step, params) {
+  state.page = null;
+  if (params.get('site')) state.siteId = params.get('site');
+  if (params.get('procedure')) state.procedureId = params.get('procedure');
   state.step = step;
   state.alert = null;
   state.fieldErrors = {};
-  render({ focus: 'title' });
-  if (step === 'slot' && !state.slots.length && !state.slotsLoading) findNextDay(dayIn(Date.now(), tzOf(site())));
+  state.holdConflict = false;
+  if (!state.sites) { render({ focus: null }); return; } // loadSites() settles the step
+  settleStep();
+}
+
+function settleStep({ focus = 'title' } = {}) {
+  let step = state.step;
+  if (step !== 'site' && !(site() && procedure())) step = 'site';
+  if (step === 'confirm' && !(state.hold && (liveHold() || state.holdExpired))) step = 'identity';
+  if (step === 'code' && !(state.verification && Date.parse(state.verification.expires_at) > Date.now())) step = 'identity';
+  if (step === 'range' && !isDraw()) step = 'slot';
+  if (step === 'identity' && !isDraw() && !state.slot) step = 'slot';
+  if ((step === 'slot' || step === 'standby') && procedure() && procedure().allocation === 'draw') step = 'range';
+  if (step === 'slot' && state.standbyChosen && procedure().allocation === 'auto') state.standbyChosen = false;
+  if (step !== state.step) history.replaceState({ fairslotStep: step }, '', stepHash(step, state.siteId, state.procedureId));
+  state.step = step;
+  render({ focus });
+  if ((step === 'slot' || step === 'standby') && !state.slotsLoading) {
+    if (step === 'slot' && state.day && state.day >= today()) loadDay(state.day);
+    else findNextDay(today());
+  }
 }
 
 // ---------------------------------------------------------------- actions
 
-function resetFlow() {
-  state.page = null;
-  state.step = 'site';
+/** The booking or request is made: nothing of this flow stays in the tab. */
+function endFlow() {
   state.hold = null;
   state.holdExpired = false;
+  state.holdConflict = false;
   state.slot = null;
+  state.verification = null;
+  state.proof = null;
+  state.code = '';
+  state.standbyChosen = false;
+  state.applicant = { ...state.applicant, docNumber: '', birthDate: '', birthDay: '', birthMonth: '', birthYear: '', familyName: '', givenNames: '', email: '', phone: '' };
+}
+
+/** The step before this one in the flow (the standby screen stands in for the slot list). */
+function previousStep() {
+  const order = stepOrder();
+  const i = order.indexOf(state.step === 'standby' ? 'slot' : state.step);
+  const prev = i > 0 ? order[i - 1] : 'site';
+  return prev === 'slot' && state.standbyChosen ? 'standby' : prev;
+}
+
+function go(step) {
   state.alert = null;
   state.fieldErrors = {};
-  state.busy = false;
-  state.standbyChosen = false;
+  enterStep(step);
+  settleStep();
 }
 
 const actions = {
   'reload-sites': () => loadSites(),
-  'join-standby': () => { state.standbyChosen = true; state.alert = null; state.fieldErrors = {}; enterStep('range'); render({ focus: 'title' }); },
-  'go-site': () => { state.alert = null; enterStep('site'); render({ focus: 'title' }); },
-  'go-slot': () => { state.alert = null; state.fieldErrors = {}; enterStep('slot'); render({ focus: 'title' }); if (!state.day) findNextDay(dayIn(Date.now(), tzOf(site()))); },
-  'go-range': () => { state.alert = null; state.fieldErrors = {}; enterStep('range'); render({ focus: 'title' }); },
-  'reload-slots': () => (state.day && !state.noneAhead ? loadDay(state.day) : findNextDay(dayIn(Date.now(), tzOf(site())))),
-  'find-next': () => findNextDay(addDays(state.day, 1)),
+  'join-standby': () => { state.standbyChosen = true; go('range'); },
+  'go-site': () => go('site'),
+  'go-slot': () => go('slot'),
+  'go-range': () => go('range'),
+  back: () => go(previousStep()),
+  'reload-slots': () => (state.day && !state.noneAhead ? loadDay(state.day) : findNextDay(today())),
+  'find-next': () => findNextDay(today()),
   'more-slots': () => loadDay(state.day, { append: true }),
   'day-prev': () => loadDay(addDays(state.day, -1)),
   'day-next': () => loadDay(addDays(state.day, 1)),
   'pick-slot': (el) => {
     state.slot = state.slots.find((x) => x.slot_id === el.dataset.slot);
-    state.alert = null;
-    state.fieldErrors = {};
-    enterStep('identity');
-    render({ focus: 'title' });
+    go('identity');
   },
   'confirm-hold': () => confirmHold(state.hold),
-  'release-hold': async () => {
+  'resend-code': async () => {
+    if (resendWait() > 0 || state.busy) return;
     state.busy = true;
-    render({ focus: 'confirm' });
-    try { await api.releaseHold(state.hold.hold_id, state.hold.hold_token); setAlert('info', t('hold.released')); } catch (e) { setAlert('error', errorMessage(e)); }
+    state.alert = null;
+    state.fieldErrors = {};
+    render({ focus: 'resend-code' });
+    try {
+      await sendCode();
+      setAlert('info', t('code.resent'));
+    } catch (e) {
+      setAlert('error', errorMessage(e));
+    }
+    state.busy = false;
+    render({ focus: 'alert' });
+  },
+  'resume-hold': () => {
+    state.holdConflict = false;
+    state.alert = null;
+    const slot = state.hold.slot;
+    if (slot) {
+      state.slot = slot;
+      if (slot.site_id) state.siteId = slot.site_id;
+      if (slot.procedure_id) state.procedureId = slot.procedure_id;
+    }
+    enterStep('confirm');
+    render({ focus: 'title' });
+  },
+  'release-hold': async () => {
+    const hold = state.hold;
+    state.busy = true;
+    render();
+    try {
+      await api.releaseHold(hold.hold_id, hold.hold_token);
+      startBlock();
+      setAlert('info', `${t('hold.released')} ${t('cooldown.until', { when: formatDateTime(state.blockedUntil, tzOf(site())) })}`);
+    } catch (e) { setAlert('error', errorMessage(e)); }
     state.busy = false;
     state.hold = null;
-    enterStep('slot');
-    loadDay(state.day, { focus: 'alert' });
+    state.holdConflict = false;
+    state.slot = null;
+    enterStep('site');
+    render({ focus: 'alert' });
   },
-  'after-expiry': () => { state.hold = null; state.holdExpired = false; state.alert = null; enterStep('slot'); loadDay(state.day, { focus: 'title' }); },
+  'after-expiry': () => { state.hold = null; state.holdExpired = false; state.alert = null; },
   print: () => window.print(),
   'open-cancel': () => { state.page.cancelOpen = true; render({ focus: 'cancel-title' }); },
   'close-cancel': () => { state.page.cancelOpen = false; render({ focus: 'open-cancel' }); },
@@ -836,7 +1115,8 @@ const actions = {
       state.page.data = { ...(state.page.data || {}), status: 'cancelled' };
       state.page.cancelOpen = false;
       state.page.justBooked = false;
-      setAlert('success', t('booking.cancelled'));
+      startBlock(procedureOf(siteById(rec.site_id || (rec.slot && rec.slot.site_id)), rec.procedure_id || (rec.slot && rec.slot.procedure_id)));
+      setAlert('info', `${t('booking.cancelled')} ${t('cooldown.until', { when: formatDateTime(state.blockedUntil, tzOf(siteById(rec.site_id))) })}`);
     } catch (e) {
       setAlert('error', errorMessage(e));
     }
@@ -877,14 +1157,14 @@ async function confirmHold(hold) {
     });
     if (state.page && state.page.kind === 'request') store.saveRequest({ request_id: state.page.id, status: 'booked' });
     state.busy = false;
-    state.hold = null;
-    state.holdExpired = false;
+    endFlow();
     pendingJustBooked = b.booking_id;
     location.hash = `#/booking/${encodeURIComponent(b.booking_id)}`;
   } catch (e) {
     state.busy = false;
     if (e instanceof ApiError && e.status === 410) {
       state.holdExpired = true;
+      if (!state.page) startBlock();
       render({ focus: 'hold-expired' });
       return;
     }
@@ -898,28 +1178,24 @@ let pendingJustBooked = null;
 const forms = {
   site: () => {
     if (!site() || !procedure()) return;
-    state.alert = null;
-    state.fieldErrors = {};
-    if (isDraw()) {
-      enterStep('range');
-      render({ focus: 'title' });
-      return;
-    }
-    enterStep('slot');
     state.day = null;
     state.slots = [];
-    render({ focus: 'title' });
-    findNextDay(dayIn(Date.now(), tzOf(site())));
+    state.noneAhead = false;
+    go(isDraw() ? 'range' : 'slot');
   },
-  day: (form) => {
-    const day = form.day.value;
-    if (/^\d{4}-\d{2}-\d{2}$/.test(day)) loadDay(day);
+  day: () => {
+    const day = state.pick.iso;
+    const valid = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(day) && !Number.isNaN(Date.parse(`${day}T12:00:00Z`))
+      && new Date(`${day}T12:00:00Z`).toISOString().slice(0, 10) === day;
+    if (!valid) state.fieldErrors = { day: ['err.date'] };
+    else if (day < today()) state.fieldErrors = { day: ['err.day.past', { today: formatDate(today()) }] };
+    else { state.fieldErrors = {}; loadDay(day, { focus: 'day-show' }); return; }
+    render({ focus: fieldId('day') });
   },
   range: () => {
-    state.fieldErrors = validateRange(state.range);
+    state.fieldErrors = validateRange(state.range, today());
     if (Object.keys(state.fieldErrors).length) { render({ focus: 'summary' }); return; }
-    enterStep('identity');
-    render({ focus: 'title' });
+    go('identity');
   },
   find: async () => {
     const f = state.lookup;
@@ -933,7 +1209,12 @@ const forms = {
     render({ focus: 'find-submit' });
     try {
       const body = applicantBody({ ...f, familyName: '', givenNames: '' });
-      await api.lookupBooking({ document: body.document, birth_date: body.birth_date, email: body.email });
+      const lookup = { document: body.document, birth_date: body.birth_date, email: body.email };
+      // The identity this tab proved with a code (R10), if it is the one typed: bookings of
+      // procedures that check identities are found only with it.
+      const proof = state.proof && Date.parse(state.proof.expires_at) > Date.now() ? state.proof : null;
+      if (proof && proof.identity === identityOf({ docType: f.docType, docNumber: f.docNumber, birthDate: f.birthDate })) lookup.identity_token = proof.token;
+      await api.lookupBooking(lookup);
       state.page.sent = true;
       state.busy = false;
       render({ focus: 'title' });
@@ -948,42 +1229,115 @@ const forms = {
   identity: async () => {
     state.fieldErrors = validateApplicant(state.applicant);
     state.alert = null;
+    state.holdConflict = false;
     if (Object.keys(state.fieldErrors).length) { render({ focus: 'summary' }); return; }
     state.busy = true;
     render({ focus: 'identity-submit' });
     try {
-      if (isDraw()) await fileRequest();
-      else {
-        state.hold = await api.hold(state.slot.slot_id, applicantBody(state.applicant));
-        state.holdExpired = secondsLeft(state.hold) <= 0;
+      if (needsCode() && !currentProof()) {
+        await sendCode();
         state.busy = false;
-        enterStep('hold');
+        enterStep('code');
         render({ focus: 'title' });
-        announce(t('hold.remaining.sr', { time: formatDuration(secondsLeft(state.hold)) }));
-      }
-    } catch (e) {
-      state.busy = false;
-      if (e instanceof ApiError && e.status === 422 && applyServerFieldError(e)) { render({ focus: 'summary' }); return; }
-      if (e instanceof ApiError && !isDraw() && ((e.status === 409 && !/identity|already|active/.test(e.code)) || e.status === 404)) {
-        // The slot went to someone else meanwhile: back to the list, keep what was typed.
-        setAlert('error', errorMessage(e, 'slot'));
-        enterStep('slot');
-        state.slot = null;
-        await loadDay(state.day, { focus: 'alert' });
         return;
       }
-      if (e instanceof ApiError && e.code === 'draw_only') loadSites(); // the policy changed meanwhile
-      setAlert('error', errorMessage(e));
+      await afterProof();
+    } catch (e) {
+      state.busy = false;
+      await refused(e);
+    }
+  },
+  code: async () => {
+    const code = String(state.code || '').replace(/\s/g, '');
+    state.alert = null;
+    state.fieldErrors = !code ? { code: ['err.required'] } : /^[0-9]{6}$/.test(code) ? {} : { code: ['code.format'] };
+    if (Object.keys(state.fieldErrors).length) { render({ focus: 'summary' }); return; }
+    state.busy = true;
+    render({ focus: 'code-submit' });
+    let r;
+    try {
+      r = await api.checkCode(state.verification.verification_id, code);
+    } catch (e) {
+      state.busy = false;
+      const [where, what] = codeRefusal(e);
+      if (where === 'field') { state.fieldErrors = { code: what }; render({ focus: 'summary' }); return; }
+      setAlert('error', what);
       render({ focus: 'alert' });
+      return;
+    }
+    state.proof = { token: r.identity_token, expires_at: r.expires_at, destination: r.destination || '',
+      identity: state.verification.identity, siteId: state.siteId, procedureId: state.procedureId };
+    state.verification = null;
+    state.code = '';
+    setAlert('success', r.destination ? t('code.ok', { destination: r.destination }) : t('code.ok.nodest'));
+    try {
+      await afterProof();
+    } catch (e) {
+      state.busy = false;
+      await refused(e);
     }
   },
 };
 
-async function fileRequest() {
+/** The identity is proven (or need not be): hold the slot, or file the standby or draw request. */
+async function afterProof() {
+  const proof = currentProof();
+  if (isDraw()) { await fileRequest(proof); return; }
+  state.hold = await api.hold(state.slot.slot_id, applicantBody(state.applicant), proof && proof.token);
+  state.hold.identity = identityOf(state.applicant);
+  state.holdExpired = secondsLeft(state.hold) <= 0;
+  state.busy = false;
+  enterStep('confirm');
+  render({ focus: 'title' });
+  announce(t('hold.remaining.sr', { time: formatDuration(secondsLeft(state.hold)) }));
+}
+
+/** A hold or request refused, from the identity or the code step: say why where it can be fixed. */
+async function refused(e) {
+  if (e instanceof ApiError && e.status === 403 && e.code === 'identity_unverified') {
+    // The procedure checks identities though the site list did not say so: ask for a code.
+    state.checks[`${state.siteId}/${state.procedureId}`] = state.procedureId === 'renewal' ? 'registry' : 'contact';
+    state.proof = null;
+    try { await sendCode(); } catch (again) { setAlert('error', errorMessage(again)); render({ focus: 'alert' }); return; }
+    enterStep('code');
+    render({ focus: 'title' });
+    return;
+  }
+  if (e instanceof ApiError && e.status === 409 && e.code === 'hold_already_active') {
+    const mine = liveHold();
+    if (mine && mine.identity === identityOf(state.applicant)) {
+      state.holdConflict = true;
+      render({ focus: 'live-hold' });
+      return;
+    }
+    setAlert('error', t('hold.conflict.elsewhere'));
+    render({ focus: 'alert' });
+    return;
+  }
+  if (e instanceof ApiError && e.status === 422 && applyServerFieldError(e)) {
+    if (state.step !== 'identity') enterStep('identity');
+    render({ focus: 'summary' });
+    return;
+  }
+  if (e instanceof ApiError && !isDraw() && ((e.status === 409 && !/identity|already|active/.test(e.code)) || e.status === 404)) {
+    // The slot went to someone else meanwhile: back to the list, keep what was typed.
+    setAlert('error', errorMessage(e, 'slot'));
+    enterStep('slot');
+    state.slot = null;
+    await loadDay(state.day || today(), { focus: 'alert' });
+    return;
+  }
+  if (e instanceof ApiError && e.code === 'draw_only') loadSites(); // the policy changed meanwhile
+  setAlert('error', errorMessage(e));
+  render({ focus: 'alert' });
+}
+
+async function fileRequest(proof) {
   const body = {
     site_id: state.siteId, procedure_id: state.procedureId, applicant: applicantBody(state.applicant),
     from: state.range.from, to: state.range.to, // the days themselves: the API counts `to` in
   };
+  if (proof) body.identity_token = proof.token;
   if (state.range.permitExpiresOn) body.permit_expires_on = state.range.permitExpiresOn;
   const r = await api.fileRequest(body);
   store.saveRequest({
@@ -991,6 +1345,7 @@ async function fileRequest() {
     procedure_id: state.procedureId, from: state.range.from, to: state.range.to,
   });
   state.busy = false;
+  endFlow();
   pendingJustFiled = r.request_id;
   location.hash = `#/request/${encodeURIComponent(r.request_id)}`;
 }
@@ -1001,21 +1356,38 @@ let pendingJustFiled = null;
 /** An e-mail's link: #/booking/<id>/<token> or #/request/<id>/<token>. The token is kept on this
  * device like one made here, then dropped from the address (history, screen, screenshots). */
 function takeLinkToken() {
-  const m = location.hash.match(/^#\/(booking|request)\/([^/]+)\/([A-Za-z0-9_-]{20,})$/);
+  const m = location.hash.match(LINK);
   if (!m) return null;
-  const id = decodeURIComponent(m[2]);
-  if (m[1] === 'booking') store.saveBooking({ booking_id: id, booking_token: m[3] });
-  else store.saveRequest({ request_id: id, request_token: m[3] });
+  const id = m[2];
+  // Kept as pending: only once the API has opened it is it offered again from the home page.
+  if (m[1] === 'booking') store.saveBooking({ booking_id: id, booking_token: m[3], pending: !store.booking(id) || store.booking(id).pending });
+  else store.saveRequest({ request_id: id, request_token: m[3], pending: !store.request(id) || store.request(id).pending });
   history.replaceState(null, '', `#/${m[1]}/${encodeURIComponent(id)}`);
   return id;
 }
 
+/** The shape of the links the API writes in its e-mails (ids from new_id, tokens from new_token). */
+const LINK = /^#\/(booking|request)\/((?:bkg|req)_[0-9a-f]{24})\/([A-Za-z0-9_-]{43})$/;
+
+/** An address with a token that is not a link's shape (cut, altered): refused, nothing stored. */
+function malformedLink() {
+  return /^#\/(booking|request)\/[^/]*\/./.test(location.hash) && !LINK.test(location.hash);
+}
+
 function route() {
   clearInterval(poller);
+  if (malformedLink()) {
+    history.replaceState(null, '', '#/badlink');
+    state.page = { kind: 'badlink', id: 'badlink' };
+    render({ focus: 'title' });
+    return;
+  }
   const fromLink = takeLinkToken();
   const info = location.hash.match(/^#\/(find|accessibility|legal|personal-data)$/);
   if (info) {
-    resetFlow();
+    state.alert = null;
+    state.fieldErrors = {};
+    state.busy = false;
     state.page = info[1] === 'find' ? { kind: 'find', id: 'find' } : { kind: 'info', id: info[1] };
     render({ focus: 'title' });
     return;
@@ -1037,8 +1409,54 @@ function route() {
     }
     return;
   }
-  resetFlow();
-  render({ focus: document.activeElement && document.activeElement !== document.body ? 'title' : null });
+  const step = parseStepHash(location.hash);
+  if (step) { showStep(step.step, step.params); return; }
+  if (location.hash === '#/badlink') { state.page = { kind: 'badlink', id: 'badlink' }; render({ focus: 'title' }); return; }
+  history.replaceState({ fairslotStep: 'site' }, '', '#/');
+  showStep('site', new URLSearchParams());
+}
+
+/** Where the three fields of each date write their ISO value. */
+const DATE_TARGETS = { birth: 'birthDate', permit: 'permitExpiresOn', from: 'from', to: 'to', day: 'iso' };
+
+function pathOf(el) {
+  if (el.name === 'docType') return 'applicant.document.type';
+  if (el.name === 'findDocType') return 'document.type';
+  return el.name.replace(/\.(day|month|year)$/, '');
+}
+
+/** Whether the value now typed in a field that showed an error still breaks its rule. */
+function stillWrong(path) {
+  if (path === 'code') return !/^[0-9]{6}$/.test(String(state.code || '').replace(/\s/g, ''));
+  if (path === 'day') return !/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(state.pick.iso) || state.pick.iso < today();
+  if (path.startsWith('applicant.')) return Boolean(validateApplicant(state.applicant)[path]);
+  if (['from', 'to', 'permit_expires_on'].includes(path)) return Boolean(validateRange(state.range, today())[path]);
+  return Boolean(validateApplicant({ ...state.lookup, familyName: '-', givenNames: '-' })[`applicant.${path}`]);
+}
+
+/** An error goes away as soon as its field is corrected: under the field and in the summary. */
+function recheck(el) {
+  const path = pathOf(el);
+  if (!state.fieldErrors[path] || stillWrong(path)) return;
+  delete state.fieldErrors[path];
+  const id = fieldId(path);
+  const messages = document.getElementById(`${id}-messages`);
+  if (messages) messages.textContent = '';
+  for (const field of document.querySelectorAll(`[aria-describedby~="${id}-messages"]`)) {
+    field.removeAttribute('aria-invalid');
+    field.classList.remove('fr-input--error');
+    field.closest('.fr-input-group')?.classList.remove('fr-input-group--error');
+  }
+  for (const group of document.querySelectorAll(`#${id}-fieldset .fr-input-group--error, #${id}-fieldset .fr-input--error`)) {
+    group.classList.remove('fr-input-group--error', 'fr-input--error');
+  }
+  document.getElementById(`${id}-fieldset`)?.classList.remove('fr-fieldset--error');
+  document.getElementById(id)?.classList.remove('fr-fieldset--error');
+  document.querySelector(`#error-summary [data-focus="${id}"]`)?.closest('li')?.remove();
+  const summary = document.getElementById('error-summary');
+  const left = Object.keys(state.fieldErrors).length;
+  if (summary && !left) summary.remove();
+  else if (summary) summary.querySelector('.fr-alert__title').textContent = tn('identity.summary', left);
 }
 
 function onInput(event) {
@@ -1047,12 +1465,15 @@ function onInput(event) {
   if (!model) return;
   const [a, b] = model.split('.');
   if (b) state[a][b] = el.value; else state[a] = el.value;
-  if (b && /^(birth|permit)(Day|Month|Year)$/.test(b)) {
+  if (b && /^(birth|permit|from|to|day)(Day|Month|Year)$/.test(b)) {
     const prefix = b.replace(/(Day|Month|Year)$/, '');
-    const iso = datePartsIso(state[a][`${prefix}Day`], state[a][`${prefix}Month`], state[a][`${prefix}Year`]);
-    if (prefix === 'birth') state[a].birthDate = iso; else state[a].permitExpiresOn = iso;
+    state[a][DATE_TARGETS[prefix]] = datePartsIso(state[a][`${prefix}Day`], state[a][`${prefix}Month`], state[a][`${prefix}Year`]);
+    recheck(el);
+    saveFlow(state);
     return;
   }
+  recheck(el);
+  saveFlow(state);
   if (model === 'siteId' || model === 'procedureId') state.standbyChosen = false;
   if (model === 'siteId') {
     const s = site();
@@ -1073,6 +1494,11 @@ function onInput(event) {
 }
 
 function start() {
+  const flow = loadFlow();
+  for (const [k, v] of Object.entries(flow)) {
+    if (v === null || v === undefined) continue;
+    state[k] = ['applicant', 'range', 'checks'].includes(k) ? { ...state[k], ...v } : v;
+  }
   const saved = store.lang();
   const fromQuery = new URLSearchParams(location.search).get('lang');
   setLang(fromQuery || saved || 'fr');
@@ -1101,8 +1527,7 @@ function start() {
     announce(t('app.title'));
   });
   window.addEventListener('hashchange', route);
-  window.addEventListener('popstate', onPopState);
-  if (!location.hash.match(/^#\/(booking|request|find|accessibility|legal|personal-data)\b/)) history.replaceState({ fairslotStep: 'site' }, '', location.hash || '#/');
+  if (!location.hash) history.replaceState({ fairslotStep: 'site' }, '', '#/');
   route();
   loadSites();
 }

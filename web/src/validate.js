@@ -50,9 +50,10 @@ export function validateApplicant(a) {
   return errors;
 }
 
-export function validateRange(r) {
+export function validateRange(r, today = todayIso()) {
   const errors = {};
   if (!isoDate(r.from)) errors.from = ['err.date'];
+  else if (r.from < today) errors.from = ['err.from.past'];
   if (!isoDate(r.to)) errors.to = ['err.date'];
   else if (isoDate(r.from) && r.to < r.from) errors.to = ['err.range'];
   if (r.permitExpiresOn && !isoDate(r.permitExpiresOn)) errors.permit_expires_on = ['err.date'];

@@ -58,6 +58,11 @@ async function openInOrder(page, url, itemPath, first) {
   await page.goto(url);
 }
 
+/** identity_check `none` where the API knows the field (R10); a no-op on an API without it. */
+async function uncheckIdentities(siteId, procedureId) {
+  await setPolicy(stack.api, siteId, procedureId, { identity_check: 'none' }).catch(() => {});
+}
+
 async function open(page, path = '') {
   await page.goto(stack.web + path);
   await page.waitForSelector('#site:enabled', { timeout: 15000 });
@@ -127,6 +132,8 @@ before(async () => {
   target = { siteId: site.site_id, procedureId: procedure.procedure_id };
   // Every test holds from 127.0.0.1: lift the per-IP hourly limit (R8) for the procedure under test.
   await setPolicy(stack.api, target.siteId, target.procedureId, { max_holds_per_ip_per_hour: 10000 });
+  // These tests hold without the one-time code (flow.test.mjs has the code step), on APIs that check identities.
+  await uncheckIdentities(target.siteId, target.procedureId);
   console.log(`# web tests against the local stack at ${stack.api}`);
 });
 
@@ -275,7 +282,7 @@ describe('applicants web app', () => {
     await page.context().close();
   });
 
-  test('a hold that runs out says so and offers another slot', async () => {
+  test('a hold that runs out says so, says when booking is possible again, and offers no slot', async () => {
     await setPolicy(stack.api, target.siteId, target.procedureId, { hold_ttl_seconds: 3 });
     const page = await newPage(browser);
     try {
@@ -283,6 +290,8 @@ describe('applicants web app', () => {
       await page.waitForSelector('#hold-expired', { timeout: 15000 });
       assert.match(await page.textContent('#hold-expired'), /Délai dépassé/);
       assert.equal(await page.locator('#confirm').count(), 0, 'no confirm button once expired');
+      assert.match(await page.textContent('#blocked-until'), /Vous pourrez réserver à nouveau à partir du/);
+      assert.equal(await page.locator('.slot-btn').count(), 0);
       assert.equal(await page.evaluate(() => document.activeElement.id), 'hold-expired');
       await audit(page, 'hold-expired');
       await screenshot(page, 'hold-expired');
@@ -292,14 +301,17 @@ describe('applicants web app', () => {
     }
   });
 
-  test('giving up a held slot releases it and says a waiting period follows', async () => {
+  test('giving up a held slot releases it and says when booking is possible again, offering no slot', async () => {
     const page = await newPage(browser);
     const { slotId } = await holdThroughUi(page);
     await page.click('[data-action="release-hold"]');
     await page.waitForFunction(() => document.getElementById('page-alert')?.textContent.includes('libéré'));
     assert.match(await page.textContent('#page-alert'), /délai d’attente/);
-    await page.waitForSelector('.slot-btn');
+    assert.match(await page.textContent('#page-alert'), /à partir du/);
     assert.equal(await page.evaluate(() => document.activeElement.id), 'page-alert');
+    assert.equal(await page.locator('.slot-btn').count(), 0, 'the home page, no slot offered');
+    await page.click('#site-continue');
+    await page.waitForSelector('.slot-btn');
     assert.equal(await page.locator(`.slot-btn[data-slot="${slotId}"]`).count(), 0, 'a released slot is not offered again at once (R3)');
     await page.context().close();
   });
@@ -454,6 +466,7 @@ describe('applicants web app', () => {
     const ahead = encodeURIComponent(new Date(Date.now() + 2 * 86400000).toISOString());
     const free = await apiCall(stack.api, 'GET', `/sites/${drawTarget.siteId}/slots?procedure=${drawTarget.procedureId}&from=${ahead}&limit=1`);
     await setPolicy(stack.api, drawTarget.siteId, drawTarget.procedureId, { allocation: 'draw' });
+    await uncheckIdentities(drawTarget.siteId, drawTarget.procedureId);
     const localDay = (instant) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(instant));
     const day = localDay(free.data.slots[0].starts_at);
     const page = await newPage(browser);
@@ -461,8 +474,8 @@ describe('applicants web app', () => {
       await open(page);
       await chooseProcedure(page, drawTarget);
       await page.waitForSelector('form[data-form="range"]');
-      await page.fill('#f-from', day);
-      await page.fill('#f-to', day);
+      await fillDate(page, 'f-from', day);
+      await fillDate(page, 'f-to', day);
       await audit(page, 'draw-range');
       await page.click('form[data-form="range"] button[type="submit"]');
       await page.waitForSelector('form[data-form="identity"]');
@@ -497,6 +510,9 @@ describe('applicants web app', () => {
       const fresh = await newPage(browser); // another device: nothing stored
       await fresh.goto(link);
       await fresh.waitForSelector('#confirm', { timeout: 15000 });
+      // An offer's deadline is a time; a running clock only in its last hour.
+      assert.match(await fresh.textContent('#countdown-deadline'), /À confirmer avant (le )?.*\d{2}:\d{2}/);
+      if (Date.parse(offered.data.hold.expires_at) - Date.now() > 3600e3) assert.doesNotMatch(await fresh.textContent('#countdown'), /\d+:\d{2}:\d{2}/);
       await auditNone(fresh, 'offer-from-link');
       await docShot(fresh, 'offer-from-link');
       await fresh.click('#confirm');
@@ -698,6 +714,7 @@ describe('applicants web app', () => {
     });
     assert.equal(created.status, 201, JSON.stringify(created.data));
     if (created.data.procedures[0].allocation !== 'auto') { t.skip('no auto allocation on this API'); return; }
+    await uncheckIdentities(siteId, 'renewal');
     const page = await newPage(browser);
     try {
       await open(page);
@@ -708,8 +725,8 @@ describe('applicants web app', () => {
       await page.click('#join-standby');
       await page.waitForSelector('form[data-form="range"]');
       const day = new Date(Date.now() + 3 * 86400000).toISOString().slice(0, 10);
-      await page.fill('#f-from', day);
-      await page.fill('#f-to', day);
+      await fillDate(page, 'f-from', day);
+      await fillDate(page, 'f-to', day);
       await page.click('form[data-form="range"] button[type="submit"]');
       await page.waitForSelector('form[data-form="identity"]');
       await fillIdentity(page, newIdentity());
