@@ -49,6 +49,7 @@ def test_every_route_answers_503_with_retry_after_when_storage_fails(api, failin
 
 def test_a_failed_transaction_leaves_nothing_half_written(api, failing):
     slots = api.ready_site()
+    api.prove(applicant(1))  # R10: the identity token before the storage fails
     failing("timeout", "TransactWriteItems")
     assert api.hold(slots[0]["slot_id"], applicant(1)).status == 503
     failing("timeout")
