@@ -62,6 +62,12 @@ def _ticket(request: Entrant) -> str:
     return request.get("entrant_tag") or request["request_id"]
 
 
+def draw_order(requests: Iterable[Entrant], seed_hex: str) -> list[Entrant]:
+    """The order in which entrants take slots: tier first, then each ticket's draw number
+    (HMAC-SHA256(seed, "order|" + identity tag)), then the tag itself (never two equal)."""
+    return sorted(requests, key=lambda r: (r["tier"], _draw_number(seed_hex, "order|" + _ticket(r)), _ticket(r)))
+
+
 def allocate(requests: Iterable[Entrant], slots: Iterable[PoolSlot], seed_hex: str) -> list[tuple[str, str]]:
     """R6: the draw. `requests`: Entrant dicts; `slots`: PoolSlot dicts (a reserved slot goes only
     to a partner's request). Returns [(request_id, slot_id)].
@@ -71,7 +77,7 @@ def allocate(requests: Iterable[Entrant], slots: Iterable[PoolSlot], seed_hex: s
     and that it did not free itself. So within a tier every request has the same chance, and a
     ticket depends on the seed and the entrant's identity tag only: withdrawing and refiling
     (a new request id) draws the same ticket. docs/draws.md writes the algorithm out."""
-    order = sorted(requests, key=lambda r: (r["tier"], _draw_number(seed_hex, "order|" + _ticket(r)), _ticket(r)))
+    order = draw_order(requests, seed_hex)
     free = sorted(slots, key=lambda s: s["slot_id"])
     taken: set[str] = set()
     result: list[tuple[str, str]] = []
