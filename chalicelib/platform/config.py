@@ -28,7 +28,7 @@ VARIABLES = (
     "STAFF_JWT_SECRET", "STAFF_JWT_ISSUER", "STAFF_JWKS_URL", "STAFF_JWT_AUDIENCE", "CORS_ORIGINS",
     "PERSONAL_DATA_RETENTION_DAYS", "CATALOG_CACHE_SECONDS", "STANDBY_CACHE_SECONDS",
     "PARTNER_KEY_CACHE_SECONDS", "PARTNER_USAGE_PLAN_ID", "PARTNER_USAGE_PLAN_PARAM",
-    "DRAW_SEED_KMS_KEY_ID", "DRAW_SEED_KEY",
+    "DRAW_SEED_KMS_KEY_ID", "DRAW_SEED_KEY", "DRAW_FUNCTION_NAME",
     "OUTBOX_DIR", "MAIL_FROM", "WEB_BASE_URL", "REMINDER_LEAD_DAYS", "BOOKINGS_STREAM_ARN",
     "DRAW_LEASE_SECONDS", "DRAW_STAFF_BUDGET_SECONDS", "DRAW_TICK_BUDGET_SECONDS",
     "LOOKUP_MAX_PER_IP_PER_HOUR", "LOOKUP_MAX_PER_IDENTITY_PER_DAY",
@@ -158,6 +158,7 @@ class Settings:
     stage: str
     draw_seed_kms_key_id: str | None
     draw_seed_key: str | None
+    draw_function_name: str | None
     tracing: bool
 
 
@@ -221,6 +222,9 @@ def _load(env: _Environment) -> Settings:
         # this KMS key in AWS, else locally under DRAW_SEED_KEY (hex) or a key derived for draw_seed.
         draw_seed_kms_key_id=_optional(env, "DRAW_SEED_KMS_KEY_ID"),
         draw_seed_key=_optional(env, "DRAW_SEED_KEY"),
+        # The API function runs a staff-requested draw in this function (AWS: RunDueDraws), which
+        # alone may open a sealed seed; unset (locally), in its own process.
+        draw_function_name=_optional(env, "DRAW_FUNCTION_NAME"),
         # Where e-mail links point (the web app; the token goes in the URL fragment).
         web_base_url=env.get("WEB_BASE_URL", "http://127.0.0.1:8080/"),
         # "Find my booking" (POST /bookings/lookup): tries per client IP an hour, per identity a day.

@@ -75,7 +75,8 @@ def unseal(sealed_seed: str, context: str) -> str:
     another draw or altered."""
     if sealed_seed.startswith(_KMS):
         blob = base64.b64decode(sealed_seed.removeprefix(_KMS))
-        return bytes(_client().decrypt(CiphertextBlob=blob, EncryptionContext={"fairslot:draw": context})["Plaintext"]).hex()
+        opened = _client().decrypt(CiphertextBlob=blob, KeyId=_kms_key_id(), EncryptionContext={"fairslot:draw": context})
+        return bytes(opened["Plaintext"]).hex()
     if not sealed_seed.startswith(_LOCAL):
         raise ValueError("not a sealed seed")
     raw = base64.b64decode(sealed_seed.removeprefix(_LOCAL))

@@ -13,6 +13,7 @@ from chalicelib.rules.errors import StorageUnavailable
 from chalicelib.rules.lifecycle import IpLimit
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
+from chalicelib.storage.audit import add_entries
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, save_if, update_if
 from chalicelib.storage.conditions import (
     HOLD_SCOPE,
@@ -30,7 +31,6 @@ from chalicelib.storage.conditions import (
 )
 from chalicelib.storage.figures import count_change_of, freed_figure
 from chalicelib.storage.models import Draw, DrawRecordChunk, Hold, IdentityState, Request, Slot
-from chalicelib.storage.audit import add_entries
 from chalicelib.storage.signals import add_signals
 from chalicelib.storage.transaction import Transaction
 

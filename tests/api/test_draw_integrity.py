@@ -15,7 +15,7 @@ from tests.support import PROCEDURE, SITE, applicant
 
 DRAW = {"allocation": "draw", "offer_ttl_seconds": 600, "cooldown_seconds": 1000, "draw_interval_seconds": 3600}
 DRAWS = f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws"
-EARLY = {"reason": "test: run before the interval"}
+EARLY = {"reason": "test"}
 
 
 def draw_site(api):

@@ -31,7 +31,7 @@ def file(api, n):
 
 
 def staff_run(api):
-    return api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test: run before the interval"}, headers=api.staff_headers())
+    return api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers())
 
 
 def tick():
