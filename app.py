@@ -91,7 +91,8 @@ for _routes in (public.routes, partner.routes, staff.routes):
 def run_due_draws(event: CloudWatchEvent) -> list[View] | View:
     """Draws of every draw-mode procedure, each at its policy's draw_interval_seconds; and a
     staff-run draw the API function asks for (only this function may open a sealed seed)."""
-    asked = event.to_dict().get(staff_draws.STAFF_DRAW)
+    raw: Any = event.to_dict() if isinstance(event, CloudWatchEvent) else event  # tests call .func with the event's dict
+    asked = raw.get(staff_draws.STAFF_DRAW)
     if asked is not None:
         return staff_draws.run_for_the_api(asked, clock.now())
     return draw_runs.run_due_draws(clock.now())
