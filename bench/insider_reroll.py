@@ -82,7 +82,7 @@ def main():
             api.schedule(site_id=site, closes=f"{9 + args.slots:02d}:00")
             seed_hash = api.draws(site_id=site)[0]["seed_hash"]
 
-            def file(n, ip):
+            def file(n, ip, site=site):
                 body = {"site_id": site, "procedure_id": PROCEDURE, "applicant": applicant(n),
                         "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
                 reply = api.call("POST", "/requests", body, {"X-Forwarded-For": ip})
