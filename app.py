@@ -10,7 +10,7 @@ from chalicelib.http import contract
 from chalicelib.http.staff_auth import ADMIN_GROUPS, AGENT_GROUPS, InvalidToken, NotAuthenticated, groups_of, verify_staff_token
 from chalicelib.platform import clock, config, gateway_keys, observability
 from chalicelib.rules.codes import CODES
-from chalicelib.usecases import View, draw_runs, fraud_signals, notify, partner_keys
+from chalicelib.usecases import View, draw_runs, fraud_signals, notify, partner_keys, staff_draws
 
 # The one import-time read of the configuration; everything else reads config.current() when it
 # runs. A deployed function must refuse to start without its staff and CORS settings
@@ -88,8 +88,13 @@ for _routes in (public.routes, partner.routes, staff.routes):
 # --- scheduled and stream functions ------------------------------------------------------------
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
-def run_due_draws(event: CloudWatchEvent) -> list[View]:
-    """Draws of every draw-mode procedure, each at its policy's draw_interval_seconds."""
+def run_due_draws(event: CloudWatchEvent) -> list[View] | View:
+    """Draws of every draw-mode procedure, each at its policy's draw_interval_seconds; and a
+    staff-run draw the API function asks for (only this function may open a sealed seed)."""
+    raw: Any = event.to_dict() if isinstance(event, CloudWatchEvent) else event  # tests call .func with the event's dict
+    asked = raw.get(staff_draws.STAFF_DRAW)
+    if asked is not None:
+        return staff_draws.run_for_the_api(asked, clock.now())
     return draw_runs.run_due_draws(clock.now())
 
 

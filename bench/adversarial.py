@@ -112,7 +112,7 @@ class Bench:
         return api.call("DELETE", f"/requests/{req['request_id']}", headers={"X-Request-Token": req["request_token"]})
 
     def run_draw(self, site):
-        reply = self.admin.call("POST", f"/staff/sites/{site}/procedures/{PROCEDURE}/draws", headers=self.admin.staff_headers())
+        reply = self.admin.call("POST", f"/staff/sites/{site}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=self.admin.staff_headers())
         assert reply.status == 200, reply
         return reply.body
 

@@ -76,7 +76,7 @@ def main():
 
         seen.clear()
         started = time.perf_counter()
-        reply = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=api.staff_headers())
+        reply = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers())
         run_seconds = time.perf_counter() - started
         assert reply.status == 200, reply
         run_calls = dict(seen)

@@ -21,8 +21,12 @@ Who does what:
   out as EMF log lines: no CloudWatch permission).
 - RunDueDraws: the draw's tables (catalog reads; slots, holds, identities, requests, draws
   writes), the offers key (offer tokens and hold ids), the links key (the offer e-mail's link),
-  and e-mail as the configured sender (offers). Neither background function can compute an
-  identity key or a slot id.
+  e-mail as the configured sender (offers), and the draw-seed key (Encrypt the next commitment,
+  Decrypt a seed when its draw runs): the only function that may open a sealed seed; it also runs
+  staff-requested draws for the API. Neither background function can compute an identity key or
+  a slot id.
+- APIHandler also: Encrypt (never Decrypt) with the draw-seed key, for a commitment made when a
+  request is filed, and invoke RunDueDraws for a staff-run draw (it cannot open the seed itself).
 
 moto does not enforce IAM: tests/api/test_function_permissions.py runs each background function
 on the local engine, records its AWS calls, and checks each against these statements, so a code
@@ -99,6 +103,35 @@ def _ses_sender():
     }
 
 
+DRAW_SEED_KEY = "DrawSeedKey"
+DRAW_FUNCTION = "RunDueDraws"
+
+
+def _draw_seed(actions):
+    return {"Sid": "DrawSeedKey" + "And".join(a.split(":")[1] for a in actions), "Effect": "Allow", "Action": list(actions),
+            "Resource": [{"Fn::GetAtt": [DRAW_SEED_KEY, "Arn"]}],
+            "Condition": {"ForAllValues:StringLike": {"kms:EncryptionContextKeys": ["fairslot:draw"]}}}
+
+
+def draw_seed_key_policy(roles):
+    """The draw-seed key's own policy (KMS checks it before any IAM policy): administered by the
+    account, never used by it; Encrypt for the API and draw functions' roles, Decrypt for the
+    draw function's role alone. `roles`: {function: role logical id} (infra/package.py)."""
+    arn = lambda function: {"Fn::GetAtt": [roles[function], "Arn"]}  # noqa: E731
+    admin = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+             "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
+             "kms:CancelKeyDeletion"]
+    context = {"ForAllValues:StringLike": {"kms:EncryptionContextKeys": ["fairslot:draw"]}}
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AdministerWithoutUse", "Effect": "Allow", "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+         "Action": admin, "Resource": "*"},
+        {"Sid": "SealForTheApiAndDrawFunctions", "Effect": "Allow", "Principal": {"AWS": [arn("APIHandler"), arn(DRAW_FUNCTION)]},
+         "Action": ["kms:Encrypt"], "Resource": "*", "Condition": context},
+        {"Sid": "OpenForTheDrawFunctionOnly", "Effect": "Allow", "Principal": {"AWS": arn(DRAW_FUNCTION)},
+         "Action": ["kms:Decrypt"], "Resource": "*", "Condition": context},
+    ]}
+
+
 def function_statements(stage):
     """{function logical id: its statements, beside logs and X-Ray}."""
     return {
@@ -106,6 +139,9 @@ def function_statements(stage):
             _tables("ReadWriteFairslotTables", READ + WRITE, stage, TABLES, indexes=("slots", "bookings", "requests")),
             _ssm(stage, *(key_parameter(p) for p in ("identities", "slot-ids", "links", "offers", "cursors", "codes")), "partner-usage-plan-id"),
             _ses_sender(),  # a request's acknowledgement, a staff-run draw's offers
+            _draw_seed(["kms:Encrypt"]),  # a commitment made when a request is filed: sealed, never opened here
+            {"Sid": "RunStaffDrawsInTheDrawFunction", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+             "Resource": [{"Fn::GetAtt": [DRAW_FUNCTION, "Arn"]}]},
         ],
         "PartnerKey": [
             _tables("ReadPartnerKeyLookupsOnly", ["dynamodb:GetItem"], stage, ["catalog"], leading_keys=["partner-key#*"]),
@@ -135,6 +171,9 @@ def function_statements(stage):
                     indexes=("slots", "requests")),
             _ssm(stage, key_parameter("offers"), key_parameter("links")),  # offer tokens and hold ids; the offer e-mail's link
             _ses_sender(),  # the draw's offers (draws.send_pending_offers)
+            _draw_seed(["kms:Encrypt", "kms:Decrypt"]),  # the next commitment sealed, a seed opened when its draw runs
+            # A staff-run draw's audit entry (who, when, why early), in the claim's own transaction.
+            _tables("AuditStaffRunDraws", ["dynamodb:PutItem"], stage, ["audit"], leading_keys=["policy#*"]),
         ],
     }
 

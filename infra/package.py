@@ -194,7 +194,16 @@ def apply_least_privilege(template, stage, project=ROOT):
         roles[name] = role
     if "APIHandler" in roles and iam.USAGE_PLAN in resources:
         resources[iam.PARTNER_KEYS_POLICY] = iam.partner_keys_policy(roles["APIHandler"])
+    _draw_seed_key_policy(resources, roles)
     return roles
+
+
+def _draw_seed_key_policy(resources, roles):
+    """The draw-seed key's policy names the roles it lets seal and open a seed (iam.py)."""
+    import iam
+
+    if iam.DRAW_SEED_KEY in resources:
+        resources[iam.DRAW_SEED_KEY]["Properties"]["KeyPolicy"] = iam.draw_seed_key_policy(roles)
 
 
 def finish(outdir, stage="dev", project=ROOT):

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # Only what the browser needs; package.json, tests, node_modules and this script stay private.
-PUBLIC = ("index.html", "api.html", "config.js", "app.css", "src/", "vendor/")
+PUBLIC = ("index.html", "api.html", "draws.html", "config.js", "app.css", "src/", "vendor/")
 TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -42,6 +42,8 @@ class Handler(SimpleHTTPRequestHandler):
             return "index.html"
         if path in ("/api", "/api/"):
             return "api.html"  # the partners' API reference
+        if path in ("/draws", "/draws/"):
+            return "draws.html"  # anyone verifies a draw (src/verify.js)
         rel = unquote(path).lstrip("/")
         if ".." in rel.split("/") or "\\" in rel or "\0" in rel or not any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in PUBLIC):
             return None

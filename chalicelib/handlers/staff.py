@@ -2,7 +2,7 @@
 from chalicelib.handlers.routing import Routes
 from chalicelib.http import inputs
 from chalicelib.platform import clock
-from chalicelib.usecases import View, audit_trail, booking, draw_runs, fraud_signals, identity_release, partner_keys, site_catalog, staff
+from chalicelib.usecases import View, audit_trail, booking, fraud_signals, identity_release, partner_keys, site_catalog, staff, staff_draws
 
 routes = Routes(__name__)
 route = routes.route
@@ -43,7 +43,8 @@ def site_history(site_id: str) -> View:
 
 @route("/staff/sites/{site_id}/procedures/{procedure_id}/draws", methods=["POST"])
 def run_draw(site_id: str, procedure_id: str) -> View:
-    return draw_runs.run_draw(site_id, procedure_id, clock.now())
+    return staff_draws.run_staff_draw(site_id, procedure_id, clock.now(), routes.staff_subject(), routes.client_ip(),
+                                      routes.body().get("reason"))
 
 
 @route("/staff/sites/{site_id}/bookings")

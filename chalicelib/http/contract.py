@@ -160,6 +160,9 @@ def _policy_field(name: str) -> Schema:
     return Number(low, high) if isinstance(low, float) else Integer(low, high)
 
 
+# A staff-run draw: why it runs before draw_interval_seconds (kept on the draw, published).
+DRAW_RUN_BODY = Obj({"reason": Text(500).described("Why the draw runs early: published with it.")}).described(
+    example={"reason": "Counter closed on Friday: draw brought forward by a day."})
 POLICY_BODY = Obj({name: _policy_field(name) for name in policies.POLICY_FIELDS}, extra=False)
 
 
@@ -187,6 +190,7 @@ class Operation:
     headers: dict = dc_field(default_factory=dict)
     errors: tuple = ()  # codes this route answers besides the ones every route of its kind does
     also_status: tuple = ()  # another success status (an idempotent repeat answers 200)
+    body_optional: bool = False  # no body reads as {}
 
     @property
     def path_params(self) -> list[str]:
@@ -208,6 +212,8 @@ class Operation:
         the policy's dict of changes); None for a route that takes none."""
         if self.body is None:
             return None
+        if not raw and self.body_optional:
+            return self.body.parse({})
         return self.body.parse(decode_json(raw, self.body.depth))
 
 
@@ -303,9 +309,11 @@ OPERATIONS = [
               errors=("site_not_found", "procedure_not_found", "state_changed")),
     Operation("GET", "/staff/sites/{site_id}/history", "A site's audit trail", auth=AGENT, response=history("site_id"),
               errors=("site_not_found",)),
-    Operation("POST", "/staff/sites/{site_id}/procedures/{procedure_id}/draws", "Run a draw now", auth=ADMIN,
-              response=DRAW_RUN,
-              errors=("site_not_found", "procedure_not_found", "not_draw", "draw_running", "draw_exists", "state_changed")),
+    Operation("POST", "/staff/sites/{site_id}/procedures/{procedure_id}/draws",
+              "Run a draw now (sooner than draw_interval_seconds after the previous one only with a reason, published)", auth=ADMIN,
+              body=DRAW_RUN_BODY, body_optional=True, response=DRAW_RUN,
+              errors=("site_not_found", "procedure_not_found", "not_draw", "draw_running", "draw_exists", "draw_too_soon",
+                      "state_changed")),
     Operation("GET", "/staff/sites/{site_id}/bookings", "The day list of a site", auth=AGENT, query={"date": q(Day())},
               response=DAY_LIST, errors=("site_not_found",)),
     Operation("POST", "/staff/partners", "Register a partner (its API key is shown once)", auth=ADMIN, status=201,

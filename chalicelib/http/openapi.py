@@ -90,7 +90,7 @@ def _operation(op: contract.Operation) -> dict[str, Any]:
     if op.auth in _SECURITY:
         out["security"] = _SECURITY[op.auth]
     if op.body is not None:
-        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body.schema()}}}
+        out["requestBody"] = {"required": not op.body_optional, "content": {"application/json": {"schema": op.body.schema()}}}
     for status in (op.status, *op.also_status):
         if status == 204:
             out["responses"]["204"] = {"description": "Done."}

@@ -127,7 +127,10 @@ _RECORD_PAGES = every(entrants=INTEGER, slots=INTEGER, allocation=INTEGER)
 DRAW = obj(("draw_id", "status", "seed_hash", "committed_at"), draw_id=ident("draw_id"), status=DRAW_STATUS,
            seed_hash={**STRING, "description": "SHA-256 of the seed, published before the draw."}, committed_at=INSTANT_OUT,
            run_at=INSTANT_OUT, seed=STRING, entrants=INTEGER, slots=INTEGER, allocated=INTEGER, record_pages=_RECORD_PAGES,
-           offered=INTEGER, skipped=INTEGER, odds=nullable(NUMBER))
+           offered=INTEGER, skipped=INTEGER, odds=nullable(NUMBER),
+           entrants_hash={**STRING, "description": "SHA-256 of the entrants' lines, fixed when the draw ran (docs/draws.md)."},
+           run_by=choice("staff", "schedule"),
+           early_reason={**STRING, "description": "Why staff ran it sooner than draw_interval_seconds (published)."})
 DRAWS = every(draws=array(DRAW), next_cursor=CURSOR_OUT)
 _ENTRANT = obj(("request_id", "tier", "first_day", "last_day", "excluded_slots"), request_id=ident("request_id"), tier=INTEGER,
                first_day=DAY_OUT, last_day=DAY_OUT, excluded_slots=array(ident("slot_id")), partner=BOOLEAN)

@@ -34,6 +34,7 @@ VARIABLES = (
     "STAFF_JWT_SECRET", "STAFF_JWT_ISSUER", "STAFF_JWKS_URL", "STAFF_JWT_AUDIENCE", "CORS_ORIGINS",
     "PERSONAL_DATA_RETENTION_DAYS", "CATALOG_CACHE_SECONDS", "STANDBY_CACHE_SECONDS",
     "PARTNER_KEY_CACHE_SECONDS", "PARTNER_USAGE_PLAN_ID", "PARTNER_USAGE_PLAN_PARAM",
+    "DRAW_SEED_KMS_KEY_ID", "DRAW_SEED_KEY", "DRAW_FUNCTION_NAME",
     "OUTBOX_DIR", "MAIL_FROM", "WEB_BASE_URL", "REMINDER_LEAD_DAYS", "BOOKINGS_STREAM_ARN",
     "DRAW_LEASE_SECONDS", "DRAW_STAFF_BUDGET_SECONDS", "DRAW_TICK_BUDGET_SECONDS",
     "LOOKUP_MAX_PER_IP_PER_HOUR", "LOOKUP_LINK_INTERVAL_SECONDS",
@@ -190,6 +191,9 @@ class Settings:
     lookup_link_interval_seconds: int
     in_aws: bool
     stage: str
+    draw_seed_kms_key_id: str | None
+    draw_seed_key: str | None
+    draw_function_name: str | None
     tracing: bool
     identity_registry_file: str | None
     verification_max_per_ip_per_hour: int
@@ -258,6 +262,13 @@ def _load(env: _Environment) -> Settings:
         # go on: the staff call within the API function's 15 s, the 5-minute tick within its 120 s.
         draw_staff_budget_seconds=_int(env, "DRAW_STAFF_BUDGET_SECONDS", 10),
         draw_tick_budget_seconds=_int(env, "DRAW_TICK_BUDGET_SECONDS", 90),
+        # A committed seed is sealed until its draw runs (chalicelib/platform/draw_seal.py): with
+        # this KMS key in AWS, else locally under DRAW_SEED_KEY (hex) or a key derived for draw_seed.
+        draw_seed_kms_key_id=_optional(env, "DRAW_SEED_KMS_KEY_ID"),
+        draw_seed_key=_optional(env, "DRAW_SEED_KEY"),
+        # The API function runs a staff-requested draw in this function (AWS: RunDueDraws), which
+        # alone may open a sealed seed; unset (locally), in its own process.
+        draw_function_name=_optional(env, "DRAW_FUNCTION_NAME"),
         # Where e-mail links point (the web app; the token goes in the URL fragment).
         web_base_url=env.get("WEB_BASE_URL", "http://127.0.0.1:8080/"),
         # "Find my booking" (POST /bookings/lookup): tries per client IP an hour; a booking's link

@@ -86,6 +86,8 @@ CODES: dict[str, Code] = {k: Code(*v) for k, v in {
                                 "Cette démarche ne demande pas de code : continuez sans code."),
     "verification_expired": (410, "This code has expired or was already used: ask for a new code.",
                              "Ce code a expiré ou a déjà servi : demandez un nouveau code."),
+    "draw_too_soon": (409, "Entries to this draw are open for draw_interval_seconds after the previous draw: run it later, or give a reason (published with the draw).",
+                      "Les inscriptions à ce tirage restent ouvertes draw_interval_seconds après le tirage précédent : lancez-le plus tard, ou donnez un motif (publié avec le tirage)."),
     "hold_expired": (410, "The time to confirm has run out: the slot has been released. A new booking will only be possible after a waiting period.",
                      "Le délai de confirmation est dépassé : le créneau a été libéré. Une nouvelle réservation ne sera possible qu’après un délai d’attente."),
     "unsupported_media_type": (415, "The request could not be processed (unsupported format).",

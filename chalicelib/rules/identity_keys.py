@@ -119,3 +119,10 @@ def slot_tag(identity_key: str, slot_id: str) -> str:
     of the identity key and the slot, not the key. Slots have no TTL; a tag names nobody and
     links no two slots, yet a draw recomputes it for each entrant and compares."""
     return hashlib.sha256(f"slot-tag|{identity_key}|{slot_id}".encode()).hexdigest()[:32]
+
+
+def entrant_tag(identity_key: str, site_id: str, procedure_id: str, draw_id: str) -> str:
+    """An entrant's name in one draw (R6): HMAC-SHA256 keyed by the identity key over the draw,
+    128 bits. A ticket is drawn for it, so withdrawing and refiling (a new request id) changes
+    nothing; it names nobody and links no two draws, and the identity key never leaves storage."""
+    return hmac.new(identity_key.encode(), f"entrant|{site_id}#{procedure_id}|{draw_id}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -125,8 +125,12 @@ class Draw:
     draw_id: str
     status: str  # committed | running | allocating | run
     seed_hash: str
-    seed: str
     committed_at: float
+    seed: str | None = None  # revealed: written only when the allocation is recorded
+    seed_sealed: str | None = None  # platform/draw_seal.py's until then
+    entrants_hash: str | None = None  # lottery.entrants_digest of the recorded entrants
+    run_by: str | None = None  # "staff:<subject>" for a staff-run draw (the schedule's: None)
+    early_reason: str | None = None  # an admin's reason for running it before draw_interval_seconds
     run_at: float | None = None
     runner: str | None = None
     lease_until: float | None = None
@@ -142,6 +146,15 @@ class Draw:
     offered_count: int | None = None
     skipped_count: int | None = None
     done_at: float | None = None
+
+
+@dataclass(frozen=True)
+class StaffRun:
+    """Who runs a draw from the staff API, and why early if so: kept on the draw and audited."""
+    subject: str
+    client_ip: str | None
+    audit: "NewAuditEntry"
+    early_reason: str | None = None
 
 
 @dataclass(frozen=True)

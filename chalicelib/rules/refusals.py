@@ -187,6 +187,16 @@ DRAW_EXISTS = Refusal("draw_exists")
 DRAW_RUNNING = Refusal("draw_running")  # this run lost its lease: another run took the draw over
 
 
+def relayed(code: str, retry_after: int | None) -> Refusal:
+    """A refusal another function answered (a staff-run draw run in the draw function)."""
+    return Refusal(code, retry_after)
+
+
+def draw_too_soon(entries_close_at: float, now: float) -> Refusal:
+    """A staff-run draw before entries have been open draw_interval_seconds, without a reason."""
+    return Refusal("draw_too_soon", retry_after_seconds(entries_close_at, now))
+
+
 def draw_running(lease_until: float | None, now: float) -> Refusal:
     """A run that could not take its draw: another run holds the lease, wait until it ends (one
     second when it was just claimed, lease unknown)."""

@@ -15,6 +15,7 @@ from chalicelib.rules.oversight import PartnerQuota
 from chalicelib.rules.proofs import ProofCheck
 from chalicelib.rules.records import Outcome
 from chalicelib.storage import cursors, values
+from chalicelib.storage.audit import add_entries
 from chalicelib.storage.calls import batch_get, get, guard_public_functions, query_all, save_if, update_if
 from chalicelib.storage.conditions import (
     HOLD_SCOPE,
@@ -226,15 +227,22 @@ def _update_draw_if(draw: records.Draw, actions: Sequence[Action], condition: Co
     return Outcome.of(updated.conditions, value=values.draw(item) if updated.ok else None)
 
 
-def claim_committed_draw(draw: records.Draw, now: float, runner: str, lease_until: float) -> Outcome:
+def claim_committed_draw(draw: records.Draw, now: float, runner: str, lease_until: float, staff: records.StaffRun | None = None) -> Outcome:
     """Only one runner gets a committed draw (scheduler and staff may race); it holds it until
-    lease_until unless it renews."""
-    return _update_draw_if(
-        draw,
-        [Draw.status.set("running"), Draw.run_at.set(now), Draw.runner.set(runner), Draw.lease_until.set(lease_until),
-         Draw.attempt.set(1)],
-        Draw.status == "committed",
-    )
+    lease_until unless it renews. A staff run keeps who ran it and an early run's reason on the
+    draw, and its audit entry in the same transaction."""
+    actions = [Draw.status.set("running"), Draw.run_at.set(now), Draw.runner.set(runner), Draw.lease_until.set(lease_until),
+               Draw.attempt.set(1)]
+    if staff is None:
+        return _update_draw_if(draw, actions, Draw.status == "committed")
+    actions.append(Draw.run_by.set(f"staff:{staff.subject}"))
+    if staff.early_reason:
+        actions.append(Draw.early_reason.set(staff.early_reason))
+    tx = Transaction()
+    tx.update("draw", _item(draw), actions=actions, condition=Draw.status == "committed")
+    add_entries(tx, [staff.audit])
+    failed = tx.commit()
+    return Outcome.of(failed, value=None if failed else get_draw(draw.site_id, draw.procedure_id, draw.draw_id))
 
 
 def take_over_stale_draw(draw: records.Draw, now: float, runner: str, lease_until: float) -> Outcome:
@@ -271,15 +279,18 @@ draw, [Draw.runner.remove(), Draw.lease_until.set(now)] + _progress(progress),
                            (Draw.runner == runner) & (Draw.status == "allocating"))
 
 
-def mark_draw_recorded(draw: records.Draw, runner: str, parts: dict[str, int], counts: dict[str, int], now: float, lease_until: float) -> Outcome:
+def mark_draw_recorded(draw: records.Draw, runner: str, parts: dict[str, int], counts: dict[str, int], now: float, lease_until: float,
+                       revealed: dict[str, str]) -> Outcome:
     """running -> allocating, by its runner only: the record is complete (attempt and chunk
-    counts say where), so the seed is revealed from now on, before any offer exists."""
+    counts say where), so the seed (`revealed["seed"]`, until now only sealed) is written in
+    clear from now on, with the entrants' hash, before any offer exists."""
     assert draw.attempt is not None, "a running draw has its attempt"
     return _update_draw_if(
         draw,
         [Draw.status.set("allocating"), Draw.record_attempt.set(draw.attempt), Draw.record_parts.set(parts),
          Draw.recorded_at.set(now), Draw.lease_until.set(lease_until), Draw.entrant_count.set(counts["entrants"]),
-         Draw.slot_count.set(counts["slots"]), Draw.allocated_count.set(counts["allocation"])],
+         Draw.slot_count.set(counts["slots"]), Draw.allocated_count.set(counts["allocation"]),
+         Draw.seed.set(revealed["seed"]), Draw.entrants_hash.set(revealed["entrants_hash"]), Draw.seed_sealed.remove()],
         (Draw.status == "running") & (Draw.runner == runner),
     )
 

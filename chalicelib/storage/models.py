@@ -222,7 +222,13 @@ class Draw(Model):
     draw_id = UnicodeAttribute(range_key=True)  # sortable: "<committed epoch ms, 15 digits>-<random>"
     status = UnicodeAttribute()  # committed | running | allocating | run
     seed_hash = UnicodeAttribute()
-    seed = UnicodeAttribute()  # secret until the allocation is recorded; never returned before
+    # Revealed when the allocation is recorded; until then only sealed (platform/draw_seal.py),
+    # so nobody who reads the table learns it. Older items kept it in clear from the commitment.
+    seed = UnicodeAttribute(null=True)
+    seed_sealed = UnicodeAttribute(null=True)
+    entrants_hash = UnicodeAttribute(null=True)  # lottery.entrants_digest, published with the record
+    run_by = UnicodeAttribute(null=True)  # "staff:<subject>" for a staff-run draw
+    early_reason = UnicodeAttribute(null=True)  # an admin's reason for running it before the interval
     committed_at = NumberAttribute()
     run_at = NumberAttribute(null=True)
     # The run in charge (random per attempt) and until when; a later run takes over only past it.

@@ -12,6 +12,7 @@ from chalicelib.platform.tokens import new_id, token_hash
 from chalicelib.rules import identity_keys, lifecycle, lottery, policies, records, refusals
 from chalicelib.rules.errors import Conflict, StorageUnavailable
 from chalicelib.rules.policies import Policy
+from chalicelib.rules.records import StaffRun
 from chalicelib.usecases import View, draw_requests, draw_terms, notify, site_catalog, standby
 
 _rng = random.SystemRandom()
@@ -52,7 +53,7 @@ class _Lease:
         self.renewed = at
 
 
-def _take_draw(site_id: str, procedure_id: str, now: float) -> tuple[records.Draw, str, bool]:
+def _take_draw(site_id: str, procedure_id: str, now: float, staff: StaffRun | None = None) -> tuple[records.Draw, str, bool]:
     """The draw this run is in charge of: an unfinished one whose lease passed (resumed), else the
     committed one (claimed). 409 while another run holds a lease."""
     runner = new_id("run")
@@ -70,31 +71,34 @@ def _take_draw(site_id: str, procedure_id: str, now: float) -> tuple[records.Dra
             logger().info("draw resumed", extra={"draw_id": taken.draw_id, "status": taken.status,
                                                  "attempt": int(taken.attempt)})
         return taken, runner, True
-    result = storage.claim_committed_draw(draw_terms.pending_draw(site_id, procedure_id, now), now, runner, until)
+    result = storage.claim_committed_draw(draw_terms.pending_draw(site_id, procedure_id, now), now, runner, until, staff)
     if not result.ok:
         raise refusals.draw_running(None, now).exception()
     return result.value, runner, False
 
 
-def _entrants_and_slots(site_id: str, procedure_id: str, policy: Policy, timezone: str,
+def _entrants_and_slots(draw: records.Draw, policy: Policy, timezone: str,
                         now: float) -> tuple[list[lottery.Entrant], list[lottery.PoolSlot], dict[str, records.Request],
                                              dict[str, records.Slot], list[records.Slot]]:
     """What a draw allocates: the waiting requests and the slots it may give, as lottery.allocate
     reads them, with the stored items by id for the offers, and every free slot read."""
-    today = clock.utc_date(now)
+    today, site_id, procedure_id = clock.utc_date(now), draw.site_id, draw.procedure_id
     requests = [r for r in storage.waiting_requests(site_id, procedure_id) if draw_requests.request_status(r, now) == "waiting"]
     free = _free_slots(site_id, procedure_id, now)
     slots = _drawable(free, requests, policy, timezone, now)
-    entrants = [_entrant(r, slots, today) for r in requests]
+    # In the order of their identity tags: the record says nothing of who filed first.
+    entrants = sorted((_entrant(r, slots, today, draw) for r in requests), key=lambda e: e["entrant_tag"])
     pool = [_pool_slot(s, timezone, now) for s in slots]
     return entrants, pool, {r.request_id: r for r in requests}, {s.slot_id: s for s in slots}, free
 
 
-def _entrant(request: records.Request, slots: list[records.Slot], today: date) -> lottery.Entrant:
-    """A waiting request as lottery.allocate reads it: its tier, its days, the slots it let go
-    (never offered back to it) and whether a partner filed it."""
+def _entrant(request: records.Request, slots: list[records.Slot], today: date, draw: records.Draw) -> lottery.Entrant:
+    """A waiting request as lottery.allocate reads it: its identity tag in this draw (its
+    ticket's name), its tier, its days, the slots it let go (never offered back to it) and
+    whether a partner filed it."""
     entrant = lottery.Entrant(
         request_id=request.request_id,
+        entrant_tag=identity_keys.entrant_tag(request.identity_key, draw.site_id, draw.procedure_id, draw.draw_id),
         tier=lottery.request_tier(date.fromisoformat(request.permit_expires_on) if request.permit_expires_on else None, today),
         first_day=request.first_day,
         last_day=request.last_day,
@@ -153,7 +157,7 @@ def _make_offers(draw: records.Draw, allocation: Allocation, by_request: dict[st
     return done, offered, skipped
 
 
-def run_draw(site_id: str, procedure_id: str, now: float, budget_seconds: float | None = None) -> View:
+def run_draw(site_id: str, procedure_id: str, now: float, budget_seconds: float | None = None, staff: StaffRun | None = None) -> View:
     """Run the committed draw, or resume an unfinished one whose runner's lease passed.
 
     Write-ahead: the entrants and free slots are read, lottery.allocate decides with the committed
@@ -170,7 +174,7 @@ def run_draw(site_id: str, procedure_id: str, now: float, budget_seconds: float 
     policy = site_catalog.policy(site_id, procedure_id)
     if not lifecycle.standby_allowed(policy):
         raise refusals.NOT_DRAW.exception()
-    draw, runner, resumed = _take_draw(site_id, procedure_id, now)
+    draw, runner, resumed = _take_draw(site_id, procedure_id, now, staff)
     lease = _Lease(draw, runner, clock.now())
     if draw.status == "running":
         draw, allocation, pool, by_request, by_slot, free = _record(draw, runner, lease, policy, found.timezone, now)
@@ -223,15 +227,17 @@ def _record(draw: records.Draw, runner: str, lease: _Lease, policy: Policy, time
     """The write-ahead step: entrants and slots read, allocated with the committed seed, the
     record stored in chunks, then the draw marked allocating (its seed public). Returns the
     draw as marked, the allocation, the slots pool, the stored items by id and every free slot."""
-    entrants, pool, by_request, by_slot, free = _entrants_and_slots(draw.site_id, draw.procedure_id, policy, timezone, now)
-    allocation = [list(pair) for pair in lottery.allocate(entrants, pool, draw.seed)]
+    entrants, pool, by_request, by_slot, free = _entrants_and_slots(draw, policy, timezone, now)
+    seed = draw_terms.committed_seed(draw)  # opened here, by the draw function only
+    allocation = [list(pair) for pair in lottery.allocate(entrants, pool, seed)]
     assert draw.attempt is not None, "a running draw has its attempt"
     parts = storage.record_draw_chunks(draw, draw.attempt, {"entrants": entrants, "slots": pool, "allocation": allocation},
                                        after_each=lease.keep)
     if not parts.ok:
         raise refusals.DRAW_RUNNING.exception()
     counts = {"entrants": len(entrants), "slots": len(pool), "allocation": len(allocation)}
-    recorded = storage.mark_draw_recorded(draw, runner, parts.value, counts, now, lease.until(clock.now()))
+    revealed = {"seed": seed, "entrants_hash": lottery.entrants_digest(entrants)}
+    recorded = storage.mark_draw_recorded(draw, runner, parts.value, counts, now, lease.until(clock.now()), revealed)
     if not recorded.ok:
         raise refusals.DRAW_RUNNING.exception()
     return recorded.value, allocation, pool, by_request, by_slot, free

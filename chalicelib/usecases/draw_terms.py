@@ -5,7 +5,7 @@ import random
 import secrets
 
 from chalicelib import storage
-from chalicelib.platform import keys
+from chalicelib.platform import draw_seal, keys
 from chalicelib.platform.tokens import derived_token, token_hash, with_version
 from chalicelib.rules import lottery, records, refusals
 
@@ -32,13 +32,16 @@ def offer_token_of(hold: records.Hold) -> str:
 
 
 def new_commitment(site_id: str, procedure_id: str, now: float) -> records.Draw:
+    """The next draw, committed: its seed's hash published, the seed itself only sealed (nobody
+    who reads the tables learns it before the draw runs)."""
     seed = secrets.token_hex(32)  # 256 bits from the OS's cryptographic source
+    draw_id = f"{int(now * 1000):015d}-{secrets.token_hex(4)}"
     draw = records.Draw(
         site_id=site_id,
         procedure_id=procedure_id,
-        draw_id=f"{int(now * 1000):015d}-{secrets.token_hex(4)}",
+        draw_id=draw_id,
         status="committed",
-        seed=seed,
+        seed_sealed=draw_seal.seal(seed, seal_context(site_id, procedure_id, draw_id)),
         seed_hash=lottery.seed_commitment(seed),
         committed_at=now,
     )
@@ -46,6 +49,19 @@ def new_commitment(site_id: str, procedure_id: str, now: float) -> records.Draw:
     if not result.ok:
         raise refusals.DRAW_EXISTS.exception()
     return draw
+
+
+def seal_context(site_id: str, procedure_id: str, draw_id: str) -> str:
+    """What a sealed seed is bound to: it opens for this draw only."""
+    return f"{site_id}#{procedure_id}#{draw_id}"
+
+
+def committed_seed(draw: records.Draw) -> str:
+    """The seed a draw allocates with, opened when it runs (an older draw kept it in clear)."""
+    if draw.seed_sealed:
+        return draw_seal.unseal(draw.seed_sealed, seal_context(draw.site_id, draw.procedure_id, draw.draw_id))
+    assert draw.seed is not None, "a draw has its seed, sealed or (older draws) in clear"
+    return draw.seed
 
 
 def pending_draw(site_id: str, procedure_id: str, now: float) -> records.Draw:

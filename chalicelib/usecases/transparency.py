@@ -22,9 +22,12 @@ def draw_view(draw: records.Draw) -> View:
             "committed_at": to_rfc3339(draw.committed_at)}
     if draw.run_at is not None:
         view["run_at"] = to_rfc3339(draw.run_at)
+        view["run_by"] = "staff" if draw.run_by else "schedule"
+        if draw.early_reason:
+            view["early_reason"] = draw.early_reason  # an admin ran it before draw_interval_seconds: why
     if draw.status in draw_terms.REVEALED:  # the seed is revealed only once the allocation is recorded
         entrants, slots, allocated, offered, skipped, pages = _figures(draw)
-        view.update(seed=draw.seed, entrants=entrants, slots=slots, allocated=allocated, record_pages=pages)
+        view.update(seed=draw.seed, entrants_hash=draw.entrants_hash, entrants=entrants, slots=slots, allocated=allocated, record_pages=pages)
         if draw.status == "run":
             view.update(offered=offered, skipped=skipped, odds=round(offered / entrants, 4) if entrants else None)
     return view

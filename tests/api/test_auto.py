@@ -32,7 +32,7 @@ def request_of(api, request):
 
 
 def draw(api):
-    reply = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=api.staff_headers())
+    reply = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers())
     assert reply.status == 200, reply
     return reply.body
 

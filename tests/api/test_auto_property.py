@@ -88,7 +88,7 @@ class Run:
                 self.to_draw.add(seen["hold"]["slot"]["slot_id"])
 
     def draw(self):
-        reply = self.api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=self.api.staff_headers())
+        reply = self.api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=self.api.staff_headers())
         assert reply.status == 200, reply
         self.to_draw.clear()
         for request in self.requests:

@@ -265,7 +265,7 @@ def test_slots_keep_no_identity_key_once_a_hold_or_booking_is_gone(api, engine):
         body = {"site_id": SITE, "procedure_id": "lottery", "applicant": person(),
                 "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
         requests.append(api.call("POST", "/requests", body).body)
-    assert api.call("POST", f"/staff/sites/{SITE}/procedures/lottery/draws", headers=api.staff_headers()).status == 200
+    assert api.call("POST", f"/staff/sites/{SITE}/procedures/lottery/draws", {"reason": "test"}, headers=api.staff_headers()).status == 200
     withdrawn = requests[0]  # an offer given back; the other offer is left to expire
     assert api.call("DELETE", f"/requests/{withdrawn['request_id']}", headers={"X-Request-Token": withdrawn["request_token"]}).status == 204
     clock.advance(epoch_of(slots[7]["starts_at"]) - clock.now() + 60)

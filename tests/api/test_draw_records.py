@@ -11,7 +11,7 @@ from chalicelib.platform import clock, config
 from chalicelib.rules import lottery
 from chalicelib.storage import draws as storage_draws
 from chalicelib.storage.models import DrawRecordChunk, Hold, Request
-from chalicelib.usecases import draw_runs
+from chalicelib.usecases import draw_runs, draw_terms
 from tests.support import PROCEDURE, SITE, applicant, at_the_wire
 
 DRAW = {"allocation": "draw", "offer_ttl_seconds": 600, "cooldown_seconds": 1000}
@@ -31,7 +31,7 @@ def file(api, n):
 
 
 def staff_run(api):
-    return api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=api.staff_headers())
+    return api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers())
 
 
 def tick():
@@ -128,13 +128,14 @@ def crash_site(api, monkeypatch):
 
 
 def expected_allocation(committed):
-    """What the committed seed decides over the entrants and slots stored now (the test reads the
-    seed behind the API's back)."""
-    seed = stored_draw(committed["draw_id"]).seed
+    """What the committed seed decides over the entrants and slots stored now (the test opens the
+    sealed seed behind the API's back, as only the draw function may)."""
+    draw = stored_draw(committed["draw_id"])
+    seed = draw_terms.committed_seed(draw)
     now = clock.now()
     from chalicelib.usecases import site_catalog
 
-    entrants, pool, *_ = draw_runs._entrants_and_slots(SITE, PROCEDURE, site_catalog.policy(SITE, PROCEDURE), "Europe/Paris", now)
+    entrants, pool, *_ = draw_runs._entrants_and_slots(draw, site_catalog.policy(SITE, PROCEDURE), "Europe/Paris", now)
     return [list(p) for p in lottery.allocate(entrants, pool, seed)]
 
 

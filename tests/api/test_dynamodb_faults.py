@@ -187,7 +187,7 @@ def _prepare_withdraw(api):
 
 def _prepare_withdraw_offer(api):
     request = _filed(api)
-    _staff("POST", f"/staff/sites/{SITE}/procedures/lottery/draws")(api)
+    _staff("POST", f"/staff/sites/{SITE}/procedures/lottery/draws", {"reason": "test"})(api)
     return lambda: api.call("DELETE", f"/requests/{request['request_id']}", headers={"X-Request-Token": request["request_token"]})
 
 
@@ -200,7 +200,7 @@ def _prepare_public_draws(api):
 def _prepare_draw_record(api):
     _filed(api)
     api.call("GET", f"/sites/{SITE}/procedures/lottery/draws")  # the draw is committed
-    _staff("POST", f"/staff/sites/{SITE}/procedures/lottery/draws")(api)
+    _staff("POST", f"/staff/sites/{SITE}/procedures/lottery/draws", {"reason": "test"})(api)
     draw_id = api.call("GET", f"/sites/{SITE}/procedures/lottery/draws").body["draws"][1]["draw_id"]
     return lambda: api.call("GET", f"/sites/{SITE}/procedures/lottery/draws/{draw_id}/record?part=slots")
 
@@ -243,7 +243,7 @@ def _prepare_site_history(api):
 def _prepare_run_draw(api):
     _filed(api)
     api.call("GET", f"/sites/{SITE}/procedures/lottery/draws")  # the draw is committed
-    return lambda: _staff("POST", f"/staff/sites/{SITE}/procedures/lottery/draws")(api)
+    return lambda: _staff("POST", f"/staff/sites/{SITE}/procedures/lottery/draws", {"reason": "test"})(api)
 
 
 def _prepare_day_list(api):

@@ -29,7 +29,7 @@ def won_in_a_draw(api, n=1, permit=None):
     body = {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(n), "from": TODAY.isoformat(),
             "to": (TODAY + timedelta(days=10)).isoformat(), **({"permit_expires_on": permit} if permit else {})}
     request = api.call("POST", "/requests", body).body
-    assert api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=api.staff_headers()).body["offered"] == 1
+    assert api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers()).body["offered"] == 1
     offer = api.call("GET", f"/requests/{request['request_id']}", headers={"X-Request-Token": request["request_token"]}).body
     booked = api.confirm(offer["hold"])
     assert booked.status == 201, booked

@@ -71,11 +71,17 @@ def aws_calls(monkeypatch):
     keys.forget()
     gateway_keys.forget()
 
+    # The draw seeds sealed with KMS, as deployed (answered here: the key's policy is checked in
+    # tests/infra/test_package.py, the calls' actions against each function's statements below).
+    monkeypatch.setenv("DRAW_SEED_KMS_KEY_ID", DRAW_SEED_KEY_ARN)
+
     def recording(send, service, operation_name, api_params):
         if recording.on:
             seen.append((service, operation_name, api_params))
         if service == "ssm" and operation_name == "GetParameter":
             return {"Parameter": {"Name": api_params["Name"], "Type": "SecureString", "Value": "from-ssm-" + api_params["Name"]}}
+        if service == "kms":
+            return _kms_answer(operation_name, api_params)
         return send()
 
     recording.on = False
@@ -95,6 +101,20 @@ def aws_calls(monkeypatch):
     yield Recorder()
     keys.forget()
     gateway_keys.forget()
+
+
+DRAW_SEED_KEY_ARN = "arn:aws:kms:eu-west-3:123456789012:key/draw-seed"
+
+
+def _kms_answer(operation, params):
+    """A stand-in for KMS: the blob carries the context it was sealed for, and opens only with it."""
+    context = json.dumps(params["EncryptionContext"], sort_keys=True).encode()
+    assert params["KeyId"] == DRAW_SEED_KEY_ARN
+    if operation == "Encrypt":
+        return {"CiphertextBlob": context + b"\x00" + params["Plaintext"], "KeyId": DRAW_SEED_KEY_ARN}
+    sealed_for, _, plain = params["CiphertextBlob"].partition(b"\x00")
+    assert operation == "Decrypt" and sealed_for == context
+    return {"Plaintext": plain, "KeyId": DRAW_SEED_KEY_ARN}
 
 
 def _hash_key_names():
@@ -133,6 +153,10 @@ def _requests(calls, hash_names):
             out.extend(_dynamodb_requests(operation, params, hash_names))
         elif service == "ssm":
             out.append((f"ssm:{operation}", ACCOUNT.format(service="ssm") + "parameter" + params["Name"], None))
+        elif service == "kms":
+            out.append((f"kms:{operation}", "<DrawSeedKey.Arn>", None))
+        elif service == "lambda":
+            out.append((f"lambda:{operation}", "<RunDueDraws.Arn>", None))
         elif service == "sesv2":
             sender = params["FromEmailAddress"]
             out.append(("ses:SendEmail", ACCOUNT.format(service="ses") + "identity/" + sender, None))
@@ -290,7 +314,7 @@ def test_the_draw_schedule_fits_its_policy(api, aws_calls):
         application.run_due_draws(SCHEDULED, None)
     assert any(d.status == "run" for d in storage.draws_of(SITE, PROCEDURE))
     requests = assert_fits("RunDueDraws", calls)
-    assert "dynamodb:UpdateItem" in {a for a, _, _ in requests}
+    assert {"dynamodb:UpdateItem", "kms:Decrypt", "kms:Encrypt"} <= {a for a, _, _ in requests}
 
 
 def test_the_api_function_fits_its_policy(api, aws_calls):
@@ -320,3 +344,37 @@ def test_the_api_function_fits_its_policy(api, aws_calls):
         assert drawn.status == 200 and drawn.body["offered"] == 1, drawn
     requests = assert_fits("APIHandler", calls)
     assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= {a for a, _, _ in requests}
+
+
+def test_a_staff_run_draw_opens_its_seed_in_the_draw_function_only(api, aws_calls, monkeypatch):
+    """As deployed: the API function seals a commitment (Encrypt) and hands a staff-run draw to
+    the draw function (lambda:InvokeFunction), which opens the seed (Decrypt); each fits its policy."""
+    import app as application
+    from chalicelib.platform import draw_function, keys
+
+    in_the_draw_function = []
+
+    def invoke(payload):  # the Lambda invocation: its calls are the draw function's, not the API's
+        start = len(calls)
+        keys.forget()  # its own process: it fetches its secrets itself
+        answer = json.loads(json.dumps(application.run_due_draws({**SCHEDULED, **payload}, None)))
+        in_the_draw_function.extend(calls[start:])
+        del calls[start:]
+        return answer
+
+    monkeypatch.setenv("DRAW_FUNCTION_NAME", "fairslot-test-RunDueDraws")
+    monkeypatch.setattr(draw_function, "invoke", invoke)
+    body = {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(1),
+            "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
+    with aws_calls as calls:
+        api.create_site()
+        api.set_policy(allocation="draw", offer_ttl_seconds=600, draw_interval_seconds=60)
+        api.schedule()
+        assert api.call("POST", "/requests", body).status == 201
+        too_soon = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=api.staff_headers())
+        assert too_soon.code == "draw_too_soon" and in_the_draw_function == []  # refused before any invocation
+        ran = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers())
+        assert ran.status == 200 and ran.body["offered"] == 1, ran
+    api_actions = {a for a, _, _ in assert_fits("APIHandler", calls)}
+    assert "kms:Encrypt" in api_actions and "kms:Decrypt" not in api_actions
+    assert "kms:Decrypt" in {a for a, _, _ in assert_fits("RunDueDraws", in_the_draw_function)}

@@ -63,7 +63,7 @@ def test_writers_commit_the_next_draw(api, calls):
     api.schedule()  # publishing a schedule for a draw procedure commits its next draw
     assert [s for _, _, s in _draws_table()] == ["committed"]
     # A draw run commits the next one (and reveals its own seed).
-    reply = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=api.staff_headers())
+    reply = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers())
     assert reply.status == 200
     assert sorted(s for _, _, s in _draws_table()) == ["committed", "run"]
     # The scheduled job commits for a draw procedure that has none and is not due yet.

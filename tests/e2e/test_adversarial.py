@@ -122,7 +122,7 @@ def _status(http, request):
 
 
 def _run(http, site):
-    reply = http.call("POST", f"/staff/sites/{site}/procedures/{PROCEDURE}/draws", headers=http.staff_headers())
+    reply = http.call("POST", f"/staff/sites/{site}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=http.staff_headers())
     assert reply.status == 200, reply
     return reply.body
 

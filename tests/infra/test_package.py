@@ -240,7 +240,15 @@ def test_each_function_reads_its_secrets_through_ssm_and_only_those_its_role_all
         readable = {r["Fn::Sub"].rsplit(":parameter", 1)[1] for st in policy["PolicyDocument"]["Statement"]
                     if any(a.startswith("ssm:") for a in st["Action"]) for r in st["Resource"]}
         assert readable <= names, (lid, readable - names)
-        assert not any(a.startswith("kms:") or a == "ssm:*" for st in policy["PolicyDocument"]["Statement"] for a in st["Action"])
+        # KMS only on the draw-seed key (never the SSM parameters' key), Decrypt in the draw function only.
+        kms = [(a, r) for st in policy["PolicyDocument"]["Statement"] for a in st["Action"] if a.startswith("kms:") for r in st["Resource"]]
+        assert all(r == {"Fn::GetAtt": ["DrawSeedKey", "Arn"]} for _, r in kms), (lid, kms)
+        assert lid == "RunDueDraws" or "kms:Decrypt" not in {a for a, _ in kms}, lid
+        assert not any(a == "ssm:*" for st in policy["PolicyDocument"]["Statement"] for a in st["Action"])
+    key = resources["DrawSeedKey"]["Properties"]["KeyPolicy"]["Statement"]
+    openers = [st["Principal"]["AWS"] for st in key if "kms:Decrypt" in st["Action"] or "kms:*" in st["Action"]]
+    draw_role = functions["RunDueDraws"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert openers == [{"Fn::GetAtt": [draw_role, "Arn"]}], openers
     stream = resources[functions["BookingsStream"]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]["Policies"][0]
     stream_reads = {r["Fn::Sub"].rsplit(":parameter", 1)[1] for st in stream["PolicyDocument"]["Statement"]
                     if "ssm:GetParameter" in st["Action"] for r in st["Resource"]}

@@ -72,6 +72,11 @@ export const ERRORS = {
   "en": "This draw is already running.",
   "fr": "Ce tirage est déjà en cours."
  },
+ "draw_too_soon": {
+  "status": 409,
+  "en": "Entries to this draw are open for draw_interval_seconds after the previous draw: run it later, or give a reason (published with the draw).",
+  "fr": "Les inscriptions à ce tirage restent ouvertes draw_interval_seconds après le tirage précédent : lancez-le plus tard, ou donnez un motif (publié avec le tirage)."
+ },
  "forbidden": {
   "status": 403,
   "en": "This action is not allowed.",
