@@ -24,6 +24,9 @@ Scenarios (SPEC §1, §4 R3/R4/R6/R8)
   (g) channels               the partner share (cancel then rebook, or cancel while the buyer waits
                              in a draw), partner requests beyond the quota, withdrawing the
                              standby request that hid fresh slots and polling at that instant
+  (h) proven identities      fakes against the registry, the four griefing paths with only the
+                             victim's number and birth date, fakes with their own mailboxes
+                             (contact), the registry down (bench/proofs.py's scenarios)
   bot vs honest              who gets the slots: a polling bot or an applicant checking now and then
 
 In fcfs a transfer is: the buyer ends up booked on the exact slot the trafficker freed. In draw
@@ -891,6 +894,29 @@ def withdrawal_release_row(b, trials):
                      f"{got}/{trials} runs (searches that showed any slot: {visible})"}
 
 
+def proof_rows(fakes):
+    """(h) proven identities (R10), bench/proofs.py's scenarios in this table: fakes against the
+    registry, the four griefing paths, fakes with their own mailboxes under `contact`, the registry
+    down. On a stack of their own, with the default limits on codes (20 an hour per IP, 5 per
+    identity); the honest applicant's cost is bench/proofs.py's alone."""
+    from bench import proofs
+
+    proc, base, engine_url, _pid = start_stack(VERIFICATION_MAX_PER_IP_PER_HOUR="20", VERIFICATION_MAX_PER_IDENTITY_PER_HOUR="5")
+    try:
+        api = Api(base, staff_secret=STAFF_SECRET)
+        lines = [proofs.fakes_against_the_registry(api, fakes), proofs.griefing(api), proofs.contact_fakes_from_one_ip(api, fakes),
+                 proofs.registry_down(api, engine_url, fakes)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    rows = []
+    for line in lines:
+        scenario, measure, result, target = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        rows.append({"scenario": f"(h) {scenario}", "mode": "auto", "runs": 1, "at_once": "–", "transfer": result, "buyer": "–",
+                     "fair": f"target {target}", "notes": measure})
+    return rows
+
+
 def channel_rows(b, trials):
     return [partner_transfer_search_row(b, trials), partner_transfer_draw_row(b, trials), partner_quota_row(b),
             withdrawal_release_row(b, trials)]
@@ -952,6 +978,7 @@ def main():
         step("(e)", one_ip_rows, b, 30, 5)
         step("near-term", near_term_row, b, n_near)
         step("(g) channels", channel_rows, b, 4 if q else 10)
+        step("(h) proven identities", proof_rows, 20 if q else 50)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
