@@ -159,8 +159,11 @@ PARTNER_BOOKINGS = every(bookings=array(every(booking_id=ident("booking_id"), re
 SCHEDULED = every(created={**INTEGER, "description": "Slots created now."},
                   existing={**INTEGER, "description": "Slots of the schedule that existed already."})
 _AUDIT_DETAILS = obj(
-    (), hold_id=ident("hold_id"), slot_id=ident("slot_id"), booking_id=ident("booking_id"), reference=ident("reference"),
-    reason=choice("identity_mismatch", "false_urgency"), permit_expires_on=nullable(DAY_OUT), previous_state=STRING,
+    (), hold_id=nullable(ident("hold_id")), slot_id=ident("slot_id"), booking_id=nullable(ident("booking_id")),
+    reference=ident("reference"), request_id=nullable(ident("request_id")), draw_id=ident("draw_id"),
+    reason={**STRING, "description": "identity_mismatch or false_urgency at check-in; staff's own words for a person freed "
+                                     "at the counter or a draw run early."},
+    person=STRING, cooldown_lifted=BOOLEAN, sites=array(ident("site_id")), permit_expires_on=nullable(DAY_OUT), previous_state=STRING,
     daily_quota=INTEGER, name=STRING, timezone=STRING, procedures=array(ident("procedure_id")), procedure_id=ident("procedure_id"),
     changes=map_of(every(old={}, new={}), "By policy field: its old and new value."),
     period=every(**{"from": DAY_OUT, "to": DAY_OUT}), publish=choice("now", "random_window"), slots=INTEGER, reserved=INTEGER,
@@ -207,8 +210,12 @@ SIGNALS = every(signals=every(
     false_urgency=array(_AT_THE_COUNTER),
     disposable_email_domains=array(every(domain=STRING, holds=INTEGER, requests=INTEGER)),
     partner_cancellations=array(every(partner_id=ident("partner_id"), booked=INTEGER, cancelled=INTEGER, rate=NUMBER)),
+    identities_released=array(obj((), subject=STRING, site_id=ident("site_id"), staff=STRING, person=STRING,
+                                  procedure_id=ident("procedure_id"), reason=STRING, cooldown_lifted=BOOLEAN,
+                                  request_id=nullable(ident("request_id")), hold_id=nullable(ident("hold_id")),
+                                  booking_id=nullable(ident("booking_id")))),
     partners=array(every(partner_id=ident("partner_id"), identities=INTEGER, holds=INTEGER, requests=INTEGER, urgent=INTEGER,
-                         booked=INTEGER, cancelled=INTEGER)),
+                         booked=INTEGER, cancelled=INTEGER, lapsed=INTEGER)),
     one_person_several_documents=array(every(person=STRING, documents=INTEGER)),
 ), **{"from": DAY_OUT, "to": DAY_OUT})
 

@@ -94,6 +94,7 @@ class SignalCounter(TypedDict):
     identities: NotRequired[set[str]]  # identity_short of each identity behind an IP
     booked: NotRequired[int]
     cancelled: NotRequired[int]
+    lapsed: NotRequired[int]
     details: NotRequired[dict[str, Any] | None]
 
 
@@ -150,7 +151,7 @@ def summarize_signals(items: Sequence[SignalCounter]) -> dict[str, Any]:
 
 def _partner_activity(items: Sequence[SignalCounter]) -> list[dict[str, Any]]:
     """Every partner key active today: distinct identities it acted for, holds, requests, urgent
-    declarations, bookings and cancellations (R9, per partner key)."""
+    declarations, bookings, cancellations and holds or offers left to lapse (R9, per partner key)."""
     keys: defaultdict[str, list[Any]] = defaultdict(lambda: [set(), 0, 0, 0])  # [identities, holds, requests, urgent]
     for item in items:
         if item["kind"] == "partner_identity":  # subject "<partner id>#<hour>"
@@ -162,7 +163,7 @@ def _partner_activity(items: Sequence[SignalCounter]) -> list[dict[str, Any]]:
             keys[item["subject"]][3] += item.get("n") or 0
     totals = _partner_totals(items)
     return [{"partner_id": pid, "identities": len(identities), "holds": holds, "requests": requests, "urgent": urgent,
-             "booked": totals.get(pid, [0, 0])[0], "cancelled": totals.get(pid, [0, 0])[1]}
+             "booked": totals.get(pid, [0, 0, 0])[0], "cancelled": totals.get(pid, [0, 0, 0])[1], "lapsed": totals.get(pid, [0, 0, 0])[2]}
             for pid, (identities, holds, requests, urgent) in {**{p: [set(), 0, 0, 0] for p in totals}, **keys}.items()]
 
 
@@ -199,18 +200,19 @@ def _email_domains(items: Iterable[SignalCounter]) -> list[dict[str, Any]]:
 
 
 def _partner_totals(items: Iterable[SignalCounter]) -> dict[str, list[int]]:
-    """{partner id: [bookings, cancellations]} over the day's "partner" counters."""
-    partners: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    """{partner id: [bookings, cancellations, lapses]} over the day's "partner" counters."""
+    partners: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for item in _of_kind(items, "partner"):
         partners[item["subject"]][0] += item.get("booked") or 0
         partners[item["subject"]][1] += item.get("cancelled") or 0
+        partners[item["subject"]][2] += item.get("lapsed") or 0
     return partners
 
 
 def _partners_cancelling_often(partners: Mapping[str, list[int]]) -> list[dict[str, Any]]:
     """Partners with PARTNER_MIN_BOOKINGS or more whose cancellations reach the threshold rate."""
     found = []
-    for partner_id, (booked, cancelled) in partners.items():
+    for partner_id, (booked, cancelled, _) in partners.items():
         rate = cancelled / booked if booked else (1.0 if cancelled else 0.0)
         if max(booked, cancelled) >= PARTNER_MIN_BOOKINGS and rate >= PARTNER_CANCEL_RATE_THRESHOLD:
             found.append({"partner_id": partner_id, "booked": booked, "cancelled": cancelled, "rate": round(rate, 3)})

@@ -39,6 +39,7 @@ class Slot:
     freed_count: int = 0
     draw_from: float | None = None
     reserved_until: float | None = None
+    hold_partner: str | None = None  # the partner whose hold or offer it is (R9: a lapse is its signal)
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class Signal:
     identities: set | None = None
     booked: int | None = None
     cancelled: int | None = None
+    lapsed: int | None = None
     details: dict | None = None
 
 
@@ -240,7 +242,7 @@ class NewSignal:
     """An R9 signal to count in the transaction of what caused it, at `at` (epoch seconds):
     storage adds it to the day's counter of `kind` and `subject` (a hold's or, `request`, a draw
     request's; `identity`, a short identity hash, joins the counter's set; a partner's counter
-    adds `booked` and `cancelled`), or writes a one-off item with its `details` when given."""
+    adds `booked`, `cancelled` and `lapsed`), or writes a one-off item with its `details` when given."""
     kind: str
     subject: str
     at: float
@@ -248,6 +250,7 @@ class NewSignal:
     identity: str | None = None
     booked: int = 0
     cancelled: int = 0
+    lapsed: int = 0
     details: dict | None = None
 
 

@@ -70,7 +70,7 @@ def slot_held_by(hold_id: str, now: float) -> Condition:
 def _freed_slot_actions(available_from: float | None, draw_from: float | None, search_pk: str, freed_by: str) -> list[Action]:
     # R11: a freed slot is no partner's any more (its reservation went with its first hold).
     actions = [Slot.hold_id.remove(), Slot.hold_expires_at.remove(), Slot.hold_identity.remove(), Slot.freed_by.set(freed_by),
-               Slot.freed_count.add(1), Slot.reserved_until.remove()]
+               Slot.freed_count.add(1), Slot.reserved_until.remove(), Slot.hold_partner.remove()]
     if available_from is None:
         return [Slot.state.set(lifecycle.FREED_LATE), Slot.search_pk.remove(), *actions]
     if draw_from is not None:

@@ -49,18 +49,16 @@ def _identity_may_enter(tx: Transaction, identity: str, procedure_id: str, now: 
 
 
 def count_request_attempt(ip_limit: IpLimit) -> Outcome:
-    """R8: one more standby request from this client IP in its hour, counted before anything is
-    read, so a refused attempt (slots available, cooldown, ...) costs its sender as a filed one
-    does. Refused ("ip") when the IP is at its cap."""
+    """R8: one more standby request from this client IP in its hour, counted before anything is read
+    (a refused attempt costs as a filed one does). Refused ("ip") at the cap."""
     tx = Transaction()
     count_for_ip(tx, "requests-ip", ip_limit)
     return Outcome.of(tx.commit())
 
 
 def first_acknowledgement_today(address_digest: str, window: tuple[int, int]) -> Outcome:
-    """R8: may this address get a request acknowledgement today? The first ask of its UTC day
-    counts it and says yes; every later one is refused ("address"). `address_digest` is a keyed
-    hash of the address (the address itself is not kept); the counter expires with its day."""
+    """R8: the first ask of an address's UTC day for a request acknowledgement is counted and ok, every later
+    one refused ("address"). `address_digest`: a keyed hash (the address is not kept); expires with its day."""
     tx = Transaction()
     count_under_cap(tx, "address", f"ack#{address_digest}#{window[0]}", window[1], 1)
     return Outcome.of(tx.commit())
@@ -136,7 +134,7 @@ def requests_by_id(request_ids: Iterable[str]) -> dict[str, records.Request]:
 # --- offers -----------------------------------------------------------------------------------
 
 def make_offer_if_still_possible(request: records.Request, slot: records.Slot, hold: records.Hold, now: float, lapse_until: float,
-                                 available_from_after: float | None = None) -> Outcome:
+                                 available_from_after: float | None = None, signals: Iterable[records.NewSignal] = ()) -> Outcome:
     """A draw's offer: the slot is held for the request's identity with the offer's expiry, in one
     transaction with the request (still waiting) and the identity (no hold, no cooldown); the slot
     comes back at `available_from_after` (default: the offer's expiry, for the next draw) if the
@@ -150,7 +148,9 @@ def make_offer_if_still_possible(request: records.Request, slot: records.Slot, h
         Slot(slot.slot_id),
         actions=[Slot.state.set(lifecycle.HELD), Slot.hold_id.set(hold.hold_id), Slot.hold_expires_at.set(hold.expires_at),
                  Slot.hold_identity.set(identity_keys.slot_tag(hold.identity_key, slot.slot_id)), Slot.available_from.set(back),
-                 Slot.draw_from.remove(), Slot.reserved_until.remove()],  # R11: an offer uses up a reservation, as a hold does
+                 Slot.draw_from.remove(), Slot.reserved_until.remove(),
+                 # R11: an offer uses up a reservation, as a hold does
+                 Slot.hold_partner.set(request.partner_id) if request.partner_id else Slot.hold_partner.remove()],
         condition=slot_drawable(now) if request.partner_id else (slot_drawable(now) & slot_not_reserved(now)),
     )
     tx.put("hold", values.item(Hold, hold), Hold.hold_id.does_not_exist())
@@ -171,6 +171,7 @@ def make_offer_if_still_possible(request: records.Request, slot: records.Slot, h
         actions=[IdentityState.request_ends_at.set(hold.expires_at)],
         condition=IdentityState.request_id == request.request_id,
     )
+    add_signals(tx, signals)
     return Outcome.of(tx.commit())
 
 

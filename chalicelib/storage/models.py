@@ -66,6 +66,7 @@ class Slot(Model):
     # Who held it last, and who freed it, as domain.slot_tag (never the identity key): a draw
     # never gives a slot back to either (R6). Removed once booked, closed or checked in.
     hold_identity = UnicodeAttribute(null=True)
+    hold_partner = UnicodeAttribute(null=True)  # the partner whose hold or offer it is
     freed_by = UnicodeAttribute(null=True)
     booking_id = UnicodeAttribute(null=True)
     freed_count = NumberAttribute(default=0)
@@ -450,6 +451,7 @@ class SignalCount(Model):
     identities = UnicodeSetAttribute(null=True)  # short hashes of identity keys (per IP)
     booked = NumberAttribute(null=True)  # per partner
     cancelled = NumberAttribute(null=True)  # per partner
+    lapsed = NumberAttribute(null=True)  # per partner: its holds and offers left to lapse
     details = JSONAttribute(null=True)
     purge_at = NumberAttribute(null=True)
 

@@ -40,10 +40,12 @@ def _counter(now: float, kind: str, subject: str, actions: Sequence[Action]) -> 
 def _counter_of(signal: records.NewSignal) -> tuple[SignalCount, list[Action], Condition]:
     """A records.NewSignal's counter: a partner's bookings and cancellations; else one more hold
     (or draw request), with the identity behind it if given."""
-    if signal.booked or signal.cancelled:
+    if signal.booked or signal.cancelled or signal.lapsed:
         actions = [SignalCount.booked.add(signal.booked)] if signal.booked else []
         if signal.cancelled:
             actions.append(SignalCount.cancelled.add(signal.cancelled))
+        if signal.lapsed:
+            actions.append(SignalCount.lapsed.add(signal.lapsed))
         return _counter(signal.at, signal.kind, signal.subject, actions)
     counter = SignalCount.requests if signal.request else SignalCount.n
     if signal.identity is None:

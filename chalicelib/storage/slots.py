@@ -134,6 +134,7 @@ def hold_slot_if_available(slot: records.Slot, hold: records.Hold, now: float, a
             # R11: a hold uses up a partner reservation; whatever frees the slot (release,
             # cancellation, a lapse that writes nothing) routes it like any freed slot.
             Slot.reserved_until.remove(),
+            Slot.hold_partner.set(hold.partner_id) if hold.partner_id else Slot.hold_partner.remove(),
         ],
         condition=slot_holdable(now) if partner_quota else slot_holdable(now) & slot_not_reserved(now),
     )

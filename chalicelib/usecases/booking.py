@@ -124,11 +124,12 @@ def _hold(slot_id: str, applicant: submitted.Applicant, client_ip: str | None, n
                                          person=verification.person_under_documents(policy, slot.procedure_id, applicant))
     if partner:
         signals += fraud_signals.partner_activity(now, partner["partner_id"], identity)
+    signals += fraud_signals.lapsed_partner_hold(now, slot)
     _take(slot, item, now, round(available_after, 3), round(lifecycle.cooldown_until(expires_at, policy), 3),
           _hold_limits(client_ip, policy, partner, now), audit, signals, proof)
     metric("HoldCreated", site=slot.site_id)
     if partner:
-        verification.tell_registry_contact(registry_contact, partner["partner_id"], slot.site_id)
+        verification.tell_registry_contact(registry_contact, partner["partner_id"], slot.site_id, now)
     return {
         "hold_id": item.hold_id,
         "hold_token": token,

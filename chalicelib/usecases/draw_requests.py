@@ -49,7 +49,7 @@ def file_request(filed: submitted.DrawRequest, now: float, partner: PartnerConte
         signals += fraud_signals.partner_activity(now, partner["partner_id"], identity, request=True, urgent=urgent)
     _file(request, ends, now, quota, signals, proof)
     if partner_id:
-        verification.tell_registry_contact(registry_contact, partner_id, site_id)
+        verification.tell_registry_contact(registry_contact, partner_id, site_id, now)
     standby.forget_standby(site_id, procedure_id)
     if policy.allocation == policies.AUTO:
         draw_terms.pending_draw(site_id, procedure_id, now)  # the next draw's seed is committed before it has entrants

@@ -13,7 +13,7 @@ from chalicelib.rules import identity_keys, lifecycle, lottery, policies, record
 from chalicelib.rules.errors import Conflict, StorageUnavailable
 from chalicelib.rules.policies import Policy
 from chalicelib.rules.records import StaffRun
-from chalicelib.usecases import View, draw_requests, draw_terms, notify, site_catalog, standby
+from chalicelib.usecases import View, draw_requests, draw_terms, fraud_signals, notify, site_catalog, standby
 
 _rng = random.SystemRandom()
 # A draw's allocation: [request id, slot id] pairs, as lottery.allocate gives them and the record keeps them.
@@ -146,7 +146,7 @@ def _make_offers(draw: records.Draw, allocation: Allocation, by_request: dict[st
             )
             outcome = refusals.offer_outcome(storage.make_offer_if_still_possible(
                 request, slot, hold, now, round(lifecycle.cooldown_until(expires_at, policy), 3),
-                available_from_after=_lapsed_offer_back(expires_at, slot, policy)))
+                available_from_after=_lapsed_offer_back(expires_at, slot, policy), signals=fraud_signals.lapsed_partner_hold(now, slot)))
         if outcome == refusals.OFFER_NOT_POSSIBLE:
             skipped += 1
             logger().info("draw offer not possible", extra={"draw_id": draw.draw_id, "request_id": request_id, "slot_id": slot_id})

@@ -32,10 +32,19 @@ def request_signals(now: float, client_ip: str | None, identity_key: str, email:
     return hold_signals(now, client_ip, identity_key, email, request=True, person=person)
 
 
-def partner_signals(now: float, partner_id: str | None, booked: int = 0, cancelled: int = 0) -> list[records.NewSignal]:
+def partner_signals(now: float, partner_id: str | None, booked: int = 0, cancelled: int = 0, lapsed: int = 0) -> list[records.NewSignal]:
     if partner_id and cancelled:
         metric("PartnerCancellations", cancelled, partner=partner_id)
-    return [records.NewSignal("partner", partner_id, now, booked=booked, cancelled=cancelled)] if partner_id else []
+    if partner_id and lapsed:
+        metric("PartnerLapses", lapsed, partner=partner_id)
+    return [records.NewSignal("partner", partner_id, now, booked=booked, cancelled=cancelled, lapsed=lapsed)] if partner_id else []
+
+
+def lapsed_partner_hold(now: float, slot: records.Slot) -> list[records.NewSignal]:
+    """R9: the slot about to be taken again was a partner's hold or offer left to lapse (a lapse
+    writes nothing when it happens: it is counted in the transaction that takes the slot next)."""
+    lapsed = slot.state == "held" and slot.hold_expires_at is not None and slot.hold_expires_at <= now
+    return partner_signals(now, slot.hold_partner, lapsed=1) if lapsed and slot.hold_partner else []
 
 
 def partner_activity(now: float, partner_id: str, identity_key: str, request: bool = False, urgent: bool = False) -> list[records.NewSignal]:
@@ -80,7 +89,7 @@ def _items_of_day(day: date) -> list[oversight.SignalCounter]:
         kind, _, subject = s.at.partition("#")
         items.append(oversight.SignalCounter(kind=s.kind or kind, subject=subject, n=int(s.n or 0), requests=int(s.requests or 0),
                                              identities=s.identities or set(), booked=int(s.booked or 0),
-                                             cancelled=int(s.cancelled or 0), details=s.details))
+                                             cancelled=int(s.cancelled or 0), lapsed=int(s.lapsed or 0), details=s.details))
     return items
 
 

@@ -6,6 +6,8 @@ be proven (an identity the registry does not know gets a verification that can n
 no e-mail); the right code buys an identity token, which holds, requests and look-ups on a
 procedure that checks identities present, and which their own transaction checks.
 """
+import hashlib
+import hmac
 import random
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -176,12 +178,17 @@ _PARTNER_TEXT = ("Une demande de rendez-vous a été faite en votre nom à {site
                  "If this was not you, come to the counter with your permit: the agent can cancel it.")
 
 
-def tell_registry_contact(to: str | None, partner_id: str, site_id: str) -> None:
-    """R10, partners: the registry's contact learns that an association acted in their name."""
+def tell_registry_contact(to: str | None, partner_id: str, site_id: str, now: float) -> None:
+    """R10, partners: the registry's contact learns that an association acted in their name, at
+    most once a day (R8: acts in someone's name cannot flood their mailbox)."""
     if not to:
         return
     site = site_catalog.site(site_id)
     try:
+        digest = hmac.new(keys.signing(keys.IDENTITIES).encode(), b"partner-notice|" + to.encode(), hashlib.sha256).hexdigest()[:32]
+        if not storage.first_acknowledgement_today(digest, oversight.day_window(now)).ok:
+            metric("AcknowledgementsSkipped")
+            return
         found = storage.get_partner(partner_id)
         partner_name = found.name if found else partner_id
         notify.send(_message(to, "Rendez-vous demandé en votre nom / An appointment asked for in your name", _PARTNER_TEXT,

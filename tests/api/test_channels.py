@@ -158,7 +158,7 @@ def test_a_reserved_slot_freed_while_someone_waits_goes_to_the_public_draw(api):
     waiting = api.call("POST", "/requests", _request_body(2))
     assert waiting.status == 201, waiting
     assert api.partner_cancel(partner, booking["booking_id"]).status == 204
-    drawn = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=api.staff_headers())
+    drawn = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers())
     assert drawn.status == 200 and drawn.body["offered"] == 1, drawn
     status = api.call("GET", f"/requests/{waiting.body['request_id']}", headers={"X-Request-Token": waiting.body["request_token"]})
     assert status.body["status"] == "offered" and status.body["hold"]["slot"]["slot_id"] == reserved
@@ -187,7 +187,7 @@ def test_what_each_partner_key_does_reaches_the_staff_signals(api):
     assert api.call("POST", "/partner/requests", urgent, headers=api.partner_headers(partner)).status == 201
     signals = api.call("GET", "/staff/signals", headers=api.staff_headers(("agents",))).body["signals"]
     assert signals["partners"] == [{"partner_id": partner["partner_id"], "identities": 3, "holds": 2, "requests": 1, "urgent": 1,
-                                    "booked": 2, "cancelled": 1}]
+                                    "booked": 2, "cancelled": 1, "lapsed": 0}]
 
 
 def test_no_address_gets_more_than_one_acknowledgement_a_day(api, tmp_path, monkeypatch):
@@ -201,8 +201,22 @@ def test_no_address_gets_more_than_one_acknowledgement_a_day(api, tmp_path, monk
     for n in range(5):
         body = {**_request_body(n), "applicant": applicant(n, email="victim@example.org")}
         assert api.call("POST", "/partner/requests", body, headers=api.partner_headers(partner)).status == 201
-    assert len(messages(tmp_path)) == 1
+    # One acknowledgement of the requests, and one notice that an association acted in their name.
+    assert sorted("notice" if name.startswith("partner-notice") else "acknowledgement" for name in messages(tmp_path)) == [
+        "acknowledgement", "notice"]
     clock.advance(86400)
     body = {**_request_body(9), "applicant": applicant(9, email="victim@example.org")}
     assert api.call("POST", "/requests", body).status == 201
-    assert len(messages(tmp_path)) == 2  # the next day, one more
+    assert len(messages(tmp_path)) == 3  # the next day, one more acknowledgement
+
+
+def test_a_partner_hold_left_to_lapse_is_a_signal_of_that_partner(api):
+    """R9: a lapse writes nothing when it happens; the transaction that takes the slot next counts it."""
+    from chalicelib.platform import clock
+
+    partner, reserved, _ = _reserved_and_public(api, hold_ttl_seconds=60, quarantine_min_seconds=100, quarantine_max_seconds=200)
+    assert api.partner_hold(partner, reserved, applicant(1)).status == 201
+    clock.advance(60 + 201)
+    assert api.hold(reserved, applicant(2)).status == 201
+    signals = api.call("GET", "/staff/signals", headers=api.staff_headers(("agents",))).body["signals"]
+    assert [(p["partner_id"], p["lapsed"]) for p in signals["partners"]] == [(partner["partner_id"], 1)]
