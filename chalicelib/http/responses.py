@@ -133,7 +133,8 @@ DRAW = obj(("draw_id", "status", "seed_hash", "committed_at"), draw_id=ident("dr
            early_reason={**STRING, "description": "Why staff ran it sooner than draw_interval_seconds (published)."})
 DRAWS = every(draws=array(DRAW), next_cursor=CURSOR_OUT)
 _ENTRANT = obj(("request_id", "tier", "first_day", "last_day", "excluded_slots"), request_id=ident("request_id"), tier=INTEGER,
-               first_day=DAY_OUT, last_day=DAY_OUT, excluded_slots=array(ident("slot_id")), partner=BOOLEAN)
+               first_day=DAY_OUT, last_day=DAY_OUT, excluded_slots=array(ident("slot_id")), partner=BOOLEAN,
+               entrant_tag={**STRING, "description": "HMAC of the entrant's identity for this draw: its ticket's name (docs/draws.md)."})
 _POOL_SLOT = obj(("slot_id", "day"), slot_id=ident("slot_id"), day=DAY_OUT, reserved=BOOLEAN)
 _ALLOCATED = {"type": "array", "prefixItems": [ident("request_id"), ident("slot_id")], "items": False, "minItems": 2}
 DRAW_RECORD = every(draw_id=ident("draw_id"), part=choice("entrants", "slots", "allocation"),
@@ -163,7 +164,7 @@ _AUDIT_DETAILS = obj(
     reference=ident("reference"), request_id=nullable(ident("request_id")), draw_id=ident("draw_id"),
     reason={**STRING, "description": "identity_mismatch or false_urgency at check-in; staff's own words for a person freed "
                                      "at the counter or a draw run early."},
-    person=STRING, cooldown_lifted=BOOLEAN, sites=array(ident("site_id")), permit_expires_on=nullable(DAY_OUT), previous_state=STRING,
+    person=STRING, cooldown_lifted=BOOLEAN, early_reason=nullable(STRING), sites=array(ident("site_id")), permit_expires_on=nullable(DAY_OUT), previous_state=STRING,
     daily_quota=INTEGER, name=STRING, timezone=STRING, procedures=array(ident("procedure_id")), procedure_id=ident("procedure_id"),
     changes=map_of(every(old={}, new={}), "By policy field: its old and new value."),
     period=every(**{"from": DAY_OUT, "to": DAY_OUT}), publish=choice("now", "random_window"), slots=INTEGER, reserved=INTEGER,
