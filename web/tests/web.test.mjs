@@ -498,7 +498,7 @@ describe('applicants web app', () => {
       }
       await page.unroute('**/*');
       const draw = await apiCall(stack.api, 'POST', `/staff/sites/${drawTarget.siteId}/procedures/${drawTarget.procedureId}/draws`, {
-        headers: { Authorization: `Bearer ${staffToken()}` },
+        headers: { Authorization: `Bearer ${staffToken()}` }, body: { reason: 'test: the offer now' },
       });
       assert.equal(draw.status, 200, JSON.stringify(draw.data));
       const offered = await apiCall(stack.api, 'GET', `/requests/${saved.request_id}`, { headers: { 'X-Request-Token': saved.request_token } });
