@@ -340,7 +340,7 @@ def test_the_api_function_fits_its_policy(api, aws_calls):
         body = {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(2),
                 "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
         assert api.call("POST", "/requests", body).status == 201
-        drawn = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", headers=api.staff_headers())  # offers
+        drawn = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers())
         assert drawn.status == 200 and drawn.body["offered"] == 1, drawn
     requests = assert_fits("APIHandler", calls)
     assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= {a for a, _, _ in requests}
