@@ -80,7 +80,7 @@ def release_identity(site_id: str) -> View:
     """A person at the counter with their document: what was done in their name ends (R10)."""
     body = routes.body()
     return identity_release.release_identity(site_id, body.procedure_id, body.document, body.birth_date, body.reason,
-                                             routes.staff_subject(), routes.client_ip(), clock.now())
+                                             routes.staff_subject(), routes.client_ip(), clock.now(), email=body.email)
 
 
 @route("/staff/bookings/{booking_id}/no-show", methods=["POST"])

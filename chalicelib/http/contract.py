@@ -135,7 +135,8 @@ CHECK_IN_BODY = Obj({"document": DOCUMENT, "birth_date": Day(),
                      "permit_expires_on": Day().described("The expiry read on the permit (required for a booking won as urgent).")},
                     required=("document", "birth_date"), into=submitted.CheckIn)
 IDENTITY_RELEASE_BODY = Obj({"procedure_id": Identifier(), "document": DOCUMENT, "birth_date": Day(),
-                             "reason": Text(500).described("Why the person is freed (kept in the audit trail).")},
+                             "reason": Text(500).described("Why the person is freed (kept in the audit trail)."),
+                             "email": EMAIL},  # the person's mailbox: required where identity_check is contact
                             required=("procedure_id", "document", "birth_date", "reason"), into=submitted.IdentityRelease).described(
     example={"procedure_id": "renewal", "document": {"type": "agdref", "number": "1234567890"}, "birth_date": "1990-01-02",
              "reason": "At the counter with their permit: a hold in their name was not theirs."})

@@ -164,7 +164,8 @@ _AUDIT_DETAILS = obj(
     reference=ident("reference"), request_id=nullable(ident("request_id")), draw_id=ident("draw_id"),
     reason={**STRING, "description": "identity_mismatch or false_urgency at check-in; staff's own words for a person freed "
                                      "at the counter or a draw run early."},
-    person=STRING, cooldown_lifted=BOOLEAN, early_reason=nullable(STRING), sites=array(ident("site_id")), permit_expires_on=nullable(DAY_OUT), previous_state=STRING,
+    person=STRING, cooldown_lifted=BOOLEAN, early_reason=nullable(STRING), sites=array(ident("site_id")),
+    permit_expires_on=nullable(DAY_OUT), previous_state=STRING,
     daily_quota=INTEGER, name=STRING, timezone=STRING, procedures=array(ident("procedure_id")), procedure_id=ident("procedure_id"),
     changes=map_of(every(old={}, new={}), "By policy field: its old and new value."),
     period=every(**{"from": DAY_OUT, "to": DAY_OUT}), publish=choice("now", "random_window"), slots=INTEGER, reserved=INTEGER,

@@ -95,6 +95,7 @@ class IdentityRelease:
     document: Document
     birth_date: date
     reason: str
+    email: str | None = None  # the mailbox that proved them, where the procedure's identity_check is contact
 
 
 @dataclass(frozen=True)

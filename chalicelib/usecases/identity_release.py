@@ -5,19 +5,25 @@ from datetime import date
 from chalicelib import storage
 from chalicelib.platform import keys
 from chalicelib.platform.observability import metric
-from chalicelib.rules import identity_keys, records, refusals
+from chalicelib.rules import identity_keys, policies, proofs, records, refusals
+from chalicelib.rules.errors import InvalidValue
 from chalicelib.rules.identity_keys import Document
 from chalicelib.usecases import View, audit_trail, draw_requests, site_catalog, standby
 
 
 def release_identity(site_id: str, procedure_id: str, document: Document, birth_date: date, reason: str, staff_subject: str,
-                     client_ip: str | None, now: float) -> View:
+                     client_ip: str | None, now: float, email: str | None = None) -> View:
     """End the person's live request and booking for the procedure and their hold (wherever they
     are: the person, document in hand, answers for what was done in their name), without any
     cooldown, then lift the cooldown; recorded in the site's history and as a signal. Each end
     is its own transaction with its audit entries (a 503 midway: the same call again finishes)."""
     site_catalog.procedure(site_id, procedure_id)
-    identity = identity_keys.identity_key_of(keys.signing(keys.IDENTITIES), document, birth_date)
+    # The locks bind the procedure's lock key (rules/proofs.py::lock_key): the person under
+    # registry, the person and their mailbox under contact, the unproven key under none.
+    check = site_catalog.policy(site_id, procedure_id).identity_check
+    if check == policies.CONTACT and not email:
+        raise InvalidValue("email", "This procedure proves a person by their mailbox: give the e-mail they use.")
+    identity = proofs.lock_key(identity_keys.identity_key_of(keys.signing(keys.IDENTITIES), document, birth_date), check, email or "")
     actor, note = audit_trail.staff(staff_subject), {"reason": reason, "site_id": site_id}
     locks = storage.locks_of(identity, procedure_id, now)
     ended: View = {"request_id": _end_request(locks.request_id, now),

@@ -89,3 +89,19 @@ def test_only_staff_may_free_a_person_and_the_body_is_checked(api):
     assert bad.status == 422 and bad.body["error"]["details"]["field"] == "document.number"
     unknown = api.call("POST", PATH, {**body, "procedure_id": "nope"}, api.staff_headers(groups=("agents",)))
     assert unknown.status == 404
+
+
+def test_staff_free_a_person_on_a_procedure_that_proves_nothing_and_by_mailbox_where_it_proves_by_mailbox(api):
+    """The release binds the procedure's lock key: unproven locks under none, the document and
+    its mailbox under contact (an e-mail is then required)."""
+    slots = api.ready_site(identity_check="none")
+    victim = applicant(1)
+    assert api.hold(slots[0]["slot_id"], victim).status == 201  # a hold in the victim's name (nothing proven)
+    body = {"procedure_id": PROCEDURE, "document": victim["document"], "birth_date": victim["birth_date"], "reason": "at the counter"}
+    freed = api.call("POST", f"/staff/sites/{SITE}/identities/release", body, api.staff_headers(("agents",)))
+    assert freed.status == 200 and freed.body["released"]["hold_id"], freed
+    api.set_policy(identity_check="contact")
+    refused = api.call("POST", f"/staff/sites/{SITE}/identities/release", body, api.staff_headers(("agents",)))
+    assert refused.status == 422 and refused.body["error"]["details"] == {"field": "email"}
+    with_mail = api.call("POST", f"/staff/sites/{SITE}/identities/release", {**body, "email": victim["email"]}, api.staff_headers(("agents",)))
+    assert with_mail.status == 200, with_mail
