@@ -116,19 +116,28 @@ def _draw_seed(actions):
 def draw_seed_key_policy(roles):
     """The draw-seed key's own policy (KMS checks it before any IAM policy): administered by the
     account, never used by it; Encrypt for the API and draw functions' roles, Decrypt for the
-    draw function's role alone. `roles`: {function: role logical id} (infra/package.py)."""
-    arn = lambda function: {"Fn::GetAtt": [roles[function], "Arn"]}  # noqa: E731
+    draw function's role alone. `roles`: {function: role logical id} (infra/package.py).
+
+    The roles are named by the pattern of the names CloudFormation gives them
+    (`<stack>-<role logical id>-<suffix>`, matched with aws:PrincipalArn), not by GetAtt: each
+    role's policy names this key, so the key naming the roles back would be a circular
+    dependency. A function whose role the template lacks is left out."""
+    def arn(*functions):
+        return {"ArnLike": {"aws:PrincipalArn": [
+            _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-" + roles[f] + "-*")
+            for f in functions if f in roles]}}
     admin = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
              "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
              "kms:CancelKeyDeletion"]
     context = {"ForAllValues:StringLike": {"kms:EncryptionContextKeys": ["fairslot:draw"]}}
+    account = _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
     return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "AdministerWithoutUse", "Effect": "Allow", "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+        {"Sid": "AdministerWithoutUse", "Effect": "Allow", "Principal": {"AWS": account},
          "Action": admin, "Resource": "*"},
-        {"Sid": "SealForTheApiAndDrawFunctions", "Effect": "Allow", "Principal": {"AWS": [arn("APIHandler"), arn(DRAW_FUNCTION)]},
-         "Action": ["kms:Encrypt"], "Resource": "*", "Condition": context},
-        {"Sid": "OpenForTheDrawFunctionOnly", "Effect": "Allow", "Principal": {"AWS": arn(DRAW_FUNCTION)},
-         "Action": ["kms:Decrypt"], "Resource": "*", "Condition": context},
+        {"Sid": "SealForTheApiAndDrawFunctions", "Effect": "Allow", "Principal": {"AWS": account},
+         "Action": ["kms:Encrypt"], "Resource": "*", "Condition": {**context, **arn("APIHandler", DRAW_FUNCTION)}},
+        {"Sid": "OpenForTheDrawFunctionOnly", "Effect": "Allow", "Principal": {"AWS": account},
+         "Action": ["kms:Decrypt"], "Resource": "*", "Condition": {**context, **arn(DRAW_FUNCTION)}},
     ]}
 
 
