@@ -292,6 +292,7 @@ def _prepare_partner_request(api):
 
 
 def _prepare_create_partner(api):
+    api.create_site()  # the site its key acts on
     return lambda: _staff("POST", "/staff/partners", {"name": "Asso", "daily_quota": 5, "sites": [SITE]})(api)
 
 

@@ -95,7 +95,8 @@ def wire(monkeypatch):
 
 
 def test_find_my_booking_does_the_same_dynamodb_work_whether_or_not_a_booking_exists(api, wire):
-    slots = api.ready_site()
+    # Without an identity token (a stranger has none): the look-up is of unproven bookings (R10).
+    slots = api.ready_site(identity_check="none")
     owner = applicant(1, email="owner@example.org")
     api.book(slots[0]["slot_id"], owner)
     work, answers = {}, {}
@@ -128,12 +129,18 @@ def test_a_booking_s_link_is_sent_again_at_most_once_in_the_interval(api, stream
     deliver(stream)
     assert lookup(api, owner).status == 202
     deliver(stream)
-    first = messages(outbox)[f"{booking['booking_id']}-link.eml"].get_content()
+
+    def links():  # the outbox keeps every message: <name>.eml, then <name>.2.eml...
+        found = messages(outbox)
+        return [found[name].get_content() for name in sorted(found) if name.startswith(f"{booking['booking_id']}-link")]
+
+    first = links()
+    assert len(first) == 1
     clock.advance(60)
     assert lookup(api, owner).status == 202  # within the interval: the link just sent still opens it
     deliver(stream)
-    assert messages(outbox)[f"{booking['booking_id']}-link.eml"].get_content() == first
+    assert links() == first
     clock.advance(600)
     assert lookup(api, owner).status == 202
     deliver(stream)
-    assert messages(outbox)[f"{booking['booking_id']}-link.eml"].get_content() != first
+    assert len(links()) == 2 and len(set(links())) == 2  # a new message, with a new link
