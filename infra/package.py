@@ -195,7 +195,22 @@ def apply_least_privilege(template, stage, project=ROOT):
     if "APIHandler" in roles and iam.USAGE_PLAN in resources:
         resources[iam.PARTNER_KEYS_POLICY] = iam.partner_keys_policy(roles["APIHandler"])
     _draw_seed_key_policy(resources, roles)
+    _without_a_draw_function(resources)
     return roles
+
+
+def _without_a_draw_function(resources):
+    """An app without the draw function (a minimal one) runs no staff draw there: the API
+    function neither names nor may invoke it."""
+    import iam
+
+    api = resources.get("APIHandler")
+    if iam.DRAW_FUNCTION in resources or api is None:
+        return
+    api["Properties"].get("Environment", {}).get("Variables", {}).pop("DRAW_FUNCTION_NAME", None)
+    for policy in resources[api["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"].get("Policies", []):
+        statements = policy["PolicyDocument"]["Statement"]
+        statements[:] = [st for st in statements if st.get("Sid") != "RunStaffDrawsInTheDrawFunction"]
 
 
 def _draw_seed_key_policy(resources, roles):
