@@ -22,7 +22,7 @@ from chalicelib.http import openapi
 # The shapes of the ids the code mints (chalicelib/platform/tokens.py, lifecycle.slot_id,
 # draw_terms); a reply carrying one under another shape fails, and so does an example of the document.
 _HEX24 = "[0-9a-f]{24}"
-_TOKEN = "[A-Za-z0-9_-]{43}"  # 256 bits, URL-safe base64 without padding
+_TOKEN = "(?:v[0-9]{1,6}_)?[A-Za-z0-9_-]{43}"  # 256 bits, URL-safe base64 without padding; a key version past 1 leads (v2_...)
 _REFERENCE_LETTERS = "[23456789ABCDEFGHJKMNPQRSTVWXYZ]"
 ID_PATTERNS = {
     "slot_id": f"slot_{_HEX24}",
