@@ -209,7 +209,9 @@ def _allowed(statements, action, arn, leading_key):
     return False
 
 
-def assert_fits(function, calls):
+def assert_fits(function, calls, complete=True):
+    """The calls fit the function's policy; `complete`: the scenario exercises the whole function,
+    so every parameter the policy lets it read was read."""
     stage = config.current().table_prefix.split("-", 1)[1]  # fairslot-test → the policy as for stage "test"
     statements = iam.policy_document(stage, function)["Statement"]
     requests = _requests(calls, _hash_key_names())
@@ -220,7 +222,7 @@ def assert_fits(function, calls):
     read = {arn for action, arn, _ in requests if action == "ssm:GetParameter"}
     granted = {_pattern(r) for st in statements if "ssm:GetParameter" in st["Action"] for r in st["Resource"]}
     unread = {g for g in granted if not any(fnmatch.fnmatchcase(arn, g) for arn in read)} - UNREAD_HERE.get(function, set())
-    assert not unread, f"{function} may read parameters its code never reads: {sorted(unread)}"
+    assert not complete or not unread, f"{function} may read parameters its code never reads: {sorted(unread)}"
     return requests
 
 
@@ -317,9 +319,23 @@ def test_the_draw_schedule_fits_its_policy(api, aws_calls):
     assert {"dynamodb:UpdateItem", "kms:Decrypt", "kms:Encrypt"} <= {a for a, _, _ in requests}
 
 
-def test_the_api_function_fits_its_policy(api, aws_calls):
+def test_the_api_function_fits_its_policy(api, aws_calls, monkeypatch):
     """The API's policy is broad (every table), but not Scan, not another stage's tables, not SES;
-    it reads the keys of identities, slot ids, links, offers and cursors, each its own parameter."""
+    it reads the keys of identities, slot ids, links, offers and cursors, each its own parameter.
+    As deployed, a staff-run draw runs in the draw function (its calls are not the API's)."""
+    import app as application
+    from chalicelib.platform import draw_function, keys
+
+    def invoke(payload):  # another process: what it reads and caches is its own
+        start = len(calls)
+        keys.forget()
+        answer = json.loads(json.dumps(application.run_due_draws({**SCHEDULED, **payload}, None)))
+        keys.forget()
+        del calls[start:]
+        return answer
+
+    monkeypatch.setenv("DRAW_FUNCTION_NAME", "fairslot-test-RunDueDraws")
+    monkeypatch.setattr(draw_function, "invoke", invoke)
     with aws_calls as calls:
         slots = api.ready_site()  # slot ids
         booking = api.book(slots[0]["slot_id"], applicant(1))  # identity keys
@@ -339,9 +355,12 @@ def test_the_api_function_fits_its_policy(api, aws_calls):
         api.set_policy(allocation="draw", offer_ttl_seconds=600, draw_interval_seconds=60)
         body = {"site_id": SITE, "procedure_id": PROCEDURE, "applicant": applicant(2),
                 "from": date.today().isoformat(), "to": (date.today() + timedelta(days=30)).isoformat()}
-        assert api.call("POST", "/requests", body).status == 201
+        filed = api.call("POST", "/requests", body)
+        assert filed.status == 201
         drawn = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers())
         assert drawn.status == 200 and drawn.body["offered"] == 1, drawn
+        offered = api.call("GET", f"/requests/{filed.body['request_id']}", headers={"X-Request-Token": filed.body["request_token"]})
+        assert offered.body["hold"]["hold_token"]  # offers
     requests = assert_fits("APIHandler", calls)
     assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= {a for a, _, _ in requests}
 
@@ -375,6 +394,6 @@ def test_a_staff_run_draw_opens_its_seed_in_the_draw_function_only(api, aws_call
         assert too_soon.code == "draw_too_soon" and in_the_draw_function == []  # refused before any invocation
         ran = api.call("POST", f"/staff/sites/{SITE}/procedures/{PROCEDURE}/draws", {"reason": "test"}, headers=api.staff_headers())
         assert ran.status == 200 and ran.body["offered"] == 1, ran
-    api_actions = {a for a, _, _ in assert_fits("APIHandler", calls)}
+    api_actions = {a for a, _, _ in assert_fits("APIHandler", calls, complete=False)}  # its KMS side only
     assert "kms:Encrypt" in api_actions and "kms:Decrypt" not in api_actions
     assert "kms:Decrypt" in {a for a, _, _ in assert_fits("RunDueDraws", in_the_draw_function)}
