@@ -21,7 +21,7 @@ def site(http, **policy):
 
 def test_a_partner_books_over_http_and_a_revoked_key_is_refused_at_once(http):
     site(http, partner_share=1 / 3, partner_release_lead_seconds=3600)
-    partner = http.create_partner(name="Association e2e")
+    partner = http.create_partner(name="Association e2e", sites=(http.site,))
     public = {s["slot_id"] for s in http.slots(site_id=http.site)}
     mine = http.partner_slots(partner, site_id=http.site)
     assert len(public) == 2 and len(mine) == 3
