@@ -104,7 +104,7 @@ def registry_down(api, engine_url, attempts=50):
     import boto3
 
     slots = site(api, "down")
-    partner = api.create_partner(name="Association test", daily_quota=1000)
+    partner = api.create_partner(name="Association test", daily_quota=1000, sites=("down",))
     path = os.environ["IDENTITY_REGISTRY_FILE"]
     table = boto3.resource("dynamodb", endpoint_url=engine_url, region_name="eu-west-3", aws_access_key_id="local",
                            aws_secret_access_key="local").Table("fairslot-bench-identities")
