@@ -136,7 +136,9 @@ _ENTRANT = obj(("request_id", "tier", "first_day", "last_day", "excluded_slots")
                first_day=DAY_OUT, last_day=DAY_OUT, excluded_slots=array(ident("slot_id")), partner=BOOLEAN,
                entrant_tag={**STRING, "description": "HMAC of the entrant's identity for this draw: its ticket's name (docs/draws.md)."})
 _POOL_SLOT = obj(("slot_id", "day"), slot_id=ident("slot_id"), day=DAY_OUT, reserved=BOOLEAN)
-_ALLOCATED = {"type": "array", "prefixItems": [ident("request_id"), ident("slot_id")], "items": False, "minItems": 2}
+_ALLOCATED = {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2,
+              "description": "[request_id, slot_id]: the request and the slot it was given.",
+              "examples": [[EXAMPLES["request_id"], EXAMPLES["slot_id"]]]}
 DRAW_RECORD = every(draw_id=ident("draw_id"), part=choice("entrants", "slots", "allocation"),
                     items={"type": "array", "items": {"anyOf": [_ENTRANT, _POOL_SLOT, _ALLOCATED]},
                            "description": "entrants, slots, or [request_id, slot_id] pairs, as lottery.allocate read them."},
